@@ -1,0 +1,187 @@
+package runtime
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Answer is text typed by a customer. It is personal data: it redacts itself
+// when printed or logged, so it cannot leak through fmt or slog by accident.
+// Use string(a) where the value is really needed.
+type Answer string
+
+// String hides the content.
+func (Answer) String() string { return "[redacted]" }
+
+// LogValue hides the content from slog.
+func (Answer) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// GoString hides the content from %#v.
+func (Answer) GoString() string { return "[redacted]" }
+
+// Inbound is one message from a customer.
+type Inbound struct {
+	// ID is the channel's message id (WhatsApp wamid); it goes into consent
+	// records so a consent can be traced to the message that gave it.
+	ID string
+	// Text is what the customer typed (empty for a button tap).
+	Text Answer
+	// Choice is the option id of a tapped button or list row, if any.
+	Choice string
+	// Lang, when set, is the language the channel believes the customer
+	// uses; it is only used to pick the language of a new conversation.
+	Lang string
+}
+
+// MessageKind says why a message is sent; channels may render kinds
+// differently (a consent question as Yes/No buttons, for example).
+type MessageKind int
+
+const (
+	// KindSay is a plain statement from a say: step.
+	KindSay MessageKind = iota
+	// KindAsk is a question that waits for an answer.
+	KindAsk
+	// KindRetry repeats a question after an invalid answer.
+	KindRetry
+	// KindConsent asks for consent, with Yes/No options.
+	KindConsent
+	// KindNotice informs about collection under a non-consent basis.
+	KindNotice
+	// KindRights answers MY DATA, DELETE MY DATA, STOP and PRIVACY.
+	KindRights
+	// KindHandoff tells the customer a person takes over.
+	KindHandoff
+)
+
+// Option is one choice offered with a message.
+type Option struct {
+	ID    string
+	Title string
+}
+
+// Message is one message to send to the customer.
+type Message struct {
+	Kind    MessageKind
+	Text    string
+	Options []Option
+}
+
+// Status is where a conversation is.
+type Status int
+
+const (
+	// StatusNew: nothing has happened yet; the next inbound starts the flow.
+	StatusNew Status = iota
+	// StatusWaiting: an ask (or consent question) waits for an answer.
+	StatusWaiting
+	// StatusEnded: the flow reached its end; the next inbound starts anew.
+	StatusEnded
+	// StatusHandedOff: a person has taken over; the bot stays quiet except
+	// for rights keywords.
+	StatusHandedOff
+)
+
+// Value is one collected field value, with what privacy needs to know of it.
+// V holds a string (text, email, phone, choice, date as YYYY-MM-DD), a
+// float64 (number) or a bool (boolean).
+type Value struct {
+	V           any
+	CollectedAt time.Time
+	// ExpiresAt is zero for session and transient fields.
+	ExpiresAt time.Time
+}
+
+// ConsentState is the customer's answer for one consent-based purpose.
+type ConsentState int
+
+const (
+	ConsentUnknown ConsentState = iota
+	ConsentGranted
+	ConsentDeclined
+	ConsentWithdrawn
+)
+
+// State is one conversation. It is small and owned by the caller of Step;
+// Step changes it in place. Values holds the fields currently held for the
+// subject (unexpired); the store persists them separately from the rest.
+type State struct {
+	Flow     string
+	Version  int
+	Lang     string
+	Status   Status
+	Step     string // id of the current step (the one waiting, when Waiting)
+	Attempts int
+	// Pending is set while a question of the engine's own waits for an
+	// answer: "consent:<purpose>" or "erase".
+	Pending string
+	Values  map[string]Value
+	Consent map[string]ConsentState
+	// Noticed records the purposes whose notice (or consent question) was
+	// shown, by notice hash, so a changed notice asks again.
+	Noticed map[string]string
+	// OptedOut is set by STOP: nothing more is collected until the customer
+	// starts again.
+	OptedOut    bool
+	LastInbound time.Time
+}
+
+// EffectKind names a side effect the host must carry out.
+type EffectKind int
+
+const (
+	// EffectStore stores Field=Value for Purpose until Value.ExpiresAt
+	// (session fields: until the conversation ends).
+	EffectStore EffectKind = iota + 1
+	// EffectDelete deletes Field.
+	EffectDelete
+	// EffectConsent records a consent decision for Purpose.
+	EffectConsent
+	// EffectNotice records that the notice for Purpose was shown.
+	EffectNotice
+	// EffectErase erases everything held about the subject.
+	EffectErase
+	// EffectHandoff asks a person to take over.
+	EffectHandoff
+	// EffectEnd marks the end of the conversation; session fields go.
+	EffectEnd
+	// EffectCall records that an integration was called (with field names
+	// only, never values).
+	EffectCall
+)
+
+// Effect is one side effect of a turn. Values appear only in EffectStore.
+type Effect struct {
+	Kind        EffectKind
+	Field       string
+	Purpose     string
+	Basis       string
+	Value       Value
+	Session     bool // the value lives until the conversation ends
+	Granted     bool
+	NoticeHash  string
+	MessageID   string
+	Fields      []string // EffectCall: the names of the fields sent
+	Integration string
+}
+
+// Turn is what one inbound message produced.
+type Turn struct {
+	Out     []Message
+	Effects []Effect
+}
+
+// Store keeps conversations between turns. Load returns (nil, nil) for a
+// subject never seen; the returned State carries its unexpired Values as of
+// now. Save applies a turn's effects and the new state atomically.
+type Store interface {
+	Load(ctx context.Context, subject string, now time.Time) (*State, error)
+	Save(ctx context.Context, subject string, st *State, effects []Effect, now time.Time) error
+}
+
+// Caller performs integration calls. fields holds exactly the integration's
+// sends: list. An error makes the call step follow its on_fail.
+type Caller interface {
+	Call(ctx context.Context, integration string, fields map[string]string) error
+}
