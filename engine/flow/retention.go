@@ -40,7 +40,7 @@ func ParseRetention(s string) (Retention, error) {
 	default:
 		return Retention{}, fmt.Errorf("%q has an unknown unit %q: use m, h, d, w or y (for example 30d)", s, string(unit))
 	}
-	if n > 100*365*24*int(time.Hour/d) && unit != 'y' || unit == 'y' && n > 100 {
+	if int64(n) > int64(100*365*24*time.Hour/d) {
 		return Retention{}, fmt.Errorf("%q is longer than 100 years", s)
 	}
 	return Retention{Kind: RetainFor, For: time.Duration(n) * d}, nil
