@@ -26,6 +26,9 @@ const (
 	AliasNotAllowed     RuleID = "PARLEY-003"
 	SpecVersion         RuleID = "PARLEY-004"
 	EmptyFile           RuleID = "PARLEY-005"
+	CustomTag           RuleID = "PARLEY-006"
+	MultipleDocuments   RuleID = "PARLEY-007"
+	NonTextKey          RuleID = "PARLEY-008"
 	UnknownKey          RuleID = "PARLEY-101"
 	WrongType           RuleID = "PARLEY-102"
 	MissingKey          RuleID = "PARLEY-103"
@@ -43,6 +46,7 @@ const (
 	StepShape           RuleID = "PARLEY-211"
 	NoEnd               RuleID = "PARLEY-212"
 	ChoiceNoOptions     RuleID = "PARLEY-213"
+	UnknownLanguage     RuleID = "PARLEY-214"
 	SendsOtherPurpose   RuleID = "PARLEY-301"
 	InsecureURL         RuleID = "PARLEY-302"
 	UnknownSendsField   RuleID = "PARLEY-303"
@@ -70,6 +74,12 @@ func init() {
 		"Start every flow with `parley: 1`.")
 	def(EmptyFile, "empty-file", Error, "The file has no flow in it.",
 		"A flow needs at least `parley`, `id`, `start` and `steps`.")
+	def(CustomTag, "custom-tag", Error, "A YAML tag such as !include or !!binary is used.",
+		"Flows are plain data: remove the tag. Text that starts with ! must be put in quotes.")
+	def(MultipleDocuments, "multiple-documents", Error, "The file holds more than one YAML document.",
+		"A line with --- starts a new document. Keep one flow per file and remove the extra ---.")
+	def(NonTextKey, "non-text-key", Error, "A key is a number, true/false, a list or a block instead of a word.",
+		"Keys are names: write them as words, or put them in quotes (\"1\": instead of 1:).")
 	def(UnknownKey, "unknown-key", Error, "A key is not part of the flow language.",
 		"Usually a typo: the message suggests the closest valid key. docs/language.md lists every key.")
 	def(WrongType, "wrong-type", Error, "A value has the wrong kind (for example a list where text is expected).",
@@ -104,6 +114,8 @@ func init() {
 		"Conversations end after the last step anyway; mark the last step with end: true to make it explicit.")
 	def(ChoiceNoOptions, "choice-without-options", Error, "A step asks for a choice field but offers no options.",
 		"Add options: with an id and a title for each choice.")
+	def(UnknownLanguage, "unknown-language", Error, "A text has a translation for a language the flow does not declare.",
+		"Add the language to languages:, or fix the language code (two lower-case letters such as en or it).")
 	def(SendsOtherPurpose, "sends-other-purpose", Error, "An integration sends a field collected for another purpose.",
 		"Purpose limitation: a field may only leave for the purpose it was collected for. Remove it from sends: or change the integration's purpose.")
 	def(InsecureURL, "insecure-url", Error, "An integration URL does not use https.",

@@ -1,0 +1,158 @@
+package diag
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var fixtureSrc = "parley: 1\nsteps:\n\tgreet:\n\t\tsay: Ciào {{ nome }}\n  ask_name:\n    promt: \"What's your name?\"\n" +
+	"  long: " + "0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij" + " target" + strings.Repeat(" x", 40) + "\n"
+
+func fixture() Diagnostics {
+	p := func(l, c int) Pos { return Pos{Line: l, Column: c, Byte: -1} }
+	ds := Diagnostics{
+		{Severity: Error, Rule: UnknownKey, Summary: `unknown key "promt" in step "ask_name"`, Suggestion: `did you mean "prompt"?`,
+			Subject: Range{Filename: "flows/a.yaml", Start: p(6, 5), End: p(6, 10)}},
+		{Severity: Error, Rule: ExprError, Summary: `unknown name "nome"`, Detail: "declared fields: name",
+			Subject: Range{Filename: "flows/a.yaml", Start: p(4, 16), End: p(4, 20)}},
+		{Severity: Warning, Rule: Unreachable, Summary: `step "long" is never reached`,
+			Subject: Range{Filename: "flows/a.yaml", Start: p(7, 131), End: p(7, 137)}},
+		{Severity: Error, Rule: SpecVersion, Summary: "no source for this file",
+			Subject: Range{Filename: "flows/missing.yaml", Start: p(3, 1)}},
+		{Severity: Error, Rule: YAMLSyntax, Summary: "line past the end",
+			Subject: Range{Filename: "flows/a.yaml", Start: p(99, 1)}},
+	}
+	ds.Sort()
+	return ds
+}
+
+func fixtureFiles(name string) []byte {
+	if name == "flows/a.yaml" {
+		return []byte(fixtureSrc)
+	}
+	return nil
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./engine/diag -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from golden file\n--- got:\n%s\n--- want:\n%s", name, got, want)
+	}
+}
+
+func TestWriteTextGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteText(&b, fixture(), fixtureFiles); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "render.text.golden", b.Bytes())
+}
+
+func TestWriteJSONGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteJSON(&b, fixture()); err != nil {
+		t.Fatal(err)
+	}
+	var decoded []map[string]any
+	if err := json.Unmarshal(b.Bytes(), &decoded); err != nil {
+		t.Fatalf("WriteJSON wrote invalid JSON: %v", err)
+	}
+	if len(decoded) != len(fixture()) {
+		t.Errorf("WriteJSON wrote %d objects, want %d", len(decoded), len(fixture()))
+	}
+	golden(t, "render.json.golden", b.Bytes())
+}
+
+func TestWriteJSONEmptyIsArray(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteJSON(&b, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(b.String()); got != "[]" {
+		t.Errorf("WriteJSON(nil) = %q, want []", got)
+	}
+}
+
+// TestCaretAlignsUnderColumn checks the property golden files only show
+// by eye: the caret sits under the column, with tabs and multi-byte runes
+// before it.
+func TestCaretAlignsUnderColumn(t *testing.T) {
+	tests := []struct {
+		name, line string
+		col, end   int
+		want       string
+	}{
+		{"plain", "  say: hi", 3, 6, "  ^~~"},
+		{"tabs kept", "\t\tsay: hi", 3, 6, "\t\t^~~"},
+		{"multi-byte runes count once", "é ü say", 5, 8, "    ^~~"},
+		{"end past line is clipped", "ab", 2, 9, " ^"},
+		{"column past line", "ab", 7, 0, "  ^"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			r := Range{Start: Pos{Line: 1, Column: tc.col}}
+			if tc.end > 0 {
+				r.End = Pos{Line: 1, Column: tc.end}
+			}
+			writeSnippet(&b, []string{tc.line}, r)
+			lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+			if len(lines) != 2 {
+				t.Fatalf("snippet has %d lines, want 2: %q", len(lines), b.String())
+			}
+			got := strings.SplitN(lines[1], " | ", 2)[1]
+			if got != tc.want {
+				t.Errorf("caret line = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRuleTable(t *testing.T) {
+	idForm := regexp.MustCompile(`^PARLEY-\d{3}$`)
+	slugForm := regexp.MustCompile(`^[a-z]+(-[a-z]+)*$`)
+	slugs := map[string]RuleID{}
+	rs := Rules()
+	if len(rs) < 25 {
+		t.Fatalf("Rules() has %d rules, want at least 25", len(rs))
+	}
+	for i, r := range rs {
+		if !idForm.MatchString(string(r.ID)) {
+			t.Errorf("rule ID %q is not of the form PARLEY-123", r.ID)
+		}
+		if !slugForm.MatchString(r.Slug) {
+			t.Errorf("rule %s slug %q is not kebab-case", r.ID, r.Slug)
+		}
+		if prev, dup := slugs[r.Slug]; dup {
+			t.Errorf("slug %q used by %s and %s", r.Slug, prev, r.ID)
+		}
+		slugs[r.Slug] = r.ID
+		if r.Summary == "" || r.Help == "" {
+			t.Errorf("rule %s has no summary or help", r.ID)
+		}
+		if r.Severity != Error && r.Severity != Warning && r.Severity != Info {
+			t.Errorf("rule %s has invalid severity %d", r.ID, r.Severity)
+		}
+		if i > 0 && rs[i-1].ID >= r.ID {
+			t.Errorf("Rules() not sorted at %s", r.ID)
+		}
+	}
+}
