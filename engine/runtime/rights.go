@@ -1,0 +1,166 @@
+package runtime
+
+import (
+	"strings"
+
+	"github.com/parleyhq/parley/engine/compile"
+	"github.com/parleyhq/parley/engine/flow"
+)
+
+// right answers a rights keyword. The conversation keeps its place: the
+// question it was waiting for is asked again after the answer.
+func (t *turn) right(r compile.Right, fresh bool) {
+	switch r {
+	case compile.RightMyData:
+		t.send(KindRights, t.myData(), nil)
+		t.resume(fresh)
+	case compile.RightDelete:
+		t.send(KindRights, t.w.eraseAsk, t.yesNoOptions())
+		t.st.Pending = pendingErase
+	case compile.RightStop:
+		t.stop()
+	case compile.RightPrivacy:
+		t.send(KindRights, t.privacy(), nil)
+		t.resume(fresh)
+	case compile.RightHuman:
+		t.send(KindHandoff, t.w.handoff, nil)
+		t.eff = append(t.eff, Effect{Kind: EffectHandoff})
+		t.st.Status, t.st.Pending = StatusHandedOff, ""
+	}
+}
+
+// resume asks again whatever the conversation was waiting for.
+func (t *turn) resume(fresh bool) {
+	st := t.st
+	if fresh || st.Status != StatusWaiting {
+		return
+	}
+	idx, ok := t.p.StepIndex(st.Step)
+	if !ok {
+		return
+	}
+	if strings.HasPrefix(st.Pending, pendingConsent) {
+		if pu, ok := t.p.Purpose(st.Pending[len(pendingConsent):]); ok {
+			t.send(KindConsent, t.notice(pu).Text, t.yesNoOptions())
+		}
+		return
+	}
+	st.Pending = ""
+	t.run(idx)
+}
+
+func (t *turn) eraseAnswer() {
+	yes, clear := yesNo(t.w, t.in.Choice, t.norm)
+	if !clear {
+		t.send(KindRights, t.w.eraseUnclear, t.yesNoOptions())
+		return
+	}
+	st := t.st
+	st.Pending = ""
+	if !yes {
+		t.send(KindRights, t.w.eraseKept, nil)
+		t.resume(st.Status != StatusWaiting)
+		return
+	}
+	t.eff = append(t.eff, Effect{Kind: EffectErase})
+	lang := st.Lang
+	*st = State{Flow: st.Flow, Version: st.Version, Lang: lang, Status: StatusNew, LastInbound: st.LastInbound}
+	t.transient = nil
+	t.send(KindRights, t.w.eraseDone, nil)
+}
+
+// stop withdraws every consent, deletes the answers held on consent and
+// ends the conversation.
+func (t *turn) stop() {
+	st, p := t.st, t.p
+	for i := range p.Purposes() {
+		pu := p.PurposeAt(i)
+		if !pu.NeedsConsent {
+			continue
+		}
+		if st.Consent[pu.Name] == ConsentGranted {
+			t.eff = append(t.eff, Effect{Kind: EffectConsent, Purpose: pu.Name, Basis: pu.Basis, Granted: false,
+				NoticeHash: st.Noticed[pu.Name], MessageID: t.in.ID})
+			st.Consent[pu.Name] = ConsentWithdrawn
+		}
+		for _, fi := range pu.Fields {
+			name := p.FieldAt(fi).Name
+			if _, held := st.Values[name]; held {
+				t.eff = append(t.eff, Effect{Kind: EffectDelete, Field: name, Purpose: pu.Name, Basis: pu.Basis})
+				delete(st.Values, name)
+			}
+		}
+	}
+	st.OptedOut = true
+	t.send(KindRights, t.w.stopDone, nil)
+	if st.Status != StatusEnded && st.Status != StatusNew {
+		t.end()
+	}
+	st.Pending = ""
+}
+
+// myData lists what is held: each field with its value, purpose and expiry,
+// then the consent decisions.
+func (t *turn) myData() string {
+	st, p, w := t.st, t.p, t.w
+	var b strings.Builder
+	n := 0
+	for i := 0; i < p.NumFields(); i++ {
+		fd := p.FieldAt(i)
+		v, ok := st.Values[fd.Name]
+		if !ok {
+			continue
+		}
+		if n == 0 {
+			b.WriteString(w.myDataHead)
+		}
+		n++
+		val := formatValue(v.V)
+		if fd.Type == flow.TypeChoice {
+			val = p.OptionTitle(i, val, t.li)
+		}
+		until := w.untilEnd
+		if !v.ExpiresAt.IsZero() {
+			until = sprintf(w.until, v.ExpiresAt.UTC().Format("2006-01-02"))
+		}
+		b.WriteString("\n• " + fd.Label(t.li) + ": " + val + " (" + w.forPurpose + " " + fd.Purpose + ", " + until + ")")
+	}
+	if n == 0 {
+		b.WriteString(w.myDataEmpty)
+	}
+	head := false
+	for i := range p.Purposes() {
+		pu := p.PurposeAt(i)
+		if !pu.NeedsConsent {
+			continue
+		}
+		if !head {
+			b.WriteString("\n" + w.consentHead)
+			head = true
+		}
+		b.WriteString("\n• " + pu.Name + ": " + w.consentStates[st.Consent[pu.Name]])
+	}
+	return b.String()
+}
+
+// privacy is the full notice: who, which purposes on which basis, what is
+// kept for how long, and how to use the rights.
+func (t *turn) privacy() string {
+	p, w := t.p, t.w
+	c := p.Controller()
+	lang := t.st.Lang
+	var b strings.Builder
+	b.WriteString(sprintf(w.privacyHead, c.Name, c.Contact))
+	for i := range p.Purposes() {
+		pu := p.PurposeAt(i)
+		var kept []string
+		for _, fi := range pu.Fields {
+			fd := p.FieldAt(fi)
+			kept = append(kept, fd.Label(t.li)+" "+compile.HumanRetention(fd.Retention, lang))
+		}
+		basis := pu.Basis
+		b.WriteString("\n" + sprintf(w.privacyItem, t.render(pu.Description.For(t.li)), basis, strings.Join(kept, ", ")))
+	}
+	b.WriteString("\n" + sprintf(w.privacyFoot, c.PrivacyURL))
+	return b.String()
+}
