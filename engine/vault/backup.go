@@ -1,0 +1,263 @@
+package vault
+
+import (
+	"bytes"
+	"crypto/cipher"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Backup format. Badger's own backup stream is plaintext (decrypted keys and
+// values, wrapped DEKs included), so it never leaves the process unsealed:
+//
+//	header: "PARLEYVB" | version 1 | salt (32)
+//	frame*: flag (1: 0 = more, 1 = final) | length (4, big endian) | AES-256-GCM ciphertext
+//
+// The key is HKDF(master key, salt, labelBackup); frame i uses the nonce
+// 0000 | i (big endian), and its additional data is header | flag. A
+// reordered or dropped frame fails authentication; a stream that ends before
+// a final frame, or continues after it, is rejected (truncation).
+const (
+	backupMagic   = "PARLEYVB"
+	backupVersion = 1
+	backupHdrLen  = len(backupMagic) + 1 + 32
+	backupChunk   = 64 << 10
+	maxFrame      = backupChunk + tagSize
+)
+
+type backupWriter struct {
+	w      io.Writer
+	aead   cipher.AEAD
+	hdr    []byte
+	n      uint64
+	buf    []byte
+	out    []byte
+	closed bool
+}
+
+func newBackupWriter(w io.Writer, master []byte) (*backupWriter, error) {
+	salt, err := randomBytes(32)
+	if err != nil {
+		return nil, err
+	}
+	hdr := append(append([]byte(backupMagic), backupVersion), salt...)
+	key, err := derive(master, salt, labelBackup)
+	if err != nil {
+		return nil, err
+	}
+	a, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return nil, err
+	}
+	return &backupWriter{w: w, aead: a, hdr: hdr, buf: make([]byte, 0, backupChunk)}, nil
+}
+
+func (b *backupWriter) nonce() []byte {
+	n := make([]byte, nonceSize)
+	binary.BigEndian.PutUint64(n[4:], b.n)
+	return n
+}
+
+func (b *backupWriter) frame(final bool) error {
+	flag := byte(0)
+	if final {
+		flag = 1
+	}
+	b.out = append(b.out[:0], flag, 0, 0, 0, 0)
+	b.out = b.aead.Seal(b.out, b.nonce(), b.buf, append(bytes.Clone(b.hdr), flag))
+	binary.BigEndian.PutUint32(b.out[1:5], uint32(len(b.out)-5))
+	b.n++
+	b.buf = b.buf[:0]
+	_, err := b.w.Write(b.out)
+	return err
+}
+
+func (b *backupWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if len(b.buf) == backupChunk {
+			// Only now do we know this chunk is not the last.
+			if err := b.frame(false); err != nil {
+				return 0, err
+			}
+		}
+		c := min(backupChunk-len(b.buf), len(p))
+		b.buf = append(b.buf, p[:c]...)
+		p = p[c:]
+	}
+	return n, nil
+}
+
+func (b *backupWriter) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	return b.frame(true)
+}
+
+type backupReader struct {
+	r    io.Reader
+	aead cipher.AEAD
+	hdr  []byte
+	n    uint64
+	buf  []byte
+	done bool
+	fbuf []byte
+}
+
+func newBackupReader(r io.Reader, master []byte) (*backupReader, error) {
+	hdr := make([]byte, backupHdrLen)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return nil, fmt.Errorf("%w: short header", ErrBadBackup)
+	}
+	if string(hdr[:len(backupMagic)]) != backupMagic || hdr[len(backupMagic)] != backupVersion {
+		return nil, fmt.Errorf("%w: not a Parley vault backup", ErrBadBackup)
+	}
+	key, err := derive(master, hdr[len(backupMagic)+1:], labelBackup)
+	if err != nil {
+		return nil, err
+	}
+	a, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	return &backupReader{r: r, aead: a, hdr: hdr}, nil
+}
+
+func (b *backupReader) Read(p []byte) (int, error) {
+	for len(b.buf) == 0 {
+		if b.done {
+			return 0, io.EOF
+		}
+		if err := b.next(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, b.buf)
+	b.buf = b.buf[n:]
+	return n, nil
+}
+
+func (b *backupReader) next() error {
+	var fh [5]byte
+	if _, err := io.ReadFull(b.r, fh[:]); err != nil {
+		return fmt.Errorf("%w: truncated", ErrBadBackup)
+	}
+	flag, size := fh[0], binary.BigEndian.Uint32(fh[1:])
+	if flag > 1 || size > maxFrame || size < tagSize {
+		return fmt.Errorf("%w: bad frame", ErrBadBackup)
+	}
+	b.fbuf = append(b.fbuf[:0], make([]byte, size)...)
+	if _, err := io.ReadFull(b.r, b.fbuf); err != nil {
+		return fmt.Errorf("%w: truncated", ErrBadBackup)
+	}
+	nonce := make([]byte, nonceSize)
+	binary.BigEndian.PutUint64(nonce[4:], b.n)
+	pt, err := b.aead.Open(nil, nonce, b.fbuf, append(bytes.Clone(b.hdr), flag))
+	if err != nil {
+		return fmt.Errorf("%w: frame %d failed authentication", ErrBadBackup, b.n)
+	}
+	b.n++
+	b.buf = pt
+	if flag == 1 {
+		b.done = true
+		var extra [1]byte
+		if n, _ := b.r.Read(extra[:]); n > 0 {
+			return fmt.Errorf("%w: data after the final frame", ErrBadBackup)
+		}
+	}
+	return nil
+}
+
+// Backup writes an encrypted, authenticated backup of the whole store to w.
+// It carries the erasure ledger (e/ entries) too, so a restore into an empty
+// directory knows the erasures up to the backup.
+func (v *Vault) Backup(w io.Writer) error {
+	bw, err := newBackupWriter(w, v.backupRoot)
+	if err != nil {
+		return fmt.Errorf("vault: backup: %w", err)
+	}
+	if _, err := v.db.Backup(bw, 0); err != nil {
+		return fmt.Errorf("vault: backup: %w", err)
+	}
+	if err := bw.Close(); err != nil {
+		return fmt.Errorf("vault: backup: %w", err)
+	}
+	return nil
+}
+
+// Restore loads a backup made by Backup into opts.Dir, whose database
+// directory must be empty or absent. The erasure ledger file beside it
+// (opts.ErasureLog, default Dir/erasures.log) is kept: keep it across a
+// restore, it is what stops an older backup from bringing erased subjects
+// back. After loading, the ledger from the file and from the backup is
+// re-applied (keys destroyed, prefixes purged) before Restore returns.
+func Restore(opts Options, r io.Reader) (err error) {
+	if err := opts.check(); err != nil {
+		return err
+	}
+	if opts.InMemory {
+		return errors.New("vault: restore needs a directory")
+	}
+	opts = opts.withDefaults()
+	dbDir := filepath.Join(opts.Dir, dbSubdir)
+	if ents, err := os.ReadDir(dbDir); err == nil && len(ents) > 0 {
+		return fmt.Errorf("%w: %s", ErrNotEmpty, dbDir)
+	}
+	br, err := newBackupReader(r, opts.MasterKey)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return fmt.Errorf("vault: restore: %w", err)
+	}
+	lock, err := lockDir(filepath.Join(opts.Dir, lockName))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dbDir) // never leave a half-restored store behind
+		}
+	}()
+	encKey, err := derive(opts.MasterKey, nil, labelBadger)
+	if err != nil {
+		unlockDir(lock)
+		return err
+	}
+	db, err := badger.Open(opts.badgerOptions(encKey))
+	if err != nil {
+		unlockDir(lock)
+		return fmt.Errorf("vault: restore: %w", err)
+	}
+	loadErr := db.Load(br, 256)
+	closeErr := db.Close()
+	unlockDir(lock)
+	if loadErr != nil {
+		if errors.Is(loadErr, ErrBadBackup) {
+			return loadErr
+		}
+		return fmt.Errorf("vault: restore: %w", loadErr)
+	}
+	if closeErr != nil {
+		return fmt.Errorf("vault: restore: %w", closeErr)
+	}
+	// Open checks the key against the restored data and re-applies the
+	// ledger, purging what the ledger says was erased.
+	opts.PurgeDelay = -1
+	v, err := Open(opts)
+	if err != nil {
+		return err
+	}
+	return v.Close()
+}

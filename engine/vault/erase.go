@@ -1,0 +1,283 @@
+package vault
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Erase erases everything held about the subject.
+//
+// At once, in one fsynced transaction: the wrapped data key is replaced by an
+// "erased" marker (crypto-shredding: every sealed value of the subject, in
+// live files, stale versions and caches, is unreadable from here on), pending
+// inbox and outbox entries of the subject are deleted, and the erasure is
+// recorded in e/<s> and, fsynced before the store changes, in erasures.log.
+//
+// Then, batched (Options.PurgeDelay), Purge drops the subject's prefixes with
+// DropPrefix, which removes every version of the old key and values from the
+// files. The purge is batched because DropPrefix rewrites the tables that
+// hold the prefix and blocks writes meanwhile (hundreds of ms on a large
+// store), while the erasure proper must be fast.
+func (v *Vault) Erase(s SubjectID, now time.Time) (Receipt, error) {
+	var r Receipt
+	err := v.update(func(txn *badger.Txn) error {
+		r = Receipt{Subject: s, At: now.UTC()}
+		sk, err := v.readKey(txn, s)
+		if err != nil {
+			return err
+		}
+		keyID := ""
+		if sk != nil {
+			keyID = hex.EncodeToString(sk.id)
+		}
+		if sk != nil && sk.status == keyLive {
+			r.KeyDestroyed = true
+			if err := v.countSubject(txn, s, &r); err != nil {
+				return err
+			}
+		}
+		if r.Inbox, err = deleteQueued(txn, prefixIQ, s); err != nil {
+			return err
+		}
+		if r.Outbox, err = deleteQueued(txn, prefixOut, s); err != nil {
+			return err
+		}
+		r.PurgePending = sk != nil
+		r.ID = receiptID(&r, keyID)
+		e := ledgerEntry{Subject: string(s), KeyID: keyID, At: r.At, Receipt: r.ID}
+		// The ledger file first: if we crash after this line, Open finishes
+		// the erasure; if we crash before it, nothing was acknowledged.
+		if err := v.ledger.append(e); err != nil {
+			return err
+		}
+		return v.markErased(txn, s, sk, e)
+	})
+	if err != nil {
+		return Receipt{}, fmt.Errorf("vault: erase %s: %w", s, err)
+	}
+	if err := v.durable(); err != nil {
+		return Receipt{}, fmt.Errorf("vault: erase %s: %w", s, err)
+	}
+	if r.PurgePending {
+		select {
+		case v.purgeKick <- struct{}{}:
+		default:
+		}
+	}
+	return r, nil
+}
+
+// markErased destroys the subject's wrapped key in place and queues the
+// physical purge. The marker keeps k/<s> live on purpose: DropPrefix skips
+// prefixes without a live key, and it is DropPrefix that removes the old
+// versions holding the wrapped key.
+func (v *Vault) markErased(txn *badger.Txn, s SubjectID, sk *subjectKey, e ledgerEntry) error {
+	eb, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := txn.Set(keyE(s), eb); err != nil {
+		return err
+	}
+	if sk == nil {
+		return nil
+	}
+	m := make([]byte, keyHdrLen)
+	m[0], m[1] = 1, keyErased
+	copy(m[2:18], sk.id)
+	binary.BigEndian.PutUint64(m[18:], uint64(e.At.UnixNano()))
+	if err := txn.Set(keyK(s), m); err != nil {
+		return err
+	}
+	return txn.Set(keyPQ(s), nil)
+}
+
+func (v *Vault) countSubject(txn *badger.Txn, s SubjectID, r *Receipt) error {
+	if _, err := txn.Get(keyS(s)); err == nil {
+		r.States = 1
+	} else if !errors.Is(err, badger.ErrKeyNotFound) {
+		return err
+	}
+	err := scan(txn, prefixF(s), true, func(_ []byte, item *badger.Item) error {
+		return item.Value(func(b []byte) error {
+			if h, ok := parseHdr(b); ok && h.flags&flagDead == 0 {
+				r.Fields++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return scan(txn, prefixC(s), false, func([]byte, *badger.Item) error {
+		r.Consents++
+		return nil
+	})
+}
+
+// Purge physically removes every erased subject still waiting for it. It
+// blocks all writes while Badger drops the prefixes.
+func (v *Vault) Purge() error {
+	var subjects []SubjectID
+	err := v.db.View(func(txn *badger.Txn) error {
+		return scan(txn, []byte("pq/"), false, func(k []byte, _ *badger.Item) error {
+			subjects = append(subjects, SubjectID(k[3:]))
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("vault: purge: %w", err)
+	}
+	return v.purge(subjects)
+}
+
+func (v *Vault) purge(subjects []SubjectID) error {
+	if len(subjects) == 0 {
+		return nil
+	}
+	v.purgeMu.Lock()
+	defer v.purgeMu.Unlock()
+	v.dropMu.Lock()
+	defer v.dropMu.Unlock()
+	var prefixes [][]byte
+	var done []SubjectID
+	err := v.db.View(func(txn *badger.Txn) error {
+		for _, s := range subjects {
+			sk, err := v.readKey(txn, s)
+			if err != nil && !errors.Is(err, ErrCorrupt) {
+				return err
+			}
+			if sk != nil && sk.status == keyLive {
+				continue // a new key was made after the purge was queued
+			}
+			prefixes = append(prefixes, subjectPrefixes(s)...)
+			done = append(done, s)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("vault: purge: %w", err)
+	}
+	if err := v.dropPrefixes(prefixes); err != nil {
+		return fmt.Errorf("vault: purge: %w", err)
+	}
+	err = v.db.Update(func(txn *badger.Txn) error {
+		for _, s := range subjects {
+			if err := txn.Delete(keyPQ(s)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("vault: purge: %w", err)
+	}
+	if err := v.durable(); err != nil {
+		return err
+	}
+	v.log.Info("vault purge", "subjects", len(done))
+	return nil
+}
+
+// dropPrefixes calls DropPrefix in batches; the caller holds dropMu.
+func (v *Vault) dropPrefixes(prefixes [][]byte) error {
+	for batch := range slices.Chunk(prefixes, 4096) {
+		if err := v.db.DropPrefix(batch...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (v *Vault) purgeLoop() {
+	defer v.wg.Done()
+	for {
+		select {
+		case <-v.stop:
+			return
+		case <-v.purgeKick:
+		}
+		t := time.NewTimer(v.opts.PurgeDelay)
+		select {
+		case <-v.stop:
+			t.Stop()
+			return // Close purges
+		case <-t.C:
+		}
+		if err := v.Purge(); err != nil {
+			v.log.Warn("vault purge", "err", err)
+		}
+	}
+}
+
+// applyLedger makes the store agree with the erasure ledger: e/ entries
+// missing from the file are added to it (a lost or new ledger file), and any
+// subject whose destroyed key is back (restored from an older backup, or a
+// crash between ledger append and commit) is erased and purged again, before
+// the vault serves anyone.
+func (v *Vault) applyLedger() error {
+	var fromDB []ledgerEntry
+	err := v.db.View(func(txn *badger.Txn) error {
+		return scan(txn, []byte("e/"), true, func(_ []byte, item *badger.Item) error {
+			return item.Value(func(b []byte) error {
+				var e ledgerEntry
+				if json.Unmarshal(b, &e) == nil && e.Subject != "" {
+					fromDB = append(fromDB, e)
+				}
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("vault: read erasure ledger: %w", err)
+	}
+	for _, e := range fromDB {
+		if err := v.ledger.append(e); err != nil {
+			return err
+		}
+	}
+	var again []SubjectID
+	for _, e := range v.ledger.snapshot() {
+		if e.KeyID == "" {
+			continue
+		}
+		s := SubjectID(e.Subject)
+		err := v.update(func(txn *badger.Txn) error {
+			sk, err := v.readKey(txn, s)
+			if err != nil || sk == nil || sk.status != keyLive || hex.EncodeToString(sk.id) != e.KeyID {
+				return err
+			}
+			again = append(again, s)
+			return v.markErased(txn, s, sk, e)
+		})
+		if err != nil {
+			return fmt.Errorf("vault: re-apply erasure of %s: %w", s, err)
+		}
+	}
+	if len(again) > 0 {
+		v.log.Warn("vault re-applied erasures from the ledger", "subjects", len(again))
+	}
+	if err := v.durable(); err != nil {
+		return err
+	}
+	return v.Purge()
+}
+
+func sortConsents(cs []ConsentRecord) {
+	slices.SortFunc(cs, func(a, b ConsentRecord) int {
+		switch {
+		case a.Seq < b.Seq:
+			return -1
+		case a.Seq > b.Seq:
+			return 1
+		}
+		return 0
+	})
+}

@@ -1,0 +1,423 @@
+package vault
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// InboxEntry is an inbound message accepted but not yet processed.
+type InboxEntry struct {
+	Seq     uint64
+	MsgID   string
+	Subject SubjectID
+	Payload []byte
+	At      time.Time
+}
+
+// OutboxEntry is a message waiting to be sent or acknowledged.
+type OutboxEntry struct {
+	Seq          uint64
+	Subject      SubjectID
+	Payload      []byte
+	Created      time.Time
+	Attempts     int
+	NextAttempt  time.Time
+	Status       string
+	ChannelMsgID string
+}
+
+// OutboxUpdate is the delivery state the sender records for an entry.
+type OutboxUpdate struct {
+	Status      string
+	Attempts    int
+	NextAttempt time.Time
+	// ChannelMsgID, once known (the wamid returned by the Graph API), maps
+	// status callbacks back to the entry via OutboxByChannelID.
+	ChannelMsgID string
+}
+
+var (
+	prefixIQ  = []byte("iq/")
+	prefixOut = []byte("out/")
+)
+
+func seqKey(prefix []byte, seq uint64) []byte {
+	return fmt.Appendf(append([]byte(nil), prefix...), "%016x", seq)
+}
+func (v *Vault) keyIn(msgID string) []byte {
+	return []byte("in/" + hex.EncodeToString(hmacSum(v.dedupeKey, msgID)[:20]))
+}
+func (v *Vault) keyOW(chanID string) []byte {
+	return []byte("ow/" + hex.EncodeToString(hmacSum(v.dedupeKey, "outbox:", chanID)[:20]))
+}
+
+type inMarker struct {
+	seq     uint64
+	subject string
+	at      time.Time
+	done    bool
+}
+
+func (m inMarker) encode() []byte {
+	var e enc
+	e.uint(m.seq)
+	e.str(m.subject)
+	e.time(m.at)
+	e.bool(m.done)
+	return e.b
+}
+
+func decodeIn(b []byte) (inMarker, error) {
+	d := dec{b: b}
+	m := inMarker{seq: d.uint(), subject: d.str(), at: d.time(), done: d.bool()}
+	return m, d.err
+}
+
+// withSubjectKey runs fn in a write transaction with the subject's key,
+// creating it if needed and purging first if the subject was erased.
+func (v *Vault) withSubjectKey(s SubjectID, now time.Time, fn func(*badger.Txn, *subjectKey) error) error {
+	for range 3 {
+		err := v.update(func(txn *badger.Txn) error {
+			sk, err := v.liveKey(txn, s, true, now)
+			if err != nil {
+				return err
+			}
+			return fn(txn, sk)
+		})
+		if !errors.Is(err, errPurgePending) {
+			return err
+		}
+		if err := v.purge([]SubjectID{s}); err != nil {
+			return err
+		}
+	}
+	return errPurgePending
+}
+
+// InboxPut stores an inbound message durably (fsynced before it returns, so
+// the webhook can answer 200) unless its id was seen within
+// Options.DedupeWindow, in which case dup is true and nothing is stored. The
+// payload holds message text, so it is sealed under the subject's key.
+func (v *Vault) InboxPut(msgID string, s SubjectID, payload []byte, now time.Time) (dup bool, err error) {
+	ik := v.keyIn(msgID)
+	err = v.withSubjectKey(s, now, func(txn *badger.Txn, sk *subjectKey) error {
+		dup = false
+		item, err := txn.Get(ik)
+		if err == nil {
+			var m inMarker
+			if err := item.Value(func(b []byte) error { m, err = decodeIn(b); return err }); err != nil {
+				return err
+			}
+			if now.Before(m.at.Add(v.opts.DedupeWindow)) {
+				dup = true
+				return nil
+			}
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		seq, err := v.seqInbox.Next()
+		if err != nil {
+			return err
+		}
+		m := inMarker{seq: seq, subject: string(s), at: now}
+		if err := txn.SetEntry(badger.NewEntry(ik, m.encode()).WithTTL(v.opts.DedupeWindow + ttlMargin)); err != nil {
+			return err
+		}
+		qk := seqKey(prefixIQ, seq)
+		var pe enc
+		pe.str(msgID)
+		pe.bytes(payload)
+		sealed, err := sealValue(sk.aead, qk, valHdr{}, pe.b)
+		if err != nil {
+			return err
+		}
+		var e enc
+		e.str(string(s))
+		e.time(now)
+		e.bytes(sealed)
+		return txn.Set(qk, e.b)
+	})
+	if err != nil {
+		return false, fmt.Errorf("vault: inbox put: %w", err)
+	}
+	if dup {
+		return true, nil
+	}
+	return false, v.durable()
+}
+
+// InboxPending returns the unprocessed inbound messages in arrival order.
+func (v *Vault) InboxPending() ([]InboxEntry, error) {
+	var out []InboxEntry
+	err := v.db.View(func(txn *badger.Txn) error {
+		keys := map[SubjectID]*subjectKey{}
+		return scan(txn, prefixIQ, true, func(k []byte, item *badger.Item) error {
+			return item.Value(func(b []byte) error {
+				d := dec{b: b}
+				s, at, sealed := SubjectID(d.str()), d.time(), d.bytes()
+				if d.err != nil {
+					return ErrCorrupt
+				}
+				sk, err := v.cachedKey(txn, keys, s)
+				if err != nil || sk == nil {
+					return err // erased meanwhile: unreadable, skipped
+				}
+				pt, err := openValue(sk.aead, k, sealed)
+				if err != nil {
+					return err
+				}
+				pd := dec{b: pt}
+				e := InboxEntry{Seq: parseSeq(k, len(prefixIQ)), MsgID: pd.str(), Payload: pd.bytes(), Subject: s, At: at}
+				if pd.err != nil {
+					return ErrCorrupt
+				}
+				out = append(out, e)
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault: inbox pending: %w", err)
+	}
+	return out, nil
+}
+
+func (v *Vault) cachedKey(txn *badger.Txn, cache map[SubjectID]*subjectKey, s SubjectID) (*subjectKey, error) {
+	if sk, ok := cache[s]; ok {
+		return sk, nil
+	}
+	sk, err := v.readKey(txn, s)
+	if err != nil {
+		return nil, err
+	}
+	if sk != nil && sk.status != keyLive {
+		sk = nil
+	}
+	cache[s] = sk
+	return sk, nil
+}
+
+func parseSeq(k []byte, skip int) uint64 {
+	var seq uint64
+	for _, c := range k[skip:] {
+		seq <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			seq |= uint64(c - '0')
+		case c >= 'a' && c <= 'f':
+			seq |= uint64(c-'a') + 10
+		}
+	}
+	return seq
+}
+
+// InboxDone marks a message processed: the payload goes, the dedupe marker
+// stays for the rest of the window. Fsynced, so a processed message is not
+// processed again after a power cut.
+func (v *Vault) InboxDone(msgID string) error {
+	ik := v.keyIn(msgID)
+	err := v.update(func(txn *badger.Txn) error {
+		item, err := txn.Get(ik)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var m inMarker
+		if err := item.Value(func(b []byte) error { m, err = decodeIn(b); return err }); err != nil {
+			return err
+		}
+		if err := txn.Delete(seqKey(prefixIQ, m.seq)); err != nil {
+			return err
+		}
+		m.done = true
+		ttl := time.Until(time.Unix(int64(item.ExpiresAt()), 0))
+		e := badger.NewEntry(ik, m.encode())
+		if ttl > 0 {
+			e = e.WithTTL(ttl)
+		}
+		return txn.SetEntry(e)
+	})
+	if err != nil {
+		return fmt.Errorf("vault: inbox done: %w", err)
+	}
+	return v.durable()
+}
+
+func encodeOut(o *OutboxEntry, sealed []byte) []byte {
+	var e enc
+	e.str(string(o.Subject))
+	e.time(o.Created)
+	e.int(int64(o.Attempts))
+	e.time(o.NextAttempt)
+	e.str(o.Status)
+	e.str(o.ChannelMsgID)
+	e.bytes(sealed)
+	return e.b
+}
+
+func decodeOut(b []byte) (OutboxEntry, []byte, error) {
+	d := dec{b: b}
+	o := OutboxEntry{Subject: SubjectID(d.str()), Created: d.time(), Attempts: int(d.int()),
+		NextAttempt: d.time(), Status: d.str(), ChannelMsgID: d.str()}
+	sealed := d.bytes()
+	if d.err != nil {
+		return OutboxEntry{}, nil, ErrCorrupt
+	}
+	return o, sealed, nil
+}
+
+// OutboxPut queues a message for the subject, sealed under the subject's
+// key. It is not fsynced on its own: Badger applies writes in order, so a
+// power cut that loses it also loses the InboxDone that would follow it, and
+// the inbound message is processed again.
+func (v *Vault) OutboxPut(s SubjectID, payload []byte) (seq uint64, err error) {
+	now := v.now()
+	err = v.withSubjectKey(s, now, func(txn *badger.Txn, sk *subjectKey) error {
+		if seq, err = v.seqOutbox.Next(); err != nil {
+			return err
+		}
+		k := seqKey(prefixOut, seq)
+		sealed, err := sealValue(sk.aead, k, valHdr{}, payload)
+		if err != nil {
+			return err
+		}
+		return txn.Set(k, encodeOut(&OutboxEntry{Subject: s, Created: now.UTC(), Status: "queued"}, sealed))
+	})
+	if err != nil {
+		return 0, fmt.Errorf("vault: outbox put: %w", err)
+	}
+	return seq, nil
+}
+
+// OutboxPending returns the entries not yet done, in queue order.
+func (v *Vault) OutboxPending() ([]OutboxEntry, error) {
+	var out []OutboxEntry
+	err := v.db.View(func(txn *badger.Txn) error {
+		keys := map[SubjectID]*subjectKey{}
+		return scan(txn, prefixOut, true, func(k []byte, item *badger.Item) error {
+			return item.Value(func(b []byte) error {
+				o, sealed, err := decodeOut(b)
+				if err != nil {
+					return err
+				}
+				sk, err := v.cachedKey(txn, keys, o.Subject)
+				if err != nil || sk == nil {
+					return err
+				}
+				if o.Payload, err = openValue(sk.aead, k, sealed); err != nil {
+					return err
+				}
+				o.Seq = parseSeq(k, len(prefixOut))
+				out = append(out, o)
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault: outbox pending: %w", err)
+	}
+	return out, nil
+}
+
+// OutboxUpdate records delivery state for an entry (ErrNotFound if done).
+func (v *Vault) OutboxUpdate(seq uint64, u OutboxUpdate) error {
+	k := seqKey(prefixOut, seq)
+	err := v.update(func(txn *badger.Txn) error {
+		item, err := txn.Get(k)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var o OutboxEntry
+		var sealed []byte
+		if err := item.Value(func(b []byte) error {
+			o, sealed, err = decodeOut(b)
+			sealed = append([]byte(nil), sealed...)
+			return err
+		}); err != nil {
+			return err
+		}
+		o.Status, o.Attempts, o.NextAttempt = u.Status, u.Attempts, u.NextAttempt
+		if u.ChannelMsgID != "" && u.ChannelMsgID != o.ChannelMsgID {
+			o.ChannelMsgID = u.ChannelMsgID
+			var e enc
+			e.uint(seq)
+			e.str(string(o.Subject))
+			ow := badger.NewEntry(v.keyOW(u.ChannelMsgID), e.b).WithTTL(v.opts.DedupeWindow)
+			if err := txn.SetEntry(ow); err != nil {
+				return err
+			}
+		}
+		return txn.Set(k, encodeOut(&o, sealed))
+	})
+	if err != nil {
+		return fmt.Errorf("vault: outbox update: %w", err)
+	}
+	return nil
+}
+
+// OutboxByChannelID maps a channel message id (wamid) from a status callback
+// to the outbox entry and subject it belongs to. The mapping outlives
+// OutboxDone by Options.DedupeWindow, because "read" callbacks come late.
+func (v *Vault) OutboxByChannelID(chanID string) (seq uint64, s SubjectID, err error) {
+	err = v.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(v.keyOW(chanID))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(b []byte) error {
+			d := dec{b: b}
+			seq, s = d.uint(), SubjectID(d.str())
+			return d.err
+		})
+	})
+	if err != nil {
+		return 0, "", fmt.Errorf("vault: outbox lookup: %w", err)
+	}
+	return seq, s, nil
+}
+
+// OutboxDone removes an entry once the channel has accepted it.
+func (v *Vault) OutboxDone(seq uint64) error {
+	err := v.update(func(txn *badger.Txn) error { return txn.Delete(seqKey(prefixOut, seq)) })
+	if err != nil {
+		return fmt.Errorf("vault: outbox done: %w", err)
+	}
+	return nil
+}
+
+// deleteQueued deletes the subject's entries under an inbox/outbox prefix.
+// Their payloads are sealed under the subject's key, so a plain delete is
+// enough once that key is destroyed.
+func deleteQueued(txn *badger.Txn, prefix []byte, s SubjectID) (int, error) {
+	var keys [][]byte
+	err := scan(txn, prefix, true, func(k []byte, item *badger.Item) error {
+		return item.Value(func(b []byte) error {
+			d := dec{b: b}
+			if SubjectID(d.str()) == s {
+				keys = append(keys, append([]byte(nil), k...))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range keys {
+		if err := txn.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
+}

@@ -1,0 +1,650 @@
+package vault
+
+import (
+	"crypto/cipher"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// SubjectID is the pseudonym of one customer: hex HMAC-SHA256 under a pepper
+// kept sealed inside the vault, of channel + ":" + user id. It is what every
+// storage key, log line and receipt uses instead of a phone number or user
+// id. It is still personal data (it links records), so it prints truncated.
+type SubjectID string
+
+const subjectLen = 64
+
+// String shows a short prefix, enough to tell subjects apart in logs.
+func (s SubjectID) String() string {
+	if len(s) > 12 {
+		return "subj:" + string(s[:12])
+	}
+	return "subj:" + string(s)
+}
+
+// LogValue logs the same short prefix as String.
+func (s SubjectID) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Hex returns the full id, for the CLI and admin API.
+func (s SubjectID) Hex() string { return string(s) }
+
+// ParseSubjectID checks the form of a full subject id given by an operator.
+func ParseSubjectID(h string) (SubjectID, error) {
+	if len(h) != subjectLen {
+		return "", fmt.Errorf("vault: subject id must be %d hex digits", subjectLen)
+	}
+	if _, err := hex.DecodeString(h); err != nil {
+		return "", errors.New("vault: subject id must be hex")
+	}
+	return SubjectID(h), nil
+}
+
+// SubjectID maps a channel user to its pseudonym. The channel's user id is
+// taken as is; the caller normalises it (E.164 for phone numbers).
+func (v *Vault) SubjectID(channel, userID string) SubjectID {
+	return SubjectID(hex.EncodeToString(hmacSum(v.subjectKey, channel, ":", userID)))
+}
+
+// FieldRecord is one collected field with what privacy needs to know of it.
+type FieldRecord struct {
+	Name        string
+	Value       []byte
+	Purpose     string
+	Basis       string
+	CollectedAt time.Time
+	// ExpiresAt is when the value must be gone; zero marks a session field,
+	// dropped at the end of the conversation (or Options.SessionTTL after
+	// collection if the conversation never ends).
+	ExpiresAt   time.Time
+	Flow        string
+	FlowVersion int
+}
+
+// ConsentRecord is one consent decision. Records are append-only.
+type ConsentRecord struct {
+	Purpose     string
+	Granted     bool
+	At          time.Time
+	Flow        string
+	FlowVersion int
+	NoticeHash  string // hash of the notice text shown
+	MessageID   string // channel message id of the answer
+	// Seq orders records; it is set by the vault.
+	Seq uint64
+}
+
+// Change is what one conversation turn changes for a subject. Commit applies
+// it in one transaction.
+type Change struct {
+	// State replaces the conversation state; nil keeps it.
+	State []byte
+	// Put stores fields (replacing same-named ones).
+	Put []FieldRecord
+	// Delete removes fields by name.
+	Delete []string
+	// Consents appends consent records; a commit with consents is fsynced.
+	Consents []ConsentRecord
+	// EndSession drops the subject's session fields.
+	EndSession bool
+	// Erase erases the subject instead of applying the rest (see Erase).
+	Erase bool
+}
+
+// Export is everything held about a subject, decrypted, for an access
+// request.
+type Export struct {
+	Subject  SubjectID
+	At       time.Time
+	State    []byte
+	Fields   []FieldRecord
+	Consents []ConsentRecord
+}
+
+// Receipt proves an erasure without personal data.
+type Receipt struct {
+	// ID is a hash over the other fields and the id of the destroyed key.
+	ID      string
+	Subject SubjectID
+	At      time.Time
+	// KeyDestroyed is false if the subject had no data key (nothing held).
+	KeyDestroyed bool
+	States       int
+	Fields       int
+	Consents     int
+	Inbox        int
+	Outbox       int
+	// PurgePending is true while the ciphertexts and the wrapped key still
+	// sit in the database files, unreadable, waiting for the batched purge.
+	PurgePending bool
+}
+
+// Key layout helpers. Subject ids have a fixed length, so "s/"+s is a prefix
+// of exactly one subject's keys.
+func keyK(s SubjectID) []byte           { return []byte("k/" + s) }
+func keyS(s SubjectID) []byte           { return []byte("s/" + s) }
+func keyE(s SubjectID) []byte           { return []byte("e/" + s) }
+func keyPQ(s SubjectID) []byte          { return []byte("pq/" + s) }
+func prefixF(s SubjectID) []byte        { return []byte("f/" + s + "/") }
+func prefixC(s SubjectID) []byte        { return []byte("c/" + s + "/") }
+func keyF(s SubjectID, f string) []byte { return []byte("f/" + string(s) + "/" + f) }
+func keyC(s SubjectID, purpose string, seq uint64) []byte {
+	return fmt.Appendf(nil, "c/%s/%s/%016x", string(s), purpose, seq)
+}
+
+// subjectPrefixes are dropped physically when a subject is purged.
+func subjectPrefixes(s SubjectID) [][]byte {
+	return [][]byte{keyK(s), keyS(s), prefixF(s), prefixC(s)}
+}
+
+// k/<s> value: ver | status | key id (16) | time (8) | [nonce | wrapped DEK]
+const (
+	keyLive   = 1
+	keyErased = 2
+	keyHdrLen = 2 + 16 + 8
+)
+
+type subjectKey struct {
+	status byte
+	id     []byte
+	aead   cipher.AEAD
+}
+
+var errPurgePending = errors.New("vault: subject erased, purge pending")
+
+func (v *Vault) readKey(txn *badger.Txn, s SubjectID) (*subjectKey, error) {
+	item, err := txn.Get(keyK(s))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var sk *subjectKey
+	err = item.Value(func(b []byte) error {
+		if len(b) < keyHdrLen || b[0] != 1 {
+			return ErrCorrupt
+		}
+		sk = &subjectKey{status: b[1], id: append([]byte(nil), b[2:18]...)}
+		if sk.status != keyLive {
+			return nil
+		}
+		dek, err := open(v.kek, b[keyHdrLen:], append(keyK(s), b[:keyHdrLen]...))
+		if err != nil {
+			return ErrCorrupt
+		}
+		sk.aead, err = newGCM(dek)
+		clear(dek)
+		return err
+	})
+	return sk, err
+}
+
+// liveKey returns the subject's key, creating it when create is set.
+func (v *Vault) liveKey(txn *badger.Txn, s SubjectID, create bool, now time.Time) (*subjectKey, error) {
+	sk, err := v.readKey(txn, s)
+	if err != nil {
+		return nil, err
+	}
+	if sk != nil && sk.status == keyErased {
+		if create {
+			return nil, errPurgePending
+		}
+		return nil, nil
+	}
+	if sk != nil || !create {
+		return sk, nil
+	}
+	// DEKs are random, never derived: what can be re-derived cannot be shredded.
+	dek, err := randomBytes(dekSize)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(dek)
+	id, err := randomBytes(16)
+	if err != nil {
+		return nil, err
+	}
+	hdr := make([]byte, keyHdrLen, keyHdrLen+nonceSize+dekSize+tagSize)
+	hdr[0], hdr[1] = 1, keyLive
+	copy(hdr[2:], id)
+	binary.BigEndian.PutUint64(hdr[18:], uint64(now.UnixNano()))
+	val, err := seal(v.kek, hdr, dek, append(keyK(s), hdr...))
+	if err != nil {
+		return nil, err
+	}
+	if err := txn.Set(keyK(s), val); err != nil {
+		return nil, err
+	}
+	a, err := newGCM(dek)
+	if err != nil {
+		return nil, err
+	}
+	return &subjectKey{status: keyLive, id: id, aead: a}, nil
+}
+
+// Values under a subject: ver | flags | expiry (8, unix nanos, 0 = none) |
+// nonce | ciphertext. The header is in clear so the sweeper can find expired
+// and deleted fields without unwrapping every subject's key; it is bound
+// into the AEAD with the storage key, so it cannot be altered either.
+const (
+	valHdrLen   = 10
+	flagSession = 1 << 0
+	flagDead    = 1 << 1 // deleted; kept live so the sweeper can DropPrefix it
+)
+
+type valHdr struct {
+	flags  byte
+	expiry int64
+}
+
+func parseHdr(b []byte) (valHdr, bool) {
+	if len(b) < valHdrLen || b[0] != 1 {
+		return valHdr{}, false
+	}
+	return valHdr{flags: b[1], expiry: int64(binary.BigEndian.Uint64(b[2:10]))}, true
+}
+
+func (h valHdr) expired(now time.Time) bool {
+	return h.flags&flagDead != 0 || (h.expiry != 0 && h.expiry <= now.UnixNano())
+}
+
+func sealValue(a cipher.AEAD, key []byte, h valHdr, pt []byte) ([]byte, error) {
+	out := make([]byte, valHdrLen, valHdrLen+nonceSize+len(pt)+tagSize)
+	out[0], out[1] = 1, h.flags
+	binary.BigEndian.PutUint64(out[2:], uint64(h.expiry))
+	aad := append(append(make([]byte, 0, len(key)+valHdrLen), key...), out...)
+	return seal(a, out, pt, aad)
+}
+
+func openValue(a cipher.AEAD, key, b []byte) ([]byte, error) {
+	if _, ok := parseHdr(b); !ok {
+		return nil, ErrCorrupt
+	}
+	aad := append(append(make([]byte, 0, len(key)+valHdrLen), key...), b[:valHdrLen]...)
+	pt, err := open(a, b[valHdrLen:], aad)
+	if err != nil {
+		return nil, ErrCorrupt
+	}
+	return pt, nil
+}
+
+func deadMarker() []byte {
+	return []byte{1, flagDead, 0, 0, 0, 0, 0, 0, 0, 0}
+}
+
+func encodeField(f *FieldRecord) []byte {
+	var e enc
+	e.str(f.Name)
+	e.bytes(f.Value)
+	e.str(f.Purpose)
+	e.str(f.Basis)
+	e.time(f.CollectedAt)
+	e.time(f.ExpiresAt)
+	e.str(f.Flow)
+	e.int(int64(f.FlowVersion))
+	return e.b
+}
+
+func decodeField(b []byte) (FieldRecord, error) {
+	d := dec{b: b}
+	f := FieldRecord{Name: d.str(), Value: d.bytes(), Purpose: d.str(), Basis: d.str(),
+		CollectedAt: d.time(), ExpiresAt: d.time(), Flow: d.str(), FlowVersion: int(d.int())}
+	if d.err != nil {
+		return FieldRecord{}, ErrCorrupt
+	}
+	return f, nil
+}
+
+func encodeConsent(c *ConsentRecord) []byte {
+	var e enc
+	e.str(c.Purpose)
+	e.bool(c.Granted)
+	e.time(c.At)
+	e.str(c.Flow)
+	e.int(int64(c.FlowVersion))
+	e.str(c.NoticeHash)
+	e.str(c.MessageID)
+	e.uint(c.Seq)
+	return e.b
+}
+
+func decodeConsent(b []byte) (ConsentRecord, error) {
+	d := dec{b: b}
+	c := ConsentRecord{Purpose: d.str(), Granted: d.bool(), At: d.time(), Flow: d.str(),
+		FlowVersion: int(d.int()), NoticeHash: d.str(), MessageID: d.str(), Seq: d.uint()}
+	if d.err != nil {
+		return ConsentRecord{}, ErrCorrupt
+	}
+	return c, nil
+}
+
+// scan visits the live keys under prefix; k and val are valid only inside fn.
+func scan(txn *badger.Txn, prefix []byte, values bool, fn func(k []byte, item *badger.Item) error) error {
+	o := badger.DefaultIteratorOptions
+	o.Prefix = prefix
+	o.PrefetchValues = false
+	it := txn.NewIterator(o)
+	defer it.Close()
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		if err := fn(it.Item().Key(), it.Item()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LoadSubject returns the subject's conversation state (nil if none) and its
+// unexpired fields, sorted by name. Expiry is judged against now, never
+// against Badger's clock.
+func (v *Vault) LoadSubject(s SubjectID, now time.Time) (state []byte, fields []FieldRecord, err error) {
+	err = v.db.View(func(txn *badger.Txn) error {
+		sk, err := v.liveKey(txn, s, false, now)
+		if err != nil || sk == nil {
+			return err
+		}
+		state, fields, err = v.loadWith(txn, s, sk, now)
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("vault: load subject %s: %w", s, err)
+	}
+	return state, fields, nil
+}
+
+func (v *Vault) loadWith(txn *badger.Txn, s SubjectID, sk *subjectKey, now time.Time) (state []byte, fields []FieldRecord, err error) {
+	item, err := txn.Get(keyS(s))
+	switch {
+	case err == nil:
+		err = item.Value(func(b []byte) error {
+			state, err = openValue(sk.aead, keyS(s), b)
+			return err
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	case !errors.Is(err, badger.ErrKeyNotFound):
+		return nil, nil, err
+	}
+	err = scan(txn, prefixF(s), true, func(k []byte, item *badger.Item) error {
+		return item.Value(func(b []byte) error {
+			h, ok := parseHdr(b)
+			if !ok {
+				return ErrCorrupt
+			}
+			if h.expired(now) {
+				return nil
+			}
+			pt, err := openValue(sk.aead, k, b)
+			if err != nil {
+				return err
+			}
+			f, err := decodeField(pt)
+			if err != nil {
+				return err
+			}
+			fields = append(fields, f)
+			return nil
+		})
+	})
+	return state, fields, err
+}
+
+// update runs fn in a read-write transaction, retrying on conflicts (Badger
+// never retries for us) and while a DropPrefix blocks writes.
+func (v *Vault) update(fn func(txn *badger.Txn) error) error {
+	v.dropMu.RLock()
+	defer v.dropMu.RUnlock()
+	var err error
+	for range 50 {
+		err = v.db.Update(fn)
+		if !errors.Is(err, badger.ErrConflict) && !errors.Is(err, badger.ErrBlockedWrites) {
+			return err
+		}
+	}
+	return err
+}
+
+// Commit applies one turn's change in a single transaction. State and field
+// writes are not fsynced (see SyncPolicy); a change with consent records is,
+// before Commit returns.
+func (v *Vault) Commit(s SubjectID, c Change) error {
+	if c.Erase {
+		_, err := v.Erase(s, v.now())
+		return err
+	}
+	now := v.now()
+	for range 3 {
+		err := v.update(func(txn *badger.Txn) error { return v.apply(txn, s, &c, now) })
+		if errors.Is(err, errPurgePending) {
+			// The subject was erased and is talking to us again before the
+			// batched purge ran: purge now so a fresh key can be made.
+			if err := v.purge([]SubjectID{s}); err != nil {
+				return fmt.Errorf("vault: commit %s: %w", s, err)
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("vault: commit %s: %w", s, err)
+		}
+		if len(c.Consents) > 0 {
+			return v.durable()
+		}
+		return nil
+	}
+	return fmt.Errorf("vault: commit %s: %w", s, errPurgePending)
+}
+
+func (v *Vault) apply(txn *badger.Txn, s SubjectID, c *Change, now time.Time) error {
+	needKey := c.State != nil || len(c.Put) > 0 || len(c.Consents) > 0
+	sk, err := v.liveKey(txn, s, needKey, now)
+	if err != nil {
+		return err
+	}
+	if sk == nil {
+		return nil // nothing to write and nothing held
+	}
+	if c.State != nil {
+		val, err := sealValue(sk.aead, keyS(s), valHdr{}, c.State)
+		if err != nil {
+			return err
+		}
+		if err := txn.Set(keyS(s), val); err != nil {
+			return err
+		}
+	}
+	if c.EndSession {
+		if err := killFields(txn, s, func(h valHdr) bool { return h.flags&flagSession != 0 }, nil); err != nil {
+			return err
+		}
+	}
+	if len(c.Delete) > 0 {
+		names := map[string]bool{}
+		for _, n := range c.Delete {
+			names[n] = true
+		}
+		if err := killFields(txn, s, func(valHdr) bool { return true }, names); err != nil {
+			return err
+		}
+	}
+	for i := range c.Put {
+		if err := v.putField(txn, s, sk, &c.Put[i], now); err != nil {
+			return err
+		}
+	}
+	for i := range c.Consents {
+		cr := c.Consents[i]
+		seq, err := v.seqConsent.Next()
+		if err != nil {
+			return err
+		}
+		cr.Seq = seq
+		k := keyC(s, cr.Purpose, seq)
+		val, err := sealValue(sk.aead, k, valHdr{}, encodeConsent(&cr))
+		if err != nil {
+			return err
+		}
+		if err := txn.Set(k, val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (v *Vault) putField(txn *badger.Txn, s SubjectID, sk *subjectKey, f *FieldRecord, now time.Time) error {
+	if f.Name == "" {
+		return errors.New("field without a name")
+	}
+	h := valHdr{}
+	if f.ExpiresAt.IsZero() {
+		from := f.CollectedAt
+		if from.IsZero() {
+			from = now
+		}
+		h.flags = flagSession
+		h.expiry = from.Add(v.opts.SessionTTL).UnixNano()
+	} else {
+		h.expiry = f.ExpiresAt.UnixNano()
+	}
+	left := time.Duration(h.expiry - now.UnixNano())
+	if left <= 0 {
+		return nil // already expired: never store it
+	}
+	k := keyF(s, f.Name)
+	val, err := sealValue(sk.aead, k, h, encodeField(f))
+	if err != nil {
+		return err
+	}
+	// Badger's TTL is a backstop on the wall clock; our expiry decides.
+	return txn.SetEntry(badger.NewEntry(k, val).WithTTL(left + ttlMargin))
+}
+
+// killFields replaces matching live fields with dead markers. A marker (not a
+// Badger delete) keeps the key live, so the sweeper's DropPrefix can later
+// remove every old version from the files; a tombstone would hide the key
+// from DropPrefix and leave the old versions until a compaction.
+func killFields(txn *badger.Txn, s SubjectID, match func(valHdr) bool, names map[string]bool) error {
+	pf := prefixF(s)
+	var keys [][]byte
+	err := scan(txn, pf, true, func(k []byte, item *badger.Item) error {
+		if names != nil && !names[string(k[len(pf):])] {
+			return nil
+		}
+		return item.Value(func(b []byte) error {
+			h, ok := parseHdr(b)
+			if ok && h.flags&flagDead == 0 && match(h) {
+				keys = append(keys, append([]byte(nil), k...))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := txn.SetEntry(badger.NewEntry(k, deadMarker()).WithTTL(ttlMargin)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Export returns everything held about the subject: state, unexpired fields
+// with purpose, basis, times and flow, and the full consent history.
+func (v *Vault) Export(s SubjectID, now time.Time) (Export, error) {
+	ex := Export{Subject: s, At: now.UTC()}
+	err := v.db.View(func(txn *badger.Txn) error {
+		sk, err := v.liveKey(txn, s, false, now)
+		if err != nil || sk == nil {
+			return err
+		}
+		if ex.State, ex.Fields, err = v.loadWith(txn, s, sk, now); err != nil {
+			return err
+		}
+		return scan(txn, prefixC(s), true, func(k []byte, item *badger.Item) error {
+			return item.Value(func(b []byte) error {
+				pt, err := openValue(sk.aead, k, b)
+				if err != nil {
+					return err
+				}
+				c, err := decodeConsent(pt)
+				if err != nil {
+					return err
+				}
+				ex.Consents = append(ex.Consents, c)
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		return Export{}, fmt.Errorf("vault: export %s: %w", s, err)
+	}
+	sortConsents(ex.Consents)
+	return ex, nil
+}
+
+// Rectify replaces the value of an existing, unexpired field, keeping its
+// purpose, collection time and expiry (a correction does not extend
+// retention). It returns ErrNotFound otherwise.
+func (v *Vault) Rectify(s SubjectID, field string, value []byte, now time.Time) error {
+	err := v.update(func(txn *badger.Txn) error {
+		sk, err := v.liveKey(txn, s, false, now)
+		if err != nil {
+			return err
+		}
+		if sk == nil {
+			return ErrNotFound
+		}
+		k := keyF(s, field)
+		item, err := txn.Get(k)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var f FieldRecord
+		var h valHdr
+		err = item.Value(func(b []byte) error {
+			var ok bool
+			if h, ok = parseHdr(b); !ok {
+				return ErrCorrupt
+			}
+			if h.expired(now) {
+				return ErrNotFound
+			}
+			pt, err := openValue(sk.aead, k, b)
+			if err != nil {
+				return err
+			}
+			f, err = decodeField(pt)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		f.Value = value
+		val, err := sealValue(sk.aead, k, h, encodeField(&f))
+		if err != nil {
+			return err
+		}
+		return txn.SetEntry(badger.NewEntry(k, val).WithTTL(time.Duration(h.expiry-now.UnixNano()) + ttlMargin))
+	})
+	if err != nil {
+		return fmt.Errorf("vault: rectify %s: %w", s, err)
+	}
+	return v.durable()
+}
+
+func receiptID(r *Receipt, keyID string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "parley-erasure-receipt/v1\x00%s\x00%s\x00%d\x00%t\x00%d\x00%d\x00%d\x00%d\x00%d",
+		string(r.Subject), keyID, r.At.UnixNano(), r.KeyDestroyed, r.States, r.Fields, r.Consents, r.Inbox, r.Outbox)
+	return hex.EncodeToString(h.Sum(nil))
+}

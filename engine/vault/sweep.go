@@ -1,0 +1,180 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// SweepStats counts what one Sweep removed.
+type SweepStats struct {
+	// Expired fields (retention or session TTL over) dropped from the files.
+	Expired int
+	// Deleted fields (deleted, or session ended) dropped from the files.
+	Deleted int
+	// Dedupe markers of inbound messages past the dedupe window.
+	Dedupe int
+	// Purged erased subjects whose files were purged.
+	Purged int
+}
+
+// Sweep physically removes expired and deleted fields (every stored version,
+// via DropPrefix), forgets old inbound message ids, finishes pending
+// erasure purges and then runs value-log GC. Expiry is judged against now.
+// It blocks writes while Badger drops prefixes, so run it every few minutes
+// or hours, not per turn.
+func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
+	var st SweepStats
+	var drop [][]byte
+	var stale [][]byte
+	err := v.db.View(func(txn *badger.Txn) error {
+		err := scan(txn, []byte("f/"), true, func(k []byte, item *badger.Item) error {
+			return item.Value(func(b []byte) error {
+				h, ok := parseHdr(b)
+				if !ok || !h.expired(now) {
+					return nil
+				}
+				if h.flags&flagDead != 0 {
+					st.Deleted++
+				} else {
+					st.Expired++
+				}
+				drop = append(drop, bytes.Clone(k))
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		return scan(txn, []byte("in/"), true, func(k []byte, item *badger.Item) error {
+			return item.Value(func(b []byte) error {
+				if m, err := decodeIn(b); err == nil && !now.Before(m.at.Add(v.opts.DedupeWindow)) {
+					stale = append(stale, bytes.Clone(k))
+				}
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		return st, fmt.Errorf("vault: sweep: %w", err)
+	}
+	if err := v.dropFields(drop); err != nil {
+		return st, fmt.Errorf("vault: sweep: %w", err)
+	}
+	if len(stale) > 0 {
+		err := v.update(func(txn *badger.Txn) error {
+			for _, k := range stale {
+				if err := txn.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return st, fmt.Errorf("vault: sweep: %w", err)
+		}
+		st.Dedupe = len(stale)
+	}
+	var pending int
+	_ = v.db.View(func(txn *badger.Txn) error {
+		return scan(txn, []byte("pq/"), false, func([]byte, *badger.Item) error { pending++; return nil })
+	})
+	if err := v.Purge(); err != nil {
+		return st, err
+	}
+	st.Purged = pending
+	if !v.opts.InMemory {
+		for v.db.RunValueLogGC(0.5) == nil {
+		}
+	}
+	return st, nil
+}
+
+// dropFields drops the given field keys with DropPrefix. A key is a prefix of
+// any longer field name of the same subject ("name" of "name2"), so such
+// live siblings are read first and written back after the drop, with their
+// Badger TTL unchanged.
+func (v *Vault) dropFields(keys [][]byte) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	v.dropMu.Lock()
+	defer v.dropMu.Unlock()
+	set := map[string]bool{}
+	for _, k := range keys {
+		set[string(k)] = true
+	}
+	var keep []*badger.Entry
+	err := v.db.View(func(txn *badger.Txn) error {
+		for _, k := range keys {
+			err := scan(txn, k, true, func(sk []byte, item *badger.Item) error {
+				if set[string(sk)] {
+					return nil
+				}
+				val, err := item.ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				e := badger.NewEntry(bytes.Clone(sk), val)
+				e.ExpiresAt = item.ExpiresAt()
+				keep = append(keep, e)
+				set[string(sk)] = true // once is enough
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := v.dropPrefixes(keys); err != nil {
+		return err
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	return v.db.Update(func(txn *badger.Txn) error {
+		for _, e := range keep {
+			if err := txn.SetEntry(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// StartSweeper runs Sweep every interval until ctx is done or the vault is
+// closed. Failures are logged (without personal data) and retried at the
+// next tick.
+func (v *Vault) StartSweeper(ctx context.Context, every time.Duration) {
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-v.stop:
+				return
+			case <-t.C:
+				st, err := v.Sweep(v.now())
+				if err != nil {
+					if !errors.Is(err, badger.ErrDBClosed) {
+						v.log.Warn("vault sweep", "err", err)
+					}
+					continue
+				}
+				v.log.Info("vault sweep", "expired", st.Expired, "deleted", st.Deleted, "dedupe", st.Dedupe, "purged", st.Purged)
+			}
+		}
+	}()
+}

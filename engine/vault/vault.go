@@ -1,0 +1,434 @@
+package vault
+
+import (
+	"bytes"
+	"crypto/cipher"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Errors callers branch on with errors.Is. None of them carries personal data.
+var (
+	// ErrWrongKey: the master key does not open the existing data. The data
+	// directory is left as it was; the vault never starts a new empty store.
+	ErrWrongKey = errors.New("vault: master key does not match the existing data")
+	// ErrLocked: another process (or another Vault in this one) has the
+	// directory open.
+	ErrLocked = errors.New("vault: data directory is in use by another process")
+	// ErrNotFound: no such (unexpired) field, inbox or outbox entry.
+	ErrNotFound = errors.New("vault: not found")
+	// ErrCorrupt: a stored value failed authentication or decoding.
+	ErrCorrupt = errors.New("vault: stored data failed authentication")
+	// ErrNotEmpty: Restore was pointed at a database directory that holds data.
+	ErrNotEmpty = errors.New("vault: restore target is not empty")
+	// ErrBadBackup: a backup stream is malformed, truncated, reordered or
+	// was made with another master key.
+	ErrBadBackup = errors.New("vault: backup is damaged or was made with another key")
+	// ErrClosed: the vault was closed.
+	ErrClosed = errors.New("vault: closed")
+)
+
+// SyncPolicy says when writes are forced to stable storage.
+type SyncPolicy int
+
+const (
+	// SyncCritical (the default) fsyncs, with group commit, every write whose
+	// loss after a power cut would break a promise: consent records, erasures,
+	// inbox entries, audit entries. Ordinary state and field writes ride
+	// Badger's asynchronous write path (safe on a process crash) and a
+	// background Sync every Options.SyncInterval.
+	SyncCritical SyncPolicy = iota
+	// SyncAlways runs Badger with SyncWrites=true: every commit is fsynced.
+	SyncAlways
+	// SyncNever never fsyncs explicitly (tests, throwaway stores).
+	SyncNever
+)
+
+// Options configure Open and Restore.
+type Options struct {
+	// Dir is the data directory: the Badger files live in Dir/db, the erasure
+	// ledger in Dir/erasures.log. Required unless InMemory.
+	Dir string
+	// InMemory keeps everything in memory (tests). Dir must be empty.
+	InMemory bool
+	// MasterKey is 32 secret bytes (see LoadMasterKey). Every key the vault
+	// uses is derived from it.
+	MasterKey []byte
+	// Now is the engine clock; time.Now when nil.
+	Now func() time.Time
+	// Logger receives Badger's warnings and errors and the vault's own
+	// background failures. Nil: silent.
+	Logger *slog.Logger
+	// Sync is the durability policy; see SyncPolicy.
+	Sync SyncPolicy
+	// SyncInterval is how often SyncCritical fsyncs ordinary writes
+	// (default 1s): the most a power cut can lose of them.
+	SyncInterval time.Duration
+	// SessionTTL bounds session fields (FieldRecord.ExpiresAt zero) of a
+	// conversation that never ended (default 24h).
+	SessionTTL time.Duration
+	// DedupeWindow is how long an inbound message id is remembered after
+	// arrival (default 7 days; Meta redelivers for days).
+	DedupeWindow time.Duration
+	// PurgeDelay batches the physical purge of erased subjects: it runs at
+	// most this long after an erasure (default 10s). Negative: only when
+	// Purge, Sweep or Close is called. The erasure itself (key destroyed,
+	// data unreadable) is immediate either way.
+	PurgeDelay time.Duration
+	// ErasureLog overrides the path of the erasure ledger file (default
+	// Dir/erasures.log), e.g. to keep it on another volume than the data.
+	ErasureLog string
+}
+
+const (
+	defaultSyncInterval = time.Second
+	defaultSessionTTL   = 24 * time.Hour
+	defaultDedupe       = 7 * 24 * time.Hour
+	defaultPurgeDelay   = 10 * time.Second
+	// ttlMargin is added to Badger's TTL backstop so that our own sweeper,
+	// which also purges old versions physically, runs first.
+	ttlMargin     = 7 * 24 * time.Hour
+	dbSubdir      = "db"
+	lockName      = "vault.lock"
+	ledgerName    = "erasures.log"
+	schemaVersion = "1"
+)
+
+// Vault is the encrypted store. All methods are safe for concurrent use.
+type Vault struct {
+	opts   Options
+	now    func() time.Time
+	log    *slog.Logger
+	db     *badger.DB
+	lock   *os.File
+	ledger *ledger
+
+	kek        cipher.AEAD
+	meta       cipher.AEAD
+	backupRoot []byte
+	subjectKey []byte // HMAC key for subject ids, derived from the pepper
+	dedupeKey  []byte // HMAC key for message ids
+
+	// dropMu: writers hold it shared, DropPrefix exclusive, because Badger
+	// rejects writes (ErrBlockedWrites) while it drops prefixes.
+	dropMu sync.RWMutex
+
+	seqInbox, seqOutbox, seqConsent *badger.Sequence
+
+	auditMu sync.Mutex
+	group   groupSync
+
+	purgeMu   sync.Mutex // serialises purges
+	purgeKick chan struct{}
+
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	closeMu  sync.Mutex
+	isClosed bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = defaultSyncInterval
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = defaultSessionTTL
+	}
+	if o.DedupeWindow <= 0 {
+		o.DedupeWindow = defaultDedupe
+	}
+	if o.PurgeDelay == 0 {
+		o.PurgeDelay = defaultPurgeDelay
+	}
+	if o.ErasureLog == "" && o.Dir != "" {
+		o.ErasureLog = filepath.Join(o.Dir, ledgerName)
+	}
+	return o
+}
+
+func (o Options) check() error {
+	if len(o.MasterKey) != MasterKeySize {
+		return fmt.Errorf("vault: master key must be %d bytes, got %d", MasterKeySize, len(o.MasterKey))
+	}
+	if o.InMemory && o.Dir != "" {
+		return errors.New("vault: Dir must be empty with InMemory")
+	}
+	if !o.InMemory && o.Dir == "" {
+		return errors.New("vault: Dir is required")
+	}
+	return nil
+}
+
+// badgerOptions sizes Badger for a small (2-core) machine; see
+// shared/reference/libraries.md §1.
+func (o Options) badgerOptions(encKey []byte) badger.Options {
+	bo := badger.DefaultOptions(filepath.Join(o.Dir, dbSubdir))
+	if o.InMemory {
+		bo = badger.DefaultOptions("").WithInMemory(true)
+	}
+	bo = bo.WithEncryptionKey(encKey).
+		WithEncryptionKeyRotationDuration(7 * 24 * time.Hour).
+		WithIndexCacheSize(16 << 20). // required with encryption: 0 panics at the first table read
+		WithBlockCacheSize(32 << 20). // required with encryption
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(2).
+		WithValueLogFileSize(64 << 20).
+		WithNumCompactors(2).
+		WithSyncWrites(o.Sync == SyncAlways).
+		WithLogger(nil)
+	if o.Logger != nil {
+		bo = bo.WithLogger(badgerLogger{o.Logger}).WithLoggingLevel(badger.WARNING)
+	}
+	return bo
+}
+
+// badgerLogger forwards Badger's warnings and errors to slog. Badger prints
+// keys in some error paths; our keys hold pseudonyms only.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error(fmt.Sprintf(f, a...), "component", "badger")
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn(fmt.Sprintf(f, a...), "component", "badger")
+}
+func (badgerLogger) Infof(string, ...any)  {}
+func (badgerLogger) Debugf(string, ...any) {}
+
+// Open opens (or creates) the vault. A master key that does not match
+// existing data gives ErrWrongKey and leaves the directory untouched; a
+// directory in use gives ErrLocked. Open re-applies the erasure ledger
+// before it returns, so an erased subject never comes back.
+func Open(opts Options) (*Vault, error) {
+	v, err := openVault(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.applyLedger(); err != nil {
+		v.Close()
+		return nil, err
+	}
+	v.startBackground()
+	return v, nil
+}
+
+func openVault(opts Options) (_ *Vault, err error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	v := &Vault{opts: opts, now: opts.Now, log: opts.Logger, purgeKick: make(chan struct{}, 1), stop: make(chan struct{})}
+	if v.log == nil {
+		v.log = slog.New(slog.DiscardHandler)
+	}
+	defer func() {
+		if err != nil {
+			v.release()
+		}
+	}()
+	if !opts.InMemory {
+		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("vault: create %s: %w", opts.Dir, err)
+		}
+		if v.lock, err = lockDir(filepath.Join(opts.Dir, lockName)); err != nil {
+			return nil, err
+		}
+	}
+	if v.ledger, err = openLedger(opts.ErasureLog); err != nil {
+		return nil, err
+	}
+	encKey, err := derive(opts.MasterKey, nil, labelBadger)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range []struct {
+		label string
+		dst   *cipher.AEAD
+	}{{labelKEK, &v.kek}, {labelMeta, &v.meta}} {
+		key, err := derive(opts.MasterKey, nil, k.label)
+		if err != nil {
+			return nil, err
+		}
+		if *k.dst, err = newGCM(key); err != nil {
+			return nil, err
+		}
+	}
+	v.backupRoot = opts.MasterKey
+	v.db, err = badger.Open(opts.badgerOptions(encKey))
+	if err != nil {
+		if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
+			return nil, ErrWrongKey
+		}
+		return nil, fmt.Errorf("vault: open badger: %w", err)
+	}
+	if err := v.initMeta(); err != nil {
+		return nil, err
+	}
+	for _, s := range []struct {
+		key string
+		dst **badger.Sequence
+	}{{"m/seq/inbox", &v.seqInbox}, {"m/seq/outbox", &v.seqOutbox}, {"m/seq/consent", &v.seqConsent}} {
+		if *s.dst, err = v.db.GetSequence([]byte(s.key), 256); err != nil {
+			return nil, fmt.Errorf("vault: sequence: %w", err)
+		}
+	}
+	return v, nil
+}
+
+var (
+	keyCheck   = []byte("m/check")
+	keyPepper  = []byte("m/pepper")
+	keySchema  = []byte("m/schema")
+	checkPlain = []byte("parley vault key check v1")
+)
+
+// initMeta checks the master key against m/check (a second line of defence
+// after Badger's own check, and the only one for in-memory stores) and loads
+// or creates the pepper.
+func (v *Vault) initMeta() error {
+	return v.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(keyCheck)
+		switch {
+		case err == nil:
+			ct, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			pt, err := open(v.meta, ct, keyCheck)
+			if err != nil || !bytes.Equal(pt, checkPlain) {
+				return ErrWrongKey
+			}
+		case errors.Is(err, badger.ErrKeyNotFound):
+			ct, err := seal(v.meta, nil, checkPlain, keyCheck)
+			if err != nil {
+				return err
+			}
+			if err := txn.Set(keyCheck, ct); err != nil {
+				return err
+			}
+			if err := txn.Set(keySchema, []byte(schemaVersion)); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+		var pepper []byte
+		item, err = txn.Get(keyPepper)
+		switch {
+		case err == nil:
+			ct, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if pepper, err = open(v.meta, ct, keyPepper); err != nil {
+				return ErrWrongKey
+			}
+		case errors.Is(err, badger.ErrKeyNotFound):
+			if pepper, err = randomBytes(32); err != nil {
+				return err
+			}
+			ct, err := seal(v.meta, nil, pepper, keyPepper)
+			if err != nil {
+				return err
+			}
+			if err := txn.Set(keyPepper, ct); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+		v.subjectKey = hmacSum(pepper, "parley/subject/v1")
+		v.dedupeKey = hmacSum(pepper, "parley/message-id/v1")
+		return nil
+	})
+}
+
+func (v *Vault) startBackground() {
+	if !v.opts.InMemory && v.opts.Sync == SyncCritical {
+		v.wg.Add(1)
+		go v.syncLoop()
+	}
+	if v.opts.PurgeDelay > 0 {
+		v.wg.Add(1)
+		go v.purgeLoop()
+	}
+}
+
+func (v *Vault) syncLoop() {
+	defer v.wg.Done()
+	t := time.NewTicker(v.opts.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-v.stop:
+			return
+		case <-t.C:
+			if err := v.db.Sync(); err != nil {
+				v.log.Warn("vault periodic sync", "err", err)
+			}
+		}
+	}
+}
+
+// closed reports whether Close has begun.
+func (v *Vault) closed() bool {
+	v.closeMu.Lock()
+	defer v.closeMu.Unlock()
+	return v.isClosed
+}
+
+// Close stops the background work, runs pending purges, and closes the
+// database and the ledger. It is safe to call more than once.
+func (v *Vault) Close() error {
+	v.closeMu.Lock()
+	if v.isClosed {
+		v.closeMu.Unlock()
+		return nil
+	}
+	v.isClosed = true
+	close(v.stop)
+	v.closeMu.Unlock()
+	v.wg.Wait()
+	var errs []error
+	if v.db != nil {
+		if err := v.Purge(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, v.release())
+	return errors.Join(errs...)
+}
+
+// release frees what openVault acquired, in reverse order.
+func (v *Vault) release() error {
+	var errs []error
+	for _, s := range []*badger.Sequence{v.seqInbox, v.seqOutbox, v.seqConsent} {
+		if s != nil {
+			errs = append(errs, s.Release())
+		}
+	}
+	v.seqInbox, v.seqOutbox, v.seqConsent = nil, nil, nil
+	if v.db != nil {
+		errs = append(errs, v.db.Close())
+		v.db = nil
+	}
+	if v.ledger != nil {
+		errs = append(errs, v.ledger.close())
+		v.ledger = nil
+	}
+	if v.lock != nil {
+		errs = append(errs, unlockDir(v.lock))
+		v.lock = nil
+	}
+	return errors.Join(errs...)
+}
