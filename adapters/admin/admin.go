@@ -1,0 +1,567 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"mime"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// Prefix is where Register mounts the API, relative to the router it gets.
+const Prefix = "/admin/v1"
+
+// Action names, as they appear in audit entries ("<action>:<outcome>").
+const (
+	ActionFlowsList      = "flows.list"
+	ActionMetricsSummary = "metrics.summary"
+	ActionExport         = "subjects.export"
+	ActionErase          = "subjects.erase"
+	ActionRectify        = "subjects.rectify"
+	ActionAuditVerify    = "audit.verify"
+	ActionFlowsReload    = "flows.reload"
+	// ActionAuth is used for the lockout entry written when a client starts
+	// a cooldown after too many bad tokens.
+	ActionAuth = "auth"
+)
+
+// Outcomes, the part of an audit action after the colon.
+const (
+	OutcomeRequested       = "requested"       // authorized; written before acting
+	OutcomeOK              = "ok"              // done
+	OutcomeRefused         = "refused"         // reload refused: a flow has errors
+	OutcomeInvalid         = "invalid"         // bad request body
+	OutcomeNotFound        = "not_found"       // nothing held for that subject
+	OutcomeBroken          = "broken"          // audit chain does not verify
+	OutcomeError           = "error"           // the backend failed
+	OutcomeDenied          = "denied"          // valid token, role lacks the action (403)
+	OutcomeUnauthenticated = "unauthenticated" // missing or bad token (401)
+	OutcomeLockout         = "lockout"         // too many bad tokens; cooldown starts
+)
+
+// Actors used when no valid token was presented.
+const (
+	ActorAnonymous = "anonymous" // no token at all
+	ActorUnknown   = "unknown"   // a token that matches none
+)
+
+// grants is the permission matrix; see Role.
+var grants = map[Role][]string{
+	RoleViewer:   {ActionFlowsList, ActionMetricsSummary},
+	RoleOperator: {ActionFlowsList, ActionMetricsSummary, ActionExport},
+	RoleDPO:      {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionErase, ActionRectify, ActionAuditVerify},
+	RoleAdmin:    {ActionFlowsList, ActionMetricsSummary, ActionFlowsReload},
+}
+
+// Can reports whether r may perform action.
+func (r Role) Can(action string) bool { return slices.Contains(grants[r], action) }
+
+// FlowInfo describes a served flow. It has the same fields as web.FlowInfo,
+// so a slice of one converts element by element to the other; it is
+// declared here so the admin API does not depend on the chat adapter.
+type FlowInfo struct {
+	ID          string   `json:"id"`
+	Version     int      `json:"version"`
+	Description string   `json:"description"`
+	Languages   []string `json:"languages"`
+}
+
+// ReloadResult is what a reload did. When OK is false the old flows keep
+// serving and Diagnostics says why (rendered lint output).
+type ReloadResult struct {
+	OK          bool
+	Diagnostics string
+}
+
+// Backend carries out admin actions; the lead wires it to the runtime engine,
+// the vault and the audit log. channel and user are the subject as the
+// channel knows it (for the web chat: channel "web" and the browser's id);
+// the backend pseudonymises them. Errors are never shown to the client but
+// are logged, so like every Parley error they must not carry personal data;
+// wrap ErrNotFound, ErrInvalid or ErrChainBroken to choose the status.
+type Backend interface {
+	Flows() []FlowInfo
+	Reload(ctx context.Context) (ReloadResult, error)
+	Export(ctx context.Context, channel, user string) (json.RawMessage, error)
+	Erase(ctx context.Context, channel, user string) (json.RawMessage, error)
+	Rectify(ctx context.Context, channel, user, field, value string) error
+	// AuditVerify checks the audit hash chain and returns how many entries
+	// it verified (up to the first bad one when it returns ErrChainBroken).
+	AuditVerify(ctx context.Context) (int, error)
+	// Audit appends an entry. actor is "<role>:<token id>", "anonymous" or
+	// "unknown"; action is "<action>:<outcome>"; subjectRef is a pseudonym
+	// (see Config.SubjectRef) or "".
+	Audit(ctx context.Context, actor, action, subjectRef string) error
+}
+
+// MetricsSource optionally adds the engine's own numbers to
+// GET /metrics-summary. It must not return personal data.
+type MetricsSource interface {
+	MetricsSummary(ctx context.Context) (json.RawMessage, error)
+}
+
+// Errors a Backend returns (wrapped) to pick a response.
+var (
+	// ErrNotFound: nothing is held for that subject (404).
+	ErrNotFound = errors.New("subject not found")
+	// ErrInvalid: the backend refused the field or value (400).
+	ErrInvalid = errors.New("invalid request")
+	// ErrChainBroken: the audit chain does not verify (409).
+	ErrChainBroken = errors.New("audit chain broken")
+)
+
+// Config configures the admin API. Tokens and Backend are required.
+type Config struct {
+	Tokens  *Tokens
+	Backend Backend
+	// Metrics, when set, is included in GET /metrics-summary as "engine".
+	Metrics MetricsSource
+	// Logger gets one line per request (action, actor, outcome, status);
+	// nil discards.
+	Logger *slog.Logger
+	// Now is the clock of the bad-token limiter; nil is time.Now.
+	Now func() time.Time
+	// MaxFailures bad or missing tokens from one client IP within
+	// FailureWindow lock it out for Cooldown (429 with Retry-After, even
+	// with a good token). Defaults: 5, one minute, five minutes. The client
+	// IP is c.IP(): configure Fiber's proxy trust so it cannot be forged.
+	MaxFailures   int
+	FailureWindow time.Duration
+	Cooldown      time.Duration
+	// MaxBodyBytes bounds request bodies; 0 means 8 KiB.
+	MaxBodyBytes int
+	// Channels lists the accepted channel names; nil means whatsapp, web.
+	Channels []string
+	// SubjectRef turns a subject into the pseudonym written to the audit
+	// log; wire the vault's subject id (HMAC with the pepper). When nil, a
+	// keyed hash with a per-process random key is used: it never reveals
+	// the user, but only correlates entries within one process lifetime.
+	SubjectRef func(channel, user string) string
+}
+
+type handler struct {
+	tokens     *Tokens
+	backend    Backend
+	metrics    MetricsSource
+	log        *slog.Logger
+	limiter    *failureLimiter
+	maxBody    int
+	channels   []string
+	subjectRef func(channel, user string) string
+
+	countMu sync.Mutex
+	counts  map[string]int // by outcome
+}
+
+// Register mounts the admin API under Prefix on r. It panics when Tokens or
+// Backend is nil: that is a wiring mistake found at start-up. With zero
+// tokens every request is refused.
+func Register(r fiber.Router, cfg Config) {
+	if cfg.Tokens == nil || cfg.Backend == nil {
+		panic("admin.Register: Config.Tokens and Config.Backend are required")
+	}
+	h := &handler{
+		tokens:     cfg.Tokens,
+		backend:    cfg.Backend,
+		metrics:    cfg.Metrics,
+		log:        cfg.Logger,
+		maxBody:    cfg.MaxBodyBytes,
+		channels:   cfg.Channels,
+		subjectRef: cfg.SubjectRef,
+		counts:     map[string]int{},
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = 8 << 10
+	}
+	if h.channels == nil {
+		h.channels = []string{"whatsapp", "web"}
+	}
+	if h.subjectRef == nil {
+		h.subjectRef = processSubjectRef()
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	h.limiter = newFailureLimiter(now, positive(cfg.MaxFailures, 5),
+		positiveDuration(cfg.FailureWindow, time.Minute), positiveDuration(cfg.Cooldown, 5*time.Minute))
+
+	g := r.Group(Prefix)
+	g.Get("/flows", h.guard(ActionFlowsList, h.flows))
+	g.Get("/metrics-summary", h.guard(ActionMetricsSummary, h.metricsSummary))
+	g.Post("/subjects/export", h.guard(ActionExport, h.export))
+	g.Post("/subjects/erase", h.guard(ActionErase, h.erase))
+	g.Post("/subjects/rectify", h.guard(ActionRectify, h.rectify))
+	g.Get("/audit/verify", h.guard(ActionAuditVerify, h.auditVerify))
+	g.Post("/flows/reload", h.guard(ActionFlowsReload, h.reload))
+}
+
+func positive(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func positiveDuration(v, def time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func processSubjectRef() func(channel, user string) string {
+	var key [32]byte
+	_, _ = rand.Read(key[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return func(channel, user string) string {
+		m := hmac.New(sha256.New, key[:])
+		m.Write([]byte(channel))
+		m.Write([]byte{0})
+		m.Write([]byte(user))
+		return "p:" + hex.EncodeToString(m.Sum(nil))[:32]
+	}
+}
+
+// request is one authorized admin request in progress.
+type request struct {
+	c      *fiber.Ctx
+	action string
+	actor  string
+	ref    string // subject pseudonym, once known
+}
+
+type actionFunc func(rq *request) error
+
+// guard runs the lockout check, authentication and authorization shared by
+// every route, auditing each refusal, then hands over to fn.
+func (h *handler) guard(action string, fn actionFunc) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+		ip := c.IP()
+		if left, blocked := h.limiter.blocked(ip); blocked {
+			// Not audited per request: a locked-out client could otherwise
+			// flood the audit log. Its lockout was audited when it began.
+			h.count("rate_limited")
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(left.Seconds()))))
+			return h.fail(c, action, ActorUnknown, "rate_limited", fiber.StatusTooManyRequests, "")
+		}
+		token, present := bearerToken(c.Get(fiber.HeaderAuthorization))
+		p, ok := h.tokens.Identify(token)
+		if !ok {
+			actor, challenge := ActorAnonymous, `Bearer realm="parley-admin"`
+			if present {
+				actor, challenge = ActorUnknown, `Bearer realm="parley-admin", error="invalid_token"`
+			}
+			h.audit(c, actor, action, OutcomeUnauthenticated, "")
+			if h.limiter.fail(ip) {
+				h.count(OutcomeLockout)
+				h.audit(c, ActorUnknown, ActionAuth, OutcomeLockout, "")
+			}
+			c.Set(fiber.HeaderWWWAuthenticate, challenge)
+			return h.fail(c, action, actor, OutcomeUnauthenticated, fiber.StatusUnauthorized, "")
+		}
+		if !p.Role.Can(action) {
+			h.audit(c, p.Actor(), action, OutcomeDenied, "")
+			return h.fail(c, action, p.Actor(), OutcomeDenied, fiber.StatusForbidden, "this token's role may not do that")
+		}
+		return fn(&request{c: c, action: action, actor: p.Actor()})
+	}
+}
+
+// bearerToken extracts the token of an "Authorization: Bearer <token>"
+// header; present says whether any credentials were sent.
+func bearerToken(header string) (token string, present bool) {
+	header = strings.TrimSpace(header)
+	if header == "" {
+		return "", false
+	}
+	scheme, rest, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", true
+	}
+	token = strings.TrimSpace(rest)
+	if len(token) > 1024 {
+		return "", true
+	}
+	return token, true
+}
+
+// audit writes one entry and reports whether it was written. The failure is
+// logged here without the subject.
+func (h *handler) audit(c *fiber.Ctx, actor, action, outcome, ref string) bool {
+	if err := h.backend.Audit(c.UserContext(), actor, action+":"+outcome, ref); err != nil {
+		h.log.ErrorContext(c.UserContext(), "admin audit write failed", "adapter", "admin",
+			"action", action, "actor", actor, "err", err)
+		return false
+	}
+	return true
+}
+
+// begin writes the "requested" entry for an authorized action. If the audit
+// log cannot take it, it answers 503 and reports false: no action without a
+// record.
+func (h *handler) begin(rq *request) (bool, error) {
+	if !h.audit(rq.c, rq.actor, rq.action, OutcomeRequested, rq.ref) {
+		return false, h.fail(rq.c, rq.action, rq.actor, OutcomeError, fiber.StatusServiceUnavailable, "audit log unavailable; nothing was done")
+	}
+	return true, nil
+}
+
+// finish writes the outcome entry and logs the request.
+func (h *handler) finish(rq *request, outcome string, status int) {
+	h.audit(rq.c, rq.actor, rq.action, outcome, rq.ref)
+	h.logRequest(rq.c, rq.action, rq.actor, outcome, status)
+}
+
+func (h *handler) logRequest(c *fiber.Ctx, action, actor, outcome string, status int) {
+	h.count(outcome)
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	} else if status >= 400 {
+		level = slog.LevelWarn
+	}
+	h.log.Log(c.UserContext(), level, "admin request", "adapter", "admin",
+		"action", action, "actor", actor, "outcome", outcome, "status", status)
+}
+
+// fail logs and answers {"error": msg}; msg must be a fixed text of ours
+// (empty means the status text).
+func (h *handler) fail(c *fiber.Ctx, action, actor, outcome string, status int, msg string) error {
+	if outcome != "rate_limited" {
+		h.logRequest(c, action, actor, outcome, status)
+	}
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	return c.Status(status).JSON(fiber.Map{"error": msg})
+}
+
+// failAfter finishes an authorized action that went wrong.
+func (h *handler) failAfter(rq *request, outcome string, status int, msg string) error {
+	h.audit(rq.c, rq.actor, rq.action, outcome, rq.ref)
+	return h.fail(rq.c, rq.action, rq.actor, outcome, status, msg)
+}
+
+// backendFailure maps a backend error to a response; the error itself is
+// logged without a subject and never sent.
+func (h *handler) backendFailure(rq *request, err error) error {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return h.failAfter(rq, OutcomeNotFound, fiber.StatusNotFound, "no data is held for that subject")
+	case errors.Is(err, ErrInvalid):
+		return h.failAfter(rq, OutcomeInvalid, fiber.StatusBadRequest, "the request was refused: check the field and value")
+	}
+	h.log.ErrorContext(rq.c.UserContext(), "admin action failed", "adapter", "admin", "action", rq.action, "err", err)
+	return h.failAfter(rq, OutcomeError, fiber.StatusInternalServerError, "")
+}
+
+func (h *handler) count(outcome string) {
+	h.countMu.Lock()
+	h.counts[outcome]++
+	h.countMu.Unlock()
+}
+
+// --- actions ---
+
+func (h *handler) flows(rq *request) error {
+	if ok, err := h.begin(rq); !ok {
+		return err
+	}
+	fs := append([]FlowInfo(nil), h.backend.Flows()...)
+	for i := range fs {
+		if fs[i].Languages == nil {
+			fs[i].Languages = []string{}
+		}
+	}
+	sort.Slice(fs, func(i, j int) bool { return fs[i].ID < fs[j].ID })
+	h.finish(rq, OutcomeOK, fiber.StatusOK)
+	return rq.c.JSON(fiber.Map{"flows": fs})
+}
+
+func (h *handler) metricsSummary(rq *request) error {
+	if ok, err := h.begin(rq); !ok {
+		return err
+	}
+	out := map[string]any{"flows": len(h.backend.Flows())}
+	h.countMu.Lock()
+	counts := make(map[string]int, len(h.counts))
+	for k, v := range h.counts {
+		counts[k] = v
+	}
+	h.countMu.Unlock()
+	out["admin_requests"] = counts
+	if h.metrics != nil {
+		raw, err := h.metrics.MetricsSummary(rq.c.UserContext())
+		if err != nil || !json.Valid(raw) {
+			return h.backendFailure(rq, errors.Join(errors.New("metrics summary"), err))
+		}
+		out["engine"] = raw
+	}
+	h.finish(rq, OutcomeOK, fiber.StatusOK)
+	return rq.c.JSON(out)
+}
+
+func (h *handler) export(rq *request) error {
+	return h.subjectData(rq, h.backend.Export)
+}
+
+func (h *handler) erase(rq *request) error {
+	return h.subjectData(rq, h.backend.Erase)
+}
+
+func (h *handler) subjectData(rq *request, do func(ctx context.Context, channel, user string) (json.RawMessage, error)) error {
+	body, err := h.subjectRequest(rq, false)
+	if err != nil || body == nil {
+		return err
+	}
+	if ok, err := h.begin(rq); !ok {
+		return err
+	}
+	raw, err := do(rq.c.UserContext(), body.Channel, body.User)
+	if err == nil && !json.Valid(raw) {
+		err = errors.New("backend returned invalid JSON")
+	}
+	if err != nil {
+		return h.backendFailure(rq, err)
+	}
+	h.finish(rq, OutcomeOK, fiber.StatusOK)
+	rq.c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	return rq.c.Send(raw)
+}
+
+func (h *handler) rectify(rq *request) error {
+	body, err := h.subjectRequest(rq, true)
+	if err != nil || body == nil {
+		return err
+	}
+	if ok, err := h.begin(rq); !ok {
+		return err
+	}
+	if err := h.backend.Rectify(rq.c.UserContext(), body.Channel, body.User, body.Field, body.Value); err != nil {
+		return h.backendFailure(rq, err)
+	}
+	h.finish(rq, OutcomeOK, fiber.StatusOK)
+	return rq.c.JSON(fiber.Map{"ok": true})
+}
+
+func (h *handler) auditVerify(rq *request) error {
+	if ok, err := h.begin(rq); !ok {
+		return err
+	}
+	n, err := h.backend.AuditVerify(rq.c.UserContext())
+	if errors.Is(err, ErrChainBroken) {
+		h.finish(rq, OutcomeBroken, fiber.StatusConflict)
+		return rq.c.Status(fiber.StatusConflict).JSON(fiber.Map{"ok": false, "verified": n, "error": "audit chain broken"})
+	}
+	if err != nil {
+		return h.backendFailure(rq, err)
+	}
+	h.finish(rq, OutcomeOK, fiber.StatusOK)
+	return rq.c.JSON(fiber.Map{"ok": true, "verified": n})
+}
+
+func (h *handler) reload(rq *request) error {
+	if ok, err := h.begin(rq); !ok {
+		return err
+	}
+	res, err := h.backend.Reload(rq.c.UserContext())
+	if err != nil {
+		return h.backendFailure(rq, err)
+	}
+	if !res.OK {
+		h.finish(rq, OutcomeRefused, fiber.StatusUnprocessableEntity)
+		return rq.c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{
+			"ok": false, "error": "reload refused: a flow has errors; the previous flows keep serving",
+			"diagnostics": res.Diagnostics,
+		})
+	}
+	h.finish(rq, OutcomeOK, fiber.StatusOK)
+	return rq.c.JSON(fiber.Map{"ok": true, "diagnostics": res.Diagnostics})
+}
+
+// --- request bodies ---
+
+// subjectBody is the body of the /subjects/* routes.
+type subjectBody struct {
+	Channel string `json:"channel"`
+	User    string `json:"user"`
+	Field   string `json:"field"`
+	Value   string `json:"value"`
+}
+
+var (
+	channelPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+	fieldPattern   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+)
+
+const (
+	maxUserBytes   = 256
+	maxValueChars  = 4096
+	invalidBodyMsg = "body must be one JSON object with channel and user (and field and value to rectify)"
+)
+
+// subjectRequest checks and decodes the body. On a bad body it answers,
+// audits the invalid request and returns (nil, nil) or the write error.
+func (h *handler) subjectRequest(rq *request, rectify bool) (*subjectBody, error) {
+	c := rq.c
+	reject := func(status int, msg string) (*subjectBody, error) {
+		return nil, h.failAfter(rq, OutcomeInvalid, status, msg)
+	}
+	if enc := c.Get(fiber.HeaderContentEncoding); enc != "" && !strings.EqualFold(enc, "identity") {
+		return reject(fiber.StatusUnsupportedMediaType, "compressed bodies are not accepted")
+	}
+	if mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType)); err != nil || mt != fiber.MIMEApplicationJSON {
+		return reject(fiber.StatusUnsupportedMediaType, "Content-Type must be application/json")
+	}
+	raw := c.BodyRaw()
+	if len(raw) > h.maxBody {
+		return reject(fiber.StatusRequestEntityTooLarge, "request body is too large")
+	}
+	var b subjectBody
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return reject(fiber.StatusBadRequest, invalidBodyMsg)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return reject(fiber.StatusBadRequest, invalidBodyMsg)
+	}
+	switch {
+	case !channelPattern.MatchString(b.Channel) || !slices.Contains(h.channels, b.Channel):
+		return reject(fiber.StatusBadRequest, "channel must be one of: "+strings.Join(h.channels, ", "))
+	case b.User == "" || len(b.User) > maxUserBytes || !utf8.ValidString(b.User) || strings.ContainsFunc(b.User, unicode.IsControl):
+		return reject(fiber.StatusBadRequest, "user must be 1 to 256 bytes of text without control characters")
+	case !rectify && (b.Field != "" || b.Value != ""):
+		return reject(fiber.StatusBadRequest, "field and value are only for rectify")
+	case rectify && !fieldPattern.MatchString(b.Field):
+		return reject(fiber.StatusBadRequest, "field must name a flow field")
+	case rectify && (b.Value == "" || utf8.RuneCountInString(b.Value) > maxValueChars || !utf8.ValidString(b.Value)):
+		return reject(fiber.StatusBadRequest, "value must be 1 to 4096 characters")
+	}
+	rq.ref = h.subjectRef(b.Channel, b.User)
+	return &b, nil
+}
