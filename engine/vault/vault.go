@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -264,13 +265,17 @@ func openVault(opts Options) (_ *Vault, err error) {
 		}
 	}
 	v.backupRoot = opts.MasterKey
-	v.db, err = badger.Open(opts.badgerOptions(encKey))
+	db, err := badger.Open(opts.badgerOptions(encKey))
 	if err != nil {
 		if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
 			return nil, ErrWrongKey
 		}
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, ErrLocked // a non-Parley process holds Badger's own lock
+		}
 		return nil, fmt.Errorf("vault: open badger: %w", err)
 	}
+	v.db = db
 	if err := v.initMeta(); err != nil {
 		return nil, err
 	}
