@@ -260,7 +260,9 @@ func (h *handler) guard(action string, fn actionFunc) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-		ip := c.IP()
+		// The limiter keeps the IP as a map key beyond this request, and
+		// Fiber's strings point into buffers fasthttp reuses: copy it.
+		ip := strings.Clone(c.IP())
 		if left, blocked := h.limiter.blocked(ip); blocked {
 			// Not audited per request: a locked-out client could otherwise
 			// flood the audit log. Its lockout was audited when it began.
