@@ -80,7 +80,7 @@ func decodeIn(b []byte) (inMarker, error) {
 // withSubjectKey runs fn in a write transaction with the subject's key,
 // creating it if needed and purging first if the subject was erased.
 func (v *Vault) withSubjectKey(s SubjectID, now time.Time, fn func(*badger.Txn, *subjectKey) error) error {
-	for range 3 {
+	for range 10 {
 		err := v.update(func(txn *badger.Txn) error {
 			sk, err := v.liveKey(txn, s, true, now)
 			if err != nil {

@@ -420,7 +420,7 @@ func (v *Vault) Commit(s SubjectID, c Change) error {
 		return err
 	}
 	now := v.now()
-	for range 3 {
+	for range 10 {
 		err := v.update(func(txn *badger.Txn) error { return v.apply(txn, s, &c, now) })
 		if errors.Is(err, errPurgePending) {
 			// The subject was erased and is talking to us again before the
