@@ -260,8 +260,9 @@ func TestSplitTextPrefersParagraphsThenLinesThenWords(t *testing.T) {
 		max  int
 		want []string
 	}{
-		{"paragraph", "aaaa bbbb\n\ncccc dddd", 15, []string{"aaaa bbbb", "cccc dddd"}},
-		{"line", "aaaa bbbb\ncccc dddd", 15, []string{"aaaa bbbb", "cccc dddd"}},
+		{"paragraph before a later line break", "aaaa bbbb\n\ncc\ndd eeee", 16, []string{"aaaa bbbb", "cc\ndd eeee"}},
+		{"line before a later space", "aaaa bbbb\ncc dd eeee", 15, []string{"aaaa bbbb", "cc dd eeee"}},
+		{"early paragraph break is skipped for a fuller piece", "aa\n\nbbbb cccc dddd", 15, []string{"aa\n\nbbbb cccc", "dddd"}},
 		{"word", "aaaa bbbb cccc dddd", 12, []string{"aaaa bbbb", "cccc dddd"}},
 		{"hard", "abcdefghij", 4, []string{"abcd", "efgh", "ij"}},
 	}
