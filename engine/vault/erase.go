@@ -138,10 +138,21 @@ func (v *Vault) Purge() error {
 	return v.purge(subjects)
 }
 
+// purgeBatch bounds how many subjects one DropPrefix call drops: writes are
+// blocked for its whole run, so a long queue is purged in slices with
+// writes let through in between.
+const purgeBatch = 256
+
 func (v *Vault) purge(subjects []SubjectID) error {
-	if len(subjects) == 0 {
-		return nil
+	for batch := range slices.Chunk(subjects, purgeBatch) {
+		if err := v.purgeSome(batch); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+func (v *Vault) purgeSome(subjects []SubjectID) error {
 	v.purgeMu.Lock()
 	defer v.purgeMu.Unlock()
 	v.dropMu.Lock()
