@@ -119,11 +119,7 @@ func TestCorpusCoversEveryRule(t *testing.T) {
 // knownBroken lists shipped flows that do not load yet, with the reason.
 // The test fails when one of them starts to load clean, so the entry is
 // removed as soon as the flow is fixed.
-var knownBroken = map[string]string{
-	// Unquoted "?" inside { … } on line 52: yaml.v3 (like libyaml) ends
-	// the plain text there. Fix: quote both option titles. Not ours to edit.
-	"support.yaml": "unquoted ? in a flow mapping",
-}
+var knownBroken = map[string]string{}
 
 func TestShippedFlowsAreClean(t *testing.T) {
 	files, err := filepath.Glob("../../flows/*.yaml")

@@ -1,0 +1,61 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the server's Prometheus metrics, on a private registry. Labels
+// are closed sets (results, channels, flow ids): never a phone number, a
+// subject id or message text.
+type Metrics struct {
+	Registry       *prometheus.Registry
+	Webhooks       *prometheus.CounterVec // result: ok, bad_signature, bad_request, duplicate, too_large, error
+	Turns          *prometheus.CounterVec // channel
+	TurnSeconds    prometheus.Histogram   // engine turn latency (load, step, save)
+	OutboxDepth    prometheus.Gauge       // messages waiting to be sent
+	OutboxSent     prometheus.Counter     // messages accepted by the channel
+	OutboxRetries  prometheus.Counter     // retried sends
+	OutboxFailed   prometheus.Counter     // permanently failed sends
+	DuplicateSends prometheus.Counter     // sends repeated after a crash (goal: 0)
+	Statuses       *prometheus.CounterVec // status: sent, delivered, read, failed, unknown
+	Expired        prometheus.Counter     // field records removed by the sweeper
+	Erased         prometheus.Counter     // subjects erased
+	AdminRequests  *prometheus.CounterVec // result
+}
+
+// NewMetrics registers every metric on a fresh registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_webhooks_total", Help: "Webhook deliveries by result."}, []string{"result"}),
+		Turns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_turns_total", Help: "Conversation turns processed, by channel."}, []string{"channel"}),
+		TurnSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "parley_turn_seconds", Help: "Time to process one turn (load, step, save).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}}),
+		OutboxDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "parley_outbox_depth", Help: "Messages waiting in the outbox."}),
+		OutboxSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_outbox_sent_total", Help: "Messages accepted by the channel."}),
+		OutboxRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_outbox_retries_total", Help: "Send attempts that were retried."}),
+		OutboxFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_outbox_failed_total", Help: "Messages that failed permanently."}),
+		DuplicateSends: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_outbox_duplicate_sends_total", Help: "Messages possibly sent twice because a crash hid the first acknowledgement."}),
+		Statuses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_status_callbacks_total", Help: "Delivery status callbacks by status."}, []string{"status"}),
+		Expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_expired_records_total", Help: "Expired field records deleted by the sweeper."}),
+		Erased: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_erased_subjects_total", Help: "Subjects erased on request."}),
+		AdminRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_admin_requests_total", Help: "Admin API requests by result."}, []string{"result"}),
+	}
+	m.Registry.MustRegister(m.Webhooks, m.Turns, m.TurnSeconds, m.OutboxDepth, m.OutboxSent, m.OutboxRetries,
+		m.OutboxFailed, m.DuplicateSends, m.Statuses, m.Expired, m.Erased, m.AdminRequests,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/engine/compile"
+	"github.com/parleyhq/parley/engine/diag"
+	"github.com/parleyhq/parley/engine/lint"
+	"github.com/parleyhq/parley/engine/runtime"
+)
+
+func init() {
+	register(&command{
+		name:    "chat",
+		summary: "talk to a flow in the terminal",
+		usage:   "parley chat --flow FILE [--lang xx] [--user CHANNEL:ID] [--data DIR]",
+		help: `Simulates a conversation with a flow. On a terminal it is interactive: type a
+message and press Enter; type a number to pick an option. With piped input it
+reads one customer message per line and prints each bot message on its own
+line(s), options as "[1] Mon 9:00", and exits at the end of the flow or of
+the input.
+
+The flow is linted first; a flow with errors is not run (exit 1).
+
+Integrations are not contacted: a call: step prints what it would send (field
+names only) on stderr and succeeds, or fails with --calls fail, so you can test
+on_fail paths.
+
+Without --data the conversation lives in memory. With --data DIR it runs on the
+encrypted vault in DIR (the same store 'parley serve' uses), so 'parley subject
+export' can show what was kept.`,
+		run: runChat,
+	})
+}
+
+func runChat(c *cli, args []string) int {
+	fs := c.flags(commands["chat"])
+	flowPath := fs.String("flow", "", "flow file to run (required)")
+	lang := fs.String("lang", "", "conversation language (default: the flow's first language)")
+	user := fs.String("user", "cli:local", "who is chatting, as CHANNEL:ID; with --data it selects the stored conversation")
+	dataDir := fs.String("data", "", "run on the encrypted vault in this directory instead of in memory")
+	keyFile := fs.String("key-file", "", "master key file for --data (default: $PARLEY_MASTER_KEY, else DIR/master.key)")
+	calls := fs.String("calls", "ok", "how simulated integration calls end: ok or fail")
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	if *flowPath == "" || fs.NArg() > 0 {
+		fmt.Fprintln(c.stderr, "parley chat: name the flow with --flow FILE, for example: parley chat --flow flows/booking.yaml")
+		return exitUsage
+	}
+	if *calls != "ok" && *calls != "fail" {
+		fmt.Fprintf(c.stderr, "parley chat: --calls must be ok or fail, not %q\n", *calls)
+		return exitUsage
+	}
+	channel, userID, ok := strings.Cut(*user, ":")
+	if !ok || channel == "" || userID == "" {
+		fmt.Fprintf(c.stderr, "parley chat: --user must look like CHANNEL:ID, for example cli:alice\n")
+		return exitUsage
+	}
+	res, err := lint.File(*flowPath)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "parley chat: %v\n", err)
+		return exitFailure
+	}
+	if res.Program == nil {
+		diag.WriteText(c.stderr, res.Diags, func(string) []byte { return res.File.Src })
+		fmt.Fprintf(c.stderr, "parley chat: %s has errors; fix them first\n", *flowPath)
+		return exitFindings
+	}
+	prog := res.Program
+	if *lang != "" && !contains(prog.Languages(), *lang) {
+		fmt.Fprintf(c.stderr, "parley chat: the flow has no language %q; it declares %s\n", *lang, strings.Join(prog.Languages(), ", "))
+		return exitUsage
+	}
+
+	var store runtime.Store = runtime.NewMemStore()
+	subject := channel + ":" + userID
+	if *dataDir != "" {
+		vs, closeFn, err := openSessionStore(c, *dataDir, *keyFile, []*compile.Program{prog})
+		if err != nil {
+			fmt.Fprintf(c.stderr, "parley chat: %v\n", err)
+			return exitFailure
+		}
+		defer closeFn()
+		store = vs
+		subject = vs.Subject(channel, userID)
+	}
+
+	interactive := isTerminal(c.stdin)
+	ch := &chatSession{c: c, prog: prog, store: store, subject: subject, lang: *lang, interactive: interactive,
+		caller: simulatedCaller{w: c.stderr, fail: *calls == "fail"}}
+	return ch.loop()
+}
+
+type chatSession struct {
+	c           *cli
+	prog        *compile.Program
+	store       runtime.Store
+	subject     string
+	lang        string
+	interactive bool
+	caller      runtime.Caller
+	seq         int
+}
+
+func (s *chatSession) loop() int {
+	in := bufio.NewScanner(s.c.stdin)
+	in.Buffer(make([]byte, 64<<10), 64<<10)
+	if s.interactive {
+		fmt.Fprintf(s.c.stdout, "Chatting with %q (version %d). Type a message; Ctrl-D quits.\n", s.prog.ID(), s.prog.Version())
+	}
+	for {
+		if s.interactive {
+			fmt.Fprint(s.c.stdout, "> ")
+		}
+		if !in.Scan() {
+			if err := in.Err(); err != nil {
+				fmt.Fprintf(s.c.stderr, "parley chat: reading input: %v\n", err)
+				return exitFailure
+			}
+			if s.interactive {
+				fmt.Fprintln(s.c.stdout)
+			}
+			return exitOK
+		}
+		line := strings.TrimRight(in.Text(), "\r")
+		s.seq++
+		msg := runtime.Inbound{ID: fmt.Sprintf("cli-%d", s.seq), Text: runtime.Answer(line), Lang: s.lang}
+		out, st, err := s.turn(msg)
+		if err != nil {
+			fmt.Fprintf(s.c.stderr, "parley chat: %v\n", err)
+			return exitFailure
+		}
+		for _, m := range out {
+			s.print(m)
+		}
+		switch st.Status {
+		case runtime.StatusEnded:
+			if s.interactive {
+				fmt.Fprintln(s.c.stdout, "(the conversation has ended)")
+			}
+			return exitOK
+		case runtime.StatusHandedOff:
+			fmt.Fprintln(s.c.stderr, "(handed over to a person: the simulation ends here)")
+			return exitOK
+		}
+	}
+}
+
+func (s *chatSession) turn(in runtime.Inbound) ([]runtime.Message, *runtime.State, error) {
+	ctx := context.Background()
+	now := time.Now()
+	st, err := s.store.Load(ctx, s.subject, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st == nil {
+		st = &runtime.State{}
+	}
+	turn := runtime.Step(s.prog, st, in, runtime.Env{Now: now, Ctx: ctx, Caller: s.caller, Lang: s.lang})
+	if err := s.store.Save(ctx, s.subject, st, turn.Effects, now); err != nil {
+		return nil, nil, err
+	}
+	return turn.Out, st, nil
+}
+
+func (s *chatSession) print(m runtime.Message) {
+	w := s.c.stdout
+	if s.interactive {
+		for _, l := range strings.Split(m.Text, "\n") {
+			fmt.Fprintf(w, "bot: %s\n", l)
+		}
+	} else {
+		fmt.Fprintln(w, m.Text)
+	}
+	for i, o := range m.Options {
+		if s.interactive {
+			fmt.Fprint(w, "     ")
+		}
+		fmt.Fprintf(w, "[%d] %s\n", i+1, o.Title)
+	}
+}
+
+// simulatedCaller stands in for integrations in the simulator: it reports
+// which fields would be sent (names only, never values).
+type simulatedCaller struct {
+	w    io.Writer
+	fail bool
+}
+
+func (sc simulatedCaller) Call(_ context.Context, name string, fields map[string]string) error {
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	outcome := "simulated success"
+	if sc.fail {
+		outcome = "simulated failure (--calls fail)"
+	}
+	fmt.Fprintf(sc.w, "(call %s: would send %s; %s)\n", name, strings.Join(names, ", "), outcome)
+	if sc.fail {
+		return fmt.Errorf("integration %s: simulated failure", name)
+	}
+	return nil
+}
+
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,6 @@
+// Command parley lints, simulates and serves Parley conversational flows.
+package main
+
+import "os"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/engine/session"
+	"github.com/parleyhq/parley/engine/vault"
+)
+
+func init() {
+	register(&command{
+		name:    "subject",
+		summary: "export, erase or rectify one customer's data",
+		usage:   "parley subject export|erase|rectify --data DIR --user CHANNEL:ID [flags]",
+		help: `Answers data-subject requests from the command line.
+
+  export    prints, as JSON, every field held (value, purpose, legal basis,
+            collected_at, expires_at, flow and version) and the consent history
+  erase     destroys the subject's key and records and prints an erasure
+            receipt that holds no personal data
+  rectify   replaces one held field: --field NAME --value VALUE
+
+The customer is named by channel and user id, for example whatsapp:15550001234
+or web:alice; storage only ever sees a pseudonym derived from it.
+--now RFC3339 views or acts as of another time (for example to check what an
+export will show once retention has run out). Every request is written to the
+audit log.`,
+		run: runSubject,
+	})
+}
+
+func runSubject(c *cli, args []string) int {
+	cmd := commands["subject"]
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			cmd.printHelp(c.stderr, nil)
+			return exitOK
+		}
+		fmt.Fprintln(c.stderr, "parley subject: say what to do: export, erase or rectify")
+		return exitUsage
+	}
+	action := args[0]
+	if action != "export" && action != "erase" && action != "rectify" {
+		fmt.Fprintf(c.stderr, "parley subject: unknown action %q: use export, erase or rectify\n", action)
+		return exitUsage
+	}
+	fs := c.flags(cmd)
+	vf := addVaultFlags(fs, "")
+	user := fs.String("user", "", "the customer, as CHANNEL:ID (required)")
+	nowFlag := fs.String("now", "", "act as of this time (RFC 3339), default: now")
+	field := fs.String("field", "", "rectify: the field to change")
+	value := fs.String("value", "", "rectify: the new value")
+	if code, ok := c.parse(fs, args[1:]); !ok {
+		return code
+	}
+	if *vf.data == "" {
+		fmt.Fprintln(c.stderr, "parley subject: name the data directory with --data DIR")
+		return exitUsage
+	}
+	channel, id, ok := strings.Cut(*user, ":")
+	if !ok || channel == "" || id == "" {
+		fmt.Fprintln(c.stderr, "parley subject: name the customer with --user CHANNEL:ID, for example --user whatsapp:15550001234")
+		return exitUsage
+	}
+	now := time.Now()
+	if *nowFlag != "" {
+		t, err := time.Parse(time.RFC3339, *nowFlag)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "parley subject: --now must be an RFC 3339 time such as 2026-12-31T12:00:00Z\n")
+			return exitUsage
+		}
+		now = t
+	}
+	if action == "rectify" && (*field == "" || !flagSet(fs, "value")) {
+		fmt.Fprintln(c.stderr, "parley subject rectify: give --field NAME and --value VALUE")
+		return exitUsage
+	}
+	v, err := c.openVault(*vf.data, *vf.keyFile, func() time.Time { return now }, nil)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "parley subject: %v\n", err)
+		return exitFailure
+	}
+	defer v.Close()
+	s := v.SubjectID(channel, id)
+	audit := func(outcome string) {
+		if err := v.Audit("cli", "subject."+action+":"+outcome, s.Hex(), nil, now); err != nil {
+			fmt.Fprintf(c.stderr, "parley subject: writing the audit log: %v\n", err)
+		}
+	}
+	var out any
+	switch action {
+	case "export":
+		out, err = session.ExportSubject(v, s, now)
+	case "erase":
+		out, err = session.EraseSubject(v, s, now)
+	case "rectify":
+		err = session.RectifySubject(v, s, *field, *value, now)
+		out = map[string]any{"subject": s.Hex(), "field": *field, "rectified_at": now.UTC()}
+	}
+	if err != nil {
+		audit("failed")
+		fmt.Fprintf(c.stderr, "parley subject %s: %v\n", action, err)
+		if errors.Is(err, vault.ErrNotFound) {
+			return exitFindings
+		}
+		return exitFailure
+	}
+	audit("ok")
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return exitFailure
+	}
+	return exitOK
+}

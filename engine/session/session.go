@@ -1,0 +1,189 @@
+// Package session keeps conversations in the vault: it implements
+// runtime.Store on top of engine/vault, turning a turn's effects into one
+// atomic vault commit, and offers the data-subject rights (export, erase,
+// rectify) in the shapes the CLI and the admin API print.
+//
+// It is the only package that knows both the runtime's types and the vault's
+// layout; the runtime never sees bytes and the vault never sees a flow.
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/parleyhq/parley/engine/runtime"
+	"github.com/parleyhq/parley/engine/vault"
+)
+
+// Store is a runtime.Store backed by the encrypted vault. Subjects are the
+// vault's pseudonymous ids in hex (see Subject).
+type Store struct {
+	V *vault.Vault
+}
+
+var _ runtime.Store = (*Store)(nil)
+
+// New returns a Store on v.
+func New(v *vault.Vault) *Store { return &Store{V: v} }
+
+// Subject returns the runtime subject for a channel user: the vault's
+// pseudonym, never the user id itself.
+func (s *Store) Subject(channel, userID string) string {
+	return s.V.SubjectID(channel, userID).Hex()
+}
+
+// state is what is persisted of runtime.State; field values are stored as
+// separate sealed field records so that each can expire on its own.
+type state struct {
+	Flow        string                          `json:"f,omitempty"`
+	Version     int                             `json:"v,omitempty"`
+	Lang        string                          `json:"l,omitempty"`
+	Status      runtime.Status                  `json:"st,omitempty"`
+	Step        string                          `json:"s,omitempty"`
+	Attempts    int                             `json:"a,omitempty"`
+	Pending     string                          `json:"p,omitempty"`
+	Consent     map[string]runtime.ConsentState `json:"c,omitempty"`
+	Noticed     map[string]string               `json:"n,omitempty"`
+	OptedOut    bool                            `json:"o,omitempty"`
+	LastInbound int64                           `json:"t,omitempty"`
+}
+
+// Load implements runtime.Store.
+func (s *Store) Load(_ context.Context, subject string, now time.Time) (*runtime.State, error) {
+	blob, fields, err := s.V.LoadSubject(vault.SubjectID(subject), now)
+	if err != nil {
+		return nil, err
+	}
+	if blob == nil && len(fields) == 0 {
+		return nil, nil
+	}
+	var ps state
+	if blob != nil {
+		if err := json.Unmarshal(blob, &ps); err != nil {
+			return nil, fmt.Errorf("session: stored conversation state is unreadable: %w", vault.ErrCorrupt)
+		}
+	}
+	st := &runtime.State{
+		Flow: ps.Flow, Version: ps.Version, Lang: ps.Lang, Status: ps.Status, Step: ps.Step,
+		Attempts: ps.Attempts, Pending: ps.Pending, Consent: ps.Consent, Noticed: ps.Noticed,
+		OptedOut: ps.OptedOut,
+	}
+	if ps.LastInbound != 0 {
+		st.LastInbound = time.Unix(0, ps.LastInbound).UTC()
+	}
+	if len(fields) > 0 {
+		st.Values = make(map[string]runtime.Value, len(fields))
+		for _, f := range fields {
+			v, err := DecodeValue(f.Value)
+			if err != nil {
+				return nil, err
+			}
+			st.Values[f.Name] = runtime.Value{V: v, CollectedAt: f.CollectedAt, ExpiresAt: f.ExpiresAt}
+		}
+	}
+	return st, nil
+}
+
+// Save implements runtime.Store: the new state and every effect of the turn
+// go to the vault in one transaction. Consent records make the commit
+// durable before Save returns; an erasure replaces everything else.
+func (s *Store) Save(_ context.Context, subject string, st *runtime.State, effects []runtime.Effect, now time.Time) error {
+	sid := vault.SubjectID(subject)
+	var c vault.Change
+	for _, e := range effects {
+		switch e.Kind {
+		case runtime.EffectStore:
+			b, err := EncodeValue(e.Value.V)
+			if err != nil {
+				return fmt.Errorf("session: field %s: %w", e.Field, err)
+			}
+			exp := e.Value.ExpiresAt
+			if e.Session {
+				exp = time.Time{}
+			}
+			c.Put = append(c.Put, vault.FieldRecord{
+				Name: e.Field, Value: b, Purpose: e.Purpose, Basis: e.Basis,
+				CollectedAt: e.Value.CollectedAt, ExpiresAt: exp, Flow: st.Flow, FlowVersion: st.Version,
+			})
+		case runtime.EffectDelete:
+			c.Delete = append(c.Delete, e.Field)
+		case runtime.EffectConsent:
+			c.Consents = append(c.Consents, vault.ConsentRecord{
+				Purpose: e.Purpose, Granted: e.Granted, At: now, Flow: st.Flow, FlowVersion: st.Version,
+				NoticeHash: e.NoticeHash, MessageID: e.MessageID,
+			})
+		case runtime.EffectEnd:
+			c.EndSession = true
+		case runtime.EffectErase:
+			if _, err := s.V.Erase(sid, now); err != nil {
+				return err
+			}
+			return s.V.Audit("subject", "erase", sid.Hex(), map[string]string{"via": "chat"}, now)
+		}
+	}
+	blob, err := json.Marshal(state{
+		Flow: st.Flow, Version: st.Version, Lang: st.Lang, Status: st.Status, Step: st.Step,
+		Attempts: st.Attempts, Pending: st.Pending, Consent: st.Consent, Noticed: st.Noticed,
+		OptedOut: st.OptedOut, LastInbound: unixNano(st.LastInbound),
+	})
+	if err != nil {
+		return err
+	}
+	c.State = blob
+	return s.V.Commit(sid, c)
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// Values are stored as one type byte and the value's text: 's' string,
+// 'n' number, 'b' boolean ("1"/"0"). Small, exact, and independent of any
+// serialisation library's quirks.
+
+// EncodeValue encodes a field value for storage.
+func EncodeValue(v any) ([]byte, error) {
+	switch x := v.(type) {
+	case string:
+		return append([]byte{'s'}, x...), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, errors.New("number is not finite")
+		}
+		return strconv.AppendFloat([]byte{'n'}, x, 'g', -1, 64), nil
+	case bool:
+		if x {
+			return []byte("b1"), nil
+		}
+		return []byte("b0"), nil
+	}
+	return nil, fmt.Errorf("unsupported value type %T", v)
+}
+
+// DecodeValue decodes a stored field value.
+func DecodeValue(b []byte) (any, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("session: empty stored value: %w", vault.ErrCorrupt)
+	}
+	switch b[0] {
+	case 's':
+		return string(b[1:]), nil
+	case 'n':
+		f, err := strconv.ParseFloat(string(b[1:]), 64)
+		if err != nil {
+			return nil, fmt.Errorf("session: stored number unreadable: %w", vault.ErrCorrupt)
+		}
+		return f, nil
+	case 'b':
+		return len(b) == 2 && b[1] == '1', nil
+	}
+	return nil, fmt.Errorf("session: stored value of unknown kind: %w", vault.ErrCorrupt)
+}
