@@ -14,8 +14,10 @@ import (
 // with the turns of one subject strictly one after the other. Set the fields,
 // then do not copy it.
 type Engine struct {
-	// Programs holds the served programs by flow id.
+	// Programs holds the served programs by flow id. Lookup, when set, is
+	// used instead, so a server can swap flows on reload without a race.
 	Programs map[string]*compile.Program
+	Lookup   func(id string) (*compile.Program, bool)
 	// Default is the flow id new conversations start in; it may be empty
 	// when Programs holds exactly one program.
 	Default string
@@ -34,6 +36,28 @@ var ErrNoFlow = errors.New("runtime: no flow for the conversation")
 // returns the messages to send. Errors come from the store and never carry
 // message text or values.
 func (e *Engine) Handle(ctx context.Context, subject string, in Inbound) ([]Message, error) {
+	out, _, err := e.HandleFlow(ctx, subject, "", in)
+	return out, err
+}
+
+// HandleFlow is Handle for a host that chooses the flow: flowID (or, when
+// empty, Default) is used for a new or ended conversation; a conversation in
+// progress stays in its own flow while that flow is served. It also returns
+// the conversation's status after the turn.
+func (e *Engine) HandleFlow(ctx context.Context, subject, flowID string, in Inbound) ([]Message, Status, error) {
+	turn, st, err := e.HandleWith(ctx, subject, flowID, in, func(st *State, t Turn, now time.Time) error {
+		return e.Store.Save(ctx, subject, st, t.Effects, now)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return turn.Out, st.Status, nil
+}
+
+// HandleWith runs one turn like HandleFlow but lets the caller save it, so a
+// channel can commit its rendered replies in the same transaction as the new
+// state. save runs while the subject's lock is held.
+func (e *Engine) HandleWith(ctx context.Context, subject, flowID string, in Inbound, save func(st *State, t Turn, now time.Time) error) (Turn, *State, error) {
 	mu := &e.locks[stripe(subject)]
 	mu.Lock()
 	defer mu.Unlock()
@@ -45,23 +69,43 @@ func (e *Engine) Handle(ctx context.Context, subject string, in Inbound) ([]Mess
 	t := now()
 	st, err := e.Store.Load(ctx, subject, t)
 	if err != nil {
-		return nil, fmt.Errorf("load conversation: %w", err)
+		return Turn{}, nil, fmt.Errorf("load conversation: %w", err)
 	}
 	if st == nil {
 		st = &State{}
 	}
-	p := e.program(st.Flow)
+	var p *compile.Program
+	if st.Flow != "" && st.Status != StatusNew && st.Status != StatusEnded {
+		p = e.program(st.Flow)
+	}
+	if p == nil && flowID != "" {
+		p = e.program(flowID)
+	}
 	if p == nil {
-		return nil, ErrNoFlow
+		p = e.program(st.Flow)
+	}
+	if p == nil {
+		return Turn{}, nil, ErrNoFlow
 	}
 	turn := Step(p, st, in, Env{Now: t, Ctx: ctx, Caller: e.Caller})
-	if err := e.Store.Save(ctx, subject, st, turn.Effects, t); err != nil {
-		return nil, fmt.Errorf("save conversation: %w", err)
+	if err := save(st, turn, t); err != nil {
+		return Turn{}, nil, fmt.Errorf("save conversation: %w", err)
 	}
-	return turn.Out, nil
+	return turn, st, nil
 }
 
 func (e *Engine) program(id string) *compile.Program {
+	if e.Lookup != nil {
+		if id != "" {
+			if p, ok := e.Lookup(id); ok {
+				return p
+			}
+		}
+		if p, ok := e.Lookup(e.Default); ok && e.Default != "" {
+			return p
+		}
+		return nil
+	}
 	if p, ok := e.Programs[id]; ok && id != "" {
 		return p
 	}

@@ -92,15 +92,34 @@ func (s *Store) Load(_ context.Context, subject string, now time.Time) (*runtime
 // Save implements runtime.Store: the new state and every effect of the turn
 // go to the vault in one transaction. Consent records make the commit
 // durable before Save returns; an erasure replaces everything else.
-func (s *Store) Save(_ context.Context, subject string, st *runtime.State, effects []runtime.Effect, now time.Time) error {
+func (s *Store) Save(ctx context.Context, subject string, st *runtime.State, effects []runtime.Effect, now time.Time) error {
+	_, err := s.SaveTurn(ctx, subject, st, effects, now, Extra{})
+	return err
+}
+
+// Extra is what a channel commits together with a turn.
+type Extra struct {
+	// Outbox holds the turn's rendered replies, queued in the same
+	// transaction as the new state.
+	Outbox [][]byte
+	// InboxDone is the inbound message id the turn answered.
+	InboxDone string
+}
+
+// SaveTurn is Save plus the channel's outbox entries and inbox mark, all in
+// one vault transaction; it returns the outbox sequence numbers. After an
+// erasure it only marks the inbound message done: the replies confirming
+// the erasure are returned as a second, separate commit under the subject's
+// new key.
+func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, effects []runtime.Effect, now time.Time, x Extra) ([]uint64, error) {
 	sid := vault.SubjectID(subject)
-	var c vault.Change
+	c := vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone}
 	for _, e := range effects {
 		switch e.Kind {
 		case runtime.EffectStore:
 			b, err := EncodeValue(e.Value.V)
 			if err != nil {
-				return fmt.Errorf("session: field %s: %w", e.Field, err)
+				return nil, fmt.Errorf("session: field %s: %w", e.Field, err)
 			}
 			exp := e.Value.ExpiresAt
 			if e.Session {
@@ -121,9 +140,14 @@ func (s *Store) Save(_ context.Context, subject string, st *runtime.State, effec
 			c.EndSession = true
 		case runtime.EffectErase:
 			if _, err := s.V.Erase(sid, now); err != nil {
-				return err
+				return nil, err
 			}
-			return s.V.Audit("subject", "erase", sid.Hex(), map[string]string{"via": "chat"}, now)
+			if err := s.V.Audit("subject", "erase", sid.Hex(), map[string]string{"via": "chat"}, now); err != nil {
+				return nil, err
+			}
+			// Nothing of the old conversation is kept; the confirmation (if
+			// any) goes out under a fresh key with no state.
+			return s.V.CommitTurn(sid, vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone})
 		}
 	}
 	blob, err := json.Marshal(state{
@@ -132,10 +156,10 @@ func (s *Store) Save(_ context.Context, subject string, st *runtime.State, effec
 		OptedOut: st.OptedOut, LastInbound: unixNano(st.LastInbound),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c.State = blob
-	return s.V.Commit(sid, c)
+	return s.V.CommitTurn(sid, c)
 }
 
 func unixNano(t time.Time) int64 {

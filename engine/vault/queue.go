@@ -219,34 +219,39 @@ func parseSeq(k []byte, skip int) uint64 {
 // stays for the rest of the window. Fsynced, so a processed message is not
 // processed again after a power cut.
 func (v *Vault) InboxDone(msgID string) error {
-	ik := v.keyIn(msgID)
-	err := v.update(func(txn *badger.Txn) error {
-		item, err := txn.Get(ik)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		var m inMarker
-		if err := item.Value(func(b []byte) error { m, err = decodeIn(b); return err }); err != nil {
-			return err
-		}
-		if err := txn.Delete(seqKey(prefixIQ, m.seq)); err != nil {
-			return err
-		}
-		m.done = true
-		ttl := time.Until(time.Unix(int64(item.ExpiresAt()), 0))
-		e := badger.NewEntry(ik, m.encode())
-		if ttl > 0 {
-			e = e.WithTTL(ttl)
-		}
-		return txn.SetEntry(e)
-	})
+	err := v.update(func(txn *badger.Txn) error { return v.markInboxDone(txn, msgID) })
 	if err != nil {
 		return fmt.Errorf("vault: inbox done: %w", err)
 	}
 	return v.durable()
+}
+
+func (v *Vault) markInboxDone(txn *badger.Txn, msgID string) error {
+	ik := v.keyIn(msgID)
+	item, err := txn.Get(ik)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	var m inMarker
+	if err := item.Value(func(b []byte) error { m, err = decodeIn(b); return err }); err != nil {
+		return err
+	}
+	if m.done {
+		return nil
+	}
+	if err := txn.Delete(seqKey(prefixIQ, m.seq)); err != nil {
+		return err
+	}
+	m.done = true
+	ttl := time.Until(time.Unix(int64(item.ExpiresAt()), 0))
+	e := badger.NewEntry(ik, m.encode())
+	if ttl > 0 {
+		e = e.WithTTL(ttl)
+	}
+	return txn.SetEntry(e)
 }
 
 func encodeOut(o *OutboxEntry, sealed []byte) []byte {
@@ -279,20 +284,26 @@ func decodeOut(b []byte) (OutboxEntry, []byte, error) {
 func (v *Vault) OutboxPut(s SubjectID, payload []byte) (seq uint64, err error) {
 	now := v.now()
 	err = v.withSubjectKey(s, now, func(txn *badger.Txn, sk *subjectKey) error {
-		if seq, err = v.seqOutbox.Next(); err != nil {
-			return err
-		}
-		k := seqKey(prefixOut, seq)
-		sealed, err := sealValue(sk.aead, k, valHdr{}, payload)
-		if err != nil {
-			return err
-		}
-		return txn.Set(k, encodeOut(&OutboxEntry{Subject: s, Created: now.UTC(), Status: "queued"}, sealed))
+		seq, err = v.putOutbox(txn, s, sk, payload, now)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("vault: outbox put: %w", err)
 	}
 	return seq, nil
+}
+
+func (v *Vault) putOutbox(txn *badger.Txn, s SubjectID, sk *subjectKey, payload []byte, now time.Time) (uint64, error) {
+	seq, err := v.seqOutbox.Next()
+	if err != nil {
+		return 0, err
+	}
+	k := seqKey(prefixOut, seq)
+	sealed, err := sealValue(sk.aead, k, valHdr{}, payload)
+	if err != nil {
+		return 0, err
+	}
+	return seq, txn.Set(k, encodeOut(&OutboxEntry{Subject: s, Created: now.UTC(), Status: "queued"}, sealed))
 }
 
 // OutboxPending returns the entries not yet done, in queue order.

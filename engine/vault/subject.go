@@ -95,6 +95,13 @@ type Change struct {
 	EndSession bool
 	// Erase erases the subject instead of applying the rest (see Erase).
 	Erase bool
+	// Outbox queues messages for the subject in the same transaction, so a
+	// turn's replies exist exactly when its state does (see CommitTurn).
+	Outbox [][]byte
+	// InboxDone marks this inbound message processed in the same
+	// transaction: after a crash a message is either fully processed (state,
+	// replies, done) or not at all, and then processed again from the inbox.
+	InboxDone string
 }
 
 // Export is everything held about a subject, decrypted, for an access
@@ -415,34 +422,52 @@ func (v *Vault) update(fn func(txn *badger.Txn) error) error {
 // writes are not fsynced (see SyncPolicy); a change with consent records is,
 // before Commit returns.
 func (v *Vault) Commit(s SubjectID, c Change) error {
+	_, err := v.CommitTurn(s, c)
+	return err
+}
+
+// CommitTurn is Commit that also returns the outbox sequence numbers of
+// c.Outbox, in order. It is not fsynced unless it holds consent records:
+// Badger applies writes in order, so a power cut that loses the turn also
+// loses nothing after it, and the inbound message is still in the (fsynced)
+// inbox to be processed again.
+func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) {
 	if c.Erase {
 		_, err := v.Erase(s, v.now())
-		return err
+		return nil, err
 	}
 	now := v.now()
 	for range 10 {
-		err := v.update(func(txn *badger.Txn) error { return v.apply(txn, s, &c, now) })
+		err := v.update(func(txn *badger.Txn) error {
+			outSeqs = outSeqs[:0]
+			return v.apply(txn, s, &c, now, &outSeqs)
+		})
 		if errors.Is(err, errPurgePending) {
 			// The subject was erased and is talking to us again before the
 			// batched purge ran: purge now so a fresh key can be made.
 			if err := v.purge([]SubjectID{s}); err != nil {
-				return fmt.Errorf("vault: commit %s: %w", s, err)
+				return nil, fmt.Errorf("vault: commit %s: %w", s, err)
 			}
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("vault: commit %s: %w", s, err)
+			return nil, fmt.Errorf("vault: commit %s: %w", s, err)
 		}
 		if len(c.Consents) > 0 {
-			return v.durable()
+			return outSeqs, v.durable()
 		}
-		return nil
+		return outSeqs, nil
 	}
-	return fmt.Errorf("vault: commit %s: %w", s, errPurgePending)
+	return nil, fmt.Errorf("vault: commit %s: %w", s, errPurgePending)
 }
 
-func (v *Vault) apply(txn *badger.Txn, s SubjectID, c *Change, now time.Time) error {
-	needKey := c.State != nil || len(c.Put) > 0 || len(c.Consents) > 0
+func (v *Vault) apply(txn *badger.Txn, s SubjectID, c *Change, now time.Time, outSeqs *[]uint64) error {
+	if c.InboxDone != "" {
+		if err := v.markInboxDone(txn, c.InboxDone); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	needKey := c.State != nil || len(c.Put) > 0 || len(c.Consents) > 0 || len(c.Outbox) > 0
 	sk, err := v.liveKey(txn, s, needKey, now)
 	if err != nil {
 		return err
@@ -493,6 +518,13 @@ func (v *Vault) apply(txn *badger.Txn, s SubjectID, c *Change, now time.Time) er
 		if err := txn.Set(k, val); err != nil {
 			return err
 		}
+	}
+	for _, payload := range c.Outbox {
+		seq, err := v.putOutbox(txn, s, sk, payload, now)
+		if err != nil {
+			return err
+		}
+		*outSeqs = append(*outSeqs, seq)
 	}
 	return nil
 }

@@ -1,0 +1,264 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/parleyhq/parley/adapters/admin"
+	"github.com/parleyhq/parley/adapters/web"
+	"github.com/parleyhq/parley/adapters/whatsapp"
+	"github.com/parleyhq/parley/engine/compile"
+	"github.com/parleyhq/parley/engine/runtime"
+	"github.com/parleyhq/parley/engine/session"
+	"github.com/parleyhq/parley/engine/vault"
+)
+
+// Config assembles a server. Vault and Flows are required; the caller opens
+// and closes the vault.
+type Config struct {
+	Vault  *vault.Vault
+	Flows  *Flows
+	Logger *slog.Logger
+	// Now is the clock (tests move it by hand); time.Now when nil.
+	Now func() time.Time
+	// WhatsApp enables the WhatsApp channel when not nil.
+	WhatsApp *WhatsAppConfig
+	// WebChat enables the local web chat at / and /api.
+	WebChat bool
+	// AdminTokens enables the admin API when not nil.
+	AdminTokens *admin.Tokens
+	// Caller performs integration calls; nil makes every call step fail
+	// (and follow its on_fail), which is safe but useless in production.
+	Caller runtime.Caller
+	// Workers and QueueDepth size the per-subject turn pool (defaults 2×CPU
+	// workers… see withDefaults).
+	Workers, QueueDepth int
+	// SweepEvery runs the retention sweeper this often (default 10m; <0 off).
+	SweepEvery time.Duration
+	// ReadTimeout, WriteTimeout and IdleTimeout bound HTTP connections.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Workers <= 0 {
+		c.Workers = 64
+	}
+	if c.QueueDepth <= 0 {
+		c.QueueDepth = 256
+	}
+	if c.SweepEvery == 0 {
+		c.SweepEvery = 10 * time.Minute
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 10 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	return c
+}
+
+// Server is a running Parley server.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	vault   *vault.Vault
+	store   *session.Store
+	engine  *runtime.Engine
+	flows   *Flows
+	metrics *Metrics
+	app     *fiber.App
+	wa      *waChannel
+	ready   atomic.Bool
+	cancel  context.CancelFunc
+	bg      chan struct{}
+}
+
+// New builds the server and its routes. Nothing runs until Start.
+func New(cfg Config) (*Server, error) {
+	if cfg.Vault == nil || cfg.Flows == nil {
+		return nil, errors.New("server: Vault and Flows are required")
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, vault: cfg.Vault, flows: cfg.Flows, metrics: NewMetrics()}
+	s.store = session.New(cfg.Vault)
+	s.engine = &runtime.Engine{Lookup: cfg.Flows.Get, Store: s.store, Caller: cfg.Caller, Now: cfg.Now}
+
+	s.app = fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		AppName:               "parley",
+		BodyLimit:             whatsapp.MaxBodyBytes + 64<<10,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		ErrorHandler:          web.NewErrorHandler(cfg.Logger),
+	})
+	s.app.Use(recover.New())
+	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok\n") })
+	s.app.Get("/readyz", func(c *fiber.Ctx) error {
+		if !s.ready.Load() {
+			return c.Status(fiber.StatusServiceUnavailable).SendString("not ready\n")
+		}
+		return c.SendString("ready\n")
+	})
+	s.app.Get("/metrics", s.updateGauges, adaptor.HTTPHandler(promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{})))
+
+	if cfg.WhatsApp != nil {
+		wa, err := newWhatsApp(s, *cfg.WhatsApp)
+		if err != nil {
+			return nil, err
+		}
+		s.wa = wa
+		wa.register(s.app)
+	}
+	if cfg.AdminTokens != nil {
+		admin.Register(s.app, admin.Config{
+			Tokens: cfg.AdminTokens, Backend: adminBackend{s}, Metrics: adminBackend{s}, Logger: cfg.Logger, Now: cfg.Now,
+			SubjectRef: func(channel, user string) string { return s.vault.SubjectID(channel, user).Hex() },
+		})
+	}
+	if cfg.WebChat {
+		web.Register(s.app, web.Config{Chat: webChatter{s}, Logger: cfg.Logger})
+	}
+	return s, nil
+}
+
+// App returns the Fiber app, for tests (app.Test) and for Serve.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Metrics returns the server's metrics.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// Start recovers unprocessed inbound messages and unsent replies, and starts
+// the background workers. The server is ready when it returns.
+func (s *Server) Start(ctx context.Context) error {
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.bg = make(chan struct{})
+	if s.cfg.SweepEvery > 0 {
+		go func() {
+			defer close(s.bg)
+			t := time.NewTicker(s.cfg.SweepEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					st, err := s.vault.Sweep(s.cfg.Now())
+					if err != nil {
+						s.log.Error("retention sweep failed", "err", err)
+						continue
+					}
+					s.metrics.Expired.Add(float64(st.Expired))
+				}
+			}
+		}()
+	} else {
+		close(s.bg)
+	}
+	if s.wa != nil {
+		if err := s.wa.start(ctx); err != nil {
+			return err
+		}
+	}
+	s.ready.Store(true)
+	return nil
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting requests, lets in-flight requests and queued
+// turns finish, tries to flush the outbox until ctx is done, and stops the
+// background work. The caller closes the vault afterwards. Whatever is not
+// sent by then stays in the durable outbox for the next start.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.ready.Store(false)
+	err := s.app.ShutdownWithContext(ctx)
+	if s.wa != nil {
+		err = errors.Join(err, s.wa.stop(ctx))
+	}
+	if s.cancel != nil {
+		s.cancel()
+		<-s.bg
+	}
+	return err
+}
+
+func (s *Server) updateGauges(c *fiber.Ctx) error {
+	if s.wa != nil {
+		s.metrics.OutboxDepth.Set(float64(s.wa.outboxDepth.Load()))
+	}
+	return c.Next()
+}
+
+// webChatter connects the web chat page to the engine.
+type webChatter struct{ s *Server }
+
+func (w webChatter) Chat(ctx context.Context, flowID, user string, in runtime.Inbound) ([]runtime.Message, error) {
+	if _, ok := w.s.flows.Get(flowID); !ok {
+		return nil, web.ErrUnknownFlow
+	}
+	id := strings.TrimPrefix(user, web.UserPrefix)
+	subject := w.s.store.Subject("web", id)
+	t0 := time.Now()
+	out, _, err := w.s.engine.HandleFlow(ctx, subject, flowID, in)
+	if err != nil {
+		return nil, err
+	}
+	w.s.metrics.Turns.WithLabelValues("web").Inc()
+	w.s.metrics.TurnSeconds.Observe(time.Since(t0).Seconds())
+	return out, nil
+}
+
+func (w webChatter) Flows() []web.FlowInfo {
+	var out []web.FlowInfo
+	for _, p := range w.s.flows.All() {
+		out = append(out, web.FlowInfo(flowInfo(p)))
+	}
+	return out
+}
+
+type info struct {
+	ID          string
+	Version     int
+	Description string
+	Languages   []string
+}
+
+func flowInfo(p *compile.Program) info {
+	d := ""
+	if f := p.Flow(); f != nil {
+		d = f.Description.Value
+	}
+	return info{ID: p.ID(), Version: p.Version(), Description: d, Languages: p.Languages()}
+}
+
+// describe is used in logs: flow ids and counts only.
+func (s *Server) describe() string {
+	var ids []string
+	for _, p := range s.flows.All() {
+		ids = append(ids, fmt.Sprintf("%s@%d", p.ID(), p.Version()))
+	}
+	return strings.Join(ids, ", ")
+}

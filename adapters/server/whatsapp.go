@@ -1,0 +1,540 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/parleyhq/parley/adapters/whatsapp"
+	"github.com/parleyhq/parley/engine/runtime"
+	"github.com/parleyhq/parley/engine/session"
+	"github.com/parleyhq/parley/engine/vault"
+)
+
+// WhatsAppConfig configures the WhatsApp channel (from PARLEY_WHATSAPP_*).
+type WhatsAppConfig struct {
+	AppSecret     string
+	AccessToken   string
+	VerifyToken   string
+	PhoneNumberID string
+	// Flow is the flow id that answers new conversations.
+	Flow       string
+	GraphURL   string // default whatsapp.DefaultBaseURL
+	APIVersion string // default whatsapp.DefaultAPIVersion
+	// RatePerSecond is the messages-per-second ceiling for the business
+	// number. Zero selects the default: 80 (Meta's standard throughput) when
+	// GraphURL is Meta's own host, none for any other URL (a test double or a
+	// proxy that paces itself). Negative: no ceiling.
+	RatePerSecond float64
+	// UserGap is the minimum spacing between two messages to one user
+	// (default 0: replies of one turn go out back to back, in order).
+	UserGap time.Duration
+	// MaxAttempts bounds retries of one message (default 12).
+	MaxAttempts int
+	// HTTP is the client used for the Graph API (default: 15 s timeout).
+	HTTP *http.Client
+	// Senders is the number of concurrent sending workers (default 32).
+	Senders int
+	// ReadReceipts marks inbound messages as read (default off).
+	ReadReceipts bool
+}
+
+const channelWhatsApp = "whatsapp"
+
+// inboxItem is what the inbox keeps of an inbound message until its turn is
+// committed. It holds the message text and the sender's id, so the vault
+// seals it under the subject's key.
+type inboxItem struct {
+	ID          string `json:"id"`
+	From        string `json:"from"`
+	Type        string `json:"type"`
+	Text        string `json:"text,omitempty"`
+	Choice      string `json:"choice,omitempty"`
+	Title       string `json:"title,omitempty"`
+	At          int64  `json:"at"`
+	Unsupported bool   `json:"unsupported,omitempty"`
+	Ignore      bool   `json:"ignore,omitempty"`
+}
+
+// outItem is one queued send: the Cloud API request and when the customer
+// last wrote (for the 24-hour window).
+type outItem struct {
+	Req       whatsapp.SendRequest `json:"req"`
+	InboundAt int64                `json:"in"`
+	ReplyTo   string               `json:"reply_to,omitempty"`
+}
+
+type waChannel struct {
+	s       *Server
+	cfg     WhatsAppConfig
+	secret  []byte
+	client  *whatsapp.Client
+	pacer   *whatsapp.Pacer
+	turns   *Pool
+	senders *Pool
+
+	ctx         context.Context
+	inflight    sync.Map // message id -> struct{}: queued or being processed
+	outboxDepth atomic.Int64
+	windowMu    sync.Mutex
+	closed      map[vault.SubjectID]time.Time // window closed (131047) until the customer writes
+	sent        sync.Map                      // wamid -> subject, for status callbacks
+	stopOnce    sync.Once
+}
+
+func newWhatsApp(s *Server, cfg WhatsAppConfig) (*waChannel, error) {
+	if cfg.AppSecret == "" || cfg.PhoneNumberID == "" || cfg.AccessToken == "" || cfg.Flow == "" {
+		return nil, errors.New("whatsapp: PARLEY_WHATSAPP_APP_SECRET, _ACCESS_TOKEN, _PHONE_NUMBER_ID and _FLOW are all required")
+	}
+	if _, ok := s.flows.Get(cfg.Flow); !ok {
+		return nil, errors.New("whatsapp: PARLEY_WHATSAPP_FLOW names a flow that is not loaded: " + cfg.Flow)
+	}
+	if cfg.RatePerSecond == 0 {
+		cfg.RatePerSecond = -1
+		if cfg.GraphURL == "" || cfg.GraphURL == whatsapp.DefaultBaseURL {
+			cfg.RatePerSecond = 80
+		}
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 12
+	}
+	if cfg.Senders <= 0 {
+		cfg.Senders = 32
+	}
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
+			MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}}
+	}
+	w := &waChannel{
+		s: s, cfg: cfg, secret: []byte(cfg.AppSecret),
+		client: &whatsapp.Client{BaseURL: cfg.GraphURL, APIVersion: cfg.APIVersion, PhoneNumberID: cfg.PhoneNumberID,
+			AccessToken: cfg.AccessToken, HTTP: cfg.HTTP},
+		closed: map[vault.SubjectID]time.Time{},
+	}
+	if cfg.RatePerSecond > 0 || cfg.UserGap > 0 {
+		rate := cfg.RatePerSecond
+		if rate <= 0 {
+			rate = 1e9
+		}
+		w.pacer = whatsapp.NewPacer(rate, max(1, int(rate)), cfg.UserGap, s.cfg.Now)
+	}
+	return w, nil
+}
+
+func (w *waChannel) register(app *fiber.App) {
+	app.Get("/webhook/whatsapp", w.handshake)
+	app.Post("/webhook/whatsapp", w.webhook)
+}
+
+func (w *waChannel) handshake(c *fiber.Ctx) error {
+	q, err := url.ParseQuery(string(c.Context().QueryArgs().QueryString()))
+	if err != nil {
+		return c.SendStatus(fiber.StatusBadRequest)
+	}
+	challenge, ok := whatsapp.VerifyHandshake(q, w.cfg.VerifyToken)
+	if !ok || w.cfg.VerifyToken == "" {
+		return c.SendStatus(fiber.StatusForbidden)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+	return c.SendString(challenge)
+}
+
+func (w *waChannel) webhook(c *fiber.Ctx) error {
+	m := w.s.metrics.Webhooks
+	if len(c.Request().Header.Peek(fiber.HeaderContentEncoding)) > 0 {
+		m.WithLabelValues("bad_request").Inc()
+		return c.SendStatus(fiber.StatusUnsupportedMediaType)
+	}
+	body := c.BodyRaw()
+	if !whatsapp.VerifySignature(w.secret, body, c.Get(whatsapp.SignatureHeader)) {
+		m.WithLabelValues("bad_signature").Inc()
+		return c.SendStatus(fiber.StatusUnauthorized)
+	}
+	batch, err := whatsapp.Decode(body)
+	if err != nil {
+		if errors.Is(err, whatsapp.ErrBodyTooLarge) {
+			m.WithLabelValues("too_large").Inc()
+			return c.SendStatus(fiber.StatusRequestEntityTooLarge)
+		}
+		m.WithLabelValues("bad_request").Inc()
+		return c.SendStatus(fiber.StatusBadRequest)
+	}
+	now := w.s.cfg.Now()
+	for _, msg := range batch.Messages {
+		if msg.PhoneNumberID != "" && msg.PhoneNumberID != w.cfg.PhoneNumberID {
+			continue // another number of the same app: not ours to answer
+		}
+		key := msg.From.Key()
+		if key == "" {
+			continue
+		}
+		subject := w.s.vault.SubjectID(channelWhatsApp, key)
+		item := toItem(msg, key, now)
+		payload, _ := json.Marshal(item)
+		dup, err := w.s.vault.InboxPut(msg.ID, subject, payload, now)
+		if err != nil {
+			// Not stored: answer 500 so Meta redelivers the batch; messages
+			// already stored are deduplicated then.
+			w.s.log.Error("inbox write failed", "err", err)
+			m.WithLabelValues("error").Inc()
+			return c.SendStatus(fiber.StatusInternalServerError)
+		}
+		if dup {
+			m.WithLabelValues("duplicate").Inc()
+			continue
+		}
+		w.enqueue(subject, item)
+	}
+	for _, st := range batch.Statuses {
+		w.status(st)
+	}
+	m.WithLabelValues("ok").Inc()
+	return c.SendStatus(fiber.StatusOK)
+}
+
+func toItem(msg whatsapp.InboundMessage, from string, now time.Time) inboxItem {
+	at := msg.Timestamp
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
+	it := inboxItem{ID: msg.ID, From: from, Type: msg.Type, Text: string(msg.Text), Choice: msg.Choice, Title: msg.Title, At: at.UnixNano()}
+	if _, ok := whatsapp.ToInbound(msg); !ok {
+		it.Unsupported = msg.NeedsUnsupportedReply()
+		it.Ignore = !it.Unsupported
+	}
+	return it
+}
+
+// enqueue hands a stored message to the subject's worker. If the queue stays
+// full the message simply waits in the durable inbox for the next rescan.
+func (w *waChannel) enqueue(subject vault.SubjectID, it inboxItem) {
+	if _, busy := w.inflight.LoadOrStore(it.ID, time.Time{}); busy {
+		return
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, 5*time.Second)
+	defer cancel()
+	err := w.turns.Submit(ctx, string(subject), func() { w.process(subject, it) })
+	if err != nil {
+		w.inflight.Delete(it.ID)
+	}
+}
+
+// process runs one inbound message through the engine and commits the new
+// state, the rendered replies and the inbox mark in one transaction.
+func (w *waChannel) process(subject vault.SubjectID, it inboxItem) {
+	committed := false
+	defer func() {
+		if committed {
+			w.inflight.Store(it.ID, time.Now())
+		} else {
+			w.inflight.Delete(it.ID)
+		}
+	}()
+	ctx := w.ctx
+	t0 := time.Now()
+	w.windowMu.Lock()
+	delete(w.closed, subject) // the customer wrote: the window is open again
+	w.windowMu.Unlock()
+	if w.cfg.ReadReceipts && !it.Ignore {
+		go w.client.MarkRead(ctx, it.ID)
+	}
+
+	render := func(msgs []runtime.Message, lang string) [][]byte {
+		var out [][]byte
+		for _, m := range msgs {
+			for _, req := range whatsapp.Render(it.From, lang, m) {
+				b, _ := json.Marshal(outItem{Req: req, InboundAt: it.At})
+				out = append(out, b)
+			}
+		}
+		return out
+	}
+	var seqs []uint64
+	var payloads [][]byte
+	var err error
+	if it.Unsupported || it.Ignore {
+		if it.Unsupported {
+			lang := ""
+			if st, _ := w.s.store.Load(ctx, subject.Hex(), w.s.cfg.Now()); st != nil {
+				lang = st.Lang
+			}
+			payloads = render([]runtime.Message{{Kind: runtime.KindSay, Text: whatsapp.UnsupportedReply(lang)}}, lang)
+		}
+		seqs, err = w.s.vault.CommitTurn(subject, vault.Change{Outbox: payloads, InboxDone: it.ID})
+	} else {
+		in := runtime.Inbound{ID: it.ID, Text: runtime.Answer(it.Text), Choice: it.Choice}
+		_, _, err = w.s.engine.HandleWith(ctx, subject.Hex(), w.cfg.Flow, in,
+			func(st *runtime.State, t runtime.Turn, now time.Time) error {
+				st.LastInbound = time.Unix(0, it.At)
+				payloads = render(t.Out, st.Lang)
+				var err error
+				seqs, err = w.s.store.SaveTurn(ctx, subject.Hex(), st, t.Effects, now,
+					session.Extra{Outbox: payloads, InboxDone: it.ID})
+				return err
+			})
+		if err == nil {
+			w.s.metrics.Turns.WithLabelValues(channelWhatsApp).Inc()
+			w.s.metrics.TurnSeconds.Observe(time.Since(t0).Seconds())
+		}
+	}
+	if err != nil {
+		// The message stays in the inbox and is retried at the next rescan.
+		w.s.log.Error("turn failed; the message stays in the inbox", "subject", subject, "err", err)
+		return
+	}
+	committed = true
+	w.dispatch(subject, seqs, payloads, false)
+}
+
+// dispatch hands a subject's queued replies to its sending worker, in order.
+func (w *waChannel) dispatch(subject vault.SubjectID, seqs []uint64, payloads [][]byte, recovered bool) {
+	if len(seqs) == 0 {
+		return
+	}
+	w.outboxDepth.Add(int64(len(seqs)))
+	job := func() {
+		for i, seq := range seqs {
+			w.send(subject, seq, payloads[i], recovered)
+			w.outboxDepth.Add(-1)
+		}
+	}
+	// Block rather than drop: the entries are durable either way, but
+	// waiting here applies back-pressure to the turn workers.
+	if err := w.senders.Submit(w.ctx, string(subject), job); err != nil {
+		w.outboxDepth.Add(-int64(len(seqs)))
+	}
+}
+
+// send delivers one outbox entry, retrying transient failures with backoff.
+func (w *waChannel) send(subject vault.SubjectID, seq uint64, payload []byte, recovered bool) {
+	var it outItem
+	if err := json.Unmarshal(payload, &it); err != nil {
+		w.s.log.Error("outbox entry unreadable; dropped", "seq", seq)
+		w.s.vault.OutboxDone(seq)
+		return
+	}
+	m := w.s.metrics
+	if recovered {
+		m.DuplicateSends.Inc()
+	}
+	for attempt := 1; ; attempt++ {
+		now := w.s.cfg.Now()
+		if !whatsapp.WindowOpen(time.Unix(0, it.InboundAt), now) || w.windowClosed(subject) {
+			// Free-form messages are not allowed outside the customer-service
+			// window; the flow language has no template for this reply.
+			m.OutboxFailed.Inc()
+			w.s.log.Warn("reply not sent: outside the 24-hour window", "subject", subject, "seq", seq)
+			w.s.vault.OutboxDone(seq)
+			return
+		}
+		if w.pacer == nil {
+		} else if at := w.pacer.Reserve(w.cfg.PhoneNumberID, it.Req.To+it.Req.Recipient); at.After(now) {
+			if !w.sleep(at.Sub(now)) {
+				return // shutting down: the entry stays queued
+			}
+		}
+		w.s.vault.OutboxUpdate(seq, vault.OutboxUpdate{Status: "sending", Attempts: attempt})
+		wamid, err := w.client.Send(w.ctx, it.Req)
+		if err == nil {
+			m.OutboxSent.Inc()
+			w.sent.Store(wamid, subject)
+			w.s.vault.OutboxDone(seq)
+			return
+		}
+		var apiErr *whatsapp.APIError
+		errors.As(err, &apiErr)
+		if apiErr != nil && apiErr.OutsideWindow() {
+			w.closeWindow(subject)
+			continue // next loop iteration records it as outside the window
+		}
+		if w.ctx.Err() != nil {
+			return
+		}
+		delay, retry := whatsapp.RetryDelay(err, attempt, rand.Float64)
+		if !retry || attempt >= w.cfg.MaxAttempts {
+			m.OutboxFailed.Inc()
+			code := 0
+			if apiErr != nil {
+				code = apiErr.Code
+			}
+			w.s.log.Error("reply failed permanently", "subject", subject, "seq", seq, "code", code, "attempts", attempt)
+			w.s.vault.OutboxDone(seq)
+			return
+		}
+		if apiErr != nil && apiErr.Uncertain() {
+			m.DuplicateSends.Inc() // the first attempt may have been delivered
+		}
+		if w.pacer == nil {
+		} else if apiErr != nil && apiErr.PairRateLimited() {
+			w.pacer.HoldUser(w.cfg.PhoneNumberID, it.Req.To+it.Req.Recipient, now.Add(delay))
+		} else if apiErr != nil && apiErr.HTTPStatus == http.StatusTooManyRequests || apiErr != nil && apiErr.Code == 130429 {
+			w.pacer.HoldNumber(w.cfg.PhoneNumberID, now.Add(delay))
+		}
+		m.OutboxRetries.Inc()
+		w.s.vault.OutboxUpdate(seq, vault.OutboxUpdate{Status: "retrying", Attempts: attempt, NextAttempt: now.Add(delay)})
+		if !w.sleep(delay) {
+			return
+		}
+	}
+}
+
+func (w *waChannel) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.ctx.Done():
+		return false
+	}
+}
+
+func (w *waChannel) windowClosed(s vault.SubjectID) bool {
+	w.windowMu.Lock()
+	defer w.windowMu.Unlock()
+	_, closed := w.closed[s]
+	return closed
+}
+
+func (w *waChannel) closeWindow(s vault.SubjectID) {
+	w.windowMu.Lock()
+	w.closed[s] = w.s.cfg.Now()
+	w.windowMu.Unlock()
+}
+
+// status handles a delivery callback. Unknown message ids are ignored.
+func (w *waChannel) status(st whatsapp.Status) {
+	v, known := w.sent.Load(st.ID)
+	if !known {
+		w.s.metrics.Statuses.WithLabelValues("unknown").Inc()
+		return
+	}
+	label := st.Status
+	switch label {
+	case "sent", "delivered", "read", "failed":
+	default:
+		label = "other"
+	}
+	w.s.metrics.Statuses.WithLabelValues(label).Inc()
+	switch st.Status {
+	case "read":
+		w.sent.Delete(st.ID)
+	case "failed":
+		w.sent.Delete(st.ID)
+		for _, e := range st.Errors {
+			if e.Code == 131047 {
+				w.closeWindow(v.(vault.SubjectID))
+			}
+		}
+	}
+}
+
+// start recovers work left by a previous run, then starts the workers.
+func (w *waChannel) start(ctx context.Context) error {
+	w.ctx = ctx
+	w.turns = NewPool(w.s.cfg.Workers, w.s.cfg.QueueDepth)
+	w.senders = NewPool(w.cfg.Senders, w.s.cfg.QueueDepth)
+	if err := w.recoverOutbox(); err != nil {
+		return err
+	}
+	if err := w.rescanInbox(); err != nil {
+		return err
+	}
+	go func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := w.rescanInbox(); err != nil {
+					w.s.log.Error("inbox rescan failed", "err", err)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// recoverOutbox re-queues replies that were committed but not confirmed
+// sent. An entry marked "sending" may already have reached the customer: it
+// is counted as a possible duplicate when sent again.
+func (w *waChannel) recoverOutbox() error {
+	pending, err := w.s.vault.OutboxPending()
+	if err != nil {
+		return err
+	}
+	bySubject := map[vault.SubjectID][]vault.OutboxEntry{}
+	var order []vault.SubjectID
+	for _, e := range pending {
+		if _, ok := bySubject[e.Subject]; !ok {
+			order = append(order, e.Subject)
+		}
+		bySubject[e.Subject] = append(bySubject[e.Subject], e)
+	}
+	for _, s := range order {
+		es := bySubject[s]
+		sort.Slice(es, func(i, j int) bool { return es[i].Seq < es[j].Seq })
+		for _, e := range es {
+			w.dispatch(s, []uint64{e.Seq}, [][]byte{e.Payload}, e.Status == "sending")
+		}
+	}
+	if len(pending) > 0 {
+		w.s.log.Info("outbox recovered", "entries", len(pending))
+	}
+	return nil
+}
+
+// rescanInbox queues every stored message that is not being processed.
+func (w *waChannel) rescanInbox() error {
+	cutoff := time.Now().Add(-5 * time.Minute)
+	w.inflight.Range(func(k, v any) bool {
+		if t := v.(time.Time); !t.IsZero() && t.Before(cutoff) {
+			w.inflight.Delete(k)
+		}
+		return true
+	})
+	pending, err := w.s.vault.InboxPending()
+	if err != nil {
+		return err
+	}
+	for _, e := range pending {
+		var it inboxItem
+		if err := json.Unmarshal(e.Payload, &it); err != nil {
+			w.s.log.Error("inbox entry unreadable; dropped", "seq", e.Seq)
+			w.s.vault.InboxDone(e.MsgID)
+			continue
+		}
+		w.enqueue(e.Subject, it)
+	}
+	return nil
+}
+
+// stop finishes queued turns, then waits for the senders until ctx is done.
+func (w *waChannel) stop(ctx context.Context) error {
+	var err error
+	w.stopOnce.Do(func() {
+		if w.turns == nil {
+			return
+		}
+		w.turns.Close()
+		done := make(chan struct{})
+		go func() { w.senders.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = errors.New("whatsapp: outbox not flushed before the shutdown deadline; it is kept for the next start")
+		}
+	})
+	return err
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/parleyhq/parley/adapters/admin"
+	"github.com/parleyhq/parley/adapters/server"
+)
+
+func init() {
+	register(&command{
+		name:    "serve",
+		summary: "serve flows over WhatsApp and a local web chat",
+		usage:   "parley serve [--addr 127.0.0.1:8080] [--flows DIR] [--data DIR] [flags]",
+		help: `Serves every flow in --flows. With no other settings it opens the local web
+chat at http://127.0.0.1:8080, keeping data encrypted in ./data (a development
+master key is created there on first run, with a warning).
+
+WhatsApp is enabled when these environment variables are set:
+  PARLEY_WHATSAPP_APP_SECRET       app secret, verifies X-Hub-Signature-256
+  PARLEY_WHATSAPP_ACCESS_TOKEN     system-user token for the Graph API
+  PARLEY_WHATSAPP_VERIFY_TOKEN     token of the webhook GET handshake
+  PARLEY_WHATSAPP_PHONE_NUMBER_ID  the business number's id
+  PARLEY_WHATSAPP_FLOW             flow id that answers new conversations
+  PARLEY_WHATSAPP_GRAPH_URL        default https://graph.facebook.com
+  PARLEY_WHATSAPP_API_VERSION      default v25.0
+  PARLEY_WHATSAPP_RATE             messages per second ceiling (default 80)
+The webhook is /webhook/whatsapp; docs/whatsapp.md walks through the setup.
+
+The admin API (/admin/v1) is enabled by --admin-tokens FILE or
+PARLEY_ADMIN_TOKENS ("role:token" entries; roles viewer, operator, dpo,
+admin). The master key comes from PARLEY_MASTER_KEY or --key-file. Other
+endpoints: /healthz, /readyz, /metrics (Prometheus).
+
+A flow with lint errors stops the server from starting (exit 1). SIGINT or
+SIGTERM stop it gracefully: no new requests, in-flight turns finish, the
+outbox is flushed for up to --shutdown-timeout, then the vault is closed.`,
+		run: runServe,
+	})
+}
+
+func runServe(c *cli, args []string) int {
+	fs := c.flags(commands["serve"])
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	flowsDir := fs.String("flows", "flows", "directory of flow files to serve")
+	vf := addVaultFlags(fs, "data")
+	tokensFile := fs.String("admin-tokens", "", "file of admin API tokens (role:token per line)")
+	webChat := fs.String("web-chat", "auto", "local web chat at /: on, off, or auto (on when --addr is a loopback address)")
+	workers := fs.Int("workers", 64, "concurrent conversation workers")
+	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long to flush the outbox on shutdown")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(c.stderr, "parley serve: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	var h slog.Handler = slog.NewTextHandler(c.stderr, nil)
+	if *logFormat == "json" {
+		h = slog.NewJSONHandler(c.stderr, nil)
+	} else if *logFormat != "text" {
+		fmt.Fprintln(c.stderr, "parley serve: --log-format must be text or json")
+		return exitUsage
+	}
+	log := slog.New(h)
+
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "parley serve: --addr %q is not host:port\n", *addr)
+		return exitUsage
+	}
+	loopback := host == "localhost"
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		loopback = true
+	}
+	web := loopback
+	switch *webChat {
+	case "on":
+		web = true
+	case "off":
+		web = false
+	case "auto":
+	default:
+		fmt.Fprintln(c.stderr, "parley serve: --web-chat must be on, off or auto")
+		return exitUsage
+	}
+	if web && !loopback {
+		log.Warn("the web chat is exposed on a non-loopback address; anyone who can reach it can chat and their data is stored")
+	}
+
+	flows, report, err := server.LoadFlows(*flowsDir)
+	if report != "" {
+		fmt.Fprint(c.stderr, report)
+	}
+	if errors.Is(err, server.ErrFlowErrors) {
+		fmt.Fprintf(c.stderr, "parley serve: not starting: %v\n", err)
+		return exitFindings
+	}
+	if err != nil {
+		fmt.Fprintf(c.stderr, "parley serve: %v\n", err)
+		return exitFailure
+	}
+
+	var tokens *admin.Tokens
+	if *tokensFile != "" || c.getenv("PARLEY_ADMIN_TOKENS") != "" {
+		tokens, err = admin.LoadTokens(*tokensFile, c.getenv("PARLEY_ADMIN_TOKENS"))
+		if err != nil {
+			fmt.Fprintf(c.stderr, "parley serve: admin tokens: %v\n", err)
+			return exitFailure
+		}
+	}
+	wa, err := whatsAppFromEnv(c.getenv)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "parley serve: %v\n", err)
+		return exitUsage
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "parley serve: cannot listen on %s: %v\n", *addr, err)
+		return exitFailure
+	}
+	v, err := c.openVault(*vf.data, *vf.keyFile, nil, log)
+	if err != nil {
+		ln.Close()
+		fmt.Fprintf(c.stderr, "parley serve: %v\n", err)
+		return exitFailure
+	}
+	defer v.Close()
+
+	srv, err := server.New(server.Config{
+		Vault: v, Flows: flows, Logger: log, WhatsApp: wa, WebChat: web, AdminTokens: tokens,
+		Caller: &server.HTTPCaller{Flows: flows, Getenv: c.getenv}, Workers: *workers,
+	})
+	if err != nil {
+		ln.Close()
+		fmt.Fprintf(c.stderr, "parley serve: %v\n", err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := srv.Start(context.Background()); err != nil {
+		ln.Close()
+		fmt.Fprintf(c.stderr, "parley serve: %v\n", err)
+		return exitFailure
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	channels := "web chat"
+	if !web {
+		channels = "no web chat"
+	}
+	if wa != nil {
+		channels += ", WhatsApp"
+	}
+	log.Info("parley is serving", "addr", "http://"+ln.Addr().String(), "flows", len(flows.All()), "channels", channels, "admin", tokens != nil)
+	if web {
+		fmt.Fprintf(c.stderr, "Open http://%s in a browser to chat with the flows. Ctrl-C stops.\n", ln.Addr())
+	}
+
+	select {
+	case err := <-serveErr:
+		if err != nil {
+			fmt.Fprintf(c.stderr, "parley serve: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown incomplete", "err", err)
+	}
+	log.Info("stopped")
+	return exitOK
+}
+
+// whatsAppFromEnv reads the WhatsApp settings; nil when the channel is off.
+func whatsAppFromEnv(getenv func(string) string) (*server.WhatsAppConfig, error) {
+	cfg := &server.WhatsAppConfig{
+		AppSecret:     getenv("PARLEY_WHATSAPP_APP_SECRET"),
+		AccessToken:   getenv("PARLEY_WHATSAPP_ACCESS_TOKEN"),
+		VerifyToken:   getenv("PARLEY_WHATSAPP_VERIFY_TOKEN"),
+		PhoneNumberID: getenv("PARLEY_WHATSAPP_PHONE_NUMBER_ID"),
+		Flow:          getenv("PARLEY_WHATSAPP_FLOW"),
+		GraphURL:      getenv("PARLEY_WHATSAPP_GRAPH_URL"),
+		APIVersion:    getenv("PARLEY_WHATSAPP_API_VERSION"),
+	}
+	if cfg.AppSecret == "" && cfg.AccessToken == "" && cfg.PhoneNumberID == "" && cfg.Flow == "" {
+		return nil, nil
+	}
+	if r := getenv("PARLEY_WHATSAPP_RATE"); r != "" {
+		f, err := strconv.ParseFloat(r, 64)
+		if err != nil || f <= 0 {
+			return nil, fmt.Errorf("PARLEY_WHATSAPP_RATE must be a positive number of messages per second")
+		}
+		cfg.RatePerSecond = f
+	}
+	var missing []string
+	for name, v := range map[string]string{
+		"PARLEY_WHATSAPP_APP_SECRET": cfg.AppSecret, "PARLEY_WHATSAPP_ACCESS_TOKEN": cfg.AccessToken,
+		"PARLEY_WHATSAPP_PHONE_NUMBER_ID": cfg.PhoneNumberID, "PARLEY_WHATSAPP_FLOW": cfg.Flow,
+	} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, fmt.Errorf("WhatsApp is partly configured; also set %v", missing)
+	}
+	return cfg, nil
+}
