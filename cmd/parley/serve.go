@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"syscall"
@@ -59,6 +62,7 @@ func runServe(c *cli, args []string) int {
 	workers := fs.Int("workers", 64, "concurrent conversation workers")
 	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long to flush the outbox on shutdown")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	debugAddr := fs.String("debug-addr", "", "serve Go pprof profiles on this loopback address (off by default)")
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
@@ -74,6 +78,11 @@ func runServe(c *cli, args []string) int {
 		return exitUsage
 	}
 	log := slog.New(h)
+	if c.getenv("GOGC") == "" {
+		// The server keeps little live heap and allocates per request; a
+		// higher GC target trades a little memory for less GC CPU.
+		debug.SetGCPercent(400)
+	}
 
 	host, _, err := net.SplitHostPort(*addr)
 	if err != nil {
@@ -126,6 +135,14 @@ func runServe(c *cli, args []string) int {
 		return exitUsage
 	}
 
+	if *debugAddr != "" {
+		dh, _, err := net.SplitHostPort(*debugAddr)
+		if ip := net.ParseIP(dh); err != nil || ip == nil || !ip.IsLoopback() {
+			fmt.Fprintln(c.stderr, "parley serve: --debug-addr must be a loopback address such as 127.0.0.1:6060")
+			return exitUsage
+		}
+		go http.ListenAndServe(*debugAddr, nil) // net/http/pprof registers on the default mux
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley serve: cannot listen on %s: %v\n", *addr, err)

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -59,8 +58,7 @@ func ExportSubject(v *vault.Vault, s vault.SubjectID, now time.Time) (*Export, e
 	}
 	out := &Export{Subject: s.Hex(), ExportedAt: now.UTC(), Fields: []ExportedField{}, Consents: []ExportedConsent{}}
 	if ex.State != nil {
-		var ps state
-		if json.Unmarshal(ex.State, &ps) == nil && ps.Flow != "" {
+		if ps, err := decodeState(ex.State); err == nil && ps.Flow != "" {
 			out.Conversation = &ExportedState{Flow: ps.Flow, FlowVersion: ps.Version, Step: ps.Step, Language: ps.Lang}
 		}
 	}

@@ -9,7 +9,6 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -37,8 +36,8 @@ func (s *Store) Subject(channel, userID string) string {
 	return s.V.SubjectID(channel, userID).Hex()
 }
 
-// state is what is persisted of runtime.State; field values are stored as
-// separate sealed field records so that each can expire on its own.
+// state is what is persisted of runtime.State (see codec.go); field values
+// are stored as separate sealed field records so each can expire on its own.
 type state struct {
 	Flow        string                          `json:"f,omitempty"`
 	Version     int                             `json:"v,omitempty"`
@@ -64,8 +63,8 @@ func (s *Store) Load(_ context.Context, subject string, now time.Time) (*runtime
 	}
 	var ps state
 	if blob != nil {
-		if err := json.Unmarshal(blob, &ps); err != nil {
-			return nil, fmt.Errorf("session: stored conversation state is unreadable: %w", vault.ErrCorrupt)
+		if ps, err = decodeState(blob); err != nil {
+			return nil, fmt.Errorf("%w: %w", err, vault.ErrCorrupt)
 		}
 	}
 	st := &runtime.State{
@@ -150,15 +149,7 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 			return s.V.CommitTurn(sid, vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone})
 		}
 	}
-	blob, err := json.Marshal(state{
-		Flow: st.Flow, Version: st.Version, Lang: st.Lang, Status: st.Status, Step: st.Step,
-		Attempts: st.Attempts, Pending: st.Pending, Consent: st.Consent, Noticed: st.Noticed,
-		OptedOut: st.OptedOut, LastInbound: unixNano(st.LastInbound),
-	})
-	if err != nil {
-		return nil, err
-	}
-	c.State = blob
+	c.State = encodeState(st)
 	return s.V.CommitTurn(sid, c)
 }
 

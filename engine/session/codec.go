@@ -1,0 +1,136 @@
+package session
+
+import (
+	"encoding/binary"
+	"errors"
+	"sort"
+
+	"github.com/parleyhq/parley/engine/runtime"
+)
+
+// The conversation state is written on every turn, so it has a compact
+// binary form rather than JSON: a version byte, then varints and
+// length-prefixed strings in a fixed order. Maps are written sorted so the
+// same state always gives the same bytes.
+const stateVersion = 1
+
+var errState = errors.New("session: stored conversation state is unreadable")
+
+func encodeState(st *runtime.State) []byte {
+	b := make([]byte, 0, 96)
+	b = append(b, stateVersion)
+	b = appendStr(b, st.Flow)
+	b = binary.AppendVarint(b, int64(st.Version))
+	b = appendStr(b, st.Lang)
+	b = binary.AppendVarint(b, int64(st.Status))
+	b = appendStr(b, st.Step)
+	b = binary.AppendVarint(b, int64(st.Attempts))
+	b = appendStr(b, st.Pending)
+	b = binary.AppendUvarint(b, uint64(len(st.Consent)))
+	for _, k := range sortedKeys(st.Consent) {
+		b = appendStr(b, k)
+		b = binary.AppendVarint(b, int64(st.Consent[k]))
+	}
+	b = binary.AppendUvarint(b, uint64(len(st.Noticed)))
+	for _, k := range sortedKeys(st.Noticed) {
+		b = appendStr(b, k)
+		b = appendStr(b, st.Noticed[k])
+	}
+	if st.OptedOut {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	b = binary.AppendVarint(b, unixNano(st.LastInbound))
+	return b
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+type reader struct {
+	b   []byte
+	err bool
+}
+
+func (r *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err, r.b = true, nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err, r.b = true, nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) str() string {
+	n := r.uvarint()
+	if r.err || n > uint64(len(r.b)) {
+		r.err, r.b = true, nil
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *reader) byte1() byte {
+	if len(r.b) == 0 {
+		r.err = true
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+// decodeState reads what encodeState wrote; ps is the persisted part.
+func decodeState(b []byte) (state, error) {
+	r := &reader{b: b}
+	if r.byte1() != stateVersion {
+		return state{}, errState
+	}
+	ps := state{Flow: r.str(), Version: int(r.varint()), Lang: r.str(), Status: runtime.Status(r.varint()),
+		Step: r.str(), Attempts: int(r.varint()), Pending: r.str()}
+	if n := r.uvarint(); n > 0 && n < 1<<16 {
+		ps.Consent = make(map[string]runtime.ConsentState, n)
+		for range n {
+			k := r.str()
+			ps.Consent[k] = runtime.ConsentState(r.varint())
+		}
+	}
+	if n := r.uvarint(); n > 0 && n < 1<<16 {
+		ps.Noticed = make(map[string]string, n)
+		for range n {
+			k := r.str()
+			ps.Noticed[k] = r.str()
+		}
+	}
+	ps.OptedOut = r.byte1() == 1
+	ps.LastInbound = r.varint()
+	if r.err || len(r.b) != 0 {
+		return state{}, errState
+	}
+	return ps, nil
+}
