@@ -336,8 +336,7 @@ func (w *waChannel) send(subject vault.SubjectID, seq uint64, payload []byte, re
 			w.s.vault.OutboxDone(seq)
 			return
 		}
-		if w.pacer == nil {
-		} else if at := w.pacer.Reserve(w.cfg.PhoneNumberID, it.Req.To+it.Req.Recipient); at.After(now) {
+		if at := w.reserve(it.Req, now); at.After(now) {
 			if !w.sleep(at.Sub(now)) {
 				return // shutting down: the entry stays queued
 			}
@@ -373,17 +372,34 @@ func (w *waChannel) send(subject vault.SubjectID, seq uint64, payload []byte, re
 		if apiErr != nil && apiErr.Uncertain() {
 			m.DuplicateSends.Inc() // the first attempt may have been delivered
 		}
-		if w.pacer == nil {
-		} else if apiErr != nil && apiErr.PairRateLimited() {
-			w.pacer.HoldUser(w.cfg.PhoneNumberID, it.Req.To+it.Req.Recipient, now.Add(delay))
-		} else if apiErr != nil && apiErr.HTTPStatus == http.StatusTooManyRequests || apiErr != nil && apiErr.Code == 130429 {
-			w.pacer.HoldNumber(w.cfg.PhoneNumberID, now.Add(delay))
-		}
+		w.hold(apiErr, it.Req, now.Add(delay))
 		m.OutboxRetries.Inc()
 		w.s.vault.OutboxUpdate(seq, vault.OutboxUpdate{Status: "retrying", Attempts: attempt, NextAttempt: now.Add(delay)})
 		if !w.sleep(delay) {
 			return
 		}
+	}
+}
+
+// reserve books the next send slot for the recipient; zero when unpaced.
+func (w *waChannel) reserve(req whatsapp.SendRequest, now time.Time) time.Time {
+	if w.pacer == nil {
+		return time.Time{}
+	}
+	return w.pacer.Reserve(w.cfg.PhoneNumberID, req.To+req.Recipient)
+}
+
+// hold pauses the recipient (131056) or the whole number (throttled) until
+// the retry time, so other sends do not hit the same limit meanwhile.
+func (w *waChannel) hold(apiErr *whatsapp.APIError, req whatsapp.SendRequest, until time.Time) {
+	if w.pacer == nil || apiErr == nil {
+		return
+	}
+	switch {
+	case apiErr.PairRateLimited():
+		w.pacer.HoldUser(w.cfg.PhoneNumberID, req.To+req.Recipient, until)
+	case apiErr.HTTPStatus == http.StatusTooManyRequests || apiErr.Code == 130429:
+		w.pacer.HoldNumber(w.cfg.PhoneNumberID, until)
 	}
 }
 
