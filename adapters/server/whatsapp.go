@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/parleyhq/parley/adapters/whatsapp"
+	"github.com/parleyhq/parley/engine/flow"
 	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/session"
 	"github.com/parleyhq/parley/engine/vault"
@@ -70,7 +71,9 @@ type inboxItem struct {
 type outItem struct {
 	Req       whatsapp.SendRequest `json:"req"`
 	InboundAt int64                `json:"in"`
-	ReplyTo   string               `json:"reply_to,omitempty"`
+	// Flow is the flow that produced the reply; its outside_window
+	// template replaces the reply once the window has closed.
+	Flow string `json:"flow,omitempty"`
 }
 
 type waChannel struct {
@@ -87,6 +90,7 @@ type waChannel struct {
 	outboxDepth atomic.Int64
 	windowMu    sync.Mutex
 	closed      map[vault.SubjectID]time.Time // window closed (131047) until the customer writes
+	templated   map[vault.SubjectID]int64     // inbound time a re-engagement template was sent for
 	sent        sync.Map                      // wamid -> subject, for status callbacks
 	stopOnce    sync.Once
 }
@@ -118,7 +122,8 @@ func newWhatsApp(s *Server, cfg WhatsAppConfig) (*waChannel, error) {
 		s: s, cfg: cfg, secret: []byte(cfg.AppSecret),
 		client: &whatsapp.Client{BaseURL: cfg.GraphURL, APIVersion: cfg.APIVersion, PhoneNumberID: cfg.PhoneNumberID,
 			AccessToken: cfg.AccessToken, HTTP: cfg.HTTP},
-		closed: map[vault.SubjectID]time.Time{},
+		closed:    map[vault.SubjectID]time.Time{},
+		templated: map[vault.SubjectID]int64{},
 	}
 	if cfg.RatePerSecond > 0 || cfg.UserGap > 0 {
 		rate := cfg.RatePerSecond
@@ -243,16 +248,17 @@ func (w *waChannel) process(subject vault.SubjectID, it inboxItem) {
 	t0 := time.Now()
 	w.windowMu.Lock()
 	delete(w.closed, subject) // the customer wrote: the window is open again
+	delete(w.templated, subject)
 	w.windowMu.Unlock()
 	if w.cfg.ReadReceipts && !it.Ignore {
 		go w.client.MarkRead(ctx, it.ID)
 	}
 
-	render := func(msgs []runtime.Message, lang string) [][]byte {
+	render := func(msgs []runtime.Message, lang, flowID string) [][]byte {
 		var out [][]byte
 		for _, m := range msgs {
 			for _, req := range whatsapp.Render(it.From, lang, m) {
-				b, _ := json.Marshal(outItem{Req: req, InboundAt: it.At})
+				b, _ := json.Marshal(outItem{Req: req, InboundAt: it.At, Flow: flowID})
 				out = append(out, b)
 			}
 		}
@@ -267,7 +273,7 @@ func (w *waChannel) process(subject vault.SubjectID, it inboxItem) {
 			if st, _ := w.s.store.Load(ctx, subject.Hex(), w.s.cfg.Now()); st != nil {
 				lang = st.Lang
 			}
-			payloads = render([]runtime.Message{{Kind: runtime.KindSay, Text: whatsapp.UnsupportedReply(lang)}}, lang)
+			payloads = render([]runtime.Message{{Kind: runtime.KindSay, Text: whatsapp.UnsupportedReply(lang)}}, lang, w.cfg.Flow)
 		}
 		seqs, err = w.s.vault.CommitTurn(subject, vault.Change{Outbox: payloads, InboxDone: it.ID})
 	} else {
@@ -275,7 +281,7 @@ func (w *waChannel) process(subject vault.SubjectID, it inboxItem) {
 		_, _, err = w.s.engine.HandleWith(ctx, subject.Hex(), w.cfg.Flow, in,
 			func(st *runtime.State, t runtime.Turn, now time.Time) error {
 				st.LastInbound = time.Unix(0, it.At)
-				payloads = render(t.Out, st.Lang)
+				payloads = render(t.Out, st.Lang, st.Flow)
 				var err error
 				seqs, err = w.s.store.SaveTurn(ctx, subject.Hex(), st, t.Effects, now,
 					session.Extra{Outbox: payloads, InboxDone: it.ID})
@@ -328,13 +334,19 @@ func (w *waChannel) send(subject vault.SubjectID, seq uint64, payload []byte, re
 	}
 	for attempt := 1; ; attempt++ {
 		now := w.s.cfg.Now()
-		if !whatsapp.WindowOpen(time.Unix(0, it.InboundAt), now) || w.windowClosed(subject) {
+		if it.Req.Type != "template" && (!whatsapp.WindowOpen(time.Unix(0, it.InboundAt), now) || w.windowClosed(subject)) {
 			// Free-form messages are not allowed outside the customer-service
-			// window; the flow language has no template for this reply.
-			m.OutboxFailed.Inc()
-			w.s.log.Warn("reply not sent: outside the 24-hour window", "subject", subject, "seq", seq)
-			w.s.vault.OutboxDone(seq)
-			return
+			// window. The flow's outside_window template, if it has one, goes
+			// instead of the first such reply of the turn; the rest are dropped.
+			tpl := w.outsideWindowTemplate(it.Flow)
+			if tpl == nil || !w.markTemplated(subject, it.InboundAt) {
+				m.OutboxFailed.Inc()
+				w.s.log.Warn("reply not sent: outside the 24-hour window", "subject", subject, "seq", seq)
+				w.s.vault.OutboxDone(seq)
+				return
+			}
+			it.Req = whatsapp.RenderTemplate(it.Req.To+it.Req.Recipient, tpl.Name.Value, tpl.Language.Value, nil)
+			w.s.log.Info("outside the 24-hour window: sending the flow's template instead", "subject", subject, "seq", seq)
 		}
 		if at := w.reserve(it.Req, now); at.After(now) {
 			if !w.sleep(at.Sub(now)) {
@@ -412,6 +424,27 @@ func (w *waChannel) sleep(d time.Duration) bool {
 	case <-w.ctx.Done():
 		return false
 	}
+}
+
+// outsideWindowTemplate returns the flow's re-engagement template, if any.
+func (w *waChannel) outsideWindowTemplate(flowID string) *flow.Template {
+	p, ok := w.s.flows.Get(flowID)
+	if !ok || p.Flow() == nil || p.Flow().WhatsApp == nil {
+		return nil
+	}
+	return p.Flow().WhatsApp.OutsideWindow
+}
+
+// markTemplated records that the template for the turn answering the
+// message received at inboundAt is being sent; false if it already was.
+func (w *waChannel) markTemplated(s vault.SubjectID, inboundAt int64) bool {
+	w.windowMu.Lock()
+	defer w.windowMu.Unlock()
+	if w.templated[s] == inboundAt {
+		return false
+	}
+	w.templated[s] = inboundAt
+	return true
 }
 
 func (w *waChannel) windowClosed(s vault.SubjectID) bool {

@@ -123,6 +123,7 @@ type Flow struct {
 	Fields       []*Field
 	Integrations []*Integration
 	Keywords     []*Keyword
+	WhatsApp     *WhatsApp
 	Start        Scalar
 	Steps        []*Step
 }
@@ -213,6 +214,21 @@ type Integration struct {
 	Sends     []Scalar
 	SecretEnv Scalar
 	Timeout   Scalar
+}
+
+// WhatsApp holds a flow's WhatsApp settings.
+type WhatsApp struct {
+	Range diag.Range
+	// OutsideWindow is the approved template sent instead of a reply once
+	// the customer's 24-hour window has closed; unset: nothing is sent.
+	OutsideWindow *Template
+}
+
+// Template names an approved WhatsApp message template.
+type Template struct {
+	Range    diag.Range
+	Name     Scalar
+	Language Scalar
 }
 
 // Keyword overrides the words that trigger a data-subject right in chat.

@@ -49,6 +49,26 @@ func (l *loader) build(root *yaml.Node) *flow.Flow {
 				})
 				f.Controller = c
 			}
+		case "whatsapp":
+			if v.Kind == yaml.MappingNode {
+				w := &flow.WhatsApp{Range: l.src.nodeRange(v)}
+				l.eachPair(v, func(k, v *yaml.Node) {
+					if k.Value != "outside_window" || v.Kind != yaml.MappingNode {
+						return
+					}
+					t := &flow.Template{Range: l.src.nodeRange(v)}
+					l.eachPair(v, func(k, v *yaml.Node) {
+						switch k.Value {
+						case "template":
+							t.Name = l.scalar(v)
+						case "language":
+							t.Language = l.scalar(v)
+						}
+					})
+					w.OutsideWindow = t
+				})
+				f.WhatsApp = w
+			}
 		case "purposes":
 			l.eachEntry(v, func(name flow.Scalar, v *yaml.Node) {
 				p := &flow.Purpose{Name: name, Range: l.src.nodeRange(v)}

@@ -159,7 +159,7 @@ func where(path []string) string {
 		return fmt.Sprintf(" in %s %q", noun, path[1])
 	}
 	switch path[0] {
-	case "controller", "keywords":
+	case "controller", "keywords", "whatsapp":
 		return " in " + path[0]
 	}
 	return fmt.Sprintf(" in %q", path[0])
@@ -187,7 +187,7 @@ func describe(path []string) string {
 	if textKeys[parent[len(parent)-1]] && len(parent) >= 2 && isLangLike(last) {
 		return fmt.Sprintf("the %q text of %s", last, describe(parent))
 	}
-	if len(parent) == 1 && sectionNouns[parent[0]] == "" && parent[0] != "controller" && parent[0] != "keywords" {
+	if len(parent) == 1 && sectionNouns[parent[0]] == "" && parent[0] != "controller" && parent[0] != "keywords" && parent[0] != "whatsapp" {
 		return fmt.Sprintf("%q in %q", last, parent[0])
 	}
 	return strconv.Quote(last) + where(parent)
