@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,7 +105,7 @@ func newWhatsApp(s *Server, cfg WhatsAppConfig) (*waChannel, error) {
 	}
 	if cfg.RatePerSecond == 0 {
 		cfg.RatePerSecond = -1
-		if cfg.GraphURL == "" || cfg.GraphURL == whatsapp.DefaultBaseURL {
+		if u := strings.TrimRight(cfg.GraphURL, "/"); u == "" || u == whatsapp.DefaultBaseURL {
 			cfg.RatePerSecond = 80
 		}
 	}
@@ -363,9 +364,9 @@ func (w *waChannel) send(subject vault.SubjectID, seq uint64, payload []byte, re
 		}
 		var apiErr *whatsapp.APIError
 		errors.As(err, &apiErr)
-		if apiErr != nil && apiErr.OutsideWindow() {
+		if apiErr != nil && apiErr.OutsideWindow() && it.Req.Type != "template" {
 			w.closeWindow(subject)
-			continue // next loop iteration records it as outside the window
+			continue // the next iteration sends the template or drops the reply
 		}
 		if w.ctx.Err() != nil {
 			return
