@@ -42,6 +42,10 @@ type WhatsAppConfig struct {
 	UserGap time.Duration
 	// MaxAttempts bounds retries of one message (default 12).
 	MaxAttempts int
+	// RetryDelay decides whether and after how long a failed send is
+	// retried; nil uses whatsapp.RetryDelay with full jitter (capped at
+	// 60 s). Tests shorten the waits with it.
+	RetryDelay func(err error, attempt int) (time.Duration, bool)
 	// HTTP is the client used for the Graph API (default: 15 s timeout).
 	HTTP *http.Client
 	// Senders is the number of concurrent sending workers (default 32).
@@ -114,6 +118,11 @@ func newWhatsApp(s *Server, cfg WhatsAppConfig) (*waChannel, error) {
 	}
 	if cfg.Senders <= 0 {
 		cfg.Senders = 32
+	}
+	if cfg.RetryDelay == nil {
+		cfg.RetryDelay = func(err error, attempt int) (time.Duration, bool) {
+			return whatsapp.RetryDelay(err, attempt, rand.Float64)
+		}
 	}
 	if cfg.HTTP == nil {
 		cfg.HTTP = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
@@ -371,7 +380,7 @@ func (w *waChannel) send(subject vault.SubjectID, seq uint64, payload []byte, re
 		if w.ctx.Err() != nil {
 			return
 		}
-		delay, retry := whatsapp.RetryDelay(err, attempt, rand.Float64)
+		delay, retry := w.cfg.RetryDelay(err, attempt)
 		if !retry || attempt >= w.cfg.MaxAttempts {
 			m.OutboxFailed.Inc()
 			code := 0
