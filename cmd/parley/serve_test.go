@@ -1,0 +1,393 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/adapters/whatsapp"
+)
+
+// killGraph is a fake Graph API that keeps, per recipient, the texts of the
+// messages it accepted.
+type killGraph struct {
+	mu      sync.Mutex
+	got     map[string][]string
+	changed chan struct{}
+	total   int
+}
+
+func (g *killGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(r.Body)
+	var req struct {
+		To   string `json:"to"`
+		Text struct {
+			Body string `json:"body"`
+		} `json:"text"`
+		Interactive struct {
+			Body struct {
+				Text string `json:"text"`
+			} `json:"body"`
+		} `json:"interactive"`
+	}
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/messages") || json.Unmarshal(raw, &req) != nil {
+		http.Error(w, `{"error":{"message":"bad request","code":100}}`, http.StatusBadRequest)
+		return
+	}
+	text := req.Text.Body + req.Interactive.Body.Text
+	g.mu.Lock()
+	g.total++
+	n := g.total
+	g.got[req.To] = append(g.got[req.To], text)
+	close(g.changed)
+	g.changed = make(chan struct{})
+	g.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"messaging_product":"whatsapp","messages":[{"id":"wamid.K%d"}]}`, n)
+}
+
+func (g *killGraph) replies(to string) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.got[to]...)
+}
+
+// waitFor blocks until cond holds or the deadline passes.
+func (g *killGraph) waitFor(deadline time.Time, cond func() bool) bool {
+	for {
+		g.mu.Lock()
+		ch := g.changed
+		g.mu.Unlock()
+		if cond() {
+			return true
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-ch:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// serverProc is one `parley serve` process.
+type serverProc struct {
+	cmd    *exec.Cmd
+	base   string
+	stderr *bytes.Buffer
+	exited chan struct{}
+	next   chan struct{} // closed when the next process is serving
+}
+
+const (
+	killSecret = "kill-test-app-secret"
+	killPNID   = "100000000000001"
+	killViewer = "viewer-token-0123456789"
+)
+
+// startServe runs the test binary as `parley serve` (testscript.Main put it
+// on PATH under that name) and waits until /readyz answers 200.
+func startServe(t *testing.T, flows, data, graphURL string) *serverProc {
+	t.Helper()
+	bin, err := exec.LookPath("parley")
+	if err != nil {
+		t.Fatalf("the parley command is not on PATH (set up by testscript.Main): %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	p := &serverProc{base: "http://" + addr, stderr: &bytes.Buffer{}, exited: make(chan struct{}), next: make(chan struct{})}
+	p.cmd = exec.Command(bin, "serve", "--addr", addr, "--flows", flows, "--data", data, "--web-chat", "off", "--log-format", "json")
+	p.cmd.Env = append(os.Environ(),
+		"PARLEY_WHATSAPP_APP_SECRET="+killSecret,
+		"PARLEY_WHATSAPP_ACCESS_TOKEN=kill-test-token",
+		"PARLEY_WHATSAPP_VERIFY_TOKEN=kill-test-verify",
+		"PARLEY_WHATSAPP_PHONE_NUMBER_ID="+killPNID,
+		"PARLEY_WHATSAPP_FLOW=booking",
+		"PARLEY_WHATSAPP_GRAPH_URL="+graphURL,
+		"PARLEY_MASTER_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		"PARLEY_ADMIN_TOKENS=viewer:"+killViewer,
+	)
+	p.cmd.Stdout = io.Discard
+	p.cmd.Stderr = &lockedWriter{w: p.stderr}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.exited) }()
+	deadline := time.Now().Add(60 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		resp, err := http.Get(p.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		select {
+		case <-p.exited:
+			t.Fatalf("parley serve exited before it was ready:\n%s", p.output())
+		case <-tick.C:
+		}
+		if time.Now().After(deadline) {
+			p.cmd.Process.Kill()
+			t.Fatalf("parley serve was not ready within 60s:\n%s", p.output())
+		}
+	}
+}
+
+func (p *serverProc) output() string {
+	w := p.cmd.Stderr.(*lockedWriter)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return p.stderr.String()
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func killWebhook(from, id, text string) []byte {
+	type m = map[string]any
+	b, _ := json.Marshal(m{
+		"object": "whatsapp_business_account",
+		"entry": []m{{"id": "200000000000001", "changes": []m{{"field": "messages", "value": m{
+			"messaging_product": "whatsapp",
+			"metadata":          m{"display_phone_number": "15550001000", "phone_number_id": killPNID},
+			"contacts":          []m{{"profile": m{"name": "Kill Test"}, "wa_id": from}},
+			"messages": []m{{"from": from, "id": id, "timestamp": fmt.Sprint(time.Now().Unix()),
+				"type": "text", "text": m{"body": text}}},
+		}}}}},
+	})
+	return b
+}
+
+// TestServeSurvivesSIGKILL runs many booking conversations against a real
+// `parley serve` process, kills it with SIGKILL mid-run, restarts it on the
+// same data directory and re-delivers every webhook that was not answered
+// 200 (as Meta does). No inbound message may be lost: every conversation
+// ends with its confirmation, nothing stays queued, and the only allowed
+// damage is a repeated reply right after the crash, which is counted.
+func TestServeSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills server processes; skipped with -short")
+	}
+	const conversations = 30
+	script := []struct {
+		text    string
+		replies int
+	}{{"hi", 2}, {"YES", 1}, {"NAME", 1}, {"not-an-email", 1}, {"EMAIL", 1}, {"2", 1}}
+	killAt := int64(conversations * len(script) / 3)
+
+	g := &killGraph{got: map[string][]string{}, changed: make(chan struct{})}
+	gs := httptest.NewServer(g)
+	defer gs.Close()
+	flows, err := filepath.Abs("../../flows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+
+	var (
+		curMu sync.Mutex
+		cur   = startServe(t, flows, data, gs.URL)
+	)
+	first := cur
+	current := func() *serverProc { curMu.Lock(); defer curMu.Unlock(); return cur }
+	defer func() {
+		p := current()
+		p.cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("first server's log:\n%s\nsecond server's log:\n%s", first.output(), p.output())
+		}
+	}()
+
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var answered, redelivered atomic.Int64
+	var gaveUp atomic.Bool
+	kill := make(chan struct{})
+	var killOnce sync.Once
+	deliver := func(body []byte) {
+		for !gaveUp.Load() {
+			p := current()
+			req, _ := http.NewRequest(http.MethodPost, p.base+"/webhook/whatsapp", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(killSecret), body))
+			resp, err := client.Do(req)
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					if answered.Add(1) == killAt {
+						killOnce.Do(func() { close(kill) })
+					}
+					return
+				}
+			}
+			// Not answered 200: Meta delivers it again, here once the
+			// restarted server is serving.
+			redelivered.Add(1)
+			<-p.next
+		}
+	}
+
+	restarted := make(chan struct{})
+	go func() {
+		defer close(restarted)
+		<-kill
+		p := current()
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.exited
+		defer func() {
+			if current() == p { // the restart failed (startServe called t.Fatal)
+				gaveUp.Store(true)
+				close(p.next)
+			}
+		}()
+		np := startServe(t, flows, data, gs.URL)
+		curMu.Lock()
+		cur = np
+		curMu.Unlock()
+		close(p.next)
+	}()
+
+	users := make([]string, conversations)
+	var wg sync.WaitGroup
+	stuck := make(chan string, conversations)
+	for i := range conversations {
+		users[i] = fmt.Sprintf("1777%08d", i)
+		wg.Go(func() {
+			user := users[i]
+			want := 0
+			for k, turn := range script {
+				text := strings.NewReplacer("NAME", "Name"+fmt.Sprint(i), "EMAIL", fmt.Sprintf("user%d@example.com", i)).Replace(turn.text)
+				deliver(killWebhook(user, fmt.Sprintf("wamid.KILL.%d.%d", i, k), text))
+				want += turn.replies
+				if !g.waitFor(time.Now().Add(60*time.Second), func() bool { return len(g.replies(user)) >= want }) {
+					stuck <- fmt.Sprintf("conversation %d: turn %d got no reply within 60s", i, k+1)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stuck)
+	for s := range stuck {
+		t.Error(s)
+	}
+	select {
+	case <-restarted:
+	default:
+		t.Fatalf("the run ended before the kill (%d webhooks answered, kill at %d)", answered.Load(), killAt)
+	}
+
+	// Every conversation ends with its own confirmation; collapsing
+	// adjacent repeats (a reply re-sent after the crash) leaves exactly the
+	// seven replies of the script, in order.
+	duplicates := 0
+	for i, user := range users {
+		email := fmt.Sprintf("user%d@example.com", i)
+		if !g.waitFor(time.Now().Add(60*time.Second), func() bool {
+			r := g.replies(user)
+			return len(r) > 0 && strings.Contains(r[len(r)-1], email)
+		}) {
+			t.Errorf("conversation %d never received its confirmation; replies: %q", i, g.replies(user))
+			continue
+		}
+		got := g.replies(user)
+		var collapsed []string
+		for _, r := range got {
+			if len(collapsed) > 0 && collapsed[len(collapsed)-1] == r {
+				continue
+			}
+			collapsed = append(collapsed, r)
+		}
+		duplicates += len(got) - len(collapsed)
+		if len(collapsed) != 7 || !strings.Contains(collapsed[3], fmt.Sprintf("Thanks Name%d!", i)) {
+			t.Errorf("conversation %d: replies %q, want the 7 replies of the booking script", i, collapsed)
+		}
+	}
+
+	// Nothing is left queued once the restarted server is idle.
+	p := current()
+	var summary struct {
+		Engine struct {
+			Inbox  int `json:"inbox_pending"`
+			Outbox int `json:"outbox_pending"`
+		} `json:"engine"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, _ := http.NewRequest(http.MethodGet, p.base+"/admin/v1/metrics-summary", nil)
+		req.Header.Set("Authorization", "Bearer "+killViewer)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&summary)
+		resp.Body.Close()
+		if summary.Engine.Inbox == 0 && summary.Engine.Outbox == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still queued after the run: inbox %d, outbox %d", summary.Engine.Inbox, summary.Engine.Outbox)
+		}
+		<-tick.C
+	}
+	resp, err := client.Get(p.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	reported := "?"
+	for _, line := range strings.Split(string(metrics), "\n") {
+		if v, ok := strings.CutPrefix(line, "parley_outbox_duplicate_sends_total "); ok {
+			reported = v
+		}
+	}
+	t.Logf("SIGKILL after %d answered webhooks; %d deliveries repeated; %d replies seen twice at the Graph API; the restarted server reports parley_outbox_duplicate_sends_total %s",
+		killAt, redelivered.Load(), duplicates, reported)
+
+	// A graceful stop of the restarted server exits 0.
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("parley serve after SIGTERM exited %d, want 0", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("parley serve did not stop within 30s of SIGTERM")
+	}
+}
