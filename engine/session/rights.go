@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/vault"
 )
 
@@ -25,7 +26,7 @@ type ExportedField struct {
 // ExportedConsent is one consent decision in an access export.
 type ExportedConsent struct {
 	Purpose     string    `json:"purpose"`
-	Decision    string    `json:"decision"` // granted or withdrawn
+	Decision    string    `json:"decision"` // granted, declined or withdrawn
 	At          time.Time `json:"at"`
 	Flow        string    `json:"flow"`
 	FlowVersion int       `json:"flow_version"`
@@ -43,11 +44,26 @@ type Export struct {
 }
 
 // ExportedState says where the subject's conversation is, without values.
+// Step is the step waiting for the customer (or the hand-off step); it is
+// empty once the conversation has ended.
 type ExportedState struct {
 	Flow        string `json:"flow"`
 	FlowVersion int    `json:"flow_version"`
+	Status      string `json:"status"` // new, waiting, ended or handed_off
 	Step        string `json:"step,omitempty"`
 	Language    string `json:"language,omitempty"`
+}
+
+func statusName(s runtime.Status) string {
+	switch s {
+	case runtime.StatusWaiting:
+		return "waiting"
+	case runtime.StatusEnded:
+		return "ended"
+	case runtime.StatusHandedOff:
+		return "handed_off"
+	}
+	return "new"
 }
 
 // ExportSubject returns everything held about the subject as of now.
@@ -59,7 +75,12 @@ func ExportSubject(v *vault.Vault, s vault.SubjectID, now time.Time) (*Export, e
 	out := &Export{Subject: s.Hex(), ExportedAt: now.UTC(), Fields: []ExportedField{}, Consents: []ExportedConsent{}}
 	if ex.State != nil {
 		if ps, err := decodeState(ex.State); err == nil && ps.Flow != "" {
-			out.Conversation = &ExportedState{Flow: ps.Flow, FlowVersion: ps.Version, Step: ps.Step, Language: ps.Lang}
+			out.Conversation = &ExportedState{Flow: ps.Flow, FlowVersion: ps.Version, Status: statusName(ps.Status), Language: ps.Lang}
+			if ps.Status == runtime.StatusWaiting || ps.Status == runtime.StatusHandedOff {
+				// An ended conversation keeps the id of its last question
+				// internally; it is not where the conversation is.
+				out.Conversation.Step = ps.Step
+			}
 		}
 	}
 	for _, f := range ex.Fields {
@@ -77,11 +98,18 @@ func ExportSubject(v *vault.Vault, s vault.SubjectID, now time.Time) (*Export, e
 		})
 	}
 	sort.Slice(out.Fields, func(i, j int) bool { return out.Fields[i].Field < out.Fields[j].Field })
+	granted := map[string]bool{} // purposes whose consent stands, in record order
 	for _, c := range ex.Consents {
-		d := "withdrawn"
-		if c.Granted {
+		// A refusal is a withdrawal only if it takes back a standing grant;
+		// otherwise the customer declined when asked.
+		d := "declined"
+		switch {
+		case c.Granted:
 			d = "granted"
+		case granted[c.Purpose]:
+			d = "withdrawn"
 		}
+		granted[c.Purpose] = c.Granted
 		out.Consents = append(out.Consents, ExportedConsent{
 			Purpose: c.Purpose, Decision: d, At: c.At.UTC(), Flow: c.Flow, FlowVersion: c.FlowVersion,
 			NoticeHash: c.NoticeHash, MessageID: c.MessageID,
