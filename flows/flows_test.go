@@ -1,0 +1,261 @@
+// Package flows_test drives every shipped flow end to end through the
+// runtime, so a change to a flow (or to the engine) that breaks a shipped
+// conversation fails here.
+package flows_test
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/engine/compile"
+	"github.com/parleyhq/parley/engine/lint"
+	"github.com/parleyhq/parley/engine/runtime"
+)
+
+var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+func program(t *testing.T, file string) *compile.Program {
+	t.Helper()
+	res, err := lint.File(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Program == nil || len(res.Diags) > 0 {
+		t.Fatalf("%s does not lint clean: %v", file, res.Diags)
+	}
+	return res.Program
+}
+
+// TestShippedFlowsLintClean: every flow that ships passes lint without a
+// warning, and is covered by a test below.
+func TestShippedFlowsLintClean(t *testing.T) {
+	files, err := filepath.Glob("*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tested := map[string]bool{"booking.yaml": true, "support.yaml": true, "newsletter.yaml": true}
+	for _, f := range files {
+		program(t, f)
+		if !tested[f] {
+			t.Errorf("%s ships without an end-to-end test in flows_test.go", f)
+		}
+	}
+	if len(files) != len(tested) {
+		t.Errorf("found flows %v, want exactly %v", files, slices.Sorted(maps.Keys(tested)))
+	}
+}
+
+// chat is one customer talking to an Engine on a MemStore.
+type chat struct {
+	t       *testing.T
+	e       *runtime.Engine
+	store   *runtime.MemStore
+	subject string
+	lang    string
+	n       int
+	status  runtime.Status
+}
+
+func newChat(t *testing.T, file string, caller runtime.Caller) *chat {
+	p := program(t, file)
+	st := runtime.NewMemStore()
+	e := &runtime.Engine{Programs: map[string]*compile.Program{p.ID(): p}, Store: st, Caller: caller, Now: func() time.Time { return t0 }}
+	return &chat{t: t, e: e, store: st, subject: "subject-1"}
+}
+
+// say sends one message and returns the replies of that turn.
+func (c *chat) say(text string) []runtime.Message {
+	c.t.Helper()
+	c.n++
+	out, status, err := c.e.HandleFlow(context.Background(), c.subject, "", runtime.Inbound{
+		ID: "wamid." + string(rune('A'+c.n)), Text: runtime.Answer(text), Lang: c.lang})
+	if err != nil {
+		c.t.Fatalf("turn %d: %v", c.n, err)
+	}
+	c.status = status
+	return out
+}
+
+// script sends each message and checks how many replies each turn gave.
+func (c *chat) script(msgs []string, counts []int) [][]runtime.Message {
+	c.t.Helper()
+	var all [][]runtime.Message
+	for i, m := range msgs {
+		out := c.say(m)
+		if len(out) != counts[i] {
+			c.t.Errorf("turn %d (%q): %d replies %q, want %d", i+1, m, len(out), texts(out), counts[i])
+		}
+		all = append(all, out)
+	}
+	return all
+}
+
+func texts(ms []runtime.Message) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Text
+	}
+	return out
+}
+
+func wantText(t *testing.T, m runtime.Message, kind runtime.MessageKind, parts ...string) {
+	t.Helper()
+	if m.Kind != kind {
+		t.Errorf("message %q is of kind %d, want %d", m.Text, m.Kind, kind)
+	}
+	for _, p := range parts {
+		if !strings.Contains(m.Text, p) {
+			t.Errorf("message %q lacks %q", m.Text, p)
+		}
+	}
+}
+
+func TestBookingFullPath(t *testing.T) {
+	c := newChat(t, "booking.yaml", nil)
+	turns := c.script([]string{"hi", "YES", "Ada", "not-an-email", "ada@example.com", "2"}, []int{2, 1, 1, 1, 1, 1})
+	wantText(t, turns[0][0], runtime.KindSay, "booking assistant")
+	wantText(t, turns[0][1], runtime.KindConsent, "Smile Dental Ltd", "30 days", "https://smile.example/privacy", "STOP")
+	wantText(t, turns[1][0], runtime.KindAsk, "What's your name?")
+	wantText(t, turns[2][0], runtime.KindAsk, "Thanks Ada!")
+	wantText(t, turns[3][0], runtime.KindRetry, "doesn't look like an email")
+	wantText(t, turns[4][0], runtime.KindAsk, "Which day suits you?")
+	wantText(t, turns[5][0], runtime.KindSay, "All set, Ada", "Tue 8 Dec, 14:00", "ada@example.com")
+	if c.status != runtime.StatusEnded {
+		t.Errorf("status %d, want ended", c.status)
+	}
+	if got := slices.Sorted(slices.Values(c.store.Fields(c.subject))); !slices.Equal(got, []string{"date", "email", "name"}) {
+		t.Errorf("stored fields %v, want date, email, name", got)
+	}
+	cs := c.store.Consents(c.subject)
+	if len(cs) != 1 || !cs[0].Granted || cs[0].MessageID != "wamid.C" || len(cs[0].NoticeHash) != 64 {
+		t.Errorf("consents = %+v, want one grant by the second message", cs)
+	}
+}
+
+func TestBookingDeclinePath(t *testing.T) {
+	c := newChat(t, "booking.yaml", nil)
+	turns := c.script([]string{"hi", "NO"}, []int{2, 1})
+	wantText(t, turns[1][0], runtime.KindSay, "No problem, we won't ask for anything")
+	if c.status != runtime.StatusEnded || len(c.store.Fields(c.subject)) != 0 {
+		t.Errorf("status %d fields %v, want ended with nothing stored", c.status, c.store.Fields(c.subject))
+	}
+	if cs := c.store.Consents(c.subject); len(cs) != 1 || cs[0].Granted {
+		t.Errorf("consents = %+v, want one refusal", cs)
+	}
+}
+
+func TestSupportEnglishAnswersAndForgetsSessionFields(t *testing.T) {
+	c := newChat(t, "support.yaml", nil)
+	turns := c.script([]string{"hi", "1", "bv12345", "yes"}, []int{3, 1, 2, 1})
+	wantText(t, turns[0][0], runtime.KindSay, "Bottega Verde's order assistant")
+	wantText(t, turns[0][1], runtime.KindNotice, "Bottega Verde S.r.l.", "it is needed for our agreement with you", "30 days")
+	wantText(t, turns[0][2], runtime.KindAsk, "What can I help you with?")
+	if len(turns[0][2].Options) != 3 {
+		t.Errorf("topic options = %+v, want 3", turns[0][2].Options)
+	}
+	wantText(t, turns[1][0], runtime.KindAsk, "order number")
+	wantText(t, turns[2][0], runtime.KindSay, "Order BV12345 left our warehouse")
+	wantText(t, turns[2][1], runtime.KindAsk, "Did that answer your question?")
+	wantText(t, turns[3][0], runtime.KindSay, "Great, thanks")
+	if c.status != runtime.StatusEnded {
+		t.Errorf("status %d, want ended", c.status)
+	}
+	// topic lives for the session, happy is transient: only order is left.
+	if got := c.store.Fields(c.subject); !slices.Equal(got, []string{"order"}) {
+		t.Errorf("fields held after the conversation: %v, want [order]", got)
+	}
+	if cs := c.store.Consents(c.subject); len(cs) != 0 {
+		t.Errorf("a contract purpose recorded consents: %+v", cs)
+	}
+}
+
+func TestSupportItalianHandsOff(t *testing.T) {
+	c := newChat(t, "support.yaml", nil)
+	c.lang = "it"
+	turns := c.script([]string{"ciao", "3"}, []int{3, 1})
+	wantText(t, turns[0][0], runtime.KindSay, "Ciao! Sono l'assistente ordini")
+	wantText(t, turns[0][1], runtime.KindNotice, "base giuridica")
+	wantText(t, turns[0][2], runtime.KindAsk, "Come posso aiutarti?")
+	wantText(t, turns[1][0], runtime.KindHandoff, "Ti passo a un collega")
+	if c.status != runtime.StatusHandedOff {
+		t.Fatalf("status %d, want handed off", c.status)
+	}
+	// A person is answering now: the bot stays quiet...
+	if out := c.say("c'è qualcuno?"); len(out) != 0 {
+		t.Errorf("bot replied %q during the hand-off", texts(out))
+	}
+	// ...except for the rights keywords, in the customer's language.
+	if out := c.say("I MIEI DATI"); len(out) != 1 || out[0].Kind != runtime.KindRights {
+		t.Errorf("MY DATA in Italian during the hand-off: %q", texts(out))
+	}
+}
+
+func TestSupportBadOrderNumberHandsOff(t *testing.T) {
+	c := newChat(t, "support.yaml", nil)
+	turns := c.script([]string{"hi", "2", "12345"}, []int{3, 1, 1})
+	wantText(t, turns[2][0], runtime.KindHandoff, "passing you to a colleague")
+	if c.status != runtime.StatusHandedOff {
+		t.Errorf("status %d, want handed off", c.status)
+	}
+}
+
+// recordingCaller records exactly what each integration call received.
+type recordingCaller struct {
+	mu    sync.Mutex
+	fail  bool
+	calls []map[string]string
+	names []string
+}
+
+func (r *recordingCaller) Call(_ context.Context, integration string, fields map[string]string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.names = append(r.names, integration)
+	r.calls = append(r.calls, maps.Clone(fields))
+	if r.fail {
+		return errors.New("mailer down")
+	}
+	return nil
+}
+
+func TestNewsletterSendsOnlyEmailAndTopic(t *testing.T) {
+	rc := &recordingCaller{}
+	c := newChat(t, "newsletter.yaml", rc)
+	turns := c.script([]string{"hi", "YES", "Mia", "mia@example.org", "2"}, []int{2, 1, 1, 1, 1})
+	wantText(t, turns[0][1], runtime.KindConsent, "Orto Urbano Cooperative", "1 year")
+	wantText(t, turns[4][0], runtime.KindSay, "You're in, Mia!", "herbs", "mia@example.org")
+	if len(rc.calls) != 1 || rc.names[0] != "mailer" {
+		t.Fatalf("calls = %v %v, want one call to mailer", rc.names, rc.calls)
+	}
+	want := map[string]string{"email": "mia@example.org", "topic": "herbs"}
+	if !maps.Equal(rc.calls[0], want) {
+		t.Errorf("mailer received %v, want exactly %v (first_name must not leave)", rc.calls[0], want)
+	}
+}
+
+func TestNewsletterMailerFailure(t *testing.T) {
+	rc := &recordingCaller{fail: true}
+	c := newChat(t, "newsletter.yaml", rc)
+	turns := c.script([]string{"hi", "YES", "Mia", "mia@example.org", "1"}, []int{2, 1, 1, 1, 1})
+	wantText(t, turns[4][0], runtime.KindSay, "not subscribed yet")
+	if c.status != runtime.StatusEnded || len(rc.calls) != 1 {
+		t.Errorf("status %d after %d calls, want ended after 1", c.status, len(rc.calls))
+	}
+}
+
+func TestNewsletterDeclineCallsNothing(t *testing.T) {
+	rc := &recordingCaller{}
+	c := newChat(t, "newsletter.yaml", rc)
+	turns := c.script([]string{"hi", "no"}, []int{2, 1})
+	wantText(t, turns[1][0], runtime.KindSay, "nothing was saved")
+	if len(rc.calls) != 0 || len(c.store.Fields(c.subject)) != 0 {
+		t.Errorf("after a decline: calls %v, fields %v", rc.calls, c.store.Fields(c.subject))
+	}
+}
