@@ -380,7 +380,10 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 	t.Logf("SIGKILL after %d answered webhooks; %d deliveries repeated; %d replies seen twice at the Graph API; the restarted server reports parley_outbox_duplicate_sends_total %s",
 		killAt, redelivered.Load(), duplicates, reported)
 
-	// A graceful stop of the restarted server exits 0.
+	// A graceful stop of the restarted server exits 0. Idle keep-alive
+	// connections are closed first: fasthttp's Shutdown can otherwise wait
+	// out one of them for up to the 10 s read timeout.
+	client.CloseIdleConnections()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:
