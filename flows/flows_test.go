@@ -5,6 +5,8 @@ package flows_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"maps"
 	"path/filepath"
@@ -134,8 +136,10 @@ func TestBookingFullPath(t *testing.T) {
 		t.Errorf("stored fields %v, want date, email, name", got)
 	}
 	cs := c.store.Consents(c.subject)
-	if len(cs) != 1 || !cs[0].Granted || cs[0].MessageID != "wamid.C" || len(cs[0].NoticeHash) != 64 {
-		t.Errorf("consents = %+v, want one grant by the second message", cs)
+	// The record proves what was agreed to: the hash of the exact notice sent.
+	sum := sha256.Sum256([]byte(turns[0][1].Text))
+	if len(cs) != 1 || !cs[0].Granted || cs[0].MessageID != "wamid.C" || cs[0].NoticeHash != hex.EncodeToString(sum[:]) {
+		t.Errorf("consents = %+v, want one grant by the second message with the SHA-256 of the notice shown", cs)
 	}
 }
 
