@@ -18,6 +18,7 @@ type noticeWords struct {
 	special      string // category
 	and          string
 	keptFor      string // retention
+	keptEach     string // field-by-field retentions
 	session      string
 	transient    string
 	units        [4][2]string // year, day, hour, minute: singular, plural
@@ -33,6 +34,7 @@ var noticeLang = map[string]*noticeWords{
 		special:   "This includes %s information, a special category of data, so we need your explicit consent. ",
 		and:       "and",
 		keptFor:   "We keep it %s.",
+		keptEach:  "We keep your %s.",
 		session:   "until this conversation ends",
 		transient: "only while we talk and never store it",
 		units:     [4][2]string{{"year", "years"}, {"day", "days"}, {"hour", "hours"}, {"minute", "minutes"}},
@@ -50,6 +52,7 @@ var noticeLang = map[string]*noticeWords{
 		special:   "Si tratta di dati relativi a %s, una categoria particolare di dati, quindi ci serve il tuo consenso esplicito. ",
 		and:       "e",
 		keptFor:   "Li conserviamo %s.",
+		keptEach:  "Conserviamo: %s.",
 		session:   "fino alla fine di questa conversazione",
 		transient: "solo durante la conversazione, senza salvarli",
 		units:     [4][2]string{{"anno", "anni"}, {"giorno", "giorni"}, {"ora", "ore"}, {"minuto", "minuti"}},
@@ -138,7 +141,7 @@ func (p *Program) BuildNotice(pi, li int, description string) Notice {
 			fd := &p.fields[fi]
 			parts = append(parts, fd.Label(li)+" "+HumanRetention(fd.Retention, lang))
 		}
-		keep = strings.Replace(w.keptFor, "%s", joinList(parts, w.and), 1)
+		keep = strings.Replace(w.keptEach, "%s", joinList(parts, w.and), 1)
 	}
 	var text string
 	if pu.NeedsConsent {
