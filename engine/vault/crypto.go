@@ -15,6 +15,7 @@ import (
 // key never gives away another.
 const (
 	labelBadger = "parley/vault/badger-encryption/v1"
+	labelInbox  = "parley/vault/inbox-encryption/v1"
 	labelKEK    = "parley/vault/kek/v1"
 	labelMeta   = "parley/vault/meta/v1"
 	labelBackup = "parley/vault/backup/v1"

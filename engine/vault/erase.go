@@ -17,8 +17,12 @@ import (
 // At once, in one fsynced transaction: the wrapped data key is replaced by an
 // "erased" marker (crypto-shredding: every sealed value of the subject, in
 // live files, stale versions and caches, is unreadable from here on), pending
-// inbox and outbox entries of the subject are deleted, and the erasure is
-// recorded in e/<s> and, fsynced before the store changes, in erasures.log.
+// outbox entries of the subject are deleted, and the erasure is recorded in
+// e/<s> and, fsynced before the store changes, in erasures.log. Right after
+// that transaction the subject's pending inbox entries are deleted from the
+// inbox DB (not fsynced: they are sealed under the destroyed key, so they are
+// unreadable whether or not the delete survives a power cut; a message that
+// arrives during the erasure is left unreadable and removed by Sweep).
 //
 // Then, batched (Options.PurgeDelay), Purge drops the subject's prefixes with
 // DropPrefix, which removes every version of the old key and values from the
@@ -27,7 +31,11 @@ import (
 // store), while the erasure proper must be fast.
 func (v *Vault) Erase(s SubjectID, now time.Time) (Receipt, error) {
 	var r Receipt
-	err := v.update(func(txn *badger.Txn) error {
+	inboxKeys, inboxPending, err := v.inboxOfSubject(s)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("vault: erase %s: %w", s, err)
+	}
+	err = v.update(func(txn *badger.Txn) error {
 		r = Receipt{Subject: s, At: now.UTC()}
 		sk, err := v.readKey(txn, s)
 		if err != nil {
@@ -43,9 +51,7 @@ func (v *Vault) Erase(s SubjectID, now time.Time) (Receipt, error) {
 				return err
 			}
 		}
-		if r.Inbox, err = deleteQueued(txn, prefixIQ, s); err != nil {
-			return err
-		}
+		r.Inbox = inboxPending
 		if r.Outbox, err = deleteQueued(txn, prefixOut, s); err != nil {
 			return err
 		}
@@ -64,6 +70,10 @@ func (v *Vault) Erase(s SubjectID, now time.Time) (Receipt, error) {
 	}
 	if err := v.durable(); err != nil {
 		return Receipt{}, fmt.Errorf("vault: erase %s: %w", s, err)
+	}
+	v.forgetSubject(s)
+	if err := v.dropInbox(inboxKeys); err != nil {
+		return Receipt{}, fmt.Errorf("vault: erase %s: inbox: %w", s, err)
 	}
 	if r.PurgePending {
 		select {

@@ -40,54 +40,31 @@ type OutboxUpdate struct {
 	ChannelMsgID string
 }
 
-var (
-	prefixIQ  = []byte("iq/")
-	prefixOut = []byte("out/")
-)
+var prefixOut = []byte("out/")
 
 func seqKey(prefix []byte, seq uint64) []byte {
 	return fmt.Appendf(append([]byte(nil), prefix...), "%016x", seq)
 }
-func (v *Vault) keyIn(msgID string) []byte {
-	return []byte("in/" + hex.EncodeToString(hmacSum(v.dedupeKey, msgID)[:20]))
-}
 func (v *Vault) keyOW(chanID string) []byte {
 	return []byte("ow/" + hex.EncodeToString(hmacSum(v.dedupeKey, "outbox:", chanID)[:20]))
-}
-
-type inMarker struct {
-	seq     uint64
-	subject string
-	at      time.Time
-	done    bool
-}
-
-func (m inMarker) encode() []byte {
-	var e enc
-	e.uint(m.seq)
-	e.str(m.subject)
-	e.time(m.at)
-	e.bool(m.done)
-	return e.b
-}
-
-func decodeIn(b []byte) (inMarker, error) {
-	d := dec{b: b}
-	m := inMarker{seq: d.uint(), subject: d.str(), at: d.time(), done: d.bool()}
-	return m, d.err
 }
 
 // withSubjectKey runs fn in a write transaction with the subject's key,
 // creating it if needed and purging first if the subject was erased.
 func (v *Vault) withSubjectKey(s SubjectID, now time.Time, fn func(*badger.Txn, *subjectKey) error) error {
 	for range 10 {
+		fresh := false
 		err := v.update(func(txn *badger.Txn) error {
 			sk, err := v.liveKey(txn, s, true, now)
 			if err != nil {
 				return err
 			}
+			fresh = sk.fresh
 			return fn(txn, sk)
 		})
+		if err == nil && fresh {
+			v.keyCreated(s)
+		}
 		if !errors.Is(err, errPurgePending) {
 			return err
 		}
@@ -96,94 +73,6 @@ func (v *Vault) withSubjectKey(s SubjectID, now time.Time, fn func(*badger.Txn, 
 		}
 	}
 	return errPurgePending
-}
-
-// InboxPut stores an inbound message durably (fsynced before it returns, so
-// the webhook can answer 200) unless its id was seen within
-// Options.DedupeWindow, in which case dup is true and nothing is stored. The
-// payload holds message text, so it is sealed under the subject's key.
-func (v *Vault) InboxPut(msgID string, s SubjectID, payload []byte, now time.Time) (dup bool, err error) {
-	ik := v.keyIn(msgID)
-	err = v.withSubjectKey(s, now, func(txn *badger.Txn, sk *subjectKey) error {
-		dup = false
-		item, err := txn.Get(ik)
-		if err == nil {
-			var m inMarker
-			if err := item.Value(func(b []byte) error { m, err = decodeIn(b); return err }); err != nil {
-				return err
-			}
-			if now.Before(m.at.Add(v.opts.DedupeWindow)) {
-				dup = true
-				return nil
-			}
-		} else if !errors.Is(err, badger.ErrKeyNotFound) {
-			return err
-		}
-		seq, err := v.seqInbox.Next()
-		if err != nil {
-			return err
-		}
-		m := inMarker{seq: seq, subject: string(s), at: now}
-		if err := txn.SetEntry(badger.NewEntry(ik, m.encode()).WithTTL(v.opts.DedupeWindow + ttlMargin)); err != nil {
-			return err
-		}
-		qk := seqKey(prefixIQ, seq)
-		var pe enc
-		pe.str(msgID)
-		pe.bytes(payload)
-		sealed, err := sealValue(sk.aead, qk, valHdr{}, pe.b)
-		if err != nil {
-			return err
-		}
-		var e enc
-		e.str(string(s))
-		e.time(now)
-		e.bytes(sealed)
-		return txn.Set(qk, e.b)
-	})
-	if err != nil {
-		return false, fmt.Errorf("vault: inbox put: %w", err)
-	}
-	if dup {
-		return true, nil
-	}
-	return false, v.durable()
-}
-
-// InboxPending returns the unprocessed inbound messages in arrival order.
-func (v *Vault) InboxPending() ([]InboxEntry, error) {
-	var out []InboxEntry
-	err := v.db.View(func(txn *badger.Txn) error {
-		keys := map[SubjectID]*subjectKey{}
-		return scan(txn, prefixIQ, true, func(k []byte, item *badger.Item) error {
-			return item.Value(func(b []byte) error {
-				d := dec{b: b}
-				s, at, sealed := SubjectID(d.str()), d.time(), d.bytes()
-				if d.err != nil {
-					return ErrCorrupt
-				}
-				sk, err := v.cachedKey(txn, keys, s)
-				if err != nil || sk == nil {
-					return err // erased meanwhile: unreadable, skipped
-				}
-				pt, err := openValue(sk.aead, k, sealed)
-				if err != nil {
-					return err
-				}
-				pd := dec{b: pt}
-				e := InboxEntry{Seq: parseSeq(k, len(prefixIQ)), MsgID: pd.str(), Payload: pd.bytes(), Subject: s, At: at}
-				if pd.err != nil {
-					return ErrCorrupt
-				}
-				out = append(out, e)
-				return nil
-			})
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("vault: inbox pending: %w", err)
-	}
-	return out, nil
 }
 
 func (v *Vault) cachedKey(txn *badger.Txn, cache map[SubjectID]*subjectKey, s SubjectID) (*subjectKey, error) {
@@ -213,45 +102,6 @@ func parseSeq(k []byte, skip int) uint64 {
 		}
 	}
 	return seq
-}
-
-// InboxDone marks a message processed: the payload goes, the dedupe marker
-// stays for the rest of the window. Fsynced, so a processed message is not
-// processed again after a power cut.
-func (v *Vault) InboxDone(msgID string) error {
-	err := v.update(func(txn *badger.Txn) error { return v.markInboxDone(txn, msgID) })
-	if err != nil {
-		return fmt.Errorf("vault: inbox done: %w", err)
-	}
-	return v.durable()
-}
-
-func (v *Vault) markInboxDone(txn *badger.Txn, msgID string) error {
-	ik := v.keyIn(msgID)
-	item, err := txn.Get(ik)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	var m inMarker
-	if err := item.Value(func(b []byte) error { m, err = decodeIn(b); return err }); err != nil {
-		return err
-	}
-	if m.done {
-		return nil
-	}
-	if err := txn.Delete(seqKey(prefixIQ, m.seq)); err != nil {
-		return err
-	}
-	m.done = true
-	ttl := time.Until(time.Unix(int64(item.ExpiresAt()), 0))
-	e := badger.NewEntry(ik, m.encode())
-	if ttl > 0 {
-		e = e.WithTTL(ttl)
-	}
-	return txn.SetEntry(e)
 }
 
 func encodeOut(o *OutboxEntry, sealed []byte) []byte {

@@ -12,12 +12,12 @@ type Stats struct {
 	Subjects      int // subjects with a data key (including erased ones awaiting purge)
 	Fields        int // live field records (expired ones not yet swept included)
 	Consents      int
-	InboxPending  int
+	InboxPending  int // inbox DB entries not marked processed in the main DB
 	OutboxPending int
 	AuditEntries  int
 	Erasures      int
 	PurgePending  int
-	LSMBytes      int64 // Badger's own estimate
+	LSMBytes      int64 // Badger's own estimate, main and inbox DB
 	VlogBytes     int64
 	DiskBytes     int64 // every file under Dir
 }
@@ -28,7 +28,7 @@ func (v *Vault) Stats() (Stats, error) {
 	counters := []struct {
 		prefix string
 		n      *int
-	}{{"k/", &st.Subjects}, {"c/", &st.Consents}, {"iq/", &st.InboxPending}, {"out/", &st.OutboxPending},
+	}{{"k/", &st.Subjects}, {"c/", &st.Consents}, {"out/", &st.OutboxPending},
 		{"a/", &st.AuditEntries}, {"e/", &st.Erasures}, {"pq/", &st.PurgePending}}
 	err := v.db.View(func(txn *badger.Txn) error {
 		for _, c := range counters {
@@ -48,7 +48,13 @@ func (v *Vault) Stats() (Stats, error) {
 	if err != nil {
 		return st, err
 	}
+	if st.InboxPending, err = v.inboxPendingCount(); err != nil {
+		return st, err
+	}
 	st.LSMBytes, st.VlogBytes = v.db.Size()
+	lsm, vlog := v.inbox.Size()
+	st.LSMBytes += lsm
+	st.VlogBytes += vlog
 	if v.opts.Dir != "" {
 		_ = filepath.WalkDir(v.opts.Dir, func(_ string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {

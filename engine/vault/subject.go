@@ -89,7 +89,8 @@ type Change struct {
 	Put []FieldRecord
 	// Delete removes fields by name.
 	Delete []string
-	// Consents appends consent records; a commit with consents is fsynced.
+	// Consents appends consent records. A commit with consents is fsynced,
+	// unless it also carries InboxDone (see CommitTurn).
 	Consents []ConsentRecord
 	// EndSession drops the subject's session fields.
 	EndSession bool
@@ -99,8 +100,10 @@ type Change struct {
 	// turn's replies exist exactly when its state does (see CommitTurn).
 	Outbox [][]byte
 	// InboxDone marks this inbound message processed in the same
-	// transaction: after a crash a message is either fully processed (state,
-	// replies, done) or not at all, and then processed again from the inbox.
+	// transaction (processed marker ip/ in the main DB): after a crash a
+	// message is either fully processed (state, replies, done) or not at
+	// all, and then processed again from the inbox. The message's payload
+	// leaves the inbox DB only after the main DB was synced.
 	InboxDone string
 }
 
@@ -161,6 +164,7 @@ type subjectKey struct {
 	status byte
 	id     []byte
 	aead   cipher.AEAD
+	fresh  bool // created by this transaction (see Vault.keyCreated)
 }
 
 var errPurgePending = errors.New("vault: subject erased, purge pending")
@@ -233,7 +237,7 @@ func (v *Vault) liveKey(txn *badger.Txn, s SubjectID, create bool, now time.Time
 	if err != nil {
 		return nil, err
 	}
-	return &subjectKey{status: keyLive, id: id, aead: a}, nil
+	return &subjectKey{status: keyLive, id: id, aead: a, fresh: true}, nil
 }
 
 // Values under a subject: ver | flags | expiry (8, unix nanos, 0 = none) |
@@ -431,16 +435,38 @@ func (v *Vault) Commit(s SubjectID, c Change) error {
 // Badger applies writes in order, so a power cut that loses the turn also
 // loses nothing after it, and the inbound message is still in the (fsynced)
 // inbox to be processed again.
+//
+// Consent records of a turn that carries InboxDone are not fsynced either,
+// for the same reason: the inbound message that carried the consent answer
+// stays, fsynced, in the inbox DB until the main DB has been synced (the
+// purge of processed messages runs only after a main DB sync). A power cut
+// before that sync loses the consent record and the processed marker
+// together, and the message is processed again, recording the consent
+// again. A commit without InboxDone (CLI or web chat), or whose message is
+// not in the inbox, has no such replay and is fsynced before it returns.
 func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) {
 	if c.Erase {
 		_, err := v.Erase(s, v.now())
 		return nil, err
 	}
 	now := v.now()
+	var ref inboxRef
+	var known, inInbox bool
+	if c.InboxDone != "" {
+		if ref, known, inInbox, err = v.inboxRefOf(c.InboxDone); err != nil {
+			return nil, fmt.Errorf("vault: commit %s: %w", s, err)
+		}
+	}
 	for range 10 {
+		fresh := false
 		err := v.update(func(txn *badger.Txn) error {
 			outSeqs = outSeqs[:0]
-			return v.apply(txn, s, &c, now, &outSeqs)
+			if known {
+				if err := v.markProcessed(txn, ref, now); err != nil {
+					return err
+				}
+			}
+			return v.apply(txn, s, &c, now, &outSeqs, &fresh)
 		})
 		if errors.Is(err, errPurgePending) {
 			// The subject was erased and is talking to us again before the
@@ -453,7 +479,13 @@ func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) 
 		if err != nil {
 			return nil, fmt.Errorf("vault: commit %s: %w", s, err)
 		}
-		if len(c.Consents) > 0 {
+		if fresh {
+			v.keyCreated(s)
+		}
+		if known {
+			v.queuePurge(ref)
+		}
+		if len(c.Consents) > 0 && !inInbox {
 			return outSeqs, v.durable()
 		}
 		return outSeqs, nil
@@ -461,12 +493,7 @@ func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) 
 	return nil, fmt.Errorf("vault: commit %s: %w", s, errPurgePending)
 }
 
-func (v *Vault) apply(txn *badger.Txn, s SubjectID, c *Change, now time.Time, outSeqs *[]uint64) error {
-	if c.InboxDone != "" {
-		if err := v.markInboxDone(txn, c.InboxDone); err != nil && !errors.Is(err, ErrNotFound) {
-			return err
-		}
-	}
+func (v *Vault) apply(txn *badger.Txn, s SubjectID, c *Change, now time.Time, outSeqs *[]uint64, fresh *bool) error {
 	needKey := c.State != nil || len(c.Put) > 0 || len(c.Consents) > 0 || len(c.Outbox) > 0
 	sk, err := v.liveKey(txn, s, needKey, now)
 	if err != nil {
@@ -475,6 +502,7 @@ func (v *Vault) apply(txn *badger.Txn, s SubjectID, c *Change, now time.Time, ou
 	if sk == nil {
 		return nil // nothing to write and nothing held
 	}
+	*fresh = sk.fresh
 	if c.State != nil {
 		val, err := sealValue(sk.aead, keyS(s), valHdr{}, c.State)
 		if err != nil {

@@ -16,7 +16,9 @@ type SweepStats struct {
 	Expired int
 	// Deleted fields (deleted, or session ended) dropped from the files.
 	Deleted int
-	// Dedupe markers of inbound messages past the dedupe window.
+	// Dedupe markers of inbound messages past the dedupe window (inbox DB).
+	// Processed markers past the window (main DB) and inbox entries of
+	// erased subjects are removed too, uncounted.
 	Dedupe int
 	// Purged erased subjects whose files were purged.
 	Purged int
@@ -30,7 +32,6 @@ type SweepStats struct {
 func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 	var st SweepStats
 	var drop [][]byte
-	var stale [][]byte
 	err := v.db.View(func(txn *badger.Txn) error {
 		err := scan(txn, []byte("f/"), true, func(k []byte, item *badger.Item) error {
 			return item.Value(func(b []byte) error {
@@ -47,17 +48,7 @@ func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 				return nil
 			})
 		})
-		if err != nil {
-			return err
-		}
-		return scan(txn, []byte("in/"), true, func(k []byte, item *badger.Item) error {
-			return item.Value(func(b []byte) error {
-				if m, err := decodeIn(b); err == nil && !now.Before(m.at.Add(v.opts.DedupeWindow)) {
-					stale = append(stale, bytes.Clone(k))
-				}
-				return nil
-			})
-		})
+		return err
 	})
 	if err != nil {
 		return st, fmt.Errorf("vault: sweep: %w", err)
@@ -65,19 +56,8 @@ func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 	if err := v.dropFields(drop); err != nil {
 		return st, fmt.Errorf("vault: sweep: %w", err)
 	}
-	if len(stale) > 0 {
-		err := v.update(func(txn *badger.Txn) error {
-			for _, k := range stale {
-				if err := txn.Delete(k); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return st, fmt.Errorf("vault: sweep: %w", err)
-		}
-		st.Dedupe = len(stale)
+	if st.Dedupe, err = v.sweepInbox(now); err != nil {
+		return st, fmt.Errorf("vault: sweep: %w", err)
 	}
 	var pending int
 	_ = v.db.View(func(txn *badger.Txn) error {
@@ -89,6 +69,8 @@ func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 	st.Purged = pending
 	if !v.opts.InMemory {
 		for v.db.RunValueLogGC(0.5) == nil {
+		}
+		for v.inbox.RunValueLogGC(0.5) == nil {
 		}
 	}
 	return st, nil

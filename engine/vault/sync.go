@@ -50,8 +50,60 @@ func (g *groupSync) sync(fn func() error) error {
 // durable makes every write committed so far survive a power cut, as the
 // sync policy asks for critical records.
 func (v *Vault) durable() error {
-	if v.opts.InMemory || v.opts.Sync != SyncCritical {
-		return nil // SyncAlways already fsynced the commit; SyncNever never does
+	if !v.needsSync() {
+		return nil
 	}
-	return v.group.sync(v.db.Sync)
+	return v.group.sync(v.syncMain)
+}
+
+// needsSync: only SyncCritical on disk fsyncs explicitly (SyncAlways already
+// fsynced every commit; SyncNever and in-memory stores never do).
+func (v *Vault) needsSync() bool {
+	return !v.opts.InMemory && v.opts.Sync == SyncCritical
+}
+
+// syncMain fsyncs the main DB. Data keys created before it began are on
+// stable storage once it succeeds (see keyCreated).
+func (v *Vault) syncMain() error {
+	v.keyMu.Lock()
+	gen := v.keyGen
+	v.keyMu.Unlock()
+	if v.opts.onSync != nil {
+		v.opts.onSync(dbSubdir)
+	}
+	if err := v.db.Sync(); err != nil {
+		return err
+	}
+	v.keyMu.Lock()
+	for s, g := range v.newKeys {
+		if g <= gen {
+			delete(v.newKeys, s)
+		}
+	}
+	v.keyMu.Unlock()
+	return nil
+}
+
+// keyCreated notes, after the commit that made it, a subject data key not
+// yet on stable storage. InboxPut seals payloads under that key into the
+// (fsynced) inbox DB, so it syncs the main DB first while the key is listed
+// here.
+func (v *Vault) keyCreated(s SubjectID) {
+	if !v.needsSync() {
+		return
+	}
+	v.keyMu.Lock()
+	v.keyGen++
+	v.newKeys[s] = v.keyGen
+	v.keyMu.Unlock()
+}
+
+func (v *Vault) keyUnsynced(s SubjectID) bool {
+	if !v.needsSync() {
+		return false
+	}
+	v.keyMu.Lock()
+	defer v.keyMu.Unlock()
+	_, ok := v.newKeys[s]
+	return ok
 }

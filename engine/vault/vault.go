@@ -54,7 +54,8 @@ const (
 
 // Options configure Open and Restore.
 type Options struct {
-	// Dir is the data directory: the Badger files live in Dir/db, the erasure
+	// Dir is the data directory: the Badger files live in Dir/db, the inbox
+	// of inbound messages in its own Badger instance in Dir/inbox, the erasure
 	// ledger in Dir/erasures.log. Required unless InMemory.
 	Dir string
 	// InMemory keeps everything in memory (tests). Dir must be empty.
@@ -86,6 +87,10 @@ type Options struct {
 	// ErasureLog overrides the path of the erasure ledger file (default
 	// Dir/erasures.log), e.g. to keep it on another volume than the data.
 	ErasureLog string
+
+	// onSync, if set (tests), is called before every explicit fsync with
+	// the database it syncs: "db" (main) or "inbox".
+	onSync func(db string)
 }
 
 const (
@@ -108,6 +113,7 @@ type Vault struct {
 	now    func() time.Time
 	log    *slog.Logger
 	db     *badger.DB
+	inbox  *badger.DB // inbound messages and their dedupe markers; see inbox.go
 	lock   *os.File
 	ledger *ledger
 
@@ -123,8 +129,23 @@ type Vault struct {
 
 	seqInbox, seqOutbox, seqConsent *badger.Sequence
 
-	auditMu sync.Mutex
-	group   groupSync
+	auditMu    sync.Mutex
+	group      groupSync // fsyncs of the main DB
+	inboxGroup groupSync // fsyncs of the inbox DB
+
+	// inboxMu guards inboxSeqs (message id hash -> pending inbox entry, for
+	// the entries this process put or listed) and toPurge (entries marked
+	// processed in the main DB, deleted from the inbox DB after the next
+	// main DB sync).
+	inboxMu   sync.Mutex
+	inboxSeqs map[string]inboxRef
+	toPurge   []inboxRef
+
+	// keyMu guards newKeys: subjects whose data key was created since the
+	// main DB's last sync began, with the keyGen of the creation.
+	keyMu   sync.Mutex
+	keyGen  uint64
+	newKeys map[SubjectID]uint64
 
 	purgeMu   sync.Mutex // serialises purges
 	purgeKick chan struct{}
@@ -173,7 +194,11 @@ func (o Options) check() error {
 // badgerOptions sizes Badger for a small (2-core) machine; see
 // shared/reference/libraries.md §1.
 func (o Options) badgerOptions(encKey []byte) badger.Options {
-	bo := badger.DefaultOptions(filepath.Join(o.Dir, dbSubdir))
+	return o.badgerOptionsAt(filepath.Join(o.Dir, dbSubdir), encKey)
+}
+
+func (o Options) badgerOptionsAt(dir string, encKey []byte) badger.Options {
+	bo := badger.DefaultOptions(dir)
 	if o.InMemory {
 		bo = badger.DefaultOptions("").WithInMemory(true)
 	}
@@ -219,6 +244,10 @@ func Open(opts Options) (*Vault, error) {
 		v.Close()
 		return nil, err
 	}
+	if err := v.queueLeftovers(); err != nil {
+		v.Close()
+		return nil, fmt.Errorf("vault: inbox: %w", err)
+	}
 	v.startBackground()
 	return v, nil
 }
@@ -228,7 +257,8 @@ func openVault(opts Options) (_ *Vault, err error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	v := &Vault{opts: opts, now: opts.Now, log: opts.Logger, purgeKick: make(chan struct{}, 1), stop: make(chan struct{})}
+	v := &Vault{opts: opts, now: opts.Now, log: opts.Logger, purgeKick: make(chan struct{}, 1), stop: make(chan struct{}),
+		inboxSeqs: map[string]inboxRef{}, newKeys: map[SubjectID]uint64{}}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
@@ -282,10 +312,13 @@ func openVault(opts Options) (_ *Vault, err error) {
 	for _, s := range []struct {
 		key string
 		dst **badger.Sequence
-	}{{"m/seq/inbox", &v.seqInbox}, {"m/seq/outbox", &v.seqOutbox}, {"m/seq/consent", &v.seqConsent}} {
+	}{{"m/seq/outbox", &v.seqOutbox}, {"m/seq/consent", &v.seqConsent}} {
 		if *s.dst, err = v.db.GetSequence([]byte(s.key), 256); err != nil {
 			return nil, fmt.Errorf("vault: sequence: %w", err)
 		}
+	}
+	if err := v.openInbox(); err != nil {
+		return nil, err
 	}
 	return v, nil
 }
@@ -359,10 +392,10 @@ func (v *Vault) initMeta() error {
 }
 
 func (v *Vault) startBackground() {
-	if !v.opts.InMemory && v.opts.Sync == SyncCritical {
-		v.wg.Add(1)
-		go v.syncLoop()
-	}
+	// The loop also purges processed messages from the inbox DB, so it runs
+	// under every policy; it fsyncs only under SyncCritical.
+	v.wg.Add(1)
+	go v.syncLoop()
 	if v.opts.PurgeDelay > 0 {
 		v.wg.Add(1)
 		go v.purgeLoop()
@@ -378,7 +411,7 @@ func (v *Vault) syncLoop() {
 		case <-v.stop:
 			return
 		case <-t.C:
-			if err := v.db.Sync(); err != nil {
+			if err := v.syncAndPurge(); err != nil {
 				v.log.Warn("vault periodic sync", "err", err)
 			}
 		}
@@ -409,6 +442,13 @@ func (v *Vault) Close() error {
 		if err := v.Purge(); err != nil {
 			errs = append(errs, err)
 		}
+		if v.inbox != nil {
+			// Sync the main DB, then drop the processed messages' payloads
+			// from the inbox DB (never the other way round).
+			if err := v.syncAndPurge(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	errs = append(errs, v.release())
 	return errors.Join(errs...)
@@ -426,6 +466,10 @@ func (v *Vault) release() error {
 	if v.db != nil {
 		errs = append(errs, v.db.Close())
 		v.db = nil
+	}
+	if v.inbox != nil {
+		errs = append(errs, v.inbox.Close())
+		v.inbox = nil
 	}
 	if v.ledger != nil {
 		errs = append(errs, v.ledger.close())

@@ -1,0 +1,772 @@
+package vault
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// The inbox lives in its own small Badger instance (Dir/inbox) so that the
+// fsync every inbound message needs before the webhook answers 200 never
+// touches the main database. Badger's DB.Sync holds the DB's lock shared
+// while it syncs the log; every write batch takes that lock exclusively, and
+// a waiting writer holds off every new reader: one fsync of the main DB
+// stalls all of its reads and writes. With the inbox apart, an inbox fsync
+// stalls only other inbox writes.
+//
+// Inbox DB keys (pseudonyms only):
+//
+//	in/<h>     dedupe marker of message id hash h: seq, subject, arrival
+//	           (Badger TTL: dedupe window + margin)
+//	iq/<seq>   pending message: subject, arrival, payload sealed under the
+//	           subject's DEK (AAD: the storage key), h, id of that DEK
+//	m/seq/inbox the inbox sequence
+//
+// Processing is recorded in the main DB, in the transaction of the turn:
+// ip/<h> holds the seq it processed (Badger TTL: dedupe window + margin). A
+// pending entry with a matching ip/ marker is processed, whatever the inbox
+// DB still says. Its payload is deleted from the inbox DB only after the
+// main DB was synced (syncAndPurge): deleting it earlier could keep the
+// (synced) inbox delete and lose the (unsynced) turn in a power cut, and the
+// message with it. Until then the synced inbox entry is what makes an
+// unsynced turn safe: after a power cut that loses the turn, the ip/ marker
+// is gone too, and the message is processed again.
+
+const (
+	inboxSubdir = "inbox"
+	// inboxMemTable keeps the inbox DB small in memory; values over
+	// inboxValueThreshold go to its value log (Badger requires the threshold
+	// to be at most 15% of the memtable size).
+	inboxMemTable       = 4 << 20
+	inboxValueThreshold = 512 << 10
+)
+
+var (
+	prefixIQ   = []byte("iq/")
+	prefixIn   = []byte("in/")
+	prefixIP   = []byte("ip/")
+	keySeqIn   = []byte("m/seq/inbox")
+)
+
+// inboxOptions sizes the inbox DB for a low memory footprint: it holds only
+// dedupe markers and the few messages not processed yet.
+func (o Options) inboxOptions(encKey []byte) badger.Options {
+	bo := o.badgerOptionsAt(filepath.Join(o.Dir, inboxSubdir), encKey)
+	return bo.WithIndexCacheSize(2 << 20). // required with encryption
+						WithBlockCacheSize(4 << 20).
+						WithMemTableSize(inboxMemTable).
+						WithNumMemtables(2).
+						WithValueThreshold(inboxValueThreshold).
+						WithValueLogFileSize(16 << 20).
+						WithNumLevelZeroTables(2).
+						WithNumLevelZeroTablesStall(8)
+}
+
+// inboxRef names one pending inbox entry: the hash of its message id, its
+// seq and its subject.
+type inboxRef struct {
+	hash    string
+	seq     uint64
+	subject SubjectID
+}
+
+func (v *Vault) inboxHash(msgID string) string {
+	return hex.EncodeToString(hmacSum(v.dedupeKey, msgID)[:20])
+}
+func keyIn(h string) []byte { return []byte("in/" + h) }
+func keyIP(h string) []byte { return []byte("ip/" + h) }
+
+type inMarker struct {
+	seq     uint64
+	subject string
+	at      time.Time
+	done    bool // written by stores before the inbox had its own DB
+}
+
+func (m inMarker) encode() []byte {
+	var e enc
+	e.uint(m.seq)
+	e.str(m.subject)
+	e.time(m.at)
+	e.bool(m.done)
+	return e.b
+}
+
+func decodeIn(b []byte) (inMarker, error) {
+	d := dec{b: b}
+	m := inMarker{seq: d.uint(), subject: d.str(), at: d.time(), done: d.bool()}
+	return m, d.err
+}
+
+// rawIQ is an iq/ entry as stored, still sealed.
+type rawIQ struct {
+	seq     uint64
+	subject SubjectID
+	at      time.Time
+	sealed  []byte
+	hash    string
+	keyID   []byte
+}
+
+func (q *rawIQ) encode() []byte {
+	var e enc
+	e.str(string(q.subject))
+	e.time(q.at)
+	e.bytes(q.sealed)
+	e.str(q.hash)
+	e.bytes(q.keyID)
+	return e.b
+}
+
+func decodeIQ(k, b []byte) (rawIQ, error) {
+	d := dec{b: b}
+	q := rawIQ{seq: parseSeq(k, len(prefixIQ)), subject: SubjectID(d.str()), at: d.time(),
+		sealed: bytes.Clone(d.bytes()), hash: d.str(), keyID: bytes.Clone(d.bytes())}
+	if d.err != nil {
+		return rawIQ{}, ErrCorrupt
+	}
+	return q, nil
+}
+
+// readInbox returns the inbox entries that keep(subject) accepts (all if keep
+// is nil), in seq order.
+func (v *Vault) readInbox(keep func(SubjectID) bool) ([]rawIQ, error) {
+	var out []rawIQ
+	err := v.inbox.View(func(txn *badger.Txn) error {
+		return scan(txn, prefixIQ, true, func(k []byte, item *badger.Item) error {
+			return item.Value(func(b []byte) error {
+				q, err := decodeIQ(k, b)
+				if err != nil {
+					return err
+				}
+				if keep == nil || keep(q.subject) {
+					out = append(out, q)
+				}
+				return nil
+			})
+		})
+	})
+	return out, err
+}
+
+// processed reports whether the main DB marks entry seq of hash processed.
+func processed(txn *badger.Txn, hash string, seq uint64) (bool, error) {
+	item, err := txn.Get(keyIP(hash))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var got uint64
+	err = item.Value(func(b []byte) error {
+		d := dec{b: b}
+		got = d.uint()
+		return d.err
+	})
+	return err == nil && got == seq, err
+}
+
+// keyIDOf returns the id of the subject's live data key without unwrapping
+// it (nil if the subject has no live key).
+func keyIDOf(txn *badger.Txn, s SubjectID) ([]byte, error) {
+	item, err := txn.Get(keyK(s))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var id []byte
+	err = item.Value(func(b []byte) error {
+		if len(b) >= keyHdrLen && b[0] == 1 && b[1] == keyLive {
+			id = bytes.Clone(b[2:18])
+		}
+		return nil
+	})
+	return id, err
+}
+
+// InboxPut stores an inbound message durably (fsynced before it returns, so
+// the webhook can answer 200) unless its id was seen within
+// Options.DedupeWindow, in which case dup is true and nothing is stored. The
+// payload holds message text, so it is sealed under the subject's key.
+//
+// It writes to and fsyncs the inbox DB only. The one exception is a data
+// key the main DB does not hold on stable storage yet (the subject's first
+// message, or a key made by an unsynced write less than a SyncInterval ago):
+// the main DB is synced first, or a power cut could keep the sealed payload
+// and lose the key that opens it.
+func (v *Vault) InboxPut(msgID string, s SubjectID, payload []byte, now time.Time) (dup bool, err error) {
+	h := v.inboxHash(msgID)
+	ik := keyIn(h)
+	if dup, err = v.seenWithin(ik, now); err != nil || dup {
+		if err != nil {
+			return false, fmt.Errorf("vault: inbox put: %w", err)
+		}
+		return true, nil
+	}
+	seq, err := v.seqInbox.Next()
+	if err != nil {
+		return false, fmt.Errorf("vault: inbox put: %w", err)
+	}
+	q := rawIQ{seq: seq, subject: s, at: now, hash: h}
+	qk := seqKey(prefixIQ, seq)
+	err = v.withSubjectKey(s, now, func(_ *badger.Txn, sk *subjectKey) error {
+		var pe enc
+		pe.str(msgID)
+		pe.bytes(payload)
+		q.keyID = sk.id
+		var err error
+		q.sealed, err = sealValue(sk.aead, qk, valHdr{}, pe.b)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("vault: inbox put: %w", err)
+	}
+	err = v.inboxUpdate(func(txn *badger.Txn) error {
+		dup = false
+		if d, err := seenIn(txn, ik, now, v.opts.DedupeWindow); err != nil || d {
+			dup = d
+			return err
+		}
+		m := inMarker{seq: seq, subject: string(s), at: now}
+		if err := txn.SetEntry(badger.NewEntry(ik, m.encode()).WithTTL(v.opts.DedupeWindow + ttlMargin)); err != nil {
+			return err
+		}
+		return txn.Set(qk, q.encode())
+	})
+	if err != nil {
+		return false, fmt.Errorf("vault: inbox put: %w", err)
+	}
+	if dup {
+		return true, nil
+	}
+	if v.keyUnsynced(s) {
+		if err := v.durable(); err != nil {
+			return false, fmt.Errorf("vault: inbox put: %w", err)
+		}
+	}
+	if err := v.inboxDurable(); err != nil {
+		return false, fmt.Errorf("vault: inbox put: %w", err)
+	}
+	v.inboxMu.Lock()
+	v.inboxSeqs[h] = inboxRef{hash: h, seq: seq, subject: s}
+	v.inboxMu.Unlock()
+	return false, nil
+}
+
+func (v *Vault) seenWithin(ik []byte, now time.Time) (dup bool, err error) {
+	err = v.inbox.View(func(txn *badger.Txn) error {
+		dup, err = seenIn(txn, ik, now, v.opts.DedupeWindow)
+		return err
+	})
+	return dup, err
+}
+
+func seenIn(txn *badger.Txn, ik []byte, now time.Time, window time.Duration) (bool, error) {
+	item, err := txn.Get(ik)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var m inMarker
+	if err := item.Value(func(b []byte) error { m, err = decodeIn(b); return err }); err != nil {
+		return false, err
+	}
+	return now.Before(m.at.Add(window)), nil
+}
+
+// inboxUpdate runs fn in a read-write transaction of the inbox DB, retrying
+// on conflicts (two deliveries of one message id at once).
+func (v *Vault) inboxUpdate(fn func(txn *badger.Txn) error) error {
+	var err error
+	for range 50 {
+		if err = v.inbox.Update(fn); !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+	}
+	return err
+}
+
+// inboxDurable fsyncs the inbox DB with group commit; the main DB is not
+// touched.
+func (v *Vault) inboxDurable() error {
+	if !v.needsSync() {
+		return nil
+	}
+	return v.inboxGroup.sync(func() error {
+		if v.opts.onSync != nil {
+			v.opts.onSync(inboxSubdir)
+		}
+		return v.inbox.Sync()
+	})
+}
+
+// InboxPending returns the unprocessed inbound messages in arrival order:
+// inbox entries without a processed marker in the main DB. Entries of
+// erased subjects (key destroyed) are skipped.
+func (v *Vault) InboxPending() ([]InboxEntry, error) {
+	raw, err := v.readInbox(nil)
+	if err != nil {
+		return nil, fmt.Errorf("vault: inbox pending: %w", err)
+	}
+	var out []InboxEntry
+	err = v.db.View(func(txn *badger.Txn) error {
+		keys := map[SubjectID]*subjectKey{}
+		for _, q := range raw {
+			if done, err := processed(txn, q.hash, q.seq); err != nil || done {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			sk, err := v.cachedKey(txn, keys, q.subject)
+			if err != nil {
+				return err
+			}
+			if sk == nil || !bytes.Equal(sk.id, q.keyID) {
+				continue // erased meanwhile: unreadable, swept later
+			}
+			pt, err := openValue(sk.aead, seqKey(prefixIQ, q.seq), q.sealed)
+			if err != nil {
+				return err
+			}
+			pd := dec{b: pt}
+			e := InboxEntry{Seq: q.seq, MsgID: pd.str(), Payload: pd.bytes(), Subject: q.subject, At: q.at}
+			if pd.err != nil {
+				return ErrCorrupt
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault: inbox pending: %w", err)
+	}
+	v.inboxMu.Lock()
+	for _, e := range out {
+		h := v.inboxHash(e.MsgID)
+		v.inboxSeqs[h] = inboxRef{hash: h, seq: e.Seq, subject: e.Subject}
+	}
+	v.inboxMu.Unlock()
+	return out, nil
+}
+
+// inboxRefOf finds the inbox entry of a message id: from memory (every entry
+// put or listed by this process and not purged yet), else from the inbox
+// DB's dedupe marker. The turn path thus never reads the inbox DB, whose
+// fsyncs would stall it. found: the id is known; pending: its payload is
+// still in the inbox DB.
+func (v *Vault) inboxRefOf(msgID string) (ref inboxRef, found, pending bool, err error) {
+	h := v.inboxHash(msgID)
+	v.inboxMu.Lock()
+	ref, found = v.inboxSeqs[h]
+	v.inboxMu.Unlock()
+	if found {
+		return ref, true, true, nil
+	}
+	err = v.inbox.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(keyIn(h))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		err = item.Value(func(b []byte) error {
+			m, err := decodeIn(b)
+			if err == nil {
+				ref, found = inboxRef{hash: h, seq: m.seq, subject: SubjectID(m.subject)}, true
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		_, err = txn.Get(seqKey(prefixIQ, ref.seq))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		pending = err == nil
+		return err
+	})
+	return ref, found, pending, err
+}
+
+// markProcessed writes the processed marker of ref in a main DB transaction.
+func (v *Vault) markProcessed(txn *badger.Txn, ref inboxRef, now time.Time) error {
+	var e enc
+	e.uint(ref.seq)
+	e.time(now)
+	return txn.SetEntry(badger.NewEntry(keyIP(ref.hash), e.b).WithTTL(v.opts.DedupeWindow + ttlMargin))
+}
+
+// queuePurge lists a processed entry for deletion from the inbox DB after
+// the next main DB sync.
+func (v *Vault) queuePurge(refs ...inboxRef) {
+	v.inboxMu.Lock()
+	v.toPurge = append(v.toPurge, refs...)
+	v.inboxMu.Unlock()
+}
+
+// InboxDone marks a message processed: its processed marker goes into the
+// main DB, fsynced, so a processed message is not processed again after a
+// power cut; the payload leaves the inbox DB after the next main DB sync and
+// the dedupe marker stays for the rest of the window.
+func (v *Vault) InboxDone(msgID string) error {
+	ref, ok, _, err := v.inboxRefOf(msgID)
+	if err == nil && !ok {
+		err = ErrNotFound
+	}
+	if err == nil {
+		now := v.now()
+		err = v.update(func(txn *badger.Txn) error { return v.markProcessed(txn, ref, now) })
+	}
+	if err != nil {
+		return fmt.Errorf("vault: inbox done: %w", err)
+	}
+	v.queuePurge(ref)
+	return v.durable()
+}
+
+// syncAndPurge is the periodic step: sync the main DB (under SyncCritical),
+// then delete from the inbox DB the payloads whose processed marker that
+// sync made durable. Only entries listed before the sync began are purged.
+func (v *Vault) syncAndPurge() error {
+	v.inboxMu.Lock()
+	n := len(v.toPurge)
+	batch := slices.Clone(v.toPurge)
+	v.inboxMu.Unlock()
+	if v.needsSync() {
+		if err := v.group.sync(v.syncMain); err != nil {
+			return err
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	wb := v.inbox.NewWriteBatch()
+	defer wb.Cancel()
+	for _, r := range batch {
+		if err := wb.Delete(seqKey(prefixIQ, r.seq)); err != nil {
+			return err
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	v.inboxMu.Lock()
+	v.toPurge = slices.Clone(v.toPurge[n:])
+	for _, r := range batch {
+		if cur, ok := v.inboxSeqs[r.hash]; ok && cur.seq == r.seq {
+			delete(v.inboxSeqs, r.hash)
+		}
+	}
+	v.inboxMu.Unlock()
+	return nil
+}
+
+// queueLeftovers lists, at Open, inbox entries already marked processed in
+// the main DB (the process stopped before their purge); the first
+// syncAndPurge deletes them.
+func (v *Vault) queueLeftovers() error {
+	raw, err := v.readInbox(nil)
+	if err != nil || len(raw) == 0 {
+		return err
+	}
+	var refs []inboxRef
+	err = v.db.View(func(txn *badger.Txn) error {
+		for _, q := range raw {
+			done, err := processed(txn, q.hash, q.seq)
+			if err != nil {
+				return err
+			}
+			if done {
+				refs = append(refs, inboxRef{hash: q.hash, seq: q.seq, subject: q.subject})
+			}
+		}
+		return nil
+	})
+	v.queuePurge(refs...)
+	return err
+}
+
+// inboxOfSubject returns the inbox entries of s: all of them, and the
+// number not processed yet (what an erasure receipt reports).
+func (v *Vault) inboxOfSubject(s SubjectID) (keys [][]byte, pending int, err error) {
+	raw, err := v.readInbox(func(x SubjectID) bool { return x == s })
+	if err != nil || len(raw) == 0 {
+		return nil, 0, err
+	}
+	err = v.db.View(func(txn *badger.Txn) error {
+		id, err := keyIDOf(txn, s)
+		if err != nil {
+			return err
+		}
+		for _, q := range raw {
+			keys = append(keys, seqKey(prefixIQ, q.seq))
+			done, err := processed(txn, q.hash, q.seq)
+			if err != nil {
+				return err
+			}
+			if !done && id != nil && bytes.Equal(id, q.keyID) {
+				pending++
+			}
+		}
+		return nil
+	})
+	return keys, pending, err
+}
+
+// dropInbox deletes the given inbox entries (no fsync: their payloads are
+// sealed under keys already destroyed, or already processed).
+func (v *Vault) dropInbox(keys [][]byte) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	wb := v.inbox.NewWriteBatch()
+	defer wb.Cancel()
+	for _, k := range keys {
+		if err := wb.Delete(k); err != nil {
+			return err
+		}
+	}
+	return wb.Flush()
+}
+
+// forgetSubject drops the in-memory references to the subject's entries.
+func (v *Vault) forgetSubject(s SubjectID) {
+	v.inboxMu.Lock()
+	defer v.inboxMu.Unlock()
+	for h, r := range v.inboxSeqs {
+		if r.subject == s {
+			delete(v.inboxSeqs, h)
+		}
+	}
+}
+
+// sweepInbox forgets dedupe markers past the window (inbox DB), processed
+// markers past the window (main DB) and inbox entries nobody can read any
+// more (key destroyed or replaced). It returns the number of dedupe markers
+// removed.
+func (v *Vault) sweepInbox(now time.Time) (int, error) {
+	var staleIn, orphans, staleIP [][]byte
+	err := v.inbox.View(func(txn *badger.Txn) error {
+		return scan(txn, prefixIn, true, func(k []byte, item *badger.Item) error {
+			return item.Value(func(b []byte) error {
+				if m, err := decodeIn(b); err == nil && !now.Before(m.at.Add(v.opts.DedupeWindow)) {
+					staleIn = append(staleIn, bytes.Clone(k))
+				}
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	raw, err := v.readInbox(nil)
+	if err != nil {
+		return 0, err
+	}
+	err = v.db.View(func(txn *badger.Txn) error {
+		ids := map[SubjectID][]byte{}
+		for _, q := range raw {
+			id, ok := ids[q.subject]
+			if !ok {
+				if id, err = keyIDOf(txn, q.subject); err != nil {
+					return err
+				}
+				ids[q.subject] = id
+			}
+			if id == nil || !bytes.Equal(id, q.keyID) {
+				orphans = append(orphans, seqKey(prefixIQ, q.seq))
+			}
+		}
+		return scan(txn, prefixIP, true, func(k []byte, item *badger.Item) error {
+			return item.Value(func(b []byte) error {
+				d := dec{b: b}
+				d.uint()
+				if at := d.time(); d.err == nil && !now.Before(at.Add(v.opts.DedupeWindow)) {
+					staleIP = append(staleIP, bytes.Clone(k))
+				}
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := v.dropInbox(append(staleIn, orphans...)); err != nil {
+		return 0, err
+	}
+	for chunk := range slices.Chunk(staleIP, 1000) {
+		err := v.update(func(txn *badger.Txn) error {
+			for _, k := range chunk {
+				if err := txn.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(staleIn), nil
+}
+
+// openInbox opens the inbox DB beside the main one and, for a store made
+// before the inbox had its own DB, moves the inbox records over.
+func (v *Vault) openInbox() error {
+	encKey, err := derive(v.opts.MasterKey, nil, labelInbox)
+	if err != nil {
+		return err
+	}
+	db, err := badger.Open(v.opts.inboxOptions(encKey))
+	if err != nil {
+		if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
+			return ErrWrongKey
+		}
+		return fmt.Errorf("vault: open inbox: %w", err)
+	}
+	v.inbox = db
+	if err := v.seedInboxSeq(); err != nil {
+		return err
+	}
+	if v.seqInbox, err = v.inbox.GetSequence(keySeqIn, 256); err != nil {
+		return fmt.Errorf("vault: sequence: %w", err)
+	}
+	return v.migrateInbox()
+}
+
+// seedInboxSeq starts a new inbox DB's sequence where the main DB's old
+// inbox sequence stopped, so entries moved over keep unique seqs.
+func (v *Vault) seedInboxSeq() error {
+	var seed []byte
+	err := v.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(keySeqIn)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		seed, err = item.ValueCopy(nil)
+		return err
+	})
+	if err != nil || seed == nil {
+		return err
+	}
+	return v.inboxUpdate(func(txn *badger.Txn) error {
+		if _, err := txn.Get(keySeqIn); err == nil || !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		return txn.Set(keySeqIn, seed)
+	})
+}
+
+// migrateInbox moves in/ and iq/ records a store written before the split
+// holds in its main DB into the inbox DB (synced), then deletes them from
+// the main DB. Entries of erased subjects are dropped.
+func (v *Vault) migrateInbox() error {
+	var moved []*badger.Entry
+	var old [][]byte
+	err := v.db.View(func(txn *badger.Txn) error {
+		err := scan(txn, prefixIn, true, func(k []byte, item *badger.Item) error {
+			val, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			e := badger.NewEntry(bytes.Clone(k), val)
+			e.ExpiresAt = item.ExpiresAt()
+			moved = append(moved, e)
+			old = append(old, bytes.Clone(k))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		keys := map[SubjectID]*subjectKey{}
+		return scan(txn, prefixIQ, true, func(k []byte, item *badger.Item) error {
+			old = append(old, bytes.Clone(k))
+			return item.Value(func(b []byte) error {
+				d := dec{b: b}
+				q := rawIQ{seq: parseSeq(k, len(prefixIQ)), subject: SubjectID(d.str()), at: d.time(), sealed: bytes.Clone(d.bytes())}
+				if d.err != nil {
+					return nil
+				}
+				sk, err := v.cachedKey(txn, keys, q.subject)
+				if err != nil || sk == nil {
+					return err
+				}
+				pt, err := openValue(sk.aead, k, q.sealed)
+				if err != nil {
+					return nil
+				}
+				pd := dec{b: pt}
+				q.hash, q.keyID = v.inboxHash(pd.str()), sk.id
+				moved = append(moved, badger.NewEntry(bytes.Clone(k), q.encode()))
+				return nil
+			})
+		})
+	})
+	if err != nil || len(old) == 0 {
+		return err
+	}
+	wb := v.inbox.NewWriteBatch()
+	defer wb.Cancel()
+	for _, e := range moved {
+		if err := wb.SetEntry(e); err != nil {
+			return err
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	if err := v.inbox.Sync(); err != nil {
+		return err
+	}
+	mb := v.db.NewWriteBatch()
+	defer mb.Cancel()
+	for _, k := range old {
+		if err := mb.Delete(k); err != nil {
+			return err
+		}
+	}
+	if err := mb.Flush(); err != nil {
+		return err
+	}
+	v.log.Info("vault moved the inbox into its own database", "records", len(old))
+	return v.db.Sync()
+}
+
+// inboxPendingCount counts the inbox entries not marked processed.
+func (v *Vault) inboxPendingCount() (int, error) {
+	raw, err := v.readInbox(nil)
+	if err != nil || len(raw) == 0 {
+		return 0, err
+	}
+	n := 0
+	err = v.db.View(func(txn *badger.Txn) error {
+		for _, q := range raw {
+			done, err := processed(txn, q.hash, q.seq)
+			if err != nil {
+				return err
+			}
+			if !done {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
