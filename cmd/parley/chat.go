@@ -48,6 +48,7 @@ func runChat(c *cli, args []string) int {
 	dataDir := fs.String("data", "", "run on the encrypted vault in this directory instead of in memory")
 	keyFile := fs.String("key-file", "", "master key file for --data (default: $PARLEY_MASTER_KEY, else DIR/master.key)")
 	calls := fs.String("calls", "ok", "how simulated integration calls end: ok or fail")
+	nowFlag := fs.String("now", "", "run the conversation as of this time (RFC 3339), for trying out retention; default: the real clock")
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
@@ -58,6 +59,15 @@ func runChat(c *cli, args []string) int {
 	if *calls != "ok" && *calls != "fail" {
 		fmt.Fprintf(c.stderr, "parley chat: --calls must be ok or fail, not %q\n", *calls)
 		return exitUsage
+	}
+	var clock func() time.Time
+	if *nowFlag != "" {
+		t, err := time.Parse(time.RFC3339, *nowFlag)
+		if err != nil {
+			fmt.Fprintln(c.stderr, "parley chat: --now must be an RFC 3339 time such as 2026-12-31T12:00:00Z")
+			return exitUsage
+		}
+		clock = func() time.Time { return t }
 	}
 	channel, userID, ok := strings.Cut(*user, ":")
 	if !ok || channel == "" || userID == "" {
@@ -83,7 +93,7 @@ func runChat(c *cli, args []string) int {
 	var store runtime.Store = runtime.NewMemStore()
 	subject := channel + ":" + userID
 	if *dataDir != "" {
-		vs, closeFn, err := openSessionStore(c, *dataDir, *keyFile, []*compile.Program{prog})
+		vs, closeFn, err := openSessionStore(c, *dataDir, *keyFile, clock)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "parley chat: %v\n", err)
 			return exitFailure
@@ -94,7 +104,10 @@ func runChat(c *cli, args []string) int {
 	}
 
 	interactive := isTerminal(c.stdin)
-	ch := &chatSession{c: c, prog: prog, store: store, subject: subject, lang: *lang, interactive: interactive,
+	if clock == nil {
+		clock = time.Now
+	}
+	ch := &chatSession{c: c, prog: prog, store: store, subject: subject, lang: *lang, interactive: interactive, now: clock,
 		caller: simulatedCaller{w: c.stderr, fail: *calls == "fail"}}
 	return ch.loop()
 }
@@ -107,6 +120,7 @@ type chatSession struct {
 	lang        string
 	interactive bool
 	caller      runtime.Caller
+	now         func() time.Time
 	seq         int
 }
 
@@ -156,7 +170,7 @@ func (s *chatSession) loop() int {
 
 func (s *chatSession) turn(in runtime.Inbound) ([]runtime.Message, *runtime.State, error) {
 	ctx := context.Background()
-	now := time.Now()
+	now := s.now()
 	st, err := s.store.Load(ctx, s.subject, now)
 	if err != nil {
 		return nil, nil, err

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/parleyhq/parley/engine/compile"
 	"github.com/parleyhq/parley/engine/session"
 	"github.com/parleyhq/parley/engine/vault"
 )
@@ -68,8 +67,8 @@ func (c *cli) openVault(dataDir, keyFile string, now func() time.Time, log *slog
 }
 
 // openSessionStore opens the vault for `parley chat --data`.
-func openSessionStore(c *cli, dataDir, keyFile string, _ []*compile.Program) (*session.Store, func(), error) {
-	v, err := c.openVault(dataDir, keyFile, nil, nil)
+func openSessionStore(c *cli, dataDir, keyFile string, now func() time.Time) (*session.Store, func(), error) {
+	v, err := c.openVault(dataDir, keyFile, now, nil)
 	if err != nil {
 		return nil, nil, err
 	}
