@@ -283,6 +283,9 @@ func TestWhatsAppStatusCallbacks(t *testing.T) {
 			return 0, ""
 		},
 	})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // a failure must not leave the fake blocked
 	for _, st := range []string{"sent", "delivered", "read", "failed"} {
 		if got := e.post(t, statusWebhook("wamid.NEVER-SENT", st, testUser, 0)); got != http.StatusOK {
 			t.Fatalf("status callback: %d", got)
@@ -302,7 +305,7 @@ func TestWhatsAppStatusCallbacks(t *testing.T) {
 	if got := e.post(t, statusWebhook("wamid.OUT1", "failed", testUser, 131047)); got != http.StatusOK {
 		t.Fatalf("status callback: %d", got)
 	}
-	close(release)
+	unblock()
 	e.shutdown(t)
 
 	if got := e.metric(t, `parley_status_callbacks_total{status="failed"}`); got != "1" {
@@ -490,6 +493,9 @@ func TestGracefulShutdown(t *testing.T) {
 			<-release
 		}
 	}})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // runs before the env's cleanups, so a failure cannot hang them
 	if st := e.post(t, textWebhook(testUser, "wamid.G1", "hi", time.Now())); st != 200 {
 		t.Fatalf("status %d", st)
 	}
@@ -520,7 +526,7 @@ func TestGracefulShutdown(t *testing.T) {
 		case <-time.After(time.Millisecond):
 		}
 	}
-	close(release)
+	unblock()
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
