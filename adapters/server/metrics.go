@@ -44,7 +44,7 @@ func NewMetrics() *Metrics {
 		OutboxFailed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_outbox_failed_total", Help: "Messages that failed permanently."}),
 		DuplicateSends: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "parley_outbox_duplicate_sends_total", Help: "Messages possibly sent twice because a crash hid the first acknowledgement."}),
+			Name: "parley_outbox_duplicate_sends_total", Help: "Messages sent again after a restart that may already have been delivered (an upper bound)."}),
 		Statuses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_status_callbacks_total", Help: "Delivery status callbacks by status."}, []string{"status"}),
 		Expired: prometheus.NewCounter(prometheus.CounterOpts{

@@ -98,6 +98,10 @@ type waChannel struct {
 	templated   map[vault.SubjectID]int64     // inbound time a re-engagement template was sent for
 	sent        sync.Map                      // wamid -> subject, for status callbacks
 	stopOnce    sync.Once
+	// acks carries sent outbox entries to ackLoop, which deletes them in
+	// batches: one vault write for many sends instead of one each.
+	acks    chan uint64
+	ackDone chan struct{}
 }
 
 func newWhatsApp(s *Server, cfg WhatsAppConfig) (*waChannel, error) {
@@ -340,6 +344,8 @@ func (w *waChannel) send(subject vault.SubjectID, seq uint64, payload []byte, re
 	}
 	m := w.s.metrics
 	if recovered {
+		// Committed before a crash and not acknowledged: it may have been
+		// delivered already. An upper bound of duplicates, not a count.
 		m.DuplicateSends.Inc()
 	}
 	for attempt := 1; ; attempt++ {
@@ -363,12 +369,11 @@ func (w *waChannel) send(subject vault.SubjectID, seq uint64, payload []byte, re
 				return // shutting down: the entry stays queued
 			}
 		}
-		w.s.vault.OutboxUpdate(seq, vault.OutboxUpdate{Status: "sending", Attempts: attempt})
 		wamid, err := w.client.Send(w.ctx, it.Req)
 		if err == nil {
 			m.OutboxSent.Inc()
 			w.sent.Store(wamid, subject)
-			w.s.vault.OutboxDone(seq)
+			w.acks <- seq
 			return
 		}
 		var apiErr *whatsapp.APIError
@@ -500,6 +505,9 @@ func (w *waChannel) status(st whatsapp.Status) {
 // start recovers work left by a previous run, then starts the workers.
 func (w *waChannel) start(ctx context.Context) error {
 	w.ctx = ctx
+	w.acks = make(chan uint64, 4096)
+	w.ackDone = make(chan struct{})
+	go w.ackLoop()
 	w.turns = NewPool(w.s.cfg.Workers, w.s.cfg.QueueDepth)
 	w.senders = NewPool(w.cfg.Senders, w.s.cfg.QueueDepth)
 	if err := w.recoverOutbox(); err != nil {
@@ -525,9 +533,36 @@ func (w *waChannel) start(ctx context.Context) error {
 	return nil
 }
 
-// recoverOutbox re-queues replies that were committed but not confirmed
-// sent. An entry marked "sending" may already have reached the customer: it
-// is counted as a possible duplicate when sent again.
+// ackLoop removes sent entries from the outbox, batching whatever has
+// arrived meanwhile into one vault write. An entry whose removal a crash
+// prevents is sent again at the next start (and counted as a possible
+// duplicate).
+func (w *waChannel) ackLoop() {
+	defer close(w.ackDone)
+	batch := make([]uint64, 0, 256)
+	for seq := range w.acks {
+		batch = append(batch[:0], seq)
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case s, ok := <-w.acks:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, s)
+			default:
+				break fill
+			}
+		}
+		if err := w.s.vault.OutboxDoneMany(batch); err != nil {
+			w.s.log.Error("outbox acknowledgement failed; entries will be sent again after a restart", "entries", len(batch), "err", err)
+		}
+	}
+}
+
+// recoverOutbox re-queues replies that were committed but not acknowledged.
+// Any of them may already have reached the customer just before the crash,
+// so each is counted as a possible duplicate when sent again.
 func (w *waChannel) recoverOutbox() error {
 	pending, err := w.s.vault.OutboxPending()
 	if err != nil {
@@ -545,7 +580,7 @@ func (w *waChannel) recoverOutbox() error {
 		es := bySubject[s]
 		sort.Slice(es, func(i, j int) bool { return es[i].Seq < es[j].Seq })
 		for _, e := range es {
-			w.dispatch(s, []uint64{e.Seq}, [][]byte{e.Payload}, e.Status == "sending")
+			w.dispatch(s, []uint64{e.Seq}, [][]byte{e.Payload}, true)
 		}
 	}
 	if len(pending) > 0 {
@@ -588,7 +623,12 @@ func (w *waChannel) stop(ctx context.Context) error {
 		}
 		w.turns.Close()
 		done := make(chan struct{})
-		go func() { w.senders.Close(); close(done) }()
+		go func() {
+			w.senders.Close()
+			close(w.acks)
+			<-w.ackDone
+			close(done)
+		}()
 		select {
 		case <-done:
 		case <-ctx.Done():
