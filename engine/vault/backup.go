@@ -179,9 +179,12 @@ func (b *backupReader) next() error {
 	return nil
 }
 
-// Backup writes an encrypted, authenticated backup of the whole store to w.
-// It carries the erasure ledger (e/ entries) too, so a restore into an empty
-// directory knows the erasures up to the backup.
+// Backup writes an encrypted, authenticated backup of the main database to
+// w. It carries the erasure ledger (e/ entries) too, so a restore into an
+// empty directory knows the erasures up to the backup. The inbox DB is not
+// in the backup: pending inbound messages (received, not yet processed) are
+// not backed up, and Meta redelivers only unacknowledged ones (see the
+// package documentation).
 func (v *Vault) Backup(w io.Writer) error {
 	bw, err := newBackupWriter(w, v.backupRoot)
 	if err != nil {
@@ -202,6 +205,8 @@ func (v *Vault) Backup(w io.Writer) error {
 // restore, it is what stops an older backup from bringing erased subjects
 // back. After loading, the ledger from the file and from the backup is
 // re-applied (keys destroyed, prefixes purged) before Restore returns.
+// An existing inbox DB (Dir/inbox) is kept as it is and opened with the
+// restored data; Restore creates an empty one otherwise.
 func Restore(opts Options, r io.Reader) (err error) {
 	if err := opts.check(); err != nil {
 		return err

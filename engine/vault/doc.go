@@ -25,12 +25,39 @@
 //	c/<s>/<purpose>/<seq>  consent record, sealed
 //	e/<s>                  erasure ledger entry (time, receipt id; no personal data)
 //	pq/<s>                 erased subject waiting for the physical purge
-//	in/<hmac(msg id)>      inbound dedupe marker
-//	iq/<seq>               pending inbound message, payload sealed under the subject's DEK
+//	ip/<hmac(msg id)>      inbound message processed (inbox seq), written with the turn
 //	out/<seq>              outbox entry, payload sealed under the subject's DEK
 //	ow/<hmac(wamid)>       channel message id -> outbox seq, for status callbacks
 //	a/<seq>                audit entry, hash-chained
 //	m/...                  metadata: key check, pepper (sealed), schema, audit head, sequences
+//
+// The inbox of inbound messages is a second, small Badger instance in
+// Dir/inbox, encrypted at rest under its own key derived from the master key:
+//
+//	in/<hmac(msg id)>      inbound dedupe marker (Badger TTL: dedupe window + margin)
+//	iq/<seq>               pending inbound message, payload sealed under the subject's DEK
+//	m/seq/inbox            inbox sequence
+//
+// It is apart because every inbound message is fsynced before the webhook
+// answers 200, and a Badger fsync stalls every read and write of its DB
+// (DB.Sync holds the DB lock shared; each write batch takes it exclusively,
+// and a waiting writer holds off new readers). Inbox fsyncs thus never touch
+// the main DB. A message is marked processed in the main DB (ip/), in the
+// transaction of its turn; its payload is deleted from the inbox DB only
+// after the main DB has been synced, so a power cut that loses an unsynced
+// turn still finds the message in the inbox and processes it again. That is
+// also why a turn carrying InboxDone does not fsync its consent records: the
+// message that carried the consent answer is replayed until the main DB
+// holds the record durably. Commits without an inbox message (CLI and web
+// chat) fsync their consent records before they return.
+//
+// Backups (Backup, Restore) hold the main DB only. The inbox is a transient
+// queue and is not in backups: messages received but not processed when the
+// backup was made are not in it. Meta redelivers only messages the webhook
+// has not acknowledged, so a message acknowledged (stored in the inbox) and
+// lost with the inbox directory is not delivered again. Restore leaves an
+// existing Dir/inbox in place; its entries whose subject key the restored
+// data lacks are unreadable and removed by Sweep.
 //
 // Beside the database directory the vault keeps erasures.log, an fsynced,
 // append-only copy of the erasure ledger that survives restoring an older

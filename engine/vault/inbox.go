@@ -48,10 +48,10 @@ const (
 )
 
 var (
-	prefixIQ   = []byte("iq/")
-	prefixIn   = []byte("in/")
-	prefixIP   = []byte("ip/")
-	keySeqIn   = []byte("m/seq/inbox")
+	prefixIQ = []byte("iq/")
+	prefixIn = []byte("in/")
+	prefixIP = []byte("ip/")
+	keySeqIn = []byte("m/seq/inbox")
 )
 
 // inboxOptions sizes the inbox DB for a low memory footprint: it holds only
