@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/engine/compile"
-	"github.com/parleyhq/parley/engine/compile/compiletest"
+	"github.com/parleyhq/parley/engine/diag"
+	"github.com/parleyhq/parley/engine/load"
 	"github.com/parleyhq/parley/engine/runtime"
 )
 
@@ -27,7 +28,19 @@ func loadFile(t testing.TB, path string) *compile.Program {
 
 func compileSrc(t testing.TB, name, src string) *compile.Program {
 	t.Helper()
-	p, ds := compile.Flow(compiletest.Flow(t, name, src))
+	// Runtime tests keep their flows short: a missing start: or controller:
+	// (required of authors by the schema) is fine here; anything else the
+	// loader finds is a broken test.
+	f, lds := load.File(name, []byte(src))
+	if f == nil {
+		t.Fatalf("load %s: %v", name, lds.Err())
+	}
+	for _, d := range lds {
+		if d.Severity == diag.Error && d.Rule != diag.MissingKey {
+			t.Fatalf("load %s: %v", name, d)
+		}
+	}
+	p, ds := compile.Flow(f)
 	if ds.HasErrors() {
 		t.Fatalf("compile %s: %v", name, ds)
 	}
