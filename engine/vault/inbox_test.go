@@ -2,6 +2,7 @@ package vault
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -365,4 +366,72 @@ func TestInboxDBIsEncryptedUnderDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.Close()
+}
+
+// A store written before the inbox had its own DB keeps its pending
+// messages and dedupe markers: Open moves them into the inbox DB.
+func TestOpenMovesOldInboxRecords(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	v := openDisk(t, dir, c)
+	s := v.SubjectID("whatsapp", canaries[2])
+	const oldSeq = 7
+	err := v.withSubjectKey(s, c.Now(), func(txn *badger.Txn, sk *subjectKey) error {
+		h := v.inboxHash("wamid.old")
+		m := inMarker{seq: oldSeq, subject: string(s), at: c.Now()}
+		if err := txn.SetEntry(badger.NewEntry(keyIn(h), m.encode()).WithTTL(time.Hour * 24 * 30)); err != nil {
+			return err
+		}
+		qk := seqKey(prefixIQ, oldSeq)
+		var pe enc
+		pe.str("wamid.old")
+		pe.bytes([]byte("old payload"))
+		sealed, err := sealValue(sk.aead, qk, valHdr{}, pe.b)
+		if err != nil {
+			return err
+		}
+		var e enc
+		e.str(string(s))
+		e.time(c.Now())
+		e.bytes(sealed)
+		if err := txn.Set(qk, e.b); err != nil {
+			return err
+		}
+		var seq [8]byte
+		seq[7] = oldSeq + 1
+		return txn.Set(keySeqIn, seq[:])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, inboxSubdir)); err != nil { // as before the split
+		t.Fatal(err)
+	}
+	v = openDisk(t, dir, c)
+	defer v.Close()
+	in, err := v.InboxPending()
+	if err != nil || len(in) != 1 || in[0].MsgID != "wamid.old" || in[0].Seq != oldSeq || string(in[0].Payload) != "old payload" {
+		t.Fatalf("InboxPending after the move = %+v, %v", in, err)
+	}
+	if dup, err := v.InboxPut("wamid.old", s, []byte("again"), c.Now()); !dup || err != nil {
+		t.Errorf("redelivery of a moved message = %v, %v; want dup", dup, err)
+	}
+	if _, err := v.InboxPut("wamid.new", s, []byte("new"), c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := v.InboxPending(); len(in) != 2 || in[1].Seq <= oldSeq {
+		t.Errorf("InboxPending = %+v; want the new message after the old one", in)
+	}
+	for _, p := range [][]byte{prefixIQ, prefixIn} {
+		n := 0
+		_ = v.db.View(func(txn *badger.Txn) error {
+			return scan(txn, p, false, func([]byte, *badger.Item) error { n++; return nil })
+		})
+		if n != 0 {
+			t.Errorf("main DB still holds %d live %s records", n, p)
+		}
+	}
 }

@@ -41,8 +41,10 @@ type SyncPolicy int
 
 const (
 	// SyncCritical (the default) fsyncs, with group commit, every write whose
-	// loss after a power cut would break a promise: consent records, erasures,
-	// inbox entries, audit entries. Ordinary state and field writes ride
+	// loss after a power cut would break a promise: consent records (those of
+	// a turn that carries InboxDone are covered by the inbox replay instead,
+	// see CommitTurn), erasures, inbox entries (in the separate inbox DB),
+	// audit entries. Ordinary state and field writes ride
 	// Badger's asynchronous write path (safe on a process crash) and a
 	// background Sync every Options.SyncInterval.
 	SyncCritical SyncPolicy = iota
