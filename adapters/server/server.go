@@ -157,21 +157,14 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.SweepEvery > 0 {
 		go func() {
 			defer close(s.bg)
-			t := time.NewTicker(s.cfg.SweepEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
+			every(ctx, s.cfg.SweepEvery, func() {
+				st, err := s.vault.Sweep(s.cfg.Now())
+				if err != nil {
+					s.log.Error("retention sweep failed", "err", err)
 					return
-				case <-t.C:
-					st, err := s.vault.Sweep(s.cfg.Now())
-					if err != nil {
-						s.log.Error("retention sweep failed", "err", err)
-						continue
-					}
-					s.metrics.Expired.Add(float64(st.Expired))
 				}
-			}
+				s.metrics.Expired.Add(float64(st.Expired))
+			})
 		}()
 	} else {
 		close(s.bg)
@@ -183,6 +176,20 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.ready.Store(true)
 	return nil
+}
+
+// every runs fn every d until ctx is done.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
 }
 
 // Serve accepts connections on ln until Shutdown.

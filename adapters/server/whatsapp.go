@@ -516,20 +516,11 @@ func (w *waChannel) start(ctx context.Context) error {
 	if err := w.rescanInbox(); err != nil {
 		return err
 	}
-	go func() {
-		t := time.NewTicker(30 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := w.rescanInbox(); err != nil {
-					w.s.log.Error("inbox rescan failed", "err", err)
-				}
-			}
+	go every(ctx, 30*time.Second, func() {
+		if err := w.rescanInbox(); err != nil {
+			w.s.log.Error("inbox rescan failed", "err", err)
 		}
-	}()
+	})
 	return nil
 }
 
