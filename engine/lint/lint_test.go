@@ -1,0 +1,38 @@
+package lint_test
+
+import (
+	"testing"
+
+	"github.com/parleyhq/parley/engine/internal/flowgen"
+	"github.com/parleyhq/parley/engine/lint"
+)
+
+func TestLargeFlowCompiles(t *testing.T) {
+	r := lint.Source("large.yaml", flowgen.Large(1000))
+	if r.Program == nil || len(r.Diags) != 0 {
+		t.Fatalf("generated flow: program %v, %d diagnostics: %v", r.Program != nil, len(r.Diags), r.Diags.Err())
+	}
+	if got := r.Program.NumSteps(); got != 1000 {
+		t.Errorf("NumSteps() = %d, want 1000", got)
+	}
+}
+
+func TestBrokenFlowHasNoProgram(t *testing.T) {
+	r := lint.Source("broken.yaml", []byte("parley: 1\nid: x\nversion: 1\nstart: a\nsteps:\n  a:\n    say: \"{{ nope }}\"\n"))
+	if r.Program != nil || !r.Diags.HasErrors() {
+		t.Fatalf("a flow with an unknown name compiled: program %v, diags %v", r.Program != nil, r.Diags)
+	}
+}
+
+// BenchmarkLintLargeFlow is everything `parley lint` does to one file of
+// 1,000 steps: parse, schema, checks and expression compilation.
+func BenchmarkLintLargeFlow(b *testing.B) {
+	src := flowgen.Large(1000)
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := lint.Source("large.yaml", src); r.Program == nil {
+			b.Fatal("no program")
+		}
+	}
+}
