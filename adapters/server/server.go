@@ -113,6 +113,10 @@ func New(cfg Config) (*Server, error) {
 		IdleTimeout:           cfg.IdleTimeout,
 		ErrorHandler:          web.NewErrorHandler(cfg.Logger),
 	})
+	// Tell keep-alive clients to reconnect elsewhere once shutdown begins.
+	// (A connection that never sent a request is closed after 5 s, as in
+	// net/http, which bounds how long Shutdown can wait for it.)
+	s.app.Server().CloseOnShutdown = true
 	s.app.Use(recover.New())
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok\n") })
 	s.app.Get("/readyz", func(c *fiber.Ctx) error {
