@@ -74,7 +74,12 @@ func (f *Flows) Reload() (report string, err error) {
 	var b strings.Builder
 	diag.WriteText(&b, all, func(n string) []byte { return srcs[n] })
 	if all.HasErrors() {
-		return b.String(), fmt.Errorf("%w: %d errors", ErrFlowErrors, all.Count(diag.Error))
+		n := all.Count(diag.Error)
+		noun := "errors"
+		if n == 1 {
+			noun = "error"
+		}
+		return b.String(), fmt.Errorf("%w: %d %s", ErrFlowErrors, n, noun)
 	}
 	sort.Strings(set.order)
 	f.cur.Store(set)

@@ -37,7 +37,10 @@ WhatsApp is enabled when these environment variables are set:
   PARLEY_WHATSAPP_FLOW             flow id that answers new conversations
   PARLEY_WHATSAPP_GRAPH_URL        default https://graph.facebook.com
   PARLEY_WHATSAPP_API_VERSION      default v25.0
-  PARLEY_WHATSAPP_RATE             messages per second ceiling (default 80)
+  PARLEY_WHATSAPP_RATE             messages per second ceiling (default 80 when
+                                   talking to graph.facebook.com, else none)
+  PARLEY_WHATSAPP_USER_GAP         minimum time between two messages to one
+                                   customer, such as 500ms (default 0)
 The webhook is /webhook/whatsapp; docs/whatsapp.md walks through the setup.
 
 The admin API (/admin/v1) is enabled by --admin-tokens FILE or
@@ -228,6 +231,13 @@ func whatsAppFromEnv(getenv func(string) string) (*server.WhatsAppConfig, error)
 			return nil, fmt.Errorf("PARLEY_WHATSAPP_RATE must be a positive number of messages per second")
 		}
 		cfg.RatePerSecond = f
+	}
+	if g := getenv("PARLEY_WHATSAPP_USER_GAP"); g != "" {
+		d, err := time.ParseDuration(g)
+		if err != nil || d < 0 || d > time.Minute {
+			return nil, fmt.Errorf("PARLEY_WHATSAPP_USER_GAP must be a duration between 0s and 1m, such as 500ms")
+		}
+		cfg.UserGap = d
 	}
 	var missing []string
 	for name, v := range map[string]string{

@@ -161,7 +161,11 @@ func (ec *exprCompiler) report(fe *file.Error, s flow.Scalar, base int) {
 			d.Summary += `: did you mean "` + sug + `"?`
 			d.Suggestion = sug
 		}
-		d.Detail = "Expressions may use the declared fields (" + strings.Join(ec.p.fieldNames(), ", ") + ") and the helpers " + strings.Join(helpers, ", ") + "."
+		if names := ec.p.fieldNames(); len(names) > 0 {
+			d.Detail = "Expressions may use the declared fields (" + strings.Join(names, ", ") + ") and the helpers " + strings.Join(helpers, ", ") + "."
+		} else {
+			d.Detail = "This flow declares no fields under fields:, so expressions may only use the helpers " + strings.Join(helpers, ", ") + "."
+		}
 		return
 	}
 	if m := mismatchRe.FindStringSubmatch(fe.Message); m != nil {
