@@ -13,6 +13,9 @@ import (
 type Pool struct {
 	queues []chan func()
 	wg     sync.WaitGroup
+	// OnPanic, when set, is told about a job that panicked; the worker
+	// survives, so one bad message cannot stop every conversation.
+	OnPanic func(v any)
 }
 
 // NewPool starts workers goroutines, each with a queue of depth jobs.
@@ -28,11 +31,20 @@ func NewPool(workers, depth int) *Pool {
 		go func() {
 			defer p.wg.Done()
 			for job := range q {
-				job()
+				p.run(job)
 			}
 		}()
 	}
 	return p
+}
+
+func (p *Pool) run(job func()) {
+	defer func() {
+		if v := recover(); v != nil && p.OnPanic != nil {
+			p.OnPanic(v)
+		}
+	}()
+	job()
 }
 
 // Submit queues job under key. It blocks while that worker's queue is full

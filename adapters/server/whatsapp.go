@@ -510,6 +510,9 @@ func (w *waChannel) start(ctx context.Context) error {
 	go w.ackLoop()
 	w.turns = NewPool(w.s.cfg.Workers, w.s.cfg.QueueDepth)
 	w.senders = NewPool(w.cfg.Senders, w.s.cfg.QueueDepth)
+	// The panic value is not logged: it could quote a message or a value.
+	w.turns.OnPanic = func(any) { w.s.log.Error("a turn panicked; the message stays in the inbox for the next rescan") }
+	w.senders.OnPanic = func(any) { w.s.log.Error("a send panicked; the reply stays in the outbox for the next start") }
 	if err := w.recoverOutbox(); err != nil {
 		return err
 	}
