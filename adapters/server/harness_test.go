@@ -21,6 +21,7 @@ import (
 	"github.com/parleyhq/parley/adapters/admin"
 	"github.com/parleyhq/parley/adapters/server"
 	"github.com/parleyhq/parley/adapters/whatsapp"
+	"github.com/parleyhq/parley/adapters/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/engine/vault"
 )
 
@@ -217,6 +218,8 @@ type envOptions struct {
 	// graph hooks, installed before the server starts
 	fail   func(n int, body map[string]any) (int, string)
 	before func(n int, body map[string]any)
+	// flowExtra is YAML appended to the served copy of flows/booking.yaml.
+	flowExtra string
 }
 
 // fastRetry keeps whatsapp.RetryDelay's decision but waits 1 ms.
@@ -227,7 +230,11 @@ func fastRetry(err error, attempt int) (time.Duration, bool) {
 
 var masterKey = bytes.Repeat([]byte{0x42}, 32)
 
-func copyBookingFlow(t testing.TB) string {
+func copyBookingFlow(t testing.TB) string { return copyBookingFlowWith(t, "") }
+
+// copyBookingFlowWith copies flows/booking.yaml into a temporary flows
+// directory, with extra appended to it.
+func copyBookingFlowWith(t testing.TB, extra string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "flows")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -237,7 +244,7 @@ func copyBookingFlow(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "booking.yaml"), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "booking.yaml"), append(b, extra...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -245,7 +252,7 @@ func copyBookingFlow(t testing.TB) string {
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	e := &env{graph: newFakeGraph(t), flowsDir: copyBookingFlow(t), dataDir: t.TempDir()}
+	e := &env{graph: newFakeGraph(t), flowsDir: copyBookingFlowWith(t, o.flowExtra), dataDir: t.TempDir()}
 	e.graph.fail, e.graph.before = o.fail, o.before
 	flows, report, err := server.LoadFlows(e.flowsDir)
 	if err != nil {
@@ -315,38 +322,14 @@ func (e *env) listen(t testing.TB) string {
 	return "http://" + ln.Addr().String()
 }
 
-// textWebhook builds a signed-ready text-message delivery shaped like Meta's.
+// textWebhook is a text-message delivery to the test number.
 func textWebhook(from, id, text string, at time.Time) []byte {
-	type m = map[string]any
-	b, _ := json.Marshal(m{
-		"object": "whatsapp_business_account",
-		"entry": []m{{"id": "200000000000001", "changes": []m{{"field": "messages", "value": m{
-			"messaging_product": "whatsapp",
-			"metadata":          m{"display_phone_number": "15550001000", "phone_number_id": testPNID},
-			"contacts":          []m{{"profile": m{"name": "Test Customer"}, "wa_id": from}},
-			"messages": []m{{"from": from, "id": id, "timestamp": fmt.Sprint(at.Unix()),
-				"type": "text", "text": m{"body": text}}},
-		}}}}},
-	})
-	return b
+	return whatsapptest.TextWebhook(testPNID, from, id, text, at)
 }
 
-// statusWebhook builds a status callback; code, when not zero, is its error.
+// statusWebhook is a status callback; code, when not zero, is its error.
 func statusWebhook(wamid, status, recipient string, code int) []byte {
-	type m = map[string]any
-	st := m{"id": wamid, "status": status, "timestamp": fmt.Sprint(time.Now().Unix()), "recipient_id": recipient}
-	if code != 0 {
-		st["errors"] = []m{{"code": code, "title": "Re-engagement message", "message": "Re-engagement message"}}
-	}
-	b, _ := json.Marshal(m{
-		"object": "whatsapp_business_account",
-		"entry": []m{{"id": "200000000000001", "changes": []m{{"field": "messages", "value": m{
-			"messaging_product": "whatsapp",
-			"metadata":          m{"display_phone_number": "15550001000", "phone_number_id": testPNID},
-			"statuses":          []m{st},
-		}}}}},
-	})
-	return b
+	return whatsapptest.StatusWebhook(testPNID, wamid, status, recipient, code, time.Now())
 }
 
 func webhookRequest(body []byte, sign bool) *http.Request {

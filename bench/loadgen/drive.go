@@ -3,10 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/parleyhq/parley/adapters/whatsapp"
+	"github.com/parleyhq/parley/adapters/whatsapp/whatsapptest"
 )
 
 type config struct {
@@ -108,7 +107,7 @@ func drive(ctx context.Context, c config) (*result, error) {
 						break
 					}
 					t0 := time.Now()
-					body := webhook(user, fmt.Sprintf("wamid.LG%d", msgID.Add(1)), turn.text, t0)
+					body := whatsapptest.TextWebhook(phoneNumberID, user, fmt.Sprintf("wamid.LG%d", msgID.Add(1)), turn.text, t0)
 					err := post(client, c.base+"/webhook/whatsapp", c.secret, body)
 					var last string
 					got := 0
@@ -160,10 +159,8 @@ func post(client *http.Client, url string, secret, body []byte) error {
 	if err != nil {
 		return err
 	}
-	mac := hmac.New(sha256.New, secret)
-	mac.Write(body)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(secret, body))
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
@@ -174,20 +171,4 @@ func post(client *http.Client, url string, secret, body []byte) error {
 		return fmt.Errorf("webhook answered %s", resp.Status)
 	}
 	return nil
-}
-
-// webhook builds a text-message delivery shaped like Meta's.
-func webhook(from, id, text string, at time.Time) []byte {
-	type m = map[string]any
-	b, _ := json.Marshal(m{
-		"object": "whatsapp_business_account",
-		"entry": []m{{"id": "200000000000001", "changes": []m{{"field": "messages", "value": m{
-			"messaging_product": "whatsapp",
-			"metadata":          m{"display_phone_number": "15550001000", "phone_number_id": "100000000000001"},
-			"contacts":          []m{{"profile": m{"name": "Load Test"}, "wa_id": from}},
-			"messages": []m{{"from": from, "id": id, "timestamp": fmt.Sprint(at.Unix()),
-				"type": "text", "text": m{"body": text}}},
-		}}}}},
-	})
-	return b
 }

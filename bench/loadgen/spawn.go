@@ -11,6 +11,10 @@ import (
 	"time"
 )
 
+// phoneNumberID is the business number the load is addressed to; a server
+// started with -target must be configured with it.
+const phoneNumberID = "100000000000001"
+
 type server struct {
 	URL string
 	cmd *exec.Cmd
@@ -35,7 +39,7 @@ func spawnServer(ctx context.Context, bin, flows, graphURL, secret string) (*ser
 		"PARLEY_WHATSAPP_APP_SECRET="+secret,
 		"PARLEY_WHATSAPP_ACCESS_TOKEN=loadgen-token",
 		"PARLEY_WHATSAPP_VERIFY_TOKEN=loadgen-verify",
-		"PARLEY_WHATSAPP_PHONE_NUMBER_ID=100000000000001",
+		"PARLEY_WHATSAPP_PHONE_NUMBER_ID="+phoneNumberID,
 		"PARLEY_WHATSAPP_FLOW=booking",
 		"PARLEY_WHATSAPP_GRAPH_URL="+graphURL,
 		"PARLEY_MASTER_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",

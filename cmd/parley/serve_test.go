@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/adapters/whatsapp"
+	"github.com/parleyhq/parley/adapters/whatsapp/whatsapptest"
 )
 
 // killGraph is a fake Graph API that keeps, per recipient, the texts of the
@@ -180,21 +181,6 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-func killWebhook(from, id, text string) []byte {
-	type m = map[string]any
-	b, _ := json.Marshal(m{
-		"object": "whatsapp_business_account",
-		"entry": []m{{"id": "200000000000001", "changes": []m{{"field": "messages", "value": m{
-			"messaging_product": "whatsapp",
-			"metadata":          m{"display_phone_number": "15550001000", "phone_number_id": killPNID},
-			"contacts":          []m{{"profile": m{"name": "Kill Test"}, "wa_id": from}},
-			"messages": []m{{"from": from, "id": id, "timestamp": fmt.Sprint(time.Now().Unix()),
-				"type": "text", "text": m{"body": text}}},
-		}}}}},
-	})
-	return b
-}
-
 // TestServeSurvivesSIGKILL runs many booking conversations against a real
 // `parley serve` process, kills it with SIGKILL mid-run, restarts it on the
 // same data directory and re-delivers every webhook that was not answered
@@ -305,7 +291,7 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 			want := 0
 			for k, turn := range script {
 				text := strings.NewReplacer("NAME", "Name"+fmt.Sprint(i), "EMAIL", fmt.Sprintf("user%d@example.com", i)).Replace(turn.text)
-				if !deliver(killWebhook(user, fmt.Sprintf("wamid.KILL.%d.%d", i, k), text)) {
+				if !deliver(whatsapptest.TextWebhook(killPNID, user, fmt.Sprintf("wamid.KILL.%d.%d", i, k), text, time.Now())) {
 					stuck <- fmt.Sprintf("conversation %d: turn %d was never answered 200", i, k+1)
 					return
 				}

@@ -1,0 +1,31 @@
+package whatsapptest_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/adapters/whatsapp"
+	"github.com/parleyhq/parley/adapters/whatsapp/whatsapptest"
+)
+
+// The builders must produce what the real decoder reads, or every test and
+// load run built on them measures nothing.
+func TestBuildersDecode(t *testing.T) {
+	at := time.Unix(1767261600, 0)
+	b, err := whatsapp.Decode(whatsapptest.TextWebhook("100", "15550001234", "wamid.A", "hi", at))
+	if err != nil || len(b.Messages) != 1 {
+		t.Fatalf("Decode(TextWebhook) = %+v, %v", b, err)
+	}
+	msg := b.Messages[0]
+	if msg.ID != "wamid.A" || msg.From.Key() != "15550001234" || string(msg.Text) != "hi" || msg.PhoneNumberID != "100" || !msg.Timestamp.Equal(at) {
+		t.Errorf("decoded text message = %+v", msg)
+	}
+	b, err = whatsapp.Decode(whatsapptest.StatusWebhook("100", "wamid.B", "failed", "15550001234", 131047, at))
+	if err != nil || len(b.Statuses) != 1 {
+		t.Fatalf("Decode(StatusWebhook) = %+v, %v", b, err)
+	}
+	st := b.Statuses[0]
+	if st.ID != "wamid.B" || st.Status != "failed" || len(st.Errors) != 1 || st.Errors[0].Code != 131047 {
+		t.Errorf("decoded status = %+v", st)
+	}
+}
