@@ -48,31 +48,27 @@ func (f *Flows) Reload() (report string, err error) {
 	if len(paths) == 0 {
 		return "", fmt.Errorf("no flow files (*.yaml) in %s", f.dir)
 	}
+	checked, err := lint.Files(paths)
+	if err != nil {
+		return "", err
+	}
 	set := &flowSet{byID: map[string]*compile.Program{}}
-	var all diag.Diagnostics
-	srcs := map[string][]byte{}
 	where := map[string]string{}
-	for _, p := range paths {
-		r, err := lint.File(p)
-		if err != nil {
-			return "", err
-		}
-		srcs[p] = r.File.Src
-		all.Extend(r.Diags)
+	for _, r := range checked.Results {
 		if r.Program == nil {
 			continue
 		}
 		id := r.Program.ID()
 		if prev, dup := where[id]; dup {
-			return "", fmt.Errorf("%w: flow id %q is used by both %s and %s", ErrFlowErrors, id, prev, p)
+			return "", fmt.Errorf("%w: flow id %q is used by both %s and %s", ErrFlowErrors, id, prev, r.File.Name)
 		}
-		where[id] = p
+		where[id] = r.File.Name
 		set.byID[id] = r.Program
 		set.order = append(set.order, id)
 	}
-	all.Sort()
+	all := checked.Diags
 	var b strings.Builder
-	diag.WriteText(&b, all, func(n string) []byte { return srcs[n] })
+	diag.WriteText(&b, all, checked.Source)
 	if all.HasErrors() {
 		n := all.Count(diag.Error)
 		noun := "errors"

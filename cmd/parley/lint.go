@@ -53,18 +53,12 @@ func runLint(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "parley lint: no flow files (*.yaml, *.yml) found in %v\n", fs.Args())
 		return exitUsage
 	}
-	var all diag.Diagnostics
-	srcs := map[string][]byte{}
-	for _, p := range paths {
-		r, err := lint.File(p)
-		if err != nil {
-			fmt.Fprintf(c.stderr, "parley lint: %v\n", err)
-			return exitUsage
-		}
-		srcs[p] = r.File.Src
-		all.Extend(r.Diags)
+	checked, err := lint.Files(paths)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "parley lint: %v\n", err)
+		return exitUsage
 	}
-	all.Sort()
+	all := checked.Diags
 	switch *format {
 	case "json":
 		if err := diag.WriteJSON(c.stdout, all); err != nil {
@@ -72,7 +66,7 @@ func runLint(c *cli, args []string) int {
 			return exitFailure
 		}
 	default:
-		diag.WriteText(c.stdout, all, func(name string) []byte { return srcs[name] })
+		diag.WriteText(c.stdout, all, checked.Source)
 		errs, warns := all.Count(diag.Error), all.Count(diag.Warning)
 		if errs+warns > 0 || !*quiet {
 			fmt.Fprintf(c.stderr, "%d %s checked: %s, %s\n", len(paths), plural(len(paths), "file", "files"),

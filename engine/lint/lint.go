@@ -64,6 +64,37 @@ func File(path string) (*Result, error) {
 	return Source(path, src), nil
 }
 
+// Set is the outcome of checking several files.
+type Set struct {
+	Results []*Result        // one per file, in path order
+	Diags   diag.Diagnostics // every file's diagnostics, sorted
+}
+
+// Source returns the bytes of a checked file, for rendering diagnostics.
+func (s *Set) Source(name string) []byte {
+	for _, r := range s.Results {
+		if r.File.Name == name {
+			return r.File.Src
+		}
+	}
+	return nil
+}
+
+// Files reads and checks every file in paths (as Expand returns them).
+func Files(paths []string) (*Set, error) {
+	s := &Set{Results: make([]*Result, 0, len(paths))}
+	for _, p := range paths {
+		r, err := File(p)
+		if err != nil {
+			return nil, err
+		}
+		s.Results = append(s.Results, r)
+		s.Diags.Extend(r.Diags)
+	}
+	s.Diags.Sort()
+	return s, nil
+}
+
 // Expand turns files and directories into the sorted list of flow files
 // they name: a directory contributes every *.yaml and *.yml below it.
 func Expand(paths []string) ([]string, error) {
