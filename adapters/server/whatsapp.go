@@ -268,18 +268,20 @@ func (w *waChannel) process(subject vault.SubjectID, it inboxItem) {
 		go w.client.MarkRead(ctx, it.ID)
 	}
 
-	render := func(msgs []runtime.Message, lang, flowID string) [][]byte {
-		var out [][]byte
+	// render fills items (sent from memory) and payloads (their stored form).
+	var items []outItem
+	var payloads [][]byte
+	render := func(msgs []runtime.Message, lang, flowID string) {
+		items, payloads = items[:0], payloads[:0]
 		for _, m := range msgs {
 			for _, req := range whatsapp.Render(it.From, lang, m) {
-				b, _ := json.Marshal(outItem{Req: req, InboundAt: it.At, Flow: flowID})
-				out = append(out, b)
+				oi := outItem{Req: req, InboundAt: it.At, Flow: flowID}
+				b, _ := json.Marshal(oi)
+				items, payloads = append(items, oi), append(payloads, b)
 			}
 		}
-		return out
 	}
 	var seqs []uint64
-	var payloads [][]byte
 	var err error
 	if it.Unsupported || it.Ignore {
 		if it.Unsupported {
@@ -287,7 +289,7 @@ func (w *waChannel) process(subject vault.SubjectID, it inboxItem) {
 			if st, _ := w.s.store.Load(ctx, subject.Hex(), w.s.cfg.Now()); st != nil {
 				lang = st.Lang
 			}
-			payloads = render([]runtime.Message{{Kind: runtime.KindSay, Text: whatsapp.UnsupportedReply(lang)}}, lang, w.cfg.Flow)
+			render([]runtime.Message{{Kind: runtime.KindSay, Text: whatsapp.UnsupportedReply(lang)}}, lang, w.cfg.Flow)
 		}
 		seqs, err = w.s.vault.CommitTurn(subject, vault.Change{Outbox: payloads, InboxDone: it.ID})
 	} else {
@@ -295,7 +297,7 @@ func (w *waChannel) process(subject vault.SubjectID, it inboxItem) {
 		_, _, err = w.s.engine.HandleWith(ctx, subject.Hex(), w.cfg.Flow, in,
 			func(st *runtime.State, t runtime.Turn, now time.Time) error {
 				st.LastInbound = time.Unix(0, it.At)
-				payloads = render(t.Out, st.Lang, st.Flow)
+				render(t.Out, st.Lang, st.Flow)
 				var err error
 				seqs, err = w.s.store.SaveTurn(ctx, subject.Hex(), st, t.Effects, now,
 					session.Extra{Outbox: payloads, InboxDone: it.ID})
@@ -312,36 +314,40 @@ func (w *waChannel) process(subject vault.SubjectID, it inboxItem) {
 		return
 	}
 	committed = true
-	w.dispatch(subject, seqs, payloads, false)
+	queue := make([]queued, len(seqs))
+	for i, seq := range seqs {
+		queue[i] = queued{seq: seq, item: items[i]}
+	}
+	w.dispatch(subject, queue, false)
+}
+
+// queued is an outbox entry on its way to the sender.
+type queued struct {
+	seq  uint64
+	item outItem
 }
 
 // dispatch hands a subject's queued replies to its sending worker, in order.
-func (w *waChannel) dispatch(subject vault.SubjectID, seqs []uint64, payloads [][]byte, recovered bool) {
-	if len(seqs) == 0 {
+func (w *waChannel) dispatch(subject vault.SubjectID, queue []queued, recovered bool) {
+	if len(queue) == 0 {
 		return
 	}
-	w.outboxDepth.Add(int64(len(seqs)))
+	w.outboxDepth.Add(int64(len(queue)))
 	job := func() {
-		for i, seq := range seqs {
-			w.send(subject, seq, payloads[i], recovered)
+		for _, q := range queue {
+			w.send(subject, q.seq, q.item, recovered)
 			w.outboxDepth.Add(-1)
 		}
 	}
 	// Block rather than drop: the entries are durable either way, but
 	// waiting here applies back-pressure to the turn workers.
 	if err := w.senders.Submit(w.ctx, string(subject), job); err != nil {
-		w.outboxDepth.Add(-int64(len(seqs)))
+		w.outboxDepth.Add(-int64(len(queue)))
 	}
 }
 
 // send delivers one outbox entry, retrying transient failures with backoff.
-func (w *waChannel) send(subject vault.SubjectID, seq uint64, payload []byte, recovered bool) {
-	var it outItem
-	if err := json.Unmarshal(payload, &it); err != nil {
-		w.s.log.Error("outbox entry unreadable; dropped", "seq", seq)
-		w.s.vault.OutboxDone(seq)
-		return
-	}
+func (w *waChannel) send(subject vault.SubjectID, seq uint64, it outItem, recovered bool) {
 	m := w.s.metrics
 	if recovered {
 		// Committed before a crash and not acknowledged: it may have been
@@ -573,9 +579,17 @@ func (w *waChannel) recoverOutbox() error {
 	for _, s := range order {
 		es := bySubject[s]
 		sort.Slice(es, func(i, j int) bool { return es[i].Seq < es[j].Seq })
+		queue := make([]queued, 0, len(es))
 		for _, e := range es {
-			w.dispatch(s, []uint64{e.Seq}, [][]byte{e.Payload}, true)
+			var it outItem
+			if err := json.Unmarshal(e.Payload, &it); err != nil {
+				w.s.log.Error("outbox entry unreadable; dropped", "seq", e.Seq)
+				w.s.vault.OutboxDone(e.Seq)
+				continue
+			}
+			queue = append(queue, queued{seq: e.Seq, item: it})
 		}
+		w.dispatch(s, queue, true)
 	}
 	if len(pending) > 0 {
 		w.s.log.Info("outbox recovered", "entries", len(pending))
