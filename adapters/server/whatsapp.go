@@ -94,9 +94,9 @@ type waChannel struct {
 	inflight    sync.Map // message id -> struct{}: queued or being processed
 	outboxDepth atomic.Int64
 	windowMu    sync.Mutex
-	closed      map[vault.SubjectID]time.Time // window closed (131047) until the customer writes
-	templated   map[vault.SubjectID]int64     // inbound time a re-engagement template was sent for
-	sent        sync.Map                      // wamid -> subject, for status callbacks
+	closed      map[vault.SubjectID]struct{} // window closed (131047) until the customer writes
+	templated   map[vault.SubjectID]int64    // inbound time a re-engagement template was sent for
+	sent        sync.Map                     // wamid -> subject, for status callbacks
 	stopOnce    sync.Once
 	// acks carries sent outbox entries to ackLoop, which deletes them in
 	// batches: one vault write for many sends instead of one each.
@@ -136,7 +136,7 @@ func newWhatsApp(s *Server, cfg WhatsAppConfig) (*waChannel, error) {
 		s: s, cfg: cfg, secret: []byte(cfg.AppSecret),
 		client: &whatsapp.Client{BaseURL: cfg.GraphURL, APIVersion: cfg.APIVersion, PhoneNumberID: cfg.PhoneNumberID,
 			AccessToken: cfg.AccessToken, HTTP: cfg.HTTP},
-		closed:    map[vault.SubjectID]time.Time{},
+		closed:    map[vault.SubjectID]struct{}{},
 		templated: map[vault.SubjectID]int64{},
 	}
 	if cfg.RatePerSecond > 0 || cfg.UserGap > 0 {
@@ -477,7 +477,7 @@ func (w *waChannel) windowClosed(s vault.SubjectID) bool {
 
 func (w *waChannel) closeWindow(s vault.SubjectID) {
 	w.windowMu.Lock()
-	w.closed[s] = w.s.cfg.Now()
+	w.closed[s] = struct{}{}
 	w.windowMu.Unlock()
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -85,7 +86,7 @@ func runChat(c *cli, args []string) int {
 		return exitFindings
 	}
 	prog := res.Program
-	if *lang != "" && !contains(prog.Languages(), *lang) {
+	if *lang != "" && !slices.Contains(prog.Languages(), *lang) {
 		fmt.Fprintf(c.stderr, "parley chat: the flow has no language %q; it declares %s\n", *lang, strings.Join(prog.Languages(), ", "))
 		return exitUsage
 	}
@@ -233,13 +234,4 @@ func isTerminal(r io.Reader) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -92,10 +92,7 @@ func runServe(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "parley serve: --addr %q is not host:port\n", *addr)
 		return exitUsage
 	}
-	loopback := host == "localhost"
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		loopback = true
-	}
+	loopback := host == "localhost" || isLoopbackIP(host)
 	web := loopback
 	switch *webChat {
 	case "on":
@@ -140,7 +137,7 @@ func runServe(c *cli, args []string) int {
 
 	if *debugAddr != "" {
 		dh, _, err := net.SplitHostPort(*debugAddr)
-		if ip := net.ParseIP(dh); err != nil || ip == nil || !ip.IsLoopback() {
+		if err != nil || !isLoopbackIP(dh) {
 			fmt.Fprintln(c.stderr, "parley serve: --debug-addr must be a loopback address such as 127.0.0.1:6060")
 			return exitUsage
 		}
@@ -209,6 +206,12 @@ func runServe(c *cli, args []string) int {
 	}
 	log.Info("stopped")
 	return exitOK
+}
+
+// isLoopbackIP reports whether host is a loopback IP address (127.0.0.0/8, ::1).
+func isLoopbackIP(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // whatsAppFromEnv reads the WhatsApp settings; nil when the channel is off.

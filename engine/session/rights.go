@@ -147,19 +147,19 @@ func EraseSubject(v *vault.Vault, s vault.SubjectID, now time.Time) (*ErasureRec
 // the kind of the old one: a number field takes a number, a yes/no field
 // takes yes or no.
 func RectifySubject(v *vault.Vault, s vault.SubjectID, field, value string, now time.Time) error {
-	ex, err := v.Export(s, now)
+	_, fields, err := v.LoadSubject(s, now)
 	if err != nil {
 		return err
 	}
 	var old []byte
-	for _, f := range ex.Fields {
+	for _, f := range fields {
 		if f.Name == field {
 			old = f.Value
 		}
 	}
 	if old == nil {
-		names := make([]string, 0, len(ex.Fields))
-		for _, f := range ex.Fields {
+		names := make([]string, 0, len(fields))
+		for _, f := range fields {
 			names = append(names, f.Name)
 		}
 		if len(names) == 0 {

@@ -39,17 +39,17 @@ func (s *Store) Subject(channel, userID string) string {
 // state is what is persisted of runtime.State (see codec.go); field values
 // are stored as separate sealed field records so each can expire on its own.
 type state struct {
-	Flow        string                          `json:"f,omitempty"`
-	Version     int                             `json:"v,omitempty"`
-	Lang        string                          `json:"l,omitempty"`
-	Status      runtime.Status                  `json:"st,omitempty"`
-	Step        string                          `json:"s,omitempty"`
-	Attempts    int                             `json:"a,omitempty"`
-	Pending     string                          `json:"p,omitempty"`
-	Consent     map[string]runtime.ConsentState `json:"c,omitempty"`
-	Noticed     map[string]string               `json:"n,omitempty"`
-	OptedOut    bool                            `json:"o,omitempty"`
-	LastInbound int64                           `json:"t,omitempty"`
+	Flow        string
+	Version     int
+	Lang        string
+	Status      runtime.Status
+	Step        string
+	Attempts    int
+	Pending     string
+	Consent     map[string]runtime.ConsentState
+	Noticed     map[string]string
+	OptedOut    bool
+	LastInbound int64
 }
 
 // Load implements runtime.Store.
