@@ -82,7 +82,7 @@ func (b adminBackend) AuditVerify(context.Context) (int, error) {
 }
 
 func (b adminBackend) Audit(_ context.Context, actor, action, subjectRef string) error {
-	return b.s.vault.Audit(actor, action, subjectRef, nil, b.s.cfg.Now())
+	return b.s.vault.Audit(actor, action, subjectRef, nil)
 }
 
 func (b adminBackend) MetricsSummary(context.Context) (json.RawMessage, error) {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/parleyhq/parley/engine/vault"
@@ -22,14 +23,6 @@ background; purge is for stores that are not being served.`,
 		run: runPurge,
 	})
 	register(&command{
-		name:    "audit",
-		summary: "verify the hash-chained audit log",
-		usage:   "parley audit verify --data DIR",
-		help: `Checks that no entry of the audit log was edited, removed or reordered.
-Exit status 0 when the chain is intact, 1 when it is broken.`,
-		run: runAudit,
-	})
-	register(&command{
 		name:    "backup",
 		summary: "write an encrypted backup of the vault",
 		usage:   "parley backup --data DIR --out FILE",
@@ -41,11 +34,25 @@ brings back a subject erased after the backup was taken.`,
 	register(&command{
 		name:    "restore",
 		summary: "restore an encrypted backup into an empty data directory",
-		usage:   "parley restore --data DIR --in FILE",
+		usage:   "parley restore --data DIR --in FILE [--without-ledger]",
 		help: `Restores a backup written by 'parley backup' into DIR, which must not hold
-a vault yet. The erasure ledger is re-applied, so subjects erased after the
-backup was taken stay erased (keep DIR/erasures.log, or copy it into DIR
-before restoring).`,
+a vault yet. The erasure ledger DIR/erasures.log is re-applied, so subjects
+erased after the backup was taken stay erased.
+
+Restore refuses (exit 1, nothing restored) when that ledger is missing or
+older than the backup: every backup leaves a mark in the erasures.log of the
+vault it was taken from, and only a ledger holding that mark knows every
+erasure made since. Keep DIR/erasures.log when restoring in place, or copy
+the newest erasures.log into a new DIR first. It also refuses a backup
+older than the erasure ledger's retention (2 years), because erasures older
+than that are no longer on record.
+
+--without-ledger restores anyway: customers erased after the backup was
+taken may come back. It is written to the audit log; erase them again from
+your own records.
+
+The restore is written to the audit log with the audit head it replaces,
+so 'parley audit verify' accepts the restored log.`,
 		run: runRestore,
 	})
 }
@@ -80,7 +87,9 @@ func runPurge(c *cli, args []string) int {
 		}
 		now = t
 	}
-	v, err := c.openVault(*vf.data, *vf.keyFile, func() time.Time { return now }, nil)
+	// The vault keeps the real clock: --now decides what has expired, but
+	// the audit log and the audit and ledger retentions go by the real time.
+	v, err := c.openVault(*vf.data, *vf.keyFile, nil, nil)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley purge: %v\n", err)
 		return exitFailure
@@ -91,47 +100,9 @@ func runPurge(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "parley purge: %v\n", err)
 		return exitFailure
 	}
-	v.Audit("cli", "purge:ok", "", map[string]string{"expired": fmt.Sprint(st.Expired)}, now)
-	fmt.Fprintf(c.stdout, "expired fields removed: %d\ndeleted fields removed: %d\nold message ids forgotten: %d\nerased subjects purged: %d\n",
-		st.Expired, st.Deleted, st.Dedupe, st.Purged)
-	return exitOK
-}
-
-func runAudit(c *cli, args []string) int {
-	cmd := commands["audit"]
-	if len(args) == 0 || args[0] != "verify" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			cmd.printHelp(c.stderr, nil)
-			return exitOK
-		}
-		fmt.Fprintln(c.stderr, "parley audit: the only action is verify: parley audit verify --data DIR")
-		return exitUsage
-	}
-	fs := c.flags(cmd)
-	vf := addVaultFlags(fs, "")
-	if code, ok := c.parse(fs, args[1:]); !ok {
-		return code
-	}
-	if *vf.data == "" {
-		fmt.Fprintln(c.stderr, "parley audit verify: name the data directory with --data DIR")
-		return exitUsage
-	}
-	v, err := c.openVault(*vf.data, *vf.keyFile, nil, nil)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "parley audit: %v\n", err)
-		return exitFailure
-	}
-	defer v.Close()
-	n, err := v.AuditVerify()
-	if errors.Is(err, vault.ErrAuditTampered) {
-		fmt.Fprintf(c.stdout, "audit log BROKEN after %d intact entries: %v\n", n, err)
-		return exitFindings
-	}
-	if err != nil {
-		fmt.Fprintf(c.stderr, "parley audit: %v\n", err)
-		return exitFailure
-	}
-	fmt.Fprintf(c.stdout, "audit log intact: %d entries\n", n)
+	v.Audit("cli", "purge:ok", "", map[string]string{"expired": fmt.Sprint(st.Expired)})
+	fmt.Fprintf(c.stdout, "expired fields removed: %d\ndeleted fields removed: %d\nold message ids forgotten: %d\nerased subjects purged: %d\nold audit entries removed: %d\nold erasures forgotten: %d\n",
+		st.Expired, st.Deleted, st.Dedupe, st.Purged, st.Audit, st.Ledger)
 	return exitOK
 }
 
@@ -169,7 +140,7 @@ func runBackup(c *cli, args []string) int {
 		return exitFailure
 	}
 	f.Close()
-	v.Audit("cli", "backup:ok", "", nil, time.Now())
+	v.Audit("cli", "backup:ok", "", nil)
 	fmt.Fprintf(c.stdout, "backup written to %s\n", *out)
 	return exitOK
 }
@@ -178,6 +149,7 @@ func runRestore(c *cli, args []string) int {
 	fs := c.flags(commands["restore"])
 	vf := addVaultFlags(fs, "")
 	in := fs.String("in", "", "backup file to read (required)")
+	without := fs.Bool("without-ledger", false, "restore even though the erasure ledger is missing or older than the backup (erased customers may come back; audited)")
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
@@ -196,17 +168,44 @@ func runRestore(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "parley restore: %v\n", err)
 		return exitFailure
 	}
-	if err := vault.Restore(vault.Options{Dir: *vf.data, MasterKey: key}, f); err != nil {
+	opts := vault.Options{Dir: *vf.data, MasterKey: key}
+	ledger := filepath.Join(*vf.data, "erasures.log")
+	if *without {
+		err = vault.RestoreWithoutLedger(opts, f)
+	} else {
+		err = vault.Restore(opts, f)
+	}
+	switch {
+	case errors.Is(err, vault.ErrLedgerBehind):
+		fmt.Fprintf(c.stderr, `parley restore: refused, nothing was restored: %v.
+Without the erasure ledger kept since the backup, customers erased after the
+backup was taken would come back. Copy the newest erasures.log (from the data
+directory the backup was taken from) to %s and run restore again.
+If that ledger is lost, add --without-ledger to restore anyway, then erase
+those customers again from your own records.
+`, err, ledger)
+		return exitFindings
+	case errors.Is(err, vault.ErrBackupTooOld):
+		fmt.Fprintf(c.stderr, `parley restore: refused, nothing was restored: %v.
+Erasures older than the ledger's retention are no longer on record, so this
+backup could bring erased customers back. Use a newer backup, or add
+--without-ledger to restore anyway and erase those customers again.
+`, err)
+		return exitFindings
+	case err != nil:
 		fmt.Fprintf(c.stderr, "parley restore: %v\n", err)
 		return exitFailure
 	}
-	v, err := c.openVault(*vf.data, *vf.keyFile, nil, nil)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "parley restore: %v\n", err)
-		return exitFailure
+	if *without {
+		fmt.Fprintf(c.stderr, `
+WARNING: restored WITHOUT checking the erasure ledger. Customers erased
+after this backup was taken may be back in %s. This restore is
+recorded in the audit log. Erase them again from your own records.
+
+`, *vf.data)
+		fmt.Fprintf(c.stdout, "restored %s into %s without the erasure ledger check; erasures known to the backup and to %s re-applied\n", *in, *vf.data, ledger)
+		return exitOK
 	}
-	v.Audit("cli", "restore:ok", "", nil, time.Now())
-	v.Close()
-	fmt.Fprintf(c.stdout, "restored %s into %s; erasures re-applied\n", *in, *vf.data)
+	fmt.Fprintf(c.stdout, "restored %s into %s; erasures re-applied from %s\n", *in, *vf.data, ledger)
 	return exitOK
 }

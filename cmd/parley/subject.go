@@ -26,9 +26,10 @@ func init() {
 
 The customer is named by channel and user id, for example whatsapp:15550001234
 or web:alice; storage only ever sees a pseudonym derived from it.
---now RFC3339 views or acts as of another time (for example to check what an
-export will show once retention has run out). Every request is written to the
-audit log.`,
+--now RFC3339 views as of another time (for example to check what an export
+will show once retention has run out). It never dates history: erasures and
+audit entries are always recorded at the real time. Every request is written
+to the audit log.`,
 		run: runSubject,
 	})
 }
@@ -79,7 +80,9 @@ func runSubject(c *cli, args []string) int {
 		fmt.Fprintln(c.stderr, "parley subject rectify: give --field NAME and --value VALUE")
 		return exitUsage
 	}
-	v, err := c.openVault(*vf.data, *vf.keyFile, func() time.Time { return now }, nil)
+	// The vault keeps the real clock: --now is for reading (what has
+	// expired), never for writing history (audit entries, erasures).
+	v, err := c.openVault(*vf.data, *vf.keyFile, nil, nil)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley subject: %v\n", err)
 		return exitFailure
@@ -87,7 +90,7 @@ func runSubject(c *cli, args []string) int {
 	defer v.Close()
 	s := v.SubjectID(channel, id)
 	audit := func(outcome string) {
-		if err := v.Audit("cli", "subject."+action+":"+outcome, s.Hex(), nil, now); err != nil {
+		if err := v.Audit("cli", "subject."+action+":"+outcome, s.Hex(), nil); err != nil {
 			fmt.Fprintf(c.stderr, "parley subject: writing the audit log: %v\n", err)
 		}
 	}
@@ -96,7 +99,7 @@ func runSubject(c *cli, args []string) int {
 	case "export":
 		out, err = session.ExportSubject(v, s, now)
 	case "erase":
-		out, err = session.EraseSubject(v, s, now)
+		out, err = session.EraseSubject(v, s, time.Now())
 	case "rectify":
 		err = session.RectifySubject(v, s, *field, *value, now)
 		out = map[string]any{"subject": s.Hex(), "field": *field, "rectified_at": now.UTC()}

@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 
@@ -25,8 +26,9 @@ func TestMyDataKeepsThePendingQuestion(t *testing.T) {
 	wantReplies(t, tr, 2, runtime.KindRights, runtime.KindAsk)
 	wantContains(t, tr.Out[0].Text, "name: Ada", "booking", "until 2025-03-31", "booking: given")
 	wantContains(t, tr.Out[1].Text, "What's your email")
-	if len(tr.Effects) != 0 {
-		t.Errorf("MY DATA had effects %+v", tr.Effects)
+	// Only the access itself, for the audit log: no content, no store.
+	if len(tr.Effects) != 1 || !reflect.DeepEqual(tr.Effects[0], runtime.Effect{Kind: runtime.EffectAccess, Right: runtime.AccessMyData}) {
+		t.Errorf("MY DATA had effects %+v, want one EffectAccess my_data", tr.Effects)
 	}
 	tr = c.say("ada@example.com")
 	wantReplies(t, tr, 1, runtime.KindAsk)

@@ -149,6 +149,16 @@ const (
 	// EffectCall records that an integration was called (with field names
 	// only, never values).
 	EffectCall
+	// EffectAccess records that the customer used an access right in the
+	// chat (Right: AccessMyData or AccessPrivacy), for the audit log. It
+	// carries no content.
+	EffectAccess
+)
+
+// Rights an EffectAccess names.
+const (
+	AccessMyData  = "my_data"
+	AccessPrivacy = "privacy"
 )
 
 // Effect is one side effect of a turn. Values appear only in EffectStore.
@@ -164,6 +174,7 @@ type Effect struct {
 	MessageID   string
 	Fields      []string // EffectCall: the names of the fields sent
 	Integration string
+	Right       string // EffectAccess: AccessMyData or AccessPrivacy
 }
 
 // Turn is what one inbound message produced.

@@ -137,11 +137,18 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 			})
 		case runtime.EffectEnd:
 			c.EndSession = true
+		case runtime.EffectAccess:
+			// Audited before the turn commits: a reply that shows the data
+			// never goes out unrecorded (a crashed turn is re-run and
+			// recorded again).
+			if err := s.V.Audit("subject", "access."+e.Right, sid.Hex(), map[string]string{"via": "chat", "flow": st.Flow}); err != nil {
+				return nil, err
+			}
 		case runtime.EffectErase:
 			if _, err := s.V.Erase(sid, now); err != nil {
 				return nil, err
 			}
-			if err := s.V.Audit("subject", "erase", sid.Hex(), map[string]string{"via": "chat"}, now); err != nil {
+			if err := s.V.Audit("subject", "erase", sid.Hex(), map[string]string{"via": "chat"}); err != nil {
 				return nil, err
 			}
 			// Nothing of the old conversation is kept; the confirmation (if

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"crypto/cipher"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -185,9 +189,17 @@ func (b *backupReader) next() error {
 // in the backup: pending inbound messages (received, not yet processed) are
 // not backed up, and Meta redelivers only unacknowledged ones (see the
 // package documentation).
+//
+// Before copying, Backup appends a mark with a random id to erasures.log
+// and records the same id, its time and the audit head file's content in
+// the backup (key m/backup): Restore uses the mark to tell whether the
+// ledger present is at least as new as the backup.
 func (v *Vault) Backup(w io.Writer) error {
 	bw, err := newBackupWriter(w, v.backupRoot)
 	if err != nil {
+		return fmt.Errorf("vault: backup: %w", err)
+	}
+	if err := v.recordBackup(); err != nil {
 		return fmt.Errorf("vault: backup: %w", err)
 	}
 	if _, err := v.db.Backup(bw, 0); err != nil {
@@ -199,6 +211,61 @@ func (v *Vault) Backup(w io.Writer) error {
 	return nil
 }
 
+// backupMeta is the m/backup value: what a backup knows about itself.
+type backupMeta struct {
+	ID    string        `json:"id"` // the mark appended to erasures.log
+	At    time.Time     `json:"at"` // vault clock
+	Audit auditHeadFile `json:"audit"`
+}
+
+var keyBackupMeta = []byte("m/backup")
+
+// recordBackup writes the ledger mark, then m/backup.
+func (v *Vault) recordBackup() error {
+	id, err := randomBytes(16)
+	if err != nil {
+		return err
+	}
+	m := backupMeta{ID: hex.EncodeToString(id), At: v.now().UTC()}
+	if err := v.ledger.mark(m.ID, m.At); err != nil {
+		return err
+	}
+	v.auditMu.Lock()
+	defer v.auditMu.Unlock()
+	err = v.update(func(txn *badger.Txn) error {
+		var head auditHead
+		if err := getJSON(txn, keyAuditHead, &head); err != nil {
+			return err
+		}
+		if err := getJSON(txn, keyAuditAnchor, &m.Audit.Anchor); err != nil {
+			return err
+		}
+		m.Audit.Head = auditMark{Seq: head.Seq, Hash: head.Hash}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		return txn.Set(keyBackupMeta, b)
+	})
+	if err != nil {
+		return err
+	}
+	return v.durable()
+}
+
+// Errors Restore gives when it refuses a backup; RestoreWithoutLedger
+// restores anyway.
+var (
+	// ErrLedgerBehind: the erasure ledger beside the data directory is
+	// missing or older than the backup (it lacks the backup's mark), so it
+	// may not know erasures made after the backup was taken.
+	ErrLedgerBehind = errors.New("vault: the erasure ledger is missing or older than the backup")
+	// ErrBackupTooOld: the backup was taken longer ago than
+	// Options.LedgerRetention; the ledger no longer lists every erasure
+	// made since.
+	ErrBackupTooOld = errors.New("vault: the backup is older than the erasure ledger retention")
+)
+
 // Restore loads a backup made by Backup into opts.Dir, whose database
 // directory must be empty or absent. The erasure ledger file beside it
 // (opts.ErasureLog, default Dir/erasures.log) is kept: keep it across a
@@ -207,7 +274,22 @@ func (v *Vault) Backup(w io.Writer) error {
 // re-applied (keys destroyed, prefixes purged) before Restore returns.
 // An existing inbox DB (Dir/inbox) is kept as it is and opened with the
 // restored data; Restore creates an empty one otherwise.
-func Restore(opts Options, r io.Reader) (err error) {
+//
+// Restore refuses (and leaves no database behind) unless the ledger file
+// holds the backup's mark, which proves it was kept since the backup was
+// taken (ErrLedgerBehind), and the backup is younger than
+// opts.LedgerRetention by the vault clock (ErrBackupTooOld). A restore
+// appends a "restore" audit entry naming the backup and the audit head it
+// replaces, and rewrites the audit head file to the restored chain: this is
+// the one way to roll the audit log back that AuditVerify accepts.
+func Restore(opts Options, r io.Reader) error { return restore(opts, r, false) }
+
+// RestoreWithoutLedger is Restore without the erasure ledger checks, for a
+// backup whose ledger is lost or too old: subjects erased after the backup
+// was taken may come back. The audit entry says so.
+func RestoreWithoutLedger(opts Options, r io.Reader) error { return restore(opts, r, true) }
+
+func restore(opts Options, r io.Reader, withoutLedger bool) (err error) {
 	if err := opts.check(); err != nil {
 		return err
 	}
@@ -246,16 +328,32 @@ func Restore(opts Options, r io.Reader) (err error) {
 		return fmt.Errorf("vault: restore: %w", err)
 	}
 	loadErr := db.Load(br, 256)
+	var meta backupMeta
+	hasMeta := false
+	if loadErr == nil {
+		loadErr = db.View(func(txn *badger.Txn) error {
+			_, err := txn.Get(keyBackupMeta)
+			hasMeta = err == nil
+			return getJSON(txn, keyBackupMeta, &meta)
+		})
+	}
 	closeErr := db.Close()
+	if loadErr == nil && closeErr == nil && !withoutLedger {
+		loadErr = checkLedgerFor(opts, meta, hasMeta)
+	}
 	unlockDir(lock)
 	if loadErr != nil {
-		if errors.Is(loadErr, ErrBadBackup) {
+		if errors.Is(loadErr, ErrBadBackup) || errors.Is(loadErr, ErrLedgerBehind) || errors.Is(loadErr, ErrBackupTooOld) {
 			return loadErr
 		}
 		return fmt.Errorf("vault: restore: %w", loadErr)
 	}
 	if closeErr != nil {
 		return fmt.Errorf("vault: restore: %w", closeErr)
+	}
+	replaced, hadHead, err := readAuditHeadFile(filepath.Join(filepath.Dir(opts.ErasureLog), auditHeadName))
+	if err != nil && !errors.Is(err, ErrAuditTampered) {
+		return err
 	}
 	// Open checks the key against the restored data and re-applies the
 	// ledger, purging what the ledger says was erased.
@@ -264,5 +362,44 @@ func Restore(opts Options, r io.Reader) (err error) {
 	if err != nil {
 		return err
 	}
-	return v.Close()
+	detail := map[string]string{"backup_id": meta.ID, "backup_audit_seq": strconv.FormatUint(meta.Audit.Head.Seq, 10)}
+	if hasMeta {
+		detail["backup_at"] = meta.At.UTC().Format(time.RFC3339)
+	}
+	if hadHead {
+		detail["replaced_seq"] = strconv.FormatUint(replaced.Head.Seq, 10)
+		detail["replaced_hash"] = replaced.Head.Hash
+	}
+	if withoutLedger {
+		detail["without_ledger"] = "true"
+	}
+	v.auditMu.Lock()
+	v.auditFileChecked = true
+	err = v.appendAudit("parley", "restore", "", detail, true)
+	v.auditMu.Unlock()
+	return errors.Join(err, v.Close())
+}
+
+// checkLedgerFor refuses a restore whose erasure ledger may not know every
+// erasure made since the backup was taken.
+func checkLedgerFor(opts Options, m backupMeta, hasMeta bool) error {
+	if !hasMeta {
+		return fmt.Errorf("%w: the backup does not record which erasure ledger belongs with it (it was made by an older Parley)", ErrLedgerBehind)
+	}
+	if age := opts.Now().Sub(m.At); age > opts.LedgerRetention {
+		return fmt.Errorf("%w: the backup was taken %s, more than %s ago", ErrBackupTooOld, m.At.UTC().Format(time.RFC3339), opts.LedgerRetention)
+	}
+	if _, err := os.Stat(opts.ErasureLog); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: there is no %s", ErrLedgerBehind, opts.ErasureLog)
+	}
+	l, err := openLedger(opts.ErasureLog)
+	if err != nil {
+		return err
+	}
+	defer l.close()
+	if !l.hasMark(m.ID) {
+		return fmt.Errorf("%w: %s has no record of this backup (taken %s), so it is older than the backup or belongs to another vault",
+			ErrLedgerBehind, opts.ErasureLog, m.At.UTC().Format(time.RFC3339))
+	}
+	return nil
 }

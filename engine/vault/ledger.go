@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,17 +10,28 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
 )
 
 // ledgerEntry is one line of erasures.log and the value of e/<subject>. It
 // holds no personal data: a pseudonymous subject id, the random id of the
 // data key that was destroyed, the time and the receipt id.
+//
+// A line with Backup set instead of Subject is a backup mark: Backup writes
+// one, with a random id it also records in the backup, before it copies the
+// store. A ledger that holds a backup's mark was kept since that backup was
+// taken, so it knows every erasure made after it (see Restore).
 type ledgerEntry struct {
-	Subject string    `json:"subject"`
+	Subject string    `json:"subject,omitempty"`
 	KeyID   string    `json:"key_id,omitempty"`
 	At      time.Time `json:"at"`
-	Receipt string    `json:"receipt"`
+	Receipt string    `json:"receipt,omitempty"`
+	Backup  string    `json:"backup,omitempty"`
 }
+
+// defaultLedgerRetention is Options.LedgerRetention's default: 2 years.
+const defaultLedgerRetention = 2 * 365 * 24 * time.Hour
 
 // ledger is the erasure ledger file kept beside the database. It is outside
 // the restorable data set on purpose: restoring an older backup brings back
@@ -30,6 +42,7 @@ type ledger struct {
 	f       *os.File
 	entries []ledgerEntry
 	seen    map[string]bool // subject + "/" + key id
+	marks   []ledgerEntry   // backup marks
 }
 
 func openLedger(path string) (*ledger, error) {
@@ -48,10 +61,15 @@ func openLedger(path string) (*ledger, error) {
 		// A torn last line (crash during append) is skipped: the erasure it
 		// described was not acknowledged, and its e/ entry, if any, is
 		// merged back at restore.
-		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Subject == "" {
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
 			continue
 		}
-		l.add(e)
+		switch {
+		case e.Backup != "":
+			l.marks = append(l.marks, e)
+		case e.Subject != "":
+			l.add(e)
+		}
 	}
 	if err := sc.Err(); err != nil {
 		f.Close()
@@ -78,6 +96,35 @@ func (l *ledger) append(e ledgerEntry) error {
 	if !l.add(e) || l.f == nil {
 		return nil
 	}
+	return l.write(e)
+}
+
+// mark appends a backup mark, fsynced.
+func (l *ledger) mark(id string, at time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := ledgerEntry{Backup: id, At: at.UTC()}
+	l.marks = append(l.marks, e)
+	if l.f == nil {
+		return nil
+	}
+	return l.write(e)
+}
+
+// hasMark reports whether the ledger holds the backup mark id.
+func (l *ledger) hasMark(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, m := range l.marks {
+		if m.Backup == id {
+			return true
+		}
+	}
+	return false
+}
+
+// write appends one line and fsyncs; the caller holds mu.
+func (l *ledger) write(e ledgerEntry) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -98,6 +145,53 @@ func (l *ledger) snapshot() []ledgerEntry {
 	return append([]ledgerEntry(nil), l.entries...)
 }
 
+// expire forgets the erasures and backup marks dated before cutoff and
+// rewrites the file without them (a new file renamed over the old one, so a
+// crash leaves one or the other). It returns the number of erasures dropped.
+func (l *ledger) expire(cutoff time.Time, sync bool) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	keep := func(es []ledgerEntry) []ledgerEntry {
+		var out []ledgerEntry
+		for _, e := range es {
+			if !e.At.Before(cutoff) {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	entries, marks := keep(l.entries), keep(l.marks)
+	dropped := len(l.entries) - len(entries)
+	if dropped == 0 && len(marks) == len(l.marks) {
+		return 0, nil
+	}
+	if l.f != nil {
+		var buf []byte
+		for _, e := range append(append([]ledgerEntry(nil), entries...), marks...) {
+			b, err := json.Marshal(e)
+			if err != nil {
+				return 0, err
+			}
+			buf = append(append(buf, b...), '\n')
+		}
+		if err := writeFileAtomic(l.path, buf, sync); err != nil {
+			return 0, fmt.Errorf("vault: rewrite erasure ledger: %w", err)
+		}
+		f, err := os.OpenFile(l.path, os.O_RDWR|os.O_APPEND, 0o600)
+		if err != nil {
+			return 0, fmt.Errorf("vault: reopen erasure ledger: %w", err)
+		}
+		l.f.Close()
+		l.f = f
+	}
+	l.entries, l.marks = entries, marks
+	l.seen = map[string]bool{}
+	for _, e := range entries {
+		l.seen[e.Subject+"/"+e.KeyID] = true
+	}
+	return dropped, nil
+}
+
 func (l *ledger) close() error {
 	if l.f == nil {
 		return nil
@@ -115,4 +209,48 @@ func syncDir(dir string) error {
 		return err
 	}
 	return nil
+}
+
+// sweepLedger forgets erasures older than Options.LedgerRetention, judged by
+// the vault's clock: their e/ entries are dropped from the store (every
+// version) and their lines from erasures.log. Store first: applyLedger
+// copies e/ entries into the file, never the other way round, so a crash
+// in between is finished by the next sweep. It returns the number of
+// erasures forgotten.
+func (v *Vault) sweepLedger() (int, error) {
+	cutoff := v.now().Add(-v.opts.LedgerRetention)
+	var keys [][]byte
+	err := v.db.View(func(txn *badger.Txn) error {
+		return scan(txn, []byte("e/"), true, func(k []byte, item *badger.Item) error {
+			return item.Value(func(b []byte) error {
+				var e ledgerEntry
+				if json.Unmarshal(b, &e) == nil && e.At.Before(cutoff) {
+					keys = append(keys, bytes.Clone(k))
+				}
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("vault: erasure ledger retention: %w", err)
+	}
+	if len(keys) > 0 {
+		v.dropMu.Lock()
+		err := v.dropPrefixes(keys)
+		v.dropMu.Unlock()
+		if err != nil {
+			return 0, fmt.Errorf("vault: erasure ledger retention: %w", err)
+		}
+	}
+	return v.ledger.expire(cutoff, v.needsSync())
+}
+
+// sweepHistory applies the audit and erasure ledger retentions; Sweep
+// calls it.
+func (v *Vault) sweepHistory() (audit, ledger int, err error) {
+	if audit, err = v.sweepAudit(); err != nil {
+		return 0, 0, fmt.Errorf("vault: audit retention: %w", err)
+	}
+	ledger, err = v.sweepLedger()
+	return audit, ledger, err
 }

@@ -21,7 +21,8 @@ func TestAuditChainDetectsTampering(t *testing.T) {
 		c := newClock()
 		v := openMem(t, c)
 		for i := range 5 {
-			if err := v.Audit("dpo@cli", "subject.export", "subj-"+fmt.Sprint(i), map[string]string{"reason": "art15", "ticket": fmt.Sprint(i)}, c.Add(time.Minute)); err != nil {
+			c.Add(time.Minute)
+			if err := v.Audit("dpo@cli", "subject.export", "subj-"+fmt.Sprint(i), map[string]string{"reason": "art15", "ticket": fmt.Sprint(i)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -238,7 +239,7 @@ func TestConcurrentTurnsAndErasures(t *testing.T) {
 						return
 					}
 				case 13:
-					if err := v.Audit("test", "poke", string(s), nil, c.Now()); err != nil {
+					if err := v.Audit("test", "poke", string(s), nil); err != nil {
 						errs <- err
 						return
 					}

@@ -22,6 +22,9 @@ type SweepStats struct {
 	Dedupe int
 	// Purged erased subjects whose files were purged.
 	Purged int
+	// Audit entries and erasures (ledger) past their retention, deleted by
+	// sweepHistory (audit.go, ledger.go).
+	Audit, Ledger int
 }
 
 // Sweep physically removes expired and deleted fields (every stored version,
@@ -67,6 +70,9 @@ func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 		return st, err
 	}
 	st.Purged = pending
+	if st.Audit, st.Ledger, err = v.sweepHistory(); err != nil {
+		return st, err
+	}
 	if !v.opts.InMemory {
 		for v.db.RunValueLogGC(0.5) == nil {
 		}

@@ -89,6 +89,13 @@ type Options struct {
 	// ErasureLog overrides the path of the erasure ledger file (default
 	// Dir/erasures.log), e.g. to keep it on another volume than the data.
 	ErasureLog string
+	// AuditRetention is how long audit entries are kept (default 2 years);
+	// the sweeper deletes older ones, see audit.go.
+	AuditRetention time.Duration
+	// LedgerRetention is how long an erasure stays in the erasure ledger
+	// (e/ entries and erasures.log lines; default 2 years). Restore refuses
+	// backups older than this, see ledger.go.
+	LedgerRetention time.Duration
 
 	// onSync, if set (tests), is called before every explicit fsync with
 	// the database it syncs: "db" (main) or "inbox".
@@ -131,7 +138,12 @@ type Vault struct {
 
 	seqInbox, seqOutbox, seqConsent *badger.Sequence
 
-	auditMu    sync.Mutex
+	// auditMu guards the audit chain and the two flags below: whether the
+	// head file was compared with the store, and whether they disagreed.
+	auditMu          sync.Mutex
+	auditFileChecked bool
+	auditFileBroken  bool
+
 	group      groupSync // fsyncs of the main DB
 	inboxGroup groupSync // fsyncs of the inbox DB
 
@@ -173,6 +185,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PurgeDelay == 0 {
 		o.PurgeDelay = defaultPurgeDelay
+	}
+	if o.AuditRetention <= 0 {
+		o.AuditRetention = defaultAuditRetention
+	}
+	if o.LedgerRetention <= 0 {
+		o.LedgerRetention = defaultLedgerRetention
 	}
 	if o.ErasureLog == "" && o.Dir != "" {
 		o.ErasureLog = filepath.Join(o.Dir, ledgerName)
