@@ -28,8 +28,9 @@
 //	ip/<hmac(msg id)>      inbound message processed (inbox seq), written with the turn
 //	out/<seq>              outbox entry, payload sealed under the subject's DEK
 //	ow/<hmac(wamid)>       channel message id -> outbox seq, for status callbacks
-//	a/<seq>                audit entry, hash-chained
-//	m/...                  metadata: key check, pepper (sealed), schema, audit head, sequences
+//	a/<seq>                audit entry, hash-chained (deleted after Options.AuditRetention)
+//	m/...                  metadata: key check, pepper (sealed), schema, audit head and
+//	                       retention anchor, last backup's id (m/backup), sequences
 //
 // The inbox of inbound messages is a second, small Badger instance in
 // Dir/inbox, encrypted at rest under its own key derived from the master key:
@@ -61,5 +62,17 @@
 //
 // Beside the database directory the vault keeps erasures.log, an fsynced,
 // append-only copy of the erasure ledger that survives restoring an older
-// backup; it is re-applied at every Open and after every Restore.
+// backup; it is re-applied at every Open and after every Restore. Each
+// backup appends a mark to it, and Restore refuses a backup whose mark the
+// ledger lacks (RestoreWithoutLedger skips that check). Erasures leave it,
+// and e/, after Options.LedgerRetention (the file is rewritten atomically),
+// so Restore also refuses backups older than that.
+//
+// Beside erasures.log is audit.head: the audit chain's last entry (sequence
+// and hash) and its retention anchor (the last deleted entry), rewritten
+// atomically after every audit entry and copied into every backup
+// (m/backup). AuditVerify fails when the store does not extend it: entries
+// removed from the end, a re-chained log, an older copy of the store put
+// back. Restore is the one rollback it accepts: it appends a "restore" entry
+// naming the head it replaces and rewrites the file.
 package vault
