@@ -12,7 +12,7 @@ import (
 func (t *turn) right(r compile.Right, fresh bool) {
 	switch r {
 	case compile.RightMyData:
-		t.eff = append(t.eff, Effect{Kind: EffectAccess, Right: AccessMyData})
+		t.eff = append(t.eff, Effect{Kind: EffectAccess, Right: AccessMyData, Flow: t.p.ID()})
 		t.send(KindRights, t.myData(), nil)
 		t.resume(fresh)
 	case compile.RightDelete:
@@ -21,7 +21,7 @@ func (t *turn) right(r compile.Right, fresh bool) {
 	case compile.RightStop:
 		t.stop()
 	case compile.RightPrivacy:
-		t.eff = append(t.eff, Effect{Kind: EffectAccess, Right: AccessPrivacy})
+		t.eff = append(t.eff, Effect{Kind: EffectAccess, Right: AccessPrivacy, Flow: t.p.ID()})
 		t.send(KindRights, t.privacy(), nil)
 		t.resume(fresh)
 	case compile.RightHuman:

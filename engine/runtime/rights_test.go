@@ -27,7 +27,7 @@ func TestMyDataKeepsThePendingQuestion(t *testing.T) {
 	wantContains(t, tr.Out[0].Text, "name: Ada", "booking", "until 2025-03-31", "booking: given")
 	wantContains(t, tr.Out[1].Text, "What's your email")
 	// Only the access itself, for the audit log: no content, no store.
-	if len(tr.Effects) != 1 || !reflect.DeepEqual(tr.Effects[0], runtime.Effect{Kind: runtime.EffectAccess, Right: runtime.AccessMyData}) {
+	if len(tr.Effects) != 1 || !reflect.DeepEqual(tr.Effects[0], runtime.Effect{Kind: runtime.EffectAccess, Right: runtime.AccessMyData, Flow: "booking"}) {
 		t.Errorf("MY DATA had effects %+v, want one EffectAccess my_data", tr.Effects)
 	}
 	tr = c.say("ada@example.com")

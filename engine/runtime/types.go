@@ -175,6 +175,7 @@ type Effect struct {
 	Fields      []string // EffectCall: the names of the fields sent
 	Integration string
 	Right       string // EffectAccess: AccessMyData or AccessPrivacy
+	Flow        string // EffectAccess: the id of the flow that answered
 }
 
 // Turn is what one inbound message produced.

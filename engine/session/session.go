@@ -141,7 +141,7 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 			// Audited before the turn commits: a reply that shows the data
 			// never goes out unrecorded (a crashed turn is re-run and
 			// recorded again).
-			if err := s.V.Audit("subject", "access."+e.Right, sid.Hex(), map[string]string{"via": "chat", "flow": st.Flow}); err != nil {
+			if err := s.V.Audit("subject", "access."+e.Right, sid.Hex(), map[string]string{"via": "chat", "flow": e.Flow}); err != nil {
 				return nil, err
 			}
 		case runtime.EffectErase:
