@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,7 +109,7 @@ func (e *env) rechain(dir string, edit func([]rawAudit) []rawAudit) {
 			}
 			sum := sha256.Sum256(b)
 			prev, at = hex.EncodeToString(sum[:]), kept[i].At
-			if err := txn.Set([]byte(fmtSeq(kept[i].Seq)), b); err != nil {
+			if err := txn.Set(fmt.Appendf(nil, "a/%016x", kept[i].Seq), b); err != nil {
 				return err
 			}
 		}
@@ -121,16 +122,6 @@ func (e *env) rechain(dir string, edit func([]rawAudit) []rawAudit) {
 	if len(entries) < 4 {
 		e.t.Fatalf("only %d audit entries to tamper with", len(entries))
 	}
-}
-
-func fmtSeq(seq uint64) string {
-	const digits = "0123456789abcdef"
-	b := []byte("a/0000000000000000")
-	for i := len(b) - 1; seq > 0; i-- {
-		b[i] = digits[seq%16]
-		seq /= 16
-	}
-	return string(b)
 }
 
 // auditEntries runs audit show --format json with extra flags.

@@ -29,7 +29,9 @@ type SweepStats struct {
 
 // Sweep physically removes expired and deleted fields (every stored version,
 // via DropPrefix), forgets old inbound message ids, finishes pending
-// erasure purges and then runs value-log GC. Expiry is judged against now.
+// erasure purges and then runs value-log GC. Expiry is judged against now;
+// audit entries and erasures past their retention go too, judged by the
+// vault's clock (sweepHistory).
 // It blocks writes while Badger drops prefixes, so run it every few minutes
 // or hours, not per turn.
 func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
