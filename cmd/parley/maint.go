@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/engine/vault"
@@ -183,14 +184,14 @@ backup was taken would come back. Copy the newest erasures.log (from the data
 directory the backup was taken from) to %s and run restore again.
 If that ledger is lost, add --without-ledger to restore anyway, then erase
 those customers again from your own records.
-`, err, ledger)
+`, strings.TrimPrefix(err.Error(), "vault: "), ledger)
 		return exitFindings
 	case errors.Is(err, vault.ErrBackupTooOld):
 		fmt.Fprintf(c.stderr, `parley restore: refused, nothing was restored: %v.
 Erasures older than the ledger's retention are no longer on record, so this
 backup could bring erased customers back. Use a newer backup, or add
 --without-ledger to restore anyway and erase those customers again.
-`, err)
+`, strings.TrimPrefix(err.Error(), "vault: "))
 		return exitFindings
 	case err != nil:
 		fmt.Fprintf(c.stderr, "parley restore: %v\n", err)
