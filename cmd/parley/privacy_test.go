@@ -275,14 +275,14 @@ func TestChatLeavesNoPersonalDataOnDiskInBackupsOrLogs(t *testing.T) {
 	backup := filepath.Join(filepath.Dir(e.dir), "backup.pvb")
 	e.must("", "backup", "--data", e.dir, "--key-file", e.key, "--out", backup)
 	e.must("", "audit", "verify", "--data", e.dir, "--key-file", e.key)
-	e.must("", "subject", "rectify", "--data", e.dir, "--key-file", e.key, "--user", canaryUser, "--field", "date", "--value", "wed")
+	e.must("", "subject", "rectify", "--data", e.dir, "--key-file", e.key, "--user", canaryUser, "--field", "date", "--value", "wed", "--flows", bookingFlow)
 	e.must("", "purge", "--data", e.dir, "--key-file", e.key)
 	// Errors are logs too: a rectify of a field that is not held, and one
 	// of a user with no data, print no values.
-	if r := e.parley("", "subject", "rectify", "--data", e.dir, "--key-file", e.key, "--user", canaryUser, "--field", "phone", "--value", "x"); r.code != exitFindings {
+	if r := e.parley("", "subject", "rectify", "--data", e.dir, "--key-file", e.key, "--user", canaryUser, "--field", "phone", "--value", "x", "--flows", bookingFlow); r.code != exitFindings {
 		t.Errorf("rectify of a missing field: exit %d, want %d", r.code, exitFindings)
 	}
-	if r := e.parley("", "subject", "rectify", "--data", e.dir, "--key-file", e.key, "--user", "whatsapp:15550000000", "--field", "name", "--value", canaryName); r.code != exitFindings {
+	if r := e.parley("", "subject", "rectify", "--data", e.dir, "--key-file", e.key, "--user", "whatsapp:15550000000", "--field", "name", "--value", canaryName, "--flows", bookingFlow); r.code != exitFindings {
 		t.Errorf("rectify of an unknown subject: exit %d, want %d", r.code, exitFindings)
 	}
 	restored := filepath.Join(filepath.Dir(e.dir), "restored")

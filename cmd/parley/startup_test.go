@@ -34,7 +34,7 @@ func TestReadCommandsRefuseADirectoryWithoutAVault(t *testing.T) {
 	commands := map[string][]string{
 		"subject export":  {"subject", "export", "--user", canaryUser},
 		"subject erase":   {"subject", "erase", "--user", canaryUser},
-		"subject rectify": {"subject", "rectify", "--user", canaryUser, "--field", "date", "--value", "mon"},
+		"subject rectify": {"subject", "rectify", "--user", canaryUser, "--field", "date", "--value", "mon", "--flows", bookingFlow},
 		"audit verify":    {"audit", "verify"},
 		"backup":          {"backup", "--out", filepath.Join(root, "b.pvb")},
 		"purge":           {"purge"},
