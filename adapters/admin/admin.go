@@ -384,7 +384,7 @@ func (h *handler) backendFailure(rq *request, err error) error {
 	case errors.Is(err, ErrNotFound):
 		return h.failAfter(rq, OutcomeNotFound, fiber.StatusNotFound, "no data is held for that subject")
 	case errors.As(err, &rv):
-		return h.failAfter(rq, OutcomeInvalid, fiber.StatusUnprocessableEntity, "the value was refused and nothing was changed: "+rv.Reason)
+		return h.failAfter(rq, OutcomeInvalid, fiber.StatusUnprocessableEntity, "the value was refused: "+rv.Reason)
 	case errors.Is(err, ErrInvalid):
 		return h.failAfter(rq, OutcomeInvalid, fiber.StatusBadRequest, "the request was refused: check the field and value")
 	}
