@@ -97,7 +97,8 @@ type ReloadResult struct {
 // channel knows it (for the web chat: channel "web" and the browser's id);
 // the backend pseudonymises them. Errors are never shown to the client but
 // are logged, so like every Parley error they must not carry personal data;
-// wrap ErrNotFound, ErrInvalid or ErrChainBroken to choose the status.
+// wrap ErrNotFound, ErrInvalid or ErrChainBroken to choose the status, or
+// return a *RejectedValueError from Rectify.
 type Backend interface {
 	Flows() []FlowInfo
 	Reload(ctx context.Context) (ReloadResult, error)
