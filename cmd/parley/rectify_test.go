@@ -78,6 +78,10 @@ func TestRectifyChecksTheValueLikeChat(t *testing.T) {
 	if r.code != exitFailure || !strings.Contains(r.stderr, `collected by flow "booking"`) || !strings.Contains(r.stderr, "point --flows at") {
 		t.Errorf("rectify without the collecting flow: exit %d, stderr %q; want exit %d naming the flow and --flows", r.code, r.stderr, exitFailure)
 	}
+	r = e.parley("", "subject", "rectify", "--data", e.dir, "--key-file", e.key, "--user", canaryUser, "--flows", filepath.Join(t.TempDir(), "nowhere"), "--field", "date", "--value", "mon")
+	if r.code != exitFailure || !strings.Contains(r.stderr, "point --flows at") {
+		t.Errorf("rectify with an unreadable --flows: exit %d, stderr %q; want exit %d and how to point --flows", r.code, r.stderr, exitFailure)
+	}
 	if got := e.exportValues(canaryUser); got["date"] != "wed" {
 		t.Errorf("a rectify that could not be checked changed date to %v", got["date"])
 	}

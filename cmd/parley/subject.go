@@ -97,7 +97,7 @@ func runSubject(c *cli, args []string) int {
 		f, report, err := server.LoadFlows(*flowsDir)
 		fmt.Fprint(c.stderr, report)
 		if err != nil {
-			fmt.Fprintf(c.stderr, "parley subject rectify: loading the flows that declare the field from --flows %s: %v\n", *flowsDir, err)
+			fmt.Fprintf(c.stderr, "parley subject rectify: the new value is checked against the flow that declares the field, and the flows in --flows %s cannot be used (%v): point --flows at the flow files 'parley serve' uses\n", *flowsDir, err)
 			if errors.Is(err, server.ErrFlowErrors) {
 				return exitFindings
 			}
