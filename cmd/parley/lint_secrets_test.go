@@ -77,9 +77,10 @@ steps:
 			t.Fatal(err)
 		}
 	}
+	e := newEnv(t)
 	var all strings.Builder
 	for _, format := range []string{"text", "json"} {
-		r := runCLI(t, "", "lint", "--format", format, dir)
+		r := e.parley("", "lint", "--format", format, dir)
 		if r.code != exitFindings {
 			t.Fatalf("lint --format %s: exit %d, want %d\n%s%s", format, r.code, exitFindings, r.stdout, r.stderr)
 		}

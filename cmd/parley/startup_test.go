@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/base64"
 	"os"
 	"path/filepath"
@@ -9,14 +8,6 @@ import (
 	"testing"
 	"time"
 )
-
-// runCLI runs one command in-process.
-func runCLI(t *testing.T, stdin string, args ...string) cliResult {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code := run(args, strings.NewReader(stdin), &out, &errb)
-	return cliResult{code: code, stdout: out.String(), stderr: errb.String()}
-}
 
 // TestReadCommandsRefuseADirectoryWithoutAVault: every command that only
 // reads a vault refuses a mistyped --data (missing, or an empty directory)
@@ -72,9 +63,9 @@ func TestReadCommandsRefuseADirectoryWithoutAVault(t *testing.T) {
 // warning on every command that uses it, not only on the one that created
 // it; a configured key prints none.
 func TestDevelopmentKeyWarnsOnEveryStart(t *testing.T) {
-	t.Setenv("PARLEY_MASTER_KEY", "")
-	dir := filepath.Join(t.TempDir(), "data")
-	r := runCLI(t, "hi\nNO\n", "chat", "--flow", bookingFlow, "--data", dir, "--user", canaryUser)
+	e := newEnv(t)
+	dir := e.dir
+	r := e.parley("hi\nNO\n", "chat", "--flow", bookingFlow, "--data", dir, "--user", canaryUser)
 	if r.code != 0 || !strings.Contains(r.stderr, "DEVELOPMENT key was created") {
 		t.Fatalf("first run: exit %d, stderr %q; want the creation warning", r.code, r.stderr)
 	}
@@ -83,7 +74,7 @@ func TestDevelopmentKeyWarnsOnEveryStart(t *testing.T) {
 		{"audit", "verify", "--data", dir},
 		{"purge", "--data", dir},
 	} {
-		r := runCLI(t, "", args...)
+		r := e.parley("", args...)
 		if r.code != 0 || !strings.Contains(r.stderr, "WARNING: no master key configured") || !strings.Contains(r.stderr, "DEVELOPMENT key is in use") {
 			t.Errorf("parley %s: exit %d, stderr %q; want the development-key warning again", strings.Join(args[:2], " "), r.code, r.stderr)
 		}
@@ -93,7 +84,7 @@ func TestDevelopmentKeyWarnsOnEveryStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("PARLEY_MASTER_KEY", strings.TrimSpace(string(key)))
-	if r := runCLI(t, "", "audit", "verify", "--data", dir); r.code != 0 || strings.Contains(r.stderr, "WARNING") {
+	if r := e.parley("", "audit", "verify", "--data", dir); r.code != 0 || strings.Contains(r.stderr, "WARNING") {
 		t.Errorf("with PARLEY_MASTER_KEY set: exit %d, stderr %q; want no warning", r.code, r.stderr)
 	}
 }
@@ -105,7 +96,7 @@ func TestDevelopmentKeyWarnsOnEveryStart(t *testing.T) {
 func TestKeyFileReadableByOthersIsRefused(t *testing.T) {
 	e := newEnv(t)
 	e.chat(canaryUser, "hi", "NO")
-	if r := runCLI(t, "hi\nNO\n", "chat", "--flow", bookingFlow, "--data", filepath.Join(filepath.Dir(e.dir), "devkey"), "--user", canaryUser); r.code != 0 {
+	if r := e.parley("hi\nNO\n", "chat", "--flow", bookingFlow, "--data", filepath.Join(filepath.Dir(e.dir), "devkey"), "--user", canaryUser); r.code != 0 {
 		t.Fatalf("chat with a development key: exit %d: %s", r.code, r.stderr)
 	}
 	devKey := filepath.Join(filepath.Dir(e.dir), "devkey", "master.key")
@@ -146,6 +137,7 @@ func TestKeyFileReadableByOthersIsRefused(t *testing.T) {
 // address is refused at start (exit 2) before anything is stored; https
 // and loopback http pass this check.
 func TestServeRefusesPlainHTTPGraphURL(t *testing.T) {
+	e := newEnv(t)
 	t.Setenv("PARLEY_MASTER_KEY", base64.StdEncoding.EncodeToString(make([]byte, 32)))
 	for _, kv := range [][2]string{
 		{"PARLEY_WHATSAPP_APP_SECRET", "s"}, {"PARLEY_WHATSAPP_ACCESS_TOKEN", "graph-token-canary-T0k3n"},
@@ -178,7 +170,7 @@ func TestServeRefusesPlainHTTPGraphURL(t *testing.T) {
 	}
 	data := filepath.Join(t.TempDir(), "data")
 	t.Setenv("PARLEY_WHATSAPP_GRAPH_URL", "http://graph.example.com")
-	r := runCLI(t, "", "serve", "--addr", "127.0.0.1:0", "--flows", "../../flows", "--data", data, "--web-chat", "off")
+	r := e.parley("", "serve", "--addr", "127.0.0.1:0", "--flows", "../../flows", "--data", data, "--web-chat", "off")
 	if r.code != exitUsage || !strings.Contains(r.stderr, "PARLEY_WHATSAPP_GRAPH_URL uses http to graph.example.com") || !strings.Contains(r.stderr, "use https://") {
 		t.Errorf("serve with an http Graph URL: exit %d, stderr %q; want exit %d and the https fix", r.code, r.stderr, exitUsage)
 	}
