@@ -97,7 +97,8 @@ type ReloadResult struct {
 // channel knows it (for the web chat: channel "web" and the browser's id);
 // the backend pseudonymises them. Errors are never shown to the client but
 // are logged, so like every Parley error they must not carry personal data;
-// wrap ErrNotFound, ErrInvalid or ErrChainBroken to choose the status.
+// wrap ErrNotFound, ErrInvalid or ErrChainBroken to choose the status, or
+// return a *RejectedValueError from Rectify.
 type Backend interface {
 	Flows() []FlowInfo
 	Reload(ctx context.Context) (ReloadResult, error)
@@ -128,6 +129,14 @@ var (
 	// ErrChainBroken: the audit chain does not verify (409).
 	ErrChainBroken = errors.New("audit chain broken")
 )
+
+// RejectedValueError is returned by Backend.Rectify when the new value does
+// not fit the field (422). Unlike other errors its Reason is sent to the
+// client, so it must say what the field takes and never repeat the value or
+// any other personal data.
+type RejectedValueError struct{ Reason string }
+
+func (e *RejectedValueError) Error() string { return "value rejected: " + e.Reason }
 
 // Config configures the admin API. Tokens and Backend are required.
 type Config struct {
@@ -371,9 +380,12 @@ func (h *handler) failAfter(rq *request, outcome string, status int, msg string)
 // backendFailure maps a backend error to a response; the error itself is
 // logged without a subject and never sent.
 func (h *handler) backendFailure(rq *request, err error) error {
+	var rv *RejectedValueError
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return h.failAfter(rq, OutcomeNotFound, fiber.StatusNotFound, "no data is held for that subject")
+	case errors.As(err, &rv):
+		return h.failAfter(rq, OutcomeInvalid, fiber.StatusUnprocessableEntity, "the value was refused: "+rv.Reason)
 	case errors.Is(err, ErrInvalid):
 		return h.failAfter(rq, OutcomeInvalid, fiber.StatusBadRequest, "the request was refused: check the field and value")
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -380,6 +381,8 @@ func TestBackendOutcomes(t *testing.T) {
 	}{
 		{"unknown subject is 404", ErrNotFound, endpoints[2], operatorToken, 404, "not_found", ""},
 		{"rejected rectify is 400", ErrInvalid, endpoints[4], dpoToken, 400, "invalid", ""},
+		{"rectify value that does not fit the field is 422 with the reason", fmt.Errorf("wrapped: %w", &RejectedValueError{Reason: `"name" takes text of 1 to 80 characters`}), endpoints[4], dpoToken, 422, "invalid",
+			`{"error":"the value was refused: \"name\" takes text of 1 to 80 characters"}`},
 		{"broken audit chain is 409", ErrChainBroken, endpoints[5], dpoToken, 409, "broken", `{"error":"audit chain broken","ok":false,"verified":42}`},
 		{"backend failure on erase is 500", errors.New(secretErr), endpoints[3], dpoToken, 500, "error", `{"error":"Internal Server Error"}`},
 		{"backend failure on reload is 500", errors.New(secretErr), endpoints[6], adminToken, 500, "error", `{"error":"Internal Server Error"}`},

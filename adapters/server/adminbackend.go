@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/parleyhq/parley/adapters/admin"
+	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/session"
 	"github.com/parleyhq/parley/engine/vault"
 )
@@ -63,11 +64,15 @@ func (b adminBackend) Erase(_ context.Context, channel, user string) (json.RawMe
 }
 
 func (b adminBackend) Rectify(_ context.Context, channel, user, field, value string) error {
-	err := session.RectifySubject(b.s.vault, b.subject(channel, user), field, value, b.s.cfg.Now())
-	if errors.Is(err, vault.ErrNotFound) {
+	err := session.RectifySubject(b.s.vault, b.subject(channel, user), field, value, b.s.cfg.Now(), b.s.flows.Get)
+	switch {
+	case errors.Is(err, vault.ErrNotFound):
 		return fmt.Errorf("%w: no such field is held", admin.ErrNotFound)
-	}
-	if err != nil && !errors.Is(err, vault.ErrCorrupt) && !errors.Is(err, vault.ErrClosed) {
+	case errors.Is(err, runtime.ErrInvalidValue), errors.Is(err, session.ErrFlowNotLoaded):
+		// The reason names the field and what it takes (from the flow),
+		// never the value, so it may go back to the client.
+		return &admin.RejectedValueError{Reason: err.Error()}
+	case err != nil && !errors.Is(err, vault.ErrCorrupt) && !errors.Is(err, vault.ErrClosed):
 		return fmt.Errorf("%w: the value does not fit the field", admin.ErrInvalid)
 	}
 	return err

@@ -164,7 +164,7 @@ func runRestore(c *cli, args []string) int {
 		return exitFailure
 	}
 	defer f.Close()
-	key, err := c.masterKey(*vf.data, *vf.keyFile)
+	key, err := c.masterKey(*vf.data, *vf.keyFile, nil)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley restore: %v\n", err)
 		return exitFailure

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	_ "net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -148,7 +149,7 @@ func runServe(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "parley serve: cannot listen on %s: %v\n", *addr, err)
 		return exitFailure
 	}
-	v, err := c.openVault(*vf.data, *vf.keyFile, nil, log)
+	v, err := c.createVault(*vf.data, *vf.keyFile, nil, log)
 	if err != nil {
 		ln.Close()
 		fmt.Fprintf(c.stderr, "parley serve: %v\n", err)
@@ -214,6 +215,23 @@ func isLoopbackIP(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// checkGraphURL refuses a Graph API address that would carry the access
+// token and customers' messages unencrypted: https, or http only to a
+// loopback address (a local fake in tests).
+func checkGraphURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil {
+		return errors.New("PARLEY_WHATSAPP_GRAPH_URL must be a web address such as https://graph.facebook.com, without a user name or password")
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && (u.Hostname() == "localhost" || isLoopbackIP(u.Hostname())):
+		return nil
+	}
+	return fmt.Errorf("PARLEY_WHATSAPP_GRAPH_URL uses %s to %s: the access token and customers' messages would travel unencrypted; use https:// (http:// is allowed only to a loopback address such as http://127.0.0.1:8090)", u.Scheme, u.Hostname())
+}
+
 // whatsAppFromEnv reads the WhatsApp settings; nil when the channel is off.
 func whatsAppFromEnv(getenv func(string) string) (*server.WhatsAppConfig, error) {
 	cfg := &server.WhatsAppConfig{
@@ -227,6 +245,11 @@ func whatsAppFromEnv(getenv func(string) string) (*server.WhatsAppConfig, error)
 	}
 	if cfg.AppSecret == "" && cfg.AccessToken == "" && cfg.PhoneNumberID == "" && cfg.Flow == "" {
 		return nil, nil
+	}
+	if cfg.GraphURL != "" {
+		if err := checkGraphURL(cfg.GraphURL); err != nil {
+			return nil, err
+		}
 	}
 	if r := getenv("PARLEY_WHATSAPP_RATE"); r != "" {
 		f, err := strconv.ParseFloat(r, 64)

@@ -107,8 +107,9 @@ const (
 )
 
 // startServe runs the test binary as `parley serve` (testscript.Main put it
-// on PATH under that name) and waits until /readyz answers 200.
-func startServe(t *testing.T, flows, data, graphURL string) *serverProc {
+// on PATH under that name) and waits until /readyz answers 200. extraEnv
+// entries override the defaults.
+func startServe(t *testing.T, flows, data, graphURL string, extraEnv ...string) *serverProc {
 	t.Helper()
 	bin, err := exec.LookPath("parley")
 	if err != nil {
@@ -132,6 +133,7 @@ func startServe(t *testing.T, flows, data, graphURL string) *serverProc {
 		"PARLEY_MASTER_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 		"PARLEY_ADMIN_TOKENS=viewer:"+killViewer,
 	)
+	p.cmd.Env = append(p.cmd.Env, extraEnv...) // later entries win
 	p.cmd.Stdout = io.Discard
 	// The server must not outlive a test binary that is killed.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

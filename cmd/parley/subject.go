@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/adapters/server"
+	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/session"
 	"github.com/parleyhq/parley/engine/vault"
 )
@@ -15,14 +17,18 @@ func init() {
 	register(&command{
 		name:    "subject",
 		summary: "export, erase or rectify one customer's data",
-		usage:   "parley subject export|erase|rectify --data DIR --user CHANNEL:ID [flags]",
+		usage:   "parley subject export|erase|rectify --data DIR --user CHANNEL:ID [--flows DIR] [flags]",
 		help: `Answers data-subject requests from the command line.
 
   export    prints, as JSON, every field held (value, purpose, legal basis,
             collected_at, expires_at, flow and version) and the consent history
   erase     destroys the subject's key and records and prints an erasure
             receipt that holds no personal data
-  rectify   replaces one held field: --field NAME --value VALUE
+  rectify   replaces one held field: --field NAME --value VALUE. The value
+            is checked exactly as an answer in chat would be (type,
+            max_length, min/max, options) against the field as declared by
+            the flow that collected it, found in --flows; a value the field
+            would refuse changes nothing (exit 1)
 
 The customer is named by channel and user id, for example whatsapp:15550001234
 or web:alice; storage only ever sees a pseudonym derived from it.
@@ -55,6 +61,7 @@ func runSubject(c *cli, args []string) int {
 	nowFlag := fs.String("now", "", "act as of this time (RFC 3339), default: now")
 	field := fs.String("field", "", "rectify: the field to change")
 	value := fs.String("value", "", "rectify: the new value")
+	flowsDir := fs.String("flows", "flows", "rectify: the flow files or directory (as for serve) that declare the field")
 	if code, ok := c.parse(fs, args[1:]); !ok {
 		return code
 	}
@@ -88,6 +95,19 @@ func runSubject(c *cli, args []string) int {
 		return exitFailure
 	}
 	defer v.Close()
+	var flows *server.Flows
+	if action == "rectify" {
+		f, report, err := server.LoadFlows(*flowsDir)
+		fmt.Fprint(c.stderr, report)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "parley subject rectify: the new value is checked against the flow that declares the field, and the flows in --flows %s cannot be used (%v): point --flows at the flow files 'parley serve' uses\n", *flowsDir, err)
+			if errors.Is(err, server.ErrFlowErrors) {
+				return exitFindings
+			}
+			return exitFailure
+		}
+		flows = f
+	}
 	s := v.SubjectID(channel, id)
 	audit := func(outcome string) {
 		if err := v.Audit("cli", "subject."+action+":"+outcome, s.Hex(), nil); err != nil {
@@ -101,13 +121,16 @@ func runSubject(c *cli, args []string) int {
 	case "erase":
 		out, err = session.EraseSubject(v, s, time.Now())
 	case "rectify":
-		err = session.RectifySubject(v, s, *field, *value, now)
+		err = session.RectifySubject(v, s, *field, *value, now, flows.Get)
 		out = map[string]any{"subject": s.Hex(), "field": *field, "rectified_at": now.UTC()}
 	}
 	if err != nil {
 		audit("failed")
 		fmt.Fprintf(c.stderr, "parley subject %s: %v\n", action, err)
-		if errors.Is(err, vault.ErrNotFound) {
+		switch {
+		case errors.Is(err, session.ErrFlowNotLoaded):
+			fmt.Fprintf(c.stderr, "parley subject rectify: point --flows at the flow files parley serve uses (now: %s)\n", *flowsDir)
+		case errors.Is(err, vault.ErrNotFound), errors.Is(err, runtime.ErrInvalidValue):
 			return exitFindings
 		}
 		return exitFailure

@@ -66,9 +66,9 @@ type Diagnostic struct {
 // Error makes a Diagnostic usable as an error: file:line:col: severity: summary [rule].
 func (d *Diagnostic) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s: %s", d.Subject, d.Severity, d.Summary)
+	fmt.Fprintf(&b, "%s: %s: %s", d.Subject, d.Severity, MaskSecrets(d.Summary))
 	if d.Suggestion != "" {
-		fmt.Fprintf(&b, " (%s)", d.Suggestion)
+		fmt.Fprintf(&b, " (%s)", MaskSecrets(d.Suggestion))
 	}
 	fmt.Fprintf(&b, " [%s]", d.Rule)
 	return b.String()

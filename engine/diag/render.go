@@ -22,15 +22,15 @@ const maxSnippetRunes = 120
 //
 // The suggestion, when there is one, always ends the first line in
 // parentheses; a detail, when there is one, follows the snippet as
-// "= note: …". src returns the bytes of a file for the snippet; it may
+// "= note: …". Secrets are masked everywhere (MaskSecrets). src returns the bytes of a file for the snippet; it may
 // return nil, and then only the first line is written.
 func WriteText(w io.Writer, ds Diagnostics, src func(filename string) []byte) error {
 	bw := bufio.NewWriter(w)
 	cache := map[string][]string{}
 	for _, d := range ds {
-		fmt.Fprintf(bw, "%s: %s: %s", d.Subject, d.Severity, oneLine(d.Summary))
+		fmt.Fprintf(bw, "%s: %s: %s", d.Subject, d.Severity, oneLine(MaskSecrets(d.Summary)))
 		if d.Suggestion != "" {
-			fmt.Fprintf(bw, " (%s)", oneLine(d.Suggestion))
+			fmt.Fprintf(bw, " (%s)", oneLine(MaskSecrets(d.Suggestion)))
 		}
 		fmt.Fprintf(bw, " [%s]\n", d.Rule)
 		lines, ok := cache[d.Subject.Filename]
@@ -42,7 +42,7 @@ func WriteText(w io.Writer, ds Diagnostics, src func(filename string) []byte) er
 		}
 		writeSnippet(bw, lines, d.Subject)
 		if d.Detail != "" {
-			fmt.Fprintf(bw, "      = note: %s\n", oneLine(d.Detail))
+			fmt.Fprintf(bw, "      = note: %s\n", oneLine(MaskSecrets(d.Detail)))
 		}
 	}
 	return bw.Flush()
@@ -60,7 +60,9 @@ func writeSnippet(w io.Writer, lines []string, r Range) {
 	if ln < 1 || ln > len(lines) {
 		return
 	}
-	line := []rune(strings.TrimRight(lines[ln-1], "\r"))
+	// The source line is the author's own, but a diagnostic ends up in CI
+	// logs and terminals: a secret written in it is masked, not quoted.
+	line := []rune(MaskSecrets(strings.TrimRight(lines[ln-1], "\r")))
 	col := r.Start.Column
 	if col < 1 {
 		col = 1
@@ -154,9 +156,9 @@ func WriteJSON(w io.Writer, ds Diagnostics) error {
 			Severity:   d.Severity.String(),
 			Rule:       d.Rule,
 			Slug:       r.Slug,
-			Message:    d.Summary,
-			Suggestion: d.Suggestion,
-			Detail:     d.Detail,
+			Message:    MaskSecrets(d.Summary),
+			Suggestion: MaskSecrets(d.Suggestion),
+			Detail:     MaskSecrets(d.Detail),
 		})
 	}
 	enc := json.NewEncoder(w)

@@ -242,9 +242,6 @@ var nameNouns = map[string]string{
 	"steps": "step name", "fields": "field name", "purposes": "purpose name", "integrations": "integration name",
 }
 
-// secretKey matches key names that suggest a secret is written in the flow.
-var secretKey = regexp.MustCompile(`(?i)(token|secret|passw(or)?d|api_?key|credential|auth)`)
-
 func (l *loader) schemaDiag(root *yaml.Node, se schemaError) {
 	key, val, exact := nodeAt(root, se.path)
 	valRange := l.src.nodeRange(val)
@@ -254,6 +251,13 @@ func (l *loader) schemaDiag(root *yaml.Node, se schemaError) {
 		keyRange = l.src.nodeRange(key)
 	}
 	subject := describe(se.path)
+	shown := kindWords(val)
+	secret := len(se.path) > 0 && diag.IsSecretKey(se.path[len(se.path)-1]) && val.Kind == yaml.ScalarNode
+	if secret {
+		// What is written under a secret's name (secret_env: sk_live_…) may
+		// be the secret itself: never repeat it.
+		shown = "this value (not repeated here: it may be a secret)"
+	}
 
 	if se.viaNames {
 		// The instance location names the offending key itself.
@@ -302,7 +306,7 @@ func (l *loader) schemaDiag(root *yaml.Node, se schemaError) {
 			if d.Suggestion == "" {
 				d.Detail = "allowed here: " + strings.Join(props, ", ")
 			}
-			if secretKey.MatchString(k.Value) {
+			if diag.IsSecretKey(k.Value) {
 				l.add(diag.SecretInFlow, r, "%q looks like a secret written in the flow: keep it in an environment variable and name that variable with secret_env", k.Value)
 			}
 		}
@@ -346,10 +350,10 @@ func (l *loader) schemaDiag(root *yaml.Node, se schemaError) {
 		case (want == "a whole number" || want == "a number") && val.Kind == yaml.ScalarNode && val.ShortTag() == "!!str":
 			hint = "; write the number without quotes"
 		}
-		l.add(diag.WrongType, valRange, "%s must be %s, not %s%s", subject, want, kindWords(val), hint)
+		l.add(diag.WrongType, valRange, "%s must be %s, not %s%s", subject, want, shown, hint)
 	case "enum":
 		allowed := stringList(se.schema["enum"])
-		d := l.add(diag.InvalidValue, valRange, "%s cannot be %s: use one of %s", subject, kindWords(val), strings.Join(allowed, ", "))
+		d := l.add(diag.InvalidValue, valRange, "%s cannot be %s: use one of %s", subject, shown, strings.Join(allowed, ", "))
 		if val.Kind == yaml.ScalarNode {
 			d.Suggestion = diag.DidYouMean(val.Value, allowed)
 		}
@@ -364,7 +368,7 @@ func (l *loader) schemaDiag(root *yaml.Node, se schemaError) {
 		if help == "" {
 			help = "it does not have the expected form"
 		}
-		d := l.add(diag.InvalidValue, valRange, "%s cannot be %s: %s", subject, kindWords(val), help)
+		d := l.add(diag.InvalidValue, valRange, "%s cannot be %s: %s", subject, shown, help)
 		if name == "retention" {
 			d.Suggestion = retentionFix(val.Value)
 		}
@@ -389,7 +393,9 @@ func (l *loader) schemaDiag(root *yaml.Node, se schemaError) {
 		l.add(diag.InvalidValue, l.src.nodeRange(item), "%s is listed twice in %s", kindWords(item), subject)
 	default:
 		d := l.add(diag.InvalidValue, valRange, "%s is not valid", subject)
-		d.Detail = "schema: " + se.message
+		if !secret {
+			d.Detail = "schema: " + se.message
+		}
 	}
 }
 

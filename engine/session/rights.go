@@ -1,12 +1,13 @@
 package session
 
 import (
+	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/engine/compile"
 	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/vault"
 )
@@ -143,21 +144,28 @@ func EraseSubject(v *vault.Vault, s vault.SubjectID, now time.Time) (*ErasureRec
 	}, nil
 }
 
-// RectifySubject replaces the value of one held field. The new value keeps
-// the kind of the old one: a number field takes a number, a yes/no field
-// takes yes or no.
-func RectifySubject(v *vault.Vault, s vault.SubjectID, field, value string, now time.Time) error {
-	_, fields, err := v.LoadSubject(s, now)
+// ErrFlowNotLoaded is returned (wrapped) by RectifySubject when the flow
+// that collected the field is not among the flows it was given: without the
+// field's definition the new value cannot be checked, so nothing is changed.
+var ErrFlowNotLoaded = errors.New("the flow that collected the field is not loaded")
+
+// RectifySubject replaces the value of one held field. The new value is
+// checked exactly as an answer in chat would be (runtime.ParseValue) against
+// the field as declared by the flow that collected it, which flows looks up
+// by id; a value the field would refuse returns an error wrapping
+// runtime.ErrInvalidValue and changes nothing.
+func RectifySubject(v *vault.Vault, s vault.SubjectID, field, value string, now time.Time, flows func(id string) (*compile.Program, bool)) error {
+	st, fields, err := v.LoadSubject(s, now)
 	if err != nil {
 		return err
 	}
-	var old []byte
-	for _, f := range fields {
-		if f.Name == field {
-			old = f.Value
+	var held *vault.FieldRecord
+	for i := range fields {
+		if fields[i].Name == field {
+			held = &fields[i]
 		}
 	}
-	if old == nil {
+	if held == nil {
 		names := make([]string, 0, len(fields))
 		for _, f := range fields {
 			names = append(names, f.Name)
@@ -167,25 +175,17 @@ func RectifySubject(v *vault.Vault, s vault.SubjectID, field, value string, now 
 		}
 		return fmt.Errorf("no field %q is held; held fields: %s: %w", field, strings.Join(names, ", "), vault.ErrNotFound)
 	}
-	var nv any
-	switch old[0] {
-	case 'n':
-		f, err := strconv.ParseFloat(strings.ReplaceAll(strings.TrimSpace(value), ",", "."), 64)
-		if err != nil {
-			return fmt.Errorf("field %q holds a number; the new value is not one", field)
-		}
-		nv = f
-	case 'b':
-		switch strings.ToLower(strings.TrimSpace(value)) {
-		case "yes", "true", "1":
-			nv = true
-		case "no", "false", "0":
-			nv = false
-		default:
-			return fmt.Errorf("field %q holds yes or no; the new value is neither", field)
-		}
-	default:
-		nv = value
+	p, ok := flows(held.Flow)
+	if !ok {
+		return fmt.Errorf("field %q was collected by flow %q: %w, so the new value cannot be checked and nothing was changed", field, held.Flow, ErrFlowNotLoaded)
+	}
+	lang := ""
+	if ps, err := decodeState(st); st != nil && err == nil && ps.Flow == held.Flow {
+		lang = ps.Lang
+	}
+	nv, err := runtime.ParseValue(p, field, value, lang)
+	if err != nil {
+		return fmt.Errorf("%w; nothing was changed", err)
 	}
 	b, err := EncodeValue(nv)
 	if err != nil {

@@ -362,7 +362,7 @@ func checkPrivacy(c *Checker) {
 			case u.Scheme != "https":
 				d := c.add(diag.InsecureURL, in.URL.Range, "integration %q uses %s: personal data must travel encrypted, so use https", in.Name.Value, u.Scheme)
 				if u.Scheme == "http" {
-					d.Suggestion = `did you mean "https://` + strings.TrimPrefix(in.URL.Value, "http://") + `"?`
+					d.Suggestion = `did you mean "` + httpsWithoutSecrets(u) + `"?`
 				}
 			}
 		}
@@ -382,6 +382,23 @@ func checkPrivacy(c *Checker) {
 	}
 }
 
+// httpsWithoutSecrets is u with https and without what PARLEY-304 tells
+// the author to move into secret_env (user info, secret query parameters),
+// so the suggestion never repeats a secret and applying it removes it.
+func httpsWithoutSecrets(u *url.URL) string {
+	v := *u
+	v.Scheme, v.User = "https", nil
+	if q := v.Query(); len(q) > 0 {
+		for k := range q {
+			if diag.IsSecretParam(k) {
+				q.Del(k)
+			}
+		}
+		v.RawQuery = q.Encode()
+	}
+	return v.String()
+}
+
 func (c *Checker) fieldLimits(fd *flow.Field) {
 	t := fd.Type.Value
 	if fd.MaxLength.IsSet() && t != flow.TypeText {
@@ -399,12 +416,6 @@ func (c *Checker) fieldLimits(fd *flow.Field) {
 
 // --- secrets ---------------------------------------------------------------
 
-var (
-	secretParam = regexp.MustCompile(`(?i)^(token|access_token|api_?key|apikey|key|secret|client_secret|password|passwd|pwd|sig|signature|auth)$`)
-	// secretValue matches well-known credential formats.
-	secretValue = regexp.MustCompile(`(?i)(\bBearer\s+[A-Za-z0-9._~+/-]{16,}|\b(sk|pk|rk)_(live|test)_[A-Za-z0-9]{10,}|\bgh[pousr]_[A-Za-z0-9]{20,}|\bxox[abposr]-[A-Za-z0-9-]{10,}|\bAKIA[0-9A-Z]{16}\b|\bAIza[0-9A-Za-z_-]{30,}|-----BEGIN [A-Z ]*PRIVATE KEY-----)`)
-)
-
 func checkSecrets(c *Checker) {
 	walkScalars(c.Flow, func(s flow.Scalar, what string) {
 		if strings.Contains(s.Value, "://") {
@@ -414,14 +425,14 @@ func checkSecrets(c *Checker) {
 					return
 				}
 				for k := range u.Query() {
-					if secretParam.MatchString(k) {
+					if diag.IsSecretParam(k) {
 						c.add(diag.SecretInFlow, s.Range, "the address in %s carries %q in its query, which looks like a secret: keep it in an environment variable named by secret_env", what, k)
 						return
 					}
 				}
 			}
 		}
-		if secretValue.MatchString(s.Value) {
+		if diag.LooksSecret(s.Value) {
 			c.add(diag.SecretInFlow, s.Range, "%s contains what looks like a password or access token: keep it in an environment variable named by secret_env", what)
 		}
 	})

@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 )
 
 // DevKeyFile is the name of the development master key LoadMasterKey creates
@@ -18,8 +20,10 @@ const DevKeyFile = "master.key"
 // PARLEY_MASTER_KEY (base64 of 32 bytes); keyFile a path to a file holding
 // the key as base64 text or 32 raw bytes. Giving both is an error. With
 // neither, a development key is created once in dataDir/master.key (mode
-// 0600) and reused afterwards; generated is true when it was just created, so
-// the caller can warn loudly. Errors never contain key material.
+// 0600) and reused afterwards; generated is true when it was just created.
+// A key file (given or development) that group or others may read is
+// refused with ErrKeyFileMode: whoever can read it can read the data. Errors
+// never contain key material.
 func LoadMasterKey(envValue, keyFile, dataDir string) (key []byte, generated bool, err error) {
 	switch {
 	case envValue != "" && keyFile != "":
@@ -31,9 +35,9 @@ func LoadMasterKey(envValue, keyFile, dataDir string) (key []byte, generated boo
 		}
 		return k, false, nil
 	case keyFile != "":
-		b, err := os.ReadFile(keyFile)
+		b, err := readKeyFile(keyFile)
 		if err != nil {
-			return nil, false, fmt.Errorf("vault: read key file: %w", err)
+			return nil, false, err
 		}
 		k, err := parseKey(b)
 		if err != nil {
@@ -45,14 +49,14 @@ func LoadMasterKey(envValue, keyFile, dataDir string) (key []byte, generated boo
 		return nil, false, errors.New("vault: no master key: set PARLEY_MASTER_KEY or a key file")
 	}
 	path := filepath.Join(dataDir, DevKeyFile)
-	if b, err := os.ReadFile(path); err == nil {
+	if b, err := readKeyFile(path); err == nil {
 		k, err := parseKey(b)
 		if err != nil {
 			return nil, false, fmt.Errorf("vault: development key %s: %w", path, err)
 		}
 		return k, false, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, false, fmt.Errorf("vault: read development key: %w", err)
+		return nil, false, err
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, false, fmt.Errorf("vault: create %s: %w", dataDir, err)
@@ -72,6 +76,32 @@ func LoadMasterKey(envValue, keyFile, dataDir string) (key []byte, generated boo
 		return nil, false, fmt.Errorf("vault: write development key: %w", err)
 	}
 	return k, true, syncDir(dataDir)
+}
+
+// ErrKeyFileMode is returned (wrapped) when a key file may be read by users
+// other than its owner.
+var ErrKeyFileMode = errors.New("key file is readable by other users")
+
+// readKeyFile reads a key file after checking that only its owner may read
+// it. Windows has no such mode bits; there the check is left to the ACLs.
+func readKeyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("vault: read key file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("vault: read key file: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 && goruntime.GOOS != "windows" {
+		return nil, fmt.Errorf("vault: %w: %s has mode %#o; run chmod 600 %s so only its owner can read it", ErrKeyFileMode, path, perm, path)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("vault: read key file: %w", err)
+	}
+	return b, nil
 }
 
 func parseKey(b []byte) ([]byte, error) {
