@@ -234,12 +234,11 @@ func (w *waChannel) webhook(c *fiber.Ctx) error {
 		}
 		subject := w.s.vault.SubjectID(channelWhatsApp, key)
 		item := toItem(msg, key, now)
-		if reason := staleReason(msg.Timestamp, now, w.cfg.MaxAge); reason != "" {
+		stale := staleReason(msg.Timestamp, now, w.cfg.MaxAge)
+		if stale != "" {
 			// Kept as an id only (no sender, no text), so a redelivery is a
 			// duplicate, and never run. Acknowledged with the rest.
 			item = inboxItem{ID: msg.ID, At: item.At, Stale: true}
-			w.s.metrics.Stale.WithLabelValues(reason).Inc()
-			w.s.log.Warn("webhook message outside the accepted time range dropped", "reason", reason, "id", msg.ID, "subject", subject)
 		}
 		payload, _ := json.Marshal(item)
 		dup, err := w.s.vault.InboxPut(msg.ID, subject, payload, now)
@@ -253,6 +252,10 @@ func (w *waChannel) webhook(c *fiber.Ctx) error {
 		if dup {
 			m.WithLabelValues("duplicate").Inc()
 			continue
+		}
+		if stale != "" {
+			w.s.metrics.Stale.WithLabelValues(stale).Inc()
+			w.s.log.Warn("webhook message outside the accepted time range dropped", "reason", stale, "id", msg.ID, "subject", subject)
 		}
 		if item.NewFrom != "" {
 			// A number change must be done before any later message of the
