@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -234,5 +235,47 @@ func TestWhatsAppHandshakeRejectsUnparsableChallenges(t *testing.T) {
 	// A bad token is still refused first, whatever the challenge.
 	if status, _ := e.get(t, "/webhook/whatsapp?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=abc"); status != http.StatusForbidden {
 		t.Errorf("bad token and bad challenge: status %d, want 403", status)
+	}
+}
+
+// TestRecoveryJudgesAgeAtReceipt: the age check is made when the webhook
+// arrives, not when the message is processed. A message that was in time
+// when it was stored and acknowledged, and then waited in the inbox through
+// a three-day outage, still runs its turn at the next start (its replies
+// are no longer allowed by the 24-hour window, so none is sent); a message
+// already judged stale at receipt stays dropped.
+func TestRecoveryJudgesAgeAtReceipt(t *testing.T) {
+	clock := newManualClock()
+	e := newEnv(t, envOptions{now: clock.Now, noStart: true})
+	const inTime, stale = "15550006001", "15550006002"
+	at := clock.Now()
+	// What the webhook stored before the crash (the server's inbox payload).
+	nanos := strconv.FormatInt(at.UnixNano(), 10)
+	for _, m := range []struct{ user, id, payload string }{
+		{inTime, "wamid.REC1", `{"id":"wamid.REC1","from":"` + inTime + `","type":"text","text":"hi","at":` + nanos + `}`},
+		{stale, "wamid.REC2", `{"id":"wamid.REC2","at":` + nanos + `,"stale":true}`},
+	} {
+		if _, err := e.vault.InboxPut(m.id, e.vault.SubjectID("whatsapp", m.user), []byte(m.payload), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Add(72 * time.Hour)
+	e.start(t)
+	e.shutdown(t) // runs the recovered turns to the end
+
+	if state, _, err := e.vault.LoadSubject(e.vault.SubjectID("whatsapp", inTime), clock.Now()); err != nil || state == nil {
+		t.Errorf("the message accepted in time did not run after the outage: state %q, %v", state, err)
+	}
+	if state, _, _ := e.vault.LoadSubject(e.vault.SubjectID("whatsapp", stale), clock.Now()); state != nil {
+		t.Errorf("the message judged stale at receipt ran after the restart")
+	}
+	if n := len(e.graph.all()); n != 0 {
+		t.Errorf("%d messages sent three days after the customer wrote; the window allows none", n)
+	}
+	if got := e.metric(t, "parley_outbox_failed_total"); got != "2" {
+		t.Errorf("parley_outbox_failed_total = %q, want 2 (both replies of the late turn held back)", got)
+	}
+	if st := e.stats(t); st.InboxPending != 0 {
+		t.Errorf("inbox still holds %d messages", st.InboxPending)
 	}
 }
