@@ -170,7 +170,8 @@ func TestNumberChangeMovesTheConversation(t *testing.T) {
 		name     = "Zephyrine Quillfeather"
 		email    = "zq.canary@example.org"
 	)
-	e := newEnv(t, envOptions{})
+	var logs syncBuffer
+	e := newEnv(t, envOptions{logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	replies := 0
 	for i, turn := range []struct {
 		text    string
@@ -182,11 +183,14 @@ func TestNumberChangeMovesTheConversation(t *testing.T) {
 		replies += turn.replies
 		e.graph.waitDelivered(t, oldPhone, replies)
 	}
-	if st := e.post(t, whatsapptest.NumberChangeWebhook(testPNID, oldPhone, newPhone, "wamid.NC.system", time.Now())); st != http.StatusOK {
-		t.Fatalf("number change: status %d", st)
-	}
-	if st := e.post(t, textWebhook(newPhone, "wamid.NC.new", "2", time.Now())); st != http.StatusOK {
-		t.Fatalf("message from the new number: status %d", st)
+	// One delivery carries the customer's first message from the new number
+	// and, after it in the array but earlier by timestamp, the notice.
+	now := time.Now()
+	body := whatsapptest.Merge(
+		textWebhook(newPhone, "wamid.NC.new", "2", now.Add(time.Second)),
+		whatsapptest.NumberChangeWebhook(testPNID, oldPhone, newPhone, "wamid.NC.system", now))
+	if st := e.post(t, body); st != http.StatusOK {
+		t.Fatalf("number change delivery: status %d", st)
 	}
 	e.graph.waitDelivered(t, newPhone, 1)
 	e.shutdown(t)
@@ -198,7 +202,6 @@ func TestNumberChangeMovesTheConversation(t *testing.T) {
 	if n := len(e.graph.deliveredTo(oldPhone)); n != replies {
 		t.Errorf("the old number was sent %d messages, want %d (nothing after the change)", n, replies)
 	}
-	now := time.Now()
 	oldSubject := e.vault.SubjectID("whatsapp", oldPhone)
 	if ex, err := e.vault.Export(oldSubject, now); err != nil || ex.State != nil || len(ex.Fields)+len(ex.Consents) != 0 {
 		t.Errorf("the old number still holds data: %+v, %v", ex, err)
@@ -212,6 +215,48 @@ func TestNumberChangeMovesTheConversation(t *testing.T) {
 	}
 	if _, err := e.vault.AuditVerify(); err != nil {
 		t.Errorf("AuditVerify: %v", err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "customer changed number") {
+		t.Errorf("no log line for the number change:\n%s", out)
+	}
+	for _, secret := range []string{oldPhone, newPhone, name, email} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log holds %q", secret)
+		}
+	}
+}
+
+// TestNumberChangeNeverMergesIntoANumberWithData: the new number already
+// has a conversation of its own (a reassigned number): nothing is merged
+// into it, and the old number's data is erased all the same.
+func TestNumberChangeNeverMergesIntoANumberWithData(t *testing.T) {
+	const oldPhone, newPhone = "15550007001", "15550007002"
+	e := newEnv(t, envOptions{})
+	for i, u := range []string{oldPhone, newPhone} {
+		if st := e.post(t, textWebhook(u, "wamid.NM."+strconv.Itoa(i), "hi", time.Now())); st != http.StatusOK {
+			t.Fatalf("status %d", st)
+		}
+		e.graph.waitDelivered(t, u, 2)
+	}
+	if st := e.post(t, textWebhook(oldPhone, "wamid.NM.yes", "YES", time.Now())); st != http.StatusOK {
+		t.Fatalf("status %d", st)
+	}
+	e.graph.waitDelivered(t, oldPhone, 3)
+	if st := e.post(t, whatsapptest.NumberChangeWebhook(testPNID, oldPhone, newPhone, "wamid.NM.system", time.Now())); st != http.StatusOK {
+		t.Fatalf("number change: status %d", st)
+	}
+	e.shutdown(t)
+	now := time.Now()
+	if ex, err := e.vault.Export(e.vault.SubjectID("whatsapp", oldPhone), now); err != nil || ex.State != nil || len(ex.Consents) != 0 {
+		t.Errorf("the old number still holds data: %+v, %v", ex, err)
+	}
+	ex, err := e.vault.Export(e.vault.SubjectID("whatsapp", newPhone), now)
+	if err != nil || ex.State == nil || len(ex.Consents) != 0 {
+		t.Errorf("the new number's export = %+v, %v; want its own conversation and not the old number's consent", ex, err)
+	}
+	if got := e.metric(t, `parley_number_changes_total{outcome="refused_new_has_data"}`); got != "1" {
+		t.Errorf(`parley_number_changes_total{outcome="refused_new_has_data"} = %q, want 1`, got)
 	}
 }
 

@@ -66,6 +66,24 @@ func NumberChangeWebhook(phoneNumberID, oldWaID, newWaID, id string, at time.Tim
 	})
 }
 
+// Merge joins deliveries built by this package into one POST whose entries
+// are theirs in the given order, as Meta may batch them.
+func Merge(bodies ...[]byte) []byte {
+	var entries []any
+	for _, b := range bodies {
+		var env struct{ Entry []any }
+		if err := json.Unmarshal(b, &env); err != nil {
+			panic(err) // built by this package: cannot fail
+		}
+		entries = append(entries, env.Entry...)
+	}
+	b, err := json.Marshal(m{"object": "whatsapp_business_account", "entry": entries})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // StatusWebhook is a delivery-status callback for the sent message wamid;
 // code, when not zero, is attached as its error.
 func StatusWebhook(phoneNumberID, wamid, status, recipient string, code int, at time.Time) []byte {

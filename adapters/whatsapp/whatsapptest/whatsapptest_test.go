@@ -39,4 +39,8 @@ func TestBuildersDecode(t *testing.T) {
 	if err != nil || len(b.Messages) != 1 || b.Messages[0].PhoneNumberID != "" {
 		t.Fatalf("Decode(TextsWebhook without metadata) = %+v, %v", b, err)
 	}
+	b, err = whatsapp.Decode(whatsapptest.Merge(whatsapptest.TextWebhook("100", "1", "wamid.E", "x", at), whatsapptest.TextWebhook("100", "2", "wamid.F", "y", at)))
+	if err != nil || len(b.Messages) != 2 || b.Messages[0].ID != "wamid.E" || b.Messages[1].ID != "wamid.F" {
+		t.Fatalf("Decode(Merge) = %+v, %v; want both messages in order", b, err)
+	}
 }
