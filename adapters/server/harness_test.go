@@ -222,6 +222,8 @@ type envOptions struct {
 	flowExtra string
 	// now is the server's clock (default time.Now).
 	now func() time.Time
+	// maxAge is WhatsAppConfig.MaxAge (default 24h).
+	maxAge time.Duration
 }
 
 // fastRetry keeps whatsapp.RetryDelay's decision but waits 1 ms.
@@ -270,7 +272,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		WhatsApp: &server.WhatsAppConfig{
 			AppSecret: testSecret, AccessToken: testToken, VerifyToken: testVerify, PhoneNumberID: testPNID,
 			Flow: "booking", GraphURL: e.graph.URL, APIVersion: testVersion, MaxAttempts: o.attempts,
-			RetryDelay: fastRetry,
+			RetryDelay: fastRetry, MaxAge: o.maxAge,
 		},
 	}
 	if o.tokens != "" {

@@ -86,6 +86,24 @@ func TestWebhookStaleAndFutureMessagesNeverRunATurn(t *testing.T) {
 	}
 }
 
+// TestWebhookMaxAgeIsConfigurable: with MaxAge 2h a message three hours old
+// is dropped and one an hour old runs.
+func TestWebhookMaxAgeIsConfigurable(t *testing.T) {
+	clock := newManualClock()
+	e := newEnv(t, envOptions{now: clock.Now, maxAge: 2 * time.Hour})
+	const old, recent = "15550008001", "15550008002"
+	e.post(t, textWebhook(old, "wamid.MA1", "hi", clock.Now().Add(-3*time.Hour)))
+	e.post(t, textWebhook(recent, "wamid.MA2", "hi", clock.Now().Add(-time.Hour)))
+	e.graph.waitDelivered(t, recent, 2)
+	e.shutdown(t)
+	if n := len(e.graph.deliveredTo(old)); n != 0 {
+		t.Errorf("the three-hour-old message got %d replies, want none", n)
+	}
+	if got := e.metric(t, `parley_webhook_stale_total{reason="old"}`); got != "1" {
+		t.Errorf(`parley_webhook_stale_total{reason="old"} = %q, want 1`, got)
+	}
+}
+
 // TestWebhookReversedBatchRunsInTimestampOrder: one delivery carries a
 // customer's "hi", "YES" and name in reverse array order; they are answered
 // in timestamp order, so the conversation ends asking for the email of the
