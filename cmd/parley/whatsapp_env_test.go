@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -20,9 +21,13 @@ func TestWhatsAppMaxAgeFromEnv(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"30s", "169h", "-1h", "a day"} {
-		env := map[string]string{"PARLEY_WHATSAPP_APP_SECRET": "s", "PARLEY_WHATSAPP_MAX_AGE": bad}
-		if _, err := whatsAppFromEnv(func(k string) string { return env[k] }); err == nil {
-			t.Errorf("PARLEY_WHATSAPP_MAX_AGE=%q accepted", bad)
+		env := map[string]string{
+			"PARLEY_WHATSAPP_APP_SECRET": "s", "PARLEY_WHATSAPP_ACCESS_TOKEN": "t",
+			"PARLEY_WHATSAPP_PHONE_NUMBER_ID": "1", "PARLEY_WHATSAPP_FLOW": "booking",
+			"PARLEY_WHATSAPP_MAX_AGE": bad,
+		}
+		if _, err := whatsAppFromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "PARLEY_WHATSAPP_MAX_AGE must be a duration between 1m and 168h") {
+			t.Errorf("PARLEY_WHATSAPP_MAX_AGE=%q: error %v, want one naming the variable and its range", bad, err)
 		}
 	}
 }
