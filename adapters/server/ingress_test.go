@@ -33,6 +33,17 @@ func (c *manualClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// wantMetrics checks sample lines of /metrics.
+func (e *env) wantMetrics(t *testing.T, want map[string]string) {
+	t.Helper()
+	_, body := e.get(t, "/metrics")
+	for sample, w := range want {
+		if got := metricValue(body, sample); got != w {
+			t.Errorf("%s = %q, want %s", sample, got, w)
+		}
+	}
+}
+
 const outsideWindowTemplate = "whatsapp:\n  outside_window: { template: please_write_again, language: en_US }\n"
 
 // TestWebhookStaleAndFutureMessagesNeverRunATurn: a message timestamped 11
@@ -65,16 +76,12 @@ func TestWebhookStaleAndFutureMessagesNeverRunATurn(t *testing.T) {
 	if calls := len(e.graph.all()) - len(e.graph.deliveredTo(fresh)); calls != 0 {
 		t.Errorf("the stale customer was sent %d messages, want none", calls)
 	}
-	for sample, want := range map[string]string{
+	e.wantMetrics(t, map[string]string{
 		`parley_webhook_stale_total{reason="old"}`:    "1",
 		`parley_webhook_stale_total{reason="future"}`: "1",
 		`parley_webhooks_total{result="duplicate"}`:   "2",
 		`parley_turns_total{channel="whatsapp"}`:      "1",
-	} {
-		if got := e.metric(t, sample); got != want {
-			t.Errorf("%s = %q, want %s", sample, got, want)
-		}
-	}
+	})
 	if state, fields, err := e.vault.LoadSubject(e.vault.SubjectID("whatsapp", testUser), clock.Now()); err != nil || state != nil || len(fields) != 0 {
 		t.Errorf("the stale customer has a conversation: state %q, %d fields, %v", state, len(fields), err)
 	}
@@ -99,9 +106,7 @@ func TestWebhookMaxAgeIsConfigurable(t *testing.T) {
 	if n := len(e.graph.deliveredTo(old)); n != 0 {
 		t.Errorf("the three-hour-old message got %d replies, want none", n)
 	}
-	if got := e.metric(t, `parley_webhook_stale_total{reason="old"}`); got != "1" {
-		t.Errorf(`parley_webhook_stale_total{reason="old"} = %q, want 1`, got)
-	}
+	e.wantMetrics(t, map[string]string{`parley_webhook_stale_total{reason="old"}`: "1"})
 }
 
 // TestWebhookReversedBatchRunsInTimestampOrder: one delivery carries a
@@ -155,14 +160,10 @@ func TestWebhookMisroutedMessagesAreDropped(t *testing.T) {
 	if n := len(e.graph.all()); n != 2 {
 		t.Errorf("Graph API received %d requests, want 2 (only the message for our number answered)", n)
 	}
-	for sample, want := range map[string]string{
+	e.wantMetrics(t, map[string]string{
 		`parley_webhook_misrouted_total{reason="missing"}`: "1",
 		`parley_webhook_misrouted_total{reason="foreign"}`: "1",
-	} {
-		if got := e.metric(t, sample); got != want {
-			t.Errorf("%s = %q, want %s", sample, got, want)
-		}
-	}
+	})
 	if st := e.stats(t); st.Subjects != 1 {
 		t.Errorf("vault holds %d subjects, want 1: misrouted messages must store nothing", st.Subjects)
 	}
@@ -228,9 +229,7 @@ func TestNumberChangeMovesTheConversation(t *testing.T) {
 	if err != nil || len(ex.Consents) == 0 {
 		t.Errorf("the new number's export = %+v, %v; want the consent given from the old number", ex, err)
 	}
-	if got := e.metric(t, `parley_number_changes_total{outcome="moved"}`); got != "1" {
-		t.Errorf(`parley_number_changes_total{outcome="moved"} = %q, want 1`, got)
-	}
+	e.wantMetrics(t, map[string]string{`parley_number_changes_total{outcome="moved"}`: "1"})
 	if _, err := e.vault.AuditVerify(); err != nil {
 		t.Errorf("AuditVerify: %v", err)
 	}
@@ -273,9 +272,7 @@ func TestNumberChangeNeverMergesIntoANumberWithData(t *testing.T) {
 	if err != nil || ex.State == nil || len(ex.Consents) != 0 {
 		t.Errorf("the new number's export = %+v, %v; want its own conversation and not the old number's consent", ex, err)
 	}
-	if got := e.metric(t, `parley_number_changes_total{outcome="refused_new_has_data"}`); got != "1" {
-		t.Errorf(`parley_number_changes_total{outcome="refused_new_has_data"} = %q, want 1`, got)
-	}
+	e.wantMetrics(t, map[string]string{`parley_number_changes_total{outcome="refused_new_has_data"}`: "1"})
 }
 
 // TestWhatsAppHandshakeRejectsUnparsableChallenges: the GET handshake

@@ -38,15 +38,7 @@ func (e *env) webChat(t *testing.T, cookie, text string, extra map[string]string
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	r := webReply{status: resp.StatusCode}
-	for _, c := range resp.Cookies() {
-		if c.Name == web.SessionCookie {
-			r.cookie = c.Value
-			if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
-				t.Errorf("session cookie HttpOnly=%v SameSite=%v; want HttpOnly and SameSite=Strict", c.HttpOnly, c.SameSite)
-			}
-		}
-	}
+	r := webReply{status: resp.StatusCode, cookie: sessionCookieOf(t, resp)}
 	var out struct {
 		Messages []struct{ Text string } `json:"messages"`
 	}
@@ -56,6 +48,21 @@ func (e *env) webChat(t *testing.T, cookie, text string, extra map[string]string
 		}
 	}
 	return r
+}
+
+// sessionCookieOf returns the session cookie a response set ("" if none),
+// checking its attributes.
+func sessionCookieOf(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	for _, c := range resp.Cookies() {
+		if c.Name == web.SessionCookie {
+			if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+				t.Errorf("session cookie HttpOnly=%v SameSite=%v; want HttpOnly and SameSite=Strict", c.HttpOnly, c.SameSite)
+			}
+			return c.Value
+		}
+	}
+	return ""
 }
 
 // TestWebChatIdentifiesVisitorsByTheSignedCookie: a visitor who booked with
@@ -104,12 +111,7 @@ func TestWebChatIdentifiesVisitorsByTheSignedCookie(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	var fresh string
-	for _, c := range resp.Cookies() {
-		if c.Name == web.SessionCookie {
-			fresh = c.Value
-		}
-	}
+	fresh := sessionCookieOf(t, resp)
 	if resp.StatusCode != http.StatusNoContent || fresh == "" || fresh == victim {
 		t.Errorf("POST /api/session: status %d, cookie %q; want 204 and a new session", resp.StatusCode, fresh)
 	}
