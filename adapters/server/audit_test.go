@@ -1,9 +1,7 @@
 package server_test
 
 import (
-	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -26,24 +24,18 @@ func TestAccessRightsAreAuditedOnEveryChannel(t *testing.T) {
 	}
 	e.graph.waitDelivered(t, user, 3)
 
-	body, _ := json.Marshal(map[string]string{"flow": "booking", "user": "web-user-7", "text": "PRIVACY"})
-	req := httptest.NewRequest(http.MethodPost, "/api/chat", strings.NewReader(string(body)))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := e.srv.App().Test(req, -1)
-	if err != nil {
-		t.Fatal(err)
+	r := e.webChat(t, "", "PRIVACY", nil)
+	if r.status != http.StatusOK || r.cookie == "" {
+		t.Fatalf("web chat answered %d with cookie %q", r.status, r.cookie)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("web chat answered %d", resp.StatusCode)
-	}
+	visitor, _, _ := strings.Cut(r.cookie, ".") // the id the server chose
 
 	for _, c := range []struct {
 		subject vault.SubjectID
 		action  string
 	}{
 		{e.vault.SubjectID("whatsapp", user), "access.my_data"},
-		{e.vault.SubjectID("web", "web-user-7"), "access.privacy"},
+		{e.vault.SubjectID("web", visitor), "access.privacy"},
 	} {
 		got, err := e.vault.AuditEntries(vault.AuditFilter{Subject: c.subject})
 		if err != nil || len(got) != 1 || got[0].Action != c.action || got[0].Detail["flow"] != "booking" || len(got[0].Detail) != 2 {

@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/parleyhq/parley/adapters/server"
+	"github.com/parleyhq/parley/adapters/web"
 	"github.com/parleyhq/parley/engine/vault"
 )
 
@@ -167,6 +168,26 @@ func TestWebChatInBrowser(t *testing.T) {
 	step("waiting for the transcript to scroll to the confirmation",
 		chromedp.Poll[chromedp.Void](`(m => m.scrollTop + m.clientHeight >= m.scrollHeight - 2)(document.getElementById('scroller'))`,
 			chromedp.WithPollingTimeout(5*time.Second)))
+
+	// The session cookie is HttpOnly: no script on the page can read it.
+	if c, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`)); err != nil || strings.Contains(c, web.SessionCookie) {
+		t.Errorf("document.cookie = %q (err %v); the session cookie must not be readable by scripts", c, err)
+	}
+	// MY DATA shows this visitor's data; after Restart (a new session from
+	// the server) the same browser is a new visitor holding nothing.
+	say("MY DATA")
+	if got := transcript(ctx); !strings.Contains(got, "ada@example.com") {
+		t.Errorf("MY DATA before Restart lacks the email; transcript:\n%s", got)
+	}
+	step("restarting",
+		chromedp.Click(chromedp.CSS("#restart")),
+		chromedp.Poll[chromedp.Void](`document.querySelector('#transcript li.system')?.textContent.startsWith('New conversation with booking')`+
+			` && document.querySelector('`+liveOption+`[data-option-id="yes"]') && `+settled,
+			chromedp.WithPollingTimeout(10*time.Second)))
+	say("MY DATA")
+	if got := transcript(ctx); strings.Contains(got, "ada@example.com") || strings.Contains(got, "Ada") {
+		t.Errorf("after Restart the new visitor sees the old conversation's data:\n%s", got)
+	}
 
 	if path := os.Getenv("PARLEY_BROWSER_SCREENSHOT"); path != "" {
 		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())

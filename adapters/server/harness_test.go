@@ -220,6 +220,10 @@ type envOptions struct {
 	before func(n int, body map[string]any)
 	// flowExtra is YAML appended to the served copy of flows/booking.yaml.
 	flowExtra string
+	// now is the server's clock (default time.Now).
+	now func() time.Time
+	// maxAge is WhatsAppConfig.MaxAge (default 24h).
+	maxAge time.Duration
 }
 
 // fastRetry keeps whatsapp.RetryDelay's decision but waits 1 ms.
@@ -264,11 +268,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	t.Cleanup(func() { e.vault.Close() })
 	cfg := server.Config{
-		Vault: e.vault, Flows: flows, Logger: o.logger, SweepEvery: -1, WebChat: o.webChat,
+		Vault: e.vault, Flows: flows, Logger: o.logger, SweepEvery: -1, WebChat: o.webChat, Now: o.now,
 		WhatsApp: &server.WhatsAppConfig{
 			AppSecret: testSecret, AccessToken: testToken, VerifyToken: testVerify, PhoneNumberID: testPNID,
 			Flow: "booking", GraphURL: e.graph.URL, APIVersion: testVersion, MaxAttempts: o.attempts,
-			RetryDelay: fastRetry,
+			RetryDelay: fastRetry, MaxAge: o.maxAge,
 		},
 	}
 	if o.tokens != "" {

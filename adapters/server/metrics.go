@@ -22,6 +22,10 @@ type Metrics struct {
 	Expired        prometheus.Counter     // field records removed by the sweeper
 	Erased         prometheus.Counter     // subjects erased
 	AdminRequests  *prometheus.CounterVec // result
+	// Webhook messages dropped before any turn (see docs/whatsapp.md).
+	Stale         *prometheus.CounterVec // reason: old, future
+	Misrouted     *prometheus.CounterVec // reason: missing, foreign (phone_number_id)
+	NumberChanges *prometheus.CounterVec // outcome: moved, nothing_held, refused_new_has_data
 }
 
 // NewMetrics registers every metric on a fresh registry.
@@ -53,7 +57,14 @@ func NewMetrics() *Metrics {
 			Name: "parley_erased_subjects_total", Help: "Subjects erased on request."}),
 		AdminRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_admin_requests_total", Help: "Admin API requests by result."}, []string{"result"}),
+		Stale: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_webhook_stale_total", Help: "Webhook messages dropped for a timestamp too old or too far in the future."}, []string{"reason"}),
+		Misrouted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_webhook_misrouted_total", Help: "Webhook messages dropped for a missing or foreign phone_number_id."}, []string{"reason"}),
+		NumberChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_number_changes_total", Help: "user_changed_number notices handled, by outcome."}, []string{"outcome"}),
 	}
+	m.Registry.MustRegister(m.Stale, m.Misrouted, m.NumberChanges)
 	m.Registry.MustRegister(m.Webhooks, m.Turns, m.TurnSeconds, m.OutboxDepth, m.OutboxSent, m.OutboxRetries,
 		m.OutboxFailed, m.DuplicateSends, m.Statuses, m.Expired, m.Erased, m.AdminRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -142,7 +142,11 @@ func New(cfg Config) (*Server, error) {
 		})
 	}
 	if cfg.WebChat {
-		web.Register(s.app, web.Config{Chat: webChatter{s}, Logger: cfg.Logger})
+		key, err := cfg.Vault.WebSessionKey()
+		if err != nil {
+			return nil, fmt.Errorf("server: web chat session key: %w", err)
+		}
+		web.Register(s.app, web.Config{Chat: webChatter{s}, Logger: cfg.Logger, SessionKey: key})
 	}
 	return s, nil
 }

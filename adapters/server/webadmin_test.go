@@ -20,32 +20,22 @@ func TestWebChatBooksWithTheRealEngine(t *testing.T) {
 		t.Fatalf("GET / = %d, %.80q; want 200 and an HTML page", status, page)
 	}
 	var last []string
+	cookie := ""
 	for i, turn := range bookingScript {
-		body, _ := json.Marshal(map[string]string{"flow": "booking", "user": "web-user-1", "text": turn.text})
-		req := httptest.NewRequest(http.MethodPost, "/api/chat", strings.NewReader(string(body)))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := e.srv.App().Test(req, -1)
-		if err != nil {
-			t.Fatal(err)
+		r := e.webChat(t, cookie, turn.text, nil)
+		if r.status != 200 {
+			t.Fatalf("turn %d: status %d", i+1, r.status)
 		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("turn %d: status %d: %s", i+1, resp.StatusCode, raw)
+		if r.cookie != "" {
+			if cookie != "" {
+				t.Fatalf("turn %d: the server replaced the session cookie", i+1)
+			}
+			cookie = r.cookie
 		}
-		var out struct {
-			Messages []struct{ Text string } `json:"messages"`
+		if len(r.texts) != turn.replies {
+			t.Errorf("turn %d (%q): %d messages, want %d", i+1, turn.text, len(r.texts), turn.replies)
 		}
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("turn %d: %v", i+1, err)
-		}
-		if len(out.Messages) != turn.replies {
-			t.Errorf("turn %d (%q): %d messages, want %d", i+1, turn.text, len(out.Messages), turn.replies)
-		}
-		last = last[:0]
-		for _, m := range out.Messages {
-			last = append(last, m.Text)
-		}
+		last = r.texts
 	}
 	if len(last) == 0 || !strings.Contains(last[len(last)-1], "ada@example.com") {
 		t.Errorf("last reply %q, want the confirmation with the email", last)

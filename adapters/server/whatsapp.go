@@ -52,7 +52,20 @@ type WhatsAppConfig struct {
 	Senders int
 	// ReadReceipts marks inbound messages as read (default off).
 	ReadReceipts bool
+	// MaxAge is how old (by its WhatsApp timestamp, against the server's
+	// clock at receipt) a message may be and still drive a turn (default
+	// DefaultMaxAge). Older ones are acknowledged, deduplicated, counted in
+	// parley_webhook_stale_total{reason="old"} and dropped.
+	MaxAge time.Duration
 }
+
+// DefaultMaxAge is the default WhatsAppConfig.MaxAge: the length of the
+// customer-service window, past which no free-form reply could go anyway.
+const DefaultMaxAge = 24 * time.Hour
+
+// MaxFuture is how far ahead of the server's clock a message timestamp may
+// be (clock skew); further ahead counts as reason="future" and is dropped.
+const MaxFuture = 5 * time.Minute
 
 const channelWhatsApp = "whatsapp"
 
@@ -69,6 +82,12 @@ type inboxItem struct {
 	At          int64  `json:"at"`
 	Unsupported bool   `json:"unsupported,omitempty"`
 	Ignore      bool   `json:"ignore,omitempty"`
+	// Stale is set (with nothing else but ID and At) for a message that was
+	// too old or too far in the future at receipt: it is kept only so its
+	// id is deduplicated, and never drives a turn, even after a restart.
+	Stale bool `json:"stale,omitempty"`
+	// NewFrom is the customer's new id on a user_changed_number notice.
+	NewFrom string `json:"new_from,omitempty"`
 }
 
 // outItem is one queued send: the Cloud API request and when the customer
@@ -120,6 +139,9 @@ func newWhatsApp(s *Server, cfg WhatsAppConfig) (*waChannel, error) {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 12
 	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = DefaultMaxAge
+	}
 	if cfg.Senders <= 0 {
 		cfg.Senders = 32
 	}
@@ -163,7 +185,13 @@ func (w *waChannel) handshake(c *fiber.Ctx) error {
 	if !ok || w.cfg.VerifyToken == "" {
 		return c.SendStatus(fiber.StatusForbidden)
 	}
+	if !whatsapp.ValidChallenge(challenge) {
+		// Meta's challenge is digits; anything else is never reflected.
+		w.s.log.Warn("webhook handshake refused: hub.challenge is not 1 to 64 digits")
+		return c.SendStatus(fiber.StatusBadRequest)
+	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	return c.SendString(challenge)
 }
 
@@ -188,9 +216,17 @@ func (w *waChannel) webhook(c *fiber.Ctx) error {
 		return c.SendStatus(fiber.StatusBadRequest)
 	}
 	now := w.s.cfg.Now()
-	for _, msg := range batch.Messages {
-		if msg.PhoneNumberID != "" && msg.PhoneNumberID != w.cfg.PhoneNumberID {
-			continue // another number of the same app: not ours to answer
+	// One customer's messages are processed in timestamp order, whatever
+	// the order of the array (Meta does not guarantee it); equal timestamps
+	// keep their arrival order. Messages are stored and queued in this
+	// order, so a rescan after a crash replays them in it too.
+	msgs := batch.Messages
+	sort.SliceStable(msgs, func(i, j int) bool { return msgs[i].Timestamp.Before(msgs[j].Timestamp) })
+	for _, msg := range msgs {
+		if reason := w.misrouted(msg); reason != "" {
+			w.s.metrics.Misrouted.WithLabelValues(reason).Inc()
+			w.s.log.Warn("webhook message for no business number of ours dropped", "reason", reason, "id", msg.ID)
+			continue
 		}
 		key := msg.From.Key()
 		if key == "" {
@@ -198,6 +234,12 @@ func (w *waChannel) webhook(c *fiber.Ctx) error {
 		}
 		subject := w.s.vault.SubjectID(channelWhatsApp, key)
 		item := toItem(msg, key, now)
+		stale := staleReason(msg.Timestamp, now, w.cfg.MaxAge)
+		if stale != "" {
+			// Kept as an id only (no sender, no text), so a redelivery is a
+			// duplicate, and never run. Acknowledged with the rest.
+			item = inboxItem{ID: msg.ID, At: item.At, Stale: true}
+		}
 		payload, _ := json.Marshal(item)
 		dup, err := w.s.vault.InboxPut(msg.ID, subject, payload, now)
 		if err != nil {
@@ -211,6 +253,16 @@ func (w *waChannel) webhook(c *fiber.Ctx) error {
 			m.WithLabelValues("duplicate").Inc()
 			continue
 		}
+		if stale != "" {
+			w.s.metrics.Stale.WithLabelValues(stale).Inc()
+			w.s.log.Warn("webhook message outside the accepted time range dropped", "reason", stale, "id", msg.ID, "subject", subject)
+		}
+		if item.NewFrom != "" {
+			// A number change must be done before any later message of the
+			// delivery (which may come from the new number) is queued.
+			w.enqueueWait(subject, item)
+			continue
+		}
 		w.enqueue(subject, item)
 	}
 	for _, st := range batch.Statuses {
@@ -220,12 +272,40 @@ func (w *waChannel) webhook(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusOK)
 }
 
+// misrouted returns why a message is not for the configured business number
+// ("missing" or "foreign" phone_number_id), or "" when it is.
+func (w *waChannel) misrouted(msg whatsapp.InboundMessage) string {
+	switch msg.PhoneNumberID {
+	case w.cfg.PhoneNumberID:
+		return ""
+	case "":
+		return "missing"
+	}
+	return "foreign"
+}
+
+// staleReason returns "old" for a message timestamped more than maxAge
+// before now, "future" for one more than MaxFuture after it, else "". A
+// message without a timestamp is taken as received now.
+func staleReason(at, now time.Time, maxAge time.Duration) string {
+	switch {
+	case at.IsZero():
+		return ""
+	case now.Sub(at) > maxAge:
+		return "old"
+	case at.Sub(now) > MaxFuture:
+		return "future"
+	}
+	return ""
+}
+
 func toItem(msg whatsapp.InboundMessage, from string, now time.Time) inboxItem {
 	at := msg.Timestamp
 	if at.IsZero() || at.After(now) {
 		at = now
 	}
-	it := inboxItem{ID: msg.ID, From: from, Type: msg.Type, Text: string(msg.Text), Choice: msg.Choice, Title: msg.Title, At: at.UnixNano()}
+	it := inboxItem{ID: msg.ID, From: from, Type: msg.Type, Text: string(msg.Text), Choice: msg.Choice, Title: msg.Title,
+		At: at.UnixNano(), NewFrom: msg.NewWaID}
 	if _, ok := whatsapp.ToInbound(msg); !ok {
 		it.Unsupported = msg.NeedsUnsupportedReply()
 		it.Ignore = !it.Unsupported
@@ -236,15 +316,42 @@ func toItem(msg whatsapp.InboundMessage, from string, now time.Time) inboxItem {
 // enqueue hands a stored message to the subject's worker. If the queue stays
 // full the message simply waits in the durable inbox for the next rescan.
 func (w *waChannel) enqueue(subject vault.SubjectID, it inboxItem) {
-	if _, busy := w.inflight.LoadOrStore(it.ID, time.Time{}); busy {
+	w.submit(subject, it, nil)
+}
+
+// enqueueWait is enqueue that waits (at most 5 s) until the message has
+// been processed: the subject's earlier messages first, in queue order.
+func (w *waChannel) enqueueWait(subject vault.SubjectID, it inboxItem) {
+	done := make(chan struct{})
+	if !w.submit(subject, it, done) {
 		return
+	}
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-w.ctx.Done():
+	}
+}
+
+func (w *waChannel) submit(subject vault.SubjectID, it inboxItem, done chan struct{}) bool {
+	if _, busy := w.inflight.LoadOrStore(it.ID, time.Time{}); busy {
+		return false
 	}
 	ctx, cancel := context.WithTimeout(w.ctx, 5*time.Second)
 	defer cancel()
-	err := w.turns.Submit(ctx, string(subject), func() { w.process(subject, it) })
+	err := w.turns.Submit(ctx, string(subject), func() {
+		if done != nil {
+			defer close(done)
+		}
+		w.process(subject, it)
+	})
 	if err != nil {
 		w.inflight.Delete(it.ID)
+		return false
 	}
+	return true
 }
 
 // process runs one inbound message through the engine and commits the new
@@ -260,6 +367,19 @@ func (w *waChannel) process(subject vault.SubjectID, it inboxItem) {
 	}()
 	ctx := w.ctx
 	t0 := time.Now()
+	switch {
+	case it.Stale:
+		// Judged at receipt: dropped, only its id is marked processed.
+		if err := w.s.vault.InboxDone(it.ID); err != nil {
+			w.s.log.Error("stale message not marked done; it stays in the inbox", "subject", subject, "err", err)
+			return
+		}
+		committed = true
+		return
+	case it.NewFrom != "":
+		committed = w.changeNumber(subject, it)
+		return
+	}
 	w.windowMu.Lock()
 	delete(w.closed, subject) // the customer wrote: the window is open again
 	delete(w.templated, subject)
@@ -319,6 +439,31 @@ func (w *waChannel) process(subject vault.SubjectID, it inboxItem) {
 		queue[i] = queued{seq: seq, item: items[i]}
 	}
 	w.dispatch(subject, queue, false)
+}
+
+// changeNumber handles a user_changed_number notice from the old id: the
+// conversation, fields and consents move to the new id's subject
+// (vault.Move), and the old subject is erased. When the new id already has
+// data nothing is merged and the old subject is only erased. It reports
+// whether the notice is done with.
+func (w *waChannel) changeNumber(old vault.SubjectID, it inboxItem) bool {
+	to := w.s.vault.SubjectID(channelWhatsApp, it.NewFrom)
+	if to == old {
+		return w.s.vault.InboxDone(it.ID) == nil
+	}
+	res, err := w.s.vault.Move(old, to, w.s.cfg.Now())
+	if err != nil {
+		w.s.log.Error("number change failed; the notice stays in the inbox", "subject", old, "err", err)
+		return false
+	}
+	w.windowMu.Lock()
+	delete(w.closed, old)
+	delete(w.templated, old)
+	w.windowMu.Unlock()
+	w.s.metrics.NumberChanges.WithLabelValues(res.Outcome).Inc()
+	w.s.log.Info("customer changed number", "subject", old, "to", to, "outcome", res.Outcome,
+		"fields", res.Fields, "consents", res.Consents)
+	return true
 }
 
 // queued is an outbox entry on its way to the sender.

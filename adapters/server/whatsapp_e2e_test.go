@@ -232,10 +232,12 @@ func TestWhatsAppInterleavedSubjects(t *testing.T) {
 }
 
 // TestWhatsAppOneSubjectOutOfOrder documents what happens when Meta
-// delivers one customer's messages out of order: Parley answers them in
-// arrival order (it does not reorder by the message timestamp), so "YES"
-// arriving before "hi" starts the conversation and "hi" becomes the answer
-// to the consent question.
+// delivers one customer's messages out of order in separate deliveries:
+// Parley answers deliveries in arrival order (only the messages of one
+// delivery are sorted by timestamp, see
+// TestWebhookReversedBatchRunsInTimestampOrder), so "YES" arriving before
+// "hi" starts the conversation and "hi" becomes the answer to the consent
+// question.
 func TestWhatsAppOneSubjectOutOfOrder(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	now := time.Now()

@@ -11,12 +11,15 @@
 //
 //	GET  /           the chat page (text/html, self-contained, no CDN)
 //	GET  /api/flows  {"flows":[{"id","version","description","languages"}]}
-//	POST /api/chat   {"flow","user","text","choice","lang"} →
+//	POST /api/chat   {"flow","text","choice","lang"} →
 //	                 {"messages":[{"kind","text","options":[{"id","title"}]}]}
+//	POST /api/session  204, a new session cookie (the page's Restart)
 //
-// User ids: the browser invents a random id (kept in sessionStorage) and
-// sends it as "user"; it must match ^[A-Za-z0-9_-]{1,64}$. The handler
-// namespaces it before calling Chatter.Chat: Chat receives "web:<id>"
+// Visitors: the server identifies a visitor by a session cookie it issued
+// (SessionCookie: a random id and its HMAC under Config.SessionKey,
+// HttpOnly, SameSite=Strict, Secure over TLS), never by an id the client
+// chooses; a request without a valid cookie gets a new visitor. The handler
+// namespaces the id before calling Chatter.Chat: Chat receives "web:<id>"
 // (UserPrefix + id), so a web conversation can never collide with a
 // WhatsApp user. Chatter implementations must not add another prefix.
 //

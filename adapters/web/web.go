@@ -72,18 +72,20 @@ type Config struct {
 	// NewMessageID returns the id given to each inbound message (it ends up
 	// in consent records). Nil uses "web-" + 16 random bytes in hex.
 	NewMessageID func() string
+	// SessionKey signs the session cookies (SessionCookie). Derive it from a
+	// long-lived secret so sessions survive a restart; nil uses a random
+	// key for the life of the process.
+	SessionKey []byte
 }
 
-var (
-	userIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	langPattern   = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{1,8})?$`)
-)
+var langPattern = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{1,8})?$`)
 
 type handler struct {
-	chat    Chatter
-	log     *slog.Logger
-	maxBody int
-	newID   func() string
+	chat     Chatter
+	log      *slog.Logger
+	maxBody  int
+	newID    func() string
+	sessions sessions
 }
 
 // Register mounts the page and the chat API on r. It panics when cfg.Chat is
@@ -92,7 +94,8 @@ func Register(r fiber.Router, cfg Config) {
 	if cfg.Chat == nil {
 		panic("web.Register: Config.Chat is nil")
 	}
-	h := &handler{chat: cfg.Chat, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, newID: cfg.NewMessageID}
+	h := &handler{chat: cfg.Chat, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, newID: cfg.NewMessageID,
+		sessions: newSessions(cfg.SessionKey)}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -105,6 +108,19 @@ func Register(r fiber.Router, cfg Config) {
 	r.Get("/", servePage)
 	r.Get("/api/flows", h.flows)
 	r.Post("/api/chat", h.post)
+	r.Post("/api/session", h.newSession)
+}
+
+// newSession starts a new conversation as a new visitor (the page's
+// Restart): a fresh signed session cookie replaces the old one.
+func (h *handler) newSession(c *fiber.Ctx) error {
+	apiHeaders(c)
+	// The JSON content type keeps cross-site form posts out.
+	if code, msg := checkJSONRequest(c, h.maxBody); code != 0 {
+		return writeJSONError(c, code, msg)
+	}
+	h.sessions.issue(c)
+	return c.SendStatus(fiber.StatusNoContent)
 }
 
 func randomMessageID() string {
@@ -135,10 +151,10 @@ func (h *handler) sortedFlows() []FlowInfo {
 	return fs
 }
 
-// chatRequest is the body of POST /api/chat.
+// chatRequest is the body of POST /api/chat. It has no user field: the
+// visitor is whoever the session cookie says.
 type chatRequest struct {
 	Flow   string `json:"flow"`
-	User   string `json:"user"`
 	Text   string `json:"text"`
 	Choice string `json:"choice"`
 	Lang   string `json:"lang"`
@@ -164,7 +180,7 @@ func (h *handler) post(c *fiber.Ctx) error {
 	var req chatRequest
 	if err := decodeStrict(c.BodyRaw(), &req); err != nil {
 		return writeJSONError(c, fiber.StatusBadRequest,
-			"body must be one JSON object with the fields flow, user, text, choice and lang")
+			"body must be one JSON object with the fields flow, text, choice and lang (the visitor is identified by the session cookie, never by a field)")
 	}
 	if msg := req.validate(); msg != "" {
 		return writeJSONError(c, fiber.StatusBadRequest, msg)
@@ -178,7 +194,7 @@ func (h *handler) post(c *fiber.Ctx) error {
 		Choice: req.Choice,
 		Lang:   req.Lang,
 	}
-	out, err := h.chat.Chat(c.UserContext(), req.Flow, UserPrefix+req.User, in)
+	out, err := h.chat.Chat(c.UserContext(), req.Flow, UserPrefix+h.sessions.visitor(c), in)
 	if err != nil {
 		if errors.Is(err, ErrUnknownFlow) {
 			return writeJSONError(c, fiber.StatusNotFound, "unknown flow")
@@ -216,8 +232,6 @@ func (r *chatRequest) validate() string {
 		return "flow is required"
 	case len(r.Flow) > 128 || !utf8.ValidString(r.Flow):
 		return "flow is not a valid flow id"
-	case !userIDPattern.MatchString(r.User):
-		return "user must be 1 to 64 letters, digits, '_' or '-'"
 	case utf8.RuneCountInString(r.Text) > MaxTextChars:
 		return "text is longer than 4096 characters"
 	case len(r.Choice) > maxChoiceBytes || hasControl(r.Choice):

@@ -109,7 +109,7 @@ func TestPageIsServedAsHTMLWithChatHooks(t *testing.T) {
 	for _, hook := range []string{
 		`id="flow"`, `id="lang"`, `id="restart"`, `id="transcript"`, `role="log"`, `aria-live="polite"`,
 		`id="composer"`, `id="text"`, `<label for="text"`, `id="send"`,
-		"api/chat", "api/flows", "sessionStorage", "crypto.getRandomValues", "data-option-id",
+		"api/chat", "api/flows", "api/session", "sessionStorage", "data-option-id",
 		"Local simulator",
 	} {
 		if !strings.Contains(page, hook) {
@@ -147,7 +147,7 @@ func TestFlowsAreListedSortedByID(t *testing.T) {
 func TestChatPassesTheTurnAndMapsMessages(t *testing.T) {
 	fake := newFake()
 	app := newApp(t, fake, nil)
-	res, body := do(t, app, postJSON(`{"flow":"dental-booking","user":"abc_DEF-123","text":"hello there","choice":"","lang":"it"}`))
+	res, body := do(t, app, postJSON(`{"flow":"dental-booking","text":"hello there","choice":"","lang":"it"}`))
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status = %d (%s), want 200", res.StatusCode, body)
 	}
@@ -155,8 +155,8 @@ func TestChatPassesTheTurnAndMapsMessages(t *testing.T) {
 		t.Fatalf("Chat called %d times, want 1", len(fake.calls))
 	}
 	call := fake.calls[0]
-	if call.flow != "dental-booking" || call.user != "web:abc_DEF-123" {
-		t.Errorf("Chat(flow, user) = (%q, %q), want (dental-booking, web:abc_DEF-123)", call.flow, call.user)
+	if call.flow != "dental-booking" || !strings.HasPrefix(call.user, web.UserPrefix) || len(call.user) != len(web.UserPrefix)+32 {
+		t.Errorf("Chat(flow, user) = (%q, %q), want (dental-booking, web:<32 hex digits of the session>)", call.flow, call.user)
 	}
 	if string(call.in.Text) != "hello there" || call.in.Choice != "" || call.in.Lang != "it" || call.in.ID != "web-test-1" {
 		t.Errorf("inbound = {ID:%q Text:%q Choice:%q Lang:%q}, want web-test-1, hello there, empty, it",
@@ -174,7 +174,7 @@ func TestChatPassesTheTurnAndMapsMessages(t *testing.T) {
 func TestChatSendsAChoiceAsChoice(t *testing.T) {
 	fake := newFake()
 	app := newApp(t, fake, nil)
-	res, body := do(t, app, postJSON(`{"flow":"support","user":"u1","choice":"tue14"}`))
+	res, body := do(t, app, postJSON(`{"flow":"support","choice":"tue14"}`))
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status = %d (%s), want 200", res.StatusCode, body)
 	}
@@ -204,24 +204,21 @@ func TestChatRejectsBadRequests(t *testing.T) {
 		body        string
 		wantStatus  int
 	}{
-		{"unknown flow is not found", "application/json", "", `{"flow":"nope","user":"u1","text":"` + secret + `"}`, 404},
-		{"missing flow", "application/json", "", `{"user":"u1","text":"` + secret + `"}`, 400},
-		{"user with a colon", "application/json", "", `{"flow":"support","user":"a:b","text":"` + secret + `"}`, 400},
-		{"user with a space", "application/json", "", `{"flow":"support","user":"a b","text":"` + secret + `"}`, 400},
-		{"empty user", "application/json", "", `{"flow":"support","user":"","text":"` + secret + `"}`, 400},
-		{"user of 65 characters", "application/json", "", `{"flow":"support","user":"` + strings.Repeat("a", 65) + `","text":"` + secret + `"}`, 400},
-		{"text of 4097 characters", "application/json", "", `{"flow":"support","user":"u1","text":"` + secret + strings.Repeat("é", 4097-len(secret)) + `"}`, 400},
-		{"bad language", "application/json", "", `{"flow":"support","user":"u1","lang":"EN_gb","text":"` + secret + `"}`, 400},
-		{"choice with a control character", "application/json", "", `{"flow":"support","user":"u1","choice":"a\u0007","text":"` + secret + `"}`, 400},
-		{"unknown field", "application/json", "", `{"flow":"support","user":"u1","text":"` + secret + `","extra":"` + secret + `"}`, 400},
+		{"unknown flow is not found", "application/json", "", `{"flow":"nope","text":"` + secret + `"}`, 404},
+		{"missing flow", "application/json", "", `{"text":"` + secret + `"}`, 400},
+		{"a user id chosen by the client", "application/json", "", `{"flow":"support","text":"` + secret + `","user":"u1"}`, 400},
+		{"text of 4097 characters", "application/json", "", `{"flow":"support","text":"` + secret + strings.Repeat("é", 4097-len(secret)) + `"}`, 400},
+		{"bad language", "application/json", "", `{"flow":"support","lang":"EN_gb","text":"` + secret + `"}`, 400},
+		{"choice with a control character", "application/json", "", `{"flow":"support","choice":"a\u0007","text":"` + secret + `"}`, 400},
+		{"unknown field", "application/json", "", `{"flow":"support","text":"` + secret + `","extra":"` + secret + `"}`, 400},
 		{"not JSON", "application/json", "", `text=` + secret, 400},
-		{"two JSON objects", "application/json", "", `{"flow":"support","user":"u1"}{"text":"` + secret + `"}`, 400},
+		{"two JSON objects", "application/json", "", `{"flow":"support"}{"text":"` + secret + `"}`, 400},
 		{"a JSON array", "application/json", "", `["` + secret + `"]`, 400},
 		{"form content type", "application/x-www-form-urlencoded", "", `text=` + secret, 415},
-		{"text/plain content type (cross-site form post)", "text/plain", "", `{"flow":"support","user":"u1","text":"` + secret + `"}`, 415},
-		{"no content type", "", "", `{"flow":"support","user":"u1","text":"` + secret + `"}`, 415},
-		{"gzip body", "application/json", "gzip", `{"flow":"support","user":"u1","text":"` + secret + `"}`, 415},
-		{"body over the limit", "application/json", "", `{"flow":"support","user":"u1","text":"` + secret + strings.Repeat(`\u00e9`, 6000) + `"}`, 413},
+		{"text/plain content type (cross-site form post)", "text/plain", "", `{"flow":"support","text":"` + secret + `"}`, 415},
+		{"no content type", "", "", `{"flow":"support","text":"` + secret + `"}`, 415},
+		{"gzip body", "application/json", "gzip", `{"flow":"support","text":"` + secret + `"}`, 415},
+		{"body over the limit", "application/json", "", `{"flow":"support","text":"` + secret + strings.Repeat(`\u00e9`, 6000) + `"}`, 413},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -259,7 +256,7 @@ func TestChatRejectsBadRequests(t *testing.T) {
 func TestChatAcceptsTextOfExactly4096Characters(t *testing.T) {
 	fake := newFake()
 	app := newApp(t, fake, nil)
-	res, body := do(t, app, postJSON(`{"flow":"support","user":"u1","text":"`+strings.Repeat("é", 4096)+`"}`))
+	res, body := do(t, app, postJSON(`{"flow":"support","text":"`+strings.Repeat("é", 4096)+`"}`))
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status = %d (%s), want 200", res.StatusCode, body)
 	}
@@ -271,7 +268,7 @@ func TestChatErrorIsNotEchoedOrLogged(t *testing.T) {
 	fake.err = errors.New("step failed on answer " + secret)
 	var logs bytes.Buffer
 	app := newApp(t, fake, &logs)
-	res, body := do(t, app, postJSON(`{"flow":"support","user":"u1","text":"`+secret+`"}`))
+	res, body := do(t, app, postJSON(`{"flow":"support","text":"`+secret+`"}`))
 	if res.StatusCode != http.StatusInternalServerError {
 		t.Errorf("status = %d, want 500", res.StatusCode)
 	}
@@ -290,7 +287,7 @@ func TestChatUnknownFlowFromChatterIsNotFound(t *testing.T) {
 	fake := newFake()
 	fake.err = web.ErrUnknownFlow
 	app := newApp(t, fake, nil)
-	res, _ := do(t, app, postJSON(`{"flow":"support","user":"u1","text":"hi"}`))
+	res, _ := do(t, app, postJSON(`{"flow":"support","text":"hi"}`))
 	if res.StatusCode != http.StatusNotFound {
 		t.Errorf("status = %d, want 404", res.StatusCode)
 	}

@@ -49,6 +49,10 @@ const (
 	TypeRevoke         = "revoke"
 )
 
+// SystemUserChangedNumber is system.type of the notice WhatsApp sends when a
+// customer moves their account to a new phone number.
+const SystemUserChangedNumber = "user_changed_number"
+
 // Batch is everything one webhook POST carried for the messages field, in
 // payload order, across all entries and changes.
 type Batch struct {
@@ -177,6 +181,11 @@ type InboundMessage struct {
 	Context string
 	// Forwarded is set when WhatsApp marked the message as forwarded.
 	Forwarded bool
+	// NewWaID is set on a system message of type user_changed_number: the
+	// customer's new WhatsApp id (From holds the old one). It is personal
+	// data. The notice's body text, which quotes both numbers, is never
+	// decoded.
+	NewWaID string
 }
 
 // LogValue logs only non-personal fields.
@@ -318,6 +327,11 @@ type wireMessage struct {
 	Unsupported *struct {
 		Type string `json:"type"`
 	} `json:"unsupported"`
+	// System deliberately has no body: it quotes the old and new numbers.
+	System *struct {
+		Type string `json:"type"`
+		WaID string `json:"wa_id"`
+	} `json:"system"`
 	Errors []wireError `json:"errors"`
 }
 
@@ -605,7 +619,13 @@ func convertMessage(w *wireMessage, contacts []wireContact, pnid string) (Inboun
 			break
 		}
 		m.Reaction = &Reaction{MessageID: w.Reaction.MessageID, Emoji: w.Reaction.Emoji}
-	case TypeSystem, TypeRequestWelcome, TypeRevoke:
+	case TypeSystem:
+		// Nothing to answer; NeedsUnsupportedReply keeps these quiet. A
+		// number change is kept so the server can move the conversation.
+		if w.System != nil && w.System.Type == SystemUserChangedNumber && w.System.WaID != "" && len(w.System.WaID) <= maxIDBytes {
+			m.NewWaID = w.System.WaID
+		}
+	case TypeRequestWelcome, TypeRevoke:
 		// Nothing to read; NeedsUnsupportedReply keeps these quiet.
 	case TypeUnsupported:
 		typ := TypeUnsupported

@@ -476,3 +476,28 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeNumberChange: a user_changed_number notice carries the new
+// wa_id (and never the body, which quotes both numbers); other system
+// notices carry none, and none of them is answered.
+func TestDecodeNumberChange(t *testing.T) {
+	b, err := Decode(readTestdata(t, "system-user-changed-number.json"))
+	if err != nil || len(b.Messages) != 2 {
+		t.Fatalf("Decode = %s, %v; want two messages", dumpBatch(b), err)
+	}
+	changed, other := b.Messages[0], b.Messages[1]
+	if changed.From.WaID != anaWaID || changed.NewWaID != "15550009876" || changed.Type != TypeSystem || changed.Text != "" {
+		t.Errorf("number change decoded as %s", dumpBatch(Batch{Messages: []InboundMessage{changed}}))
+	}
+	if other.NewWaID != "" {
+		t.Errorf("user_changed_user_id decoded a new wa_id %q", other.NewWaID)
+	}
+	if strings.Contains(dumpBatch(b), "changed from") {
+		t.Errorf("the notice body was decoded: %s", dumpBatch(b))
+	}
+	for _, m := range b.Messages {
+		if _, ok := ToInbound(m); ok || m.NeedsUnsupportedReply() {
+			t.Errorf("system notice %s would be answered", m.ID)
+		}
+	}
+}

@@ -95,3 +95,22 @@ func VerifyHandshake(query url.Values, verifyToken string) (challenge string, ok
 	}
 	return challenge, true
 }
+
+// MaxChallengeDigits bounds the handshake challenge ValidChallenge accepts.
+const MaxChallengeDigits = 64
+
+// ValidChallenge reports whether a handshake challenge has the only form
+// Meta sends: 1 to MaxChallengeDigits ASCII digits. Anything else is never
+// echoed (the server answers 400), so the endpoint cannot be made to reflect
+// arbitrary text.
+func ValidChallenge(challenge string) bool {
+	if len(challenge) == 0 || len(challenge) > MaxChallengeDigits {
+		return false
+	}
+	for i := 0; i < len(challenge); i++ {
+		if challenge[i] < '0' || challenge[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -162,3 +162,15 @@ func FuzzVerifySignature(f *testing.F) {
 		}
 	})
 }
+
+func TestValidChallenge(t *testing.T) {
+	for challenge, want := range map[string]bool{
+		"1158201444": true, "0": true, strings.Repeat("9", MaxChallengeDigits): true,
+		"": false, strings.Repeat("9", MaxChallengeDigits+1): false, "12a": false, "<b>1</b>": false,
+		" 1": false, "1\n": false, "-1": false, "１２": false, // fullwidth digits are not ASCII
+	} {
+		if got := ValidChallenge(challenge); got != want {
+			t.Errorf("ValidChallenge(%q) = %v, want %v", challenge, got, want)
+		}
+	}
+}

@@ -42,6 +42,9 @@ WhatsApp is enabled when these environment variables are set:
                                    talking to graph.facebook.com, else none)
   PARLEY_WHATSAPP_USER_GAP         minimum time between two messages to one
                                    customer, such as 500ms (default 0)
+  PARLEY_WHATSAPP_MAX_AGE          oldest message (by its WhatsApp timestamp)
+                                   that still runs a turn, such as 2h
+                                   (default 24h; older ones are dropped)
 The webhook is /webhook/whatsapp; docs/whatsapp.md walks through the setup.
 
 The admin API (/admin/v1) is enabled by --admin-tokens FILE or
@@ -264,6 +267,13 @@ func whatsAppFromEnv(getenv func(string) string) (*server.WhatsAppConfig, error)
 			return nil, fmt.Errorf("PARLEY_WHATSAPP_USER_GAP must be a duration between 0s and 1m, such as 500ms")
 		}
 		cfg.UserGap = d
+	}
+	if a := getenv("PARLEY_WHATSAPP_MAX_AGE"); a != "" {
+		d, err := time.ParseDuration(a)
+		if err != nil || d < time.Minute || d > 7*24*time.Hour {
+			return nil, fmt.Errorf("PARLEY_WHATSAPP_MAX_AGE must be a duration between 1m and 168h, such as 24h")
+		}
+		cfg.MaxAge = d
 	}
 	var missing []string
 	for name, v := range map[string]string{

@@ -11,10 +11,13 @@ import (
 
 type m = map[string]any
 
-// envelope wraps one change value in Meta's webhook envelope.
+// envelope wraps one change value in Meta's webhook envelope. An empty
+// phoneNumberID leaves metadata out, as a broken or forged payload would.
 func envelope(phoneNumberID string, value m) []byte {
 	value["messaging_product"] = "whatsapp"
-	value["metadata"] = m{"display_phone_number": "15550001000", "phone_number_id": phoneNumberID}
+	if phoneNumberID != "" {
+		value["metadata"] = m{"display_phone_number": "15550001000", "phone_number_id": phoneNumberID}
+	}
 	b, err := json.Marshal(m{
 		"object": "whatsapp_business_account",
 		"entry":  []m{{"id": "200000000000001", "changes": []m{{"field": "messages", "value": value}}}},
@@ -33,6 +36,52 @@ func TextWebhook(phoneNumberID, from, id, text string, at time.Time) []byte {
 		"messages": []m{{"from": from, "id": id, "timestamp": strconv.FormatInt(at.Unix(), 10),
 			"type": "text", "text": m{"body": text}}},
 	})
+}
+
+// Text is one text message of TextsWebhook.
+type Text struct {
+	From, ID, Body string
+	At             time.Time
+}
+
+// TextsWebhook is one delivery carrying several text messages, in the given
+// array order (Meta does not promise timestamp order).
+func TextsWebhook(phoneNumberID string, texts ...Text) []byte {
+	var contacts, msgs []m
+	for _, t := range texts {
+		contacts = append(contacts, m{"profile": m{"name": "Test Customer"}, "wa_id": t.From})
+		msgs = append(msgs, m{"from": t.From, "id": t.ID, "timestamp": strconv.FormatInt(t.At.Unix(), 10),
+			"type": "text", "text": m{"body": t.Body}})
+	}
+	return envelope(phoneNumberID, m{"contacts": contacts, "messages": msgs})
+}
+
+// NumberChangeWebhook is the system notice WhatsApp sends when the customer
+// oldWaID moved to newWaID (no contacts[], as Meta sends it).
+func NumberChangeWebhook(phoneNumberID, oldWaID, newWaID, id string, at time.Time) []byte {
+	return envelope(phoneNumberID, m{
+		"messages": []m{{"from": oldWaID, "id": id, "timestamp": strconv.FormatInt(at.Unix(), 10), "type": "system",
+			"system": m{"body": "User " + oldWaID + " changed from " + oldWaID + " to " + newWaID,
+				"wa_id": newWaID, "type": "user_changed_number"}}},
+	})
+}
+
+// Merge joins deliveries built by this package into one POST whose entries
+// are theirs in the given order, as Meta may batch them.
+func Merge(bodies ...[]byte) []byte {
+	var entries []any
+	for _, b := range bodies {
+		var env struct{ Entry []any }
+		if err := json.Unmarshal(b, &env); err != nil {
+			panic(err) // built by this package: cannot fail
+		}
+		entries = append(entries, env.Entry...)
+	}
+	b, err := json.Marshal(m{"object": "whatsapp_business_account", "entry": entries})
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // StatusWebhook is a delivery-status callback for the sent message wamid;

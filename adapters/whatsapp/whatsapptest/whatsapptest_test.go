@@ -28,4 +28,19 @@ func TestBuildersDecode(t *testing.T) {
 	if st.ID != "wamid.B" || st.Status != "failed" || len(st.Errors) != 1 || st.Errors[0].Code != 131047 {
 		t.Errorf("decoded status = %+v", st)
 	}
+	b, err = whatsapp.Decode(whatsapptest.NumberChangeWebhook("100", "15550001234", "15550009999", "wamid.C", at))
+	if err != nil || len(b.Messages) != 1 {
+		t.Fatalf("Decode(NumberChangeWebhook) = %+v, %v", b, err)
+	}
+	if msg := b.Messages[0]; msg.From.Key() != "15550001234" || msg.NewWaID != "15550009999" || msg.Type != whatsapp.TypeSystem {
+		t.Errorf("decoded number change = %+v", msg)
+	}
+	b, err = whatsapp.Decode(whatsapptest.TextsWebhook("", whatsapptest.Text{From: "1", ID: "wamid.D", Body: "x", At: at}))
+	if err != nil || len(b.Messages) != 1 || b.Messages[0].PhoneNumberID != "" {
+		t.Fatalf("Decode(TextsWebhook without metadata) = %+v, %v", b, err)
+	}
+	b, err = whatsapp.Decode(whatsapptest.Merge(whatsapptest.TextWebhook("100", "1", "wamid.E", "x", at), whatsapptest.TextWebhook("100", "2", "wamid.F", "y", at)))
+	if err != nil || len(b.Messages) != 2 || b.Messages[0].ID != "wamid.E" || b.Messages[1].ID != "wamid.F" {
+		t.Fatalf("Decode(Merge) = %+v, %v; want both messages in order", b, err)
+	}
 }

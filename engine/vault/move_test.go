@@ -1,0 +1,212 @@
+package vault
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// decryptable is the attacker of the move tests: holding the data directory
+// and the master key, it unwraps every version of the subject's data key
+// Badger still keeps and opens every version of every state, field and
+// consent record of the subject with each of them. It returns what it could
+// read.
+func decryptable(t *testing.T, v *Vault, s SubjectID) []string {
+	t.Helper()
+	var deks [][]byte
+	var out []string
+	err := v.db.View(func(txn *badger.Txn) error {
+		o := badger.DefaultIteratorOptions
+		o.AllVersions = true
+		o.Prefix = keyK(s)
+		it := txn.NewIterator(o)
+		for it.Rewind(); it.Valid(); it.Next() {
+			b, err := it.Item().ValueCopy(nil)
+			if err != nil || len(b) < keyHdrLen || b[1] != keyLive {
+				continue
+			}
+			if dek, err := open(v.kek, b[keyHdrLen:], append(keyK(s), b[:keyHdrLen]...)); err == nil {
+				deks = append(deks, dek)
+			}
+		}
+		it.Close()
+		for _, p := range [][]byte{keyS(s), prefixF(s), prefixC(s)} {
+			o.Prefix = p
+			it := txn.NewIterator(o)
+			for it.Rewind(); it.Valid(); it.Next() {
+				k := it.Item().KeyCopy(nil)
+				b, err := it.Item().ValueCopy(nil)
+				if err != nil {
+					continue
+				}
+				for _, dek := range deks {
+					a, _ := newGCM(dek)
+					if pt, err := openValue(a, k, b); err == nil {
+						out = append(out, string(pt))
+					}
+				}
+			}
+			it.Close()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func containsCanary(texts []string) bool {
+	for _, s := range texts {
+		for _, c := range canaries {
+			if strings.Contains(s, c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestMoveReKeysAndShredsTheOldSubject: a number change moves state, fields
+// and consents under the new subject's key with their retention unchanged,
+// and afterwards nothing of the old subject can be decrypted from any
+// version in the files with the master key.
+func TestMoveReKeysAndShredsTheOldSubject(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	v := openDisk(t, dir, c)
+	old := fillSubject(t, v, c)
+	to := v.SubjectID("whatsapp", "wa-new-number-5550001")
+	before, err := v.Export(old, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := decryptable(t, v, old); !containsCanary(got) {
+		t.Fatalf("the attacker reads nothing of the old subject even before the move (%d records): the check proves nothing", len(got))
+	}
+
+	r, err := v.Move(old, to, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != MoveMoved || r.States != 1 || r.Fields != 3 || r.Consents != 1 || !r.Erasure.KeyDestroyed {
+		t.Errorf("Move = %+v, want moved 1 state, 3 fields, 1 consent and the old key destroyed", r)
+	}
+	after, err := v.Export(to, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(after.State, before.State) {
+		t.Errorf("state under the new subject = %q, want %q", after.State, before.State)
+	}
+	if len(after.Fields) != len(before.Fields) {
+		t.Fatalf("fields under the new subject = %d, want %d", len(after.Fields), len(before.Fields))
+	}
+	for i, f := range after.Fields {
+		b := before.Fields[i]
+		if f.Name != b.Name || string(f.Value) != string(b.Value) || f.Purpose != b.Purpose || f.Basis != b.Basis ||
+			!f.CollectedAt.Equal(b.CollectedAt) || !f.ExpiresAt.Equal(b.ExpiresAt) {
+			t.Errorf("field %s moved as %+v, want %+v (retention must not change)", b.Name, f, b)
+		}
+	}
+	if len(after.Consents) != 1 || after.Consents[0] != before.Consents[0] {
+		t.Errorf("consents under the new subject = %+v, want %+v", after.Consents, before.Consents)
+	}
+	// Expiry still counts from the original collection: the email (30 days)
+	// is gone 30 days after it was given, not after the move.
+	_, fields, _ := v.LoadSubject(to, before.At.Add(30*day+1))
+	if got := fieldNames(fields); len(got) != 1 || got[0] != "name" {
+		t.Errorf("fields of the new subject 30 days after collection = %v, want [name]", got)
+	}
+	if ex, _ := v.Export(old, c.Now()); ex.State != nil || len(ex.Fields)+len(ex.Consents) != 0 {
+		t.Errorf("old subject still exports %+v", ex)
+	}
+
+	// The old key is shredded at once; the batched purge (run here by hand)
+	// then drops every version of the old key and ciphertexts.
+	if err := v.Purge(); err != nil {
+		t.Fatal(err)
+	}
+	if got := decryptable(t, v, old); len(got) != 0 {
+		t.Errorf("after the move the attacker still decrypts %d records of the old subject", len(got))
+	}
+	for _, p := range subjectPrefixes(old) {
+		if n := rawVersions(t, v.db, p, false); n != 0 {
+			t.Errorf("after purge, %d versions under %.3s… of the old subject remain", n, p)
+		}
+	}
+	// The audit entry names pseudonyms only.
+	var audit []string
+	v.db.View(func(txn *badger.Txn) error {
+		return scan(txn, []byte("a/"), true, func(_ []byte, item *badger.Item) error {
+			b, _ := item.ValueCopy(nil)
+			audit = append(audit, string(b))
+			return nil
+		})
+	})
+	joined := strings.Join(audit, "\n")
+	if !strings.Contains(joined, `"action":"subject.move"`) || !strings.Contains(joined, to.Hex()) || !strings.Contains(joined, r.Erasure.ID) {
+		t.Errorf("audit log lacks the move: %s", joined)
+	}
+	assertBytesClean(t, "audit log", []byte(joined))
+	if _, err := v.AuditVerify(); err != nil {
+		t.Errorf("AuditVerify after a move: %v", err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertNoCanaries(t, dir)
+}
+
+// TestMoveRefusesToMerge: when the new number already holds a conversation
+// nothing is copied over it, and the old subject is erased all the same.
+func TestMoveRefusesToMerge(t *testing.T) {
+	c := newClock()
+	v := openMem(t, c)
+	old := fillSubject(t, v, c)
+	to := v.SubjectID("whatsapp", "wa-reassigned-number")
+	if err := v.Commit(to, Change{State: []byte("someone else's conversation")}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := v.Move(old, to, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != MoveRefused || r.Fields != 0 || !r.Erasure.KeyDestroyed {
+		t.Errorf("Move = %+v, want refused and the old subject erased", r)
+	}
+	ex, _ := v.Export(to, c.Now())
+	if string(ex.State) != "someone else's conversation" || len(ex.Fields) != 0 || len(ex.Consents) != 0 {
+		t.Errorf("new subject after a refused move = %+v, want its own state only", ex)
+	}
+	if err := v.Purge(); err != nil {
+		t.Fatal(err)
+	}
+	if got := decryptable(t, v, old); len(got) != 0 {
+		t.Errorf("the old subject is still readable after a refused move: %d records", len(got))
+	}
+	// A repeat (the notice redelivered after a crash) finds nothing to move.
+	r, err = v.Move(old, to, c.Now())
+	if err != nil || r.Outcome != MoveNothing {
+		t.Errorf("second Move = %+v, %v; want nothing_held", r, err)
+	}
+	var detail map[string]string
+	v.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(auditKey(1))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(b []byte) error {
+			var e auditEntry
+			err := json.Unmarshal(b, &e)
+			detail = e.Detail
+			return err
+		})
+	})
+	if detail["outcome"] != MoveRefused {
+		t.Errorf("first audit entry detail = %v, want outcome %s", detail, MoveRefused)
+	}
+}
