@@ -22,6 +22,7 @@ type Metrics struct {
 	Expired        prometheus.Counter     // field records removed by the sweeper
 	Erased         prometheus.Counter     // subjects erased
 	AdminRequests  *prometheus.CounterVec // result
+	Notices        *prometheus.CounterVec // event (erase, stop), result (delivered, retry, given_up)
 }
 
 // NewMetrics registers every metric on a fresh registry.
@@ -53,9 +54,11 @@ func NewMetrics() *Metrics {
 			Name: "parley_erased_subjects_total", Help: "Subjects erased on request."}),
 		AdminRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_admin_requests_total", Help: "Admin API requests by result."}, []string{"result"}),
+		Notices: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_recipient_notices_total", Help: "Erasure and stop notices to integrations, by event and delivery result."}, []string{"event", "result"}),
 	}
 	m.Registry.MustRegister(m.Webhooks, m.Turns, m.TurnSeconds, m.OutboxDepth, m.OutboxSent, m.OutboxRetries,
-		m.OutboxFailed, m.DuplicateSends, m.Statuses, m.Expired, m.Erased, m.AdminRequests,
+		m.OutboxFailed, m.DuplicateSends, m.Statuses, m.Expired, m.Erased, m.AdminRequests, m.Notices,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

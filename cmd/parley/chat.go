@@ -210,9 +210,10 @@ type simulatedCaller struct {
 	fail bool
 }
 
-func (sc simulatedCaller) Call(_ context.Context, name string, fields map[string]string) error {
-	names := make([]string, 0, len(fields))
-	for k := range fields {
+func (sc simulatedCaller) Call(_ context.Context, c runtime.Call) error {
+	name := c.Integration.Name
+	names := make([]string, 0, len(c.Fields))
+	for k := range c.Fields {
 		names = append(names, k)
 	}
 	sort.Strings(names)

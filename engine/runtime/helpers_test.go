@@ -136,10 +136,10 @@ type call struct {
 	fields      map[string]string
 }
 
-func (f *fakeCaller) Call(_ context.Context, integration string, fields map[string]string) error {
+func (f *fakeCaller) Call(_ context.Context, c runtime.Call) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, call{integration, fields})
+	f.calls = append(f.calls, call{c.Integration.Name, c.Fields})
 	if f.fail {
 		return errors.New("unavailable")
 	}

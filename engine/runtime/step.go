@@ -22,6 +22,9 @@ type Env struct {
 	// Lang, when set and declared by the flow, is the language of a new
 	// conversation; otherwise Inbound.Lang, then the flow's first language.
 	Lang string
+	// Subject is the conversation's pseudonymous subject, handed to the
+	// Caller with each call.
+	Subject string
 }
 
 // maxStepsPerTurn bounds the steps one inbound message can run. validate
@@ -434,9 +437,9 @@ func (t *turn) call(s *compile.Step) int {
 	if t.env.Caller == nil {
 		err = errNoCaller
 	} else {
-		err = t.env.Caller.Call(ctx, in.Name, fields)
+		err = t.env.Caller.Call(ctx, Call{Integration: *in, Subject: t.env.Subject, Fields: fields})
 	}
-	t.eff = append(t.eff, Effect{Kind: EffectCall, Integration: in.Name, Purpose: in.Purpose, Fields: names})
+	t.eff = append(t.eff, Effect{Kind: EffectCall, Integration: in.Name, Purpose: in.Purpose, Fields: names, Target: in})
 	if err != nil && s.OnFail != compile.None {
 		return s.OnFail
 	}
