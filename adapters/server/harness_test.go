@@ -220,6 +220,12 @@ type envOptions struct {
 	before func(n int, body map[string]any)
 	// flowExtra is YAML appended to the served copy of flows/booking.yaml.
 	flowExtra string
+	// files are more flow files (name -> YAML) served beside booking.yaml.
+	files map[string]string
+	// waFlow is the WhatsApp channel's flow (default booking).
+	waFlow string
+	// caller, when set, performs integration calls and delivers notices.
+	caller *server.HTTPCaller
 }
 
 // fastRetry keeps whatsapp.RetryDelay's decision but waits 1 ms.
@@ -254,6 +260,15 @@ func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	e := &env{graph: newFakeGraph(t), flowsDir: copyBookingFlowWith(t, o.flowExtra), dataDir: t.TempDir()}
 	e.graph.fail, e.graph.before = o.fail, o.before
+	for name, src := range o.files {
+		if err := os.WriteFile(filepath.Join(e.flowsDir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waFlow := "booking"
+	if o.waFlow != "" {
+		waFlow = o.waFlow
+	}
 	flows, report, err := server.LoadFlows(e.flowsDir)
 	if err != nil {
 		t.Fatalf("LoadFlows: %v\n%s", err, report)
@@ -267,9 +282,12 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Vault: e.vault, Flows: flows, Logger: o.logger, SweepEvery: -1, WebChat: o.webChat,
 		WhatsApp: &server.WhatsAppConfig{
 			AppSecret: testSecret, AccessToken: testToken, VerifyToken: testVerify, PhoneNumberID: testPNID,
-			Flow: "booking", GraphURL: e.graph.URL, APIVersion: testVersion, MaxAttempts: o.attempts,
+			Flow: waFlow, GraphURL: e.graph.URL, APIVersion: testVersion, MaxAttempts: o.attempts,
 			RetryDelay: fastRetry,
 		},
+	}
+	if o.caller != nil {
+		cfg.Caller, cfg.Notices = o.caller, o.caller
 	}
 	if o.tokens != "" {
 		cfg.AdminTokens, err = admin.ParseTokenList(o.tokens)
