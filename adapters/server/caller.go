@@ -73,7 +73,7 @@ func (h *HTTPCaller) Notify(ctx context.Context, n vault.Notice) error {
 
 func (h *HTTPCaller) post(ctx context.Context, name, url, secretEnv string, timeout time.Duration, ref string, body []byte) error {
 	if !strings.HasPrefix(url, "https://") {
-		return fmt.Errorf("integration %s: only https URLs are called", name)
+		return fmt.Errorf("integration %s: only https URLs are called: %w", name, runtime.ErrNotSent)
 	}
 	if timeout <= 0 || timeout > compile.MaxCallTimeout {
 		timeout = compile.DefaultCallTimeout
@@ -82,7 +82,7 @@ func (h *HTTPCaller) post(ctx context.Context, name, url, secretEnv string, time
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("integration %s: bad URL", name)
+		return fmt.Errorf("integration %s: bad URL: %w", name, runtime.ErrNotSent)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if ref != "" {

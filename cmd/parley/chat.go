@@ -180,6 +180,10 @@ func (s *chatSession) turn(in runtime.Inbound) ([]runtime.Message, *runtime.Stat
 		st = &runtime.State{}
 	}
 	turn := runtime.Step(s.prog, st, in, runtime.Env{Now: now, Ctx: ctx, Caller: s.caller, Lang: s.lang})
+	for i := range turn.Effects {
+		// Simulated calls reach nobody: no recipient to record or notify.
+		turn.Effects[i].Target = nil
+	}
 	if err := s.store.Save(ctx, s.subject, st, turn.Effects, now); err != nil {
 		return nil, nil, err
 	}

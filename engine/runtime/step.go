@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -439,18 +441,24 @@ func (t *turn) call(s *compile.Step) int {
 	} else {
 		err = t.env.Caller.Call(ctx, Call{Integration: *in, Subject: t.env.Subject, Fields: fields})
 	}
-	t.eff = append(t.eff, Effect{Kind: EffectCall, Integration: in.Name, Purpose: in.Purpose, Fields: names, Target: in})
+	e := Effect{Kind: EffectCall, Integration: in.Name, Purpose: in.Purpose, Fields: names}
+	if !errors.Is(err, ErrNotSent) {
+		// Sent, or it may have been (a timeout can hide a delivery): the
+		// integration counts as a recipient of the subject's data.
+		e.Target = in
+	}
+	t.eff = append(t.eff, e)
 	if err != nil && s.OnFail != compile.None {
 		return s.OnFail
 	}
 	return next
 }
 
-type callError string
+// ErrNotSent is wrapped by call errors that guarantee nothing left: the
+// integration is then not recorded as a recipient of the subject's data.
+var ErrNotSent = errors.New("nothing was sent")
 
-func (e callError) Error() string { return string(e) }
-
-const errNoCaller = callError("runtime: no caller configured for integrations")
+var errNoCaller = fmt.Errorf("runtime: no caller configured for integrations: %w", ErrNotSent)
 
 // cond evaluates a compiled condition; a run-time failure counts as false.
 func (t *turn) cond(prog *vm.Program) bool {
