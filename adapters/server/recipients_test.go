@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/adapters/server"
+	"github.com/parleyhq/parley/engine/session"
 )
 
 // recipientCall is one request an integration endpoint received.
@@ -298,5 +299,31 @@ func TestStopAndErasureNoticeTheRecipients(t *testing.T) {
 	// Delivered notices leave the queue.
 	if due, err := e.vault.DueNotices(time.Now().Add(time.Hour), 10); err != nil || len(due) != 0 {
 		t.Errorf("queue after delivery: %d notices, %v; want none", len(due), err)
+	}
+
+	// An erasure while no server runs (what parley subject erase does)
+	// queues its notice durably; the next server start delivers it.
+	e.shutdown(t)
+	rc, err := session.EraseSubject(e.vault, e.vault.SubjectID("whatsapp", stopper), time.Now())
+	if err != nil || len(rc.Notified) != 1 {
+		t.Fatalf("offline erasure: %+v, %v; want one recipient notified", rc, err)
+	}
+	flows, report, err := server.LoadFlows(e.flowsDir)
+	if err != nil {
+		t.Fatalf("LoadFlows: %v\n%s", err, report)
+	}
+	caller := &server.HTTPCaller{Getenv: func(string) string { return "clinic-secret-token" }, Client: clinic.Client()}
+	srv, err := server.New(server.Config{Vault: e.vault, Flows: flows, SweepEvery: -1, Notices: caller})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := checkNotice(clinic.next(t, "/erase"), "erase", stopper); got != rc.Notified[0].Receipt {
+		t.Errorf("delivered receipt %s, want the one on the erasure receipt %s", got, rc.Notified[0].Receipt)
+	}
+	if err := srv.Shutdown(t.Context()); err != nil {
+		t.Error(err)
 	}
 }
