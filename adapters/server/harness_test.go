@@ -439,3 +439,31 @@ func (e *env) stats(t testing.TB) vault.Stats {
 	}
 	return st
 }
+
+// webTurn sends one web chat message and returns the reply texts.
+func (e *env) webTurn(t *testing.T, flow, user, text string) []string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"flow": flow, "user": user, "text": text})
+	req := httptest.NewRequest(http.MethodPost, "/api/chat", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.srv.App().Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("web chat %q: status %d: %s", flow, resp.StatusCode, raw)
+	}
+	var out struct {
+		Messages []struct{ Text string } `json:"messages"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, m := range out.Messages {
+		texts = append(texts, m.Text)
+	}
+	return texts
+}

@@ -134,34 +134,6 @@ func recipientsEnv(t *testing.T, o envOptions) (*env, *fakeRecipient, *fakeRecip
 	return e, clinic, shop
 }
 
-// webTurn sends one web chat message and returns the reply texts.
-func (e *env) webTurn(t *testing.T, flow, user, text string) []string {
-	t.Helper()
-	body, _ := json.Marshal(map[string]string{"flow": flow, "user": user, "text": text})
-	req := httptest.NewRequest(http.MethodPost, "/api/chat", strings.NewReader(string(body)))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := e.srv.App().Test(req, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("web chat %q: status %d: %s", flow, resp.StatusCode, raw)
-	}
-	var out struct {
-		Messages []struct{ Text string } `json:"messages"`
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatal(err)
-	}
-	var texts []string
-	for _, m := range out.Messages {
-		texts = append(texts, m.Text)
-	}
-	return texts
-}
-
 // TestSameIntegrationNameStaysInItsFlow: two flows declare an integration
 // named crm. Each flow's call reaches its own URL with its own token and
 // only its own sends: the clinic's health answer never reaches the shop's

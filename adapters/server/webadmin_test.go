@@ -21,30 +21,9 @@ func TestWebChatBooksWithTheRealEngine(t *testing.T) {
 	}
 	var last []string
 	for i, turn := range bookingScript {
-		body, _ := json.Marshal(map[string]string{"flow": "booking", "user": "web-user-1", "text": turn.text})
-		req := httptest.NewRequest(http.MethodPost, "/api/chat", strings.NewReader(string(body)))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := e.srv.App().Test(req, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("turn %d: status %d: %s", i+1, resp.StatusCode, raw)
-		}
-		var out struct {
-			Messages []struct{ Text string } `json:"messages"`
-		}
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("turn %d: %v", i+1, err)
-		}
-		if len(out.Messages) != turn.replies {
-			t.Errorf("turn %d (%q): %d messages, want %d", i+1, turn.text, len(out.Messages), turn.replies)
-		}
-		last = last[:0]
-		for _, m := range out.Messages {
-			last = append(last, m.Text)
+		last = e.webTurn(t, "booking", "web-user-1", turn.text)
+		if len(last) != turn.replies {
+			t.Errorf("turn %d (%q): %d messages, want %d", i+1, turn.text, len(last), turn.replies)
 		}
 	}
 	if len(last) == 0 || !strings.Contains(last[len(last)-1], "ada@example.com") {
