@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley/engine/diag"
 	"github.com/parleyhq/parley/engine/flow"
@@ -357,6 +358,9 @@ func checkPrivacy(c *Checker) {
 		c.httpsURL(in.URL, "url", in.Name.Value)
 		c.httpsURL(in.OnErase, "on_erase", in.Name.Value)
 		c.httpsURL(in.OnStop, "on_stop", in.Name.Value)
+		if d, err := time.ParseDuration(in.Timeout.Value); err == nil && d > time.Minute {
+			c.add(diag.InvalidValue, in.Timeout.Range, "timeout of integration %q is %s, but Parley waits at most 1m for an integration: write 1m or less", in.Name.Value, in.Timeout.Value)
+		}
 		for _, s := range in.Sends {
 			fd := c.fields[s.Value]
 			switch {
