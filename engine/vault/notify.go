@@ -372,13 +372,16 @@ func (v *Vault) Recipients(s SubjectID, now time.Time) ([]Recipient, error) {
 	return out, nil
 }
 
+// errEnough ends a scan early.
+var errEnough = errors.New("enough")
+
 // DueNotices returns up to max queued notices whose next attempt is due.
 func (v *Vault) DueNotices(now time.Time, max int) ([]Notice, error) {
 	var out []Notice
 	err := v.db.View(func(txn *badger.Txn) error {
 		return scan(txn, prefixNQ, true, func(k []byte, item *badger.Item) error {
 			if len(out) >= max {
-				return nil
+				return errEnough
 			}
 			return item.Value(func(b []byte) error {
 				pt, err := open(v.meta, b, k)
@@ -396,7 +399,7 @@ func (v *Vault) DueNotices(now time.Time, max int) ([]Notice, error) {
 			})
 		})
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errEnough) {
 		return nil, fmt.Errorf("vault: notices: %w", err)
 	}
 	return out, nil
