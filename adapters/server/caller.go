@@ -133,7 +133,9 @@ func (s *Server) deliverNotices(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			if err := s.cfg.Notices.Notify(ctx, n); err == nil {
+			// A delivery under way finishes (within its timeout) when the
+			// server shuts down, so its outcome is recorded, not lost.
+			if err := s.cfg.Notices.Notify(context.WithoutCancel(ctx), n); err == nil {
 				if err := s.vault.NoticeDelivered(n.Receipt); err != nil {
 					s.log.Error("recipient notices: dequeue", "err", err)
 					return
@@ -160,7 +162,8 @@ func (s *Server) deliverNotices(ctx context.Context) {
 }
 
 // noticeLoop delivers notices when the vault queues some and every
-// NoticeEvery, for the retries.
+// NoticeEvery, for the retries. Shutdown waits for it to finish the notice
+// it is sending.
 func (s *Server) noticeLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.NoticeEvery)
 	defer t.Stop()

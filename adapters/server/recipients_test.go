@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/parleyhq/parley/adapters/server"
 	"github.com/parleyhq/parley/engine/session"
 )
@@ -179,15 +181,15 @@ func TestSameIntegrationNameStaysInItsFlow(t *testing.T) {
 
 // TestStopAndErasureNoticeTheRecipients: a WhatsApp customer who typed a
 // health answer types STOP, and the clinic's integration receives a stop
-// notice; a second customer is erased by a DPO through the admin API, and
-// the integration receives an erasure notice. Notices name the subject only
+// notice; a second customer is erased by a DPO through the admin API, a
+// third types DELETE MY DATA, and the integration receives erasure notices. Notices name the subject only
 // by the reference the integration already had, carry a receipt id, and
 // hold no answer, phone number or subject id; the export and the erasure
 // receipt list them.
 func TestStopAndErasureNoticeTheRecipients(t *testing.T) {
 	e, clinic, shop := recipientsEnv(t, envOptions{waFlow: "clinic", tokens: "operator:" + operatorToken + ",dpo:" + dpoToken})
-	const stopper, eraser = "15550007001", "15550007002"
-	canaries := map[string]string{stopper: "CANARY-migraine-5150", eraser: "CANARY-rash-6160"}
+	const stopper, eraser, chatEraser = "15550007001", "15550007002", "15550007003"
+	canaries := map[string]string{stopper: "CANARY-migraine-5150", eraser: "CANARY-rash-6160", chatEraser: "CANARY-fever-7170"}
 	say := func(user, id, text string) {
 		t.Helper()
 		if st := e.post(t, textWebhook(user, id, text, time.Now())); st != http.StatusOK {
@@ -195,7 +197,7 @@ func TestStopAndErasureNoticeTheRecipients(t *testing.T) {
 		}
 	}
 	refs := map[string]string{}
-	for _, user := range []string{stopper, eraser} {
+	for _, user := range []string{stopper, eraser, chatEraser} {
 		say(user, "wamid.R1."+user, "hi")
 		say(user, "wamid.R2."+user, "YES")
 		say(user, "wamid.R3."+user, canaries[user])
@@ -220,7 +222,7 @@ func TestStopAndErasureNoticeTheRecipients(t *testing.T) {
 		if _, err := time.Parse(time.RFC3339, fmt.Sprint(c.Body["at"])); err != nil {
 			t.Errorf("%s notice time %v: %v", event, c.Body["at"], err)
 		}
-		for _, secret := range []string{canaries[stopper], canaries[eraser], stopper, eraser,
+		for _, secret := range []string{canaries[stopper], canaries[eraser], canaries[chatEraser], stopper, eraser, chatEraser,
 			e.vault.SubjectID("whatsapp", user).Hex()} {
 			if strings.Contains(c.Raw, secret) {
 				t.Errorf("%s notice holds personal data: %s", event, c.Raw)
@@ -262,20 +264,31 @@ func TestStopAndErasureNoticeTheRecipients(t *testing.T) {
 	if n, _ := notified[0].(map[string]any); n["flow"] != "clinic" || n["integration"] != "crm" || n["event"] != "erase" || n["receipt"] != eraseReceipt {
 		t.Errorf("erasure receipt lists %v, want clinic/crm with receipt %s", n, eraseReceipt)
 	}
+	// DELETE MY DATA in the chat tells the recipient too.
+	say(chatEraser, "wamid.R4."+chatEraser, "DELETE MY DATA")
+	say(chatEraser, "wamid.R5."+chatEraser, "YES")
+	checkNotice(clinic.next(t, "/erase"), "erase", chatEraser)
+
 	if len(shop.all()) != 0 {
 		t.Errorf("the shop's integration, which got nothing, was sent %+v", shop.all())
 	}
-	if got := e.metric(t, `parley_recipient_notices_total{event="erase",result="delivered"}`); got != "1" {
-		t.Errorf("erase notices delivered = %q, want 1", got)
+	// Shutdown lets a delivery under way finish: then every notice was
+	// delivered once and has left the queue.
+	e.shutdown(t)
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(e.srv.Metrics().Registry, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for event, want := range map[string]string{"stop": "1", "erase": "2"} {
+		sample := `parley_recipient_notices_total{event="` + event + `",result="delivered"}`
+		if got := metricValue(rec.Body.String(), sample); got != want {
+			t.Errorf("%s = %q, want %s", sample, got, want)
+		}
 	}
-	// Delivered notices leave the queue.
 	if due, err := e.vault.DueNotices(time.Now().Add(time.Hour), 10); err != nil || len(due) != 0 {
 		t.Errorf("queue after delivery: %d notices, %v; want none", len(due), err)
 	}
 
 	// An erasure while no server runs (what parley subject erase does)
 	// queues its notice durably; the next server start delivers it.
-	e.shutdown(t)
 	rc, err := session.EraseSubject(e.vault, e.vault.SubjectID("whatsapp", stopper), time.Now())
 	if err != nil || len(rc.Notified) != 1 {
 		t.Fatalf("offline erasure: %+v, %v; want one recipient notified", rc, err)
