@@ -218,11 +218,11 @@ type recordingCaller struct {
 	names []string
 }
 
-func (r *recordingCaller) Call(_ context.Context, integration string, fields map[string]string) error {
+func (r *recordingCaller) Call(_ context.Context, c runtime.Call) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.names = append(r.names, integration)
-	r.calls = append(r.calls, maps.Clone(fields))
+	r.names = append(r.names, c.Integration.Name)
+	r.calls = append(r.calls, maps.Clone(c.Fields))
 	if r.fail {
 		return errors.New("mailer down")
 	}

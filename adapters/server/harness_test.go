@@ -207,6 +207,7 @@ type env struct {
 	flowsDir string
 	dataDir  string
 	stopped  bool
+	visitors map[string]string // webTurn's visitor name -> session cookie
 }
 
 type envOptions struct {
@@ -224,6 +225,12 @@ type envOptions struct {
 	now func() time.Time
 	// maxAge is WhatsAppConfig.MaxAge (default 24h).
 	maxAge time.Duration
+	// files are more flow files (name -> YAML) served beside booking.yaml.
+	files map[string]string
+	// waFlow is the WhatsApp channel's flow (default booking).
+	waFlow string
+	// caller, when set, performs integration calls and delivers notices.
+	caller *server.HTTPCaller
 }
 
 // fastRetry keeps whatsapp.RetryDelay's decision but waits 1 ms.
@@ -258,6 +265,15 @@ func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	e := &env{graph: newFakeGraph(t), flowsDir: copyBookingFlowWith(t, o.flowExtra), dataDir: t.TempDir()}
 	e.graph.fail, e.graph.before = o.fail, o.before
+	for name, src := range o.files {
+		if err := os.WriteFile(filepath.Join(e.flowsDir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waFlow := "booking"
+	if o.waFlow != "" {
+		waFlow = o.waFlow
+	}
 	flows, report, err := server.LoadFlows(e.flowsDir)
 	if err != nil {
 		t.Fatalf("LoadFlows: %v\n%s", err, report)
@@ -271,9 +287,12 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Vault: e.vault, Flows: flows, Logger: o.logger, SweepEvery: -1, WebChat: o.webChat, Now: o.now,
 		WhatsApp: &server.WhatsAppConfig{
 			AppSecret: testSecret, AccessToken: testToken, VerifyToken: testVerify, PhoneNumberID: testPNID,
-			Flow: "booking", GraphURL: e.graph.URL, APIVersion: testVersion, MaxAttempts: o.attempts,
+			Flow: waFlow, GraphURL: e.graph.URL, APIVersion: testVersion, MaxAttempts: o.attempts,
 			RetryDelay: fastRetry, MaxAge: o.maxAge,
 		},
+	}
+	if o.caller != nil {
+		cfg.Caller, cfg.Notices = o.caller, o.caller
 	}
 	if o.tokens != "" {
 		cfg.AdminTokens, err = admin.ParseTokenList(o.tokens)
@@ -424,4 +443,28 @@ func (e *env) stats(t testing.TB) vault.Stats {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// webTurn sends one web chat message of a flow as the named visitor and
+// returns the reply texts. Each visitor keeps the session cookie the server
+// issued it, as a browser would.
+func (e *env) webTurn(t *testing.T, flow, visitor, text string) []string {
+	t.Helper()
+	if e.visitors == nil {
+		e.visitors = map[string]string{}
+	}
+	r := e.webChat(t, e.visitors[visitor], text, map[string]string{"flow": flow})
+	if r.status != 200 {
+		t.Fatalf("web chat %q: status %d", flow, r.status)
+	}
+	if r.cookie != "" {
+		e.visitors[visitor] = r.cookie
+	}
+	return r.texts
+}
+
+// visitorID is the id the server chose for the named visitor of webTurn.
+func (e *env) visitorID(visitor string) string {
+	id, _, _ := strings.Cut(e.visitors[visitor], ".")
+	return id
 }

@@ -26,6 +26,7 @@ type Metrics struct {
 	Stale         *prometheus.CounterVec // reason: old, future
 	Misrouted     *prometheus.CounterVec // reason: missing, foreign (phone_number_id)
 	NumberChanges *prometheus.CounterVec // outcome: moved, nothing_held, refused_new_has_data
+	Notices       *prometheus.CounterVec // event (erase, stop), result (delivered, retry, given_up)
 }
 
 // NewMetrics registers every metric on a fresh registry.
@@ -63,10 +64,12 @@ func NewMetrics() *Metrics {
 			Name: "parley_webhook_misrouted_total", Help: "Webhook messages dropped for a missing or foreign phone_number_id."}, []string{"reason"}),
 		NumberChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_number_changes_total", Help: "user_changed_number notices handled, by outcome."}, []string{"outcome"}),
+		Notices: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_recipient_notices_total", Help: "Erasure and stop notices to integrations, by event and delivery result."}, []string{"event", "result"}),
 	}
 	m.Registry.MustRegister(m.Stale, m.Misrouted, m.NumberChanges)
 	m.Registry.MustRegister(m.Webhooks, m.Turns, m.TurnSeconds, m.OutboxDepth, m.OutboxSent, m.OutboxRetries,
-		m.OutboxFailed, m.DuplicateSends, m.Statuses, m.Expired, m.Erased, m.AdminRequests,
+		m.OutboxFailed, m.DuplicateSends, m.Statuses, m.Expired, m.Erased, m.AdminRequests, m.Notices,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

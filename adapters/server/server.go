@@ -41,6 +41,13 @@ type Config struct {
 	// Caller performs integration calls; nil makes every call step fail
 	// (and follow its on_fail), which is safe but useless in production.
 	Caller runtime.Caller
+	// Notices delivers the erasure and stop notices the vault queues for
+	// the recipients of a subject's data (usually the same HTTPCaller);
+	// nil leaves them queued, durably, for a server that has one.
+	Notices Notifier
+	// NoticeEvery is how often due notice retries are attempted (default
+	// 30s); new notices go out at once.
+	NoticeEvery time.Duration
 	// Workers and QueueDepth size the per-subject turn pool (defaults 2×CPU
 	// workers… see withDefaults).
 	Workers, QueueDepth int
@@ -62,6 +69,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueueDepth <= 0 {
 		c.QueueDepth = 256
+	}
+	if c.NoticeEvery <= 0 {
+		c.NoticeEvery = 30 * time.Second
 	}
 	if c.SweepEvery == 0 {
 		c.SweepEvery = 10 * time.Minute
@@ -92,6 +102,7 @@ type Server struct {
 	ready   atomic.Bool
 	cancel  context.CancelFunc
 	bg      chan struct{}
+	notices chan struct{} // closed when the notice loop has stopped
 }
 
 // New builds the server and its routes. Nothing runs until Start.
@@ -177,6 +188,15 @@ func (s *Server) Start(ctx context.Context) error {
 	} else {
 		close(s.bg)
 	}
+	s.notices = make(chan struct{})
+	if s.cfg.Notices != nil {
+		go func() {
+			defer close(s.notices)
+			s.noticeLoop(ctx)
+		}()
+	} else {
+		close(s.notices)
+	}
 	if s.wa != nil {
 		if err := s.wa.start(ctx); err != nil {
 			return err
@@ -216,6 +236,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.cancel != nil {
 		s.cancel()
 		<-s.bg
+		<-s.notices
 	}
 	return err
 }
@@ -262,11 +283,7 @@ type info struct {
 }
 
 func flowInfo(p *compile.Program) info {
-	d := ""
-	if f := p.Flow(); f != nil {
-		d = f.Description.Value
-	}
-	return info{ID: p.ID(), Version: p.Version(), Description: d, Languages: p.Languages()}
+	return info{ID: p.ID(), Version: p.Version(), Description: p.Description(), Languages: p.Languages()}
 }
 
 // describe is used in logs: flow ids and counts only.

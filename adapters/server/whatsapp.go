@@ -16,7 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/parleyhq/parley/adapters/whatsapp"
-	"github.com/parleyhq/parley/engine/flow"
+	"github.com/parleyhq/parley/engine/compile"
 	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/session"
 	"github.com/parleyhq/parley/engine/vault"
@@ -512,7 +512,7 @@ func (w *waChannel) send(subject vault.SubjectID, seq uint64, it outItem, recove
 				w.s.vault.OutboxDone(seq)
 				return
 			}
-			it.Req = whatsapp.RenderTemplate(it.Req.To+it.Req.Recipient, tpl.Name.Value, tpl.Language.Value, nil)
+			it.Req = whatsapp.RenderTemplate(it.Req.To+it.Req.Recipient, tpl.Name, tpl.Language, nil)
 			w.s.log.Info("outside the 24-hour window: sending the flow's template instead", "subject", subject, "seq", seq)
 		}
 		if at := w.reserve(it.Req, now); at.After(now) {
@@ -593,12 +593,15 @@ func (w *waChannel) sleep(d time.Duration) bool {
 }
 
 // outsideWindowTemplate returns the flow's re-engagement template, if any.
-func (w *waChannel) outsideWindowTemplate(flowID string) *flow.Template {
+func (w *waChannel) outsideWindowTemplate(flowID string) *compile.WhatsAppTemplate {
 	p, ok := w.s.flows.Get(flowID)
-	if !ok || p.Flow() == nil || p.Flow().WhatsApp == nil {
+	if !ok {
 		return nil
 	}
-	return p.Flow().WhatsApp.OutsideWindow
+	if t, ok := p.OutsideWindowTemplate(); ok {
+		return &t
+	}
+	return nil
 }
 
 // markTemplated records that the template for the turn answering the

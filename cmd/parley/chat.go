@@ -180,6 +180,10 @@ func (s *chatSession) turn(in runtime.Inbound) ([]runtime.Message, *runtime.Stat
 		st = &runtime.State{}
 	}
 	turn := runtime.Step(s.prog, st, in, runtime.Env{Now: now, Ctx: ctx, Caller: s.caller, Lang: s.lang})
+	for i := range turn.Effects {
+		// Simulated calls reach nobody: no recipient to record or notify.
+		turn.Effects[i].Target = nil
+	}
 	if err := s.store.Save(ctx, s.subject, st, turn.Effects, now); err != nil {
 		return nil, nil, err
 	}
@@ -210,9 +214,10 @@ type simulatedCaller struct {
 	fail bool
 }
 
-func (sc simulatedCaller) Call(_ context.Context, name string, fields map[string]string) error {
-	names := make([]string, 0, len(fields))
-	for k := range fields {
+func (sc simulatedCaller) Call(_ context.Context, c runtime.Call) error {
+	name := c.Integration.Name
+	names := make([]string, 0, len(c.Fields))
+	for k := range c.Fields {
 		names = append(names, k)
 	}
 	sort.Strings(names)

@@ -160,9 +160,10 @@ func runServe(c *cli, args []string) int {
 	}
 	defer v.Close()
 
+	caller := &server.HTTPCaller{Getenv: c.getenv, Ref: v.RecipientRef}
 	srv, err := server.New(server.Config{
 		Vault: v, Flows: flows, Logger: log, WhatsApp: wa, WebChat: web, AdminTokens: tokens,
-		Caller: &server.HTTPCaller{Flows: flows, Getenv: c.getenv}, Workers: *workers,
+		Caller: caller, Notices: caller, Workers: *workers,
 	})
 	if err != nil {
 		ln.Close()

@@ -22,9 +22,9 @@ const defaultAttempts = 3
 func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 	var ds diag.Diagnostics
 	p := &Program{
-		flow:         f,
 		id:           f.ID.Value,
 		version:      f.Version.Value,
+		description:  f.Description.Value,
 		stepIndex:    make(map[string]int, len(f.Steps)),
 		fieldIndex:   make(map[string]int, len(f.Fields)),
 		purposeIndex: make(map[string]int, len(f.Purposes)),
@@ -36,6 +36,9 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 	}
 	if len(p.langs) == 0 {
 		p.langs = []string{f.DefaultLanguage()}
+	}
+	if w := f.WhatsApp; w != nil && w.OutsideWindow != nil && w.OutsideWindow.Name.IsSet() {
+		p.outsideTpl = &WhatsAppTemplate{Name: w.OutsideWindow.Name.Value, Language: w.OutsideWindow.Language.Value}
 	}
 	if c := f.Controller; c != nil {
 		p.controller = Controller{Name: c.Name.Value, Contact: c.Contact.Value, PrivacyURL: c.PrivacyURL.Value}
@@ -100,7 +103,11 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 		p.fields = append(p.fields, fd)
 	}
 	for i, fi := range f.Integrations {
-		in := Integration{Name: fi.Name.Value, Index: i, Purpose: fi.Purpose.Value, PurposeIndex: None}
+		in := Integration{
+			Flow: p.id, Name: fi.Name.Value, Index: i, Purpose: fi.Purpose.Value, PurposeIndex: None,
+			URL: fi.URL.Value, SecretEnv: fi.SecretEnv.Value, Timeout: callTimeout(fi.Timeout.Value),
+			OnErase: fi.OnErase.Value, OnStop: fi.OnStop.Value,
+		}
 		if pi, ok := p.purposeIndex[in.Purpose]; ok {
 			in.PurposeIndex = pi
 		}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/engine/compile"
 	"github.com/parleyhq/parley/engine/diag"
@@ -181,4 +182,39 @@ func parseFlow(t testing.TB, name, src string) *flow.Flow {
 		}
 	}
 	return f
+}
+
+// TestIntegrationsCompileIntoTheirOwnProgram: two flows declare crm with
+// different addresses; each program resolves the name to its own, with
+// everything a call needs, and the timeout within its bounds.
+func TestIntegrationsCompileIntoTheirOwnProgram(t *testing.T) {
+	flowWith := func(id, integration string) *compile.Program {
+		src := strings.Replace(head, "id: t\n", "id: "+id+"\n", 1)
+		src = strings.Replace(src, "steps:\n", "integrations:\n"+integration+"steps:\n  push:\n    call: crm\n    end: true\n", 1)
+		p, ds := compile.Flow(parseFlow(t, id+".yaml", src))
+		if ds.HasErrors() {
+			t.Fatalf("%s: %v", id, ds)
+		}
+		return p
+	}
+	a := flowWith("clinic", "  crm: { url: https://a.example/care, purpose: booking, sends: [name], secret_env: A_TOKEN, timeout: 500ms, on_erase: https://a.example/erase }\n")
+	b := flowWith("shop", "  crm: { url: https://b.example/leads, purpose: booking, sends: [age, name], timeout: 2m, on_stop: https://b.example/stop }\n")
+	ia, ok := a.Integration("crm")
+	if !ok || ia.Flow != "clinic" || ia.URL != "https://a.example/care" || ia.SecretEnv != "A_TOKEN" || ia.Timeout != 500*time.Millisecond ||
+		ia.OnErase != "https://a.example/erase" || ia.OnStop != "" || strings.Join(ia.SendNames, ",") != "name" {
+		t.Errorf("clinic's crm = %+v", ia)
+	}
+	ib, ok := b.Integration("crm")
+	if !ok || ib.Flow != "shop" || ib.URL != "https://b.example/leads" || ib.SecretEnv != "" || ib.Timeout != compile.DefaultCallTimeout ||
+		ib.OnStop != "https://b.example/stop" || strings.Join(ib.SendNames, ",") != "age,name" {
+		t.Errorf("shop's crm = %+v (a 2m timeout is over the bound and falls back to the default)", ib)
+	}
+	if _, ok := a.Integration("mailer"); ok {
+		t.Error("an undeclared integration resolved")
+	}
+	// The copy handed out cannot change the program.
+	ia.URL = "https://evil.example"
+	if again, _ := a.Integration("crm"); again.URL != "https://a.example/care" {
+		t.Error("changing a returned integration changed the program")
+	}
 }

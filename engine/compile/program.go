@@ -1,6 +1,8 @@
 package compile
 
 import (
+	"time"
+
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/parleyhq/parley/engine/flow"
@@ -164,8 +166,14 @@ type Notice struct {
 	Hash string
 }
 
-// Integration is a declared integration.
+// Integration is a declared integration, compiled: everything a call or a
+// notice to it needs, so nothing at run time reads the syntax tree and a name
+// is only ever resolved inside its own flow. It is a value that is never
+// modified after compilation; Program hands out copies (the slices are
+// shared: do not modify them).
 type Integration struct {
+	// Flow is the id of the flow that declares the integration.
+	Flow         string
 	Name         string
 	Index        int
 	Purpose      string
@@ -173,6 +181,37 @@ type Integration struct {
 	// Sends lists the field indexes sent, in file order; SendNames their names.
 	Sends     []int
 	SendNames []string
+	// URL is where calls are posted (https only; see IsHTTPS).
+	URL string
+	// SecretEnv names the environment variable holding the bearer token,
+	// or is empty. The secret itself is read at call time.
+	SecretEnv string
+	// Timeout bounds one call: the flow's timeout when it is within
+	// (0, MaxCallTimeout], otherwise DefaultCallTimeout.
+	Timeout time.Duration
+	// OnErase and OnStop are the https endpoints that receive pseudonymous
+	// erasure and stop notices for subjects this integration was sent data
+	// about (GDPR art. 19); empty: none declared.
+	OnErase, OnStop string
+}
+
+// Bounds of an integration's timeout.
+const (
+	DefaultCallTimeout = 5 * time.Second
+	MaxCallTimeout     = time.Minute
+)
+
+// callTimeout turns a flow's timeout into the bounded one calls use.
+func callTimeout(s string) time.Duration {
+	if d, err := time.ParseDuration(s); err == nil && d > 0 && d <= MaxCallTimeout {
+		return d
+	}
+	return DefaultCallTimeout
+}
+
+// WhatsAppTemplate is an approved WhatsApp message template.
+type WhatsAppTemplate struct {
+	Name, Language string
 }
 
 // Controller is who is responsible for the data.
@@ -195,9 +234,10 @@ const (
 
 // Program is a compiled flow. It is immutable and safe for concurrent use.
 type Program struct {
-	flow         *flow.Flow
 	id           string
 	version      int
+	description  string
+	outsideTpl   *WhatsAppTemplate
 	langs        []string
 	controller   Controller
 	steps        []Step
@@ -242,8 +282,17 @@ func (p *Program) HasLang(lang string) bool {
 	return false
 }
 
-// Flow returns the flow the program was compiled from.
-func (p *Program) Flow() *flow.Flow { return p.flow }
+// Description returns the flow's description.
+func (p *Program) Description() string { return p.description }
+
+// OutsideWindowTemplate returns the WhatsApp template the flow sends once the
+// customer's 24-hour window has closed, and false when it has none.
+func (p *Program) OutsideWindowTemplate() (WhatsAppTemplate, bool) {
+	if p.outsideTpl == nil {
+		return WhatsAppTemplate{}, false
+	}
+	return *p.outsideTpl, true
+}
 
 // Controller returns the controller named by the flow.
 func (p *Program) Controller() Controller { return p.controller }
@@ -294,11 +343,22 @@ func (p *Program) Purpose(name string) (*Purpose, bool) {
 // PurposeAt returns purpose i.
 func (p *Program) PurposeAt(i int) *Purpose { return &p.purposes[i] }
 
-// Integrations returns the declared integrations in file order.
+// Integrations returns the declared integrations in file order. Do not
+// modify them.
 func (p *Program) Integrations() []Integration { return p.integrations }
 
 // IntegrationAt returns integration i.
 func (p *Program) IntegrationAt(i int) *Integration { return &p.integrations[i] }
+
+// Integration returns a copy of the integration called name declared by this
+// flow; names of other flows are never seen.
+func (p *Program) Integration(name string) (Integration, bool) {
+	i, ok := p.intIndex[name]
+	if !ok {
+		return Integration{}, false
+	}
+	return p.integrations[i], true
+}
 
 // Keyword returns the right that the normalized message norm triggers in
 // language index li (English keywords always work too), or RightNone.

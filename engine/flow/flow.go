@@ -214,6 +214,10 @@ type Integration struct {
 	Sends     []Scalar
 	SecretEnv Scalar
 	Timeout   Scalar
+	// OnErase and OnStop are https endpoints told (pseudonymously) when a
+	// subject this integration was sent data about is erased or stops.
+	OnErase Scalar
+	OnStop  Scalar
 }
 
 // WhatsApp holds a flow's WhatsApp settings.

@@ -130,6 +130,10 @@ func (l *loader) build(root *yaml.Node) *flow.Flow {
 						in.SecretEnv = l.scalar(v)
 					case "timeout":
 						in.Timeout = l.scalar(v)
+					case "on_erase":
+						in.OnErase = l.scalar(v)
+					case "on_stop":
+						in.OnStop = l.scalar(v)
 					}
 				})
 				f.Integrations = append(f.Integrations, in)

@@ -87,7 +87,7 @@ func (e *Engine) HandleWith(ctx context.Context, subject, flowID string, in Inbo
 	if p == nil {
 		return Turn{}, nil, ErrNoFlow
 	}
-	turn := Step(p, st, in, Env{Now: t, Ctx: ctx, Caller: e.Caller})
+	turn := Step(p, st, in, Env{Now: t, Ctx: ctx, Caller: e.Caller, Subject: subject})
 	if err := save(st, turn, t); err != nil {
 		return Turn{}, nil, fmt.Errorf("save conversation: %w", err)
 	}

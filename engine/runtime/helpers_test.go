@@ -49,14 +49,15 @@ func compileSrc(t testing.TB, name, src string) *compile.Program {
 
 // convo drives one conversation through Step and remembers everything.
 type convo struct {
-	t      testing.TB
-	p      *compile.Program
-	st     runtime.State
-	now    time.Time
-	caller runtime.Caller
-	lang   string
-	turns  []runtime.Turn
-	n      int
+	t       testing.TB
+	p       *compile.Program
+	st      runtime.State
+	now     time.Time
+	caller  runtime.Caller
+	lang    string
+	subject string
+	turns   []runtime.Turn
+	n       int
 }
 
 func newConvo(t testing.TB, p *compile.Program) *convo {
@@ -80,7 +81,7 @@ func (c *convo) send(in runtime.Inbound) runtime.Turn {
 	if in.Lang == "" {
 		in.Lang = c.lang
 	}
-	tr := runtime.Step(c.p, &c.st, in, runtime.Env{Now: c.now, Ctx: context.Background(), Caller: c.caller})
+	tr := runtime.Step(c.p, &c.st, in, runtime.Env{Now: c.now, Ctx: context.Background(), Caller: c.caller, Subject: c.subject})
 	c.turns = append(c.turns, tr)
 	return tr
 }
@@ -128,7 +129,9 @@ func wantContains(t testing.TB, s string, parts ...string) {
 type fakeCaller struct {
 	mu    sync.Mutex
 	fail  bool
+	err   error // returned instead when set
 	calls []call
+	raw   []runtime.Call
 }
 
 type call struct {
@@ -136,10 +139,14 @@ type call struct {
 	fields      map[string]string
 }
 
-func (f *fakeCaller) Call(_ context.Context, integration string, fields map[string]string) error {
+func (f *fakeCaller) Call(_ context.Context, c runtime.Call) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, call{integration, fields})
+	f.calls = append(f.calls, call{c.Integration.Name, c.Fields})
+	f.raw = append(f.raw, c)
+	if f.err != nil {
+		return f.err
+	}
 	if f.fail {
 		return errors.New("unavailable")
 	}

@@ -94,6 +94,7 @@ func (t *turn) stop() {
 		}
 	}
 	st.OptedOut = true
+	t.eff = append(t.eff, Effect{Kind: EffectStop})
 	t.send(KindRights, t.w.stopDone, nil)
 	if st.Status != StatusEnded && st.Status != StatusNew {
 		t.end()

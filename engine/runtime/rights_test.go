@@ -90,6 +90,9 @@ func TestStopWithdrawsAndDeletes(t *testing.T) {
 	if !c.st.OptedOut || len(c.st.Values) != 0 || c.st.Consent["booking"] != runtime.ConsentWithdrawn {
 		t.Errorf("state after STOP: %+v", c.st)
 	}
+	if s := effects(tr, runtime.EffectStop); len(s) != 1 {
+		t.Errorf("stop effects %+v, want one (it tells the recipients)", s)
+	}
 }
 
 func TestPrivacyKeyword(t *testing.T) {

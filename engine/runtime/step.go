@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +24,9 @@ type Env struct {
 	// Lang, when set and declared by the flow, is the language of a new
 	// conversation; otherwise Inbound.Lang, then the flow's first language.
 	Lang string
+	// Subject is the conversation's pseudonymous subject, handed to the
+	// Caller with each call.
+	Subject string
 }
 
 // maxStepsPerTurn bounds the steps one inbound message can run. validate
@@ -434,20 +439,26 @@ func (t *turn) call(s *compile.Step) int {
 	if t.env.Caller == nil {
 		err = errNoCaller
 	} else {
-		err = t.env.Caller.Call(ctx, in.Name, fields)
+		err = t.env.Caller.Call(ctx, Call{Integration: *in, Subject: t.env.Subject, Fields: fields})
 	}
-	t.eff = append(t.eff, Effect{Kind: EffectCall, Integration: in.Name, Purpose: in.Purpose, Fields: names})
+	e := Effect{Kind: EffectCall, Integration: in.Name, Purpose: in.Purpose, Fields: names}
+	if !errors.Is(err, ErrNotSent) {
+		// Sent, or it may have been (a timeout can hide a delivery): the
+		// integration counts as a recipient of the subject's data.
+		e.Target = in
+	}
+	t.eff = append(t.eff, e)
 	if err != nil && s.OnFail != compile.None {
 		return s.OnFail
 	}
 	return next
 }
 
-type callError string
+// ErrNotSent is wrapped by call errors that guarantee nothing left: the
+// integration is then not recorded as a recipient of the subject's data.
+var ErrNotSent = errors.New("nothing was sent")
 
-func (e callError) Error() string { return string(e) }
-
-const errNoCaller = callError("runtime: no caller configured for integrations")
+var errNoCaller = fmt.Errorf("runtime: no caller configured for integrations: %w", ErrNotSent)
 
 // cond evaluates a compiled condition; a run-time failure counts as false.
 func (t *turn) cond(prog *vm.Program) bool {

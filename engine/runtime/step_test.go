@@ -1,12 +1,15 @@
 package runtime_test
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/engine/compile"
 	"github.com/parleyhq/parley/engine/runtime"
 )
 
@@ -112,6 +115,44 @@ func TestCallFailureFollowsOnFail(t *testing.T) {
 	tr := c.say("1")
 	if len(tr.Out) == 0 || tr.Out[0].Text != "CRM down" {
 		t.Errorf("replies %q, want CRM down first", texts(tr))
+	}
+}
+
+// TestCallCarriesItsOwnCompiledIntegration: the caller gets the compiled
+// integration of the running program (nothing to look up by name) and the
+// subject; the call effect names it as a recipient unless nothing was sent.
+func TestCallCarriesItsOwnCompiledIntegration(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		err       error
+		recipient bool
+	}{
+		{"sent", nil, true},
+		{"failed after sending may have arrived", errors.New("timeout"), true},
+		{"nothing sent", fmt.Errorf("refused: %w", runtime.ErrNotSent), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := kinds(t)
+			fc := &fakeCaller{err: tc.err}
+			c.caller, c.subject = fc, "subject-ref-1"
+			c.say("hi")
+			c.say("Bob")
+			c.say("30")
+			c.say("yes")
+			tr := c.say("1")
+			if len(fc.raw) != 1 {
+				t.Fatalf("%d calls, want 1", len(fc.raw))
+			}
+			in := fc.raw[0].Integration
+			if in.Flow != c.p.ID() || in.Name != "crm" || in.URL != "https://crm.acme.example" || in.Purpose != "service" ||
+				in.Timeout != compile.DefaultCallTimeout || fc.raw[0].Subject != "subject-ref-1" {
+				t.Errorf("call = %+v, want kinds' own crm for the subject", fc.raw[0])
+			}
+			ce := effects(tr, runtime.EffectCall)
+			if len(ce) != 1 || (ce[0].Target != nil) != tc.recipient || tc.recipient && ce[0].Target.URL != in.URL {
+				t.Errorf("call effects %+v, want recipient %t", ce, tc.recipient)
+			}
+		})
 	}
 }
 

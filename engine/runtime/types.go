@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/parleyhq/parley/engine/compile"
 )
 
 // Answer is text typed by a customer. It is personal data: it redacts itself
@@ -147,12 +149,15 @@ const (
 	// EffectEnd marks the end of the conversation; session fields go.
 	EffectEnd
 	// EffectCall records that an integration was called (with field names
-	// only, never values).
+	// only, never values). Target is the compiled integration.
 	EffectCall
 	// EffectAccess records that the customer used an access right in the
 	// chat (Right: AccessMyData or AccessPrivacy), for the audit log. It
 	// carries no content.
 	EffectAccess
+	// EffectStop records that the customer typed STOP: integrations that
+	// received data about them are told (see compile.Integration.OnStop).
+	EffectStop
 )
 
 // Rights an EffectAccess names.
@@ -176,6 +181,9 @@ type Effect struct {
 	Integration string
 	Right       string // EffectAccess: AccessMyData or AccessPrivacy
 	Flow        string // EffectAccess: the id of the flow that answered
+	// Target is the integration called (EffectCall), from the running
+	// program: the host records it as a recipient of the subject's data.
+	Target *compile.Integration
 }
 
 // Turn is what one inbound message produced.
@@ -192,8 +200,20 @@ type Store interface {
 	Save(ctx context.Context, subject string, st *State, effects []Effect, now time.Time) error
 }
 
-// Caller performs integration calls. fields holds exactly the integration's
-// sends: list. An error makes the call step follow its on_fail.
+// Call is one integration call. Integration is the compiled integration of
+// the program that runs the conversation, so a name is never resolved in
+// another flow; Fields holds exactly the values of its sends: list that are
+// held.
+type Call struct {
+	Integration compile.Integration
+	// Subject is the pseudonymous subject the data is about (Env.Subject);
+	// a caller derives the recipient's own reference from it, never sends it.
+	Subject string
+	Fields  map[string]string
+}
+
+// Caller performs integration calls. An error makes the call step follow
+// its on_fail.
 type Caller interface {
-	Call(ctx context.Context, integration string, fields map[string]string) error
+	Call(ctx context.Context, c Call) error
 }

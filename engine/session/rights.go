@@ -42,6 +42,37 @@ type Export struct {
 	Conversation *ExportedState    `json:"conversation,omitempty"`
 	Fields       []ExportedField   `json:"fields"`
 	Consents     []ExportedConsent `json:"consents"`
+	// Recipients are the integrations that were sent data about the
+	// subject, with the notices they were sent (GDPR art. 15(1)(c), 19).
+	Recipients []ExportedRecipient `json:"recipients"`
+}
+
+// ExportedRecipient is an integration that was sent data about the subject.
+type ExportedRecipient struct {
+	Flow        string           `json:"flow"`
+	Integration string           `json:"integration"`
+	Purpose     string           `json:"purpose"`
+	FirstSent   time.Time        `json:"first_sent"`
+	LastSent    time.Time        `json:"last_sent"`
+	Notices     []ExportedNotice `json:"notices"`
+}
+
+// ExportedNotice is a pseudonymous notice queued for a recipient: an
+// erasure (in an erasure receipt) or a stop.
+type ExportedNotice struct {
+	Flow        string    `json:"flow"`
+	Integration string    `json:"integration"`
+	Event       string    `json:"event"` // erase or stop
+	Receipt     string    `json:"receipt"`
+	At          time.Time `json:"at"`
+}
+
+func exportNotices(ns []vault.SentNotice) []ExportedNotice {
+	out := make([]ExportedNotice, 0, len(ns))
+	for _, n := range ns {
+		out = append(out, ExportedNotice{Flow: n.Flow, Integration: n.Integration, Event: n.Event, Receipt: n.Receipt, At: n.At.UTC()})
+	}
+	return out
 }
 
 // ExportedState says where the subject's conversation is, without values.
@@ -73,7 +104,18 @@ func ExportSubject(v *vault.Vault, s vault.SubjectID, now time.Time) (*Export, e
 	if err != nil {
 		return nil, err
 	}
-	out := &Export{Subject: s.Hex(), ExportedAt: now.UTC(), Fields: []ExportedField{}, Consents: []ExportedConsent{}}
+	rs, err := v.Recipients(s, now)
+	if err != nil {
+		return nil, err
+	}
+	out := &Export{Subject: s.Hex(), ExportedAt: now.UTC(), Fields: []ExportedField{}, Consents: []ExportedConsent{},
+		Recipients: []ExportedRecipient{}}
+	for _, r := range rs {
+		out.Recipients = append(out.Recipients, ExportedRecipient{
+			Flow: r.Flow, Integration: r.Integration, Purpose: r.Purpose,
+			FirstSent: r.FirstSent.UTC(), LastSent: r.LastSent.UTC(), Notices: exportNotices(r.Notices),
+		})
+	}
 	if ex.State != nil {
 		if ps, err := decodeState(ex.State); err == nil && ps.Flow != "" {
 			out.Conversation = &ExportedState{Flow: ps.Flow, FlowVersion: ps.Version, Status: statusName(ps.Status), Language: ps.Lang}
@@ -130,6 +172,9 @@ type ErasureReceipt struct {
 	States       int       `json:"conversations"`
 	Inbox        int       `json:"inbox_messages"`
 	Outbox       int       `json:"outbox_messages"`
+	// Notified lists the recipients of the subject's data that are sent a
+	// pseudonymous erasure notice.
+	Notified []ExportedNotice `json:"recipients_notified"`
 }
 
 // EraseSubject erases everything held about the subject and returns a receipt.
@@ -141,6 +186,7 @@ func EraseSubject(v *vault.Vault, s vault.SubjectID, now time.Time) (*ErasureRec
 	return &ErasureReceipt{
 		Receipt: r.ID, Subject: s.Hex(), ErasedAt: r.At.UTC(), KeyDestroyed: r.KeyDestroyed,
 		Fields: r.Fields, Consents: r.Consents, States: r.States, Inbox: r.Inbox, Outbox: r.Outbox,
+		Notified: exportNotices(r.Notices),
 	}, nil
 }
 

@@ -135,6 +135,20 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 				Purpose: e.Purpose, Granted: e.Granted, At: now, Flow: st.Flow, FlowVersion: st.Version,
 				NoticeHash: e.NoticeHash, MessageID: e.MessageID,
 			})
+			if !e.Granted {
+				// Recipients of the purpose sent data since they were last
+				// told get a stop notice (the vault decides who).
+				c.Withdrawn = append(c.Withdrawn, e.Purpose)
+			}
+		case runtime.EffectStop:
+			c.Stop = true
+		case runtime.EffectCall:
+			if in := e.Target; in != nil && len(e.Fields) > 0 {
+				c.Sent = append(c.Sent, vault.Recipient{
+					Flow: in.Flow, Integration: in.Name, Purpose: in.Purpose,
+					OnErase: in.OnErase, OnStop: in.OnStop, SecretEnv: in.SecretEnv,
+				})
+			}
 		case runtime.EffectEnd:
 			c.EndSession = true
 		case runtime.EffectAccess:

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley/engine/diag"
 	"github.com/parleyhq/parley/engine/flow"
@@ -354,17 +355,11 @@ func checkPrivacy(c *Checker) {
 		}
 	}
 	for _, in := range f.Integrations {
-		if in.URL.IsSet() {
-			u, err := url.Parse(in.URL.Value)
-			switch {
-			case err != nil || u.Host == "":
-				c.add(diag.InvalidValue, in.URL.Range, "url of integration %q is not a web address: write it as https://host/path", in.Name.Value)
-			case u.Scheme != "https":
-				d := c.add(diag.InsecureURL, in.URL.Range, "integration %q uses %s: personal data must travel encrypted, so use https", in.Name.Value, u.Scheme)
-				if u.Scheme == "http" {
-					d.Suggestion = `did you mean "` + httpsWithoutSecrets(u) + `"?`
-				}
-			}
+		c.httpsURL(in.URL, "url", in.Name.Value)
+		c.httpsURL(in.OnErase, "on_erase", in.Name.Value)
+		c.httpsURL(in.OnStop, "on_stop", in.Name.Value)
+		if d, err := time.ParseDuration(in.Timeout.Value); err == nil && d > time.Minute {
+			c.add(diag.InvalidValue, in.Timeout.Range, "timeout of integration %q is %s, but Parley waits at most 1m for an integration: write 1m or less", in.Name.Value, in.Timeout.Value)
 		}
 		for _, s := range in.Sends {
 			fd := c.fields[s.Value]
@@ -378,6 +373,28 @@ func checkPrivacy(c *Checker) {
 				// A transient field is never stored but may be sent in the
 				// turn it was given; nothing to report.
 			}
+		}
+	}
+}
+
+// httpsURL checks that an address of integration name (its url, on_erase or
+// on_stop) is an https web address.
+func (c *Checker) httpsURL(s flow.Scalar, key, name string) {
+	if !s.IsSet() {
+		return
+	}
+	u, err := url.Parse(s.Value)
+	switch {
+	case err != nil || u.Host == "":
+		c.add(diag.InvalidValue, s.Range, "%s of integration %q is not a web address: write it as https://host/path", key, name)
+	case u.Scheme != "https":
+		what := fmt.Sprintf("integration %q", name)
+		if key != "url" {
+			what = fmt.Sprintf("%s of integration %q", key, name)
+		}
+		d := c.add(diag.InsecureURL, s.Range, "%s uses %s: personal data must travel encrypted, so use https", what, u.Scheme)
+		if u.Scheme == "http" {
+			d.Suggestion = `did you mean "` + httpsWithoutSecrets(u) + `"?`
 		}
 	}
 }
@@ -460,6 +477,8 @@ func walkScalars(f *flow.Flow, fn func(s flow.Scalar, what string)) {
 	for _, in := range f.Integrations {
 		what := fmt.Sprintf("integration %q", in.Name.Value)
 		fn(in.URL, what)
+		fn(in.OnErase, what)
+		fn(in.OnStop, what)
 		fn(in.Timeout, what)
 		fn(in.SecretEnv, what)
 	}

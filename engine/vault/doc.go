@@ -14,7 +14,7 @@
 //
 // Entry points: LoadMasterKey, Open, Restore; on a *Vault: SubjectID,
 // LoadSubject, Commit, Export, Erase, Rectify, Sweep, InboxPut, OutboxPut,
-// Audit, Backup.
+// Audit, Backup, Recipients, DueNotices.
 //
 // Storage layout (all keys hold pseudonyms only, never a phone number, user id
 // or name):
@@ -23,12 +23,14 @@
 //	s/<s>                  conversation state blob, sealed
 //	f/<s>/<field>          field record, sealed; clear 10-byte header: flags + expiry
 //	c/<s>/<purpose>/<seq>  consent record, sealed
+//	r/<s>/<flow>/<name>    recipient record: an integration sent data, sealed (notify.go)
 //	e/<s>                  erasure ledger entry (time, receipt id; no personal data)
 //	pq/<s>                 erased subject waiting for the physical purge
 //	ip/<hmac(msg id)>      inbound message processed (inbox seq), written with the turn
 //	out/<seq>              outbox entry, payload sealed under the subject's DEK
 //	ow/<hmac(wamid)>       channel message id -> outbox seq, for status callbacks
 //	a/<seq>                audit entry, hash-chained (deleted after Options.AuditRetention)
+//	nq/<receipt>           erasure or stop notice for a recipient, sealed under the meta key; no personal data
 //	m/...                  metadata: key check, pepper (sealed), schema, audit head and
 //	                       retention anchor, last backup's id (m/backup), sequences
 //

@@ -50,6 +50,9 @@ func (v *Vault) Erase(s SubjectID, now time.Time) (Receipt, error) {
 			if err := v.countSubject(txn, s, &r); err != nil {
 				return err
 			}
+			if r.Notices, err = v.queueErasureNotices(txn, s, sk, now); err != nil {
+				return err
+			}
 		}
 		r.Inbox = inboxPending
 		if r.Outbox, err = deleteQueued(txn, prefixOut, s); err != nil {
@@ -72,6 +75,9 @@ func (v *Vault) Erase(s SubjectID, now time.Time) (Receipt, error) {
 		return Receipt{}, fmt.Errorf("vault: erase %s: %w", s, err)
 	}
 	v.forgetSubject(s)
+	if len(r.Notices) > 0 {
+		v.kickNotices()
+	}
 	if err := v.dropInbox(inboxKeys); err != nil {
 		return Receipt{}, fmt.Errorf("vault: erase %s: inbox: %w", s, err)
 	}

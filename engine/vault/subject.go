@@ -99,6 +99,12 @@ type Change struct {
 	// Outbox queues messages for the subject in the same transaction, so a
 	// turn's replies exist exactly when its state does (see CommitTurn).
 	Outbox [][]byte
+	// Sent records the integrations this turn sent data to (see notify.go);
+	// Stop queues a stop notice for every recipient of the subject with an
+	// OnStop address, Withdrawn for those of the withdrawn purposes.
+	Sent      []Recipient
+	Stop      bool
+	Withdrawn []string
 	// InboxDone marks this inbound message processed in the same
 	// transaction (processed marker ip/ in the main DB): after a crash a
 	// message is either fully processed (state, replies, done) or not at
@@ -133,6 +139,9 @@ type Receipt struct {
 	// PurgePending is true while the ciphertexts and the wrapped key still
 	// sit in the database files, unreadable, waiting for the batched purge.
 	PurgePending bool
+	// Notices lists the erasure notices queued for the recipients of the
+	// subject's data (see notify.go).
+	Notices []SentNotice
 }
 
 // Key layout helpers. Subject ids have a fixed length, so "s/"+s is a prefix
@@ -150,7 +159,7 @@ func keyC(s SubjectID, purpose string, seq uint64) []byte {
 
 // subjectPrefixes are dropped physically when a subject is purged.
 func subjectPrefixes(s SubjectID) [][]byte {
-	return [][]byte{keyK(s), keyS(s), prefixF(s), prefixC(s)}
+	return [][]byte{keyK(s), keyS(s), prefixF(s), prefixC(s), prefixR(s)}
 }
 
 // k/<s> value: ver | status | key id (16) | time (8) | [nonce | wrapped DEK]
@@ -458,7 +467,7 @@ func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) 
 		}
 	}
 	for range 10 {
-		fresh := false
+		fresh, queued := false, false
 		err := v.update(func(txn *badger.Txn) error {
 			outSeqs = outSeqs[:0]
 			if known {
@@ -466,7 +475,7 @@ func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) 
 					return err
 				}
 			}
-			return v.apply(txn, s, &c, now, &outSeqs, &fresh)
+			return v.apply(txn, s, &c, now, &outSeqs, &fresh, &queued)
 		})
 		if errors.Is(err, errPurgePending) {
 			// The subject was erased and is talking to us again before the
@@ -482,6 +491,9 @@ func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) 
 		if fresh {
 			v.keyCreated(s)
 		}
+		if queued {
+			v.kickNotices()
+		}
 		if known {
 			v.queuePurge(ref)
 		}
@@ -493,8 +505,8 @@ func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) 
 	return nil, fmt.Errorf("vault: commit %s: %w", s, errPurgePending)
 }
 
-func (v *Vault) apply(txn *badger.Txn, s SubjectID, c *Change, now time.Time, outSeqs *[]uint64, fresh *bool) error {
-	needKey := c.State != nil || len(c.Put) > 0 || len(c.Consents) > 0 || len(c.Outbox) > 0
+func (v *Vault) apply(txn *badger.Txn, s SubjectID, c *Change, now time.Time, outSeqs *[]uint64, fresh, queued *bool) error {
+	needKey := c.State != nil || len(c.Put) > 0 || len(c.Consents) > 0 || len(c.Outbox) > 0 || len(c.Sent) > 0
 	sk, err := v.liveKey(txn, s, needKey, now)
 	if err != nil {
 		return err
@@ -546,6 +558,9 @@ func (v *Vault) apply(txn *badger.Txn, s SubjectID, c *Change, now time.Time, ou
 		if err := txn.Set(k, val); err != nil {
 			return err
 		}
+	}
+	if *queued, err = v.applyRecipients(txn, s, sk, c, now); err != nil {
+		return err
 	}
 	for _, payload := range c.Outbox {
 		seq, err := v.putOutbox(txn, s, sk, payload, now)

@@ -164,6 +164,8 @@ type Vault struct {
 	purgeMu   sync.Mutex // serialises purges
 	purgeKick chan struct{}
 
+	notices noticeSignal // see notify.go
+
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	closeMu  sync.Mutex

@@ -1,0 +1,434 @@
+package vault
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Recipients and their notices (GDPR art. 19: whoever received personal
+// data is told when it is erased, or when the customer objects).
+//
+// Every integration call is recorded as a Recipient of the subject, sealed
+// under the subject's data key like the subject's other records:
+//
+//	r/<s>/<flow>/<integration>   recipient record, sealed; clear header: expiry
+//
+// so it dies with the subject. When the subject is erased, types STOP, or
+// withdraws consent for a recipient's purpose, a notice is queued for each
+// recipient that declared the matching address:
+//
+//	nq/<receipt>                 queued notice, sealed under the vault's meta key
+//
+// A notice holds no personal data: the event, the flow and integration
+// names, the address, the name of the secret's environment variable, the
+// recipient's own pseudonymous reference for the subject (RecipientRef), a
+// random receipt id and times. It survives the subject's erasure (it is not
+// sealed under the subject's key) and lives until it is delivered or, at the
+// latest, NoticeGiveUp after it was queued; then it is deleted and counted.
+
+// Notice events.
+const (
+	NoticeErase = "erase"
+	NoticeStop  = "stop"
+)
+
+const (
+	// NoticeGiveUp is how long a notice is retried before it is dropped.
+	NoticeGiveUp = 7 * 24 * time.Hour
+	// RecipientKeep is how long a recipient record is kept after the last
+	// data was sent to it, unless the subject is erased first.
+	RecipientKeep = 2 * 365 * 24 * time.Hour
+	// noticeBackoff is the wait after the first failed delivery; it doubles
+	// with every failure up to noticeMaxBackoff.
+	noticeBackoff    = 30 * time.Second
+	noticeMaxBackoff = time.Hour
+)
+
+// Recipient is an integration that was sent data about a subject.
+type Recipient struct {
+	Flow, Integration, Purpose string
+	// OnErase and OnStop are the addresses notices go to ("" for none);
+	// SecretEnv names the environment variable of their bearer token.
+	OnErase, OnStop, SecretEnv string
+	// FirstSent and LastSent are when data was first and last sent.
+	FirstSent, LastSent time.Time
+	// Notices lists the notices queued for this recipient, oldest first.
+	Notices []SentNotice
+}
+
+// SentNotice is one notice queued for a recipient, as listed in exports and
+// erasure receipts.
+type SentNotice struct {
+	Flow, Integration string
+	Event             string // NoticeErase or NoticeStop
+	Receipt           string
+	At                time.Time
+}
+
+// Notice is a queued notice waiting for delivery. Its fields are what goes
+// out, plus where and how to retry; none of them is personal data.
+type Notice struct {
+	Receipt           string
+	Event             string
+	Flow, Integration string
+	URL, SecretEnv    string
+	// Ref is the recipient's pseudonymous reference for the subject, the
+	// one sent with every call (RecipientRef).
+	Ref      string
+	At       time.Time // when the event happened
+	NextAt   time.Time // next attempt
+	Attempts int
+	GiveUpAt time.Time
+}
+
+// noticeSignal wakes the deliverer when notices are queued.
+type noticeSignal struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (n *noticeSignal) c() chan struct{} {
+	n.once.Do(func() { n.ch = make(chan struct{}, 1) })
+	return n.ch
+}
+
+// NoticesQueued receives a value after notices were queued, so a deliverer
+// can run at once instead of at its next tick.
+func (v *Vault) NoticesQueued() <-chan struct{} { return v.notices.c() }
+
+func (v *Vault) kickNotices() {
+	select {
+	case v.notices.c() <- struct{}{}:
+	default:
+	}
+}
+
+// RecipientRef is the pseudonymous reference under which integration of
+// flow knows subject s: an HMAC of the subject id under a key kept inside
+// the vault, different for every flow and integration, so two recipients
+// cannot link their customers by it and none learns the phone number.
+func (v *Vault) RecipientRef(s SubjectID, flow, integration string) string {
+	key := hmacSum(v.subjectKey, "parley/recipient-ref/v1")
+	return hex.EncodeToString(hmacSum(key, flow, "\x00", integration, "\x00", string(s)))
+}
+
+func prefixR(s SubjectID) []byte { return []byte("r/" + s + "/") }
+func keyR(s SubjectID, flow, integration string) []byte {
+	return []byte("r/" + string(s) + "/" + flow + "/" + integration)
+}
+
+var prefixNQ = []byte("nq/")
+
+func keyNQ(receipt string) []byte { return append(slices.Clip(prefixNQ), receipt...) }
+
+func encodeRecipient(r *Recipient) []byte {
+	var e enc
+	for _, s := range []string{r.Flow, r.Integration, r.Purpose, r.OnErase, r.OnStop, r.SecretEnv} {
+		e.str(s)
+	}
+	e.time(r.FirstSent)
+	e.time(r.LastSent)
+	e.uint(uint64(len(r.Notices)))
+	for _, n := range r.Notices {
+		e.str(n.Event)
+		e.str(n.Receipt)
+		e.time(n.At)
+	}
+	return e.b
+}
+
+func decodeRecipient(b []byte) (Recipient, error) {
+	d := dec{b: b}
+	r := Recipient{Flow: d.str(), Integration: d.str(), Purpose: d.str(), OnErase: d.str(), OnStop: d.str(),
+		SecretEnv: d.str(), FirstSent: d.time(), LastSent: d.time()}
+	n := d.uint()
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		r.Notices = append(r.Notices, SentNotice{Flow: r.Flow, Integration: r.Integration, Event: d.str(), Receipt: d.str(), At: d.time()})
+	}
+	if d.err != nil {
+		return Recipient{}, ErrCorrupt
+	}
+	return r, nil
+}
+
+func encodeNotice(n *Notice) []byte {
+	var e enc
+	for _, s := range []string{n.Receipt, n.Event, n.Flow, n.Integration, n.URL, n.SecretEnv, n.Ref} {
+		e.str(s)
+	}
+	e.time(n.At)
+	e.time(n.NextAt)
+	e.int(int64(n.Attempts))
+	e.time(n.GiveUpAt)
+	return e.b
+}
+
+func decodeNotice(b []byte) (Notice, error) {
+	d := dec{b: b}
+	n := Notice{Receipt: d.str(), Event: d.str(), Flow: d.str(), Integration: d.str(), URL: d.str(),
+		SecretEnv: d.str(), Ref: d.str(), At: d.time(), NextAt: d.time(), Attempts: int(d.int()), GiveUpAt: d.time()}
+	if d.err != nil {
+		return Notice{}, ErrCorrupt
+	}
+	return n, nil
+}
+
+// putRecipient seals r under the subject's key; it expires RecipientKeep
+// after the last send.
+func putRecipient(txn *badger.Txn, s SubjectID, sk *subjectKey, r *Recipient, now time.Time) error {
+	k := keyR(s, r.Flow, r.Integration)
+	exp := r.LastSent.Add(RecipientKeep)
+	val, err := sealValue(sk.aead, k, valHdr{expiry: exp.UnixNano()}, encodeRecipient(r))
+	if err != nil {
+		return err
+	}
+	return txn.SetEntry(badger.NewEntry(k, val).WithTTL(exp.Sub(now) + ttlMargin))
+}
+
+// recipients returns the subject's unexpired recipient records.
+func recipients(txn *badger.Txn, s SubjectID, sk *subjectKey, now time.Time) ([]Recipient, error) {
+	var out []Recipient
+	err := scan(txn, prefixR(s), true, func(k []byte, item *badger.Item) error {
+		return item.Value(func(b []byte) error {
+			h, ok := parseHdr(b)
+			if !ok {
+				return ErrCorrupt
+			}
+			if h.expired(now) {
+				return nil
+			}
+			pt, err := openValue(sk.aead, k, b)
+			if err != nil {
+				return err
+			}
+			r, err := decodeRecipient(pt)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// applyRecipients records the recipients of a turn and queues the stop
+// notices it calls for; it reports whether it queued any.
+func (v *Vault) applyRecipients(txn *badger.Txn, s SubjectID, sk *subjectKey, c *Change, now time.Time) (bool, error) {
+	if len(c.Sent) == 0 && !c.Stop && len(c.Withdrawn) == 0 {
+		return false, nil
+	}
+	held, err := recipients(txn, s, sk, now)
+	if err != nil {
+		return false, err
+	}
+	byKey := map[string]*Recipient{}
+	var order []string // file order of held records, then new ones: same input, same notices
+	for i := range held {
+		id := held[i].Flow + "/" + held[i].Integration
+		byKey[id] = &held[i]
+		order = append(order, id)
+	}
+	changed := map[string]bool{}
+	for _, sent := range c.Sent {
+		if sent.Flow == "" || sent.Integration == "" || strings.Contains(sent.Flow, "/") {
+			return false, errors.New("recipient without a flow or integration name")
+		}
+		id := sent.Flow + "/" + sent.Integration
+		r := byKey[id]
+		if r == nil {
+			r = &Recipient{FirstSent: now}
+			byKey[id] = r
+			order = append(order, id)
+		}
+		notices, first := r.Notices, r.FirstSent
+		*r = sent
+		r.Notices, r.FirstSent, r.LastSent = notices, first, now
+		changed[id] = true
+	}
+	queued := false
+	if c.Stop || len(c.Withdrawn) > 0 {
+		for _, id := range order {
+			r := byKey[id]
+			if r.OnStop == "" || !c.Stop && !slices.Contains(c.Withdrawn, r.Purpose) {
+				continue
+			}
+			// Tell a recipient once per stop, and only if it was sent data
+			// since it was last told.
+			if last := lastNotice(r, NoticeStop); !last.IsZero() && !r.LastSent.After(last) {
+				continue
+			}
+			n, err := v.queueNotice(txn, s, r, NoticeStop, r.OnStop, now)
+			if err != nil {
+				return false, err
+			}
+			r.Notices = append(r.Notices, n)
+			changed[id] = true
+			queued = true
+		}
+	}
+	for _, id := range order {
+		if !changed[id] {
+			continue
+		}
+		if err := putRecipient(txn, s, sk, byKey[id], now); err != nil {
+			return false, err
+		}
+	}
+	return queued, nil
+}
+
+func lastNotice(r *Recipient, event string) time.Time {
+	var t time.Time
+	for _, n := range r.Notices {
+		if n.Event == event && n.At.After(t) {
+			t = n.At
+		}
+	}
+	return t
+}
+
+// queueNotice queues one notice for r; the caller records the returned
+// SentNotice where the subject can see it.
+func (v *Vault) queueNotice(txn *badger.Txn, s SubjectID, r *Recipient, event, url string, now time.Time) (SentNotice, error) {
+	id, err := randomBytes(16)
+	if err != nil {
+		return SentNotice{}, err
+	}
+	n := Notice{
+		Receipt: hex.EncodeToString(id), Event: event, Flow: r.Flow, Integration: r.Integration,
+		URL: url, SecretEnv: r.SecretEnv, Ref: v.RecipientRef(s, r.Flow, r.Integration),
+		At: now.UTC(), NextAt: now, GiveUpAt: now.Add(NoticeGiveUp),
+	}
+	if err := v.putNotice(txn, &n, now); err != nil {
+		return SentNotice{}, err
+	}
+	return SentNotice{Flow: r.Flow, Integration: r.Integration, Event: event, Receipt: n.Receipt, At: n.At}, nil
+}
+
+func (v *Vault) putNotice(txn *badger.Txn, n *Notice, now time.Time) error {
+	k := keyNQ(n.Receipt)
+	val, err := seal(v.meta, nil, encodeNotice(n), k)
+	if err != nil {
+		return err
+	}
+	return txn.SetEntry(badger.NewEntry(k, val).WithTTL(n.GiveUpAt.Sub(now) + ttlMargin))
+}
+
+// queueErasureNotices queues an erasure notice for every recipient of s with
+// an OnErase address; Erase calls it while the subject's key still opens
+// the recipient records.
+func (v *Vault) queueErasureNotices(txn *badger.Txn, s SubjectID, sk *subjectKey, now time.Time) ([]SentNotice, error) {
+	held, err := recipients(txn, s, sk, now)
+	if err != nil {
+		return nil, err
+	}
+	var out []SentNotice
+	for i := range held {
+		if held[i].OnErase == "" {
+			continue
+		}
+		n, err := v.queueNotice(txn, s, &held[i], NoticeErase, held[i].OnErase, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	sortNotices(out)
+	return out, nil
+}
+
+func sortNotices(ns []SentNotice) {
+	slices.SortFunc(ns, func(a, b SentNotice) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Flow+"/"+a.Integration, b.Flow+"/"+b.Integration)
+	})
+}
+
+// Recipients returns the integrations that were sent data about s, with the
+// notices queued for each, sorted by flow and integration.
+func (v *Vault) Recipients(s SubjectID, now time.Time) ([]Recipient, error) {
+	var out []Recipient
+	err := v.db.View(func(txn *badger.Txn) error {
+		sk, err := v.liveKey(txn, s, false, now)
+		if err != nil || sk == nil {
+			return err
+		}
+		out, err = recipients(txn, s, sk, now)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault: recipients of %s: %w", s, err)
+	}
+	return out, nil
+}
+
+// errEnough ends a scan early.
+var errEnough = errors.New("enough")
+
+// DueNotices returns up to max queued notices whose next attempt is due.
+func (v *Vault) DueNotices(now time.Time, max int) ([]Notice, error) {
+	var out []Notice
+	err := v.db.View(func(txn *badger.Txn) error {
+		return scan(txn, prefixNQ, true, func(k []byte, item *badger.Item) error {
+			if len(out) >= max {
+				return errEnough
+			}
+			return item.Value(func(b []byte) error {
+				pt, err := open(v.meta, b, k)
+				if err != nil {
+					return ErrCorrupt
+				}
+				n, err := decodeNotice(pt)
+				if err != nil {
+					return err
+				}
+				if !n.NextAt.After(now) {
+					out = append(out, n)
+				}
+				return nil
+			})
+		})
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return nil, fmt.Errorf("vault: notices: %w", err)
+	}
+	return out, nil
+}
+
+// NoticeDelivered removes a delivered notice from the queue.
+func (v *Vault) NoticeDelivered(receipt string) error {
+	if err := v.update(func(txn *badger.Txn) error { return txn.Delete(keyNQ(receipt)) }); err != nil {
+		return fmt.Errorf("vault: notice delivered: %w", err)
+	}
+	return nil
+}
+
+// NoticeFailed records a failed delivery of n: the next attempt waits a
+// doubling backoff, and once n.GiveUpAt has passed the notice is removed
+// and gaveUp is true.
+func (v *Vault) NoticeFailed(n Notice, now time.Time) (gaveUp bool, err error) {
+	err = v.update(func(txn *badger.Txn) error {
+		if !now.Before(n.GiveUpAt) {
+			gaveUp = true
+			return txn.Delete(keyNQ(n.Receipt))
+		}
+		wait := noticeBackoff << min(n.Attempts, 10)
+		n.Attempts++
+		n.NextAt = now.Add(min(wait, noticeMaxBackoff))
+		return v.putNotice(txn, &n, now)
+	})
+	if err != nil {
+		return false, fmt.Errorf("vault: notice failed: %w", err)
+	}
+	return gaveUp, nil
+}
