@@ -22,11 +22,19 @@ type SweepStats struct {
 	Dedupe int
 	// Purged erased subjects whose files were purged.
 	Purged int
+	// States and Consents: conversation states and consent records past
+	// their lifetime, dropped from the files.
+	States, Consents int
+	// Keys: data keys of subjects that held nothing any more, destroyed.
+	Keys int
 }
 
 // Sweep physically removes expired and deleted fields (every stored version,
-// via DropPrefix), forgets old inbound message ids, finishes pending
-// erasure purges and then runs value-log GC. Expiry is judged against now.
+// via DropPrefix), forgets old inbound message ids, rotates the transient
+// keys of inbox and outbox payloads, drops expired conversation states and
+// consent records, destroys the keys of subjects that hold nothing,
+// finishes pending erasure purges and then runs value-log GC (see
+// Lifecycles). Expiry is judged against now.
 // It blocks writes while Badger drops prefixes, so run it every few minutes
 // or hours, not per turn.
 func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
@@ -57,6 +65,12 @@ func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 		return st, fmt.Errorf("vault: sweep: %w", err)
 	}
 	if st.Dedupe, err = v.sweepInbox(now); err != nil {
+		return st, fmt.Errorf("vault: sweep: %w", err)
+	}
+	if err := v.rotateTransient(now); err != nil {
+		return st, fmt.Errorf("vault: sweep: transient keys: %w", err)
+	}
+	if err := v.sweepLifecycle(now, &st); err != nil {
 		return st, fmt.Errorf("vault: sweep: %w", err)
 	}
 	var pending int
@@ -155,7 +169,8 @@ func (v *Vault) StartSweeper(ctx context.Context, every time.Duration) {
 					}
 					continue
 				}
-				v.log.Info("vault sweep", "expired", st.Expired, "deleted", st.Deleted, "dedupe", st.Dedupe, "purged", st.Purged)
+				v.log.Info("vault sweep", "expired", st.Expired, "deleted", st.Deleted, "dedupe", st.Dedupe, "purged", st.Purged,
+					"states", st.States, "consents", st.Consents, "keys", st.Keys)
 			}
 		}
 	}()

@@ -86,6 +86,23 @@ type Options struct {
 	// Purge, Sweep or Close is called. The erasure itself (key destroyed,
 	// data unreadable) is immediate either way.
 	PurgeDelay time.Duration
+	// TransientKeyPeriod is how long one transient key seals new inbox and
+	// outbox payloads before it is rotated and destroyed (default 5m): a
+	// processed message or a sent reply is unreadable at most this long
+	// (plus one SyncInterval) after its turn committed or its send was
+	// acknowledged. See transient.go and lifecycle.go.
+	TransientKeyPeriod time.Duration
+	// OutboxMaxAge bounds an outbox entry the channel never accepted
+	// (default 24h, the WhatsApp customer-service window): older entries
+	// are dropped at the next rotation.
+	OutboxMaxAge time.Duration
+	// ConversationRetention is how long conversation state is kept after
+	// the last commit that wrote it when the commit does not say
+	// (Change.StateKeep; default 30 days).
+	ConversationRetention time.Duration
+	// ConsentProof is how long a consent record is kept when the commit
+	// does not say (ConsentRecord.KeepUntil; default 2 years).
+	ConsentProof time.Duration
 	// ErasureLog overrides the path of the erasure ledger file (default
 	// Dir/erasures.log), e.g. to keep it on another volume than the data.
 	ErasureLog string
@@ -100,6 +117,10 @@ const (
 	defaultSessionTTL   = 24 * time.Hour
 	defaultDedupe       = 7 * 24 * time.Hour
 	defaultPurgeDelay   = 10 * time.Second
+	defaultTransient    = 5 * time.Minute
+	defaultOutboxMaxAge = 24 * time.Hour
+	defaultConversation = 30 * 24 * time.Hour
+	defaultConsentProof = 2 * 365 * 24 * time.Hour
 	// ttlMargin is added to Badger's TTL backstop so that our own sweeper,
 	// which also purges old versions physically, runs first.
 	ttlMargin     = 7 * 24 * time.Hour
@@ -118,6 +139,7 @@ type Vault struct {
 	inbox  *badger.DB // inbound messages and their dedupe markers; see inbox.go
 	lock   *os.File
 	ledger *ledger
+	tk     *transientKeys // seal inbox and outbox payloads; see transient.go
 
 	kek        cipher.AEAD
 	meta       cipher.AEAD
@@ -139,6 +161,7 @@ type Vault struct {
 	// the entries this process put or listed) and toPurge (entries marked
 	// processed in the main DB, deleted from the inbox DB after the next
 	// main DB sync).
+	sapMu     sync.Mutex // serialises syncAndPurge
 	inboxMu   sync.Mutex
 	inboxSeqs map[string]inboxRef
 	toPurge   []inboxRef
@@ -173,6 +196,18 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PurgeDelay == 0 {
 		o.PurgeDelay = defaultPurgeDelay
+	}
+	if o.TransientKeyPeriod <= 0 {
+		o.TransientKeyPeriod = defaultTransient
+	}
+	if o.OutboxMaxAge <= 0 {
+		o.OutboxMaxAge = defaultOutboxMaxAge
+	}
+	if o.ConversationRetention <= 0 {
+		o.ConversationRetention = defaultConversation
+	}
+	if o.ConsentProof <= 0 {
+		o.ConsentProof = defaultConsentProof
 	}
 	if o.ErasureLog == "" && o.Dir != "" {
 		o.ErasureLog = filepath.Join(o.Dir, ledgerName)
@@ -319,6 +354,9 @@ func openVault(opts Options) (_ *Vault, err error) {
 			return nil, fmt.Errorf("vault: sequence: %w", err)
 		}
 	}
+	if v.tk, err = openTransient(opts); err != nil {
+		return nil, err
+	}
 	if err := v.openInbox(); err != nil {
 		return nil, err
 	}
@@ -415,6 +453,9 @@ func (v *Vault) syncLoop() {
 		case <-t.C:
 			if err := v.syncAndPurge(); err != nil {
 				v.log.Warn("vault periodic sync", "err", err)
+			}
+			if err := v.rotateTransient(v.now()); err != nil {
+				v.log.Warn("vault transient key rotation", "err", err)
 			}
 		}
 	}

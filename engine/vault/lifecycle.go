@@ -1,0 +1,179 @@
+package vault
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Lifecycle is one kind of record the vault stores: what it holds, who
+// deletes it and when. Nothing is kept forever by default.
+type Lifecycle struct {
+	Kind  string // short name
+	Where string // storage key (or file) pattern
+	Holds string // what it holds
+	Who   string // what deletes it
+	When  string // when it is gone, and how it is made unreadable
+}
+
+// Lifecycles is the lifecycle table of every record kind. docs/privacy.md
+// reproduces it (LifecycleMarkdown); a test fails when the two differ, and
+// each row has a test that attacks the real files after the row's lifetime.
+var Lifecycles = []Lifecycle{
+	{"field values", "f/<s>/<field>", "one collected answer, sealed under the subject key",
+		"Sweep (DropPrefix of every version)",
+		"the field's `retention:` after collection; session fields when the conversation ends or `SessionTTL` (24h) after collection"},
+	{"conversation state", "s/<s>", "step, language, consent answers and notices of the conversation, sealed under the subject key",
+		"Sweep (DropPrefix of every version)",
+		"the flow's `conversation_retention:` (default 30d) after the last turn that wrote it"},
+	{"inbox payloads", "iq/<seq> (Dir/inbox)", "the inbound message (text, sender's number), sealed under the subject key and a transient key",
+		"the sync loop (delete after the turn's main DB sync); the transient key rotation",
+		"deleted about one `SyncInterval` (1s) after the turn commits; unreadable once its transient key is destroyed, at most `TransientKeyPeriod` (5m) plus one tick after the turn commits"},
+	{"inbox dedupe markers", "in/<hmac(msg id)> (Dir/inbox), ip/<hmac(msg id)>", "message sequence number, subject pseudonym, arrival time; no content",
+		"Sweep", "`DedupeWindow` (7d) after arrival"},
+	{"outbox payloads", "out/<seq>", "a reply to send (may hold names, emails), sealed under the subject key and a transient key",
+		"the sender (OutboxDone once Meta accepted it, or on a permanent failure); the transient key rotation",
+		"unreadable at most `TransientKeyPeriod` (5m) plus one tick after the send was accepted or given up; an entry never accepted is dropped `OutboxMaxAge` (24h) after it was queued"},
+	{"transient keys", "Dir/keys/<id>.key", "a 32-byte key sealing inbox and outbox payloads, wrapped under the master key",
+		"the transient key rotation (os.Remove)",
+		"one `TransientKeyPeriod` (5m) after it was made; pending payloads are re-sealed under the next key first"},
+	{"consent records", "c/<s>/<purpose>/<seq>", "one consent decision (purpose, granted, time, notice hash, message id), sealed under the subject key",
+		"Sweep (DropPrefix of every version)",
+		"the proof period after the decision: the longest retention of the purpose's fields plus 1 year (compiled from the flow; 2 years when the caller declares none)"},
+	{"subject keys", "k/<s>", "the subject's data key, wrapped under the master key",
+		"Sweep (DropPrefix of every version); Erase at once (crypto-shredding)",
+		"when the subject holds nothing: no unexpired field, state, consent record, inbox or outbox entry"},
+	{"audit entries", "a/<seq>", "pseudonymous record of rights requests and operator actions, hash-chained",
+		"the audit retention sweep (audit.go)", "`AuditRetention` (default 2 years) after the entry"},
+	{"erasure ledger", "e/<s>, erasures.log", "subject pseudonym, erasure time, receipt id; no personal data",
+		"the ledger retention sweep (ledger.go)", "`LedgerRetention` (default 2 years) after the erasure"},
+}
+
+// LifecycleMarkdown renders Lifecycles as the Markdown table in
+// docs/privacy.md.
+func LifecycleMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| Record | Stored as | Holds | Deleted by | Gone (and unreadable) |\n")
+	b.WriteString("|---|---|---|---|---|\n")
+	for _, l := range Lifecycles {
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s |\n", l.Kind, l.Where, l.Holds, l.Who, l.When)
+	}
+	return b.String()
+}
+
+// sweepLifecycle drops expired conversation states and consent records
+// (every version, with DropPrefix) and then destroys the keys of subjects
+// that hold nothing any more.
+func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
+	var drop [][]byte
+	err := v.db.View(func(txn *badger.Txn) error {
+		for _, k := range []struct {
+			prefix string
+			n      *int
+		}{{"s/", &st.States}, {"c/", &st.Consents}} {
+			err := scan(txn, []byte(k.prefix), true, func(key []byte, item *badger.Item) error {
+				return item.Value(func(b []byte) error {
+					if h, ok := parseHdr(b); ok && h.expired(now) {
+						drop = append(drop, bytes.Clone(key))
+						*k.n++
+					}
+					return nil
+				})
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(drop) > 0 {
+		v.dropMu.Lock()
+		err = v.dropPrefixes(drop)
+		v.dropMu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	n, err := v.dropIdleKeys(now)
+	st.Keys = n
+	return err
+}
+
+// dropIdleKeys destroys, every version of them, the data keys of subjects
+// that hold nothing unexpired. No writer of inbox entries (which seal under
+// the key outside the main DB's transactions) nor of the main DB runs
+// meanwhile, so a subject gaining data during the check keeps its key.
+func (v *Vault) dropIdleKeys(now time.Time) (int, error) {
+	v.tk.use.Lock()
+	defer v.tk.use.Unlock()
+	raw, err := v.readInbox(nil)
+	if err != nil {
+		return 0, err
+	}
+	v.dropMu.Lock()
+	defer v.dropMu.Unlock()
+	held := map[SubjectID]bool{}
+	for _, q := range raw {
+		held[q.subject] = true
+	}
+	var idle []SubjectID
+	err = v.db.View(func(txn *badger.Txn) error {
+		err := scan(txn, prefixOut, true, func(_ []byte, item *badger.Item) error {
+			return item.Value(func(b []byte) error {
+				d := dec{b: b}
+				held[SubjectID(d.str())] = true
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range []string{"s/", "f/", "c/"} {
+			err := scan(txn, []byte(p), true, func(k []byte, item *badger.Item) error {
+				return item.Value(func(b []byte) error {
+					if h, ok := parseHdr(b); ok && !h.expired(now) && len(k) >= len(p)+subjectLen {
+						held[SubjectID(k[len(p):len(p)+subjectLen])] = true
+					}
+					return nil
+				})
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return scan(txn, []byte("k/"), true, func(k []byte, item *badger.Item) error {
+			s := SubjectID(k[2:])
+			if held[s] {
+				return nil
+			}
+			return item.Value(func(b []byte) error {
+				if len(b) >= keyHdrLen && b[1] == keyLive {
+					idle = append(idle, s)
+				}
+				return nil
+			})
+		})
+	})
+	if err != nil || len(idle) == 0 {
+		return 0, err
+	}
+	var prefixes [][]byte
+	for _, s := range idle {
+		prefixes = append(prefixes, subjectPrefixes(s)...)
+	}
+	if err := v.dropPrefixes(prefixes); err != nil {
+		return 0, err
+	}
+	v.keyMu.Lock()
+	for _, s := range idle {
+		delete(v.newKeys, s)
+	}
+	v.keyMu.Unlock()
+	return len(idle), nil
+}
