@@ -124,7 +124,10 @@ type Flow struct {
 	Integrations []*Integration
 	Keywords     []*Keyword
 	WhatsApp     *WhatsApp
-	Start        Scalar
+	// ConversationRetention is how long the conversation state is kept
+	// after the last message (a retention such as 30d).
+	ConversationRetention Scalar
+	Start                 Scalar
 	Steps        []*Step
 }
 

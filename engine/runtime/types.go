@@ -125,6 +125,9 @@ type State struct {
 	// starts again.
 	OptedOut    bool
 	LastInbound time.Time
+	// Keep is how long the store keeps this state after the turn: the
+	// flow's conversation_retention, set by Step (not persisted).
+	Keep time.Duration
 }
 
 // EffectKind names a side effect the host must carry out.
@@ -164,6 +167,8 @@ type Effect struct {
 	MessageID   string
 	Fields      []string // EffectCall: the names of the fields sent
 	Integration string
+	// KeepFor is EffectConsent's proof period: how long the record is kept.
+	KeepFor time.Duration
 }
 
 // Turn is what one inbound message produced.
