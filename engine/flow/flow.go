@@ -128,7 +128,7 @@ type Flow struct {
 	// after the last message (a retention such as 30d).
 	ConversationRetention Scalar
 	Start                 Scalar
-	Steps        []*Step
+	Steps                 []*Step
 }
 
 // Controller names who is responsible for the data (GDPR art. 4(7)).
