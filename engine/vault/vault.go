@@ -110,6 +110,8 @@ type Options struct {
 	// onSync, if set (tests), is called before every explicit fsync with
 	// the database it syncs: "db" (main) or "inbox".
 	onSync func(db string)
+	// tick, if set (tests), drives the sync loop instead of a ticker.
+	tick chan time.Time
 }
 
 const (
@@ -446,11 +448,15 @@ func (v *Vault) syncLoop() {
 	defer v.wg.Done()
 	t := time.NewTicker(v.opts.SyncInterval)
 	defer t.Stop()
+	tick := t.C
+	if v.opts.tick != nil {
+		tick = v.opts.tick
+	}
 	for {
 		select {
 		case <-v.stop:
 			return
-		case <-t.C:
+		case <-tick:
 			if err := v.syncAndPurge(); err != nil {
 				v.log.Warn("vault periodic sync", "err", err)
 			}

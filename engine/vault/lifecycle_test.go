@@ -1,0 +1,290 @@
+package vault
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// One test per row of Lifecycles: canary values go in, a fake clock moves
+// past the row's lifetime, and the master-key attacker (AttackerView: every
+// version of every key in both databases, every key it can unwrap) must
+// not read them any more. Each test first checks, as a control, that the
+// attacker does read them before the lifetime is over.
+
+func TestLifecycleTableIsInPrivacyDoc(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/privacy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := LifecycleMarkdown(); !strings.Contains(string(doc), want) {
+		t.Errorf("docs/privacy.md does not hold the lifecycle table of engine/vault/lifecycle.go; paste this:\n%s", want)
+	}
+	if len(Lifecycles) < 10 {
+		t.Errorf("lifecycle table has %d rows; every record kind needs one", len(Lifecycles))
+	}
+}
+
+func TestLifecycleInboxPayloadUnreadableAfterTurn(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	v, tick := ticked(t, dir, c)
+	s := v.SubjectID("whatsapp", canaries[2])
+	// The text typed at a step without save:, or an invalid answer, and the
+	// sender's number: the vault holds them in the payload only.
+	if _, err := v.InboxPut("wamid.A", s, []byte(`{"from":"`+canaries[2]+`","text":"`+canaries[4]+`"}`), c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// Another message is still pending when the key rotates: it must
+	// survive, re-sealed under the next key.
+	if _, err := v.InboxPut("wamid.B", s, []byte(`{"text":"`+canaries[0]+`"}`), c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.CommitTurn(s, Change{State: []byte("step=greet"), InboxDone: "wamid.A"}); err != nil {
+		t.Fatal(err)
+	}
+	tick() // the payload of A leaves the inbox DB; its old versions remain
+	v.Close()
+	if found := attackFinds(t, dir, canaries[2], canaries[4]); len(found) != 2 {
+		t.Fatalf("control: before the transient key's lifetime the attacker reads %v, want both canaries", found)
+	}
+
+	v, tick = ticked(t, dir, c)
+	c.Add(defaultTransient + time.Second)
+	tick() // the sync loop rotates the transient keys
+	pending, err := v.InboxPending()
+	if err != nil || len(pending) != 1 || pending[0].MsgID != "wamid.B" || !strings.Contains(string(pending[0].Payload), canaries[0]) {
+		t.Fatalf("after rotation InboxPending = %+v, %v; want wamid.B readable", pending, err)
+	}
+	if dup, err := v.InboxPut("wamid.A", s, []byte("again"), c.Now()); err != nil || !dup {
+		t.Errorf("InboxPut(wamid.A) after rotation = dup %v, %v; the dedupe marker must stay", dup, err)
+	}
+	v.Close()
+	if found := attackFinds(t, dir, canaries[2], canaries[4]); len(found) != 0 {
+		t.Errorf("%v after the transient key's lifetime, the attacker still reads %v", defaultTransient, found)
+	}
+	if found := attackFinds(t, dir, canaries[0]); len(found) != 1 {
+		t.Errorf("the pending message is not readable after the rotation (lost)")
+	}
+
+	// Once B is processed too, nothing of either message is left.
+	v, tick = ticked(t, dir, c)
+	if _, err := v.CommitTurn(s, Change{State: []byte("step=name"), InboxDone: "wamid.B"}); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(defaultTransient + time.Second)
+	tick()
+	v.Close()
+	if found := attackFinds(t, dir, canaries...); len(found) != 0 {
+		t.Errorf("after both turns and a rotation, the attacker reads %v", found)
+	}
+	keys, _ := os.ReadDir(filepath.Join(dir, transientDir))
+	if len(keys) != 0 {
+		t.Errorf("%d transient key files left with nothing pending", len(keys))
+	}
+}
+
+func TestLifecycleOutboxPayloadUnreadableAfterSend(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	v, tick := ticked(t, dir, c)
+	s := v.SubjectID("whatsapp", canaries[2])
+	sent, err := v.OutboxPut(s, []byte("Thanks "+canaries[0]+", we wrote to "+canaries[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.OutboxPut(s, []byte("Never accepted: "+canaries[3])); err != nil {
+		t.Fatal(err)
+	}
+	// A field keeps the subject's key alive: unreadability must come from
+	// the transient key, not from the subject key going away.
+	if err := v.Commit(s, Change{Put: []FieldRecord{{Name: "n", Value: []byte("x"), ExpiresAt: c.Now().Add(365 * day)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.OutboxDone(sent); err != nil { // Meta accepted it
+		t.Fatal(err)
+	}
+	v.Close()
+	if found := attackFinds(t, dir, canaries[0], canaries[1]); len(found) != 2 {
+		t.Fatalf("control: right after the send the attacker reads %v, want both canaries", found)
+	}
+
+	v, tick = ticked(t, dir, c)
+	c.Add(defaultTransient + time.Second)
+	tick()
+	out, err := v.OutboxPending()
+	if err != nil || len(out) != 1 || !strings.Contains(string(out[0].Payload), canaries[3]) {
+		t.Fatalf("after rotation OutboxPending = %+v, %v; want the unsent entry, readable", out, err)
+	}
+	v.Close()
+	if found := attackFinds(t, dir, canaries[0], canaries[1]); len(found) != 0 {
+		t.Errorf("%v after the send, the attacker still reads %v", defaultTransient, found)
+	}
+
+	// An entry never accepted is bounded too.
+	v, _ = ticked(t, dir, c)
+	c.Add(defaultOutboxMaxAge)
+	if _, err := v.Sweep(c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := v.OutboxPending(); len(out) != 0 {
+		t.Errorf("outbox after OutboxMaxAge = %d entries, want 0", len(out))
+	}
+	v.Close()
+	if found := attackFinds(t, dir, canaries[3]); len(found) != 0 {
+		t.Errorf("an entry never accepted is still readable after OutboxMaxAge")
+	}
+}
+
+func TestLifecycleConversationStateExpires(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	v := openDisk(t, dir, c)
+	s := v.SubjectID("whatsapp", canaries[2])
+	for range 2 { // two versions
+		err := v.Commit(s, Change{State: []byte("step=date name=" + canaries[0]), StateKeep: 10 * day,
+			Put: []FieldRecord{{Name: "email", Value: []byte(canaries[1]), ExpiresAt: c.Now().Add(365 * day)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, _, _ := v.LoadSubject(s, c.Now().Add(9*day)); st == nil {
+		t.Fatal("state gone before its conversation_retention")
+	}
+	v.Close()
+	if found := attackFinds(t, dir, canaries[0]); len(found) != 1 {
+		t.Fatal("control: the attacker cannot read the state before its lifetime")
+	}
+	v = openDisk(t, dir, c)
+	now := c.Add(10*day + time.Second)
+	st, fields, err := v.LoadSubject(s, now)
+	if err != nil || st != nil || len(fields) != 1 {
+		t.Errorf("LoadSubject after conversation_retention = state %q, %d fields, %v; want no state, the field", st, len(fields), err)
+	}
+	sw, err := v.Sweep(now)
+	if err != nil || sw.States != 1 {
+		t.Errorf("Sweep = %+v, %v; want 1 state", sw, err)
+	}
+	if n := rawVersions(t, v.db, keyS(s), true); n != 0 {
+		t.Errorf("%d versions of the expired state remain", n)
+	}
+	v.Close()
+	if found := attackFinds(t, dir, canaries[0]); len(found) != 0 {
+		t.Errorf("after conversation_retention the attacker still reads the state")
+	}
+	if found := attackFinds(t, dir, canaries[1]); len(found) != 1 {
+		t.Errorf("control: the field (1y) should still be readable with the live subject key")
+	}
+}
+
+func TestLifecycleConsentRecordsExpireAfterProof(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	v := openDisk(t, dir, c)
+	s := v.SubjectID("whatsapp", canaries[2])
+	t0 := c.Now()
+	err := v.Commit(s, Change{
+		Consents: []ConsentRecord{
+			{Purpose: "booking", Granted: true, At: t0, MessageID: canaries[3], KeepUntil: t0.Add(400 * day)},
+			{Purpose: "news", Granted: true, At: t0, MessageID: canaries[4]}, // no period: Options.ConsentProof
+		},
+		Put: []FieldRecord{{Name: "email", Value: []byte(canaries[1]), ExpiresAt: t0.Add(5 * 365 * day)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex, _ := v.Export(s, t0.Add(399*day)); len(ex.Consents) != 2 {
+		t.Fatalf("export within the proof period has %d consent records, want 2", len(ex.Consents))
+	}
+	v.Close()
+	if found := attackFinds(t, dir, canaries[3], canaries[4]); len(found) != 2 {
+		t.Fatal("control: the attacker cannot read the consent records within their proof period")
+	}
+	v = openDisk(t, dir, c)
+	ex, _ := v.Export(s, t0.Add(401*day))
+	if len(ex.Consents) != 1 || ex.Consents[0].Purpose != "news" {
+		t.Errorf("export after the booking proof period = %+v, want only news", ex.Consents)
+	}
+	sw, err := v.Sweep(t0.Add(401 * day))
+	if err != nil || sw.Consents != 1 {
+		t.Errorf("Sweep = %+v, %v; want 1 consent record", sw, err)
+	}
+	sw, err = v.Sweep(t0.Add(defaultConsentProof + time.Second))
+	if err != nil || sw.Consents != 1 {
+		t.Errorf("Sweep after the default proof period = %+v, %v; want 1 consent record", sw, err)
+	}
+	v.Close()
+	if found := attackFinds(t, dir, canaries[3], canaries[4]); len(found) != 0 {
+		t.Errorf("after the proof periods the attacker still reads %v", found)
+	}
+	if found := attackFinds(t, dir, canaries[1]); len(found) != 1 {
+		t.Errorf("control: the field (5y) should still be readable")
+	}
+}
+
+func TestLifecycleSubjectKeyDestroyedWhenIdle(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	v := openDisk(t, dir, c)
+	t0 := c.Now()
+	idle := v.SubjectID("whatsapp", "idle")
+	if err := v.Commit(idle, Change{State: []byte("s"), Put: []FieldRecord{{Name: "email", Value: []byte(canaries[1]), ExpiresAt: t0.Add(20 * day)}}}); err != nil {
+		t.Fatal(err)
+	}
+	keep := v.SubjectID("whatsapp", "keep")
+	if err := v.Commit(keep, Change{Put: []FieldRecord{{Name: "name", Value: []byte(canaries[0]), ExpiresAt: t0.Add(365 * day)}}}); err != nil {
+		t.Fatal(err)
+	}
+	// A chat erasure (DELETE MY DATA) confirms under a fresh key, which
+	// must not stay behind once the confirmation is sent.
+	erased := v.SubjectID("whatsapp", canaries[2])
+	if err := v.Commit(erased, Change{State: []byte("s")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Erase(erased, t0); err != nil {
+		t.Fatal(err)
+	}
+	seqs, err := v.CommitTurn(erased, Change{Outbox: [][]byte{[]byte("Your data was erased.")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.OutboxDone(seqs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if sw, err := v.Sweep(t0.Add(day)); err != nil || sw.Keys != 1 {
+		t.Errorf("Sweep at +1d = %+v, %v; want the erased subject's new key destroyed", sw, err)
+	}
+	if n := rawVersions(t, v.db, keyK(erased), true); n != 0 {
+		t.Errorf("%d versions of the erased subject's new key remain", n)
+	}
+	if n := rawVersions(t, v.db, keyK(idle), true); n == 0 {
+		t.Fatal("control: the key of a subject holding data was destroyed")
+	}
+	v.Close()
+	if found := attackFinds(t, dir, canaries[1]); len(found) != 1 {
+		t.Fatal("control: the attacker cannot read a held field")
+	}
+	v = openDisk(t, dir, c)
+	sw, err := v.Sweep(t0.Add(31 * day)) // field (20d) and state (30d) over
+	if err != nil || sw.Keys != 1 {
+		t.Errorf("Sweep at +31d = %+v, %v; want 1 key destroyed", sw, err)
+	}
+	for _, p := range subjectPrefixes(idle) {
+		if n := rawVersions(t, v.db, p, false); n != 0 {
+			t.Errorf("%d versions under %.3s… of the idle subject remain", n, p)
+		}
+	}
+	v.Close()
+	r, err := AttackerView(dir, testKey(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.SubjectKeys != 1 {
+		t.Errorf("the attacker unwraps %d subject keys, want 1 (the subject still holding a field)", r.SubjectKeys)
+	}
+	if found := attackFinds(t, dir, canaries[1]); len(found) != 0 {
+		t.Errorf("the idle subject's field is still readable")
+	}
+}
