@@ -220,6 +220,8 @@ type envOptions struct {
 	before func(n int, body map[string]any)
 	// flowExtra is YAML appended to the served copy of flows/booking.yaml.
 	flowExtra string
+	// now is the clock of the vault and the server (time.Now when nil).
+	now func() time.Time
 }
 
 // fastRetry keeps whatsapp.RetryDelay's decision but waits 1 ms.
@@ -258,13 +260,13 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatalf("LoadFlows: %v\n%s", err, report)
 	}
-	e.vault, err = vault.Open(vault.Options{Dir: e.dataDir, MasterKey: masterKey, Logger: o.logger})
+	e.vault, err = vault.Open(vault.Options{Dir: e.dataDir, MasterKey: masterKey, Logger: o.logger, Now: o.now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.vault.Close() })
 	cfg := server.Config{
-		Vault: e.vault, Flows: flows, Logger: o.logger, SweepEvery: -1, WebChat: o.webChat,
+		Vault: e.vault, Flows: flows, Logger: o.logger, SweepEvery: -1, WebChat: o.webChat, Now: o.now,
 		WhatsApp: &server.WhatsAppConfig{
 			AppSecret: testSecret, AccessToken: testToken, VerifyToken: testVerify, PhoneNumberID: testPNID,
 			Flow: "booking", GraphURL: e.graph.URL, APIVersion: testVersion, MaxAttempts: o.attempts,

@@ -474,8 +474,8 @@ func (v *Vault) closed() bool {
 	return v.isClosed
 }
 
-// Close stops the background work, runs pending purges, and closes the
-// database and the ledger. It is safe to call more than once.
+// Close stops the background work, runs pending purges, rotates the
+// transient keys if they are due, and closes the database and the ledger. It is safe to call more than once.
 func (v *Vault) Close() error {
 	v.closeMu.Lock()
 	if v.isClosed {
@@ -495,6 +495,11 @@ func (v *Vault) Close() error {
 			// Sync the main DB, then drop the processed messages' payloads
 			// from the inbox DB (never the other way round).
 			if err := v.syncAndPurge(); err != nil {
+				errs = append(errs, err)
+			}
+			// A stopped vault must not keep a transient key past its
+			// period until the next start.
+			if err := v.rotateTransient(v.now()); err != nil {
 				errs = append(errs, err)
 			}
 		}
