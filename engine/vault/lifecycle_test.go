@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -287,4 +288,40 @@ func TestLifecycleSubjectKeyDestroyedWhenIdle(t *testing.T) {
 	if found := attackFinds(t, dir, canaries[1]); len(found) != 0 {
 		t.Errorf("the idle subject's field is still readable")
 	}
+}
+
+// TestLifecycleRestoredOutboxEntriesAreDropped: transient keys are not in
+// backups, so a restored outbox entry can never be opened; Sweep drops it
+// rather than keep an unreadable entry (and the subject's key) forever.
+func TestLifecycleRestoredOutboxEntriesAreDropped(t *testing.T) {
+	c := newClock()
+	v := openDisk(t, t.TempDir(), c)
+	s := v.SubjectID("whatsapp", canaries[2])
+	if _, err := v.OutboxPut(s, []byte("Thanks "+canaries[0])); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := v.Backup(&b); err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+	dir := t.TempDir()
+	if err := Restore(diskOpts(dir, c), &b); err != nil {
+		t.Fatal(err)
+	}
+	v = openDisk(t, dir, c)
+	if st, _ := v.Stats(); st.OutboxPending != 1 {
+		t.Fatalf("control: the restored store holds %d outbox entries, want 1", st.OutboxPending)
+	}
+	if out, err := v.OutboxPending(); err != nil || len(out) != 0 {
+		t.Errorf("OutboxPending after restore = %d entries, %v; want none readable", len(out), err)
+	}
+	sw, err := v.Sweep(c.Now())
+	if err != nil || sw.Keys != 1 {
+		t.Errorf("Sweep = %+v, %v; want the subject's key destroyed", sw, err)
+	}
+	if st, _ := v.Stats(); st.OutboxPending != 0 || st.Subjects != 0 {
+		t.Errorf("after Sweep: %d outbox entries, %d subject keys; want 0 and 0", st.OutboxPending, st.Subjects)
+	}
+	v.Close()
 }

@@ -67,7 +67,7 @@ func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 	if st.Dedupe, err = v.sweepInbox(now); err != nil {
 		return st, fmt.Errorf("vault: sweep: %w", err)
 	}
-	if err := v.rotateTransient(now); err != nil {
+	if err := v.rotateTransient(now, true); err != nil {
 		return st, fmt.Errorf("vault: sweep: transient keys: %w", err)
 	}
 	if err := v.sweepLifecycle(now, &st); err != nil {

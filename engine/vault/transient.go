@@ -293,9 +293,11 @@ func (t *transientKeys) open(storageKey, b []byte) (inner []byte, k *tkey, err e
 // becomes unreadable at most one period (plus one sync tick) after its turn
 // committed or its send was acknowledged. Outbox entries older than
 // Options.OutboxMaxAge (never accepted by the channel) are deleted instead
-// of re-sealed.
-func (v *Vault) rotateTransient(now time.Time) error {
-	if !v.tk.due(now) {
+// of re-sealed. force (Sweep) does the pass even when no key is due, so
+// entries nobody can open (restored from a backup, whose transient keys
+// are not in it) and outbox entries past their age are dropped anyway.
+func (v *Vault) rotateTransient(now time.Time, force bool) error {
+	if !force && !v.tk.due(now) {
 		return nil
 	}
 	v.tk.use.Lock()

@@ -460,7 +460,7 @@ func (v *Vault) syncLoop() {
 			if err := v.syncAndPurge(); err != nil {
 				v.log.Warn("vault periodic sync", "err", err)
 			}
-			if err := v.rotateTransient(v.now()); err != nil {
+			if err := v.rotateTransient(v.now(), false); err != nil {
 				v.log.Warn("vault transient key rotation", "err", err)
 			}
 		}
@@ -499,7 +499,7 @@ func (v *Vault) Close() error {
 			}
 			// A stopped vault must not keep a transient key past its
 			// period until the next start.
-			if err := v.rotateTransient(v.now()); err != nil {
+			if err := v.rotateTransient(v.now(), false); err != nil {
 				errs = append(errs, err)
 			}
 		}
