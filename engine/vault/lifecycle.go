@@ -66,39 +66,79 @@ func LifecycleMarkdown() string {
 
 // sweepLifecycle drops expired conversation states and consent records
 // (every version, with DropPrefix) and then destroys the keys of subjects
-// that hold nothing any more.
+// that hold nothing any more. A state whose current version is live but
+// whose older versions expired (the customer came back after
+// conversation_retention, before a sweep) is dropped too and its current
+// version written back, so the old conversation does not wait in the files
+// for a compaction. Writers are held off meanwhile.
 func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
+	v.dropMu.Lock()
 	var drop [][]byte
+	var keep []*badger.Entry
 	err := v.db.View(func(txn *badger.Txn) error {
-		for _, k := range []struct {
-			prefix string
-			n      *int
-		}{{"s/", &st.States}, {"c/", &st.Consents}} {
-			err := scan(txn, []byte(k.prefix), true, func(key []byte, item *badger.Item) error {
-				return item.Value(func(b []byte) error {
-					if h, ok := parseHdr(b); ok && h.expired(now) {
-						drop = append(drop, bytes.Clone(key))
-						*k.n++
-					}
-					return nil
-				})
-			})
+		o := badger.DefaultIteratorOptions
+		o.AllVersions, o.Prefix = true, []byte("s/")
+		it := txn.NewIterator(o)
+		defer it.Close()
+		var cur []byte // key of the group being read
+		var latest *badger.Entry
+		done := false // the group is decided
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			if !bytes.Equal(item.Key(), cur) {
+				cur, latest, done = item.KeyCopy(nil), nil, false
+				if item.IsDeletedOrExpired() {
+					done = true // nothing live: a DropPrefix would skip it
+					continue
+				}
+			}
+			if done {
+				continue
+			}
+			val, err := item.ValueCopy(nil)
 			if err != nil {
 				return err
 			}
+			h, ok := parseHdr(val)
+			expired := ok && h.expired(now)
+			switch {
+			case latest == nil && expired:
+				drop, done = append(drop, cur), true
+				st.States++
+			case latest == nil:
+				latest = badger.NewEntry(cur, val)
+				latest.ExpiresAt = item.ExpiresAt()
+			case expired:
+				drop, keep, done = append(drop, cur), append(keep, latest), true
+				st.States++
+			}
 		}
-		return nil
+		return scan(txn, []byte("c/"), true, func(key []byte, item *badger.Item) error {
+			return item.Value(func(b []byte) error {
+				if h, ok := parseHdr(b); ok && h.expired(now) {
+					drop = append(drop, bytes.Clone(key))
+					st.Consents++
+				}
+				return nil
+			})
+		})
 	})
+	if err == nil && len(drop) > 0 {
+		err = v.dropPrefixes(drop)
+	}
+	if err == nil && len(keep) > 0 {
+		err = v.db.Update(func(txn *badger.Txn) error {
+			for _, e := range keep {
+				if err := txn.SetEntry(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	v.dropMu.Unlock()
 	if err != nil {
 		return err
-	}
-	if len(drop) > 0 {
-		v.dropMu.Lock()
-		err = v.dropPrefixes(drop)
-		v.dropMu.Unlock()
-		if err != nil {
-			return err
-		}
 	}
 	n, err := v.dropIdleKeys(now)
 	st.Keys = n

@@ -325,3 +325,38 @@ func TestLifecycleRestoredOutboxEntriesAreDropped(t *testing.T) {
 	}
 	v.Close()
 }
+
+// TestLifecycleOldConversationGoneWhenCustomerReturns: the customer writes
+// again after conversation_retention but before a sweep; the new state
+// replaces the old one, and the sweep still removes the old versions.
+func TestLifecycleOldConversationGoneWhenCustomerReturns(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	v := openDisk(t, dir, c)
+	s := v.SubjectID("whatsapp", canaries[2])
+	if err := v.Commit(s, Change{State: []byte("old " + canaries[0]), StateKeep: 10 * day}); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(11 * day)
+	if err := v.Commit(s, Change{State: []byte("new " + canaries[4]), StateKeep: 10 * day}); err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+	if found := attackFinds(t, dir, canaries[0]); len(found) != 1 {
+		t.Fatal("control: the old conversation's version is not readable before the sweep")
+	}
+	v = openDisk(t, dir, c)
+	if sw, err := v.Sweep(c.Now()); err != nil || sw.States != 1 {
+		t.Errorf("Sweep = %+v, %v; want the old conversation removed", sw, err)
+	}
+	if st, _, err := v.LoadSubject(s, c.Now()); err != nil || string(st) != "new "+canaries[4] {
+		t.Errorf("current state after the sweep = %q, %v; want the new one kept", st, err)
+	}
+	if n := rawVersions(t, v.db, keyS(s), true); n != 1 {
+		t.Errorf("%d versions of the state remain, want 1 (the current one)", n)
+	}
+	v.Close()
+	if found := attackFinds(t, dir, canaries[0]); len(found) != 0 {
+		t.Errorf("the old conversation is still readable after the sweep")
+	}
+}
