@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -66,5 +68,41 @@ func TestWhatsAppMessagesUnreadableAfterTheirLifetime(t *testing.T) {
 	}
 	if r.TransientKeys != 0 {
 		t.Errorf("%d transient keys left with no message pending", r.TransientKeys)
+	}
+}
+
+// TestWhatsAppChatErasureLeavesNoKeyBehind: DELETE MY DATA then YES through
+// signed webhooks erases the customer and confirms under a fresh subject
+// key; once the confirmation is sent, the sweep destroys that key too, so
+// the master-key attacker unwraps no key of the customer.
+func TestWhatsAppChatErasureLeavesNoKeyBehind(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	const user = "15550001234"
+	e.converse(t, user, "Zephyrine Quillfeather", "zq.canary@example.org")
+	n := len(e.graph.deliveredTo(user))
+	for i, text := range []string{"DELETE MY DATA", "YES"} {
+		if st := e.post(t, textWebhook(user, fmt.Sprintf("wamid.ERASE.%d", i), text, time.Now())); st != http.StatusOK {
+			t.Fatalf("webhook answered %d", st)
+		}
+		n++
+		e.graph.waitDelivered(t, user, n)
+	}
+	e.shutdown(t) // flushes the acknowledgements of sent replies
+	if st := e.stats(t); st.Subjects != 1 || st.OutboxPending != 0 {
+		t.Fatalf("control: after the erasure %d subject keys and %d queued replies, want the confirmation's fresh key and none", st.Subjects, st.OutboxPending)
+	}
+	sw, err := e.vault.Sweep(time.Now())
+	if err != nil || sw.Keys != 1 {
+		t.Errorf("Sweep = %+v, %v; want the fresh key destroyed", sw, err)
+	}
+	if err := e.vault.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := vault.AttackerView(e.dataDir, masterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.SubjectKeys != 0 {
+		t.Errorf("the attacker still unwraps %d subject keys after a chat erasure and a sweep", r.SubjectKeys)
 	}
 }
