@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -73,7 +74,7 @@ func LifecycleMarkdown() string {
 // for a compaction. Writers are held off meanwhile.
 func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 	v.dropMu.Lock()
-	var drop [][]byte
+	var drop, legacy [][]byte
 	var keep []*badger.Entry
 	err := v.db.View(func(txn *badger.Txn) error {
 		o := badger.DefaultIteratorOptions
@@ -108,6 +109,9 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 			case latest == nil:
 				latest = badger.NewEntry(cur, val)
 				latest.ExpiresAt = item.ExpiresAt()
+				if ok && h.expiry == 0 {
+					legacy = append(legacy, cur)
+				}
 			case expired:
 				drop, keep, done = append(drop, cur), append(keep, latest), true
 				st.States++
@@ -115,9 +119,13 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 		}
 		return scan(txn, []byte("c/"), true, func(key []byte, item *badger.Item) error {
 			return item.Value(func(b []byte) error {
-				if h, ok := parseHdr(b); ok && h.expired(now) {
+				h, ok := parseHdr(b)
+				switch {
+				case ok && h.expired(now):
 					drop = append(drop, bytes.Clone(key))
 					st.Consents++
+				case ok && h.expiry == 0:
+					legacy = append(legacy, bytes.Clone(key))
 				}
 				return nil
 			})
@@ -138,6 +146,9 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 	}
 	v.dropMu.Unlock()
 	if err != nil {
+		return err
+	}
+	if err := v.dateLegacy(legacy, now); err != nil {
 		return err
 	}
 	n, err := v.dropIdleKeys(now)
@@ -216,4 +227,55 @@ func (v *Vault) dropIdleKeys(now time.Time) (int, error) {
 	}
 	v.keyMu.Unlock()
 	return len(idle), nil
+}
+
+// dateLegacy gives states and consent records written before they had an
+// expiry one: a state the default conversation retention from now, a
+// consent record the default proof period from its decision. They are
+// re-sealed under the subject's key with the expiry in the header.
+func (v *Vault) dateLegacy(keys [][]byte, now time.Time) error {
+	for _, k := range keys {
+		if len(k) < 2+subjectLen {
+			continue
+		}
+		s := SubjectID(k[2 : 2+subjectLen])
+		err := v.update(func(txn *badger.Txn) error {
+			sk, err := v.liveKey(txn, s, false, now)
+			if err != nil || sk == nil {
+				return err
+			}
+			item, err := txn.Get(k)
+			if err != nil {
+				return err
+			}
+			b, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if h, ok := parseHdr(b); !ok || h.expiry != 0 {
+				return nil // written again meanwhile
+			}
+			pt, err := openValue(sk.aead, k, b)
+			if err != nil {
+				return err
+			}
+			until := now.Add(v.opts.ConversationRetention)
+			if k[0] == 'c' {
+				c, err := decodeConsent(pt)
+				if err != nil {
+					return err
+				}
+				until = c.At.Add(v.opts.ConsentProof)
+			}
+			val, err := sealValue(sk.aead, k, valHdr{expiry: until.UnixNano()}, pt)
+			if err != nil {
+				return err
+			}
+			return txn.Set(k, val)
+		})
+		if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+	}
+	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
 )
 
 // One test per row of Lifecycles: canary values go in, a fake clock moves
@@ -358,5 +360,67 @@ func TestLifecycleOldConversationGoneWhenCustomerReturns(t *testing.T) {
 	v.Close()
 	if found := attackFinds(t, dir, canaries[0]); len(found) != 0 {
 		t.Errorf("the old conversation is still readable after the sweep")
+	}
+}
+
+// TestLifecycleLegacyRecordsGetALifetime: states and consent records
+// written before they carried an expiry are dated by the first sweep (a
+// state: the default retention from then; a consent record: the default
+// proof period from its decision) and dropped when that is over.
+func TestLifecycleLegacyRecordsGetALifetime(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	v := openDisk(t, dir, c)
+	s := v.SubjectID("whatsapp", canaries[2])
+	t0 := c.Now()
+	if err := v.Commit(s, Change{State: []byte("x"), Consents: []ConsentRecord{{Purpose: "booking", Granted: true, At: t0, MessageID: canaries[3]}}}); err != nil {
+		t.Fatal(err)
+	}
+	// Rewrite both as an older version of the vault did: no expiry.
+	err := v.db.Update(func(txn *badger.Txn) error {
+		sk, err := v.readKey(txn, s)
+		if err != nil {
+			return err
+		}
+		legacy := map[string][]byte{string(keyS(s)): []byte("legacy " + canaries[0])}
+		err = scan(txn, prefixC(s), false, func(k []byte, _ *badger.Item) error {
+			cr := ConsentRecord{Purpose: "booking", Granted: true, At: t0, MessageID: canaries[3]}
+			legacy[string(k)] = encodeConsent(&cr)
+			return nil
+		})
+		if err != nil || len(legacy) != 2 {
+			t.Fatalf("legacy records: %d, %v", len(legacy), err)
+		}
+		for k, pt := range legacy {
+			val, err := sealValue(sk.aead, []byte(k), valHdr{}, pt)
+			if err != nil {
+				return err
+			}
+			if err := txn.Set([]byte(k), val); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sw, err := v.Sweep(t0.Add(day)); err != nil || sw.States != 0 || sw.Consents != 0 {
+		t.Fatalf("first Sweep = %+v, %v; want nothing dropped, only dated", sw, err)
+	}
+	if st, _, _ := v.LoadSubject(s, t0.Add(30*day)); string(st) != "legacy "+canaries[0] {
+		t.Errorf("legacy state within its new lifetime = %q", st)
+	}
+	sw, err := v.Sweep(t0.Add(day + defaultConversation + time.Second))
+	if err != nil || sw.States != 1 {
+		t.Errorf("Sweep after the default retention = %+v, %v; want the legacy state dropped", sw, err)
+	}
+	sw, err = v.Sweep(t0.Add(defaultConsentProof + time.Second))
+	if err != nil || sw.Consents != 1 || sw.Keys != 1 {
+		t.Errorf("Sweep after the default proof period = %+v, %v; want the legacy consent record and the key dropped", sw, err)
+	}
+	v.Close()
+	if found := attackFinds(t, dir, canaries[0], canaries[3]); len(found) != 0 {
+		t.Errorf("legacy records still readable: %v", found)
 	}
 }
