@@ -634,7 +634,16 @@ func (v *Vault) sweepInbox(now time.Time) (int, error) {
 	if err := v.dropInbox(append(staleIn, orphans...)); err != nil {
 		return 0, err
 	}
-	for chunk := range slices.Chunk(staleIP, 1000) {
+	if err := v.deleteMain(staleIP); err != nil {
+		return 0, err
+	}
+	return len(staleIn), nil
+}
+
+// deleteMain deletes keys from the main DB, in transactions of at most
+// 1000 keys.
+func (v *Vault) deleteMain(keys [][]byte) error {
+	for chunk := range slices.Chunk(keys, 1000) {
 		err := v.update(func(txn *badger.Txn) error {
 			for _, k := range chunk {
 				if err := txn.Delete(k); err != nil {
@@ -644,10 +653,10 @@ func (v *Vault) sweepInbox(now time.Time) (int, error) {
 			return nil
 		})
 		if err != nil {
-			return 0, err
+			return err
 		}
 	}
-	return len(staleIn), nil
+	return nil
 }
 
 // openInbox opens the inbox DB beside the main one and, for a store made

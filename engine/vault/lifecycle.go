@@ -134,15 +134,8 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 	if err == nil && len(drop) > 0 {
 		err = v.dropPrefixes(drop)
 	}
-	if err == nil && len(keep) > 0 {
-		err = v.db.Update(func(txn *badger.Txn) error {
-			for _, e := range keep {
-				if err := txn.SetEntry(e); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+	if err == nil {
+		err = writeBack(v.db, keep)
 	}
 	v.dropMu.Unlock()
 	if err != nil {

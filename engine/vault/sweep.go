@@ -133,10 +133,16 @@ func (v *Vault) dropFields(keys [][]byte) error {
 	if err := v.dropPrefixes(keys); err != nil {
 		return err
 	}
+	return writeBack(v.db, keep)
+}
+
+// writeBack writes entries read before a DropPrefix back after it; the
+// caller holds dropMu, so no other write can come between.
+func writeBack(db *badger.DB, keep []*badger.Entry) error {
 	if len(keep) == 0 {
 		return nil
 	}
-	return v.db.Update(func(txn *badger.Txn) error {
+	return db.Update(func(txn *badger.Txn) error {
 		for _, e := range keep {
 			if err := txn.SetEntry(e); err != nil {
 				return err

@@ -390,7 +390,7 @@ func (v *Vault) rotateTransient(now time.Time, force bool) error {
 			outbox = append(outbox, r)
 		}
 	}
-	if len(inbox) > 0 || len(dropIn) > 0 {
+	if len(inbox) > 0 {
 		wb := v.inbox.NewWriteBatch()
 		defer wb.Cancel()
 		for _, r := range inbox {
@@ -398,14 +398,12 @@ func (v *Vault) rotateTransient(now time.Time, force bool) error {
 				return err
 			}
 		}
-		for _, k := range dropIn {
-			if err := wb.Delete(k); err != nil {
-				return err
-			}
-		}
 		if err := wb.Flush(); err != nil {
 			return err
 		}
+	}
+	if err := v.dropInbox(dropIn); err != nil {
+		return err
 	}
 	for chunk := range slices.Chunk(outbox, 1000) {
 		err := v.update(func(txn *badger.Txn) error {
@@ -420,18 +418,8 @@ func (v *Vault) rotateTransient(now time.Time, force bool) error {
 			return err
 		}
 	}
-	if len(dropOut) > 0 {
-		err := v.update(func(txn *badger.Txn) error {
-			for _, k := range dropOut {
-				if err := txn.Delete(k); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+	if err := v.deleteMain(dropOut); err != nil {
+		return err
 	}
 	// The re-sealed copies must be on stable storage before the keys that
 	// open the old ones go, or a power cut would lose pending messages.
