@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -422,5 +423,90 @@ func TestLifecycleLegacyRecordsGetALifetime(t *testing.T) {
 	v.Close()
 	if found := attackFinds(t, dir, canaries[0], canaries[3]); len(found) != 0 {
 		t.Errorf("legacy records still readable: %v", found)
+	}
+}
+
+// TestLifecycleRotationLosesNothingUnderLoad: messages arrive, turns
+// commit and replies queue while transient keys rotate again and again;
+// every message not processed and every reply not sent stays readable,
+// with its own payload.
+func TestLifecycleRotationLosesNothingUnderLoad(t *testing.T) {
+	c := newClock()
+	o := diskOpts(t.TempDir(), c)
+	o.OutboxMaxAge = 100 * 365 * day // the clock runs fast here; no reply is too old
+	v, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	const workers, each = 8, 100
+	stop := make(chan struct{})
+	rotated := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				rotated <- n
+				return
+			default:
+			}
+			c.Add(defaultTransient + time.Second)
+			if err := v.rotateTransient(c.Now(), false); err != nil {
+				t.Error(err)
+			}
+			n++
+		}
+	}()
+	done := make(chan struct{})
+	for w := range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			s := v.SubjectID("whatsapp", string(rune('a'+w)))
+			for i := range each {
+				id := fmt.Sprintf("m-%d-%d", w, i)
+				if _, err := v.InboxPut(id, s, []byte("in "+id), c.Now()); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%2 == 0 {
+					if _, err := v.CommitTurn(s, Change{State: []byte(id), InboxDone: id, Outbox: [][]byte{[]byte("out " + id)}}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	close(stop)
+	if n := <-rotated; n < 2 {
+		t.Fatalf("only %d rotations ran during the load", n)
+	}
+	pending, err := v.InboxPending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != workers*each/2 {
+		t.Errorf("%d messages pending, want %d", len(pending), workers*each/2)
+	}
+	for _, e := range pending {
+		if string(e.Payload) != "in "+e.MsgID {
+			t.Errorf("pending %s holds %q", e.MsgID, e.Payload)
+		}
+	}
+	out, err := v.OutboxPending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != workers*each/2 {
+		t.Errorf("%d replies readable, want %d", len(out), workers*each/2)
+	}
+	for _, o := range out {
+		if !strings.HasPrefix(string(o.Payload), "out m-") {
+			t.Errorf("reply %d holds %q", o.Seq, o.Payload)
+		}
 	}
 }
