@@ -439,7 +439,7 @@ func TestLifecycleRotationLosesNothingUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	const workers, each = 8, 100
+	const workers, each = 4, 50
 	stop := make(chan struct{})
 	rotated := make(chan int)
 	go func() {
