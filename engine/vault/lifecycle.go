@@ -11,7 +11,7 @@ import (
 )
 
 // Lifecycle is one kind of record the vault stores: what it holds, who
-// deletes it and when. Nothing is kept forever by default.
+// deletes it and when. Nothing about a customer is kept forever by default.
 type Lifecycle struct {
 	Kind  string // short name
 	Where string // storage key (or file) pattern
@@ -38,6 +38,8 @@ var Lifecycles = []Lifecycle{
 	{"outbox payloads", "out/<seq>", "a reply to send (may hold names, emails), sealed under the subject key and a transient key",
 		"the sender (OutboxDone once Meta accepted it, or on a permanent failure); the transient key rotation",
 		"unreadable at most `TransientKeyPeriod` (5m) plus one tick after the send was accepted or given up; an entry never accepted is dropped `OutboxMaxAge` (24h) after it was queued"},
+	{"status callback map", "ow/<hmac(wamid)>", "outbox sequence number and subject pseudonym of a sent reply; no content",
+		"Badger's TTL, then compaction", "`DedupeWindow` (7d) after the send (late \"read\" callbacks)"},
 	{"transient keys", "Dir/keys/<id>.key", "a 32-byte key sealing inbox and outbox payloads, wrapped under the master key",
 		"the transient key rotation (os.Remove)",
 		"one `TransientKeyPeriod` (5m) after it was made; pending payloads are re-sealed under the next key first"},
@@ -47,10 +49,14 @@ var Lifecycles = []Lifecycle{
 	{"subject keys", "k/<s>", "the subject's data key, wrapped under the master key",
 		"Sweep (DropPrefix of every version); Erase at once (crypto-shredding)",
 		"when the subject holds nothing: no unexpired field, state, consent record, inbox or outbox entry"},
+	{"purge queue", "pq/<s>", "the pseudonym of an erased subject whose files are not purged yet",
+		"the batched purge", "`PurgeDelay` (10s) after the erasure, or when the vault closes"},
 	{"audit entries", "a/<seq>", "pseudonymous record of rights requests and operator actions, hash-chained",
 		"the audit retention sweep (audit.go)", "`AuditRetention` (default 2 years) after the entry"},
 	{"erasure ledger", "e/<s>, erasures.log", "subject pseudonym, erasure time, receipt id; no personal data",
 		"the ledger retention sweep (ledger.go)", "`LedgerRetention` (default 2 years) after the erasure"},
+	{"vault metadata", "m/...", "key check, pepper (sealed), schema version, sequences, audit head; no personal data",
+		"nobody: it is the vault itself", "with the data directory"},
 }
 
 // LifecycleMarkdown renders Lifecycles as the Markdown table in
