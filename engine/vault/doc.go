@@ -18,8 +18,9 @@
 //
 // Every record kind has a lifecycle declared in Lifecycles (lifecycle.go):
 // what it holds, what deletes it and when; nothing about a customer is
-// kept forever by default. Fields, conversation states (Change.StateKeep) and consent
-// records (ConsentRecord.KeepUntil) carry their expiry in a clear header;
+// kept forever by default. Fields, conversation states (Change.StateKeep)
+// and consent records (ConsentRecord.KeepUntil) carry their expiry in a
+// clear header;
 // Sweep drops them with DropPrefix once expired, and then destroys the keys
 // of subjects that hold nothing. Inbox and outbox payloads are also sealed
 // under transient keys (transient.go), files in Dir/keys that the sync loop
