@@ -124,11 +124,12 @@ type Flow struct {
 	Integrations []*Integration
 	Keywords     []*Keyword
 	WhatsApp     *WhatsApp
+	Start        Scalar
+	Steps        []*Step
+
 	// ConversationRetention is how long the conversation state is kept
 	// after the last message (a retention such as 30d).
 	ConversationRetention Scalar
-	Start                 Scalar
-	Steps                 []*Step
 }
 
 // Controller names who is responsible for the data (GDPR art. 4(7)).
