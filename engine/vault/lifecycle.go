@@ -156,18 +156,46 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 }
 
 // dropIdleKeys destroys, every version of them, the data keys of subjects
-// that hold nothing unexpired. No writer of inbox entries (which seal under
-// the key outside the main DB's transactions) nor of the main DB runs
-// meanwhile, so a subject gaining data during the check keeps its key.
+// that hold nothing unexpired. A first pass finds the candidates while
+// turns go on; then, with no writer of the main DB running and no inbox
+// entry being sealed (those seal under the key outside the main DB's
+// transactions), each candidate is checked again and dropped, so a
+// subject gaining data meanwhile keeps its key.
 func (v *Vault) dropIdleKeys(now time.Time) (int, error) {
-	v.tk.use.Lock()
-	defer v.tk.use.Unlock()
-	raw, err := v.readInbox(nil)
-	if err != nil {
+	idle, err := v.idleSubjects(now, nil)
+	if err != nil || len(idle) == 0 {
 		return 0, err
 	}
+	v.tk.use.Lock()
+	defer v.tk.use.Unlock()
 	v.dropMu.Lock()
 	defer v.dropMu.Unlock()
+	if idle, err = v.idleSubjects(now, idle); err != nil || len(idle) == 0 {
+		return 0, err
+	}
+	var prefixes [][]byte
+	for _, s := range idle {
+		prefixes = append(prefixes, subjectPrefixes(s)...)
+	}
+	if err := v.dropPrefixes(prefixes); err != nil {
+		return 0, err
+	}
+	v.keyMu.Lock()
+	for _, s := range idle {
+		delete(v.newKeys, s)
+	}
+	v.keyMu.Unlock()
+	return len(idle), nil
+}
+
+// idleSubjects returns the subjects with a live data key and no unexpired
+// state, field or consent record, inbox or outbox entry: among all
+// subjects, or only among the given ones.
+func (v *Vault) idleSubjects(now time.Time, only []SubjectID) ([]SubjectID, error) {
+	raw, err := v.readInbox(nil)
+	if err != nil {
+		return nil, err
+	}
 	held := map[SubjectID]bool{}
 	for _, q := range raw {
 		held[q.subject] = true
@@ -184,48 +212,52 @@ func (v *Vault) dropIdleKeys(now time.Time) (int, error) {
 		if err != nil {
 			return err
 		}
-		for _, p := range []string{"s/", "f/", "c/"} {
-			err := scan(txn, []byte(p), true, func(k []byte, item *badger.Item) error {
+		// Keys under s/, f/ and c/ all have the subject id at offset 2.
+		live := func(prefix []byte) error {
+			return scan(txn, prefix, true, func(k []byte, item *badger.Item) error {
 				return item.Value(func(b []byte) error {
-					if h, ok := parseHdr(b); ok && !h.expired(now) && len(k) >= len(p)+subjectLen {
-						held[SubjectID(k[len(p):len(p)+subjectLen])] = true
+					if h, ok := parseHdr(b); ok && !h.expired(now) && len(k) >= 2+subjectLen {
+						held[SubjectID(k[2:2+subjectLen])] = true
 					}
 					return nil
 				})
 			})
+		}
+		keyLiveIdle := func(s SubjectID, b []byte) {
+			if !held[s] && len(b) >= keyHdrLen && b[1] == keyLive {
+				idle = append(idle, s)
+			}
+		}
+		if only == nil {
+			for _, p := range []string{"s/", "f/", "c/"} {
+				if err := live([]byte(p)); err != nil {
+					return err
+				}
+			}
+			return scan(txn, []byte("k/"), true, func(k []byte, item *badger.Item) error {
+				return item.Value(func(b []byte) error { keyLiveIdle(SubjectID(k[2:]), b); return nil })
+			})
+		}
+		for _, s := range only {
+			for _, p := range [][]byte{keyS(s), prefixF(s), prefixC(s)} {
+				if err := live(p); err != nil {
+					return err
+				}
+			}
+			item, err := txn.Get(keyK(s))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			}
 			if err != nil {
 				return err
 			}
-		}
-		return scan(txn, []byte("k/"), true, func(k []byte, item *badger.Item) error {
-			s := SubjectID(k[2:])
-			if held[s] {
-				return nil
+			if err := item.Value(func(b []byte) error { keyLiveIdle(s, b); return nil }); err != nil {
+				return err
 			}
-			return item.Value(func(b []byte) error {
-				if len(b) >= keyHdrLen && b[1] == keyLive {
-					idle = append(idle, s)
-				}
-				return nil
-			})
-		})
+		}
+		return nil
 	})
-	if err != nil || len(idle) == 0 {
-		return 0, err
-	}
-	var prefixes [][]byte
-	for _, s := range idle {
-		prefixes = append(prefixes, subjectPrefixes(s)...)
-	}
-	if err := v.dropPrefixes(prefixes); err != nil {
-		return 0, err
-	}
-	v.keyMu.Lock()
-	for _, s := range idle {
-		delete(v.newKeys, s)
-	}
-	v.keyMu.Unlock()
-	return len(idle), nil
+	return idle, err
 }
 
 // dateLegacy gives states and consent records written before they had an

@@ -423,7 +423,8 @@ func (v *Vault) rotateTransient(now time.Time, force bool) error {
 	}
 	// The re-sealed copies must be on stable storage before the keys that
 	// open the old ones go, or a power cut would lose pending messages.
-	if v.needsSync() {
+	// (Deletions need not be: what a power cut brings back is unreadable.)
+	if v.needsSync() && len(inbox)+len(outbox) > 0 {
 		if err := v.inboxGroup.sync(v.inbox.Sync); err != nil {
 			return err
 		}
