@@ -510,3 +510,38 @@ func TestLifecycleRotationLosesNothingUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestLifecycleFieldValuesUnreadableAfterRetention: the field row, against
+// the master-key attacker (TestExpiryUsesStoredTimeAndSweepRemovesAllVersions
+// counts versions; this reads them).
+func TestLifecycleFieldValuesUnreadableAfterRetention(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	v := openDisk(t, dir, c)
+	s := v.SubjectID("whatsapp", canaries[2])
+	t0 := c.Now()
+	for _, val := range []string{canaries[0], canaries[4]} { // two versions
+		err := v.Commit(s, Change{Put: []FieldRecord{
+			{Name: "name", Value: []byte(val), ExpiresAt: t0.Add(30 * day)},
+			{Name: "email", Value: []byte(canaries[1]), ExpiresAt: t0.Add(365 * day)},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	v.Close()
+	if found := attackFinds(t, dir, canaries[0], canaries[4]); len(found) != 2 {
+		t.Fatalf("control: within retention the attacker reads %v, want both versions", found)
+	}
+	v = openDisk(t, dir, c)
+	if sw, err := v.Sweep(t0.Add(31 * day)); err != nil || sw.Expired != 1 {
+		t.Errorf("Sweep = %+v, %v; want 1 expired field", sw, err)
+	}
+	v.Close()
+	if found := attackFinds(t, dir, canaries[0], canaries[4]); len(found) != 0 {
+		t.Errorf("after the field's retention the attacker still reads %v", found)
+	}
+	if found := attackFinds(t, dir, canaries[1]); len(found) != 1 {
+		t.Errorf("control: the field kept for 1y should stay readable")
+	}
+}
