@@ -278,7 +278,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatalf("LoadFlows: %v\n%s", err, report)
 	}
-	e.vault, err = vault.Open(vault.Options{Dir: e.dataDir, MasterKey: masterKey, Logger: o.logger})
+	e.vault, err = vault.Open(vault.Options{Dir: e.dataDir, MasterKey: masterKey, Logger: o.logger, Now: o.now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,9 +18,12 @@ func init() {
 		summary: "delete expired data now and reclaim disk space",
 		usage:   "parley purge --data DIR [--now RFC3339]",
 		help: `Runs the retention sweeper once: physically removes every field whose
-retention has run out (all stored versions), forgets old inbound message ids,
-finishes pending erasures and reclaims space. 'parley serve' does this in the
-background; purge is for stores that are not being served.`,
+retention has run out (all stored versions), conversations past the flow's
+conversation_retention, consent records past their proof period and the keys
+of customers about whom nothing is held any more; destroys the short-lived
+keys of processed WhatsApp messages and sent replies; forgets old inbound
+message ids, finishes pending erasures and reclaims space. 'parley serve' does
+this in the background; purge is for stores that are not being served.`,
 		run: runPurge,
 	})
 	register(&command{
@@ -104,6 +107,8 @@ func runPurge(c *cli, args []string) int {
 	v.Audit("cli", "purge:ok", "", map[string]string{"expired": fmt.Sprint(st.Expired)})
 	fmt.Fprintf(c.stdout, "expired fields removed: %d\ndeleted fields removed: %d\nold message ids forgotten: %d\nerased subjects purged: %d\nold audit entries removed: %d\nold erasures forgotten: %d\n",
 		st.Expired, st.Deleted, st.Dedupe, st.Purged, st.Audit, st.Ledger)
+	fmt.Fprintf(c.stdout, "conversations removed: %d\nconsent records removed: %d\nidle subject keys destroyed: %d\n",
+		st.States, st.Consents, st.Keys)
 	return exitOK
 }
 

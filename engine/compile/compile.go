@@ -102,6 +102,7 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 		p.fieldIndex[fd.Name] = i
 		p.fields = append(p.fields, fd)
 	}
+	p.compileLifetimes(f, &ds)
 	for i, fi := range f.Integrations {
 		in := Integration{
 			Flow: p.id, Name: fi.Name.Value, Index: i, Purpose: fi.Purpose.Value, PurposeIndex: None,

@@ -157,6 +157,9 @@ type Purpose struct {
 	// collection, per language, with its hash. Nil entries mean the
 	// description is a template: build it at run time with BuildNotice.
 	Notices []*Notice
+	// ConsentProof is how long a consent record of this purpose is kept:
+	// the longest retention of its fields plus one year (lifetimes.go).
+	ConsentProof time.Duration
 }
 
 // Notice is a privacy text shown to the customer and its SHA-256 (hex), which
@@ -250,6 +253,8 @@ type Program struct {
 	integrations []Integration
 	intIndex     map[string]int
 	keywords     []map[string]Right // per language
+	// conversationRetention: see ConversationRetention (lifetimes.go).
+	conversationRetention time.Duration
 }
 
 // ID returns the flow id.

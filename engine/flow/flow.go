@@ -126,6 +126,10 @@ type Flow struct {
 	WhatsApp     *WhatsApp
 	Start        Scalar
 	Steps        []*Step
+
+	// ConversationRetention is how long the conversation state is kept
+	// after the last message (a retention such as 30d).
+	ConversationRetention Scalar
 }
 
 // Controller names who is responsible for the data (GDPR art. 4(7)).

@@ -26,6 +26,8 @@ func (l *loader) build(root *yaml.Node) *flow.Flow {
 			f.Version = l.intValue(v)
 		case "description":
 			f.Description = l.scalar(v)
+		case "conversation_retention":
+			f.ConversationRetention = l.scalar(v)
 		case "languages":
 			if v.Kind == yaml.SequenceNode {
 				for _, c := range v.Content {

@@ -234,6 +234,7 @@ var patternHelp = map[string]string{
 	"name":       "use letters, digits and underscores, starting with a letter",
 	"lang":       "use a two-letter language code in lower case, such as en or it",
 	"retention":  "write a number and a unit (m, h, d, w or y) such as 30d, 12h or 1y, or session, or transient",
+	"lifetime":   "write a number and a unit (m, h, d, w or y) such as 30d, 12h or 1y",
 	"secret_env": "write the name of an environment variable in capitals, such as CRM_TOKEN",
 	"timeout":    "write a number and a unit such as 5s, 500ms or 1m",
 }
@@ -369,7 +370,7 @@ func (l *loader) schemaDiag(root *yaml.Node, se schemaError) {
 			help = "it does not have the expected form"
 		}
 		d := l.add(diag.InvalidValue, valRange, "%s cannot be %s: %s", subject, shown, help)
-		if name == "retention" {
+		if name == "retention" || name == "lifetime" {
 			d.Suggestion = retentionFix(val.Value)
 		}
 	case "minimum":

@@ -82,7 +82,7 @@ func (t *turn) stop() {
 		}
 		if st.Consent[pu.Name] == ConsentGranted {
 			t.eff = append(t.eff, Effect{Kind: EffectConsent, Purpose: pu.Name, Basis: pu.Basis, Granted: false,
-				NoticeHash: st.Noticed[pu.Name], MessageID: t.in.ID})
+				NoticeHash: st.Noticed[pu.Name], MessageID: t.in.ID, KeepFor: pu.ConsentProof})
 			st.Consent[pu.Name] = ConsentWithdrawn
 		}
 		for _, fi := range pu.Fields {

@@ -75,6 +75,7 @@ func Step(p *compile.Program, st *State, in Inbound, env Env) Turn {
 	t.li = p.LangIndex(st.Lang)
 	t.w = wordsFor(st.Lang)
 	st.LastInbound = env.Now
+	st.Keep = p.ConversationRetention()
 	if in.Text != "" {
 		t.norm = compile.Normalize(string(in.Text))
 	} else {
@@ -296,7 +297,7 @@ func (t *turn) consentAnswer(purpose string) {
 	}
 	st.Pending = ""
 	hash := st.Noticed[pu.Name]
-	e := Effect{Kind: EffectConsent, Purpose: pu.Name, Basis: pu.Basis, Granted: yes, NoticeHash: hash, MessageID: t.in.ID}
+	e := Effect{Kind: EffectConsent, Purpose: pu.Name, Basis: pu.Basis, Granted: yes, NoticeHash: hash, MessageID: t.in.ID, KeepFor: pu.ConsentProof}
 	t.eff = append(t.eff, e)
 	if yes {
 		setMap(&st.Consent, pu.Name, ConsentGranted)

@@ -127,6 +127,9 @@ type State struct {
 	// starts again.
 	OptedOut    bool
 	LastInbound time.Time
+	// Keep is how long the store keeps this state after the turn: the
+	// flow's conversation_retention, set by Step (not persisted).
+	Keep time.Duration
 }
 
 // EffectKind names a side effect the host must carry out.
@@ -184,6 +187,8 @@ type Effect struct {
 	// Target is the integration called (EffectCall), from the running
 	// program: the host records it as a recipient of the subject's data.
 	Target *compile.Integration
+	// KeepFor is EffectConsent's proof period: how long the record is kept.
+	KeepFor time.Duration
 }
 
 // Turn is what one inbound message produced.

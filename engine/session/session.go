@@ -131,10 +131,14 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 		case runtime.EffectDelete:
 			c.Delete = append(c.Delete, e.Field)
 		case runtime.EffectConsent:
-			c.Consents = append(c.Consents, vault.ConsentRecord{
+			cr := vault.ConsentRecord{
 				Purpose: e.Purpose, Granted: e.Granted, At: now, Flow: st.Flow, FlowVersion: st.Version,
 				NoticeHash: e.NoticeHash, MessageID: e.MessageID,
-			})
+			}
+			if e.KeepFor > 0 {
+				cr.KeepUntil = now.Add(e.KeepFor) // the purpose's proof period
+			}
+			c.Consents = append(c.Consents, cr)
 			if !e.Granted {
 				// Recipients of the purpose sent data since they were last
 				// told get a stop notice (the vault decides who).
@@ -171,6 +175,7 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 		}
 	}
 	c.State = encodeState(st)
+	c.StateKeep = st.Keep // the flow's conversation_retention
 	return s.V.CommitTurn(sid, c)
 }
 

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -298,5 +300,52 @@ func TestExportTellsDeclinedFromWithdrawn(t *testing.T) {
 	}
 	if len(ex.Fields) != 0 {
 		t.Errorf("fields after STOP and a new grant: %+v", ex.Fields)
+	}
+}
+
+// TestConversationRetentionReachesTheVault: the flow's
+// conversation_retention and its compiled consent proof period go, through
+// runtime and session, into the vault's expiry of the state and of the
+// consent record.
+func TestConversationRetentionReachesTheVault(t *testing.T) {
+	src, err := os.ReadFile("../../flows/booking.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "booking.yaml")
+	flowSrc := strings.Replace(string(src), "\nversion: 1\n", "\nversion: 1\nconversation_retention: 2d\n", 1)
+	if flowSrc == string(src) {
+		t.Fatal("booking.yaml has no version: 1 line to insert after")
+	}
+	if err := os.WriteFile(path, []byte(flowSrc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	now := t0
+	v := memVault(t, &now)
+	s := session.New(v)
+	p := program(t, path)
+	e := &runtime.Engine{Programs: map[string]*compile.Program{p.ID(): p}, Store: s, Now: func() time.Time { return now }}
+	ctx := context.Background()
+	subj := s.Subject("whatsapp", "1")
+	for _, msg := range []string{"hi", "YES"} {
+		if _, err := e.Handle(ctx, subj, runtime.Inbound{ID: msg, Text: runtime.Answer(msg)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, err := s.Load(ctx, subj, t0.Add(47*time.Hour)); err != nil || st == nil || st.Step == "" {
+		t.Fatalf("state within conversation_retention = %+v, %v; want the waiting step", st, err)
+	}
+	if st, err := s.Load(ctx, subj, t0.Add(49*time.Hour)); err != nil || st != nil {
+		t.Errorf("state after conversation_retention (2d) = %+v, %v; want none", st, err)
+	}
+	proof := 30*24*time.Hour + 365*24*time.Hour // booking fields keep 30d, plus 1y
+	for _, c := range []struct {
+		at   time.Duration
+		want int
+	}{{proof - time.Hour, 1}, {proof + time.Hour, 0}} {
+		ex, err := v.Export(vault.SubjectID(subj), t0.Add(c.at))
+		if err != nil || len(ex.Consents) != c.want {
+			t.Errorf("consent records at +%v = %d, %v; want %d", c.at, len(ex.Consents), err, c.want)
+		}
 	}
 }

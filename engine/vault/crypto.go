@@ -19,6 +19,8 @@ const (
 	labelKEK    = "parley/vault/kek/v1"
 	labelMeta   = "parley/vault/meta/v1"
 	labelBackup = "parley/vault/backup/v1"
+	// labelTransient wraps the transient keys in Dir/keys (see transient.go).
+	labelTransient = "parley/vault/transient-keys/v1"
 )
 
 // MasterKeySize is the length of the master key in bytes.

@@ -12,22 +12,35 @@
 // It imports no other Parley package: values are opaque bytes, and a bridge
 // outside this package maps runtime state and effects onto this API.
 //
-// Entry points: LoadMasterKey, Open, Restore; on a *Vault: SubjectID,
-// LoadSubject, Commit, Export, Erase, Rectify, Sweep, InboxPut, OutboxPut,
-// Audit, Backup, Recipients, DueNotices.
+// Entry points: LoadMasterKey, Open, Restore, AttackerView; on a *Vault:
+// SubjectID, LoadSubject, Commit, Export, Erase, Rectify, Sweep, InboxPut,
+// OutboxPut, Audit, Backup, Recipients, DueNotices.
+//
+// Every record kind has a lifecycle declared in Lifecycles (lifecycle.go):
+// what it holds, what deletes it and when; nothing about a customer is
+// kept forever by default. Fields, conversation states (Change.StateKeep)
+// and consent records (ConsentRecord.KeepUntil) carry their expiry in a
+// clear header;
+// Sweep drops them with DropPrefix once expired, and then destroys the keys
+// of subjects that hold nothing. Inbox and outbox payloads are also sealed
+// under transient keys (transient.go), files in Dir/keys that the sync loop
+// rotates and deletes every TransientKeyPeriod, so a processed message or a
+// sent reply becomes unreadable, old Badger versions included, within
+// minutes. AttackerView is the yardstick: what someone holding the data
+// directory and the master key can still read.
 //
 // Storage layout (all keys hold pseudonyms only, never a phone number, user id
 // or name):
 //
 //	k/<s>                  wrapped DEK of subject s (or an "erased" marker until purged)
-//	s/<s>                  conversation state blob, sealed
+//	s/<s>                  conversation state blob, sealed; clear header: expiry
 //	f/<s>/<field>          field record, sealed; clear 10-byte header: flags + expiry
-//	c/<s>/<purpose>/<seq>  consent record, sealed
+//	c/<s>/<purpose>/<seq>  consent record, sealed; clear header: end of its proof period
 //	r/<s>/<flow>/<name>    recipient record: an integration sent data, sealed (notify.go)
 //	e/<s>                  erasure ledger entry (time, receipt id; no personal data)
 //	pq/<s>                 erased subject waiting for the physical purge
 //	ip/<hmac(msg id)>      inbound message processed (inbox seq), written with the turn
-//	out/<seq>              outbox entry, payload sealed under the subject's DEK
+//	out/<seq>              outbox entry, payload sealed under the subject's DEK and a transient key
 //	ow/<hmac(wamid)>       channel message id -> outbox seq, for status callbacks
 //	a/<seq>                audit entry, hash-chained (deleted after Options.AuditRetention)
 //	nq/<receipt>           erasure or stop notice for a recipient, sealed under the meta key; no personal data
@@ -38,7 +51,7 @@
 // Dir/inbox, encrypted at rest under its own key derived from the master key:
 //
 //	in/<hmac(msg id)>      inbound dedupe marker (Badger TTL: dedupe window + margin)
-//	iq/<seq>               pending inbound message, payload sealed under the subject's DEK
+//	iq/<seq>               pending inbound message, payload sealed under the subject's DEK and a transient key
 //	m/seq/inbox            inbox sequence
 //
 // It is apart because every inbound message is fsynced before the webhook
@@ -61,6 +74,9 @@
 // lost with the inbox directory is not delivered again. Restore leaves an
 // existing Dir/inbox in place; its entries whose subject key the restored
 // data lacks are unreadable and removed by Sweep.
+//
+// Transient keys are not in backups either: outbox entries restored from a
+// backup cannot be opened and are dropped at the first rotation.
 //
 // Beside the database directory the vault keeps erasures.log, an fsynced,
 // append-only copy of the erasure ledger that survives restoring an older

@@ -137,3 +137,37 @@ func snapshotDir(t *testing.T, root string) map[string]string {
 	}
 	return m
 }
+
+// attackFinds closes nothing: the vault in dir must be closed. It runs the
+// master-key attacker (AttackerView) and returns the secrets it can read,
+// in any of the encodings needles lists.
+func attackFinds(t *testing.T, dir string, secrets ...string) []string {
+	t.Helper()
+	r, err := AttackerView(dir, testKey(1))
+	if err != nil {
+		t.Fatalf("AttackerView: %v", err)
+	}
+	var found []string
+	for _, s := range secrets {
+		for _, n := range needles(s) {
+			if r.Contains([]byte(n)) {
+				found = append(found, s)
+				break
+			}
+		}
+	}
+	return found
+}
+
+// ticked opens a disk vault whose sync loop runs when tick is sent to;
+// a send returns once the loop took it, so two sends mean one full round.
+func ticked(t *testing.T, dir string, c *clock) (*Vault, func()) {
+	t.Helper()
+	o := diskOpts(dir, c)
+	o.tick = make(chan time.Time)
+	v, err := Open(o)
+	if err != nil {
+		t.Fatalf("Open(%s) = %v", dir, err)
+	}
+	return v, func() { o.tick <- c.Now(); o.tick <- c.Now() }
+}

@@ -218,16 +218,27 @@ func (v *Vault) InboxPut(msgID string, s SubjectID, payload []byte, now time.Tim
 	}
 	q := rawIQ{seq: seq, subject: s, at: now, hash: h}
 	qk := seqKey(prefixIQ, seq)
+	// Sealed under the subject's key (erasure) and a transient key (the
+	// payload's own short life), held from sealing until it is written.
+	v.tk.use.RLock()
 	err = v.withSubjectKey(s, now, func(_ *badger.Txn, sk *subjectKey) error {
+		tk, err := v.tk.current(now)
+		if err != nil {
+			return err
+		}
 		var pe enc
 		pe.str(msgID)
 		pe.bytes(payload)
 		q.keyID = sk.id
-		var err error
-		q.sealed, err = sealValue(sk.aead, qk, valHdr{}, pe.b)
+		inner, err := sealValue(sk.aead, qk, valHdr{}, pe.b)
+		if err != nil {
+			return err
+		}
+		q.sealed, err = v.tk.seal(tk, qk, inner)
 		return err
 	})
 	if err != nil {
+		v.tk.use.RUnlock()
 		return false, fmt.Errorf("vault: inbox put: %w", err)
 	}
 	err = v.inboxUpdate(func(txn *badger.Txn) error {
@@ -242,6 +253,7 @@ func (v *Vault) InboxPut(msgID string, s SubjectID, payload []byte, now time.Tim
 		}
 		return txn.Set(qk, q.encode())
 	})
+	v.tk.use.RUnlock()
 	if err != nil {
 		return false, fmt.Errorf("vault: inbox put: %w", err)
 	}
@@ -336,7 +348,15 @@ func (v *Vault) InboxPending() ([]InboxEntry, error) {
 			if sk == nil || !bytes.Equal(sk.id, q.keyID) {
 				continue // erased meanwhile: unreadable, swept later
 			}
-			pt, err := openValue(sk.aead, seqKey(prefixIQ, q.seq), q.sealed)
+			qk := seqKey(prefixIQ, q.seq)
+			inner, _, err := v.tk.open(qk, q.sealed)
+			if errors.Is(err, errKeyGone) {
+				continue // unreadable for good: dropped at the next rotation
+			}
+			if err != nil {
+				return err
+			}
+			pt, err := openValue(sk.aead, qk, inner)
 			if err != nil {
 				return err
 			}
@@ -429,12 +449,16 @@ func (v *Vault) InboxDone(msgID string) error {
 	}
 	if err == nil {
 		now := v.now()
+		v.tk.use.RLock()
 		err = v.update(func(txn *badger.Txn) error { return v.markProcessed(txn, ref, now) })
+		if err == nil {
+			v.queuePurge(ref)
+		}
+		v.tk.use.RUnlock()
 	}
 	if err != nil {
 		return fmt.Errorf("vault: inbox done: %w", err)
 	}
-	v.queuePurge(ref)
 	return v.durable()
 }
 
@@ -442,6 +466,8 @@ func (v *Vault) InboxDone(msgID string) error {
 // then delete from the inbox DB the payloads whose processed marker that
 // sync made durable. Only entries listed before the sync began are purged.
 func (v *Vault) syncAndPurge() error {
+	v.sapMu.Lock() // the sync loop, Close and the key rotation all call it
+	defer v.sapMu.Unlock()
 	v.inboxMu.Lock()
 	n := len(v.toPurge)
 	batch := slices.Clone(v.toPurge)
@@ -608,7 +634,16 @@ func (v *Vault) sweepInbox(now time.Time) (int, error) {
 	if err := v.dropInbox(append(staleIn, orphans...)); err != nil {
 		return 0, err
 	}
-	for chunk := range slices.Chunk(staleIP, 1000) {
+	if err := v.deleteMain(staleIP); err != nil {
+		return 0, err
+	}
+	return len(staleIn), nil
+}
+
+// deleteMain deletes keys from the main DB, in transactions of at most
+// 1000 keys.
+func (v *Vault) deleteMain(keys [][]byte) error {
+	for chunk := range slices.Chunk(keys, 1000) {
 		err := v.update(func(txn *badger.Txn) error {
 			for _, k := range chunk {
 				if err := txn.Delete(k); err != nil {
@@ -618,10 +653,10 @@ func (v *Vault) sweepInbox(now time.Time) (int, error) {
 			return nil
 		})
 		if err != nil {
-			return 0, err
+			return err
 		}
 	}
-	return len(staleIn), nil
+	return nil
 }
 
 // openInbox opens the inbox DB beside the main one and, for a store made
@@ -714,6 +749,13 @@ func (v *Vault) migrateInbox() error {
 				}
 				pd := dec{b: pt}
 				q.hash, q.keyID = v.inboxHash(pd.str()), sk.id
+				tk, err := v.tk.current(v.now())
+				if err != nil {
+					return err
+				}
+				if q.sealed, err = v.tk.seal(tk, k, q.sealed); err != nil {
+					return err
+				}
 				moved = append(moved, badger.NewEntry(bytes.Clone(k), q.encode()))
 				return nil
 			})

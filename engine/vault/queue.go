@@ -128,11 +128,13 @@ func decodeOut(b []byte) (OutboxEntry, []byte, error) {
 }
 
 // OutboxPut queues a message for the subject, sealed under the subject's
-// key. It is not fsynced on its own: Badger applies writes in order, so a
+// key and the current transient key. It is not fsynced on its own: Badger applies writes in order, so a
 // power cut that loses it also loses the InboxDone that would follow it, and
 // the inbound message is processed again.
 func (v *Vault) OutboxPut(s SubjectID, payload []byte) (seq uint64, err error) {
 	now := v.now()
+	v.tk.use.RLock()
+	defer v.tk.use.RUnlock()
 	err = v.withSubjectKey(s, now, func(txn *badger.Txn, sk *subjectKey) error {
 		seq, err = v.putOutbox(txn, s, sk, payload, now)
 		return err
@@ -149,7 +151,15 @@ func (v *Vault) putOutbox(txn *badger.Txn, s SubjectID, sk *subjectKey, payload 
 		return 0, err
 	}
 	k := seqKey(prefixOut, seq)
-	sealed, err := sealValue(sk.aead, k, valHdr{}, payload)
+	inner, err := sealValue(sk.aead, k, valHdr{}, payload)
+	if err != nil {
+		return 0, err
+	}
+	tk, err := v.tk.current(now)
+	if err != nil {
+		return 0, err
+	}
+	sealed, err := v.tk.seal(tk, k, inner)
 	if err != nil {
 		return 0, err
 	}
@@ -171,7 +181,14 @@ func (v *Vault) OutboxPending() ([]OutboxEntry, error) {
 				if err != nil || sk == nil {
 					return err
 				}
-				if o.Payload, err = openValue(sk.aead, k, sealed); err != nil {
+				inner, _, err := v.tk.open(k, sealed)
+				if errors.Is(err, errKeyGone) {
+					return nil // unreadable for good: dropped at the next rotation
+				}
+				if err != nil {
+					return err
+				}
+				if o.Payload, err = openValue(sk.aead, k, inner); err != nil {
 					return err
 				}
 				o.Seq = parseSeq(k, len(prefixOut))
@@ -189,6 +206,8 @@ func (v *Vault) OutboxPending() ([]OutboxEntry, error) {
 // OutboxUpdate records delivery state for an entry (ErrNotFound if done).
 func (v *Vault) OutboxUpdate(seq uint64, u OutboxUpdate) error {
 	k := seqKey(prefixOut, seq)
+	v.tk.use.RLock() // the rotation must not re-seal the entry meanwhile
+	defer v.tk.use.RUnlock()
 	err := v.update(func(txn *badger.Txn) error {
 		item, err := txn.Get(k)
 		if errors.Is(err, badger.ErrKeyNotFound) {

@@ -69,6 +69,9 @@ type FieldRecord struct {
 
 // ConsentRecord is one consent decision. Records are append-only.
 type ConsentRecord struct {
+	// KeepUntil ends the record's proof period (zero: At plus
+	// Options.ConsentProof); Sweep then drops it.
+	KeepUntil   time.Time
 	Purpose     string
 	Granted     bool
 	At          time.Time
@@ -85,6 +88,9 @@ type ConsentRecord struct {
 type Change struct {
 	// State replaces the conversation state; nil keeps it.
 	State []byte
+	// StateKeep is how long the state is kept after this commit (the
+	// flow's conversation_retention; zero: Options.ConversationRetention).
+	StateKeep time.Duration
 	// Put stores fields (replacing same-named ones).
 	Put []FieldRecord
 	// Delete removes fields by name.
@@ -383,6 +389,9 @@ func (v *Vault) loadWith(txn *badger.Txn, s SubjectID, sk *subjectKey, now time.
 	switch {
 	case err == nil:
 		err = item.Value(func(b []byte) error {
+			if h, ok := parseHdr(b); ok && h.expired(now) {
+				return nil // past conversation_retention: gone for the engine
+			}
 			state, err = openValue(sk.aead, keyS(s), b)
 			return err
 		})
@@ -459,6 +468,10 @@ func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) 
 		return nil, err
 	}
 	now := v.now()
+	// Outbox payloads are sealed under a transient key: no rotation may run
+	// between sealing and committing.
+	v.tk.use.RLock()
+	defer v.tk.use.RUnlock()
 	var ref inboxRef
 	var known, inInbox bool
 	if c.InboxDone != "" {
@@ -516,7 +529,11 @@ func (v *Vault) apply(txn *badger.Txn, s SubjectID, c *Change, now time.Time, ou
 	}
 	*fresh = sk.fresh
 	if c.State != nil {
-		val, err := sealValue(sk.aead, keyS(s), valHdr{}, c.State)
+		keep := c.StateKeep
+		if keep <= 0 {
+			keep = v.opts.ConversationRetention
+		}
+		val, err := sealValue(sk.aead, keyS(s), valHdr{expiry: now.Add(keep).UnixNano()}, c.State)
 		if err != nil {
 			return err
 		}
@@ -550,8 +567,15 @@ func (v *Vault) apply(txn *badger.Txn, s SubjectID, c *Change, now time.Time, ou
 			return err
 		}
 		cr.Seq = seq
+		if cr.KeepUntil.IsZero() {
+			at := cr.At
+			if at.IsZero() {
+				at = now
+			}
+			cr.KeepUntil = at.Add(v.opts.ConsentProof)
+		}
 		k := keyC(s, cr.Purpose, seq)
-		val, err := sealValue(sk.aead, k, valHdr{}, encodeConsent(&cr))
+		val, err := sealValue(sk.aead, k, valHdr{expiry: cr.KeepUntil.UnixNano()}, encodeConsent(&cr))
 		if err != nil {
 			return err
 		}
@@ -644,6 +668,9 @@ func (v *Vault) Export(s SubjectID, now time.Time) (Export, error) {
 		}
 		return scan(txn, prefixC(s), true, func(k []byte, item *badger.Item) error {
 			return item.Value(func(b []byte) error {
+				if h, ok := parseHdr(b); ok && h.expired(now) {
+					return nil // proof period over
+				}
 				pt, err := openValue(sk.aead, k, b)
 				if err != nil {
 					return err

@@ -25,13 +25,22 @@ type SweepStats struct {
 	// Audit entries and erasures (ledger) past their retention, deleted by
 	// sweepHistory (audit.go, ledger.go).
 	Audit, Ledger int
+	// States and Consents: conversation states and consent records past
+	// their lifetime, dropped from the files.
+	States, Consents int
+	// Recipients: recipient records past RecipientKeep, dropped.
+	Recipients int
+	// Keys: data keys of subjects that held nothing any more, destroyed.
+	Keys int
 }
 
 // Sweep physically removes expired and deleted fields (every stored version,
-// via DropPrefix), forgets old inbound message ids, finishes pending
-// erasure purges and then runs value-log GC. Expiry is judged against now;
-// audit entries and erasures past their retention go too, judged by the
-// vault's clock (sweepHistory).
+// via DropPrefix), forgets old inbound message ids, rotates the transient
+// keys of inbox and outbox payloads, drops expired conversation states and
+// consent records, destroys the keys of subjects that hold nothing,
+// finishes pending erasure purges and then runs value-log GC (see
+// Lifecycles). Expiry is judged against now; audit entries and erasures
+// past their retention go too, judged by the vault's clock (sweepHistory).
 // It blocks writes while Badger drops prefixes, so run it every few minutes
 // or hours, not per turn.
 func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
@@ -62,6 +71,12 @@ func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 		return st, fmt.Errorf("vault: sweep: %w", err)
 	}
 	if st.Dedupe, err = v.sweepInbox(now); err != nil {
+		return st, fmt.Errorf("vault: sweep: %w", err)
+	}
+	if err := v.rotateTransient(now, true); err != nil {
+		return st, fmt.Errorf("vault: sweep: transient keys: %w", err)
+	}
+	if err := v.sweepLifecycle(now, &st); err != nil {
 		return st, fmt.Errorf("vault: sweep: %w", err)
 	}
 	var pending int
@@ -127,10 +142,16 @@ func (v *Vault) dropFields(keys [][]byte) error {
 	if err := v.dropPrefixes(keys); err != nil {
 		return err
 	}
+	return writeBack(v.db, keep)
+}
+
+// writeBack writes entries read before a DropPrefix back after it; the
+// caller holds dropMu, so no other write can come between.
+func writeBack(db *badger.DB, keep []*badger.Entry) error {
 	if len(keep) == 0 {
 		return nil
 	}
-	return v.db.Update(func(txn *badger.Txn) error {
+	return db.Update(func(txn *badger.Txn) error {
 		for _, e := range keep {
 			if err := txn.SetEntry(e); err != nil {
 				return err
@@ -163,7 +184,8 @@ func (v *Vault) StartSweeper(ctx context.Context, every time.Duration) {
 					}
 					continue
 				}
-				v.log.Info("vault sweep", "expired", st.Expired, "deleted", st.Deleted, "dedupe", st.Dedupe, "purged", st.Purged)
+				v.log.Info("vault sweep", "expired", st.Expired, "deleted", st.Deleted, "dedupe", st.Dedupe, "purged", st.Purged,
+					"states", st.States, "consents", st.Consents, "keys", st.Keys)
 			}
 		}
 	}()

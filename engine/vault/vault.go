@@ -86,6 +86,23 @@ type Options struct {
 	// Purge, Sweep or Close is called. The erasure itself (key destroyed,
 	// data unreadable) is immediate either way.
 	PurgeDelay time.Duration
+	// TransientKeyPeriod is how long one transient key seals new inbox and
+	// outbox payloads before it is rotated and destroyed (default 5m): a
+	// processed message or a sent reply is unreadable at most this long
+	// (plus one SyncInterval) after its turn committed or its send was
+	// acknowledged. See transient.go and lifecycle.go.
+	TransientKeyPeriod time.Duration
+	// OutboxMaxAge bounds an outbox entry the channel never accepted
+	// (default 24h, the WhatsApp customer-service window): older entries
+	// are dropped at the next rotation.
+	OutboxMaxAge time.Duration
+	// ConversationRetention is how long conversation state is kept after
+	// the last commit that wrote it when the commit does not say
+	// (Change.StateKeep; default 30 days).
+	ConversationRetention time.Duration
+	// ConsentProof is how long a consent record is kept when the commit
+	// does not say (ConsentRecord.KeepUntil; default 2 years).
+	ConsentProof time.Duration
 	// ErasureLog overrides the path of the erasure ledger file (default
 	// Dir/erasures.log), e.g. to keep it on another volume than the data.
 	ErasureLog string
@@ -100,6 +117,8 @@ type Options struct {
 	// onSync, if set (tests), is called before every explicit fsync with
 	// the database it syncs: "db" (main) or "inbox".
 	onSync func(db string)
+	// tick, if set (tests), drives the sync loop instead of a ticker.
+	tick chan time.Time
 }
 
 const (
@@ -107,6 +126,10 @@ const (
 	defaultSessionTTL   = 24 * time.Hour
 	defaultDedupe       = 7 * 24 * time.Hour
 	defaultPurgeDelay   = 10 * time.Second
+	defaultTransient    = 5 * time.Minute
+	defaultOutboxMaxAge = 24 * time.Hour
+	defaultConversation = 30 * 24 * time.Hour
+	defaultConsentProof = 2 * 365 * 24 * time.Hour
 	// ttlMargin is added to Badger's TTL backstop so that our own sweeper,
 	// which also purges old versions physically, runs first.
 	ttlMargin     = 7 * 24 * time.Hour
@@ -125,6 +148,7 @@ type Vault struct {
 	inbox  *badger.DB // inbound messages and their dedupe markers; see inbox.go
 	lock   *os.File
 	ledger *ledger
+	tk     *transientKeys // seal inbox and outbox payloads; see transient.go
 
 	kek        cipher.AEAD
 	meta       cipher.AEAD
@@ -151,6 +175,7 @@ type Vault struct {
 	// the entries this process put or listed) and toPurge (entries marked
 	// processed in the main DB, deleted from the inbox DB after the next
 	// main DB sync).
+	sapMu     sync.Mutex // serialises syncAndPurge
 	inboxMu   sync.Mutex
 	inboxSeqs map[string]inboxRef
 	toPurge   []inboxRef
@@ -193,6 +218,18 @@ func (o Options) withDefaults() Options {
 	}
 	if o.LedgerRetention <= 0 {
 		o.LedgerRetention = defaultLedgerRetention
+	}
+	if o.TransientKeyPeriod <= 0 {
+		o.TransientKeyPeriod = defaultTransient
+	}
+	if o.OutboxMaxAge <= 0 {
+		o.OutboxMaxAge = defaultOutboxMaxAge
+	}
+	if o.ConversationRetention <= 0 {
+		o.ConversationRetention = defaultConversation
+	}
+	if o.ConsentProof <= 0 {
+		o.ConsentProof = defaultConsentProof
 	}
 	if o.ErasureLog == "" && o.Dir != "" {
 		o.ErasureLog = filepath.Join(o.Dir, ledgerName)
@@ -339,6 +376,9 @@ func openVault(opts Options) (_ *Vault, err error) {
 			return nil, fmt.Errorf("vault: sequence: %w", err)
 		}
 	}
+	if v.tk, err = openTransient(opts); err != nil {
+		return nil, err
+	}
 	if err := v.openInbox(); err != nil {
 		return nil, err
 	}
@@ -428,13 +468,20 @@ func (v *Vault) syncLoop() {
 	defer v.wg.Done()
 	t := time.NewTicker(v.opts.SyncInterval)
 	defer t.Stop()
+	tick := t.C
+	if v.opts.tick != nil {
+		tick = v.opts.tick
+	}
 	for {
 		select {
 		case <-v.stop:
 			return
-		case <-t.C:
+		case <-tick:
 			if err := v.syncAndPurge(); err != nil {
 				v.log.Warn("vault periodic sync", "err", err)
+			}
+			if err := v.rotateTransient(v.now(), false); err != nil {
+				v.log.Warn("vault transient key rotation", "err", err)
 			}
 		}
 	}
@@ -447,8 +494,8 @@ func (v *Vault) closed() bool {
 	return v.isClosed
 }
 
-// Close stops the background work, runs pending purges, and closes the
-// database and the ledger. It is safe to call more than once.
+// Close stops the background work, runs pending purges, rotates the
+// transient keys if they are due, and closes the database and the ledger. It is safe to call more than once.
 func (v *Vault) Close() error {
 	v.closeMu.Lock()
 	if v.isClosed {
@@ -468,6 +515,11 @@ func (v *Vault) Close() error {
 			// Sync the main DB, then drop the processed messages' payloads
 			// from the inbox DB (never the other way round).
 			if err := v.syncAndPurge(); err != nil {
+				errs = append(errs, err)
+			}
+			// A stopped vault must not keep a transient key past its
+			// period until the next start.
+			if err := v.rotateTransient(v.now(), false); err != nil {
 				errs = append(errs, err)
 			}
 		}

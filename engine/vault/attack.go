@@ -1,0 +1,150 @@
+package vault
+
+import (
+	"bytes"
+	"crypto/cipher"
+	"fmt"
+	"path/filepath"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Recovered is what an attacker holding a stopped vault's data directory
+// and its master key can read.
+type Recovered struct {
+	// Plaintext holds every value, at every layer, that some key opened.
+	Plaintext [][]byte
+	// SubjectKeys counts the distinct subject data keys unwrapped from any
+	// version of any k/ record; TransientKeys the transient key files.
+	SubjectKeys, TransientKeys int
+}
+
+// Contains reports whether needle occurs in any recovered plaintext.
+func (r *Recovered) Contains(needle []byte) bool {
+	for _, p := range r.Plaintext {
+		if bytes.Contains(p, needle) {
+			return true
+		}
+	}
+	return false
+}
+
+// AttackerView plays the attacker the lifecycle promises are made against
+// (see Lifecycles and docs/privacy.md): it opens both Badger databases of
+// the stopped vault in dir read-only, reads every version of every key
+// Badger still holds (deleted and expired ones included), unwraps every
+// subject key any version holds and every transient key file still on
+// disk, and tries every key on every value. It is the yardstick of the
+// lifecycle tests and can be run by an auditor; it changes no data.
+func AttackerView(dir string, masterKey []byte) (*Recovered, error) {
+	o := Options{Dir: dir, MasterKey: masterKey}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	o = o.withDefaults()
+	type kv struct{ k, v []byte }
+	var all []kv
+	for _, db := range []struct{ sub, label string }{{dbSubdir, labelBadger}, {inboxSubdir, labelInbox}} {
+		enc, err := derive(masterKey, nil, db.label)
+		if err != nil {
+			return nil, err
+		}
+		bo := o.badgerOptionsAt(filepath.Join(dir, db.sub), enc).WithReadOnly(true)
+		bdb, err := badger.Open(bo)
+		if err != nil {
+			return nil, fmt.Errorf("vault: attacker view: open %s: %w", db.sub, err)
+		}
+		err = bdb.View(func(txn *badger.Txn) error {
+			io := badger.DefaultIteratorOptions
+			io.AllVersions = true
+			it := txn.NewIterator(io)
+			defer it.Close()
+			for it.Rewind(); it.Valid(); it.Next() {
+				val, err := it.Item().ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				all = append(all, kv{it.Item().KeyCopy(nil), val})
+			}
+			return nil
+		})
+		if cerr := bdb.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("vault: attacker view: read %s: %w", db.sub, err)
+		}
+	}
+	r := &Recovered{}
+	var keys []cipher.AEAD
+	tk, err := openTransient(o)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range tk.keys {
+		keys = append(keys, k.aead)
+		r.TransientKeys++
+	}
+	kekKey, err := derive(masterKey, nil, labelKEK)
+	if err != nil {
+		return nil, err
+	}
+	kek, err := newGCM(kekKey)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, e := range all {
+		if !bytes.HasPrefix(e.k, []byte("k/")) || len(e.v) < keyHdrLen || e.v[1] != keyLive || seen[string(e.v[2:18])] {
+			continue
+		}
+		dek, err := open(kek, e.v[keyHdrLen:], append(bytes.Clone(e.k), e.v[:keyHdrLen]...))
+		if err != nil {
+			continue
+		}
+		a, err := newGCM(dek)
+		if err != nil {
+			return nil, err
+		}
+		seen[string(e.v[2:18])] = true
+		keys = append(keys, a)
+		r.SubjectKeys++
+	}
+	for _, e := range all {
+		blob := e.v
+		switch {
+		case bytes.HasPrefix(e.k, prefixIQ):
+			if q, err := decodeIQ(e.k, e.v); err == nil {
+				blob = q.sealed
+			}
+		case bytes.HasPrefix(e.k, prefixOut):
+			if _, sealed, err := decodeOut(e.v); err == nil {
+				blob = sealed
+			}
+		}
+		r.peel(keys, e.k, blob, 0)
+	}
+	return r, nil
+}
+
+// peel opens blob with every key, as a plain sealed value and as a
+// transient-wrapped one, and recurses into what it opened.
+func (r *Recovered) peel(keys []cipher.AEAD, storageKey, blob []byte, depth int) {
+	if depth > 2 || len(blob) == 0 {
+		return
+	}
+	forms := [][]byte{blob}
+	if blob[0] == transientVersion && len(blob) > 1+transientIDLen {
+		forms = append(forms, blob[1+transientIDLen:])
+	}
+	for _, a := range keys {
+		for _, b := range forms {
+			pt, err := openValue(a, storageKey, b)
+			if err != nil {
+				continue
+			}
+			r.Plaintext = append(r.Plaintext, pt)
+			r.peel(keys, storageKey, pt, depth+1)
+		}
+	}
+}

@@ -1,0 +1,332 @@
+package vault
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Lifecycle is one kind of record the vault stores: what it holds, who
+// deletes it and when. Nothing about a customer is kept forever by default.
+type Lifecycle struct {
+	Kind  string // short name
+	Where string // storage key (or file) pattern
+	Holds string // what it holds
+	Who   string // what deletes it
+	When  string // when it is gone, and how it is made unreadable
+}
+
+// Lifecycles is the lifecycle table of every record kind. docs/privacy.md
+// reproduces it (LifecycleMarkdown); a test fails when the two differ, and
+// each row has a test that attacks the real files after the row's lifetime.
+var Lifecycles = []Lifecycle{
+	{"field values", "f/<s>/<field>", "one collected answer, sealed under the subject key",
+		"Sweep (DropPrefix of every version)",
+		"the field's `retention:` after collection; session fields when the conversation ends or `SessionTTL` (24h) after collection"},
+	{"conversation state", "s/<s>", "step, language, consent answers and notices of the conversation, sealed under the subject key",
+		"Sweep (DropPrefix of every version)",
+		"the flow's `conversation_retention:` (default 30d) after the last turn that wrote it"},
+	{"inbox payloads", "iq/<seq> (Dir/inbox)", "the inbound message (text, sender's number), sealed under the subject key and a transient key",
+		"the sync loop (delete after the turn's main DB sync); the transient key rotation",
+		"deleted about one `SyncInterval` (1s) after the turn commits; unreadable once its transient key is destroyed, at most `TransientKeyPeriod` (5m) plus one tick after the turn commits"},
+	{"inbox dedupe markers", "in/<hmac(msg id)> (Dir/inbox), ip/<hmac(msg id)>", "message sequence number, subject pseudonym, arrival time; no content",
+		"Sweep", "`DedupeWindow` (7d) after arrival"},
+	{"outbox payloads", "out/<seq>", "a reply to send (may hold names, emails), sealed under the subject key and a transient key",
+		"the sender (OutboxDone once Meta accepted it, or on a permanent failure); the transient key rotation",
+		"unreadable at most `TransientKeyPeriod` (5m) plus one tick after the send was accepted or given up; an entry never accepted is dropped `OutboxMaxAge` (24h) after it was queued"},
+	{"status callback map", "ow/<hmac(wamid)>", "outbox sequence number and subject pseudonym of a sent reply; no content",
+		"Badger's TTL, then compaction", "`DedupeWindow` (7d) after the send (late \"read\" callbacks)"},
+	{"transient keys", "Dir/keys/<id>.key", "a 32-byte key sealing inbox and outbox payloads, wrapped under the master key",
+		"the transient key rotation (os.Remove)",
+		"one `TransientKeyPeriod` (5m) after it was made; pending payloads are re-sealed under the next key first"},
+	{"consent records", "c/<s>/<purpose>/<seq>", "one consent decision (purpose, granted, time, notice hash, message id), sealed under the subject key",
+		"Sweep (DropPrefix of every version)",
+		"the proof period after the decision: the longest retention of the purpose's fields plus 1 year (compiled from the flow; 2 years when the caller declares none)"},
+	{"subject keys", "k/<s>", "the subject's data key, wrapped under the master key",
+		"Sweep (DropPrefix of every version); Erase at once (crypto-shredding)",
+		"when the subject holds nothing: no unexpired field, state, consent record, recipient record, inbox or outbox entry"},
+	{"recipient records", "r/<s>/<flow>/<integration>", "that an integration was sent data about the subject (names, address, first and last send), sealed under the subject key",
+		"Sweep (DropPrefix of every version); Erase at once (crypto-shredding)",
+		"`RecipientKeep` (2 years) after the last send; the subject's key is kept while one is unexpired, so erase notices can still reach the recipient"},
+	{"recipient notices", "nq/<receipt>", "an erase or stop notice to an integration: its address, its pseudonymous reference for the subject, a receipt id; no personal data",
+		"the notice sender: once delivered, or when it gives up",
+		"when the recipient accepted it, or `NoticeGiveUp` (7 days) after it was queued"},
+	{"purge queue", "pq/<s>", "the pseudonym of an erased subject whose files are not purged yet",
+		"the batched purge", "`PurgeDelay` (10s) after the erasure, or when the vault closes"},
+	{"audit entries", "a/<seq>", "pseudonymous record of rights requests and operator actions, hash-chained",
+		"the audit retention sweep (audit.go)", "`AuditRetention` (default 2 years) after the entry"},
+	{"erasure ledger", "e/<s>, erasures.log", "subject pseudonym, erasure time, receipt id; no personal data",
+		"the ledger retention sweep (ledger.go)", "`LedgerRetention` (default 2 years) after the erasure"},
+	{"audit head file", "audit.head (beside erasures.log)", "sequence and hash of the last audit entry and of the retention anchor; no personal data",
+		"rewritten with every audit entry", "with the data directory"},
+	{"vault metadata", "m/...", "key check, pepper (sealed), schema version, sequences, audit head; no personal data",
+		"nobody: it is the vault itself", "with the data directory"},
+}
+
+// LifecycleMarkdown renders Lifecycles as the Markdown table in
+// docs/privacy.md.
+func LifecycleMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| Record | Stored as | Holds | Deleted by | Gone (and unreadable) |\n")
+	b.WriteString("|---|---|---|---|---|\n")
+	for _, l := range Lifecycles {
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s |\n", l.Kind, l.Where, l.Holds, l.Who, l.When)
+	}
+	return b.String()
+}
+
+// sweepLifecycle drops expired conversation states and consent records
+// (every version, with DropPrefix) and then destroys the keys of subjects
+// that hold nothing any more. A state whose current version is live but
+// whose older versions expired (the customer came back after
+// conversation_retention, before a sweep) is dropped too and its current
+// version written back, so the old conversation does not wait in the files
+// for a compaction. Writers are held off meanwhile.
+func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
+	v.dropMu.Lock()
+	var drop, legacy [][]byte
+	var keep []*badger.Entry
+	err := v.db.View(func(txn *badger.Txn) error {
+		o := badger.DefaultIteratorOptions
+		o.AllVersions, o.Prefix = true, []byte("s/")
+		it := txn.NewIterator(o)
+		defer it.Close()
+		var cur []byte // key of the group being read
+		var latest *badger.Entry
+		done := false // the group is decided
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			if !bytes.Equal(item.Key(), cur) {
+				cur, latest, done = item.KeyCopy(nil), nil, false
+				if item.IsDeletedOrExpired() {
+					done = true // nothing live: a DropPrefix would skip it
+					continue
+				}
+			}
+			if done {
+				continue
+			}
+			val, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			h, ok := parseHdr(val)
+			expired := ok && h.expired(now)
+			switch {
+			case latest == nil && expired:
+				drop, done = append(drop, cur), true
+				st.States++
+			case latest == nil:
+				latest = badger.NewEntry(cur, val)
+				latest.ExpiresAt = item.ExpiresAt()
+				if ok && h.expiry == 0 {
+					legacy = append(legacy, cur)
+				}
+			case expired:
+				drop, keep, done = append(drop, cur), append(keep, latest), true
+				st.States++
+			}
+		}
+		err := scan(txn, []byte("c/"), true, func(key []byte, item *badger.Item) error {
+			return item.Value(func(b []byte) error {
+				h, ok := parseHdr(b)
+				switch {
+				case ok && h.expired(now):
+					drop = append(drop, bytes.Clone(key))
+					st.Consents++
+				case ok && h.expiry == 0:
+					legacy = append(legacy, bytes.Clone(key))
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		return scan(txn, []byte("r/"), true, func(key []byte, item *badger.Item) error {
+			return item.Value(func(b []byte) error {
+				if h, ok := parseHdr(b); ok && h.expired(now) {
+					drop = append(drop, bytes.Clone(key))
+					st.Recipients++
+				}
+				return nil
+			})
+		})
+	})
+	if err == nil && len(drop) > 0 {
+		err = v.dropPrefixes(drop)
+	}
+	if err == nil {
+		err = writeBack(v.db, keep)
+	}
+	v.dropMu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := v.dateLegacy(legacy, now); err != nil {
+		return err
+	}
+	n, err := v.dropIdleKeys(now)
+	st.Keys = n
+	return err
+}
+
+// dropIdleKeys destroys, every version of them, the data keys of subjects
+// that hold nothing unexpired. A first pass finds the candidates while
+// turns go on; then, with no writer of the main DB running and no inbox
+// entry being sealed (those seal under the key outside the main DB's
+// transactions), each candidate is checked again and dropped, so a
+// subject gaining data meanwhile keeps its key.
+func (v *Vault) dropIdleKeys(now time.Time) (int, error) {
+	idle, err := v.idleSubjects(now, nil)
+	if err != nil || len(idle) == 0 {
+		return 0, err
+	}
+	v.tk.use.Lock()
+	defer v.tk.use.Unlock()
+	v.dropMu.Lock()
+	defer v.dropMu.Unlock()
+	if idle, err = v.idleSubjects(now, idle); err != nil || len(idle) == 0 {
+		return 0, err
+	}
+	var prefixes [][]byte
+	for _, s := range idle {
+		prefixes = append(prefixes, subjectPrefixes(s)...)
+	}
+	if err := v.dropPrefixes(prefixes); err != nil {
+		return 0, err
+	}
+	v.keyMu.Lock()
+	for _, s := range idle {
+		delete(v.newKeys, s)
+	}
+	v.keyMu.Unlock()
+	return len(idle), nil
+}
+
+// idleSubjects returns the subjects with a live data key and no unexpired
+// state, field, consent or recipient record, inbox or outbox entry: among all
+// subjects, or only among the given ones.
+func (v *Vault) idleSubjects(now time.Time, only []SubjectID) ([]SubjectID, error) {
+	raw, err := v.readInbox(nil)
+	if err != nil {
+		return nil, err
+	}
+	held := map[SubjectID]bool{}
+	for _, q := range raw {
+		held[q.subject] = true
+	}
+	var idle []SubjectID
+	err = v.db.View(func(txn *badger.Txn) error {
+		err := scan(txn, prefixOut, true, func(_ []byte, item *badger.Item) error {
+			return item.Value(func(b []byte) error {
+				d := dec{b: b}
+				held[SubjectID(d.str())] = true
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		// Keys under s/, f/, c/ and r/ all have the subject id at offset 2.
+		live := func(prefix []byte) error {
+			return scan(txn, prefix, true, func(k []byte, item *badger.Item) error {
+				return item.Value(func(b []byte) error {
+					if h, ok := parseHdr(b); ok && !h.expired(now) && len(k) >= 2+subjectLen {
+						held[SubjectID(k[2:2+subjectLen])] = true
+					}
+					return nil
+				})
+			})
+		}
+		keyLiveIdle := func(s SubjectID, b []byte) {
+			if !held[s] && len(b) >= keyHdrLen && b[1] == keyLive {
+				idle = append(idle, s)
+			}
+		}
+		if only == nil {
+			for _, p := range []string{"s/", "f/", "c/", "r/"} {
+				if err := live([]byte(p)); err != nil {
+					return err
+				}
+			}
+			return scan(txn, []byte("k/"), true, func(k []byte, item *badger.Item) error {
+				return item.Value(func(b []byte) error { keyLiveIdle(SubjectID(k[2:]), b); return nil })
+			})
+		}
+		for _, s := range only {
+			for _, p := range [][]byte{keyS(s), prefixF(s), prefixC(s), prefixR(s)} {
+				if err := live(p); err != nil {
+					return err
+				}
+			}
+			item, err := txn.Get(keyK(s))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := item.Value(func(b []byte) error { keyLiveIdle(s, b); return nil }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return idle, err
+}
+
+// dateLegacy gives states and consent records written before they had an
+// expiry one: a state the default conversation retention from now, a
+// consent record the default proof period from its decision. They are
+// re-sealed under the subject's key with the expiry in the header.
+func (v *Vault) dateLegacy(keys [][]byte, now time.Time) error {
+	for _, k := range keys {
+		if len(k) < 2+subjectLen {
+			continue
+		}
+		s := SubjectID(k[2 : 2+subjectLen])
+		err := v.update(func(txn *badger.Txn) error {
+			sk, err := v.liveKey(txn, s, false, now)
+			if err != nil || sk == nil {
+				return err
+			}
+			item, err := txn.Get(k)
+			if err != nil {
+				return err
+			}
+			b, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if h, ok := parseHdr(b); !ok || h.expiry != 0 {
+				return nil // written again meanwhile
+			}
+			pt, err := openValue(sk.aead, k, b)
+			if err != nil {
+				return err
+			}
+			until := now.Add(v.opts.ConversationRetention)
+			if k[0] == 'c' {
+				c, err := decodeConsent(pt)
+				if err != nil {
+					return err
+				}
+				until = c.At.Add(v.opts.ConsentProof)
+			}
+			val, err := sealValue(sk.aead, k, valHdr{expiry: until.UnixNano()}, pt)
+			if err != nil {
+				return err
+			}
+			return txn.Set(k, val)
+		})
+		if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+	}
+	return nil
+}
