@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/parleyhq/parley/engine/check"
 	"github.com/parleyhq/parley/engine/diag"
-	"github.com/parleyhq/parley/engine/lint"
 )
 
 func init() {
@@ -44,7 +44,7 @@ func runLint(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "parley lint: unknown --format %q: use text or json\n", *format)
 		return exitUsage
 	}
-	paths, err := lint.Expand(fs.Args())
+	paths, err := check.Expand(fs.Args())
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley lint: %v\n", err)
 		return exitUsage
@@ -53,7 +53,7 @@ func runLint(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "parley lint: no flow files (*.yaml, *.yml) found in %v\n", fs.Args())
 		return exitUsage
 	}
-	checked, err := lint.Files(paths)
+	checked, err := check.Files(paths)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley lint: %v\n", err)
 		return exitUsage

@@ -1,9 +1,4 @@
-// Package lint runs every check on a flow file — YAML structure, schema,
-// meaning and expressions — and returns the compiled program when the flow
-// has no errors. It is the one entry point that `parley lint`, `parley chat`
-// and `parley serve` share, so that a flow that lints clean is exactly a flow
-// that runs.
-package lint
+package check
 
 import (
 	"io/fs"

@@ -1,14 +1,14 @@
-package lint_test
+package check_test
 
 import (
 	"testing"
 
+	"github.com/parleyhq/parley/engine/check"
 	"github.com/parleyhq/parley/engine/internal/flowgen"
-	"github.com/parleyhq/parley/engine/lint"
 )
 
 func TestLargeFlowCompiles(t *testing.T) {
-	r := lint.Source("large.yaml", flowgen.Large(1000))
+	r := check.Source("large.yaml", flowgen.Large(1000))
 	if r.Program == nil || len(r.Diags) != 0 {
 		t.Fatalf("generated flow: program %v, %d diagnostics: %v", r.Program != nil, len(r.Diags), r.Diags.Err())
 	}
@@ -18,7 +18,7 @@ func TestLargeFlowCompiles(t *testing.T) {
 }
 
 func TestBrokenFlowHasNoProgram(t *testing.T) {
-	r := lint.Source("broken.yaml", []byte("parley: 1\nid: x\nversion: 1\nstart: a\nsteps:\n  a:\n    say: \"{{ nope }}\"\n"))
+	r := check.Source("broken.yaml", []byte("parley: 1\nid: x\nversion: 1\nstart: a\nsteps:\n  a:\n    say: \"{{ nope }}\"\n"))
 	if r.Program != nil || !r.Diags.HasErrors() {
 		t.Fatalf("a flow with an unknown name compiled: program %v, diags %v", r.Program != nil, r.Diags)
 	}
@@ -31,7 +31,7 @@ func BenchmarkLintLargeFlow(b *testing.B) {
 	b.SetBytes(int64(len(src)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if r := lint.Source("large.yaml", src); r.Program == nil {
+		if r := check.Source("large.yaml", src); r.Program == nil {
 			b.Fatal("no program")
 		}
 	}
