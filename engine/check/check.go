@@ -20,6 +20,8 @@ type Result struct {
 	Flow    *flow.Flow       // nil when the file could not be parsed at all
 	Program *compile.Program // nil when there are errors
 	Diags   diag.Diagnostics
+	// Validated says validate ran: it runs only when load found no errors.
+	Validated bool
 }
 
 // Source checks one flow held in memory. Later stages run only when earlier
@@ -38,6 +40,7 @@ func Source(name string, src []byte) *Result {
 	}
 	if !ds.HasErrors() {
 		r.Diags.Extend(validate.Flow(f))
+		r.Validated = true
 	}
 	if !r.Diags.HasErrors() {
 		p, cds := compile.Flow(f)
