@@ -117,8 +117,13 @@ func Expand(paths []string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
+			if path != p && strings.HasPrefix(d.Name(), ".") {
+				// Hidden directories, and hidden files such as the lint
+				// policy .parley.yaml, are not flows.
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
 			}
 			if !d.IsDir() && IsFlowFile(path) {
 				add(path)

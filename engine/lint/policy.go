@@ -254,7 +254,7 @@ func policyMessage(be jsonschema.BasicError, key, val *yaml.Node) string {
 	switch {
 	case kw == "additionalProperties" || strings.Contains(be.KeywordLocation, "propertyNames"):
 		return fmt.Sprintf("%s: %s; the keys allowed here are in schemas/policy.schema.json", where, strings.TrimPrefix(be.Error, "additionalProperties "))
-	case kw == "pattern" && strings.Contains(be.KeywordLocation, "duration"):
+	case kw == "pattern" && strings.Contains(be.AbsoluteKeywordLocation, "duration"):
 		return fmt.Sprintf("%s: %q is not a duration: write a number and a unit such as 30d, 12h or 2y", where, val.Value)
 	case kw == "pattern":
 		return fmt.Sprintf("%s: %q is not a domain: write it in lower case without https:// or a path, such as example.com", where, val.Value)
