@@ -370,6 +370,10 @@ func yamlErrLine(err error) int {
 	return 1
 }
 
+func retentionString(d time.Duration) string {
+	return flow.Retention{Kind: flow.RetainFor, For: d}.String()
+}
+
 // sortedKeys is the keys of m in order, for deterministic output.
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))

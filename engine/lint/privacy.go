@@ -191,13 +191,13 @@ func checkRetention(l *linter) {
 		if p := l.f.PurposeByName(fd.Purpose.Value); p != nil {
 			if max, ok := l.pol.MaxRetention[p.Basis.Value]; ok && r.For > max {
 				l.add(diag.RetentionOverPolicy, fd.Retention.Range, "field %q is kept for %s, but %s allows at most %s for data on basis %s: shorten the retention to %s or less",
-					fd.Name.Value, fd.Retention.Value, where, flow.Retention{Kind: flow.RetainFor, For: max}, p.Basis.Value, flow.Retention{Kind: flow.RetainFor, For: max})
+					fd.Name.Value, fd.Retention.Value, where, retentionString(max), p.Basis.Value, retentionString(max))
 			}
 		}
 		if fd.Special.IsSet() {
 			if max, ok := l.pol.MaxSpecial[fd.Special.Value]; ok && r.For > max {
 				l.add(diag.RetentionOverPolicy, fd.Retention.Range, "field %q holds %s data and is kept for %s, but %s allows at most %s for it: shorten the retention to %s or less",
-					fd.Name.Value, strings.ReplaceAll(fd.Special.Value, "_", " "), fd.Retention.Value, where, flow.Retention{Kind: flow.RetainFor, For: max}, flow.Retention{Kind: flow.RetainFor, For: max})
+					fd.Name.Value, strings.ReplaceAll(fd.Special.Value, "_", " "), fd.Retention.Value, where, retentionString(max), retentionString(max))
 			}
 		}
 	}
