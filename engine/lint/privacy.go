@@ -142,10 +142,19 @@ func (l *linter) specialKind(fd *flow.Field) (string, evidence) {
 }
 
 func checkProhibited(l *linter) {
+	kinds := map[string]*prohibited{}
 	for _, fd := range l.f.Fields {
 		if k, ev := l.prohibitedKind(fd); k != nil {
+			kinds[fd.Name.Value] = k
 			d := l.add(diag.ProhibitedData, ev.at, "%s asks for %s, which a chat must never collect: %s", ev.where, k.what, k.instead)
 			d.Detail = "Chat messages stay on the customer's phone, with Meta and in backups."
+		}
+	}
+	for _, in := range l.f.Integrations {
+		for _, s := range in.Sends {
+			if k := kinds[s.Value]; k != nil {
+				l.add(diag.ProhibitedData, s.Range, "integration %q sends field %q, %s, to another system: remove it from sends and %s", in.Name.Value, s.Value, k.what, k.instead)
+			}
 		}
 	}
 }
