@@ -76,11 +76,12 @@ func Suppressible(id diag.RuleID) bool {
 
 // linter carries one flow under check and what the rules share.
 type linter struct {
-	f      *flow.Flow
-	pol    *Policy
-	ds     diag.Diagnostics
-	langs  []string
-	savers map[string][]*flow.Step // field name → the ask steps that save it
+	f       *flow.Flow
+	pol     *Policy
+	ds      diag.Diagnostics
+	langs   []string
+	savers  map[string][]*flow.Step // field name → the ask steps that save it
+	classes map[*flow.Field]*fieldClass
 }
 
 func (l *linter) add(rule diag.RuleID, r diag.Range, format string, args ...any) *diag.Diagnostic {
@@ -97,7 +98,7 @@ func Flow(r *check.Result, p *Policy) diag.Diagnostics {
 	}
 	ds := slices.Clone(r.Diags)
 	if r.Flow != nil {
-		l := &linter{f: r.Flow, pol: p, savers: map[string][]*flow.Step{}}
+		l := &linter{f: r.Flow, pol: p, savers: map[string][]*flow.Step{}, classes: map[*flow.Field]*fieldClass{}}
 		for _, lg := range r.Flow.Languages {
 			l.langs = append(l.langs, lg.Value)
 		}

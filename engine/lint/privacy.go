@@ -99,9 +99,42 @@ func (l *linter) fieldTexts(fd *flow.Field, fn func(s string, e evidence) bool) 
 	}
 }
 
+// fieldClass is what the wording of one field gives away, worked out once
+// per field: matching every text against every word list is the costly
+// part of linting.
+type fieldClass struct {
+	kind      *prohibited
+	kindAt    evidence
+	special   string
+	specialAt evidence
+}
+
+func (l *linter) classify(fd *flow.Field) *fieldClass {
+	if c, ok := l.classes[fd]; ok {
+		return c
+	}
+	c := &fieldClass{}
+	c.kind, c.kindAt = l.findProhibited(fd)
+	c.special, c.specialAt = l.findSpecial(fd)
+	l.classes[fd] = c
+	return c
+}
+
 // prohibitedKind returns what prohibited data fd asks for, if any, and where
 // that shows.
 func (l *linter) prohibitedKind(fd *flow.Field) (*prohibited, evidence) {
+	c := l.classify(fd)
+	return c.kind, c.kindAt
+}
+
+// specialKind returns the special category fd declares, or the one its
+// wording gives away.
+func (l *linter) specialKind(fd *flow.Field) (string, evidence) {
+	c := l.classify(fd)
+	return c.special, c.specialAt
+}
+
+func (l *linter) findProhibited(fd *flow.Field) (*prohibited, evidence) {
 	for i := range prohibitedKinds {
 		k := &prohibitedKinds[i]
 		var ev evidence
@@ -119,9 +152,7 @@ func (l *linter) prohibitedKind(fd *flow.Field) (*prohibited, evidence) {
 	return nil, evidence{}
 }
 
-// specialKind returns the special category fd declares, or the one its
-// wording gives away.
-func (l *linter) specialKind(fd *flow.Field) (string, evidence) {
+func (l *linter) findSpecial(fd *flow.Field) (string, evidence) {
 	if fd.Special.IsSet() {
 		return fd.Special.Value, evidence{fd.Special.Range, fmt.Sprintf("field %q", fd.Name.Value)}
 	}
