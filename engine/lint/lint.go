@@ -12,29 +12,31 @@ import (
 	"github.com/parleyhq/parley/engine/validate"
 )
 
-// rule is one check of the catalogue.
+// rule is one check of the catalogue and the rules it reports.
 type rule struct {
-	id  diag.RuleID
+	ids []diag.RuleID
 	run func(l *linter)
 }
 
+func one(id diag.RuleID, run func(l *linter)) rule { return rule{[]diag.RuleID{id}, run} }
+
 // catalogue lists the rules this package runs, in ID order.
 var catalogue = []rule{
-	{diag.DeadEnd, checkDeadEnds},
-	{diag.ProhibitedData, checkProhibited},
-	{diag.UndeclaredSpecial, checkUndeclaredSpecial},
-	{diag.MarketingNeedsConsent, checkMarketing},
-	{diag.RetentionOverPolicy, checkRetention},
-	{diag.TemplateInURL, checkTemplateInURL},
-	{diag.ConsentUndescribed, checkConsentDescription},
-	{diag.UnusedField, checkUnusedFields},
-	{diag.SensitiveEcho, checkSensitiveEcho},
-	{diag.IntegrationNotAllowed, checkIntegrationDomains},
-	{diag.OptionsAsText, checkOptionCount},
-	{diag.ButtonTitleCut, checkOptionTitles},
-	{diag.MessageTooLong, checkMessageLength},
-	{diag.NoHumanRoute, checkHumanRoute},
-	{diag.LinkNotAllowed, checkLinks},
+	one(diag.DeadEnd, checkDeadEnds),
+	one(diag.ProhibitedData, checkProhibited),
+	one(diag.UndeclaredSpecial, checkUndeclaredSpecial),
+	one(diag.MarketingNeedsConsent, checkMarketing),
+	one(diag.RetentionOverPolicy, checkRetention),
+	one(diag.TemplateInURL, checkTemplateInURL),
+	one(diag.ConsentUndescribed, checkConsentDescription),
+	one(diag.UnusedField, checkUnusedFields),
+	one(diag.SensitiveEcho, checkSensitiveEcho),
+	one(diag.IntegrationNotAllowed, checkIntegrationDomains),
+	one(diag.OptionsAsText, checkOptionCount),
+	{[]diag.RuleID{diag.ButtonTitleCut, diag.ListRowCut}, checkOptionTitles},
+	one(diag.MessageTooLong, checkMessageLength),
+	one(diag.NoHumanRoute, checkHumanRoute),
+	one(diag.LinkNotAllowed, checkLinks),
 }
 
 // Referenced are rules engine/check already reports that belong to the
@@ -48,9 +50,9 @@ var Referenced = []diag.RuleID{
 // Catalogue returns the IDs of every rule of the catalogue: those this
 // package checks, the policy and suppression rules, and Referenced.
 func Catalogue() []diag.RuleID {
-	ids := []diag.RuleID{diag.InvalidPolicy, diag.ListRowCut, diag.SuppressionWithoutReason, diag.UnusedSuppression}
+	ids := []diag.RuleID{diag.InvalidPolicy, diag.SuppressionWithoutReason, diag.UnusedSuppression}
 	for _, r := range catalogue {
-		ids = append(ids, r.id)
+		ids = append(ids, r.ids...)
 	}
 	ids = append(ids, Referenced...)
 	slices.Sort(ids)
@@ -67,11 +69,11 @@ func Suppressible(id diag.RuleID) bool {
 		return false
 	}
 	for _, r := range catalogue {
-		if r.id == id {
+		if slices.Contains(r.ids, id) {
 			return true
 		}
 	}
-	return id == diag.ListRowCut || id.Severity() != diag.Error
+	return id.Severity() != diag.Error
 }
 
 // linter carries one flow under check and what the rules share.

@@ -133,9 +133,9 @@ func ParsePolicy(name string, src []byte) (*Policy, diag.Diagnostics) {
 			if be.Error == "" || strings.HasPrefix(be.Error, "doesn't validate with") {
 				continue
 			}
-			key, val := nodeAt(root, be.InstanceLocation)
+			val := nodeAt(root, be.InstanceLocation)
 			n := val
-			msg := policyMessage(be, key, val)
+			msg := policyMessage(be, val)
 			if strings.Contains(be.KeywordLocation, "additionalProperties") || strings.Contains(be.KeywordLocation, "propertyNames") {
 				if k := unknownKey(val, be.Error); k != nil {
 					n = k
@@ -245,7 +245,7 @@ func ruleNames() []string {
 	return out
 }
 
-func policyMessage(be jsonschema.BasicError, key, val *yaml.Node) string {
+func policyMessage(be jsonschema.BasicError, val *yaml.Node) string {
 	where := strings.ReplaceAll(strings.TrimPrefix(be.InstanceLocation, "/"), "/", ".")
 	if where == "" {
 		where = "the policy"
@@ -263,7 +263,6 @@ func policyMessage(be jsonschema.BasicError, key, val *yaml.Node) string {
 	case kw == "type":
 		return fmt.Sprintf("%s: %s", where, be.Error)
 	}
-	_ = key
 	return fmt.Sprintf("%s: %s", where, be.Error)
 }
 
@@ -281,9 +280,10 @@ func unknownKey(m *yaml.Node, msg string) *yaml.Node {
 	return nil
 }
 
-// nodeAt returns the key and value nodes at a JSON pointer in root.
-func nodeAt(root *yaml.Node, ptr string) (key, val *yaml.Node) {
-	val = root
+// nodeAt returns the node at a JSON pointer in root, or the deepest node
+// on the way that exists.
+func nodeAt(root *yaml.Node, ptr string) *yaml.Node {
+	val := root
 	for _, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
 		if tok == "" {
 			continue
@@ -291,22 +291,22 @@ func nodeAt(root *yaml.Node, ptr string) (key, val *yaml.Node) {
 		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
 		switch val.Kind {
 		case yaml.MappingNode:
-			k, v := lookup(val, tok)
+			v := lookupVal(val, tok)
 			if v == nil {
-				return key, val
+				return val
 			}
-			key, val = k, v
+			val = v
 		case yaml.SequenceNode:
 			var i int
 			if _, err := fmt.Sscan(tok, &i); err != nil || i < 0 || i >= len(val.Content) {
-				return key, val
+				return val
 			}
 			val = val.Content[i]
 		default:
-			return key, val
+			return val
 		}
 	}
-	return key, val
+	return val
 }
 
 func lookup(m *yaml.Node, name string) (k, v *yaml.Node) {
