@@ -332,4 +332,45 @@ links:
     say: See https://bit.ly/x1
 # good
     say: See https://smile.example/prices`)
+	example(UnusedSuppression, `# bad: nothing on the next line is reported as PARLEY-605
+# parley:ignore PARLEY-605 -- old comment
+  greet:
+    say: Hi! Write HUMAN at any time to talk to a person.
+# good: remove the comment`)
+	example(MessageTooLong, `# bad: "note" may be 2,000 characters, so the question can exceed 1,024
+  note: { type: text, purpose: support, retention: 30d, max_length: 2000 }
+    ask: "You wrote {{ note }}. Send it?"
+# good
+  note: { type: text, purpose: support, retention: 30d, max_length: 500 }`)
+	example(Unreachable, `# bad: "done" ends the conversation, so "later" never runs
+  done: { say: Bye!, end: true }
+  later: { say: Never seen, end: true }
+# good: remove "later", or point a next: at it`)
+	example(LoopWithoutWait, `# bad
+  a: { say: Checking…, next: b }
+  b: { say: Still checking…, next: a }
+# good
+  a: { ask: Shall I check again?, save: again, options: [...] }`)
+	example(NoEnd, `# good
+  bye:
+    say: Thanks, goodbye!
+    end: true`)
+	example(SendsOtherPurpose, `# bad: email was collected for "newsletter"
+  crm: { url: https://crm.example/leads, purpose: booking, sends: [email] }
+# good
+  crm: { url: https://crm.example/leads, purpose: booking, sends: [name] }`)
+	example(InsecureURL, `# bad
+    url: http://crm.example/leads
+# good
+    url: https://crm.example/leads`)
+	example(SecretInFlow, `# bad
+    url: https://crm.example/leads?api_key=abc123
+# good
+    url: https://crm.example/leads
+    secret_env: CRM_TOKEN`)
+	example(SpecialNeedsConsent, `# bad
+  care: { basis: contract, description: to prepare your visit }
+  allergies: { type: text, purpose: care, retention: 30d, special: health }
+# good
+  care: { basis: consent, description: to prepare your visit }`)
 }

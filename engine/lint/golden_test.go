@@ -138,13 +138,13 @@ func TestGolden(t *testing.T) {
 }
 
 // TestEveryCatalogueRuleHasGoldenCases: each rule of the catalogue has a
-// directory with at least one bad and one good case, and each rule the
-// catalogue defines has its summary, help and a slug.
+// directory with at least one bad and one good case, and its summary, help,
+// slug and example in the rule table.
 func TestEveryCatalogueRuleHasGoldenCases(t *testing.T) {
 	for _, id := range lint.Catalogue() {
 		r, ok := diag.Lookup(id)
-		if !ok || r.Summary == "" || r.Help == "" || r.Slug == "" {
-			t.Errorf("%s: not in the rule table, or without summary, help or slug", id)
+		if !ok || r.Summary == "" || r.Help == "" || r.Slug == "" || r.Example == "" {
+			t.Errorf("%s: not in the rule table, or without summary, help, slug or example", id)
 		}
 		var bad, good bool
 		entries, _ := os.ReadDir(filepath.Join("testdata", string(id)))
