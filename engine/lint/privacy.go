@@ -22,7 +22,7 @@ type prohibited struct {
 var prohibitedKinds = []prohibited{
 	{
 		what: "a full payment card number",
-		words: newPhrase("card number", "card no", "credit card", "debit card", "card_number", "cardnumber", "pan", "long number on your card",
+		words: newPhrase("card number", "card no", "credit card", "debit card", "card_number", "cardnumber", "long number on your card",
 			"numero della carta", "numero di carta", "numero carta", "carta di credito", "carta di debito", "kartennummer", "numéro de carte", "número de tarjeta"),
 		unless:  newPhrase("last four", "last 4", "last4", "ultime quattro", "ultime 4", "ultimi quattro", "ultimi 4", "letzten vier", "quatre derniers", "últimos cuatro"),
 		instead: "ask only for the last four digits, or hand off to a secure payment page",
@@ -61,8 +61,8 @@ var specialWords = map[string]phrase{
 	"health": newPhrase("health", "medical", "illness", "disease", "diagnosis", "medication", "medicine", "allergy", "allergies", "disability", "pregnant", "pregnancy", "symptoms", "blood type",
 		"salute", "malattia", "diagnosi", "farmaci", "farmaco", "allergia", "allergie", "disabilità", "gravidanza", "sintomi", "gesundheit", "krankheit", "santé", "maladie", "salud", "enfermedad"),
 	"religion":           newPhrase("religion", "religious", "faith", "church", "mosque", "synagogue", "religione", "religioso", "religiosa", "fede", "chiesa", "moschea", "religión", "glaube"),
-	"ethnicity":          newPhrase("ethnicity", "ethnic", "race", "racial", "etnia", "etnico", "etnica", "origine razziale", "razza", "ethnie", "etnia"),
-	"politics":           newPhrase("political", "politics", "which party", "party member", "vote for", "voted for", "politica", "politico", "orientamento politico", "partito", "politik", "politique", "política"),
+	"ethnicity":          newPhrase("ethnicity", "ethnic", "racial", "race or ethnicity", "ethnic origin", "etnia", "etnico", "etnica", "origine razziale", "razza", "ethnie", "etnia"),
+	"politics":           newPhrase("political", "politics", "political party", "voted for", "orientamento politico", "opinioni politiche", "partito politico", "politische", "opinion politique", "opinión política"),
 	"sexual_orientation": newPhrase("sexual orientation", "sexuality", "gay", "lesbian", "bisexual", "orientamento sessuale", "sessualità", "orientation sexuelle", "orientación sexual"),
 	"biometric":          newPhrase("fingerprint", "biometric", "face scan", "facial recognition", "voice print", "impronta digitale", "impronte digitali", "biometrico", "biometrici", "riconoscimento facciale"),
 	"genetic":            newPhrase("genetic", "dna", "genome", "genetico", "genetica", "genetici"),
@@ -202,8 +202,8 @@ func checkUndeclaredSpecial(l *linter) {
 	}
 }
 
-var marketingWords = newPhrase("marketing", "newsletter", "newsletters", "promotion", "promotions", "promotional", "advertising", "offers", "profiling", "profile", "profiles",
-	"pubblicità", "promozioni", "promozionale", "offerte", "profilazione", "profilo", "werbung", "publicité", "publicidad")
+var marketingWords = newPhrase("marketing", "newsletter", "newsletters", "promotion", "promotions", "promotional", "advertising", "profiling",
+	"pubblicità", "promozioni", "promozionale", "profilazione", "werbung", "publicité", "publicidad")
 
 func checkMarketing(l *linter) {
 	for _, p := range l.f.Purposes {
