@@ -20,8 +20,6 @@ type Result struct {
 	Flow    *flow.Flow       // nil when the file could not be parsed at all
 	Program *compile.Program // nil when there are errors
 	Diags   diag.Diagnostics
-	// Validated says validate ran: it runs only when load found no errors.
-	Validated bool
 }
 
 // Source checks one flow held in memory. Later stages run only when earlier
@@ -38,9 +36,13 @@ func Source(name string, src []byte) *Result {
 	if f.File != nil {
 		r.File = f.File
 	}
-	if !ds.HasErrors() {
+	if ds.HasErrors() {
+		// The graph checks need only the steps, which load kept: a
+		// reviewer sees unreachable steps and endless loops in the same
+		// run as the other errors.
+		r.Diags.Extend(validate.Graph(f))
+	} else {
 		r.Diags.Extend(validate.Flow(f))
-		r.Validated = true
 	}
 	if !r.Diags.HasErrors() {
 		p, cds := compile.Flow(f)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/engine/check"
+	"github.com/parleyhq/parley/engine/diag"
 	"github.com/parleyhq/parley/engine/internal/flowgen"
 )
 
@@ -33,6 +34,22 @@ func BenchmarkLintLargeFlow(b *testing.B) {
 	for b.Loop() {
 		if r := check.Source("large.yaml", src); r.Program == nil {
 			b.Fatal("no program")
+		}
+	}
+}
+
+// TestGraphIsCheckedWhenOtherPartsHaveErrors: a typo in one step does not
+// hide an unreachable step or a loop that never waits elsewhere.
+func TestGraphIsCheckedWhenOtherPartsHaveErrors(t *testing.T) {
+	src := "parley: 1\nid: x\nversion: 1\nstart: a\nsteps:\n  a:\n    sayy: typo\n    next: b\n  b:\n    say: spin\n    next: a\n  c:\n    say: never\n    end: true\n"
+	r := check.Source("broken.yaml", []byte(src))
+	got := map[diag.RuleID]bool{}
+	for _, d := range r.Diags {
+		got[d.Rule] = true
+	}
+	for _, want := range []diag.RuleID{diag.UnknownKey, diag.LoopWithoutWait, diag.Unreachable} {
+		if !got[want] {
+			t.Errorf("diagnostics %v lack %s", r.Diags, want)
 		}
 	}
 }

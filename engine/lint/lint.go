@@ -9,7 +9,6 @@ import (
 	"github.com/parleyhq/parley/engine/check"
 	"github.com/parleyhq/parley/engine/diag"
 	"github.com/parleyhq/parley/engine/flow"
-	"github.com/parleyhq/parley/engine/validate"
 )
 
 // rule is one check of the catalogue and the rules it reports.
@@ -111,12 +110,6 @@ func Flow(r *check.Result, p *Policy) diag.Diagnostics {
 			if s.Save.IsSet() && s.Ask != nil {
 				l.savers[s.Save.Value] = append(l.savers[s.Save.Value], s)
 			}
-		}
-		if !r.Validated {
-			// Load found errors, so check did not look at the graph; the
-			// graph only needs the steps, which load kept, and a reviewer
-			// wants every finding in one run.
-			l.ds.Extend(validate.Graph(r.Flow))
 		}
 		for _, ru := range catalogue {
 			ru.run(l)
