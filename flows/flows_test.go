@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/engine/check"
 	"github.com/parleyhq/parley/engine/compile"
-	"github.com/parleyhq/parley/engine/lint"
 	"github.com/parleyhq/parley/engine/runtime"
 )
 
@@ -25,7 +25,7 @@ var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
 func program(t *testing.T, file string) *compile.Program {
 	t.Helper()
-	res, err := lint.File(file)
+	res, err := check.File(file)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,15 @@ var FS embed.FS
 //go:embed flow.schema.json
 var FlowJSON []byte
 
+// PolicyJSON is the JSON Schema (2020-12) of the lint policy file
+// .parley.yaml.
+//
+//go:embed policy.schema.json
+var PolicyJSON []byte
+
+// PolicyURL is the $id of the policy schema.
+const PolicyURL = "https://parley.invalid/schemas/policy.schema.json"
+
 // FlowURL is the $id of the flow schema. It never resolves on the network:
 // Compile refuses every remote load.
 const FlowURL = "https://parley.invalid/schemas/flow.schema.json"
@@ -35,14 +44,27 @@ var (
 	compileErr  error
 )
 
+var (
+	policyOnce     sync.Once
+	policyCompiled *jsonschema.Schema
+	policyErr      error
+)
+
+// CompilePolicy returns the compiled policy schema, compiled once per
+// process and safe for concurrent use.
+func CompilePolicy() (*jsonschema.Schema, error) {
+	policyOnce.Do(func() { policyCompiled, policyErr = compileURL(PolicyURL, PolicyJSON) })
+	return policyCompiled, policyErr
+}
+
 // Compile returns the compiled flow schema. The result is shared and safe
 // for concurrent use; the schema is compiled once per process.
 func Compile() (*jsonschema.Schema, error) {
-	compileOnce.Do(func() { compiled, compileErr = compile(FlowJSON) })
+	compileOnce.Do(func() { compiled, compileErr = compileURL(FlowURL, FlowJSON) })
 	return compiled, compileErr
 }
 
-func compile(src []byte) (*jsonschema.Schema, error) {
+func compileURL(id string, src []byte) (*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()
 	c.Draft = jsonschema.Draft2020
 	// Nothing may reach the network or the disk: every $ref must resolve
@@ -50,12 +72,12 @@ func compile(src []byte) (*jsonschema.Schema, error) {
 	c.LoadURL = func(u string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("remote schema %s refused", u)
 	}
-	if err := c.AddResource(FlowURL, bytes.NewReader(src)); err != nil {
-		return nil, fmt.Errorf("add flow schema: %w", err)
+	if err := c.AddResource(id, bytes.NewReader(src)); err != nil {
+		return nil, fmt.Errorf("add schema %s: %w", id, err)
 	}
-	s, err := c.Compile(FlowURL)
+	s, err := c.Compile(id)
 	if err != nil {
-		return nil, fmt.Errorf("compile flow schema: %w", err)
+		return nil, fmt.Errorf("compile schema %s: %w", id, err)
 	}
 	return s, nil
 }

@@ -58,7 +58,7 @@ func TestEveryPropertyHasDescription(t *testing.T) {
 
 func TestRemoteRefsRefused(t *testing.T) {
 	src := []byte(`{"$ref": "https://example.com/other.json"}`)
-	if _, err := compile(src); err == nil || !strings.Contains(err.Error(), "refused") {
+	if _, err := compileURL(FlowURL, src); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Errorf("compile(schema with remote $ref) error = %v, want \"refused\"", err)
 	}
 }

@@ -7,9 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/parleyhq/parley/engine/check"
 	"github.com/parleyhq/parley/engine/compile"
 	"github.com/parleyhq/parley/engine/diag"
-	"github.com/parleyhq/parley/engine/lint"
 )
 
 // Flows is the set of flows being served. A reload that finds any error in
@@ -41,14 +41,14 @@ var ErrFlowErrors = fmt.Errorf("flows have errors")
 func (f *Flows) Reload() (report string, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	paths, err := lint.Expand([]string{f.dir})
+	paths, err := check.Expand([]string{f.dir})
 	if err != nil {
 		return "", err
 	}
 	if len(paths) == 0 {
 		return "", fmt.Errorf("no flow files (*.yaml) in %s", f.dir)
 	}
-	checked, err := lint.Files(paths)
+	checked, err := check.Files(paths)
 	if err != nil {
 		return "", err
 	}

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/engine/check"
 	"github.com/parleyhq/parley/engine/compile"
 	"github.com/parleyhq/parley/engine/diag"
-	"github.com/parleyhq/parley/engine/lint"
 	"github.com/parleyhq/parley/engine/runtime"
 )
 
@@ -75,7 +75,7 @@ func runChat(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "parley chat: --user must look like CHANNEL:ID, for example cli:alice\n")
 		return exitUsage
 	}
-	res, err := lint.File(*flowPath)
+	res, err := check.File(*flowPath)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley chat: %v\n", err)
 		return exitFailure

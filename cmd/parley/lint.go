@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/parleyhq/parley/engine/check"
 	"github.com/parleyhq/parley/engine/diag"
 	"github.com/parleyhq/parley/engine/lint"
 )
@@ -14,12 +15,18 @@ func init() {
 		usage:   "parley lint [flags] PATH...",
 		help: `Checks flow files: YAML structure, keys and types against the schema, step
 targets, declared fields and purposes, translations, expressions, unreachable
-steps and privacy rules. PATH is a file or a directory (searched recursively
+steps, privacy, WhatsApp and flow rules (docs/rules.md). PATH is a file or a directory (searched recursively
 for *.yaml and *.yml).
 
 Each problem is printed as
   file:line:col: error|warning: message [PARLEY-NNN]
 followed by the source line and a caret under the column.
+
+A policy file .parley.yaml in the directory of the flows or above (up to
+the repository root) sets maximum retention, allowed link and integration
+domains and rule severities; without one the defaults apply. A comment
+  # parley:ignore PARLEY-NNN -- reason
+on the line of a finding, or on its own line above it, suppresses it.
 
 Exit status: 0 when no file has errors (warnings alone pass unless
 --max-warnings is exceeded), 1 when any file has errors, 2 on usage errors,
@@ -44,7 +51,7 @@ func runLint(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "parley lint: unknown --format %q: use text or json\n", *format)
 		return exitUsage
 	}
-	paths, err := lint.Expand(fs.Args())
+	paths, err := check.Expand(fs.Args())
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley lint: %v\n", err)
 		return exitUsage
@@ -53,12 +60,17 @@ func runLint(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "parley lint: no flow files (*.yaml, *.yml) found in %v\n", fs.Args())
 		return exitUsage
 	}
-	checked, err := lint.Files(paths)
+	checked, err := check.Files(paths)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley lint: %v\n", err)
 		return exitUsage
 	}
-	all := checked.Diags
+	linted, err := lint.Run(checked)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "parley lint: %v\n", err)
+		return exitUsage
+	}
+	all := linted.Diags
 	switch *format {
 	case "json":
 		if err := diag.WriteJSON(c.stdout, all); err != nil {
@@ -66,7 +78,7 @@ func runLint(c *cli, args []string) int {
 			return exitFailure
 		}
 	default:
-		diag.WriteText(c.stdout, all, checked.Source)
+		diag.WriteText(c.stdout, all, linted.Source)
 		errs, warns := all.Count(diag.Error), all.Count(diag.Warning)
 		if errs+warns > 0 || !*quiet {
 			fmt.Fprintf(c.stderr, "%d %s checked: %s, %s\n", len(paths), plural(len(paths), "file", "files"),

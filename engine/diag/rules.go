@@ -16,10 +16,17 @@ type Rule struct {
 	Severity Severity
 	Summary  string
 	Help     string
+	// Example shows the problem and its fix as flow YAML; empty for rules
+	// whose message already names the fix.
+	Example string
 }
 
-// Rule IDs. Groups: 0xx YAML syntax, 1xx structure (schema), 2xx meaning
-// (references, expressions, reachability), 3xx privacy.
+// Rule IDs. Groups: 0xx YAML syntax and files (including the policy file),
+// 1xx structure (schema), 2xx meaning and flow graph (references,
+// expressions, reachability), 3xx privacy checked by the engine itself,
+// 4xx privacy and purpose rules of the lint catalogue, 5xx suppressions and
+// style, 6xx WhatsApp channel limits (their own group: they are about how
+// one channel shows a flow, not about the flow's meaning).
 const (
 	YAMLSyntax          RuleID = "PARLEY-001"
 	DuplicateKey        RuleID = "PARLEY-002"
@@ -52,6 +59,27 @@ const (
 	UnknownSendsField   RuleID = "PARLEY-303"
 	SecretInFlow        RuleID = "PARLEY-304"
 	SpecialNeedsConsent RuleID = "PARLEY-305"
+
+	// Lint catalogue (engine/lint).
+	InvalidPolicy            RuleID = "PARLEY-020"
+	DeadEnd                  RuleID = "PARLEY-215"
+	ProhibitedData           RuleID = "PARLEY-401"
+	UndeclaredSpecial        RuleID = "PARLEY-402"
+	MarketingNeedsConsent    RuleID = "PARLEY-403"
+	RetentionOverPolicy      RuleID = "PARLEY-404"
+	TemplateInURL            RuleID = "PARLEY-405"
+	ConsentUndescribed       RuleID = "PARLEY-406"
+	UnusedField              RuleID = "PARLEY-407"
+	SensitiveEcho            RuleID = "PARLEY-408"
+	IntegrationNotAllowed    RuleID = "PARLEY-409"
+	SuppressionWithoutReason RuleID = "PARLEY-501"
+	UnusedSuppression        RuleID = "PARLEY-502"
+	OptionsAsText            RuleID = "PARLEY-601"
+	ButtonTitleCut           RuleID = "PARLEY-602"
+	ListRowCut               RuleID = "PARLEY-603"
+	MessageTooLong           RuleID = "PARLEY-604"
+	NoHumanRoute             RuleID = "PARLEY-605"
+	LinkNotAllowed           RuleID = "PARLEY-606"
 )
 
 var rules = map[RuleID]Rule{}
@@ -126,6 +154,14 @@ func init() {
 		"Secrets come from the environment: use secret_env: NAME instead.")
 	def(SpecialNeedsConsent, "special-needs-consent", Error, "A special-category field has a purpose whose basis is not consent.",
 		"Health, religion and other special categories need explicit consent: set the purpose's basis to consent.")
+	catalogue()
+}
+
+// example attaches a fixed example to a rule already defined.
+func example(id RuleID, text string) {
+	r := rules[id]
+	r.Example = text
+	rules[id] = r
 }
 
 // Lookup returns the rule with the given ID.
@@ -150,4 +186,191 @@ func (id RuleID) Severity() Severity {
 		return r.Severity
 	}
 	return Error
+}
+
+// catalogue defines the rules of the lint catalogue (engine/lint): privacy,
+// purpose and WhatsApp rules that `parley lint` adds on top of what every
+// command checks, the policy file and suppressions.
+func catalogue() {
+	def(InvalidPolicy, "invalid-policy", Error, "The policy file .parley.yaml has a mistake.",
+		"The policy sets maximum retention per legal basis and per special category, the domains links and integrations may point at, and rule severities. The message says which key is wrong; schemas/policy.schema.json describes every key. Lint stops using a policy file with mistakes and falls back to the defaults for the broken keys.")
+	example(InvalidPolicy, `# .parley.yaml
+# bad: retention.max wants a basis and a duration
+retention:
+  max:
+    consent: forever
+# good
+retention:
+  max:
+    consent: 2y`)
+	def(DeadEnd, "dead-end", Warning, "A step neither ends the conversation, waits for the customer nor leads anywhere.",
+		"After this step nothing happens: the customer is left without a reply and without knowing the conversation is over. Mark the step with end: true, give it next:, or add else: to the branch.")
+	example(DeadEnd, `# bad: "checked" has no else, and nothing follows it
+  checked:
+    if: age >= 18
+    then: welcome
+# good
+  checked:
+    if: age >= 18
+    then: welcome
+    else: sorry`)
+	def(ProhibitedData, "prohibited-data", Error, "The flow asks for data a chat must never collect: a full card number, CVV, PIN, password, one-time code or national id number.",
+		"Chat messages are stored by the customer's phone, by Meta and in backups: a card number, a security code, a PIN, a password or a one-time code asked in chat is a fraud pattern and a breach waiting to happen, and national id numbers are over-collection for almost every purpose. Ask for something that identifies without exposing: the last four digits of the card, a customer or case reference number, or hand the customer off to a secure channel (your app, a payment page, a person on the phone). Found by field name, label, the question and the retry text, in every language the flow declares.")
+	example(ProhibitedData, `# bad
+  card_number: { type: text, purpose: support, retention: 1y }
+  ask_card:
+    ask: What is your card number?
+    save: card_number
+# good
+  card_last4: { type: text, purpose: support, retention: 30d, max_length: 4 }
+  ask_card:
+    ask: What are the last four digits of your card?
+    save: card_last4`)
+	def(UndeclaredSpecial, "undeclared-special-category", Error, "A field looks like special-category data (health, religion, …) but does not say so with special:.",
+		"GDPR art. 9 and 10 data (health, religion, ethnicity, politics, sexual orientation, biometric, genetic, trade union membership, criminal records) needs explicit consent and shorter retention. Declare it with special: CATEGORY so the engine asks for explicit consent and the policy limits apply, or stop asking for it. Found by field name, label, question and retry text in every declared language.")
+	example(UndeclaredSpecial, `# bad
+  religion: { type: text, purpose: catering, retention: 30d }
+# good
+  religion: { type: text, purpose: catering, retention: 30d, special: religion }
+# ...with purpose catering on basis: consent`)
+	def(MarketingNeedsConsent, "marketing-needs-consent", Error, "A marketing, newsletter or profiling purpose rests on a basis other than consent.",
+		"Direct marketing by message and profiling need the customer's consent (ePrivacy art. 13, GDPR art. 22): legitimate interests or contract are not enough. Set the purpose's basis to consent, with a description that says what will be sent.")
+	example(MarketingNeedsConsent, `# bad
+  newsletter:
+    basis: legitimate_interests
+# good
+  newsletter:
+    basis: consent
+    description: to send you our monthly newsletter`)
+	def(RetentionOverPolicy, "retention-over-policy", Error, "A field is kept longer than the policy allows for its legal basis or special category.",
+		"Storage limitation: keep data no longer than its purpose needs. The policy (.parley.yaml, or the defaults when there is none) sets a maximum per legal basis and per special category; shorten the field's retention, or raise the maximum in the policy if your records of processing justify it.")
+	example(RetentionOverPolicy, `# bad (the default maximum for consent is 2y)
+  email: { type: email, purpose: newsletter, retention: 100y }
+# good
+  email: { type: email, purpose: newsletter, retention: 1y }`)
+	def(TemplateInURL, "template-in-url", Error, "An integration address contains a {{ }} template.",
+		"Addresses end up in access logs, proxies and error reports, so personal data must never be put in them. List the fields under sends: and they travel in the encrypted request body. Secrets in the query are PARLEY-304.")
+	example(TemplateInURL, `# bad
+    url: https://crm.example/customers/{{ email }}
+# good
+    url: https://crm.example/customers
+    sends: [email]`)
+	def(ConsentUndescribed, "consent-without-description", Error, "A consent purpose has no description, or one that is not translated into every declared language.",
+		"Consent is only valid when it is informed: the customer must be told, in their language, what they agree to. Give the purpose a description: with one text per language the flow declares.")
+	example(ConsentUndescribed, `# bad
+  marketing:
+    basis: consent
+# good
+  marketing:
+    basis: consent
+    description:
+      en: to send you offers by WhatsApp
+      it: per inviarti offerte su WhatsApp`)
+	def(UnusedField, "unused-field", Warning, "A field is collected but never used by a condition, a message or an integration.",
+		"Data minimisation: do not ask for what you do not use. Use the field ({{ name }} in a message, a condition in if:, or sends: of an integration), or stop asking for it.")
+	example(UnusedField, `# bad: "age" is asked and never read
+  ask_age:
+    ask: How old are you?
+    save: age
+# good
+  check_age:
+    if: age >= 18
+    then: welcome
+    else: sorry`)
+	def(SensitiveEcho, "sensitive-echo", Error, "A message shows back a prohibited or special-category field.",
+		"Replies are stored on the customer's phone, in notifications and on lock screens, and by Meta. Do not repeat card numbers, codes, national ids or health and other special data: confirm without the value (\"thanks, we have your details\").")
+	example(SensitiveEcho, `# bad
+    say: "We saved your diagnosis: {{ diagnosis }}"
+# good
+    say: "Thanks, we saved your answer."`)
+	def(IntegrationNotAllowed, "integration-domain-not-allowed", Error, "An integration sends data to a host outside the policy's allowed integration domains.",
+		"Every recipient of personal data must be known and listed in the records of processing. Add the domain to integrations.allow in .parley.yaml after review, or use an allowed host.")
+	example(IntegrationNotAllowed, `# .parley.yaml
+integrations:
+  allow: [crm.example.com]
+# bad
+    url: https://collector.other.example/hook
+# good
+    url: https://crm.example.com/hook`)
+	def(SuppressionWithoutReason, "suppression-without-reason", Warning, "A parley:ignore comment gives no reason.",
+		"A suppression is a decision a reviewer must be able to read: write why after the rule id, as in # parley:ignore PARLEY-605 -- hand-off is done by the shop's phone line.")
+	example(SuppressionWithoutReason, `# bad
+# parley:ignore PARLEY-605
+# good
+# parley:ignore PARLEY-605 -- customers call the shop for anything else`)
+	def(UnusedSuppression, "unused-suppression", Warning, "A parley:ignore comment suppresses nothing, names an unknown rule or a rule that cannot be suppressed.",
+		"Remove the comment, or fix the rule id. It applies to findings on its own line (at the end of the line) or on the next line (on a line of its own). Errors that stop the flow from running (YAML, schema, references, expressions) cannot be suppressed.")
+	def(OptionsAsText, "options-as-numbered-text", Warning, "A question offers more than 10 options, so WhatsApp shows them as a numbered text.",
+		"WhatsApp has reply buttons for up to 3 options and a list for up to 10 rows; with more, Parley sends a numbered text and the customer must type a number. Split the choice into two questions or offer at most 10 options.")
+	example(OptionsAsText, `# bad: 12 options
+    options: [ {id: jan, title: January}, ..., {id: dec, title: December} ]
+# good: ask for the quarter first, then one of three months`)
+	def(ButtonTitleCut, "button-title-too-long", Warning, "An option shown as a reply button has a title over 20 characters and will be cut.",
+		"WhatsApp shows up to 3 options as buttons whose titles hold 20 characters; Parley cuts longer titles with \"…\". Shorten the title in every language.")
+	example(ButtonTitleCut, `# bad
+      - { id: tue, title: "Tuesday 8 December at 14:00" }
+# good
+      - { id: tue, title: "Tue 8 Dec, 14:00" }`)
+	def(ListRowCut, "list-row-too-long", Warning, "An option shown as a list row has a title over 24 characters (or over 72, the row description).",
+		"WhatsApp shows 4 to 10 options as a list whose row titles hold 24 characters; Parley cuts a longer title and repeats it in the row description, which holds 72. Shorten the title in every language.")
+	example(ListRowCut, `# bad
+      - { id: mon, title: "Monday 7 December, morning" }
+# good
+      - { id: mon, title: "Mon 7 Dec, morning" }`)
+	def(MessageTooLong, "message-too-long", Warning, "A message is longer than WhatsApp allows, counting the longest its {{ }} values can be.",
+		"A question with options has an interactive body of at most 1,024 characters (Parley sends a longer one as a separate text first), and a text message holds 4,096 (a longer one is split into several messages). Values with a bound (max_length, email, phone, number, date, choice titles) count at their longest. Shorten the text.")
+	def(NoHumanRoute, "no-human-route", Warning, "Nothing in the flow tells the customer how to reach a person.",
+		"People must be able to get past the bot (a complaint, a question it does not know, a right they want to exercise). The engine always understands HUMAN and its translations; say so in a message, or add a handoff: step.")
+	example(NoHumanRoute, `# good: in the first message
+    say: Hi! Write HUMAN at any time to talk to a person.`)
+	def(LinkNotAllowed, "link-not-allowed", Error, "A message or the privacy address links to a domain outside the policy's allowed link domains.",
+		"Links sent in chat are trusted by customers; a link to an unexpected domain is how phishing starts. Link only to domains listed in links.allow in .parley.yaml, or add the domain there after review.")
+	example(LinkNotAllowed, `# .parley.yaml
+links:
+  allow: [smile.example]
+# bad
+    say: See https://bit.ly/x1
+# good
+    say: See https://smile.example/prices`)
+	example(UnusedSuppression, `# bad: nothing on the next line is reported as PARLEY-605
+# parley:ignore PARLEY-605 -- old comment
+  greet:
+    say: Hi! Write HUMAN at any time to talk to a person.
+# good: remove the comment`)
+	example(MessageTooLong, `# bad: "note" may be 2,000 characters, so the question can exceed 1,024
+  note: { type: text, purpose: support, retention: 30d, max_length: 2000 }
+    ask: "You wrote {{ note }}. Send it?"
+# good
+  note: { type: text, purpose: support, retention: 30d, max_length: 500 }`)
+	example(Unreachable, `# bad: "done" ends the conversation, so "later" never runs
+  done: { say: Bye!, end: true }
+  later: { say: Never seen, end: true }
+# good: remove "later", or point a next: at it`)
+	example(LoopWithoutWait, `# bad
+  a: { say: Checking…, next: b }
+  b: { say: Still checking…, next: a }
+# good
+  a: { ask: Shall I check again?, save: again, options: [...] }`)
+	example(NoEnd, `# good
+  bye:
+    say: Thanks, goodbye!
+    end: true`)
+	example(SendsOtherPurpose, `# bad: email was collected for "newsletter"
+  crm: { url: https://crm.example/leads, purpose: booking, sends: [email] }
+# good
+  crm: { url: https://crm.example/leads, purpose: booking, sends: [name] }`)
+	example(InsecureURL, `# bad
+    url: http://crm.example/leads
+# good
+    url: https://crm.example/leads`)
+	example(SecretInFlow, `# bad
+    url: https://crm.example/leads?api_key=abc123
+# good
+    url: https://crm.example/leads
+    secret_env: CRM_TOKEN`)
+	example(SpecialNeedsConsent, `# bad
+  care: { basis: contract, description: to prepare your visit }
+  allergies: { type: text, purpose: care, retention: 30d, special: health }
+# good
+  care: { basis: consent, description: to prepare your visit }`)
 }

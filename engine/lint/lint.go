@@ -1,142 +1,193 @@
-// Package lint runs every check on a flow file — YAML structure, schema,
-// meaning and expressions — and returns the compiled program when the flow
-// has no errors. It is the one entry point that `parley lint`, `parley chat`
-// and `parley serve` share, so that a flow that lints clean is exactly a flow
-// that runs.
 package lint
 
 import (
-	"io/fs"
+	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
+	"slices"
 
-	"github.com/parleyhq/parley/engine/compile"
+	"github.com/parleyhq/parley/engine/check"
 	"github.com/parleyhq/parley/engine/diag"
 	"github.com/parleyhq/parley/engine/flow"
-	"github.com/parleyhq/parley/engine/load"
-	"github.com/parleyhq/parley/engine/validate"
 )
 
-// Result is the outcome of checking one file.
-type Result struct {
-	File    *flow.File
-	Flow    *flow.Flow       // nil when the file could not be parsed at all
-	Program *compile.Program // nil when there are errors
+// rule is one check of the catalogue and the rules it reports.
+type rule struct {
+	ids []diag.RuleID
+	run func(l *linter)
+}
+
+func one(id diag.RuleID, run func(l *linter)) rule { return rule{[]diag.RuleID{id}, run} }
+
+// catalogue lists the rules this package runs, in ID order.
+var catalogue = []rule{
+	one(diag.DeadEnd, checkDeadEnds),
+	one(diag.ProhibitedData, checkProhibited),
+	one(diag.UndeclaredSpecial, checkUndeclaredSpecial),
+	one(diag.MarketingNeedsConsent, checkMarketing),
+	one(diag.RetentionOverPolicy, checkRetention),
+	one(diag.TemplateInURL, checkTemplateInURL),
+	one(diag.ConsentUndescribed, checkConsentDescription),
+	one(diag.UnusedField, checkUnusedFields),
+	one(diag.SensitiveEcho, checkSensitiveEcho),
+	one(diag.IntegrationNotAllowed, checkIntegrationDomains),
+	one(diag.OptionsAsText, checkOptionCount),
+	{[]diag.RuleID{diag.ButtonTitleCut, diag.ListRowCut}, checkOptionTitles},
+	one(diag.MessageTooLong, checkMessageLength),
+	one(diag.NoHumanRoute, checkHumanRoute),
+	one(diag.LinkNotAllowed, checkLinks),
+}
+
+// Referenced are rules engine/check already reports that belong to the
+// catalogue's subject (privacy, flow graph): lint does not check them a
+// second time, but documents them and keeps a golden case for each.
+var Referenced = []diag.RuleID{
+	diag.Unreachable, diag.LoopWithoutWait, diag.NoEnd,
+	diag.SendsOtherPurpose, diag.InsecureURL, diag.SecretInFlow, diag.SpecialNeedsConsent,
+}
+
+// Catalogue returns the IDs of every rule of the catalogue: those this
+// package checks, the policy and suppression rules, and Referenced.
+func Catalogue() []diag.RuleID {
+	ids := []diag.RuleID{diag.InvalidPolicy, diag.SuppressionWithoutReason, diag.UnusedSuppression}
+	for _, r := range catalogue {
+		ids = append(ids, r.ids...)
+	}
+	ids = append(ids, Referenced...)
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// Suppressible reports whether a finding of rule id may be suppressed or
+// have its severity changed by a policy: lint's own rules and warnings may,
+// errors that stop a flow from running (YAML, schema, references,
+// expressions) may not, since `parley serve` would refuse the flow anyway.
+func Suppressible(id diag.RuleID) bool {
+	switch id {
+	case diag.InvalidPolicy, diag.SuppressionWithoutReason, diag.UnusedSuppression:
+		return false
+	}
+	for _, r := range catalogue {
+		if slices.Contains(r.ids, id) {
+			return true
+		}
+	}
+	return id.Severity() != diag.Error
+}
+
+// linter carries one flow under check and what the rules share.
+type linter struct {
+	f       *flow.Flow
+	pol     *Policy
+	ds      diag.Diagnostics
+	langs   []string
+	savers  map[string][]*flow.Step // field name → the ask steps that save it
+	classes map[*flow.Field]*fieldClass
+}
+
+func (l *linter) add(rule diag.RuleID, r diag.Range, format string, args ...any) *diag.Diagnostic {
+	return l.ds.Add(rule, r, format, args...)
+}
+
+// Flow returns every diagnostic of one checked file under policy p: what
+// engine/check found plus the catalogue, with the policy's severities and
+// the file's suppressions applied, sorted. A file that could not be parsed
+// at all gets check's diagnostics only.
+func Flow(r *check.Result, p *Policy) diag.Diagnostics {
+	if p == nil {
+		p = DefaultPolicy()
+	}
+	ds := slices.Clone(r.Diags)
+	if r.Flow != nil {
+		l := &linter{f: r.Flow, pol: p, savers: map[string][]*flow.Step{}, classes: map[*flow.Field]*fieldClass{}}
+		for _, lg := range r.Flow.Languages {
+			l.langs = append(l.langs, lg.Value)
+		}
+		if len(l.langs) == 0 {
+			l.langs = []string{r.Flow.DefaultLanguage()}
+		}
+		for _, s := range r.Flow.Steps {
+			if s.Save.IsSet() && s.Ask != nil {
+				l.savers[s.Save.Value] = append(l.savers[s.Save.Value], s)
+			}
+		}
+		for _, ru := range catalogue {
+			ru.run(l)
+		}
+		ds.Extend(l.ds)
+	}
+	ds = applyPolicy(ds, p)
+	ds = applySuppressions(r.File.Name, r.File.Src, ds)
+	ds.Sort()
+	return ds
+}
+
+func applyPolicy(ds diag.Diagnostics, p *Policy) diag.Diagnostics {
+	out := ds[:0]
+	for _, d := range ds {
+		if s, ok := p.Severity[d.Rule]; ok {
+			if s.Off {
+				continue
+			}
+			d.Severity = s.Level
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// Report is the outcome of linting a set of files.
+type Report struct {
 	Diags   diag.Diagnostics
+	sources map[string][]byte
 }
 
-// Source checks one flow held in memory. Later stages run only when earlier
-// ones left the invariants they rely on, but every stage reports all it finds.
-func Source(name string, src []byte) *Result {
-	r := &Result{File: &flow.File{Name: name, Src: src}}
-	f, ds := load.File(name, src)
-	r.Diags = ds
-	if f == nil {
-		r.Diags.Sort()
-		return r
-	}
-	r.Flow = f
-	if f.File != nil {
-		r.File = f.File
-	}
-	if !ds.HasErrors() {
-		r.Diags.Extend(validate.Flow(f))
-	}
-	if !r.Diags.HasErrors() {
-		p, cds := compile.Flow(f)
-		r.Diags.Extend(cds)
-		if !r.Diags.HasErrors() {
-			r.Program = p
-		}
-	}
-	r.Diags.Sort()
-	return r
-}
+// Source returns the bytes of a linted flow or policy file, for rendering
+// diagnostics.
+func (r *Report) Source(name string) []byte { return r.sources[name] }
 
-// File reads and checks one flow file from disk.
-func File(path string) (*Result, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return Source(path, src), nil
-}
-
-// Set is the outcome of checking several files.
-type Set struct {
-	Results []*Result        // one per file, in path order
-	Diags   diag.Diagnostics // every file's diagnostics, sorted
-}
-
-// Source returns the bytes of a checked file, for rendering diagnostics.
-func (s *Set) Source(name string) []byte {
-	for _, r := range s.Results {
-		if r.File.Name == name {
-			return r.File.Src
-		}
-	}
-	return nil
-}
-
-// Files reads and checks every file in paths (as Expand returns them).
-func Files(paths []string) (*Set, error) {
-	s := &Set{Results: make([]*Result, 0, len(paths))}
-	for _, p := range paths {
-		r, err := File(p)
-		if err != nil {
-			return nil, err
-		}
-		s.Results = append(s.Results, r)
-		s.Diags.Extend(r.Diags)
-	}
-	s.Diags.Sort()
-	return s, nil
-}
-
-// Expand turns files and directories into the sorted list of flow files
-// they name: a directory contributes every *.yaml and *.yml below it.
-func Expand(paths []string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	add := func(p string) {
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			return nil, err
-		}
-		if !st.IsDir() {
-			add(p)
-			continue
-		}
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+// Run lints every checked file under the policy file found at or above its
+// directory (the defaults when there is none). Mistakes in a policy file are
+// reported once, at their line in that file.
+func Run(set *check.Set) (*Report, error) {
+	rep := &Report{sources: map[string][]byte{}}
+	byDir := map[string]*Policy{}
+	byPath := map[string]*Policy{}
+	for _, r := range set.Results {
+		rep.sources[r.File.Name] = r.File.Src
+		dir := filepath.Dir(r.File.Name)
+		p, ok := byDir[dir]
+		if !ok {
+			path, err := FindPolicy(dir)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
+			switch {
+			case path == "":
+				p = DefaultPolicy()
+			case byPath[path] != nil:
+				p = byPath[path]
+			default:
+				src, err := os.ReadFile(path)
+				if err != nil {
+					return nil, fmt.Errorf("read policy: %w", err)
+				}
+				name := path
+				if wd, err := os.Getwd(); err == nil && !filepath.IsAbs(r.File.Name) {
+					if rel, err := filepath.Rel(wd, path); err == nil {
+						name = filepath.ToSlash(rel)
+					}
+				}
+				var pds diag.Diagnostics
+				p, pds = ParsePolicy(name, src)
+				rep.sources[name] = src
+				rep.Diags.Extend(pds)
+				byPath[path] = p
 			}
-			if !d.IsDir() && IsFlowFile(path) {
-				add(path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+			byDir[dir] = p
 		}
+		rep.Diags.Extend(Flow(r, p))
 	}
-	sort.Strings(out)
-	return out, nil
-}
-
-// IsFlowFile reports whether path has a flow file extension.
-func IsFlowFile(path string) bool {
-	ext := strings.ToLower(filepath.Ext(path))
-	return ext == ".yaml" || ext == ".yml"
+	rep.Diags.Sort()
+	return rep, nil
 }

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/engine/check"
 	"github.com/parleyhq/parley/engine/compile"
-	"github.com/parleyhq/parley/engine/lint"
 	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/session"
 	"github.com/parleyhq/parley/engine/vault"
@@ -43,7 +43,7 @@ func memVault(t testing.TB, now *time.Time) *vault.Vault {
 
 func program(t testing.TB, file string) *compile.Program {
 	t.Helper()
-	res, err := lint.File(file)
+	res, err := check.File(file)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,19 @@ func Flow(f *flow.Flow) diag.Diagnostics {
 	return c.Diags
 }
 
+// Graph runs only the flow-graph checks (unreachable steps, loops that never
+// wait, no end) on f. They rely on nothing but the steps, so the linter runs
+// them on a flow whose other parts have errors too.
+func Graph(f *flow.Flow) diag.Diagnostics {
+	if f == nil {
+		return nil
+	}
+	c := newChecker(f)
+	checkGraph(c)
+	c.Diags.Sort()
+	return c.Diags
+}
+
 func newChecker(f *flow.Flow) *Checker {
 	c := &Checker{
 		Flow:     f,
