@@ -78,3 +78,5 @@ func TestConformanceEncrypted(t *testing.T) { storetest.Run(t, backend(true)) }
 // the purge check also reads plaintext files: nothing of a purged value may
 // remain in them either.
 func TestConformancePlain(t *testing.T) { storetest.Run(t, backend(false)) }
+
+func BenchmarkTurn(b *testing.B) { storetest.BenchmarkTurn(b, backend(true)) }

@@ -117,3 +117,5 @@ func TestOpenBadURL(t *testing.T) {
 		t.Errorf("Open(bad URL) = %v, want an error without the password", err)
 	}
 }
+
+func BenchmarkTurn(b *testing.B) { storetest.BenchmarkTurn(b, backend()) }
