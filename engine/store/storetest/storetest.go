@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -64,6 +65,7 @@ func Run(t *testing.T, b Backend) {
 	}{
 		{"GetSetDelete", testGetSetDelete},
 		{"ScanOrder", testScanOrder},
+		{"ScanLarge", testScanLarge},
 		{"Expiry", testExpiry},
 		{"Atomicity", testAtomicity},
 		{"LostUpdateConflicts", testLostUpdate},
@@ -184,6 +186,10 @@ func testScanOrder(t *testing.T, b Backend) {
 			if string(r.Value) != "v:"+string(r.Key) {
 				t.Errorf("Scan value of %q = %q", r.Key, r.Value)
 			}
+			// The callback may use the transaction.
+			if again, err := x.Get(r.Key); err != nil || !bytes.Equal(again.Value, r.Value) {
+				t.Errorf("Get(%q) inside Scan = %q, %v", r.Key, again.Value, err)
+			}
 			got = append(got, string(r.Key))
 			if len(got) == 2 {
 				return store.ErrStop
@@ -207,6 +213,42 @@ func testScanOrder(t *testing.T, b Backend) {
 	})
 	if !errors.Is(err, boom) {
 		t.Errorf("Scan with a failing callback = %v, want its error", err)
+	}
+}
+
+// testScanLarge scans more keys than a backend is likely to read at once.
+func testScanLarge(t *testing.T, b Backend) {
+	c := NewClock()
+	s := b.Open(t, c.Now)
+	const n = 700
+	err := s.Update(context.Background(), func(x store.Txn) error {
+		for i := n - 1; i >= 0; i-- {
+			exp := time.Time{}
+			if i%7 == 3 {
+				exp = c.Now() // expired at once: skipped
+			}
+			if err := x.Set(fmt.Appendf(nil, "big/%05d", i), nil, exp); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := scanKeys(t, s, "big/")
+	want := 0
+	for i := range n {
+		if i%7 == 3 {
+			continue
+		}
+		if want >= len(got) || got[want] != fmt.Sprintf("big/%05d", i) {
+			t.Fatalf("Scan of %d keys: position %d is %q, want big/%05d", n, want, got[min(want, len(got)-1)], i)
+		}
+		want++
+	}
+	if len(got) != want {
+		t.Errorf("Scan returned %d keys, want %d", len(got), want)
 	}
 }
 
@@ -473,8 +515,10 @@ func testPurge(t *testing.T, b Backend) {
 	}
 	set(t, s, "f/s10/name", canaryKept, time.Time{}) // shares the bytes "f/s1" but not the prefix "f/s1/"
 	set(t, s, "g/otp", canaryGone3, c.Now().Add(time.Minute))
+	// A large value, stored out of line where the backend does that.
+	set(t, s, "f/s1/note", strings.Repeat("x", 9000)+canaryGone+" large"+strings.Repeat("y", 9000), time.Time{})
 	raw := b.Raw(t, s)
-	for _, want := range []string{canaryGone + " v2", canaryGone2, canaryKept, canaryGone3} {
+	for _, want := range []string{canaryGone + " v2", canaryGone2, canaryKept, canaryGone3, canaryGone + " large"} {
 		if !bytes.Contains(raw, []byte(want)) {
 			t.Fatalf("before the purge the raw bytes lack %q: the Raw hook cannot see stored values", want)
 		}

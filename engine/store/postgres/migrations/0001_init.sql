@@ -9,6 +9,9 @@ CREATE TABLE parley_records (
 -- Keep (sealed) values out of pg_statistic: ANALYZE would copy samples of
 -- them there, where a purge does not reach.
 ALTER TABLE parley_records ALTER COLUMN value SET STATISTICS 0;
+-- Sealed values do not compress; storing large ones uncompressed (TOAST
+-- out of line only) also keeps raw-byte privacy tests meaningful.
+ALTER TABLE parley_records ALTER COLUMN value SET STORAGE EXTERNAL;
 CREATE INDEX parley_records_expiry ON parley_records (expires_at) WHERE expires_at IS NOT NULL;
 
 CREATE TABLE parley_sequences (
