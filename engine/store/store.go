@@ -62,6 +62,22 @@ type Reader interface {
 	// the same transaction. An error from fn stops the scan and is returned
 	// (ErrStop: Scan returns nil). An empty prefix scans everything.
 	Scan(prefix []byte, fn func(Record) error) error
+	// ScanQueue calls fn for every entry of queue not yet acked, leased or
+	// not, in Seq order (listing pending work, counting a subject's entries
+	// for an erasure receipt). Errors as for Scan.
+	ScanQueue(queue string, fn func(Entry) error) error
+}
+
+// Entry is a queue entry as ScanQueue lists it.
+type Entry struct {
+	Queue     string
+	Partition string
+	Seq       uint64
+	Payload   []byte
+	// Attempts counts the claims so far.
+	Attempts int
+	// NotBefore is when the entry is due again after a Release (zero: due).
+	NotBefore time.Time
 }
 
 // Txn is a read-write transaction: all of its writes become visible
@@ -85,6 +101,10 @@ type Txn interface {
 	// expired by the store clock or was taken over; the caller must then
 	// return the error so that nothing of the turn is committed.
 	Ack(l Lease) error
+	// DeletePartition removes every entry of partition in queue, and its
+	// lease (an erasure); it returns how many entries it removed. A lease
+	// holder's later Ack fails with ErrLeaseLost.
+	DeletePartition(queue, partition string) (int, error)
 }
 
 // KV runs transactions.

@@ -137,36 +137,25 @@ func (s *Store) Claim(ctx context.Context, queue, owner string, max int, d time.
 		out = out[:0]
 		now := x.now.UnixNano()
 		seen := map[string]bool{}
-		p := append(queuePrefix(queue), 'i')
-		o := badgerdb.DefaultIteratorOptions
-		o.Prefix = p
-		it := x.t.NewIterator(o)
-		defer it.Close()
-		for it.Seek(p); it.ValidForPrefix(p) && len(out) < max; it.Next() {
-			b, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			e, err := decodeEntry(b)
-			if err != nil {
-				return err
+		err := x.scanItems(queue, func(seq uint64, e entry) error {
+			if len(out) >= max {
+				return store.ErrStop
 			}
 			if seen[e.partition] {
-				continue
+				return nil
 			}
 			seen[e.partition] = true
 			if e.notBefore > now {
-				continue
+				return nil
 			}
 			lk := leaseKey(queue, e.partition)
 			if lb, err := getValue(x.t, lk); err == nil {
 				if cur, err := decodeLease(lb); err != nil || cur.expires > now {
-					continue
+					return nil
 				}
 			} else if !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			seq := binary.BigEndian.Uint64(it.Item().Key()[len(p):])
 			e.attempts++
 			l := lease{expires: x.now.Add(d).UnixNano(), seq: seq, token: newToken()}
 			if err := x.t.Set(lk, l.encode()); err != nil {
@@ -179,8 +168,12 @@ func (s *Store) Claim(ctx context.Context, queue, owner string, max int, d time.
 				Queue: queue, Partition: e.partition, Seq: seq, Payload: e.payload,
 				Attempts: int(e.attempts), Token: l.token, ExpiresAt: time.Unix(0, l.expires).UTC(),
 			})
+			return nil
+		})
+		if errors.Is(err, store.ErrStop) {
+			return nil
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("badger store: claim from %s for %s: %w", queue, owner, err)
@@ -232,4 +225,62 @@ func (s *Store) Release(ctx context.Context, l store.Lease, notBefore time.Time)
 		return fmt.Errorf("badger store: release lease: %w", err)
 	}
 	return nil
+}
+
+// scanItems calls fn with the seq and entry of every item of queue, in seq order.
+func (x *txn) scanItems(queue string, fn func(seq uint64, e entry) error) error {
+	p := append(queuePrefix(queue), 'i')
+	o := badgerdb.DefaultIteratorOptions
+	o.Prefix = p
+	it := x.t.NewIterator(o)
+	defer it.Close()
+	for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+		b, err := it.Item().ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		e, err := decodeEntry(b)
+		if err != nil {
+			return err
+		}
+		if err := fn(binary.BigEndian.Uint64(it.Item().Key()[len(p):]), e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScanQueue implements store.Reader.
+func (x *txn) ScanQueue(queue string, fn func(store.Entry) error) error {
+	err := x.scanItems(queue, func(seq uint64, e entry) error {
+		se := store.Entry{Queue: queue, Partition: e.partition, Seq: seq, Payload: e.payload, Attempts: int(e.attempts)}
+		if e.notBefore != 0 {
+			se.NotBefore = time.Unix(0, e.notBefore).UTC()
+		}
+		return fn(se)
+	})
+	if errors.Is(err, store.ErrStop) {
+		return nil
+	}
+	return mapErr(err)
+}
+
+// DeletePartition implements store.Txn.
+func (x *txn) DeletePartition(queue, partition string) (int, error) {
+	var seqs []uint64
+	err := x.scanItems(queue, func(seq uint64, e entry) error {
+		if e.partition == partition {
+			seqs = append(seqs, seq)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	for _, seq := range seqs {
+		if err := x.t.Delete(itemKey(queue, seq)); err != nil {
+			return 0, mapErr(err)
+		}
+	}
+	return len(seqs), mapErr(x.t.Delete(leaseKey(queue, partition)))
 }

@@ -170,3 +170,49 @@ func (s *Store) Release(ctx context.Context, l store.Lease, notBefore time.Time)
 	}
 	return nil
 }
+
+// ScanQueue implements store.Reader, reading pages of scanPage entries.
+func (x *txn) ScanQueue(queue string, fn func(store.Entry) error) error {
+	var after int64
+	for {
+		rows, err := x.tx.Query(x.ctx, `SELECT partition, seq, payload, attempts, not_before FROM parley_queue_items
+			WHERE queue = $1 AND seq > $2 ORDER BY seq LIMIT $3`, queue, after, scanPage)
+		if err != nil {
+			return mapErr(err)
+		}
+		page, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Entry, error) {
+			e := store.Entry{Queue: queue}
+			var seq int64
+			var nb *time.Time
+			err := row.Scan(&e.Partition, &seq, &e.Payload, &e.Attempts, &nb)
+			e.Seq, e.NotBefore = uint64(seq), fromTS(nb)
+			return e, err
+		})
+		if err != nil {
+			return mapErr(err)
+		}
+		for _, e := range page {
+			if err := fn(e); errors.Is(err, store.ErrStop) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+		}
+		if len(page) < scanPage {
+			return nil
+		}
+		after = int64(page[len(page)-1].Seq)
+	}
+}
+
+// DeletePartition implements store.Txn.
+func (x *txn) DeletePartition(queue, partition string) (int, error) {
+	tag, err := x.tx.Exec(x.ctx, "DELETE FROM parley_queue_items WHERE queue = $1 AND partition = $2", queue, partition)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	if _, err := x.tx.Exec(x.ctx, "DELETE FROM parley_queue_leases WHERE queue = $1 AND partition = $2", queue, partition); err != nil {
+		return 0, mapErr(err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -77,6 +77,7 @@ func Run(t *testing.T, b Backend) {
 		{"QueueOrderAndRelease", testQueueOrder},
 		{"QueueClaimExclusive", testClaimExclusive},
 		{"QueueLeaseExpiry", testLeaseExpiry},
+		{"QueueListAndDeletePartition", testQueueList},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
@@ -809,5 +810,68 @@ func testClosed(t *testing.T, b Backend) {
 	err = s.Update(context.Background(), func(store.Txn) error { return nil })
 	if !errors.Is(err, store.ErrClosed) {
 		t.Errorf("Update after Close = %v, want ErrClosed", err)
+	}
+}
+
+func listQueue(t testing.TB, s store.KV, q string) string {
+	t.Helper()
+	var out []string
+	err := s.View(context.Background(), func(r store.Reader) error {
+		return r.ScanQueue(q, func(e store.Entry) error {
+			if e.Queue != q {
+				t.Errorf("ScanQueue(%s) listed an entry of %s", q, e.Queue)
+			}
+			nb := ""
+			if !e.NotBefore.IsZero() {
+				nb = "@later"
+			}
+			out = append(out, fmt.Sprintf("%s:%s#%d%s", e.Partition, e.Payload, e.Attempts, nb))
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatalf("ScanQueue = %v", err)
+	}
+	return fmt.Sprint(out)
+}
+
+func testQueueList(t *testing.T, b Backend) {
+	c := NewClock()
+	s := b.Open(t, c.Now)
+	enqueue(t, s, "out", "A", "a1")
+	enqueue(t, s, "out", "B", "b1")
+	enqueue(t, s, "out", "A", "a2")
+	enqueue(t, s, "in", "A", "in-a")
+	ls := claim(t, s, "out", 10, time.Minute)
+	if len(ls) != 2 {
+		t.Fatalf("Claim = %s", payloads(ls))
+	}
+	if err := s.Release(context.Background(), ls[1], c.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := listQueue(t, s, "out"); got != "[A:a1#1 B:b1#1@later A:a2#0]" {
+		t.Errorf("ScanQueue = %s, want every pending entry in seq order, leased ones included", got)
+	}
+	var n int
+	err := s.Update(context.Background(), func(x store.Txn) error {
+		var err error
+		n, err = x.DeletePartition("out", "A")
+		return err
+	})
+	if err != nil || n != 2 {
+		t.Fatalf("DeletePartition = %d, %v; want 2", n, err)
+	}
+	if got := listQueue(t, s, "out"); got != "[B:b1#1@later]" {
+		t.Errorf("ScanQueue after DeletePartition(A) = %s", got)
+	}
+	if got := listQueue(t, s, "in"); got != "[A:in-a#0]" {
+		t.Errorf("DeletePartition reached another queue: %s", got)
+	}
+	if err := ack(s, ls[0]); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("Ack after DeletePartition = %v, want ErrLeaseLost", err)
+	}
+	enqueue(t, s, "out", "A", "a3")
+	if got := payloads(claim(t, s, "out", 10, time.Minute)); got != "[A:a3#1]" {
+		t.Errorf("Claim after DeletePartition = %s, want the new entry at once", got)
 	}
 }
