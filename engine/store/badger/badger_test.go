@@ -2,6 +2,7 @@ package badger
 
 import (
 	"bytes"
+	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -80,3 +81,54 @@ func TestConformanceEncrypted(t *testing.T) { storetest.Run(t, backend(true)) }
 func TestConformancePlain(t *testing.T) { storetest.Run(t, backend(false)) }
 
 func BenchmarkTurn(b *testing.B) { storetest.BenchmarkTurn(b, backend(true)) }
+
+// TestRestartKeepsLeasesAndSequences closes the store with a claimed,
+// unacked entry (the worker died with the process) and opens the directory
+// again: the lease still holds until it ends, then the entry is claimed
+// again with its attempt counted, and sequences continue above every
+// number handed out before.
+func TestRestartKeepsLeasesAndSequences(t *testing.T) {
+	ctx := context.Background()
+	c := storetest.NewClock()
+	dir := t.TempDir()
+	key := bytes.Repeat([]byte{7}, 32)
+	s, err := Open(Options{Dir: dir, EncryptionKey: key, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, func(x store.Txn) error {
+		_, err := x.Enqueue("inbox", "conv-1", []byte("hello"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := s.Claim(ctx, "inbox", "first", 1, time.Minute)
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("Claim = %v, %v", ls, err)
+	}
+	before, err := s.NextSeq(ctx, "consent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(Options{Dir: dir, EncryptionKey: key, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, err := s.Claim(ctx, "inbox", "second", 1, time.Minute); err != nil || len(got) != 0 {
+		t.Fatalf("Claim after restart within the lease = %v, %v; want none", got, err)
+	}
+	c.Add(time.Minute)
+	got, err := s.Claim(ctx, "inbox", "second", 1, time.Minute)
+	if err != nil || len(got) != 1 || got[0].Attempts != 2 || string(got[0].Payload) != "hello" {
+		t.Fatalf("Claim after the lease ended = %+v, %v; want hello, attempt 2", got, err)
+	}
+	if after, err := s.NextSeq(ctx, "consent"); err != nil || after <= before {
+		t.Errorf("NextSeq after restart = %d, %v; want above %d", after, err, before)
+	}
+}

@@ -156,7 +156,9 @@ func start() *cluster {
 		cmd := exec.Command(filepath.Join(bin, name), args...)
 		cmd.Dir = dir
 		cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "TZ=UTC"}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+		// Pdeathsig: if the test binary dies (a -timeout panic) the
+		// postmaster gets SIGQUIT (immediate shutdown) instead of running on.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGQUIT}
 		return cmd
 	}
 	if out, err := run("initdb", "-D", data, "-U", "parley", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions").CombinedOutput(); err != nil {
