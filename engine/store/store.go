@@ -20,6 +20,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"time"
 )
@@ -231,3 +233,10 @@ func PrefixEnd(prefix []byte) []byte {
 
 // Expired reports whether a record expiring at exp is gone at now.
 func Expired(exp, now time.Time) bool { return !exp.IsZero() && !exp.After(now) }
+
+// NewLeaseToken returns a random token for a Lease.
+func NewLeaseToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}

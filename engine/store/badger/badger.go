@@ -19,9 +19,7 @@ package badger
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -387,10 +385,4 @@ func (s *Store) Close() error {
 		first = err
 	}
 	return mapErr(first)
-}
-
-func newToken() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return hex.EncodeToString(b[:])
 }

@@ -157,7 +157,7 @@ func (s *Store) Claim(ctx context.Context, queue, owner string, max int, d time.
 				return err
 			}
 			e.attempts++
-			l := lease{expires: x.now.Add(d).UnixNano(), seq: seq, token: newToken()}
+			l := lease{expires: x.now.Add(d).UnixNano(), seq: seq, token: store.NewLeaseToken()}
 			if err := x.t.Set(lk, l.encode()); err != nil {
 				return err
 			}

@@ -180,6 +180,17 @@ func fromTS(t *time.Time) time.Time {
 	return t.UTC()
 }
 
+// keyRange returns the condition on key for a prefix with $1 and $2 as its
+// bounds. The two forms are different statements, so each gets its own
+// plan: a generic plan for "$2 IS NULL OR key < $2" could not use the
+// upper bound and would read the index to its end.
+func keyRange(prefix []byte) (cond string, lo, hi []byte) {
+	if hi = store.PrefixEnd(prefix); hi == nil {
+		return "key >= $1 AND $2::bytea IS NULL", prefix, nil
+	}
+	return "key >= $1 AND key < $2", prefix, hi
+}
+
 // txn adapts a pgx transaction.
 type txn struct {
 	ctx context.Context
@@ -205,10 +216,10 @@ func (x *txn) Get(key []byte) (store.Record, error) {
 // Scan reads pages of scanPage rows and calls fn between queries, so fn
 // may use the transaction.
 func (x *txn) Scan(prefix []byte, fn func(store.Record) error) error {
-	from, end := prefix, store.PrefixEnd(prefix)
+	cond, from, end := keyRange(prefix)
 	for {
 		rows, err := x.tx.Query(x.ctx, `SELECT key, value, expires_at FROM parley_records
-			WHERE key >= $1 AND ($2::bytea IS NULL OR key < $2) AND (expires_at IS NULL OR expires_at > $3)
+			WHERE `+cond+` AND (expires_at IS NULL OR expires_at > $3)
 			ORDER BY key LIMIT $4`, from, end, x.now, scanPage)
 		if err != nil {
 			return mapErr(err)
@@ -284,9 +295,8 @@ func (s *Store) DeleteExpired(ctx context.Context, prefix []byte) ([][]byte, err
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `DELETE FROM parley_records
-		WHERE key >= $1 AND ($2::bytea IS NULL OR key < $2) AND expires_at <= $3 RETURNING key`,
-		prefix, store.PrefixEnd(prefix), s.now())
+	cond, lo, hi := keyRange(prefix)
+	rows, err := s.pool.Query(ctx, "DELETE FROM parley_records WHERE "+cond+" AND expires_at <= $3 RETURNING key", lo, hi, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("postgres store: delete expired: %w", mapErr(err))
 	}
@@ -313,7 +323,8 @@ func (s *Store) Purge(ctx context.Context, prefixes ...[]byte) error {
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		for _, p := range prefixes {
-			_, err := tx.Exec(ctx, "DELETE FROM parley_records WHERE key >= $1 AND ($2::bytea IS NULL OR key < $2)", p, store.PrefixEnd(p))
+			cond, lo, hi := keyRange(p)
+			_, err := tx.Exec(ctx, "DELETE FROM parley_records WHERE "+cond, lo, hi)
 			if err != nil {
 				return err
 			}

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -38,12 +36,6 @@ func (x *txn) Ack(l store.Lease) error {
 	}
 	_, err = x.tx.Exec(x.ctx, "DELETE FROM parley_queue_items WHERE queue = $1 AND seq = $2", l.Queue, int64(l.Seq))
 	return mapErr(err)
-}
-
-func newToken() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return hex.EncodeToString(b[:])
 }
 
 // Claim implements store.Queues: it lists the due heads of partitions
@@ -84,7 +76,7 @@ func (s *Store) Claim(ctx context.Context, queue, owner string, max int, d time.
 
 // claimOne takes partition's lease if it is free, and leases its head.
 func (s *Store) claimOne(ctx context.Context, queue, partition, owner string, now time.Time, d time.Duration) (store.Lease, bool, error) {
-	l := store.Lease{Queue: queue, Partition: partition, Token: newToken(), ExpiresAt: now.Add(d)}
+	l := store.Lease{Queue: queue, Partition: partition, Token: store.NewLeaseToken(), ExpiresAt: now.Add(d)}
 	ok := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var got string
