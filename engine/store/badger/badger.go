@@ -68,6 +68,10 @@ type Store struct {
 
 	seqMu sync.Mutex
 	seqs  map[string]*badgerdb.Sequence
+
+	// claimMu runs one Claim at a time: claims read every entry of a queue,
+	// so two at once would mostly conflict with each other and retry.
+	claimMu sync.Mutex
 }
 
 const (

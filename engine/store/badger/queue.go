@@ -132,6 +132,8 @@ func (x *txn) Ack(l store.Lease) error {
 // written in the claiming transaction, so two concurrent claims of one
 // partition conflict and only one commits.
 func (s *Store) Claim(ctx context.Context, queue, owner string, max int, d time.Duration) ([]store.Lease, error) {
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
 	var out []store.Lease
 	err := s.update(ctx, func(x *txn) error {
 		out = out[:0]

@@ -82,6 +82,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres store: connect: %w", err)
 	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres store: cannot connect to the database (is the server running, and do the host, port, user and database in the URL match it?): %w", err)
+	}
 	s := &Store{pool: pool, now: o.Now}
 	if s.now == nil {
 		s.now = time.Now

@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -119,3 +120,20 @@ func TestOpenBadURL(t *testing.T) {
 }
 
 func BenchmarkTurn(b *testing.B) { storetest.BenchmarkTurn(b, backend()) }
+
+// TestOpenUnreachable: no server on the port gives an error that says
+// what to check.
+func TestOpenUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = Open(ctx, Options{URL: "postgres://parley:s3cret@" + addr + "/parley?connect_timeout=5"})
+	if err == nil || !strings.Contains(err.Error(), "cannot connect to the database") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("Open(nothing listening) = %v, want a plain cannot-connect error without the password", err)
+	}
+}
