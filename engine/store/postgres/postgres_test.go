@@ -85,12 +85,33 @@ func rawBytes(t testing.TB, s *Store) []byte {
 
 func TestConformance(t *testing.T) { storetest.Run(t, backend()) }
 
-// TestMigrationsIdempotent opens the same database twice (two instances
-// starting) and checks the schema version recorded once per migration.
+// TestMigrationsIdempotent starts four instances at once on a new database
+// (the advisory lock makes one migrate and the others wait), then checks
+// that each migration was recorded once.
 func TestMigrationsIdempotent(t *testing.T) {
 	url := pgtest.URL(t)
-	a := open(t, url, time.Now)
-	b := open(t, url, time.Now)
+	opened := make(chan *Store, 4)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			s, err := Open(context.Background(), Options{URL: url})
+			if err != nil {
+				errs <- err
+				return
+			}
+			t.Cleanup(func() { s.Close() })
+			opened <- s
+		}()
+	}
+	var a, b *Store
+	for range 4 {
+		select {
+		case err := <-errs:
+			t.Fatalf("concurrent Open = %v", err)
+		case s := <-opened:
+			a, b = b, s
+		}
+	}
 	var n, v int
 	err := b.pool.QueryRow(context.Background(), "SELECT count(*), max(version) FROM parley_schema_migrations").Scan(&n, &v)
 	if err != nil {
