@@ -269,31 +269,45 @@ func (s *Store) update(ctx context.Context, fn func(*txn) error) error {
 	return store.UpdateRetry(ctx, s, maxRetries, func(t store.Txn) error { return fn(t.(*txn)) })
 }
 
-// DeleteExpired implements store.Purger.
+// deleteBatch bounds the deletes of one DeleteExpired transaction, far
+// below Badger's ErrTxnTooBig limit.
+var deleteBatch = 10000
+
+// DeleteExpired implements store.Purger, in transactions of at most
+// deleteBatch deletes.
 func (s *Store) DeleteExpired(ctx context.Context, prefix []byte) ([][]byte, error) {
-	var keys [][]byte
-	err := s.update(ctx, func(x *txn) error {
-		keys = keys[:0]
-		err := x.scanAll(prefix, func(r store.Record) error {
-			if store.Expired(r.ExpiresAt, x.now) {
-				keys = append(keys, r.Key)
+	var all [][]byte
+	for {
+		var keys [][]byte
+		err := s.update(ctx, func(x *txn) error {
+			keys = keys[:0]
+			err := x.scanAll(prefix, func(r store.Record) error {
+				if store.Expired(r.ExpiresAt, x.now) {
+					keys = append(keys, r.Key)
+				}
+				if len(keys) == deleteBatch {
+					return store.ErrStop
+				}
+				return nil
+			})
+			if err != nil && !errors.Is(err, store.ErrStop) {
+				return err
+			}
+			for _, k := range keys {
+				if err := x.Delete(k); err != nil {
+					return err
+				}
 			}
 			return nil
 		})
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("badger store: delete expired: %w", err)
 		}
-		for _, k := range keys {
-			if err := x.Delete(k); err != nil {
-				return err
-			}
+		all = append(all, keys...)
+		if len(keys) < deleteBatch {
+			return all, nil
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("badger store: delete expired: %w", err)
 	}
-	return keys, nil
 }
 
 // Purge implements store.Purger with DropPrefix, which rewrites the tables

@@ -132,3 +132,40 @@ func TestRestartKeepsLeasesAndSequences(t *testing.T) {
 		t.Errorf("NextSeq after restart = %d, %v; want above %d", after, err, before)
 	}
 }
+
+// TestDeleteExpiredInBatches deletes more expired records than one batch
+// holds, so the loop over transactions runs.
+func TestDeleteExpiredInBatches(t *testing.T) {
+	defer func(n int) { deleteBatch = n }(deleteBatch)
+	deleteBatch = 3
+	c := storetest.NewClock()
+	s := backend(false).Open(t, c.Now)
+	err := s.Update(context.Background(), func(x store.Txn) error {
+		for i := range 10 {
+			exp := c.Now().Add(time.Minute)
+			if i == 4 {
+				exp = time.Time{}
+			}
+			if err := x.Set([]byte{'e', byte('0' + i)}, nil, exp); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Add(time.Minute)
+	keys, err := s.DeleteExpired(context.Background(), []byte("e"))
+	if err != nil || len(keys) != 9 || string(keys[0]) != "e0" || string(keys[8]) != "e9" {
+		t.Fatalf("DeleteExpired = %q, %v; want the 9 expired keys in order", keys, err)
+	}
+	c.Add(-time.Hour) // records only hidden, not deleted, would show again
+	var left int
+	err = s.View(context.Background(), func(r store.Reader) error {
+		return r.Scan([]byte("e"), func(store.Record) error { left++; return nil })
+	})
+	if err != nil || left != 1 {
+		t.Errorf("records left = %d, %v; want 1", left, err)
+	}
+}
