@@ -73,12 +73,12 @@ func rawBytes(t testing.TB, s *Store) []byte {
 	return raw.Bytes()
 }
 
-func TestConformanceEncrypted(t *testing.T) { storetest.Run(t, backend(true)) }
+func TestConformanceEncrypted(t *testing.T) { storetest.RunConformance(t, backend(true)) }
 
 // TestConformancePlain runs the suite without encryption at rest, so that
 // the purge check also reads plaintext files: nothing of a purged value may
 // remain in them either.
-func TestConformancePlain(t *testing.T) { storetest.Run(t, backend(false)) }
+func TestConformancePlain(t *testing.T) { storetest.RunConformance(t, backend(false)) }
 
 func BenchmarkTurn(b *testing.B) { storetest.BenchmarkTurn(b, backend(true)) }
 

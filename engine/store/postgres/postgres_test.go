@@ -83,7 +83,7 @@ func rawBytes(t testing.TB, s *Store) []byte {
 	return raw.Bytes()
 }
 
-func TestConformance(t *testing.T) { storetest.Run(t, backend()) }
+func TestConformance(t *testing.T) { storetest.RunConformance(t, backend()) }
 
 // TestMigrationsIdempotent starts four instances at once on a new database
 // (the advisory lock makes one migrate and the others wait), then checks

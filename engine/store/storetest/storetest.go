@@ -57,8 +57,8 @@ func (c *Clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// Run runs the whole suite.
-func Run(t *testing.T, b Backend) {
+// RunConformance runs the whole suite against one backend.
+func RunConformance(t *testing.T, b Backend) {
 	tests := []struct {
 		name string
 		fn   func(*testing.T, Backend)
