@@ -37,6 +37,9 @@ var (
 	// ErrLeaseLost: the queue lease has expired or another claimer holds
 	// the partition now; the entry may be (or have been) worked on elsewhere.
 	ErrLeaseLost = errors.New("store: queue lease expired or taken over")
+	// ErrWrongKey: the backend's encryption key (at rest) does not open the
+	// existing data; the data is left as it was.
+	ErrWrongKey = errors.New("store: the encryption key does not open the existing data")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store: closed")
 	// ErrStop, returned by a Scan callback, ends the scan early; Scan then

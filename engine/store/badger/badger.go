@@ -103,6 +103,9 @@ func Open(o Options) (*Store, error) {
 		bo = bo.WithLogger(logger{o.Logger}).WithLoggingLevel(badgerdb.WARNING)
 	}
 	db, err := badgerdb.Open(bo)
+	if errors.Is(err, badgerdb.ErrEncryptionKeyMismatch) {
+		return nil, fmt.Errorf("badger store: open %s: %w", o.Dir, store.ErrWrongKey)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("badger store: open: %w", err)
 	}

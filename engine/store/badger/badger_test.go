@@ -3,6 +3,7 @@ package badger
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -167,5 +168,40 @@ func TestDeleteExpiredInBatches(t *testing.T) {
 	})
 	if err != nil || left != 1 {
 		t.Errorf("records left = %d, %v; want 1", left, err)
+	}
+}
+
+// TestWrongKey: another key does not open the data, and says so with
+// store.ErrWrongKey; the right key still does afterwards.
+func TestWrongKey(t *testing.T) {
+	dir := t.TempDir()
+	open := func(b byte) (*Store, error) {
+		return Open(Options{Dir: dir, EncryptionKey: bytes.Repeat([]byte{b}, 32)})
+	}
+	s, err := open(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(context.Background(), func(x store.Txn) error { return x.Set([]byte("k"), []byte("v"), time.Time{}) }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := open(2); !errors.Is(err, store.ErrWrongKey) {
+		t.Fatalf("Open with another key = %v, want ErrWrongKey", err)
+	}
+	s, err = open(1)
+	if err != nil {
+		t.Fatalf("Open with the right key after a refusal = %v", err)
+	}
+	defer s.Close()
+	err = s.View(context.Background(), func(r store.Reader) error {
+		rec, err := r.Get([]byte("k"))
+		if err == nil && string(rec.Value) != "v" {
+			t.Errorf("value = %q", rec.Value)
+		}
+		return err
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }
