@@ -284,8 +284,9 @@ func (s *Store) run(ctx context.Context, o pgx.TxOptions, fn func(*txn) error) e
 	if err != nil {
 		return fmt.Errorf("postgres store: begin: %w", mapErr(err))
 	}
+	// Rolls back when fn fails or panics; after Commit it does nothing.
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	if err := fn(&txn{ctx: ctx, tx: tx, now: s.now()}); err != nil {
-		_ = tx.Rollback(ctx)
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
