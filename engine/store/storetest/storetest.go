@@ -68,6 +68,7 @@ func RunConformance(t *testing.T, b Backend) {
 		{"ScanLarge", testScanLarge},
 		{"Expiry", testExpiry},
 		{"Atomicity", testAtomicity},
+		{"PanicRollsBack", testPanic},
 		{"LostUpdateConflicts", testLostUpdate},
 		{"WriteSkewConflicts", testWriteSkew},
 		{"ConcurrentIncrements", testIncrements},
@@ -323,6 +324,37 @@ func testAtomicity(t *testing.T, b Backend) {
 	}
 	if ls := claim(t, s, "q", 10, time.Minute); len(ls) != 0 {
 		t.Errorf("a failed Update's Enqueue is claimable: %d entries", len(ls))
+	}
+}
+
+// testPanic panics inside more transactions than a connection pool holds:
+// each must be rolled back and its resources released.
+func testPanic(t *testing.T, b Backend) {
+	c := NewClock()
+	s := b.Open(t, c.Now)
+	for i := range 12 {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatalf("Update swallowed the callback's panic")
+				}
+			}()
+			_ = s.Update(context.Background(), func(x store.Txn) error {
+				if err := x.Set([]byte("p"), fmt.Append(nil, i), time.Time{}); err != nil {
+					return err
+				}
+				panic("callback failed")
+			})
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.Update(ctx, func(x store.Txn) error { return x.Set([]byte("q"), []byte("ok"), time.Time{}) })
+	if err != nil {
+		t.Fatalf("Update after panicking transactions = %v (resources leaked?)", err)
+	}
+	if got := get(t, s, "p"); got != "<none>" {
+		t.Errorf("a panicking transaction's write is visible: %q", got)
 	}
 }
 
