@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // ErrAuditTampered: the audit chain does not verify.
@@ -102,7 +102,7 @@ func (v *Vault) appendAudit(actor, action, subject string, detail map[string]str
 		v.auditCheckFile()
 	}
 	var head auditHead
-	err := v.update(func(txn *badger.Txn) error {
+	err := v.update(func(txn kvTxn) error {
 		head = auditHead{}
 		if err := getJSON(txn, keyAuditHead, &head); err != nil {
 			return err
@@ -147,9 +147,9 @@ func (v *Vault) appendAudit(actor, action, subject string, detail map[string]str
 }
 
 // getJSON decodes key's value into dst; a missing key leaves dst as it is.
-func getJSON(txn *badger.Txn, key []byte, dst any) error {
+func getJSON(txn kvReader, key []byte, dst any) error {
 	item, err := txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -160,7 +160,7 @@ func getJSON(txn *badger.Txn, key []byte, dst any) error {
 
 func (v *Vault) auditAnchor() (auditMark, error) {
 	var a auditMark
-	err := v.db.View(func(txn *badger.Txn) error { return getJSON(txn, keyAuditAnchor, &a) })
+	err := v.view(func(txn kvReader) error { return getJSON(txn, keyAuditAnchor, &a) })
 	return a, err
 }
 
@@ -255,7 +255,7 @@ func (v *Vault) auditCheckFile() {
 	if !ok {
 		return
 	}
-	err = v.db.View(func(txn *badger.Txn) error {
+	err = v.view(func(txn kvReader) error {
 		var head auditHead
 		var anchor auditMark
 		if err := getJSON(txn, keyAuditHead, &head); err != nil {
@@ -275,7 +275,7 @@ func (v *Vault) auditCheckFile() {
 // checkAgainstFile says how the store's chain (head, anchor) disagrees with
 // the head file, or nil when the store is the file's chain, possibly with
 // entries the file has not recorded yet (a crash between the two writes).
-func checkAgainstFile(txn *badger.Txn, hf auditHeadFile, head auditHead, anchor auditMark) error {
+func checkAgainstFile(txn kvReader, hf auditHeadFile, head auditHead, anchor auditMark) error {
 	if hf.Head.Seq > head.Seq {
 		return fmt.Errorf("%w: the head file records %d entries but the log ends at entry %d: entries were removed from the end, or an older copy of the store was put back",
 			ErrAuditTampered, hf.Head.Seq, head.Seq)
@@ -292,7 +292,7 @@ func checkAgainstFile(txn *badger.Txn, hf auditHeadFile, head auditHead, anchor 
 			continue
 		}
 		item, err := txn.Get(auditKey(m.mark.Seq))
-		if errors.Is(err, badger.ErrKeyNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("%w: entry %d, the head file's %s entry, is missing", ErrAuditTampered, m.mark.Seq, m.what)
 		}
 		if err != nil {
@@ -327,7 +327,7 @@ func (v *Vault) AuditVerify() (n int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	err = v.db.View(func(txn *badger.Txn) error {
+	err = v.view(func(txn kvReader) error {
 		var anchor auditMark
 		if err := getJSON(txn, keyAuditAnchor, &anchor); err != nil {
 			return fmt.Errorf("%w: anchor unreadable", ErrAuditTampered)
@@ -335,7 +335,7 @@ func (v *Vault) AuditVerify() (n int, err error) {
 		prev := anchor.Hash
 		want := anchor.Seq + 1
 		var last time.Time
-		err := scan(txn, []byte("a/"), true, func(k []byte, item *badger.Item) error {
+		err := txn.Scan([]byte("a/"), true, func(k []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				var e auditEntry
 				if err := json.Unmarshal(b, &e); err != nil {
@@ -370,7 +370,7 @@ func (v *Vault) AuditVerify() (n int, err error) {
 		var head auditHead
 		item, err := txn.Get(keyAuditHead)
 		switch {
-		case errors.Is(err, badger.ErrKeyNotFound):
+		case errors.Is(err, store.ErrNotFound):
 			if n > 0 {
 				return fmt.Errorf("%w: head missing", ErrAuditTampered)
 			}
@@ -406,12 +406,12 @@ type AuditFilter struct {
 // first. It does not verify the chain (AuditVerify does).
 func (v *Vault) AuditEntries(f AuditFilter) ([]AuditEntry, error) {
 	var out []AuditEntry
-	err := v.db.View(func(txn *badger.Txn) error {
+	err := v.view(func(txn kvReader) error {
 		var anchor auditMark
 		if err := getJSON(txn, keyAuditAnchor, &anchor); err != nil {
 			return err
 		}
-		return scan(txn, []byte("a/"), true, func(_ []byte, item *badger.Item) error {
+		return txn.Scan([]byte("a/"), true, func(_ []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				var e auditEntry
 				if err := json.Unmarshal(b, &e); err != nil {
@@ -445,7 +445,7 @@ func (v *Vault) sweepAudit() (int, error) {
 	var anchor, next auditMark
 	var head auditHead
 	var keys [][]byte
-	err := v.db.View(func(txn *badger.Txn) error {
+	err := v.view(func(txn kvReader) error {
 		if err := getJSON(txn, keyAuditAnchor, &anchor); err != nil {
 			return err
 		}
@@ -454,7 +454,7 @@ func (v *Vault) sweepAudit() (int, error) {
 		}
 		next = anchor
 		errStop := errors.New("stop")
-		err := scan(txn, []byte("a/"), true, func(k []byte, item *badger.Item) error {
+		err := txn.Scan([]byte("a/"), true, func(k []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				var e auditEntry
 				if err := json.Unmarshal(b, &e); err != nil {
@@ -488,7 +488,7 @@ func (v *Vault) sweepAudit() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := v.update(func(txn *badger.Txn) error { return txn.Set(keyAuditAnchor, nb) }); err != nil {
+	if err := v.update(func(txn kvTxn) error { return txn.Set(keyAuditAnchor, nb) }); err != nil {
 		return 0, err
 	}
 	if err := v.durable(); err != nil {

@@ -232,7 +232,7 @@ func (v *Vault) recordBackup() error {
 	}
 	v.auditMu.Lock()
 	defer v.auditMu.Unlock()
-	err = v.update(func(txn *badger.Txn) error {
+	err = v.update(func(txn kvTxn) error {
 		var head auditHead
 		if err := getJSON(txn, keyAuditHead, &head); err != nil {
 			return err
@@ -331,7 +331,8 @@ func restore(opts Options, r io.Reader, withoutLedger bool) (err error) {
 	var meta backupMeta
 	hasMeta := false
 	if loadErr == nil {
-		loadErr = db.View(func(txn *badger.Txn) error {
+		loadErr = db.View(func(t *badger.Txn) error {
+			txn := badgerKV{t}
 			_, err := txn.Get(keyBackupMeta)
 			hasMeta = err == nil
 			return getJSON(txn, keyBackupMeta, &meta)

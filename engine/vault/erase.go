@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // Erase erases everything held about the subject.
@@ -35,7 +35,7 @@ func (v *Vault) Erase(s SubjectID, now time.Time) (Receipt, error) {
 	if err != nil {
 		return Receipt{}, fmt.Errorf("vault: erase %s: %w", s, err)
 	}
-	err = v.update(func(txn *badger.Txn) error {
+	err = v.update(func(txn kvTxn) error {
 		r = Receipt{Subject: s, At: now.UTC()}
 		sk, err := v.readKey(txn, s)
 		if err != nil {
@@ -94,7 +94,7 @@ func (v *Vault) Erase(s SubjectID, now time.Time) (Receipt, error) {
 // physical purge. The marker keeps k/<s> live on purpose: DropPrefix skips
 // prefixes without a live key, and it is DropPrefix that removes the old
 // versions holding the wrapped key.
-func (v *Vault) markErased(txn *badger.Txn, s SubjectID, sk *subjectKey, e ledgerEntry) error {
+func (v *Vault) markErased(txn kvTxn, s SubjectID, sk *subjectKey, e ledgerEntry) error {
 	eb, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -115,13 +115,13 @@ func (v *Vault) markErased(txn *badger.Txn, s SubjectID, sk *subjectKey, e ledge
 	return txn.Set(keyPQ(s), nil)
 }
 
-func (v *Vault) countSubject(txn *badger.Txn, s SubjectID, r *Receipt) error {
+func (v *Vault) countSubject(txn kvTxn, s SubjectID, r *Receipt) error {
 	if _, err := txn.Get(keyS(s)); err == nil {
 		r.States = 1
-	} else if !errors.Is(err, badger.ErrKeyNotFound) {
+	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	err := scan(txn, prefixF(s), true, func(_ []byte, item *badger.Item) error {
+	err := txn.Scan(prefixF(s), true, func(_ []byte, item kvItem) error {
 		return item.Value(func(b []byte) error {
 			if h, ok := parseHdr(b); ok && h.flags&flagDead == 0 {
 				r.Fields++
@@ -132,7 +132,7 @@ func (v *Vault) countSubject(txn *badger.Txn, s SubjectID, r *Receipt) error {
 	if err != nil {
 		return err
 	}
-	return scan(txn, prefixC(s), false, func([]byte, *badger.Item) error {
+	return txn.Scan(prefixC(s), false, func([]byte, kvItem) error {
 		r.Consents++
 		return nil
 	})
@@ -142,8 +142,8 @@ func (v *Vault) countSubject(txn *badger.Txn, s SubjectID, r *Receipt) error {
 // blocks all writes while Badger drops the prefixes.
 func (v *Vault) Purge() error {
 	var subjects []SubjectID
-	err := v.db.View(func(txn *badger.Txn) error {
-		return scan(txn, []byte("pq/"), false, func(k []byte, _ *badger.Item) error {
+	err := v.view(func(txn kvReader) error {
+		return txn.Scan([]byte("pq/"), false, func(k []byte, _ kvItem) error {
 			subjects = append(subjects, SubjectID(k[3:]))
 			return nil
 		})
@@ -175,7 +175,7 @@ func (v *Vault) purgeSome(subjects []SubjectID) error {
 	defer v.dropMu.Unlock()
 	var prefixes [][]byte
 	var done []SubjectID
-	err := v.db.View(func(txn *badger.Txn) error {
+	err := v.view(func(txn kvReader) error {
 		for _, s := range subjects {
 			sk, err := v.readKey(txn, s)
 			if err != nil && !errors.Is(err, ErrCorrupt) {
@@ -195,7 +195,7 @@ func (v *Vault) purgeSome(subjects []SubjectID) error {
 	if err := v.dropPrefixes(prefixes); err != nil {
 		return fmt.Errorf("vault: purge: %w", err)
 	}
-	err = v.db.Update(func(txn *badger.Txn) error {
+	err = v.updateHeld(func(txn kvTxn) error {
 		for _, s := range subjects {
 			if err := txn.Delete(keyPQ(s)); err != nil {
 				return err
@@ -251,8 +251,8 @@ func (v *Vault) purgeLoop() {
 // the vault serves anyone.
 func (v *Vault) applyLedger() error {
 	var fromDB []ledgerEntry
-	err := v.db.View(func(txn *badger.Txn) error {
-		return scan(txn, []byte("e/"), true, func(_ []byte, item *badger.Item) error {
+	err := v.view(func(txn kvReader) error {
+		return txn.Scan([]byte("e/"), true, func(_ []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				var e ledgerEntry
 				if json.Unmarshal(b, &e) == nil && e.Subject != "" {
@@ -276,7 +276,7 @@ func (v *Vault) applyLedger() error {
 			continue
 		}
 		s := SubjectID(e.Subject)
-		err := v.update(func(txn *badger.Txn) error {
+		err := v.update(func(txn kvTxn) error {
 			sk, err := v.readKey(txn, s)
 			if err != nil || sk == nil || sk.status != keyLive || hex.EncodeToString(sk.id) != e.KeyID {
 				return err

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // The inbox lives in its own small Badger instance (Dir/inbox) so that the
@@ -138,8 +140,8 @@ func decodeIQ(k, b []byte) (rawIQ, error) {
 // is nil), in seq order.
 func (v *Vault) readInbox(keep func(SubjectID) bool) ([]rawIQ, error) {
 	var out []rawIQ
-	err := v.inbox.View(func(txn *badger.Txn) error {
-		return scan(txn, prefixIQ, true, func(k []byte, item *badger.Item) error {
+	err := v.inboxView(func(txn kvReader) error {
+		return txn.Scan(prefixIQ, true, func(k []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				q, err := decodeIQ(k, b)
 				if err != nil {
@@ -156,9 +158,9 @@ func (v *Vault) readInbox(keep func(SubjectID) bool) ([]rawIQ, error) {
 }
 
 // processed reports whether the main DB marks entry seq of hash processed.
-func processed(txn *badger.Txn, hash string, seq uint64) (bool, error) {
+func processed(txn kvReader, hash string, seq uint64) (bool, error) {
 	item, err := txn.Get(keyIP(hash))
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
@@ -175,9 +177,9 @@ func processed(txn *badger.Txn, hash string, seq uint64) (bool, error) {
 
 // keyIDOf returns the id of the subject's live data key without unwrapping
 // it (nil if the subject has no live key).
-func keyIDOf(txn *badger.Txn, s SubjectID) ([]byte, error) {
+func keyIDOf(txn kvReader, s SubjectID) ([]byte, error) {
 	item, err := txn.Get(keyK(s))
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -221,7 +223,7 @@ func (v *Vault) InboxPut(msgID string, s SubjectID, payload []byte, now time.Tim
 	// Sealed under the subject's key (erasure) and a transient key (the
 	// payload's own short life), held from sealing until it is written.
 	v.tk.use.RLock()
-	err = v.withSubjectKey(s, now, func(_ *badger.Txn, sk *subjectKey) error {
+	err = v.withSubjectKey(s, now, func(_ kvTxn, sk *subjectKey) error {
 		tk, err := v.tk.current(now)
 		if err != nil {
 			return err
@@ -241,14 +243,14 @@ func (v *Vault) InboxPut(msgID string, s SubjectID, payload []byte, now time.Tim
 		v.tk.use.RUnlock()
 		return false, fmt.Errorf("vault: inbox put: %w", err)
 	}
-	err = v.inboxUpdate(func(txn *badger.Txn) error {
+	err = v.inboxUpdate(func(txn kvTxn) error {
 		dup = false
 		if d, err := seenIn(txn, ik, now, v.opts.DedupeWindow); err != nil || d {
 			dup = d
 			return err
 		}
 		m := inMarker{seq: seq, subject: string(s), at: now}
-		if err := txn.SetEntry(badger.NewEntry(ik, m.encode()).WithTTL(v.opts.DedupeWindow + ttlMargin)); err != nil {
+		if err := txn.SetTTL(ik, m.encode(), v.opts.DedupeWindow+ttlMargin); err != nil {
 			return err
 		}
 		return txn.Set(qk, q.encode())
@@ -275,16 +277,16 @@ func (v *Vault) InboxPut(msgID string, s SubjectID, payload []byte, now time.Tim
 }
 
 func (v *Vault) seenWithin(ik []byte, now time.Time) (dup bool, err error) {
-	err = v.inbox.View(func(txn *badger.Txn) error {
+	err = v.inboxView(func(txn kvReader) error {
 		dup, err = seenIn(txn, ik, now, v.opts.DedupeWindow)
 		return err
 	})
 	return dup, err
 }
 
-func seenIn(txn *badger.Txn, ik []byte, now time.Time, window time.Duration) (bool, error) {
+func seenIn(txn kvReader, ik []byte, now time.Time, window time.Duration) (bool, error) {
 	item, err := txn.Get(ik)
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
@@ -299,7 +301,7 @@ func seenIn(txn *badger.Txn, ik []byte, now time.Time, window time.Duration) (bo
 
 // inboxUpdate runs fn in a read-write transaction of the inbox DB, retrying
 // on conflicts (two deliveries of one message id at once).
-func (v *Vault) inboxUpdate(fn func(txn *badger.Txn) error) error {
+func (v *Vault) inboxUpdateBadger(fn func(txn *badger.Txn) error) error {
 	var err error
 	for range 50 {
 		if err = v.inbox.Update(fn); !errors.Is(err, badger.ErrConflict) {
@@ -332,7 +334,7 @@ func (v *Vault) InboxPending() ([]InboxEntry, error) {
 		return nil, fmt.Errorf("vault: inbox pending: %w", err)
 	}
 	var out []InboxEntry
-	err = v.db.View(func(txn *badger.Txn) error {
+	err = v.view(func(txn kvReader) error {
 		keys := map[SubjectID]*subjectKey{}
 		for _, q := range raw {
 			if done, err := processed(txn, q.hash, q.seq); err != nil || done {
@@ -394,9 +396,9 @@ func (v *Vault) inboxRefOf(msgID string) (ref inboxRef, found, pending bool, err
 	if found {
 		return ref, true, true, nil
 	}
-	err = v.inbox.View(func(txn *badger.Txn) error {
+	err = v.inboxView(func(txn kvReader) error {
 		item, err := txn.Get(keyIn(h))
-		if errors.Is(err, badger.ErrKeyNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
@@ -413,7 +415,7 @@ func (v *Vault) inboxRefOf(msgID string) (ref inboxRef, found, pending bool, err
 			return err
 		}
 		_, err = txn.Get(seqKey(prefixIQ, ref.seq))
-		if errors.Is(err, badger.ErrKeyNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
 		pending = err == nil
@@ -423,11 +425,11 @@ func (v *Vault) inboxRefOf(msgID string) (ref inboxRef, found, pending bool, err
 }
 
 // markProcessed writes the processed marker of ref in a main DB transaction.
-func (v *Vault) markProcessed(txn *badger.Txn, ref inboxRef, now time.Time) error {
+func (v *Vault) markProcessed(txn kvTxn, ref inboxRef, now time.Time) error {
 	var e enc
 	e.uint(ref.seq)
 	e.time(now)
-	return txn.SetEntry(badger.NewEntry(keyIP(ref.hash), e.b).WithTTL(v.opts.DedupeWindow + ttlMargin))
+	return txn.SetTTL(keyIP(ref.hash), e.b, v.opts.DedupeWindow+ttlMargin)
 }
 
 // queuePurge lists a processed entry for deletion from the inbox DB after
@@ -450,7 +452,7 @@ func (v *Vault) InboxDone(msgID string) error {
 	if err == nil {
 		now := v.now()
 		v.tk.use.RLock()
-		err = v.update(func(txn *badger.Txn) error { return v.markProcessed(txn, ref, now) })
+		err = v.update(func(txn kvTxn) error { return v.markProcessed(txn, ref, now) })
 		if err == nil {
 			v.queuePurge(ref)
 		}
@@ -510,7 +512,7 @@ func (v *Vault) queueLeftovers() error {
 		return err
 	}
 	var refs []inboxRef
-	err = v.db.View(func(txn *badger.Txn) error {
+	err = v.view(func(txn kvReader) error {
 		for _, q := range raw {
 			done, err := processed(txn, q.hash, q.seq)
 			if err != nil {
@@ -533,7 +535,7 @@ func (v *Vault) inboxOfSubject(s SubjectID) (keys [][]byte, pending int, err err
 	if err != nil || len(raw) == 0 {
 		return nil, 0, err
 	}
-	err = v.db.View(func(txn *badger.Txn) error {
+	err = v.view(func(txn kvReader) error {
 		id, err := keyIDOf(txn, s)
 		if err != nil {
 			return err
@@ -586,8 +588,8 @@ func (v *Vault) forgetSubject(s SubjectID) {
 // removed.
 func (v *Vault) sweepInbox(now time.Time) (int, error) {
 	var staleIn, orphans, staleIP [][]byte
-	err := v.inbox.View(func(txn *badger.Txn) error {
-		return scan(txn, prefixIn, true, func(k []byte, item *badger.Item) error {
+	err := v.inboxView(func(txn kvReader) error {
+		return txn.Scan(prefixIn, true, func(k []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				if m, err := decodeIn(b); err == nil && !now.Before(m.at.Add(v.opts.DedupeWindow)) {
 					staleIn = append(staleIn, bytes.Clone(k))
@@ -603,7 +605,7 @@ func (v *Vault) sweepInbox(now time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	err = v.db.View(func(txn *badger.Txn) error {
+	err = v.view(func(txn kvReader) error {
 		ids := map[SubjectID][]byte{}
 		for _, q := range raw {
 			id, ok := ids[q.subject]
@@ -617,7 +619,7 @@ func (v *Vault) sweepInbox(now time.Time) (int, error) {
 				orphans = append(orphans, seqKey(prefixIQ, q.seq))
 			}
 		}
-		return scan(txn, prefixIP, true, func(k []byte, item *badger.Item) error {
+		return txn.Scan(prefixIP, true, func(k []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				d := dec{b: b}
 				d.uint()
@@ -644,7 +646,7 @@ func (v *Vault) sweepInbox(now time.Time) (int, error) {
 // 1000 keys.
 func (v *Vault) deleteMain(keys [][]byte) error {
 	for chunk := range slices.Chunk(keys, 1000) {
-		err := v.update(func(txn *badger.Txn) error {
+		err := v.update(func(txn kvTxn) error {
 			for _, k := range chunk {
 				if err := txn.Delete(k); err != nil {
 					return err
@@ -687,9 +689,9 @@ func (v *Vault) openInbox() error {
 // inbox sequence stopped, so entries moved over keep unique seqs.
 func (v *Vault) seedInboxSeq() error {
 	var seed []byte
-	err := v.db.View(func(txn *badger.Txn) error {
+	err := v.view(func(txn kvReader) error {
 		item, err := txn.Get(keySeqIn)
-		if errors.Is(err, badger.ErrKeyNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
@@ -701,8 +703,8 @@ func (v *Vault) seedInboxSeq() error {
 	if err != nil || seed == nil {
 		return err
 	}
-	return v.inboxUpdate(func(txn *badger.Txn) error {
-		if _, err := txn.Get(keySeqIn); err == nil || !errors.Is(err, badger.ErrKeyNotFound) {
+	return v.inboxUpdate(func(txn kvTxn) error {
+		if _, err := txn.Get(keySeqIn); err == nil || !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		return txn.Set(keySeqIn, seed)
@@ -715,14 +717,15 @@ func (v *Vault) seedInboxSeq() error {
 func (v *Vault) migrateInbox() error {
 	var moved []*badger.Entry
 	var old [][]byte
-	err := v.db.View(func(txn *badger.Txn) error {
-		err := scan(txn, prefixIn, true, func(k []byte, item *badger.Item) error {
+	err := v.db.View(func(t *badger.Txn) error { // a legacy layout: Badger-specific
+		txn := badgerKV{t}
+		err := txn.Scan(prefixIn, true, func(k []byte, item kvItem) error {
 			val, err := item.ValueCopy(nil)
 			if err != nil {
 				return err
 			}
 			e := badger.NewEntry(bytes.Clone(k), val)
-			e.ExpiresAt = item.ExpiresAt()
+			e.ExpiresAt = item.(*badger.Item).ExpiresAt()
 			moved = append(moved, e)
 			old = append(old, bytes.Clone(k))
 			return nil
@@ -731,7 +734,7 @@ func (v *Vault) migrateInbox() error {
 			return err
 		}
 		keys := map[SubjectID]*subjectKey{}
-		return scan(txn, prefixIQ, true, func(k []byte, item *badger.Item) error {
+		return txn.Scan(prefixIQ, true, func(k []byte, item kvItem) error {
 			old = append(old, bytes.Clone(k))
 			return item.Value(func(b []byte) error {
 				d := dec{b: b}
@@ -798,7 +801,7 @@ func (v *Vault) inboxPendingCount() (int, error) {
 		return 0, err
 	}
 	n := 0
-	err = v.db.View(func(txn *badger.Txn) error {
+	err = v.view(func(txn kvReader) error {
 		for _, q := range raw {
 			done, err := processed(txn, q.hash, q.seq)
 			if err != nil {

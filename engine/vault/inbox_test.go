@@ -17,7 +17,7 @@ func rawInbox(t *testing.T, v *Vault) int {
 	t.Helper()
 	n := 0
 	err := v.inbox.View(func(txn *badger.Txn) error {
-		return scan(txn, prefixIQ, false, func([]byte, *badger.Item) error { n++; return nil })
+		return badgerKV{txn}.Scan(prefixIQ, false, func([]byte, kvItem) error { n++; return nil })
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -376,10 +376,10 @@ func TestOpenMovesOldInboxRecords(t *testing.T) {
 	v := openDisk(t, dir, c)
 	s := v.SubjectID("whatsapp", canaries[2])
 	const oldSeq = 7
-	err := v.withSubjectKey(s, c.Now(), func(txn *badger.Txn, sk *subjectKey) error {
+	err := v.withSubjectKey(s, c.Now(), func(txn kvTxn, sk *subjectKey) error {
 		h := v.inboxHash("wamid.old")
 		m := inMarker{seq: oldSeq, subject: string(s), at: c.Now()}
-		if err := txn.SetEntry(badger.NewEntry(keyIn(h), m.encode()).WithTTL(time.Hour * 24 * 30)); err != nil {
+		if err := txn.SetTTL(keyIn(h), m.encode(), time.Hour*24*30); err != nil {
 			return err
 		}
 		qk := seqKey(prefixIQ, oldSeq)
@@ -428,7 +428,7 @@ func TestOpenMovesOldInboxRecords(t *testing.T) {
 	for _, p := range [][]byte{prefixIQ, prefixIn} {
 		n := 0
 		_ = v.db.View(func(txn *badger.Txn) error {
-			return scan(txn, p, false, func([]byte, *badger.Item) error { n++; return nil })
+			return badgerKV{txn}.Scan(p, false, func([]byte, kvItem) error { n++; return nil })
 		})
 		if n != 0 {
 			t.Errorf("main DB still holds %d live %s records", n, p)

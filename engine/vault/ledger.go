@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
-
-	badger "github.com/dgraph-io/badger/v4"
 )
 
 // ledgerEntry is one line of erasures.log and the value of e/<subject>. It
@@ -220,8 +218,8 @@ func syncDir(dir string) error {
 func (v *Vault) sweepLedger() (int, error) {
 	cutoff := v.now().Add(-v.opts.LedgerRetention)
 	var keys [][]byte
-	err := v.db.View(func(txn *badger.Txn) error {
-		return scan(txn, []byte("e/"), true, func(k []byte, item *badger.Item) error {
+	err := v.view(func(txn kvReader) error {
+		return txn.Scan([]byte("e/"), true, func(k []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				var e ledgerEntry
 				if json.Unmarshal(b, &e) == nil && e.At.Before(cutoff) {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // Lifecycle is one kind of record the vault stores: what it holds, who
@@ -90,7 +92,7 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 	v.dropMu.Lock()
 	var drop, legacy [][]byte
 	var keep []*badger.Entry
-	err := v.db.View(func(txn *badger.Txn) error {
+	err := v.db.View(func(txn *badger.Txn) error { // every version: Badger-specific
 		o := badger.DefaultIteratorOptions
 		o.AllVersions, o.Prefix = true, []byte("s/")
 		it := txn.NewIterator(o)
@@ -131,7 +133,7 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 				st.States++
 			}
 		}
-		err := scan(txn, []byte("c/"), true, func(key []byte, item *badger.Item) error {
+		err := badgerKV{txn}.Scan([]byte("c/"), true, func(key []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				h, ok := parseHdr(b)
 				switch {
@@ -147,7 +149,7 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 		if err != nil {
 			return err
 		}
-		return scan(txn, []byte("r/"), true, func(key []byte, item *badger.Item) error {
+		return badgerKV{txn}.Scan([]byte("r/"), true, func(key []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				if h, ok := parseHdr(b); ok && h.expired(now) {
 					drop = append(drop, bytes.Clone(key))
@@ -221,8 +223,8 @@ func (v *Vault) idleSubjects(now time.Time, only []SubjectID) ([]SubjectID, erro
 		held[q.subject] = true
 	}
 	var idle []SubjectID
-	err = v.db.View(func(txn *badger.Txn) error {
-		err := scan(txn, prefixOut, true, func(_ []byte, item *badger.Item) error {
+	err = v.view(func(txn kvReader) error {
+		err := txn.Scan(prefixOut, true, func(_ []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				d := dec{b: b}
 				held[SubjectID(d.str())] = true
@@ -234,7 +236,7 @@ func (v *Vault) idleSubjects(now time.Time, only []SubjectID) ([]SubjectID, erro
 		}
 		// Keys under s/, f/, c/ and r/ all have the subject id at offset 2.
 		live := func(prefix []byte) error {
-			return scan(txn, prefix, true, func(k []byte, item *badger.Item) error {
+			return txn.Scan(prefix, true, func(k []byte, item kvItem) error {
 				return item.Value(func(b []byte) error {
 					if h, ok := parseHdr(b); ok && !h.expired(now) && len(k) >= 2+subjectLen {
 						held[SubjectID(k[2:2+subjectLen])] = true
@@ -254,7 +256,7 @@ func (v *Vault) idleSubjects(now time.Time, only []SubjectID) ([]SubjectID, erro
 					return err
 				}
 			}
-			return scan(txn, []byte("k/"), true, func(k []byte, item *badger.Item) error {
+			return txn.Scan([]byte("k/"), true, func(k []byte, item kvItem) error {
 				return item.Value(func(b []byte) error { keyLiveIdle(SubjectID(k[2:]), b); return nil })
 			})
 		}
@@ -265,7 +267,7 @@ func (v *Vault) idleSubjects(now time.Time, only []SubjectID) ([]SubjectID, erro
 				}
 			}
 			item, err := txn.Get(keyK(s))
-			if errors.Is(err, badger.ErrKeyNotFound) {
+			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
 			if err != nil {
@@ -290,7 +292,7 @@ func (v *Vault) dateLegacy(keys [][]byte, now time.Time) error {
 			continue
 		}
 		s := SubjectID(k[2 : 2+subjectLen])
-		err := v.update(func(txn *badger.Txn) error {
+		err := v.update(func(txn kvTxn) error {
 			sk, err := v.liveKey(txn, s, false, now)
 			if err != nil || sk == nil {
 				return err
@@ -324,7 +326,7 @@ func (v *Vault) dateLegacy(keys [][]byte, now time.Time) error {
 			}
 			return txn.Set(k, val)
 		})
-		if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 	}

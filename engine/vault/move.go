@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // Outcomes of Move, also the closed set of values it audits.
@@ -57,7 +57,7 @@ func (v *Vault) Move(from, to SubjectID, now time.Time) (MoveResult, error) {
 	var fresh bool
 	var err error
 	for range 2 {
-		err = v.update(func(txn *badger.Txn) error {
+		err = v.update(func(txn kvTxn) error {
 			r.States, r.Fields, r.Consents, fresh = 0, 0, 0, false
 			return v.moveTxn(txn, from, to, now, &r, &fresh)
 		})
@@ -88,7 +88,7 @@ func (v *Vault) Move(from, to SubjectID, now time.Time) (MoveResult, error) {
 }
 
 // moveTxn copies from's data to to inside txn and sets r.Outcome.
-func (v *Vault) moveTxn(txn *badger.Txn, from, to SubjectID, now time.Time, r *MoveResult, fresh *bool) error {
+func (v *Vault) moveTxn(txn kvTxn, from, to SubjectID, now time.Time, r *MoveResult, fresh *bool) error {
 	src, err := v.liveKey(txn, from, false, now)
 	if err != nil {
 		return err
@@ -103,7 +103,7 @@ func (v *Vault) moveTxn(txn *badger.Txn, from, to SubjectID, now time.Time, r *M
 		plain []byte
 	}
 	var recs []rec // (old storage key, header, plaintext)
-	collect := func(k []byte, item *badger.Item, skipExpired bool) error {
+	collect := func(k []byte, item kvItem, skipExpired bool) error {
 		return item.Value(func(b []byte) error {
 			h, ok := parseHdr(b)
 			if !ok {
@@ -125,18 +125,18 @@ func (v *Vault) moveTxn(txn *badger.Txn, from, to SubjectID, now time.Time, r *M
 			return err
 		}
 		r.States = 1
-	} else if !errors.Is(err, badger.ErrKeyNotFound) {
+	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	n := len(recs)
-	if err := scan(txn, prefixF(from), true, func(k []byte, item *badger.Item) error {
+	if err := txn.Scan(prefixF(from), true, func(k []byte, item kvItem) error {
 		return collect(k, item, true)
 	}); err != nil {
 		return err
 	}
 	r.Fields = len(recs) - n
 	n = len(recs)
-	if err := scan(txn, prefixC(from), true, func(k []byte, item *badger.Item) error {
+	if err := txn.Scan(prefixC(from), true, func(k []byte, item kvItem) error {
 		return collect(k, item, false)
 	}); err != nil {
 		return err
@@ -173,11 +173,12 @@ func (v *Vault) moveTxn(txn *badger.Txn, from, to SubjectID, now time.Time, r *M
 		if err != nil {
 			return err
 		}
-		e := badger.NewEntry(k, val)
-		if x.hdr.expiry != 0 {
-			e = e.WithTTL(time.Duration(x.hdr.expiry-now.UnixNano()) + ttlMargin)
+		if x.hdr.expiry == 0 {
+			err = txn.Set(k, val)
+		} else {
+			err = txn.SetTTL(k, val, time.Duration(x.hdr.expiry-now.UnixNano())+ttlMargin)
 		}
-		if err := txn.SetEntry(e); err != nil {
+		if err != nil {
 			return err
 		}
 	}
@@ -188,14 +189,14 @@ func (v *Vault) moveTxn(txn *badger.Txn, from, to SubjectID, now time.Time, r *M
 // holdsData reports whether s has a conversation state, an unexpired field
 // or a consent record (a data key alone, made for a pending inbound message,
 // does not count).
-func (v *Vault) holdsData(txn *badger.Txn, s SubjectID, now time.Time) (bool, error) {
+func (v *Vault) holdsData(txn kvTxn, s SubjectID, now time.Time) (bool, error) {
 	if _, err := txn.Get(keyS(s)); err == nil {
 		return true, nil
-	} else if !errors.Is(err, badger.ErrKeyNotFound) {
+	} else if !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}
 	found := false
-	err := scan(txn, prefixF(s), true, func(_ []byte, item *badger.Item) error {
+	err := txn.Scan(prefixF(s), true, func(_ []byte, item kvItem) error {
 		return item.Value(func(b []byte) error {
 			if h, ok := parseHdr(b); ok && !h.expired(now) {
 				found = true
@@ -206,7 +207,7 @@ func (v *Vault) holdsData(txn *badger.Txn, s SubjectID, now time.Time) (bool, er
 	if err != nil || found {
 		return found, err
 	}
-	err = scan(txn, prefixC(s), false, func([]byte, *badger.Item) error {
+	err = txn.Scan(prefixC(s), false, func([]byte, kvItem) error {
 		found = true
 		return nil
 	})

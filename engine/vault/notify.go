@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	badger "github.com/dgraph-io/badger/v4"
 )
 
 // Recipients and their notices (GDPR art. 19: whoever received personal
@@ -182,20 +180,20 @@ func decodeNotice(b []byte) (Notice, error) {
 
 // putRecipient seals r under the subject's key; it expires RecipientKeep
 // after the last send.
-func putRecipient(txn *badger.Txn, s SubjectID, sk *subjectKey, r *Recipient, now time.Time) error {
+func putRecipient(txn kvTxn, s SubjectID, sk *subjectKey, r *Recipient, now time.Time) error {
 	k := keyR(s, r.Flow, r.Integration)
 	exp := r.LastSent.Add(RecipientKeep)
 	val, err := sealValue(sk.aead, k, valHdr{expiry: exp.UnixNano()}, encodeRecipient(r))
 	if err != nil {
 		return err
 	}
-	return txn.SetEntry(badger.NewEntry(k, val).WithTTL(exp.Sub(now) + ttlMargin))
+	return txn.SetTTL(k, val, exp.Sub(now)+ttlMargin)
 }
 
 // recipients returns the subject's unexpired recipient records.
-func recipients(txn *badger.Txn, s SubjectID, sk *subjectKey, now time.Time) ([]Recipient, error) {
+func recipients(txn kvReader, s SubjectID, sk *subjectKey, now time.Time) ([]Recipient, error) {
 	var out []Recipient
-	err := scan(txn, prefixR(s), true, func(k []byte, item *badger.Item) error {
+	err := txn.Scan(prefixR(s), true, func(k []byte, item kvItem) error {
 		return item.Value(func(b []byte) error {
 			h, ok := parseHdr(b)
 			if !ok {
@@ -221,7 +219,7 @@ func recipients(txn *badger.Txn, s SubjectID, sk *subjectKey, now time.Time) ([]
 
 // applyRecipients records the recipients of a turn and queues the stop
 // notices it calls for; it reports whether it queued any.
-func (v *Vault) applyRecipients(txn *badger.Txn, s SubjectID, sk *subjectKey, c *Change, now time.Time) (bool, error) {
+func (v *Vault) applyRecipients(txn kvTxn, s SubjectID, sk *subjectKey, c *Change, now time.Time) (bool, error) {
 	if len(c.Sent) == 0 && !c.Stop && len(c.Withdrawn) == 0 {
 		return false, nil
 	}
@@ -297,7 +295,7 @@ func lastNotice(r *Recipient, event string) time.Time {
 
 // queueNotice queues one notice for r; the caller records the returned
 // SentNotice where the subject can see it.
-func (v *Vault) queueNotice(txn *badger.Txn, s SubjectID, r *Recipient, event, url string, now time.Time) (SentNotice, error) {
+func (v *Vault) queueNotice(txn kvTxn, s SubjectID, r *Recipient, event, url string, now time.Time) (SentNotice, error) {
 	id, err := randomBytes(16)
 	if err != nil {
 		return SentNotice{}, err
@@ -313,19 +311,19 @@ func (v *Vault) queueNotice(txn *badger.Txn, s SubjectID, r *Recipient, event, u
 	return SentNotice{Flow: r.Flow, Integration: r.Integration, Event: event, Receipt: n.Receipt, At: n.At}, nil
 }
 
-func (v *Vault) putNotice(txn *badger.Txn, n *Notice, now time.Time) error {
+func (v *Vault) putNotice(txn kvTxn, n *Notice, now time.Time) error {
 	k := keyNQ(n.Receipt)
 	val, err := seal(v.meta, nil, encodeNotice(n), k)
 	if err != nil {
 		return err
 	}
-	return txn.SetEntry(badger.NewEntry(k, val).WithTTL(n.GiveUpAt.Sub(now) + ttlMargin))
+	return txn.SetTTL(k, val, n.GiveUpAt.Sub(now)+ttlMargin)
 }
 
 // queueErasureNotices queues an erasure notice for every recipient of s with
 // an OnErase address; Erase calls it while the subject's key still opens
 // the recipient records.
-func (v *Vault) queueErasureNotices(txn *badger.Txn, s SubjectID, sk *subjectKey, now time.Time) ([]SentNotice, error) {
+func (v *Vault) queueErasureNotices(txn kvTxn, s SubjectID, sk *subjectKey, now time.Time) ([]SentNotice, error) {
 	held, err := recipients(txn, s, sk, now)
 	if err != nil {
 		return nil, err
@@ -358,7 +356,7 @@ func sortNotices(ns []SentNotice) {
 // notices queued for each, sorted by flow and integration.
 func (v *Vault) Recipients(s SubjectID, now time.Time) ([]Recipient, error) {
 	var out []Recipient
-	err := v.db.View(func(txn *badger.Txn) error {
+	err := v.view(func(txn kvReader) error {
 		sk, err := v.liveKey(txn, s, false, now)
 		if err != nil || sk == nil {
 			return err
@@ -378,8 +376,8 @@ var errEnough = errors.New("enough")
 // DueNotices returns up to max queued notices whose next attempt is due.
 func (v *Vault) DueNotices(now time.Time, max int) ([]Notice, error) {
 	var out []Notice
-	err := v.db.View(func(txn *badger.Txn) error {
-		return scan(txn, prefixNQ, true, func(k []byte, item *badger.Item) error {
+	err := v.view(func(txn kvReader) error {
+		return txn.Scan(prefixNQ, true, func(k []byte, item kvItem) error {
 			if len(out) >= max {
 				return errEnough
 			}
@@ -407,7 +405,7 @@ func (v *Vault) DueNotices(now time.Time, max int) ([]Notice, error) {
 
 // NoticeDelivered removes a delivered notice from the queue.
 func (v *Vault) NoticeDelivered(receipt string) error {
-	if err := v.update(func(txn *badger.Txn) error { return txn.Delete(keyNQ(receipt)) }); err != nil {
+	if err := v.update(func(txn kvTxn) error { return txn.Delete(keyNQ(receipt)) }); err != nil {
 		return fmt.Errorf("vault: notice delivered: %w", err)
 	}
 	return nil
@@ -417,7 +415,7 @@ func (v *Vault) NoticeDelivered(receipt string) error {
 // doubling backoff, and once n.GiveUpAt has passed the notice is removed
 // and gaveUp is true.
 func (v *Vault) NoticeFailed(n Notice, now time.Time) (gaveUp bool, err error) {
-	err = v.update(func(txn *badger.Txn) error {
+	err = v.update(func(txn kvTxn) error {
 		if !now.Before(n.GiveUpAt) {
 			gaveUp = true
 			return txn.Delete(keyNQ(n.Receipt))

@@ -2,8 +2,6 @@ package vault
 
 import (
 	"fmt"
-
-	badger "github.com/dgraph-io/badger/v4"
 )
 
 // OutboxDoneMany removes several sent entries in one transaction. Every
@@ -13,7 +11,7 @@ func (v *Vault) OutboxDoneMany(seqs []uint64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
-	err := v.update(func(txn *badger.Txn) error {
+	err := v.update(func(txn kvTxn) error {
 		for _, seq := range seqs {
 			if err := txn.Delete(seqKey(prefixOut, seq)); err != nil {
 				return err

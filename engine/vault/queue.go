@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // InboxEntry is an inbound message accepted but not yet processed.
@@ -51,10 +51,10 @@ func (v *Vault) keyOW(chanID string) []byte {
 
 // withSubjectKey runs fn in a write transaction with the subject's key,
 // creating it if needed and purging first if the subject was erased.
-func (v *Vault) withSubjectKey(s SubjectID, now time.Time, fn func(*badger.Txn, *subjectKey) error) error {
+func (v *Vault) withSubjectKey(s SubjectID, now time.Time, fn func(kvTxn, *subjectKey) error) error {
 	for range 10 {
 		fresh := false
-		err := v.update(func(txn *badger.Txn) error {
+		err := v.update(func(txn kvTxn) error {
 			sk, err := v.liveKey(txn, s, true, now)
 			if err != nil {
 				return err
@@ -75,7 +75,7 @@ func (v *Vault) withSubjectKey(s SubjectID, now time.Time, fn func(*badger.Txn, 
 	return errPurgePending
 }
 
-func (v *Vault) cachedKey(txn *badger.Txn, cache map[SubjectID]*subjectKey, s SubjectID) (*subjectKey, error) {
+func (v *Vault) cachedKey(txn kvReader, cache map[SubjectID]*subjectKey, s SubjectID) (*subjectKey, error) {
 	if sk, ok := cache[s]; ok {
 		return sk, nil
 	}
@@ -135,7 +135,7 @@ func (v *Vault) OutboxPut(s SubjectID, payload []byte) (seq uint64, err error) {
 	now := v.now()
 	v.tk.use.RLock()
 	defer v.tk.use.RUnlock()
-	err = v.withSubjectKey(s, now, func(txn *badger.Txn, sk *subjectKey) error {
+	err = v.withSubjectKey(s, now, func(txn kvTxn, sk *subjectKey) error {
 		seq, err = v.putOutbox(txn, s, sk, payload, now)
 		return err
 	})
@@ -145,7 +145,7 @@ func (v *Vault) OutboxPut(s SubjectID, payload []byte) (seq uint64, err error) {
 	return seq, nil
 }
 
-func (v *Vault) putOutbox(txn *badger.Txn, s SubjectID, sk *subjectKey, payload []byte, now time.Time) (uint64, error) {
+func (v *Vault) putOutbox(txn kvTxn, s SubjectID, sk *subjectKey, payload []byte, now time.Time) (uint64, error) {
 	seq, err := v.seqOutbox.Next()
 	if err != nil {
 		return 0, err
@@ -169,9 +169,9 @@ func (v *Vault) putOutbox(txn *badger.Txn, s SubjectID, sk *subjectKey, payload 
 // OutboxPending returns the entries not yet done, in queue order.
 func (v *Vault) OutboxPending() ([]OutboxEntry, error) {
 	var out []OutboxEntry
-	err := v.db.View(func(txn *badger.Txn) error {
+	err := v.view(func(txn kvReader) error {
 		keys := map[SubjectID]*subjectKey{}
-		return scan(txn, prefixOut, true, func(k []byte, item *badger.Item) error {
+		return txn.Scan(prefixOut, true, func(k []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				o, sealed, err := decodeOut(b)
 				if err != nil {
@@ -208,9 +208,9 @@ func (v *Vault) OutboxUpdate(seq uint64, u OutboxUpdate) error {
 	k := seqKey(prefixOut, seq)
 	v.tk.use.RLock() // the rotation must not re-seal the entry meanwhile
 	defer v.tk.use.RUnlock()
-	err := v.update(func(txn *badger.Txn) error {
+	err := v.update(func(txn kvTxn) error {
 		item, err := txn.Get(k)
-		if errors.Is(err, badger.ErrKeyNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return ErrNotFound
 		}
 		if err != nil {
@@ -231,8 +231,7 @@ func (v *Vault) OutboxUpdate(seq uint64, u OutboxUpdate) error {
 			var e enc
 			e.uint(seq)
 			e.str(string(o.Subject))
-			ow := badger.NewEntry(v.keyOW(u.ChannelMsgID), e.b).WithTTL(v.opts.DedupeWindow)
-			if err := txn.SetEntry(ow); err != nil {
+			if err := txn.SetTTL(v.keyOW(u.ChannelMsgID), e.b, v.opts.DedupeWindow); err != nil {
 				return err
 			}
 		}
@@ -248,9 +247,9 @@ func (v *Vault) OutboxUpdate(seq uint64, u OutboxUpdate) error {
 // to the outbox entry and subject it belongs to. The mapping outlives
 // OutboxDone by Options.DedupeWindow, because "read" callbacks come late.
 func (v *Vault) OutboxByChannelID(chanID string) (seq uint64, s SubjectID, err error) {
-	err = v.db.View(func(txn *badger.Txn) error {
+	err = v.view(func(txn kvReader) error {
 		item, err := txn.Get(v.keyOW(chanID))
-		if errors.Is(err, badger.ErrKeyNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return ErrNotFound
 		}
 		if err != nil {
@@ -270,7 +269,7 @@ func (v *Vault) OutboxByChannelID(chanID string) (seq uint64, s SubjectID, err e
 
 // OutboxDone removes an entry once the channel has accepted it.
 func (v *Vault) OutboxDone(seq uint64) error {
-	err := v.update(func(txn *badger.Txn) error { return txn.Delete(seqKey(prefixOut, seq)) })
+	err := v.update(func(txn kvTxn) error { return txn.Delete(seqKey(prefixOut, seq)) })
 	if err != nil {
 		return fmt.Errorf("vault: outbox done: %w", err)
 	}
@@ -280,9 +279,9 @@ func (v *Vault) OutboxDone(seq uint64) error {
 // deleteQueued deletes the subject's entries under an inbox/outbox prefix.
 // Their payloads are sealed under the subject's key, so a plain delete is
 // enough once that key is destroyed.
-func deleteQueued(txn *badger.Txn, prefix []byte, s SubjectID) (int, error) {
+func deleteQueued(txn kvTxn, prefix []byte, s SubjectID) (int, error) {
 	var keys [][]byte
-	err := scan(txn, prefix, true, func(k []byte, item *badger.Item) error {
+	err := txn.Scan(prefix, true, func(k []byte, item kvItem) error {
 		return item.Value(func(b []byte) error {
 			d := dec{b: b}
 			if SubjectID(d.str()) == s {

@@ -3,8 +3,6 @@ package vault
 import (
 	"io/fs"
 	"path/filepath"
-
-	badger "github.com/dgraph-io/badger/v4"
 )
 
 // Stats are counts and sizes for operators; they hold no personal data.
@@ -30,13 +28,13 @@ func (v *Vault) Stats() (Stats, error) {
 		n      *int
 	}{{"k/", &st.Subjects}, {"c/", &st.Consents}, {"out/", &st.OutboxPending},
 		{"a/", &st.AuditEntries}, {"e/", &st.Erasures}, {"pq/", &st.PurgePending}}
-	err := v.db.View(func(txn *badger.Txn) error {
+	err := v.view(func(txn kvReader) error {
 		for _, c := range counters {
-			if err := scan(txn, []byte(c.prefix), false, func([]byte, *badger.Item) error { *c.n++; return nil }); err != nil {
+			if err := txn.Scan([]byte(c.prefix), false, func([]byte, kvItem) error { *c.n++; return nil }); err != nil {
 				return err
 			}
 		}
-		return scan(txn, []byte("f/"), true, func(_ []byte, item *badger.Item) error {
+		return txn.Scan([]byte("f/"), true, func(_ []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				if h, ok := parseHdr(b); ok && h.flags&flagDead == 0 {
 					st.Fields++

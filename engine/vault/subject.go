@@ -10,7 +10,7 @@ import (
 	"log/slog"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // SubjectID is the pseudonym of one customer: hex HMAC-SHA256 under a pepper
@@ -184,9 +184,9 @@ type subjectKey struct {
 
 var errPurgePending = errors.New("vault: subject erased, purge pending")
 
-func (v *Vault) readKey(txn *badger.Txn, s SubjectID) (*subjectKey, error) {
+func (v *Vault) readKey(txn kvReader, s SubjectID) (*subjectKey, error) {
 	item, err := txn.Get(keyK(s))
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -213,7 +213,7 @@ func (v *Vault) readKey(txn *badger.Txn, s SubjectID) (*subjectKey, error) {
 }
 
 // liveKey returns the subject's key, creating it when create is set.
-func (v *Vault) liveKey(txn *badger.Txn, s SubjectID, create bool, now time.Time) (*subjectKey, error) {
+func (v *Vault) liveKey(txn kvReader, s SubjectID, create bool, now time.Time) (*subjectKey, error) {
 	sk, err := v.readKey(txn, s)
 	if err != nil {
 		return nil, err
@@ -245,7 +245,11 @@ func (v *Vault) liveKey(txn *badger.Txn, s SubjectID, create bool, now time.Time
 	if err != nil {
 		return nil, err
 	}
-	if err := txn.Set(keyK(s), val); err != nil {
+	w, ok := txn.(kvTxn)
+	if !ok {
+		return nil, errors.New("vault: creating a subject key in a read-only transaction")
+	}
+	if err := w.Set(keyK(s), val); err != nil {
 		return nil, err
 	}
 	a, err := newGCM(dek)
@@ -351,26 +355,11 @@ func decodeConsent(b []byte) (ConsentRecord, error) {
 	return c, nil
 }
 
-// scan visits the live keys under prefix; k and val are valid only inside fn.
-func scan(txn *badger.Txn, prefix []byte, values bool, fn func(k []byte, item *badger.Item) error) error {
-	o := badger.DefaultIteratorOptions
-	o.Prefix = prefix
-	o.PrefetchValues = false
-	it := txn.NewIterator(o)
-	defer it.Close()
-	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-		if err := fn(it.Item().Key(), it.Item()); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // LoadSubject returns the subject's conversation state (nil if none) and its
 // unexpired fields, sorted by name. Expiry is judged against now, never
 // against Badger's clock.
 func (v *Vault) LoadSubject(s SubjectID, now time.Time) (state []byte, fields []FieldRecord, err error) {
-	err = v.db.View(func(txn *badger.Txn) error {
+	err = v.view(func(txn kvReader) error {
 		sk, err := v.liveKey(txn, s, false, now)
 		if err != nil || sk == nil {
 			return err
@@ -384,7 +373,7 @@ func (v *Vault) LoadSubject(s SubjectID, now time.Time) (state []byte, fields []
 	return state, fields, nil
 }
 
-func (v *Vault) loadWith(txn *badger.Txn, s SubjectID, sk *subjectKey, now time.Time) (state []byte, fields []FieldRecord, err error) {
+func (v *Vault) loadWith(txn kvReader, s SubjectID, sk *subjectKey, now time.Time) (state []byte, fields []FieldRecord, err error) {
 	item, err := txn.Get(keyS(s))
 	switch {
 	case err == nil:
@@ -398,10 +387,10 @@ func (v *Vault) loadWith(txn *badger.Txn, s SubjectID, sk *subjectKey, now time.
 		if err != nil {
 			return nil, nil, err
 		}
-	case !errors.Is(err, badger.ErrKeyNotFound):
+	case !errors.Is(err, store.ErrNotFound):
 		return nil, nil, err
 	}
-	err = scan(txn, prefixF(s), true, func(k []byte, item *badger.Item) error {
+	err = txn.Scan(prefixF(s), true, func(k []byte, item kvItem) error {
 		return item.Value(func(b []byte) error {
 			h, ok := parseHdr(b)
 			if !ok {
@@ -423,21 +412,6 @@ func (v *Vault) loadWith(txn *badger.Txn, s SubjectID, sk *subjectKey, now time.
 		})
 	})
 	return state, fields, err
-}
-
-// update runs fn in a read-write transaction, retrying on conflicts (Badger
-// never retries for us) and while a DropPrefix blocks writes.
-func (v *Vault) update(fn func(txn *badger.Txn) error) error {
-	v.dropMu.RLock()
-	defer v.dropMu.RUnlock()
-	var err error
-	for range 50 {
-		err = v.db.Update(fn)
-		if !errors.Is(err, badger.ErrConflict) && !errors.Is(err, badger.ErrBlockedWrites) {
-			return err
-		}
-	}
-	return err
 }
 
 // Commit applies one turn's change in a single transaction. State and field
@@ -481,7 +455,7 @@ func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) 
 	}
 	for range 10 {
 		fresh, queued := false, false
-		err := v.update(func(txn *badger.Txn) error {
+		err := v.update(func(txn kvTxn) error {
 			outSeqs = outSeqs[:0]
 			if known {
 				if err := v.markProcessed(txn, ref, now); err != nil {
@@ -518,7 +492,7 @@ func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) 
 	return nil, fmt.Errorf("vault: commit %s: %w", s, errPurgePending)
 }
 
-func (v *Vault) apply(txn *badger.Txn, s SubjectID, c *Change, now time.Time, outSeqs *[]uint64, fresh, queued *bool) error {
+func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs *[]uint64, fresh, queued *bool) error {
 	needKey := c.State != nil || len(c.Put) > 0 || len(c.Consents) > 0 || len(c.Outbox) > 0 || len(c.Sent) > 0
 	sk, err := v.liveKey(txn, s, needKey, now)
 	if err != nil {
@@ -596,7 +570,7 @@ func (v *Vault) apply(txn *badger.Txn, s SubjectID, c *Change, now time.Time, ou
 	return nil
 }
 
-func (v *Vault) putField(txn *badger.Txn, s SubjectID, sk *subjectKey, f *FieldRecord, now time.Time) error {
+func (v *Vault) putField(txn kvTxn, s SubjectID, sk *subjectKey, f *FieldRecord, now time.Time) error {
 	if f.Name == "" {
 		return errors.New("field without a name")
 	}
@@ -621,17 +595,17 @@ func (v *Vault) putField(txn *badger.Txn, s SubjectID, sk *subjectKey, f *FieldR
 		return err
 	}
 	// Badger's TTL is a backstop on the wall clock; our expiry decides.
-	return txn.SetEntry(badger.NewEntry(k, val).WithTTL(left + ttlMargin))
+	return txn.SetTTL(k, val, left+ttlMargin)
 }
 
 // killFields replaces matching live fields with dead markers. A marker (not a
 // Badger delete) keeps the key live, so the sweeper's DropPrefix can later
 // remove every old version from the files; a tombstone would hide the key
 // from DropPrefix and leave the old versions until a compaction.
-func killFields(txn *badger.Txn, s SubjectID, match func(valHdr) bool, names map[string]bool) error {
+func killFields(txn kvTxn, s SubjectID, match func(valHdr) bool, names map[string]bool) error {
 	pf := prefixF(s)
 	var keys [][]byte
-	err := scan(txn, pf, true, func(k []byte, item *badger.Item) error {
+	err := txn.Scan(pf, true, func(k []byte, item kvItem) error {
 		if names != nil && !names[string(k[len(pf):])] {
 			return nil
 		}
@@ -647,7 +621,7 @@ func killFields(txn *badger.Txn, s SubjectID, match func(valHdr) bool, names map
 		return err
 	}
 	for _, k := range keys {
-		if err := txn.SetEntry(badger.NewEntry(k, deadMarker()).WithTTL(ttlMargin)); err != nil {
+		if err := txn.SetTTL(k, deadMarker(), ttlMargin); err != nil {
 			return err
 		}
 	}
@@ -658,7 +632,7 @@ func killFields(txn *badger.Txn, s SubjectID, match func(valHdr) bool, names map
 // with purpose, basis, times and flow, and the full consent history.
 func (v *Vault) Export(s SubjectID, now time.Time) (Export, error) {
 	ex := Export{Subject: s, At: now.UTC()}
-	err := v.db.View(func(txn *badger.Txn) error {
+	err := v.view(func(txn kvReader) error {
 		sk, err := v.liveKey(txn, s, false, now)
 		if err != nil || sk == nil {
 			return err
@@ -666,7 +640,7 @@ func (v *Vault) Export(s SubjectID, now time.Time) (Export, error) {
 		if ex.State, ex.Fields, err = v.loadWith(txn, s, sk, now); err != nil {
 			return err
 		}
-		return scan(txn, prefixC(s), true, func(k []byte, item *badger.Item) error {
+		return txn.Scan(prefixC(s), true, func(k []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				if h, ok := parseHdr(b); ok && h.expired(now) {
 					return nil // proof period over
@@ -695,7 +669,7 @@ func (v *Vault) Export(s SubjectID, now time.Time) (Export, error) {
 // purpose, collection time and expiry (a correction does not extend
 // retention). It returns ErrNotFound otherwise.
 func (v *Vault) Rectify(s SubjectID, field string, value []byte, now time.Time) error {
-	err := v.update(func(txn *badger.Txn) error {
+	err := v.update(func(txn kvTxn) error {
 		sk, err := v.liveKey(txn, s, false, now)
 		if err != nil {
 			return err
@@ -705,7 +679,7 @@ func (v *Vault) Rectify(s SubjectID, field string, value []byte, now time.Time) 
 		}
 		k := keyF(s, field)
 		item, err := txn.Get(k)
-		if errors.Is(err, badger.ErrKeyNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return ErrNotFound
 		}
 		if err != nil {
@@ -736,7 +710,7 @@ func (v *Vault) Rectify(s SubjectID, field string, value []byte, now time.Time) 
 		if err != nil {
 			return err
 		}
-		return txn.SetEntry(badger.NewEntry(k, val).WithTTL(time.Duration(h.expiry-now.UnixNano()) + ttlMargin))
+		return txn.SetTTL(k, val, time.Duration(h.expiry-now.UnixNano())+ttlMargin)
 	})
 	if err != nil {
 		return fmt.Errorf("vault: rectify %s: %w", s, err)

@@ -46,8 +46,8 @@ type SweepStats struct {
 func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 	var st SweepStats
 	var drop [][]byte
-	err := v.db.View(func(txn *badger.Txn) error {
-		err := scan(txn, []byte("f/"), true, func(k []byte, item *badger.Item) error {
+	err := v.view(func(txn kvReader) error {
+		err := txn.Scan([]byte("f/"), true, func(k []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				h, ok := parseHdr(b)
 				if !ok || !h.expired(now) {
@@ -80,8 +80,8 @@ func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 		return st, fmt.Errorf("vault: sweep: %w", err)
 	}
 	var pending int
-	_ = v.db.View(func(txn *badger.Txn) error {
-		return scan(txn, []byte("pq/"), false, func([]byte, *badger.Item) error { pending++; return nil })
+	_ = v.view(func(txn kvReader) error {
+		return txn.Scan([]byte("pq/"), false, func([]byte, kvItem) error { pending++; return nil })
 	})
 	if err := v.Purge(); err != nil {
 		return st, err
@@ -114,9 +114,10 @@ func (v *Vault) dropFields(keys [][]byte) error {
 		set[string(k)] = true
 	}
 	var keep []*badger.Entry
-	err := v.db.View(func(txn *badger.Txn) error {
+	err := v.db.View(func(t *badger.Txn) error { // keeps Badger TTLs: Badger-specific
+		txn := badgerKV{t}
 		for _, k := range keys {
-			err := scan(txn, k, true, func(sk []byte, item *badger.Item) error {
+			err := txn.Scan(k, true, func(sk []byte, item kvItem) error {
 				if set[string(sk)] {
 					return nil
 				}
@@ -125,7 +126,7 @@ func (v *Vault) dropFields(keys [][]byte) error {
 					return err
 				}
 				e := badger.NewEntry(bytes.Clone(sk), val)
-				e.ExpiresAt = item.ExpiresAt()
+				e.ExpiresAt = item.(*badger.Item).ExpiresAt()
 				keep = append(keep, e)
 				set[string(sk)] = true // once is enough
 				return nil

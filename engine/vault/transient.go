@@ -13,8 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	badger "github.com/dgraph-io/badger/v4"
 )
 
 // Transient keys seal the payloads of the inbox (message text, phone
@@ -318,7 +316,7 @@ func (v *Vault) rotateTransient(now time.Time, force bool) error {
 	}
 	var live []rewrite
 	var dropIn, dropOut [][]byte
-	err = v.db.View(func(txn *badger.Txn) error {
+	err = v.view(func(txn kvReader) error {
 		for i := range raw {
 			q := &raw[i]
 			k := seqKey(prefixIQ, q.seq)
@@ -331,7 +329,7 @@ func (v *Vault) rotateTransient(now time.Time, force bool) error {
 			}
 			live = append(live, rewrite{key: k, iq: q})
 		}
-		return scan(txn, prefixOut, true, func(k []byte, item *badger.Item) error {
+		return txn.Scan(prefixOut, true, func(k []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				o, sealed, err := decodeOut(b)
 				if err != nil {
@@ -406,7 +404,7 @@ func (v *Vault) rotateTransient(now time.Time, force bool) error {
 		return err
 	}
 	for chunk := range slices.Chunk(outbox, 1000) {
-		err := v.update(func(txn *badger.Txn) error {
+		err := v.update(func(txn kvTxn) error {
 			for _, r := range chunk {
 				if err := txn.Set(r.key, encodeOut(r.out, r.out.Payload)); err != nil {
 					return err

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // Errors callers branch on with errors.Is. None of them carries personal data.
@@ -396,7 +398,7 @@ var (
 // after Badger's own check, and the only one for in-memory stores) and loads
 // or creates the pepper.
 func (v *Vault) initMeta() error {
-	return v.db.Update(func(txn *badger.Txn) error {
+	return v.update(func(txn kvTxn) error {
 		item, err := txn.Get(keyCheck)
 		switch {
 		case err == nil:
@@ -408,7 +410,7 @@ func (v *Vault) initMeta() error {
 			if err != nil || !bytes.Equal(pt, checkPlain) {
 				return ErrWrongKey
 			}
-		case errors.Is(err, badger.ErrKeyNotFound):
+		case errors.Is(err, store.ErrNotFound):
 			ct, err := seal(v.meta, nil, checkPlain, keyCheck)
 			if err != nil {
 				return err
@@ -433,7 +435,7 @@ func (v *Vault) initMeta() error {
 			if pepper, err = open(v.meta, ct, keyPepper); err != nil {
 				return ErrWrongKey
 			}
-		case errors.Is(err, badger.ErrKeyNotFound):
+		case errors.Is(err, store.ErrNotFound):
 			if pepper, err = randomBytes(32); err != nil {
 				return err
 			}
