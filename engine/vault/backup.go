@@ -195,6 +195,9 @@ func (b *backupReader) next() error {
 // the backup (key m/backup): Restore uses the mark to tell whether the
 // ledger present is at least as new as the backup.
 func (v *Vault) Backup(w io.Writer) error {
+	if v.st != nil {
+		return errors.New("vault: backup: this vault is on a shared store; back it up with the store's own tools (pg_dump), see docs/storage.md")
+	}
 	bw, err := newBackupWriter(w, v.backupRoot)
 	if err != nil {
 		return fmt.Errorf("vault: backup: %w", err)

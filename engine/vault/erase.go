@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -215,6 +216,9 @@ func (v *Vault) purgeSome(subjects []SubjectID) error {
 
 // dropPrefixes calls DropPrefix in batches; the caller holds dropMu.
 func (v *Vault) dropPrefixes(prefixes [][]byte) error {
+	if v.st != nil {
+		return v.st.Purge(context.Background(), prefixes...)
+	}
 	for batch := range slices.Chunk(prefixes, 4096) {
 		if err := v.db.DropPrefix(batch...); err != nil {
 			return err

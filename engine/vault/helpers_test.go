@@ -36,9 +36,15 @@ func (c *clock) Add(d time.Duration) time.Time {
 
 func testKey(b byte) []byte { return bytes.Repeat([]byte{b}, MasterKeySize) }
 
+// openMem opens a vault in memory, or on a fresh PostgreSQL database while
+// a backend run (backends_test.go) says so.
 func openMem(t testing.TB, c *clock) *Vault {
 	t.Helper()
-	v, err := Open(Options{InMemory: true, MasterKey: testKey(1), Now: c.Now, PurgeDelay: -1})
+	o := Options{InMemory: true, MasterKey: testKey(1), Now: c.Now, PurgeDelay: -1}
+	if onPostgres {
+		o.InMemory, o.Store = false, pgStore(t, c)
+	}
+	v, err := Open(o)
 	if err != nil {
 		t.Fatalf("Open(in memory) = %v", err)
 	}

@@ -214,7 +214,7 @@ func (v *Vault) InboxPut(msgID string, s SubjectID, payload []byte, now time.Tim
 		}
 		return true, nil
 	}
-	seq, err := v.seqInbox.Next()
+	seq, err := v.nextSeq(v.seqInbox, "inbox")
 	if err != nil {
 		return false, fmt.Errorf("vault: inbox put: %w", err)
 	}
@@ -321,7 +321,7 @@ func (v *Vault) inboxDurable() error {
 		if v.opts.onSync != nil {
 			v.opts.onSync(inboxSubdir)
 		}
-		return v.inbox.Sync()
+		return v.syncInboxDB()
 	})
 }
 
@@ -482,14 +482,11 @@ func (v *Vault) syncAndPurge() error {
 	if n == 0 {
 		return nil
 	}
-	wb := v.inbox.NewWriteBatch()
-	defer wb.Cancel()
-	for _, r := range batch {
-		if err := wb.Delete(seqKey(prefixIQ, r.seq)); err != nil {
-			return err
-		}
+	dels := make([][]byte, len(batch))
+	for i, r := range batch {
+		dels[i] = seqKey(prefixIQ, r.seq)
 	}
-	if err := wb.Flush(); err != nil {
+	if err := v.inboxBatch(nil, dels); err != nil {
 		return err
 	}
 	v.inboxMu.Lock()
@@ -561,14 +558,7 @@ func (v *Vault) dropInbox(keys [][]byte) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	wb := v.inbox.NewWriteBatch()
-	defer wb.Cancel()
-	for _, k := range keys {
-		if err := wb.Delete(k); err != nil {
-			return err
-		}
-	}
-	return wb.Flush()
+	return v.inboxBatch(nil, keys)
 }
 
 // forgetSubject drops the in-memory references to the subject's entries.

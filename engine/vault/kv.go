@@ -1,7 +1,10 @@
 package vault
 
 import (
+	"context"
 	"errors"
+	"slices"
+	"sync"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -85,8 +88,50 @@ func (b badgerKV) SetTTL(key, value []byte, ttl time.Duration) error {
 
 func (b badgerKV) Delete(key []byte) error { return b.t.Delete(key) }
 
+// storeKV adapts an engine/store transaction (Options.Store). Expiry: a
+// SetTTL record expires ttl after the vault clock's now, by the store
+// clock (the same clock); the vault judges expiry itself before that.
+type storeKV struct {
+	r   store.Reader
+	t   store.Txn // nil in a View
+	now time.Time
+}
+
+// valueItem is a value a store returned; it belongs to the vault.
+type valueItem []byte
+
+func (b valueItem) Value(fn func([]byte) error) error { return fn(b) }
+
+func (b valueItem) ValueCopy(dst []byte) ([]byte, error) { return append(dst[:0], b...), nil }
+
+func (s storeKV) Get(key []byte) (kvItem, error) {
+	r, err := s.r.Get(key)
+	if err != nil {
+		return nil, err
+	}
+	return valueItem(r.Value), nil
+}
+
+func (s storeKV) Scan(prefix []byte, _ bool, fn func(k []byte, it kvItem) error) error {
+	return s.r.Scan(prefix, func(r store.Record) error { return fn(r.Key, valueItem(r.Value)) })
+}
+
+func (s storeKV) Set(key, value []byte) error { return s.t.Set(key, value, time.Time{}) }
+
+func (s storeKV) SetTTL(key, value []byte, ttl time.Duration) error {
+	return s.t.Set(key, value, s.now.Add(ttl))
+}
+
+func (s storeKV) Delete(key []byte) error { return s.t.Delete(key) }
+
+// kvPair is one write of a batch.
+type kvPair struct{ key, value []byte }
+
 // view runs fn in a read-only transaction of the main database.
 func (v *Vault) view(fn func(kvReader) error) error {
+	if v.st != nil {
+		return v.st.View(context.Background(), func(r store.Reader) error { return fn(storeKV{r: r}) })
+	}
 	return v.db.View(func(t *badger.Txn) error { return fn(badgerKV{t}) })
 }
 
@@ -94,6 +139,11 @@ func (v *Vault) view(fn func(kvReader) error) error {
 // on conflicts (Badger never retries for us) and while a DropPrefix blocks
 // writes.
 func (v *Vault) update(fn func(kvTxn) error) error {
+	if v.st != nil {
+		v.dropMu.RLock()
+		defer v.dropMu.RUnlock()
+		return v.updateStore(fn)
+	}
 	return v.updateBadger(func(t *badger.Txn) error { return fn(badgerKV{t}) })
 }
 
@@ -111,18 +161,178 @@ func (v *Vault) updateBadger(fn func(txn *badger.Txn) error) error {
 	return err
 }
 
-// inboxView runs fn in a read-only transaction of the inbox database.
+// updateStore runs fn in a store transaction, retrying on conflicts.
+func (v *Vault) updateStore(fn func(kvTxn) error) error {
+	if err := v.topUpSeqs(); err != nil {
+		return err
+	}
+	return store.UpdateRetry(context.Background(), v.st, 50, func(t store.Txn) error {
+		return fn(storeKV{r: t, t: t, now: v.now()})
+	})
+}
+
+// inboxView runs fn in a read-only transaction of the inbox database (on
+// a store, the same as the main one: their keys are apart).
 func (v *Vault) inboxView(fn func(kvReader) error) error {
+	if v.st != nil {
+		return v.view(fn)
+	}
 	return v.inbox.View(func(t *badger.Txn) error { return fn(badgerKV{t}) })
 }
 
 // inboxUpdate runs fn in a read-write transaction of the inbox database,
 // retrying on conflicts.
 func (v *Vault) inboxUpdate(fn func(kvTxn) error) error {
+	if v.st != nil {
+		return v.updateStore(fn)
+	}
 	return v.inboxUpdateBadger(func(t *badger.Txn) error { return fn(badgerKV{t}) })
 }
 
 // updateHeld is update for a caller that holds dropMu exclusively (a purge).
 func (v *Vault) updateHeld(fn func(kvTxn) error) error {
+	if v.st != nil {
+		return v.updateStore(fn)
+	}
 	return v.db.Update(func(t *badger.Txn) error { return fn(badgerKV{t}) })
+}
+
+// inboxBatch writes and deletes inbox keys outside a transaction (a Badger
+// WriteBatch; on a store, transactions of up to 1000 writes).
+func (v *Vault) inboxBatch(sets []kvPair, dels [][]byte) error {
+	if v.st != nil {
+		for chunk := range slices.Chunk(dels, 1000) {
+			err := v.updateStore(func(txn kvTxn) error {
+				for _, k := range chunk {
+					if err := txn.Delete(k); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		for chunk := range slices.Chunk(sets, 1000) {
+			err := v.updateStore(func(txn kvTxn) error {
+				for _, p := range chunk {
+					if err := txn.Set(p.key, p.value); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	wb := v.inbox.NewWriteBatch()
+	defer wb.Cancel()
+	for _, k := range dels {
+		if err := wb.Delete(k); err != nil {
+			return err
+		}
+	}
+	for _, p := range sets {
+		if err := wb.Set(p.key, p.value); err != nil {
+			return err
+		}
+	}
+	return wb.Flush()
+}
+
+// nextSeq returns the next number of a sequence: Badger's (seq) or, on a
+// store, one from the blocks of seqBlockSize numbers this process leases
+// with the store's NextSeq(name): unique across instances, increasing in
+// this process, with gaps after a restart (as Badger's leases).
+func (v *Vault) nextSeq(seq *badger.Sequence, name string) (uint64, error) {
+	if v.st != nil {
+		return v.seqs[name].take(v.st, name, 1)
+	}
+	return seq.Next()
+}
+
+const (
+	seqBlockSize = 256
+	// seqLowWater: updateStore leases a new block before a transaction
+	// when fewer numbers are left, so that taking one inside the
+	// transaction does not need a second connection (several turns at once
+	// could otherwise hold every connection of the pool and wait for one).
+	seqLowWater = 64
+)
+
+var storeSeqNames = []string{"inbox", "outbox", "consent"}
+
+// seqBlock is the leased block of one sequence on a store.
+type seqBlock struct {
+	mu         sync.Mutex
+	next, left uint64
+}
+
+// take returns the next number, leasing a new block first when fewer than
+// min are left (take(…, seqLowWater) only tops up: its number is unused).
+func (b *seqBlock) take(st store.Store, name string, min uint64) (uint64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.left < min {
+		blk, err := st.NextSeq(context.Background(), "vault/"+name)
+		if err != nil {
+			return 0, err
+		}
+		b.next, b.left = blk*seqBlockSize, seqBlockSize
+	}
+	n := b.next
+	b.next++
+	b.left--
+	return n, nil
+}
+
+// topUpSeqs leases new sequence blocks where few numbers are left.
+func (v *Vault) topUpSeqs() error {
+	for _, name := range storeSeqNames {
+		b := v.seqs[name]
+		b.mu.Lock()
+		low := b.left < seqLowWater
+		b.mu.Unlock()
+		if low {
+			if _, err := b.take(v.st, name, seqLowWater); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// syncDB forces the main database's committed writes to stable storage.
+func (v *Vault) syncDB() error {
+	if v.st != nil {
+		return v.st.Sync(context.Background())
+	}
+	return v.db.Sync()
+}
+
+// syncInboxDB is syncDB for the inbox database.
+func (v *Vault) syncInboxDB() error {
+	if v.st != nil {
+		return v.st.Sync(context.Background())
+	}
+	return v.inbox.Sync()
+}
+
+// openOnStore finishes openVault on Options.Store: no Badger, no files.
+func (v *Vault) openOnStore(opts Options) error {
+	v.st = opts.Store
+	v.seqs = map[string]*seqBlock{}
+	for _, name := range storeSeqNames {
+		v.seqs[name] = &seqBlock{}
+	}
+	if err := v.initMeta(); err != nil {
+		return err
+	}
+	var err error
+	v.tk, err = openTransient(opts)
+	return err
 }

@@ -92,7 +92,80 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 	v.dropMu.Lock()
 	var drop, legacy [][]byte
 	var keep []*badger.Entry
-	err := v.db.View(func(txn *badger.Txn) error { // every version: Badger-specific
+	var err error
+	if v.st != nil {
+		// A store keeps no older versions the vault can see (a purge
+		// removes them physically): the current state decides.
+		err = v.view(func(txn kvReader) error {
+			return txn.Scan([]byte("s/"), true, func(key []byte, item kvItem) error {
+				return item.Value(func(b []byte) error {
+					h, ok := parseHdr(b)
+					switch {
+					case ok && h.expired(now):
+						drop = append(drop, bytes.Clone(key))
+						st.States++
+					case ok && h.expiry == 0:
+						legacy = append(legacy, bytes.Clone(key))
+					}
+					return nil
+				})
+			})
+		})
+	} else {
+		drop, legacy, keep, err = v.sweepStateVersions(now, st)
+	}
+	if err == nil {
+		err = v.view(func(txn kvReader) error {
+			err := txn.Scan([]byte("c/"), true, func(key []byte, item kvItem) error {
+				return item.Value(func(b []byte) error {
+					h, ok := parseHdr(b)
+					switch {
+					case ok && h.expired(now):
+						drop = append(drop, bytes.Clone(key))
+						st.Consents++
+					case ok && h.expiry == 0:
+						legacy = append(legacy, bytes.Clone(key))
+					}
+					return nil
+				})
+			})
+			if err != nil {
+				return err
+			}
+			return txn.Scan([]byte("r/"), true, func(key []byte, item kvItem) error {
+				return item.Value(func(b []byte) error {
+					if h, ok := parseHdr(b); ok && h.expired(now) {
+						drop = append(drop, bytes.Clone(key))
+						st.Recipients++
+					}
+					return nil
+				})
+			})
+		})
+	}
+	if err == nil && len(drop) > 0 {
+		err = v.dropPrefixes(drop)
+	}
+	if err == nil && v.st == nil {
+		err = writeBack(v.db, keep)
+	}
+	v.dropMu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := v.dateLegacy(legacy, now); err != nil {
+		return err
+	}
+	n, err := v.dropIdleKeys(now)
+	st.Keys = n
+	return err
+}
+
+// sweepStateVersions reads every version Badger keeps of s/ (conversation
+// states): an expired current version is dropped; a live current version
+// over expired older ones is dropped and kept (written back after the drop).
+func (v *Vault) sweepStateVersions(now time.Time, st *SweepStats) (drop, legacy [][]byte, keep []*badger.Entry, err error) {
+	err = v.db.View(func(txn *badger.Txn) error {
 		o := badger.DefaultIteratorOptions
 		o.AllVersions, o.Prefix = true, []byte("s/")
 		it := txn.NewIterator(o)
@@ -133,48 +206,9 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 				st.States++
 			}
 		}
-		err := badgerKV{txn}.Scan([]byte("c/"), true, func(key []byte, item kvItem) error {
-			return item.Value(func(b []byte) error {
-				h, ok := parseHdr(b)
-				switch {
-				case ok && h.expired(now):
-					drop = append(drop, bytes.Clone(key))
-					st.Consents++
-				case ok && h.expiry == 0:
-					legacy = append(legacy, bytes.Clone(key))
-				}
-				return nil
-			})
-		})
-		if err != nil {
-			return err
-		}
-		return badgerKV{txn}.Scan([]byte("r/"), true, func(key []byte, item kvItem) error {
-			return item.Value(func(b []byte) error {
-				if h, ok := parseHdr(b); ok && h.expired(now) {
-					drop = append(drop, bytes.Clone(key))
-					st.Recipients++
-				}
-				return nil
-			})
-		})
+		return nil
 	})
-	if err == nil && len(drop) > 0 {
-		err = v.dropPrefixes(drop)
-	}
-	if err == nil {
-		err = writeBack(v.db, keep)
-	}
-	v.dropMu.Unlock()
-	if err != nil {
-		return err
-	}
-	if err := v.dateLegacy(legacy, now); err != nil {
-		return err
-	}
-	n, err := v.dropIdleKeys(now)
-	st.Keys = n
-	return err
+	return drop, legacy, keep, err
 }
 
 // dropIdleKeys destroys, every version of them, the data keys of subjects

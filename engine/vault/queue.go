@@ -146,7 +146,7 @@ func (v *Vault) OutboxPut(s SubjectID, payload []byte) (seq uint64, err error) {
 }
 
 func (v *Vault) putOutbox(txn kvTxn, s SubjectID, sk *subjectKey, payload []byte, now time.Time) (uint64, error) {
-	seq, err := v.seqOutbox.Next()
+	seq, err := v.nextSeq(v.seqOutbox, "outbox")
 	if err != nil {
 		return 0, err
 	}

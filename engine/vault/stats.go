@@ -49,10 +49,12 @@ func (v *Vault) Stats() (Stats, error) {
 	if st.InboxPending, err = v.inboxPendingCount(); err != nil {
 		return st, err
 	}
-	st.LSMBytes, st.VlogBytes = v.db.Size()
-	lsm, vlog := v.inbox.Size()
-	st.LSMBytes += lsm
-	st.VlogBytes += vlog
+	if v.st == nil {
+		st.LSMBytes, st.VlogBytes = v.db.Size()
+		lsm, vlog := v.inbox.Size()
+		st.LSMBytes += lsm
+		st.VlogBytes += vlog
+	}
 	if v.opts.Dir != "" {
 		_ = filepath.WalkDir(v.opts.Dir, func(_ string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {

@@ -536,7 +536,7 @@ func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs 
 	}
 	for i := range c.Consents {
 		cr := c.Consents[i]
-		seq, err := v.seqConsent.Next()
+		seq, err := v.nextSeq(v.seqConsent, "consent")
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // SweepStats counts what one Sweep removed.
@@ -90,7 +92,7 @@ func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 	if st.Audit, st.Ledger, err = v.sweepHistory(); err != nil {
 		return st, err
 	}
-	if !v.opts.InMemory {
+	if !v.opts.InMemory && v.st == nil {
 		for v.db.RunValueLogGC(0.5) == nil {
 		}
 		for v.inbox.RunValueLogGC(0.5) == nil {
@@ -112,6 +114,9 @@ func (v *Vault) dropFields(keys [][]byte) error {
 	set := map[string]bool{}
 	for _, k := range keys {
 		set[string(k)] = true
+	}
+	if v.st != nil {
+		return v.dropFieldsStore(keys, set)
 	}
 	var keep []*badger.Entry
 	err := v.db.View(func(t *badger.Txn) error { // keeps Badger TTLs: Badger-specific
@@ -144,6 +149,45 @@ func (v *Vault) dropFields(keys [][]byte) error {
 		return err
 	}
 	return writeBack(v.db, keep)
+}
+
+// dropFieldsStore is dropFields on a store: the siblings are written back
+// with their expiry after the purge.
+func (v *Vault) dropFieldsStore(keys [][]byte, set map[string]bool) error {
+	ctx := context.Background()
+	var keep []store.Record
+	err := v.st.View(ctx, func(txn store.Reader) error {
+		for _, k := range keys {
+			err := txn.Scan(k, func(r store.Record) error {
+				if !set[string(r.Key)] {
+					keep = append(keep, r)
+					set[string(r.Key)] = true // once is enough
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := v.st.Purge(ctx, keys...); err != nil {
+		return err
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	return store.UpdateRetry(ctx, v.st, 50, func(txn store.Txn) error {
+		for _, r := range keep {
+			if err := txn.Set(r.Key, r.Value, r.ExpiresAt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // writeBack writes entries read before a DropPrefix back after it; the

@@ -74,7 +74,7 @@ func openTransient(o Options) (*transientKeys, error) {
 	if t.wrap, err = newGCM(wk); err != nil {
 		return nil, err
 	}
-	if o.InMemory {
+	if o.InMemory || o.Store != nil { // see docs/storage.md: transient keys on a store
 		return t, nil
 	}
 	t.dir = filepath.Join(o.Dir, transientDir)
@@ -389,14 +389,11 @@ func (v *Vault) rotateTransient(now time.Time, force bool) error {
 		}
 	}
 	if len(inbox) > 0 {
-		wb := v.inbox.NewWriteBatch()
-		defer wb.Cancel()
-		for _, r := range inbox {
-			if err := wb.Set(r.key, r.iq.encode()); err != nil {
-				return err
-			}
+		sets := make([]kvPair, len(inbox))
+		for i, r := range inbox {
+			sets[i] = kvPair{r.key, r.iq.encode()}
 		}
-		if err := wb.Flush(); err != nil {
+		if err := v.inboxBatch(sets, nil); err != nil {
 			return err
 		}
 	}
@@ -423,7 +420,7 @@ func (v *Vault) rotateTransient(now time.Time, force bool) error {
 	// open the old ones go, or a power cut would lose pending messages.
 	// (Deletions need not be: what a power cut brings back is unreadable.)
 	if v.needsSync() && len(inbox)+len(outbox) > 0 {
-		if err := v.inboxGroup.sync(v.inbox.Sync); err != nil {
+		if err := v.inboxGroup.sync(v.syncInboxDB); err != nil {
 			return err
 		}
 		if err := v.group.sync(v.syncMain); err != nil {

@@ -64,6 +64,15 @@ type Options struct {
 	Dir string
 	// InMemory keeps everything in memory (tests). Dir must be empty.
 	InMemory bool
+	// Store, when set, holds everything the vault stores instead of the
+	// Badger files in Dir: a store shared by every instance (PostgreSQL,
+	// engine/store/postgres). The caller opens and closes it, with the same
+	// clock as Now. Dir, InMemory and ErasureLog must then be empty: no
+	// lock, no ledger file, no audit head file, no Badger; the erasure
+	// ledger and the audit head live in the store (see docs/storage.md).
+	// Backup and Restore are Badger-only (back a store up with its own
+	// tools, e.g. pg_dump).
+	Store store.Store
 	// MasterKey is 32 secret bytes (see LoadMasterKey). Every key the vault
 	// uses is derived from it.
 	MasterKey []byte
@@ -147,7 +156,9 @@ type Vault struct {
 	now    func() time.Time
 	log    *slog.Logger
 	db     *badger.DB
-	inbox  *badger.DB // inbound messages and their dedupe markers; see inbox.go
+	inbox  *badger.DB           // inbound messages and their dedupe markers; see inbox.go
+	st     store.Store          // instead of db and inbox: Options.Store; see kv.go
+	seqs   map[string]*seqBlock // on st: leased sequence blocks, by name
 	lock   *os.File
 	ledger *ledger
 	tk     *transientKeys // seal inbox and outbox payloads; see transient.go
@@ -243,6 +254,12 @@ func (o Options) check() error {
 	if len(o.MasterKey) != MasterKeySize {
 		return fmt.Errorf("vault: master key must be %d bytes, got %d", MasterKeySize, len(o.MasterKey))
 	}
+	if o.Store != nil {
+		if o.InMemory || o.Dir != "" || o.ErasureLog != "" {
+			return errors.New("vault: with a Store, Dir, InMemory and ErasureLog must be empty")
+		}
+		return nil
+	}
 	if o.InMemory && o.Dir != "" {
 		return errors.New("vault: Dir must be empty with InMemory")
 	}
@@ -328,7 +345,7 @@ func openVault(opts Options) (_ *Vault, err error) {
 			v.release()
 		}
 	}()
-	if !opts.InMemory {
+	if !opts.InMemory && opts.Store == nil {
 		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 			return nil, fmt.Errorf("vault: create %s: %w", opts.Dir, err)
 		}
@@ -356,6 +373,9 @@ func openVault(opts Options) (_ *Vault, err error) {
 		}
 	}
 	v.backupRoot = opts.MasterKey
+	if opts.Store != nil {
+		return v, v.openOnStore(opts)
+	}
 	db, err := badger.Open(opts.badgerOptions(encKey))
 	if err != nil {
 		if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
@@ -509,11 +529,11 @@ func (v *Vault) Close() error {
 	v.closeMu.Unlock()
 	v.wg.Wait()
 	var errs []error
-	if v.db != nil {
+	if v.db != nil || v.st != nil {
 		if err := v.Purge(); err != nil {
 			errs = append(errs, err)
 		}
-		if v.inbox != nil {
+		if v.inbox != nil || v.st != nil {
 			// Sync the main DB, then drop the processed messages' payloads
 			// from the inbox DB (never the other way round).
 			if err := v.syncAndPurge(); err != nil {
@@ -547,6 +567,7 @@ func (v *Vault) release() error {
 		errs = append(errs, v.inbox.Close())
 		v.inbox = nil
 	}
+	v.st = nil // the caller's to close
 	if v.ledger != nil {
 		errs = append(errs, v.ledger.close())
 		v.ledger = nil
