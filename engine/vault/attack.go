@@ -2,11 +2,14 @@ package vault
 
 import (
 	"bytes"
+	"context"
 	"crypto/cipher"
 	"fmt"
 	"path/filepath"
 
 	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // Recovered is what an attacker holding a stopped vault's data directory
@@ -42,7 +45,6 @@ func AttackerView(dir string, masterKey []byte) (*Recovered, error) {
 		return nil, err
 	}
 	o = o.withDefaults()
-	type kv struct{ k, v []byte }
 	var all []kv
 	for _, db := range []struct{ sub, label string }{{dbSubdir, labelBadger}, {inboxSubdir, labelInbox}} {
 		enc, err := derive(masterKey, nil, db.label)
@@ -75,12 +77,47 @@ func AttackerView(dir string, masterKey []byte) (*Recovered, error) {
 			return nil, fmt.Errorf("vault: attacker view: read %s: %w", db.sub, err)
 		}
 	}
-	r := &Recovered{}
-	var keys []cipher.AEAD
 	tk, err := openTransient(o)
 	if err != nil {
 		return nil, err
 	}
+	return recoverAll(all, tk, masterKey)
+}
+
+// AttackerViewStore is AttackerView for a vault on a shared store
+// (Options.Store): someone holding the database and the master key reads
+// every record and every transient key the store holds. What a store's
+// files keep of deleted rows is checked against the raw files (the store
+// tests; pgtest.Raw), not here.
+func AttackerViewStore(st store.Store, masterKey []byte) (*Recovered, error) {
+	o := Options{Store: st, MasterKey: masterKey}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	var all []kv
+	err := st.View(context.Background(), func(r store.Reader) error {
+		return r.Scan(nil, func(rec store.Record) error {
+			all = append(all, kv{rec.Key, rec.Value})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault: attacker view: %w", err)
+	}
+	tk, err := openTransient(o.withDefaults())
+	if err != nil {
+		return nil, err
+	}
+	return recoverAll(all, tk, masterKey)
+}
+
+// kv is one stored key and value, any version.
+type kv struct{ k, v []byte }
+
+// recoverAll tries every subject and transient key on every value.
+func recoverAll(all []kv, tk *transientKeys, masterKey []byte) (*Recovered, error) {
+	r := &Recovered{}
+	var keys []cipher.AEAD
 	for _, k := range tk.keys {
 		keys = append(keys, k.aead)
 		r.TransientKeys++

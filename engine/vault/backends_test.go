@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
@@ -23,13 +24,30 @@ var onPostgres bool
 // at the end of the test (after the vault, which the caller closes first).
 func pgStore(t testing.TB, c *clock) store.Store {
 	t.Helper()
-	url := pgtest.URL(t)
+	return pgOpen(t, pgtest.URL(t), c)
+}
+
+// pgOpen opens a store on the database url (one instance's connection pool).
+func pgOpen(t testing.TB, url string, c *clock) store.Store {
+	t.Helper()
 	s, err := postgres.Open(context.Background(), postgres.Options{URL: url, Now: c.Now})
 	if err != nil {
 		t.Fatalf("postgres.Open: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// openPG opens a vault on the store of database url.
+func openPG(t testing.TB, url string, c *clock) (*Vault, store.Store) {
+	t.Helper()
+	st := pgOpen(t, url, c)
+	v, err := Open(Options{Store: st, MasterKey: testKey(1), Now: c.Now, PurgeDelay: -1})
+	if err != nil {
+		t.Fatalf("Open(postgres) = %v", err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v, st
 }
 
 // backendNeutral are the tests that run on every backend: they open their
@@ -54,5 +72,147 @@ func TestOnPostgres(t *testing.T) {
 	t.Cleanup(func() { onPostgres = false })
 	for _, tc := range backendNeutral {
 		t.Run(tc.name, tc.fn)
+	}
+}
+
+// TestPostgresErasureAndExpiryLeaveNothing is the attacker test on
+// PostgreSQL: someone with the cluster's data directory and the master key,
+// after an erasure and a field's expiry, purge and CHECKPOINT, finds no
+// canary in the raw files, none of the sealed values that held them (so
+// nothing left to decrypt, whatever keys they hold), and nothing readable
+// through every record and transient key the database still holds. The
+// erasure ledger and the audit chain are kept and verify.
+func TestPostgresErasureAndExpiryLeaveNothing(t *testing.T) {
+	c := newClock()
+	url := pgtest.URL(t)
+	v, st := openPG(t, url, c)
+	s := fillSubject(t, v, c)
+	keep := v.SubjectID("whatsapp", "someone-else")
+	err := v.Commit(keep, Change{State: []byte("other"), Put: []FieldRecord{{Name: "email", Value: []byte(canaries[1]),
+		Purpose: "booking", Basis: "contract", CollectedAt: c.Now(), ExpiresAt: c.Now().Add(day)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The sealed values that must go: everything of s, keep's field, the
+	// inbox and outbox payloads.
+	var sealed [][]byte
+	goes := append(subjectPrefixes(s), prefixF(keep), prefixIQ, prefixOut)
+	err = st.View(context.Background(), func(r store.Reader) error {
+		for _, p := range goes {
+			err := r.Scan(p, func(rec store.Record) error {
+				if len(rec.Value) >= 40 {
+					sealed = append(sealed, rec.Value[len(rec.Value)-24:]) // the tag and the end of the ciphertext
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || len(sealed) < 6 {
+		t.Fatalf("sealed values read = %d, %v; want the state, 3 fields, a consent, inbox, outbox and keep's field", len(sealed), err)
+	}
+	if !containsAny(pgtest.Raw(t, url), sealed) {
+		t.Fatal("before the erasure the raw files hold none of the sealed values: the scan below could not fail")
+	}
+
+	r, err := v.Erase(s, c.Now())
+	if err != nil || !r.KeyDestroyed {
+		t.Fatalf("Erase = %+v, %v", r, err)
+	}
+	for _, action := range []string{"subject.erase", "sweep"} {
+		if err := v.Audit("test", action, string(s), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Add(2 * day)
+	if _, err := v.Sweep(c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Purge(); err != nil {
+		t.Fatal(err)
+	}
+	if ex, err := v.Export(s, c.Now()); err != nil || ex.State != nil || len(ex.Fields)+len(ex.Consents) != 0 {
+		t.Errorf("Export after Erase = %+v, %v; want empty", ex, err)
+	}
+	if state, fields, err := v.LoadSubject(keep, c.Now()); err != nil || string(state) != "other" || len(fields) != 0 {
+		t.Errorf("keep after expiry = %q, %d fields, %v; want its state and no field", state, len(fields), err)
+	}
+	if n, err := v.AuditVerify(); err != nil || n != 2 {
+		t.Errorf("AuditVerify = %d, %v; want 2 entries", n, err)
+	}
+	err = st.View(context.Background(), func(r store.Reader) error { _, err := r.Get(keyE(s)); return err })
+	if err != nil {
+		t.Errorf("erasure ledger entry of s: %v", err)
+	}
+
+	rec, err := AttackerViewStore(st, testKey(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range canaries {
+		for _, n := range needles(c) {
+			if rec.Contains([]byte(n)) {
+				t.Errorf("the attacker reads %q from the database's records", c)
+			}
+		}
+	}
+	raw := pgtest.Raw(t, url)
+	assertBytesClean(t, "postgres data files", raw)
+	for i, b := range sealed {
+		if bytes.Contains(raw, b) {
+			t.Errorf("sealed value %d is still in the raw files after erasure, expiry and purge", i)
+		}
+	}
+}
+
+func containsAny(b []byte, parts [][]byte) bool {
+	for _, p := range parts {
+		if bytes.Contains(b, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPostgresSecondInstanceSharesEverything: two vaults on one database
+// (two connection pools, as two instances): an inbound message one puts is
+// readable by the other (the transient keys are shared), an erasure one
+// makes holds for the other, and sequences never collide.
+func TestPostgresSecondInstanceSharesEverything(t *testing.T) {
+	c := newClock()
+	url := pgtest.URL(t)
+	a, _ := openPG(t, url, c)
+	s := a.SubjectID("whatsapp", canaries[3])
+	if err := a.Commit(s, bookingChange(c)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.InboxPut("wamid.A1", s, []byte(canaries[4]), c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := openPG(t, url, c)
+	in, err := b.InboxPending()
+	if err != nil || len(in) != 1 || string(in[0].Payload) != canaries[4] {
+		t.Fatalf("second instance InboxPending = %+v, %v; want the message put by the first", in, err)
+	}
+	seen := map[uint64]bool{}
+	for i := range 20 {
+		v := []*Vault{a, b}[i%2]
+		seq, err := v.OutboxPut(s, []byte("reply"))
+		if err != nil || seen[seq] {
+			t.Fatalf("OutboxPut #%d = %d, %v (seen before: %v)", i, seq, err, seen[seq])
+		}
+		seen[seq] = true
+	}
+	if _, err := b.Erase(s, c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if st, fields, err := a.LoadSubject(s, c.Now()); err != nil || st != nil || len(fields) != 0 {
+		t.Errorf("first instance after the second erased = %q, %d fields, %v; want nothing", st, len(fields), err)
+	}
+	if in, _ := a.InboxPending(); len(in) != 0 {
+		t.Errorf("first instance inbox after erasure = %d entries, want 0", len(in))
 	}
 }

@@ -166,6 +166,13 @@ func (v *Vault) updateStore(fn func(kvTxn) error) error {
 	if err := v.topUpSeqs(); err != nil {
 		return err
 	}
+	if v.tk != nil {
+		// Make the current transient key (a write of its own) before the
+		// transaction that seals under it, for the same reason.
+		if _, err := v.tk.current(v.now()); err != nil {
+			return err
+		}
+	}
 	return store.UpdateRetry(context.Background(), v.st, 50, func(t store.Txn) error {
 		return fn(storeKV{r: t, t: t, now: v.now()})
 	})

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"context"
 	"crypto/cipher"
 	"encoding/binary"
 	"encoding/hex"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // Transient keys seal the payloads of the inbox (message text, phone
@@ -38,12 +41,18 @@ const (
 	transientIDLen   = 16
 )
 
+// prefixTK holds the transient keys on a store (Options.Store), where
+// several instances share them; on Badger they are files in Dir/keys.
+var prefixTK = []byte("tk/")
+
 // errKeyGone: the transient key of a payload was destroyed; the payload is
 // unreadable for good and is dropped.
 var errKeyGone = errors.New("vault: transient key destroyed")
 
 type transientKeys struct {
-	dir    string // "" in memory
+	dir    string      // "" in memory or on a store
+	st     store.Store // Options.Store: the keys are tk/<id> records, shared
+	now    func() time.Time
 	wrap   cipher.AEAD
 	period time.Duration
 	fsync  bool
@@ -74,7 +83,11 @@ func openTransient(o Options) (*transientKeys, error) {
 	if t.wrap, err = newGCM(wk); err != nil {
 		return nil, err
 	}
-	if o.InMemory || o.Store != nil { // see docs/storage.md: transient keys on a store
+	if o.Store != nil {
+		t.st, t.now = o.Store, o.Now
+		return t, t.load()
+	}
+	if o.InMemory {
 		return t, nil
 	}
 	t.dir = filepath.Join(o.Dir, transientDir)
@@ -104,6 +117,40 @@ func openTransient(o Options) (*transientKeys, error) {
 		}
 	}
 	return t, nil
+}
+
+// load reads every transient key of the store.
+func (t *transientKeys) load() error {
+	return t.st.View(context.Background(), func(r store.Reader) error {
+		return r.Scan(prefixTK, func(rec store.Record) error {
+			name := string(rec.Key[len(prefixTK):])
+			if k, err := t.unwrapKey(name, rec.Value); err == nil {
+				t.keys[name] = k
+				if t.cur == nil || k.born.After(t.cur.born) {
+					t.cur = k
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// fetch reads one key from the store (nil when it is not there).
+func (t *transientKeys) fetch(name string) *tkey {
+	var k *tkey
+	_ = t.st.View(context.Background(), func(r store.Reader) error {
+		rec, err := r.Get(append(bytes.Clone(prefixTK), name...))
+		if err == nil {
+			k, _ = t.unwrapKey(name, rec.Value)
+		}
+		return nil
+	})
+	if k != nil {
+		t.mu.Lock()
+		t.keys[name] = k
+		t.mu.Unlock()
+	}
+	return k
 }
 
 // A key file holds: born (8 bytes, unix nanos) | nonce | sealed key, the
@@ -148,7 +195,7 @@ func (t *transientKeys) current(now time.Time) (*tkey, error) {
 		return nil, err
 	}
 	born := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
-	if t.dir != "" {
+	if t.dir != "" || t.st != nil {
 		val, err := seal(t.wrap, bytes.Clone(born), raw, t.keyAAD(id, born))
 		if err != nil {
 			return nil, err
@@ -168,6 +215,11 @@ func (t *transientKeys) current(now time.Time) (*tkey, error) {
 }
 
 func (t *transientKeys) writeFile(name string, val []byte) error {
+	if t.st != nil {
+		return store.UpdateRetry(context.Background(), t.st, 50, func(txn store.Txn) error {
+			return txn.Set(append(bytes.Clone(prefixTK), name...), val, time.Time{})
+		})
+	}
 	p := filepath.Join(t.dir, name+transientSuffix)
 	f, err := os.OpenFile(p+".tmp", os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -215,9 +267,19 @@ func (t *transientKeys) destroyAllBut(keep *tkey) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var errs []error
+	var gone [][]byte
 	for name, k := range t.keys {
 		if k == keep {
 			continue
+		}
+		if t.st != nil {
+			// On a shared store a key born within the last period may be
+			// another instance's current one: it goes at a later rotation
+			// (so a payload is unreadable at most two periods on).
+			if keep != nil && t.now().Sub(k.born) < t.period {
+				continue
+			}
+			gone = append(gone, append(bytes.Clone(prefixTK), name...))
 		}
 		if t.dir != "" {
 			if err := os.Remove(filepath.Join(t.dir, name+transientSuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -229,6 +291,10 @@ func (t *transientKeys) destroyAllBut(keep *tkey) error {
 	}
 	if t.cur != keep {
 		t.cur = keep
+	}
+	if len(gone) > 0 {
+		// Deleted and purged: every version physically gone (Store.Purge).
+		errs = append(errs, t.st.Purge(context.Background(), gone...))
 	}
 	if t.dir != "" {
 		// Leftovers of an interrupted write or of a damaged key file.
@@ -273,9 +339,13 @@ func (t *transientKeys) open(storageKey, b []byte) (inner []byte, k *tkey, err e
 	if len(b) < 1+transientIDLen {
 		return nil, nil, ErrCorrupt
 	}
+	name := hex.EncodeToString(b[1 : 1+transientIDLen])
 	t.mu.Lock()
-	k = t.keys[hex.EncodeToString(b[1:1+transientIDLen])]
+	k = t.keys[name]
 	t.mu.Unlock()
+	if k == nil && t.st != nil {
+		k = t.fetch(name) // another instance's key, or one made after Open
+	}
 	if k == nil {
 		return nil, nil, errKeyGone
 	}

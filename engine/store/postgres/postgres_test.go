@@ -1,12 +1,8 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"net"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,45 +38,8 @@ func backend() storetest.Backend {
 		Peer: func(t testing.TB, s store.Store, now func() time.Time) store.Store {
 			return open(t, urls[s.(*Store)], now)
 		},
-		Raw: func(t testing.TB, s store.Store) []byte { return rawBytes(t, s.(*Store)) },
+		Raw: func(t testing.TB, s store.Store) []byte { return pgtest.Raw(t, urls[s.(*Store)]) },
 	}
-}
-
-// rawBytes is what an attacker holding the database's files reads: after a
-// CHECKPOINT (so that every change is in the files, not only in shared
-// buffers), every file of the database's directory: tables, TOAST, indexes,
-// free space and visibility maps, the catalogs (pg_statistic included). The
-// WAL (pg_wal) is not read: docs/storage.md says what it keeps.
-func rawBytes(t testing.TB, s *Store) []byte {
-	t.Helper()
-	ctx := context.Background()
-	var dataDir string
-	var dbOID uint32
-	err := s.pool.QueryRow(ctx, `SELECT current_setting('data_directory'), oid FROM pg_database
-		WHERE datname = current_database()`).Scan(&dataDir, &dbOID)
-	if err != nil {
-		t.Fatalf("locating the database files: %v", err)
-	}
-	if _, err := s.pool.Exec(ctx, "CHECKPOINT"); err != nil {
-		t.Fatalf("CHECKPOINT: %v", err)
-	}
-	dir := filepath.Join(dataDir, "base", strconv.FormatUint(uint64(dbOID), 10))
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatalf("reading %s: %v", dir, err)
-	}
-	var raw bytes.Buffer
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw.Write(b)
-	}
-	if raw.Len() == 0 {
-		t.Fatalf("no database files under %s", dir)
-	}
-	return raw.Bytes()
 }
 
 func TestConformance(t *testing.T) { storetest.RunConformance(t, backend()) }

@@ -16,6 +16,7 @@
 package pgtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -260,4 +261,47 @@ func waitGone(pid int, d time.Duration) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return false
+}
+
+// Raw is what an attacker holding the database's files reads: after a
+// CHECKPOINT (so that every change is in the files, not only in shared
+// buffers), every file of the database's directory: tables, TOAST, indexes,
+// free space and visibility maps, the catalogs (pg_statistic included). The
+// WAL (pg_wal) is not read: docs/storage.md says what it keeps. url is a
+// database pgtest.URL made.
+func Raw(t testing.TB, url string) []byte {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("pgtest: connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	var dataDir string
+	var dbOID uint32
+	err = conn.QueryRow(ctx, `SELECT current_setting('data_directory'), oid FROM pg_database
+		WHERE datname = current_database()`).Scan(&dataDir, &dbOID)
+	if err != nil {
+		t.Fatalf("locating the database files: %v", err)
+	}
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		t.Fatalf("CHECKPOINT: %v", err)
+	}
+	dir := filepath.Join(dataDir, "base", strconv.FormatUint(uint64(dbOID), 10))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("reading %s: %v", dir, err)
+	}
+	var raw bytes.Buffer
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw.Write(b)
+	}
+	if raw.Len() == 0 {
+		t.Fatalf("no database files under %s", dir)
+	}
+	return raw.Bytes()
 }
