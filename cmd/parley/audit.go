@@ -61,8 +61,8 @@ func runAudit(c *cli, args []string) int {
 	if code, ok := c.parse(fs, args[1:]); !ok {
 		return code
 	}
-	if *vf.data == "" || fs.NArg() > 0 {
-		fmt.Fprintf(c.stderr, "parley audit %s: name the data directory with --data DIR\n", action)
+	if !c.hasVault(vf) || fs.NArg() > 0 {
+		fmt.Fprintf(c.stderr, "parley audit %s: name the data directory with --data DIR (or the database with --store URL)\n", action)
 		return exitUsage
 	}
 	var filter vault.AuditFilter
@@ -88,7 +88,7 @@ func runAudit(c *cli, args []string) int {
 			}
 		}
 	}
-	v, err := c.openVault(*vf.data, *vf.keyFile, nil, nil)
+	v, err := c.openVault(vf, nil, nil)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley audit: %v\n", err)
 		return exitFailure

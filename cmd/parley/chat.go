@@ -48,6 +48,7 @@ func runChat(c *cli, args []string) int {
 	user := fs.String("user", "cli:local", "who is chatting, as CHANNEL:ID; with --data it selects the stored conversation")
 	dataDir := fs.String("data", "", "run on the encrypted vault in this directory instead of in memory")
 	keyFile := fs.String("key-file", "", "master key file for --data (default: $PARLEY_MASTER_KEY, else DIR/master.key)")
+	storeFlag := addStoreFlag(fs)
 	calls := fs.String("calls", "ok", "how simulated integration calls end: ok or fail")
 	nowFlag := fs.String("now", "", "run the conversation as of this time (RFC 3339), for trying out retention; default: the real clock")
 	if code, ok := c.parse(fs, args); !ok {
@@ -93,8 +94,8 @@ func runChat(c *cli, args []string) int {
 
 	var store runtime.Store = runtime.NewMemStore()
 	subject := channel + ":" + userID
-	if *dataDir != "" {
-		vs, closeFn, err := openSessionStore(c, *dataDir, *keyFile, clock)
+	if storeURL := c.storeURL(storeFlag); *dataDir != "" || storeURL != "" {
+		vs, closeFn, err := openSessionStore(c, *dataDir, storeURL, *keyFile, clock)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "parley chat: %v\n", err)
 			return exitFailure

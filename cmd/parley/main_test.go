@@ -2,19 +2,37 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/parleyhq/parley/engine/store/postgres/pgtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testscript files' expected output")
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(stopPostgresAfter{m}, map[string]func(){
 		"parley": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
+}
+
+// stopPostgresAfter stops the PostgreSQL cluster the tests on --store
+// started (pgtest), once every test ran.
+type stopPostgresAfter struct{ m *testing.M }
+
+func (s stopPostgresAfter) Run() int {
+	code := s.m.Run()
+	if err := pgtest.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
 }
 
 // TestScripts runs the CLI scripts in testdata/script against the real

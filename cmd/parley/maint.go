@@ -78,8 +78,8 @@ func runPurge(c *cli, args []string) int {
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
-	if *vf.data == "" || fs.NArg() > 0 {
-		fmt.Fprintln(c.stderr, "parley purge: name the data directory with --data DIR")
+	if !c.hasVault(vf) || fs.NArg() > 0 {
+		fmt.Fprintln(c.stderr, "parley purge: name the data directory with --data DIR (or the database with --store URL)")
 		return exitUsage
 	}
 	now := time.Now()
@@ -93,7 +93,7 @@ func runPurge(c *cli, args []string) int {
 	}
 	// The vault keeps the real clock: --now decides what has expired, but
 	// the audit log and the audit and ledger retentions go by the real time.
-	v, err := c.openVault(*vf.data, *vf.keyFile, nil, nil)
+	v, err := c.openVault(vf, nil, nil)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley purge: %v\n", err)
 		return exitFailure
@@ -119,11 +119,11 @@ func runBackup(c *cli, args []string) int {
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
-	if *vf.data == "" || *out == "" {
+	if !c.hasVault(vf) || *out == "" {
 		fmt.Fprintln(c.stderr, "parley backup: give --data DIR and --out FILE")
 		return exitUsage
 	}
-	v, err := c.openVault(*vf.data, *vf.keyFile, nil, nil)
+	v, err := c.openVault(vf, nil, nil)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley backup: %v\n", err)
 		return exitFailure
@@ -158,6 +158,10 @@ func runRestore(c *cli, args []string) int {
 	without := fs.Bool("without-ledger", false, "restore even though the erasure ledger is missing or older than the backup (erased customers may come back; audited)")
 	if code, ok := c.parse(fs, args); !ok {
 		return code
+	}
+	if c.storeURL(vf.store) != "" {
+		fmt.Fprintln(c.stderr, "parley restore: restores a --data directory only; a vault in PostgreSQL (--store) is restored with the database's own tools (pg_restore of a pg_dump), see docs/storage.md")
+		return exitUsage
 	}
 	if *vf.data == "" || *in == "" {
 		fmt.Fprintln(c.stderr, "parley restore: give --data DIR and --in FILE")

@@ -152,7 +152,7 @@ func runServe(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "parley serve: cannot listen on %s: %v\n", *addr, err)
 		return exitFailure
 	}
-	v, err := c.createVault(*vf.data, *vf.keyFile, nil, log)
+	v, err := c.createVault(*vf.data, c.storeURL(vf.store), *vf.keyFile, nil, log)
 	if err != nil {
 		ln.Close()
 		fmt.Fprintf(c.stderr, "parley serve: %v\n", err)

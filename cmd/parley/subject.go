@@ -65,8 +65,8 @@ func runSubject(c *cli, args []string) int {
 	if code, ok := c.parse(fs, args[1:]); !ok {
 		return code
 	}
-	if *vf.data == "" {
-		fmt.Fprintln(c.stderr, "parley subject: name the data directory with --data DIR")
+	if !c.hasVault(vf) {
+		fmt.Fprintln(c.stderr, "parley subject: name the data directory with --data DIR (or the database with --store URL)")
 		return exitUsage
 	}
 	channel, id, ok := strings.Cut(*user, ":")
@@ -89,7 +89,7 @@ func runSubject(c *cli, args []string) int {
 	}
 	// The vault keeps the real clock: --now is for reading (what has
 	// expired), never for writing history (audit entries, erasures).
-	v, err := c.openVault(*vf.data, *vf.keyFile, nil, nil)
+	v, err := c.openVault(vf, nil, nil)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley subject: %v\n", err)
 		return exitFailure

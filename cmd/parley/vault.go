@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/engine/session"
+	"github.com/parleyhq/parley/engine/store"
+	"github.com/parleyhq/parley/engine/store/postgres"
 	"github.com/parleyhq/parley/engine/vault"
 )
 
@@ -16,13 +20,83 @@ import (
 type vaultFlags struct {
 	data    *string
 	keyFile *string
+	store   *string
 }
 
 func addVaultFlags(fs *flag.FlagSet, defaultDir string) vaultFlags {
 	return vaultFlags{
 		data:    fs.String("data", defaultDir, "data directory of the encrypted vault"),
 		keyFile: fs.String("key-file", "", "file holding the master key (default: $PARLEY_MASTER_KEY, else DATA/master.key)"),
+		store:   addStoreFlag(fs),
 	}
+}
+
+func addStoreFlag(fs *flag.FlagSet) *string {
+	return fs.String("store", "", "keep the vault in this PostgreSQL database, postgres://USER@HOST/DB, shared by several instances, instead of --data (default: $PARLEY_STORE_URL)")
+}
+
+// hasVault reports whether the command was told where the vault is.
+func (c *cli) hasVault(vf vaultFlags) bool { return *vf.data != "" || c.storeURL(vf.store) != "" }
+
+// storeURL is --store, else $PARLEY_STORE_URL ("" for the Badger files in
+// --data).
+func (c *cli) storeURL(flag *string) string {
+	if *flag != "" {
+		return *flag
+	}
+	return c.getenv("PARLEY_STORE_URL")
+}
+
+// openStore connects to the PostgreSQL database of url (applying the
+// schema migrations); the vault it is given to closes it.
+func openStore(url string, now func() time.Time) (store.Store, error) {
+	if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+		return nil, errors.New("--store (or PARLEY_STORE_URL) takes a PostgreSQL URL such as postgres://parley@db.internal:5432/parley; for the embedded store on this machine use --data DIR instead")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := postgres.Open(ctx, postgres.Options{URL: url, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// openStoreVault opens (creating=false: only an existing) vault in the
+// PostgreSQL database of url. The master key must be configured: instances
+// sharing a database must share the key, so no development key is made.
+func (c *cli) openStoreVault(url, keyFile string, creating bool, now func() time.Time, log *slog.Logger) (*vault.Vault, error) {
+	env := c.getenv("PARLEY_MASTER_KEY")
+	if env == "" && keyFile == "" {
+		return nil, errors.New("with --store (or PARLEY_STORE_URL) set the master key with PARLEY_MASTER_KEY or --key-file: every instance on the database needs the same key, so no development key is made")
+	}
+	key, _, err := vault.LoadMasterKey(env, keyFile, "")
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(url, now)
+	if err != nil {
+		return nil, err
+	}
+	if !creating {
+		ok, err := vault.ExistsOn(st)
+		if err == nil && !ok {
+			err = errors.New("the database named by --store holds no Parley vault (nothing was created there): point --store at the database 'parley serve --store' keeps its data in")
+		}
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	v, err := vault.Open(vault.Options{Store: st, CloseStore: true, MasterKey: key, Now: now, Logger: log})
+	if err != nil {
+		st.Close()
+		if errors.Is(err, vault.ErrWrongKey) {
+			return nil, errors.New("the master key does not open the data in the database named by --store (nothing was changed): check PARLEY_MASTER_KEY or --key-file")
+		}
+		return nil, err
+	}
+	return v, nil
 }
 
 // masterKey finds the master key, creating a development key when none is
@@ -64,7 +138,11 @@ from the data and its backups.
 // that holds none, so that a mistyped --data never creates an empty vault
 // and answers "nothing held". now, when set, is the clock the vault judges
 // expiry with.
-func (c *cli) openVault(dataDir, keyFile string, now func() time.Time, log *slog.Logger) (*vault.Vault, error) {
+func (c *cli) openVault(vf vaultFlags, now func() time.Time, log *slog.Logger) (*vault.Vault, error) {
+	if url := c.storeURL(vf.store); url != "" {
+		return c.openStoreVault(url, *vf.keyFile, false, now, log)
+	}
+	dataDir, keyFile := *vf.data, *vf.keyFile
 	if dataDir == "" {
 		return nil, errors.New("name the data directory with --data DIR")
 	}
@@ -75,12 +153,15 @@ func (c *cli) openVault(dataDir, keyFile string, now func() time.Time, log *slog
 	if !ok {
 		return nil, fmt.Errorf("%s holds no Parley vault (nothing was created there): point --data at the directory 'parley serve --data' or 'parley chat --data' keeps its data in (serve's default is ./data)", dataDir)
 	}
-	return c.createVault(dataDir, keyFile, now, log)
+	return c.createVault(dataDir, "", keyFile, now, log)
 }
 
 // createVault opens the vault in dataDir, creating it when there is none:
 // for serve and chat, whose job includes starting a new store.
-func (c *cli) createVault(dataDir, keyFile string, now func() time.Time, log *slog.Logger) (*vault.Vault, error) {
+func (c *cli) createVault(dataDir, storeURL, keyFile string, now func() time.Time, log *slog.Logger) (*vault.Vault, error) {
+	if storeURL != "" {
+		return c.openStoreVault(storeURL, keyFile, true, now, log)
+	}
 	if dataDir == "" {
 		return nil, errors.New("name the data directory with --data DIR")
 	}
@@ -101,8 +182,8 @@ func (c *cli) createVault(dataDir, keyFile string, now func() time.Time, log *sl
 }
 
 // openSessionStore opens the vault for `parley chat --data`.
-func openSessionStore(c *cli, dataDir, keyFile string, now func() time.Time) (*session.Store, func(), error) {
-	v, err := c.createVault(dataDir, keyFile, now, nil)
+func openSessionStore(c *cli, dataDir, storeURL, keyFile string, now func() time.Time) (*session.Store, func(), error) {
+	v, err := c.createVault(dataDir, storeURL, keyFile, now, nil)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,11 +1,14 @@
 package vault
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // Exists reports whether dir holds a vault that Open has created, so that
@@ -20,4 +23,17 @@ func Exists(dir string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("vault: look for a vault in %s: %w", dir, err)
+}
+
+// ExistsOn reports whether st holds a Parley vault (Options.Store): one was
+// opened on it before, so its key check is there.
+func ExistsOn(st store.Store) (bool, error) {
+	err := st.View(context.Background(), func(r store.Reader) error {
+		_, err := r.Get(keyCheck)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -73,6 +73,9 @@ type Options struct {
 	// Backup and Restore are Badger-only (back a store up with its own
 	// tools, e.g. pg_dump).
 	Store store.Store
+	// CloseStore makes Close close Store too (a command that opened the
+	// store for this vault alone).
+	CloseStore bool
 	// MasterKey is 32 secret bytes (see LoadMasterKey). Every key the vault
 	// uses is derived from it.
 	MasterKey []byte
@@ -567,7 +570,10 @@ func (v *Vault) release() error {
 		errs = append(errs, v.inbox.Close())
 		v.inbox = nil
 	}
-	v.st = nil // the caller's to close
+	if v.st != nil && v.opts.CloseStore {
+		errs = append(errs, v.st.Close())
+	}
+	v.st = nil
 	if v.ledger != nil {
 		errs = append(errs, v.ledger.close())
 		v.ledger = nil

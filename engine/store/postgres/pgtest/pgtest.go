@@ -58,15 +58,22 @@ var (
 // Main runs the tests and then stops the cluster, if one was started.
 func Main(m *testing.M) {
 	code := m.Run()
-	if current != nil {
-		if err := current.stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "pgtest:", err)
-			if code == 0 {
-				code = 1
-			}
+	if err := Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		if code == 0 {
+			code = 1
 		}
 	}
 	os.Exit(code)
+}
+
+// Stop stops the cluster, if one was started: for a TestMain that cannot
+// use Main (testscript's), after its tests ran.
+func Stop() error {
+	if current == nil {
+		return nil
+	}
+	return current.stop()
 }
 
 // URL returns the connection URL of a new, empty database owned by a
