@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parleyhq/parley/adapters/admin"
+	"github.com/parleyhq/parley/adapters/host"
 	"github.com/parleyhq/parley/adapters/web"
 	"github.com/parleyhq/parley/adapters/whatsapp"
 	"github.com/parleyhq/parley/engine/compile"
@@ -88,6 +89,17 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Metrics are the server's Prometheus metrics (the host's).
+type Metrics = host.Metrics
+
+// senders is the WhatsApp channel's number of sending workers.
+func (c Config) senders() int {
+	if c.WhatsApp != nil {
+		return c.WhatsApp.Senders
+	}
+	return 0
+}
+
 // Server is a running Parley server.
 type Server struct {
 	cfg     Config
@@ -98,7 +110,8 @@ type Server struct {
 	flows   *Flows
 	metrics *Metrics
 	app     *fiber.App
-	wa      *waChannel
+	host    *host.Host
+	hostOn  bool // a channel needs the host's workers
 	ready   atomic.Bool
 	cancel  context.CancelFunc
 	bg      chan struct{}
@@ -111,9 +124,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Vault and Flows are required")
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, vault: cfg.Vault, flows: cfg.Flows, metrics: NewMetrics()}
+	s := &Server{cfg: cfg, log: cfg.Logger, vault: cfg.Vault, flows: cfg.Flows, metrics: host.NewMetrics()}
 	s.store = session.New(cfg.Vault)
 	s.engine = &runtime.Engine{Lookup: cfg.Flows.Get, Store: s.store, Caller: cfg.Caller, Now: cfg.Now}
+	var err error
+	s.host, err = host.New(host.Config{Store: s.store, Engine: s.engine, Metrics: s.metrics, Logger: cfg.Logger, Now: cfg.Now,
+		Workers: cfg.Workers, QueueDepth: cfg.QueueDepth, Senders: cfg.senders()})
+	if err != nil {
+		return nil, err
+	}
 
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
@@ -143,8 +162,8 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.wa = wa
-		wa.register(s.app)
+		wa.Register(s.app, s.host, cfg.WhatsApp.Flow)
+		s.hostOn = true
 	}
 	if cfg.AdminTokens != nil {
 		admin.Register(s.app, admin.Config{
@@ -197,8 +216,8 @@ func (s *Server) Start(ctx context.Context) error {
 	} else {
 		close(s.notices)
 	}
-	if s.wa != nil {
-		if err := s.wa.start(ctx); err != nil {
+	if s.hostOn {
+		if err := s.host.Start(ctx); err != nil {
 			return err
 		}
 	}
@@ -230,20 +249,21 @@ func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
 	err := s.app.ShutdownWithContext(ctx)
-	if s.wa != nil {
-		err = errors.Join(err, s.wa.stop(ctx))
+	if s.hostOn {
+		err = errors.Join(err, s.host.Stop(ctx))
 	}
 	if s.cancel != nil {
 		s.cancel()
 		<-s.bg
 		<-s.notices
+		s.host.Wait()
 	}
 	return err
 }
 
 func (s *Server) updateGauges(c *fiber.Ctx) error {
-	if s.wa != nil {
-		s.metrics.OutboxDepth.Set(float64(s.wa.outboxDepth.Load()))
+	if s.hostOn {
+		s.metrics.OutboxDepth.Set(float64(s.host.OutboxDepth()))
 	}
 	return c.Next()
 }
@@ -255,16 +275,7 @@ func (w webChatter) Chat(ctx context.Context, flowID, user string, in runtime.In
 	if _, ok := w.s.flows.Get(flowID); !ok {
 		return nil, web.ErrUnknownFlow
 	}
-	id := strings.TrimPrefix(user, web.UserPrefix)
-	subject := w.s.store.Subject("web", id)
-	t0 := time.Now()
-	out, _, err := w.s.engine.HandleFlow(ctx, subject, flowID, in)
-	if err != nil {
-		return nil, err
-	}
-	w.s.metrics.Turns.WithLabelValues("web").Inc()
-	w.s.metrics.TurnSeconds.Observe(time.Since(t0).Seconds())
-	return out, nil
+	return w.s.host.Chat(ctx, "web", flowID, strings.TrimPrefix(user, web.UserPrefix), in)
 }
 
 func (w webChatter) Flows() []web.FlowInfo {
