@@ -361,6 +361,9 @@ func (h *Host) changeNumber(ctx context.Context, old string, m Message) bool {
 // request (the web chat): nothing goes through the inbox or the outbox, the
 // replies are returned. flowID is used for a new conversation.
 func (h *Host) Chat(ctx context.Context, channel, flowID, user string, in runtime.Inbound) ([]runtime.Message, error) {
+	if _, ok := h.channels[channel]; !ok {
+		return nil, fmt.Errorf("host: no channel %q", channel)
+	}
 	subject := h.store.Subject(channel, user)
 	t0 := time.Now()
 	out, _, err := h.engine.HandleFlow(ctx, subject, flowID, in)

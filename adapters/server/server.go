@@ -176,6 +176,9 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("server: web chat session key: %w", err)
 		}
+		// Registered after WhatsApp: inbox and outbox entries stored before
+		// entries named their channel belong to the first channel.
+		s.host.Register(web.Channel{}, "")
 		web.Register(s.app, web.Config{Chat: webChatter{s}, Logger: cfg.Logger, SessionKey: key})
 	}
 	return s, nil
@@ -275,7 +278,7 @@ func (w webChatter) Chat(ctx context.Context, flowID, user string, in runtime.In
 	if _, ok := w.s.flows.Get(flowID); !ok {
 		return nil, web.ErrUnknownFlow
 	}
-	return w.s.host.Chat(ctx, "web", flowID, strings.TrimPrefix(user, web.UserPrefix), in)
+	return w.s.host.Chat(ctx, web.ChannelName, flowID, strings.TrimPrefix(user, web.UserPrefix), in)
 }
 
 func (w webChatter) Flows() []web.FlowInfo {
