@@ -89,8 +89,6 @@ var exceptions = map[string]string{
 	"engine/lint -> engine/compile":  "issue 10: pipeline not yet moved to engine/check",
 	// Rectify validates a new value against the flow's compiled field.
 	"engine/session -> engine/compile": "rectify checks a value against the compiled flow",
-	// Temporary, while the host is moved out of adapters/server.
-	"adapters/server -> engine/vault": "host not yet moved out of adapters/server",
 }
 
 type listed struct {

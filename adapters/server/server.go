@@ -21,14 +21,12 @@ import (
 	"github.com/parleyhq/parley/adapters/whatsapp"
 	"github.com/parleyhq/parley/engine/compile"
 	"github.com/parleyhq/parley/engine/runtime"
-	"github.com/parleyhq/parley/engine/session"
-	"github.com/parleyhq/parley/engine/vault"
 )
 
-// Config assembles a server. Vault and Flows are required; the caller opens
-// and closes the vault.
+// Config assembles a server. Store and Flows are required; the caller opens
+// and closes the storage behind Store.
 type Config struct {
-	Vault  *vault.Vault
+	Store  Backend
 	Flows  *Flows
 	Logger *slog.Logger
 	// Now is the clock (tests move it by hand); time.Now when nil.
@@ -104,8 +102,7 @@ func (c Config) senders() int {
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	vault   *vault.Vault
-	store   *session.Store
+	store   Backend
 	engine  *runtime.Engine
 	flows   *Flows
 	metrics *Metrics
@@ -120,12 +117,11 @@ type Server struct {
 
 // New builds the server and its routes. Nothing runs until Start.
 func New(cfg Config) (*Server, error) {
-	if cfg.Vault == nil || cfg.Flows == nil {
-		return nil, errors.New("server: Vault and Flows are required")
+	if cfg.Store == nil || cfg.Flows == nil {
+		return nil, errors.New("server: Store and Flows are required")
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, vault: cfg.Vault, flows: cfg.Flows, metrics: host.NewMetrics()}
-	s.store = session.New(cfg.Vault)
+	s := &Server{cfg: cfg, log: cfg.Logger, store: cfg.Store, flows: cfg.Flows, metrics: host.NewMetrics()}
 	s.engine = &runtime.Engine{Lookup: cfg.Flows.Get, Store: s.store, Caller: cfg.Caller, Now: cfg.Now}
 	var err error
 	s.host, err = host.New(host.Config{Store: s.store, Engine: s.engine, Metrics: s.metrics, Logger: cfg.Logger, Now: cfg.Now,
@@ -168,11 +164,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AdminTokens != nil {
 		admin.Register(s.app, admin.Config{
 			Tokens: cfg.AdminTokens, Backend: adminBackend{s}, Metrics: adminBackend{s}, Logger: cfg.Logger, Now: cfg.Now,
-			SubjectRef: func(channel, user string) string { return s.vault.SubjectID(channel, user).Hex() },
+			SubjectRef: func(channel, user string) string { return s.store.Subject(channel, user) },
 		})
 	}
 	if cfg.WebChat {
-		key, err := cfg.Vault.WebSessionKey()
+		key, err := cfg.Store.WebSessionKey()
 		if err != nil {
 			return nil, fmt.Errorf("server: web chat session key: %w", err)
 		}
@@ -199,12 +195,12 @@ func (s *Server) Start(ctx context.Context) error {
 		go func() {
 			defer close(s.bg)
 			every(ctx, s.cfg.SweepEvery, func() {
-				st, err := s.vault.Sweep(s.cfg.Now())
+				expired, err := s.store.Sweep(ctx, s.cfg.Now())
 				if err != nil {
 					s.log.Error("retention sweep failed", "err", err)
 					return
 				}
-				s.metrics.Expired.Add(float64(st.Expired))
+				s.metrics.Expired.Add(float64(expired))
 			})
 		}()
 	} else {
