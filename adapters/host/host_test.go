@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,7 +168,12 @@ func (r *rig) open(t *testing.T) {
 
 func (r *rig) host(t *testing.T, ctx context.Context, ch host.Channel) *host.Host {
 	t.Helper()
-	h, err := host.New(host.Config{Store: r.store, Engine: &runtime.Engine{Lookup: r.flows.Get, Store: r.store}, Workers: 4})
+	return r.hostLogging(t, ctx, ch, nil)
+}
+
+func (r *rig) hostLogging(t *testing.T, ctx context.Context, ch host.Channel, log *slog.Logger) *host.Host {
+	t.Helper()
+	h, err := host.New(host.Config{Store: r.store, Engine: &runtime.Engine{Lookup: r.flows.Get, Store: r.store}, Workers: 4, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +192,13 @@ func (r *rig) accept(t *testing.T, h *host.Host, user, id, text string) {
 	}
 }
 
+// Canary personal data (as in cmd/parley/privacy_test.go).
+const (
+	canaryName  = "Zephyrine Quillfeather"
+	canaryEmail = "zq.canary@example.org"
+	canaryUser  = "15550009876"
+)
+
 // booking is flows/booking.yaml's conversation and the replies each turn
 // gets: greeting and consent, the name question, one re-prompt for a bad
 // email, three dates, and the confirmation.
@@ -193,7 +206,7 @@ var booking = []struct {
 	text    string
 	replies int
 }{
-	{"hi", 2}, {"YES", 1}, {"Ada", 1}, {"not-an-email", 1}, {"ada@example.com", 1}, {"2", 1},
+	{"hi", 2}, {"YES", 1}, {canaryName, 1}, {"not-an-email", 1}, {canaryEmail, 1}, {"2", 1},
 }
 
 func TestFakeChannelRunsTheBookingConversationThroughTheHost(t *testing.T) {
@@ -209,19 +222,15 @@ func TestFakeChannelRunsTheBookingConversationThroughTheHost(t *testing.T) {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	h := r.host(t, ctx, fake)
+	var logs syncBuffer
+	h := r.hostLogging(t, ctx, fake, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	want := 0
 	var got []fakeSend
 	for i, turn := range booking {
-		r.accept(t, h, "user-1", "in-"+string(rune('a'+i)), turn.text)
+		r.accept(t, h, canaryUser, "in-"+string(rune('a'+i)), turn.text)
 		want += turn.replies
-		got = fake.waitSent(t, "user-1", want)
+		got = fake.waitSent(t, canaryUser, want)
 	}
-	if err := h.Stop(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	h.Wait()
 	if len(got) != 7 {
 		t.Fatalf("%d messages sent, want 7: %q", len(got), got)
 	}
@@ -235,7 +244,7 @@ func TestFakeChannelRunsTheBookingConversationThroughTheHost(t *testing.T) {
 		t.Errorf("date question %q offers %d options, want 3", got[5].Text, n)
 	}
 	last := got[6].Text
-	for _, want := range []string{"Ada", "ada@example.com"} {
+	for _, want := range []string{canaryName, canaryEmail} {
 		if !strings.Contains(last, want) {
 			t.Errorf("confirmation %q does not contain %q", last, want)
 		}
@@ -250,19 +259,44 @@ func TestFakeChannelRunsTheBookingConversationThroughTheHost(t *testing.T) {
 	if v := counter(t, h.Metrics().Turns.WithLabelValues("fake")); v != 6 {
 		t.Errorf("turns on the fake channel = %v, want 6", v)
 	}
+	// A redelivered message is a duplicate and runs no turn.
+	dup, err := h.Accept(t.Context(), "fake", canaryUser, host.Message{ID: "in-a", From: canaryUser, Text: "hi"})
+	if err != nil || !dup {
+		t.Errorf("redelivered message: dup %v, %v; want a duplicate", dup, err)
+	}
 	in, err := r.store.InboxPending(t.Context())
 	if err != nil || len(in) != 0 {
 		t.Errorf("inbox pending after the conversation: %d, %v; want none", len(in), err)
 	}
+	// A number change is processed before Accept returns, and logged with
+	// pseudonyms only.
+	const newNumber = "15550009877"
+	if dup, err := h.Accept(t.Context(), "fake", canaryUser, host.Message{ID: "in-z", From: canaryUser, NewFrom: newNumber}); err != nil || dup {
+		t.Fatalf("number change: dup %v, %v", dup, err)
+	}
+	if !strings.Contains(logs.String(), "customer changed number") {
+		t.Fatalf("number change not logged: %q", logs.String())
+	}
+	st, err := r.store.Load(t.Context(), r.store.Subject("fake", newNumber), time.Now())
+	if err != nil || st == nil || st.Flow != "booking" {
+		t.Errorf("conversation under the new number: %v, %v; want the booking conversation moved", st, err)
+	}
+	for _, canary := range []string{canaryName, canaryEmail, canaryUser, newNumber} {
+		if strings.Contains(logs.String(), canary) {
+			t.Errorf("host logs contain personal data %q", canary)
+		}
+	}
+	// Stopping flushes the acknowledgements: nothing is left to send.
+	if err := h.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	h.Wait()
 	out, err := r.store.OutboxPending(t.Context())
 	if err != nil || len(out) != 0 {
 		t.Errorf("outbox pending after the conversation: %d, %v; want none", len(out), err)
 	}
-	// A redelivered message is a duplicate and runs no turn.
-	dup, err := h.Accept(t.Context(), "fake", "user-1", host.Message{ID: "in-a", From: "user-1", Text: "hi"})
-	if err != nil || !dup {
-		t.Errorf("redelivered message: dup %v, %v; want a duplicate", dup, err)
-	}
+
 }
 
 // TestHostRecoversRepliesAfterAnOutage commits a turn whose replies cannot
@@ -314,6 +348,24 @@ func TestHostRecoversRepliesAfterAnOutage(t *testing.T) {
 	if v := counter(t, h2.Metrics().DuplicateSends); v != 2 {
 		t.Errorf("possible duplicates counted = %v, want 2", v)
 	}
+}
+
+// syncBuffer is an io.Writer safe for a slog handler used concurrently.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // counter reads a counter's value.
