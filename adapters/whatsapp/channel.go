@@ -93,22 +93,29 @@ func (c *Channel) Render(to, lang string, m runtime.Message) []host.Outbound {
 	reqs := Render(to, lang, m)
 	out := make([]host.Outbound, len(reqs))
 	for i, r := range reqs {
-		b, _ := json.Marshal(r)
-		out[i] = host.Outbound{Req: b, Free: r.Type == "template"}
+		b, _ := encodeJSON(r) // the bytes the Graph API receives
+		out[i] = host.Outbound{To: to, Req: b, Free: r.Type == "template"}
 	}
 	return out
+}
+
+// recipient is the user an outbox entry goes to (entries queued before
+// Outbound.To existed name it only in the request).
+func recipient(out host.Outbound) string {
+	if out.To != "" {
+		return out.To
+	}
+	var req SendRequest
+	json.Unmarshal(out.Req, &req)
+	return req.To + req.Recipient
 }
 
 // Send implements host.Channel: it waits for the recipient's pacing slot,
 // then posts the request.
 func (c *Channel) Send(ctx context.Context, out host.Outbound) (string, error) {
-	var req SendRequest
-	if err := json.Unmarshal(out.Req, &req); err != nil {
-		return "", errors.New("whatsapp: outbox request unreadable")
-	}
 	if c.cfg.Pacer != nil {
 		now := c.h.Now()
-		if at := c.cfg.Pacer.Reserve(c.cfg.PhoneNumberID, req.To+req.Recipient); at.After(now) {
+		if at := c.cfg.Pacer.Reserve(c.cfg.PhoneNumberID, recipient(out)); at.After(now) {
 			t := time.NewTimer(at.Sub(now))
 			defer t.Stop()
 			select {
@@ -118,7 +125,7 @@ func (c *Channel) Send(ctx context.Context, out host.Outbound) (string, error) {
 			}
 		}
 	}
-	return c.cfg.Client.Send(ctx, req)
+	return c.cfg.Client.SendJSON(ctx, out.Req)
 }
 
 // Classify implements host.Channel: 131047 closes the window of a free-form
@@ -141,12 +148,10 @@ func (c *Channel) Classify(out host.Outbound, err error, attempt int, now time.T
 	f.Retry, f.Delay = true, delay
 	f.Uncertain = apiErr != nil && apiErr.Uncertain()
 	if c.cfg.Pacer != nil && apiErr != nil {
-		var req SendRequest
-		json.Unmarshal(out.Req, &req)
 		until := now.Add(delay)
 		switch {
 		case apiErr.PairRateLimited():
-			c.cfg.Pacer.HoldUser(c.cfg.PhoneNumberID, req.To+req.Recipient, until)
+			c.cfg.Pacer.HoldUser(c.cfg.PhoneNumberID, recipient(out), until)
 		case apiErr.HTTPStatus == http.StatusTooManyRequests || apiErr.Code == 130429:
 			c.cfg.Pacer.HoldNumber(c.cfg.PhoneNumberID, until)
 		}
@@ -166,12 +171,9 @@ func (c *Channel) Reengage(out host.Outbound, flow string) (host.Outbound, bool)
 	if !ok {
 		return host.Outbound{}, false
 	}
-	var req SendRequest
-	if err := json.Unmarshal(out.Req, &req); err != nil {
-		return host.Outbound{}, false
-	}
-	b, _ := json.Marshal(RenderTemplate(req.To+req.Recipient, name, lang, nil))
-	return host.Outbound{To: out.To, Req: b, Free: true}, true
+	to := recipient(out)
+	b, _ := encodeJSON(RenderTemplate(to, name, lang, nil))
+	return host.Outbound{To: to, Req: b, Free: true}, true
 }
 
 // MarkRead implements host.ReadMarker when ReadReceipts is on.
