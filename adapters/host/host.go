@@ -61,7 +61,8 @@ type Host struct {
 	// batches: one store write for many sends instead of one each.
 	acks    chan uint64
 	ackDone chan struct{}
-	bg      chan struct{}
+	bg      chan struct{} // closed when the rescan loop has stopped
+	quit    chan struct{} // closed by Stop: no more rescans
 }
 
 // bound is a registered channel and the flow that answers its new
@@ -420,7 +421,7 @@ func (h *Host) Start(ctx context.Context) error {
 	if err := h.rescanInbox(ctx); err != nil {
 		return err
 	}
-	h.bg = make(chan struct{})
+	h.bg, h.quit = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(h.bg)
 		t := time.NewTicker(h.cfg.RescanEvery)
@@ -428,6 +429,8 @@ func (h *Host) Start(ctx context.Context) error {
 		for {
 			select {
 			case <-ctx.Done():
+				return
+			case <-h.quit:
 				return
 			case <-t.C:
 				if err := h.rescanInbox(ctx); err != nil {
@@ -462,9 +465,24 @@ func (h *Host) rescanInbox(ctx context.Context) error {
 		if m.Ch == "" {
 			m.Ch = h.first
 		}
+		if h.quitting() {
+			return nil // Stop is closing the workers
+		}
 		h.enqueue(e.Subject, m)
 	}
 	return nil
+}
+
+func (h *Host) quitting() bool {
+	if h.quit == nil {
+		return false // the rescan at Start
+	}
+	select {
+	case <-h.quit:
+		return true
+	default:
+		return false
+	}
 }
 
 // Stop finishes queued turns, then waits for the senders until ctx is done.
@@ -475,6 +493,16 @@ func (h *Host) Stop(ctx context.Context) error {
 	h.stopOnce.Do(func() {
 		if h.turns == nil {
 			return
+		}
+		// The rescan must not submit to the workers once they are closed.
+		if h.quit != nil {
+			close(h.quit)
+			select {
+			case <-h.bg:
+			case <-ctx.Done():
+				err = errors.New("host: inbox rescan still running at the shutdown deadline; queued messages stay in the inbox")
+				return
+			}
 		}
 		h.turns.Close()
 		done := make(chan struct{})

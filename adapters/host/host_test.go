@@ -377,3 +377,36 @@ func counter(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestStopEndsTheRescanBeforeClosingTheWorkers: a rescan that ran on after
+// Stop closed the turn workers would submit to a closed queue and panic
+// ("send on closed channel"). Stop ends the rescan loop first, without
+// waiting for the host's context to end.
+func TestStopEndsTheRescanBeforeClosingTheWorkers(t *testing.T) {
+	r := newRig(t)
+	defer r.vault.Close()
+	h, err := host.New(host.Config{Store: r.store, Engine: &runtime.Engine{Lookup: r.flows.Get, Store: r.store},
+		RescanEvery: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Register(newFake(), "booking")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.accept(t, h, "user-3", "in-1", "hi")
+	if err := h.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { h.Wait(); close(done) }()
+	limit := time.NewTimer(10 * time.Second)
+	defer limit.Stop()
+	select {
+	case <-done:
+	case <-limit.C:
+		t.Fatal("the inbox rescan still runs after Stop returned")
+	}
+}
