@@ -87,8 +87,6 @@ var exceptions = map[string]string{
 	"engine/lint -> engine/load":     "issue 10: pipeline not yet moved to engine/check",
 	"engine/lint -> engine/validate": "issue 10: pipeline not yet moved to engine/check",
 	"engine/lint -> engine/compile":  "issue 10: pipeline not yet moved to engine/check",
-	// Rectify validates a new value against the flow's compiled field.
-	"engine/session -> engine/compile": "rectify checks a value against the compiled flow",
 }
 
 type listed struct {

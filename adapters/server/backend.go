@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/adapters/host"
-	"github.com/parleyhq/parley/engine/compile"
+	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/session"
 )
 
@@ -34,7 +34,7 @@ type Notices interface {
 type Rights interface {
 	Export(ctx context.Context, subject string, now time.Time) (*session.Export, error)
 	Erase(ctx context.Context, subject string, now time.Time) (*session.ErasureReceipt, error)
-	Rectify(ctx context.Context, subject, field, value string, now time.Time, flows func(id string) (*compile.Program, bool)) error
+	Rectify(ctx context.Context, subject, field, value string, now time.Time, flows runtime.Lookup) error
 	AuditVerify(ctx context.Context) (int, error)
 	Audit(ctx context.Context, actor, action, subjectRef string) error
 	Stats(ctx context.Context) (session.Stats, error)

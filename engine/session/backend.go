@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/parleyhq/parley/engine/compile"
+	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/vault"
 )
 
@@ -69,7 +69,7 @@ func (s *Store) Erase(_ context.Context, subject string, now time.Time) (*Erasur
 }
 
 // Rectify replaces a field's value (RectifySubject).
-func (s *Store) Rectify(_ context.Context, subject, field, value string, now time.Time, flows func(id string) (*compile.Program, bool)) error {
+func (s *Store) Rectify(_ context.Context, subject, field, value string, now time.Time, flows runtime.Lookup) error {
 	return RectifySubject(s.V, vault.SubjectID(subject), field, value, now, flows)
 }
 
