@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/adapters/admin"
+	"github.com/parleyhq/parley/adapters/host"
 	"github.com/parleyhq/parley/adapters/server"
+	"github.com/parleyhq/parley/engine/session"
 )
 
 func init() {
@@ -160,9 +162,10 @@ func runServe(c *cli, args []string) int {
 	}
 	defer v.Close()
 
-	caller := &server.HTTPCaller{Getenv: c.getenv, Ref: v.RecipientRef}
+	store := session.New(v)
+	caller := &server.HTTPCaller{Getenv: c.getenv, Ref: store.RecipientRef}
 	srv, err := server.New(server.Config{
-		Vault: v, Flows: flows, Logger: log, WhatsApp: wa, WebChat: web, AdminTokens: tokens,
+		Store: store, Flows: flows, Logger: log, WhatsApp: wa, WebChat: web, AdminTokens: tokens,
 		Caller: caller, Notices: caller, Workers: *workers,
 	})
 	if err != nil {
@@ -291,3 +294,10 @@ func whatsAppFromEnv(getenv func(string) string) (*server.WhatsAppConfig, error)
 	}
 	return cfg, nil
 }
+
+// The storage the server and its host declare is what engine/session
+// provides on the vault.
+var (
+	_ server.Backend = (*session.Store)(nil)
+	_ host.Store     = (*session.Store)(nil)
+)
