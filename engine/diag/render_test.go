@@ -3,6 +3,7 @@ package diag
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"flag"
 	"os"
 	"path/filepath"
@@ -154,5 +155,22 @@ func TestRuleTable(t *testing.T) {
 		if i > 0 && rs[i-1].ID >= r.ID {
 			t.Errorf("Rules() not sorted at %s", r.ID)
 		}
+	}
+}
+
+func TestSuggestStaysBoundedOnHugeFlows(t *testing.T) {
+	names := make([]string, 0, maxSuggestCandidates+1)
+	for i := 0; i < maxSuggestCandidates; i++ {
+		names = append(names, fmt.Sprintf("step_%04d", i))
+	}
+	if got := Suggest("step_0O42", names); got != "step_0042" {
+		t.Errorf("Suggest among %d names = %q, want step_0042", len(names), got)
+	}
+	if got := Suggest("stpe_0042", names); got != "step_0042" {
+		t.Errorf("Suggest(transposition) = %q, want step_0042", got)
+	}
+	names = append(names, "extra")
+	if got := Suggest("step_0O42", names); got != "" {
+		t.Errorf("Suggest among %d names = %q, want no suggestion past the cap", len(names), got)
 	}
 }

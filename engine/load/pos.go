@@ -137,3 +137,48 @@ func style(n *yaml.Node) flow.ScalarStyle {
 	}
 	return flow.Plain
 }
+
+// tabIndent finds the tab used as indentation that yaml.v3 complained
+// about near line n. Its scanner reports the line of the token it was
+// reading, which can be the line before the tab, so n, the line after
+// and the line before are tried in that order. It returns the 1-based
+// line and column of the tab, or 0, 0.
+func (s *source) tabIndent(n int) (line, col int) {
+	for _, ln := range []int{n, n + 1, n - 1} {
+		text := s.line(ln)
+		for i, r := range []rune(text) {
+			if r == '\t' {
+				return ln, i + 1
+			}
+			if r != ' ' {
+				break
+			}
+		}
+	}
+	return 0, 0
+}
+
+// badUTF8 returns the 1-based line and column (in runes) of the first byte
+// that is not valid UTF-8, or 0, 0 when the file is valid.
+func (s *source) badUTF8() (line, col int) {
+	if utf8.Valid(s.src) {
+		return 0, 0
+	}
+	for ln := 1; ln <= len(s.lines); ln++ {
+		start, end := s.lines[ln-1], len(s.src)
+		if ln < len(s.lines) {
+			end = s.lines[ln]
+		}
+		b := s.src[start:end]
+		col := 1
+		for len(b) > 0 {
+			r, size := utf8.DecodeRune(b)
+			if r == utf8.RuneError && size <= 1 {
+				return ln, col
+			}
+			b = b[size:]
+			col++
+		}
+	}
+	return 0, 0
+}
