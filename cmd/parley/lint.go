@@ -55,6 +55,7 @@ func runLint(c *cli, args []string) int {
 	summary := fs.Bool("summary", false, "print the privacy summary of the flows as markdown instead of the problems")
 	maxWarnings := fs.Int("max-warnings", -1, "fail when there are more warnings than this (-1: no limit)")
 	quiet := fs.Bool("quiet", false, "print nothing when there are no findings")
+	maxDiags := fs.Int("max-diagnostics", 50, "text format: show at most this many problems per file, then say how many more there are (0: all)")
 	targets, code, ok := c.parseAnywhere(fs, args)
 	if !ok {
 		return code
@@ -86,10 +87,12 @@ func runLint(c *cli, args []string) int {
 		err = diag.WriteSARIF(c.stdout, diag.SARIFTool{Name: "parley", Version: version()}, paths, all)
 	case *format == "github":
 		err = diag.WriteGitHub(c.stdout, all)
-	case *color == "always" || (*color == "auto" && c.isTerminal(c.stdout)):
-		err = diag.WriteColorText(c.stdout, all, checked.Source)
 	default:
-		err = diag.WriteText(c.stdout, all, checked.Source)
+		write := diag.WriteText
+		if *color == "always" || (*color == "auto" && c.isTerminal(c.stdout)) {
+			write = diag.WriteColorText
+		}
+		err = writeTextCapped(c.stdout, all, checked.Source, *maxDiags, write)
 	}
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley lint: write the report: %v\n", err)
@@ -108,6 +111,40 @@ func runLint(c *cli, args []string) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// writeTextCapped writes ds with write, at most max per file (0: all),
+// each file's cut followed by one line saying how many were left out. A
+// broken or hostile file can hold tens of thousands of problems; the first
+// ones are what an author fixes first.
+func writeTextCapped(w io.Writer, ds diag.Diagnostics, src func(string) []byte, max int,
+	write func(io.Writer, diag.Diagnostics, func(string) []byte) error) error {
+	if max <= 0 {
+		return write(w, ds, src)
+	}
+	for len(ds) > 0 {
+		n := 1
+		for n < len(ds) && ds[n].Subject.Filename == ds[0].Subject.Filename {
+			n++
+		}
+		group := ds[:n]
+		ds = ds[n:]
+		if len(group) <= max {
+			if err := write(w, group, src); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := write(w, group[:max], src); err != nil {
+			return err
+		}
+		left := len(group) - max
+		if _, err := fmt.Fprintf(w, "%s: %d more %s not shown (--max-diagnostics 0 shows all)\n",
+			group[0].Subject.Filename, left, plural(left, "problem", "problems")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkPaths expands files and directories and checks every flow in them.

@@ -54,7 +54,7 @@ func severityColor(s Severity) string {
 
 func writeText(w io.Writer, ds Diagnostics, src func(filename string) []byte, color bool) error {
 	bw := bufio.NewWriter(w)
-	cache := map[string][]string{}
+	cache := map[string]*sourceLines{}
 	for _, d := range ds {
 		sev, rule := d.Severity.String(), string(d.Rule)
 		if color {
@@ -70,19 +70,42 @@ func writeText(w io.Writer, ds Diagnostics, src func(filename string) []byte, co
 			bw.WriteString(ansiReset)
 		}
 		fmt.Fprintf(bw, " [%s]\n", rule)
-		lines, ok := cache[d.Subject.Filename]
-		if !ok && src != nil {
-			if b := src(d.Subject.Filename); b != nil {
-				lines = strings.Split(string(b), "\n")
+		sl, ok := cache[d.Subject.Filename]
+		if !ok {
+			sl = &sourceLines{}
+			if src != nil {
+				if b := src(d.Subject.Filename); b != nil {
+					sl.lines = strings.Split(string(b), "\n")
+					sl.masked = make([]bool, len(sl.lines))
+				}
 			}
-			cache[d.Subject.Filename] = lines
+			cache[d.Subject.Filename] = sl
 		}
-		writeSnippet(bw, lines, d.Subject)
+		writeSnippet(bw, sl.maskedLines(d.Subject.Start.Line), d.Subject)
 		if d.Detail != "" {
 			fmt.Fprintf(bw, "      = note: %s\n", oneLine(MaskSecrets(d.Detail)))
 		}
 	}
 	return bw.Flush()
+}
+
+// sourceLines are a file's lines, each masked (MaskSecrets) the first time
+// a diagnostic quotes it: the source line is the author's own, but a
+// diagnostic ends up in CI logs and terminals, so a secret written in it is
+// masked, not quoted. Masking once per line, not once per diagnostic,
+// keeps thousands of diagnostics on one long line linear.
+type sourceLines struct {
+	lines  []string
+	masked []bool
+}
+
+// maskedLines masks line n (1-based) if needed and returns the lines.
+func (sl *sourceLines) maskedLines(n int) []string {
+	if n >= 1 && n <= len(sl.lines) && !sl.masked[n-1] {
+		sl.lines[n-1] = MaskSecrets(sl.lines[n-1])
+		sl.masked[n-1] = true
+	}
+	return sl.lines
 }
 
 func oneLine(s string) string {
@@ -97,9 +120,8 @@ func writeSnippet(w io.Writer, lines []string, r Range) {
 	if ln < 1 || ln > len(lines) {
 		return
 	}
-	// The source line is the author's own, but a diagnostic ends up in CI
-	// logs and terminals: a secret written in it is masked, not quoted.
-	line := []rune(MaskSecrets(strings.TrimRight(lines[ln-1], "\r")))
+	// The caller has masked the line (sourceLines).
+	line := []rune(strings.TrimRight(lines[ln-1], "\r"))
 	col := r.Start.Column
 	if col < 1 {
 		col = 1
