@@ -72,6 +72,10 @@ func runLint(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "parley lint: unknown --color %q: use auto, always or never\n", *color)
 		return exitUsage
 	}
+	if *summary && *format != "text" {
+		fmt.Fprintf(c.stderr, "parley lint: --summary prints markdown and cannot be combined with --format %s; for data use parley ropa --format json\n", *format)
+		return exitUsage
+	}
 	checked, paths, code := c.checkPaths("parley lint", targets)
 	if checked == nil {
 		return code
