@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os/exec"
 	"slices"
@@ -80,10 +79,7 @@ func runDiff(c *cli, args []string) int {
 	changes := lint.Diff(lint.Inventories(old), lint.Inventories(cur))
 	var err error
 	if *format == "json" {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		err = enc.Encode(lint.NewDiffJSON(changes))
+		err = lint.WriteDiffJSON(c.stdout, changes)
 	} else {
 		err = lint.WriteDiffMarkdown(c.stdout, changes)
 	}

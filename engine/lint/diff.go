@@ -169,18 +169,19 @@ func WriteDiffMarkdown(w io.Writer, changes []Change) error {
 	return bw.Flush()
 }
 
-// DiffJSON is the JSON form of a privacy diff.
-type DiffJSON struct {
+// diffJSON is the JSON form of a privacy diff.
+type diffJSON struct {
 	Version int      `json:"version"`
 	Changes []Change `json:"changes"`
 }
 
-// NewDiffJSON wraps changes for JSON output; an empty diff has [] changes.
-func NewDiffJSON(changes []Change) DiffJSON {
+// WriteDiffJSON writes changes as {"version": 1, "changes": [...]}; an
+// empty diff has [] changes.
+func WriteDiffJSON(w io.Writer, changes []Change) error {
 	if changes == nil {
 		changes = []Change{}
 	}
-	return DiffJSON{Version: 1, Changes: changes}
+	return writeJSON(w, diffJSON{Version: 1, Changes: changes})
 }
 
 // String renders a change on one line, for logs and test failures.

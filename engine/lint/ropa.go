@@ -153,11 +153,15 @@ func BuildROPA(flows []*flow.Flow, kinds []RecordKind, measures []Measure) *ROPA
 }
 
 // WriteJSON writes the record as indented JSON.
-func (r *ROPA) WriteJSON(w io.Writer) error {
+func (r *ROPA) WriteJSON(w io.Writer) error { return writeJSON(w, r) }
+
+// writeJSON writes v indented, without HTML escaping (the reports are read
+// by people and tools, not embedded in pages).
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(r)
+	return enc.Encode(v)
 }
 
 // WriteMarkdown writes the record once per language the flows declare, in
