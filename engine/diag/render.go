@@ -28,8 +28,8 @@ func WriteText(w io.Writer, ds Diagnostics, src func(filename string) []byte) er
 	return writeText(w, ds, src, false)
 }
 
-// WriteColorText is WriteText with ANSI colours on the severity, the rule
-// and the caret, for a terminal. The caller decides whether the output is
+// WriteColorText is WriteText with ANSI colours on the severity and the
+// message (bold) and the rule (dim), for a terminal. The caller decides whether the output is
 // a terminal and whether NO_COLOR is set; diag knows nothing of terminals.
 func WriteColorText(w io.Writer, ds Diagnostics, src func(filename string) []byte) error {
 	return writeText(w, ds, src, true)
