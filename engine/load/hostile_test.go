@@ -40,6 +40,7 @@ func TestLoadTabIndentationPosition(t *testing.T) {
 		{"tab after spaces", "parley: 1\nsteps:\n  a:\n    say: hi\n  \tb:\n", 5, 3},
 		{"tab-only line after a value", "parley: 1\nsteps:\n  a:\n    say: hi\n\t\n  b:\n    say: x\n", 5, 1},
 		{"tab at the top level", "parley: 1\n\tid: x\n", 2, 1},
+		{"an @ is not blamed on a tab in the quoted text above", "a: \"x\n\ty\"\n@b: c\n", 3, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

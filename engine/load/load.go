@@ -195,7 +195,16 @@ func (l *loader) syntaxError(err error) {
 		}
 	}
 	col := firstColumn(l.src.line(line))
-	if isTabMessage(msg) {
+	switch {
+	case strings.Contains(msg, "tab character"):
+		// Reported on the line of the token being read, which can be
+		// the line before the tab.
+		if tl, tc := l.src.tabIndent(line, line+1, line-1); tl > 0 {
+			line, col = tl, tc
+		}
+	case strings.HasPrefix(msg, "found character that cannot start any token"):
+		// Right line; the column is the tab when the line starts with one
+		// (otherwise the culprit is an @ or ` at the first column).
 		if tl, tc := l.src.tabIndent(line); tl > 0 {
 			line, col = tl, tc
 		}
@@ -408,12 +417,6 @@ func (l *loader) isSuppressed(path []string) bool {
 		}
 	}
 	return false
-}
-
-// isTabMessage reports whether a yaml.v3 error is about a tab: either the
-// tab itself or the character it could not start a token with.
-func isTabMessage(msg string) bool {
-	return strings.Contains(msg, "tab character") || strings.HasPrefix(msg, "found character that cannot start any token")
 }
 
 // checkUTF8 reports the first byte that is not UTF-8 at its own line and

@@ -138,13 +138,10 @@ func style(n *yaml.Node) flow.ScalarStyle {
 	return flow.Plain
 }
 
-// tabIndent finds the tab used as indentation that yaml.v3 complained
-// about near line n. Its scanner reports the line of the token it was
-// reading, which can be the line before the tab, so n, the line after
-// and the line before are tried in that order. It returns the 1-based
-// line and column of the tab, or 0, 0.
-func (s *source) tabIndent(n int) (line, col int) {
-	for _, ln := range []int{n, n + 1, n - 1} {
+// tabIndent returns the 1-based line and column of the first tab in the
+// indentation of the first of lines that has one, or 0, 0.
+func (s *source) tabIndent(lines ...int) (line, col int) {
+	for _, ln := range lines {
 		text := s.line(ln)
 		for i, r := range []rune(text) {
 			if r == '\t' {
