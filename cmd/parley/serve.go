@@ -160,7 +160,7 @@ func runServe(c *cli, args []string) int {
 	}
 	defer v.Close()
 
-	caller := &server.HTTPCaller{Getenv: c.getenv, Ref: v.RecipientRef}
+	caller := &server.HTTPCaller{Getenv: c.getenv, Ref: v.RecipientRef, Client: integrationClient()}
 	srv, err := server.New(server.Config{
 		Vault: v, Flows: flows, Logger: log, WhatsApp: wa, WebChat: web, AdminTokens: tokens,
 		Caller: caller, Notices: caller, Workers: *workers,
@@ -211,6 +211,15 @@ func runServe(c *cli, args []string) int {
 	}
 	log.Info("stopped")
 	return exitOK
+}
+
+// integrationClient is the HTTP client of integration calls and notices.
+// It follows no redirect: a 3xx answer fails the call (on_fail), since a
+// redirect may lead to plain http, and Go's client re-sends the body of a
+// 307 and keeps the bearer token for the same host. An integration must
+// answer at the address the flow declares.
+func integrationClient() *http.Client {
+	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // isLoopbackIP reports whether host is a loopback IP address (127.0.0.0/8, ::1).
