@@ -70,8 +70,8 @@ func runChat(c *cli, args []string) int {
 		}
 		clock = func() time.Time { return t }
 	}
-	channel, userID, ok := strings.Cut(*user, ":")
-	if !ok || channel == "" || userID == "" {
+	channel, userID, ok := parseCustomer(*user)
+	if !ok {
 		fmt.Fprintf(c.stderr, "parley chat: --user must look like CHANNEL:ID, for example cli:alice\n")
 		return exitUsage
 	}

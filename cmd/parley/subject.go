@@ -31,7 +31,8 @@ func init() {
             would refuse changes nothing (exit 1)
 
 The customer is named by channel and user id, for example whatsapp:15550001234
-or web:alice; storage only ever sees a pseudonym derived from it.
+or web:alice; storage only ever sees a pseudonym derived from it. A number
+may be written with +, spaces or dashes (whatsapp:+1 555-000-1234).
 --now RFC3339 views as of another time (for example to check what an export
 will show once retention has run out). It never dates history: erasures and
 audit entries are always recorded at the real time. Every request is written
@@ -69,8 +70,8 @@ func runSubject(c *cli, args []string) int {
 		fmt.Fprintln(c.stderr, "parley subject: name the data directory with --data DIR")
 		return exitUsage
 	}
-	channel, id, ok := strings.Cut(*user, ":")
-	if !ok || channel == "" || id == "" {
+	channel, id, ok := parseCustomer(*user)
+	if !ok {
 		fmt.Fprintln(c.stderr, "parley subject: name the customer with --user CHANNEL:ID, for example --user whatsapp:15550001234")
 		return exitUsage
 	}

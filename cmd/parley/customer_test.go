@@ -1,0 +1,46 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/engine/session"
+)
+
+// TestSubjectCommandsTakeTheNumberAsPeopleWriteIt: a DPO answering a request
+// types the customer's number as it is usually written, with a + and
+// spaces or dashes, or the channel with capitals. That must reach the same
+// customer as whatsapp:15550009876, or an export answers "nothing held" and
+// an erasure prints a receipt while the data stays.
+func TestSubjectCommandsTakeTheNumberAsPeopleWriteIt(t *testing.T) {
+	e := newEnv(t)
+	e.chat(canaryUser, bookingWithCanaries...)
+	for _, user := range []string{"whatsapp:+15550009876", "WhatsApp:+1 555-000-9876", "whatsapp:(1) 555 000 9876"} {
+		if ex := e.export(e.dir, user, time.Now()); len(ex.Fields) != 3 {
+			t.Errorf("subject export --user %q found %d fields, want the 3 held for %s", user, len(ex.Fields), canaryUser)
+		}
+	}
+	r := e.must("", "audit", "show", "--data", e.dir, "--key-file", e.key, "--subject", "whatsapp:+1 555 000 9876")
+	if !strings.Contains(r.stdout, "subject.export") {
+		t.Errorf("audit show --subject with a + and spaces lists no export of the customer:\n%s", r.stdout)
+	}
+	out := e.must("", "subject", "erase", "--data", e.dir, "--key-file", e.key, "--user", "whatsapp:+1 555 000 9876")
+	var rc session.ErasureReceipt
+	if err := json.Unmarshal([]byte(out.stdout), &rc); err != nil {
+		t.Fatalf("subject erase printed no JSON receipt: %v\n%s", err, out.stdout)
+	}
+	if !rc.KeyDestroyed || rc.Fields != 3 {
+		t.Errorf("erasure of whatsapp:+1 555 000 9876 = %+v, want the customer's key destroyed and 3 fields", rc)
+	}
+	if ex := e.export(e.dir, canaryUser, time.Now()); len(ex.Fields) != 0 {
+		t.Errorf("after the erasure %s still holds %d fields", canaryUser, len(ex.Fields))
+	}
+	// An id that is not a number (a WhatsApp username's business-scoped id,
+	// a web session) is taken as written.
+	if r := e.parley("", "subject", "export", "--data", e.dir, "--key-file", e.key, "--user", "whatsapp:US.13491208655302741918"); r.code != 0 {
+		t.Errorf("subject export of a business-scoped id: exit %d\n%s", r.code, r.stderr)
+	}
+	e.scanLogs(canaries)
+}
