@@ -37,6 +37,14 @@ func TestSubjectCommandsTakeTheNumberAsPeopleWriteIt(t *testing.T) {
 	if ex := e.export(e.dir, canaryUser, time.Now()); len(ex.Fields) != 0 {
 		t.Errorf("after the erasure %s still holds %d fields", canaryUser, len(ex.Fields))
 	}
+	// Nobody under that id: exit 0 (data may have expired), but the
+	// operator is told, without the id being repeated.
+	for _, action := range []string{"export", "erase"} {
+		r := e.must("", "subject", action, "--data", e.dir, "--key-file", e.key, "--user", "whatsapp:15550001239")
+		if !strings.Contains(r.stderr, "nothing is held under this customer id") || strings.Contains(r.stderr, "15550001239") {
+			t.Errorf("subject %s of an unknown id printed on stderr:\n%s\nwant a note that nothing is held, without the id", action, r.stderr)
+		}
+	}
 	// An id that is not a number (a WhatsApp username's business-scoped id,
 	// a web session) is taken as written.
 	if r := e.parley("", "subject", "export", "--data", e.dir, "--key-file", e.key, "--user", "whatsapp:US.13491208655302741918"); r.code != 0 {

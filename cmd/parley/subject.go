@@ -137,6 +137,18 @@ func runSubject(c *cli, args []string) int {
 		return exitFailure
 	}
 	audit("ok")
+	held := true
+	switch o := out.(type) {
+	case *session.Export:
+		held = o.Conversation != nil || len(o.Fields)+len(o.Consents)+len(o.Recipients) > 0
+	case *session.ErasureReceipt:
+		held = o.KeyDestroyed
+	}
+	if !held {
+		// Not an error: the data may have expired. But a mistyped id looks
+		// exactly like this, so say so (without repeating the id).
+		fmt.Fprintf(c.stderr, "parley subject %s: nothing is held under this customer id. If you expected data, check the channel and the id: a WhatsApp id is the number with its country code (whatsapp:15550001234), a web visitor's the part of its parley_session cookie before the dot\n", action)
+	}
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(out); err != nil {
