@@ -52,3 +52,20 @@ func TestSubjectCommandsTakeTheNumberAsPeopleWriteIt(t *testing.T) {
 	}
 	e.scanLogs(canaries)
 }
+
+// TestChatRightsAfterTheConversationEnded: a customer whose booking is done
+// comes back with DELETE MY DATA and confirms. parley chat printed the
+// question and quit, because the stored conversation had already ended, so
+// the YES was never read and nothing was erased (exit 0).
+func TestChatRightsAfterTheConversationEnded(t *testing.T) {
+	e := newEnv(t)
+	e.chat(canaryUser, bookingWithCanaries...)
+	chat := e.chat(canaryUser, "MY DATA", "DELETE MY DATA", "YES")
+	if !strings.Contains(chat.stdout, "This is what we hold about you:") || !strings.Contains(chat.stdout, "has been erased") {
+		t.Errorf("MY DATA, then DELETE MY DATA and YES on an ended conversation:\n%s\nwant the data shown and the erasure confirmed", chat.stdout)
+	}
+	if ex := e.export(e.dir, canaryUser, time.Now()); len(ex.Fields) != 0 || ex.Conversation != nil {
+		t.Errorf("after DELETE MY DATA and YES the export holds %d fields, %+v", len(ex.Fields), ex.Conversation)
+	}
+	e.scanLogs(canaries)
+}
