@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +68,39 @@ func TestChatRightsAfterTheConversationEnded(t *testing.T) {
 	}
 	if ex := e.export(e.dir, canaryUser, time.Now()); len(ex.Fields) != 0 || ex.Conversation != nil {
 		t.Errorf("after DELETE MY DATA and YES the export holds %d fields, %+v", len(ex.Fields), ex.Conversation)
+	}
+	e.scanLogs(canaries)
+}
+
+// TestChatNowNeverDatesTheErasureLedger: parley chat --now in the past
+// with DELETE MY DATA dated the erasure in the ledger by --now. The next
+// purge then forgot it as older than the ledger's retention, and restoring
+// a backup taken just before the erasure, with the current ledger (the
+// documented way), brought the erased customer back.
+func TestChatNowNeverDatesTheErasureLedger(t *testing.T) {
+	e := newEnv(t)
+	e.chat(canaryUser, bookingWithCanaries...)
+	bak := filepath.Join(t.TempDir(), "before.bak")
+	e.must("", "backup", "--data", e.dir, "--key-file", e.key, "--out", bak)
+	chat := e.must("DELETE MY DATA\nYES\n", "chat", "--flow", bookingFlow, "--data", e.dir, "--key-file", e.key, "--user", canaryUser, "--now", "2001-01-01T00:00:00Z")
+	if !strings.Contains(chat.stdout, "has been erased") {
+		t.Fatalf("the erasure was not confirmed:\n%s", chat.stdout)
+	}
+	ledger, err := os.ReadFile(filepath.Join(e.dir, "erasures.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(ledger), `"at":"2001-`) {
+		t.Errorf("the erasure ledger holds an entry dated by --now:\n%s", ledger)
+	}
+	if out := e.must("", "purge", "--data", e.dir, "--key-file", e.key).stdout; !strings.Contains(out, "old erasures forgotten: 0") {
+		t.Errorf("purge right after the erasure forgot erasures:\n%s", out)
+	}
+	restored := filepath.Join(t.TempDir(), "restored")
+	copyLedger(t, e.dir, restored)
+	e.must("", "restore", "--data", restored, "--key-file", e.key, "--in", bak)
+	if ex := e.export(restored, canaryUser, time.Now()); len(ex.Fields) != 0 || ex.Conversation != nil {
+		t.Errorf("restoring the backup taken before the erasure brought back %d fields and %+v", len(ex.Fields), ex.Conversation)
 	}
 	e.scanLogs(canaries)
 }

@@ -43,7 +43,7 @@ func (v *Vault) erase(s SubjectID, now time.Time, notify bool) (Receipt, error) 
 		return Receipt{}, fmt.Errorf("vault: erase %s: %w", s, err)
 	}
 	err = v.update(func(txn *badger.Txn) error {
-		r = Receipt{Subject: s, At: now.UTC()}
+		r = Receipt{Subject: s, At: v.ledger.notBefore(now).UTC()}
 		sk, err := v.readKey(txn, s)
 		if err != nil {
 			return err

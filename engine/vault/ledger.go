@@ -99,6 +99,25 @@ func (l *ledger) append(e ledgerEntry) error {
 	return l.write(e)
 }
 
+// notBefore returns t, or the time of the newest erasure or backup mark if
+// that is later. An erasure is never dated before what the ledger already
+// holds: a clock set back (parley chat --now in the past) would otherwise
+// date it before the marks of backups taken earlier, the retention sweep
+// would forget it first, and restoring such a backup would bring the
+// subject back.
+func (l *ledger) notBefore(t time.Time) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, es := range [][]ledgerEntry{l.entries, l.marks} {
+		for _, e := range es {
+			if e.At.After(t) {
+				t = e.At
+			}
+		}
+	}
+	return t
+}
+
 // mark appends a backup mark, fsynced.
 func (l *ledger) mark(id string, at time.Time) error {
 	l.mu.Lock()
