@@ -112,3 +112,61 @@ func TestIntegrationRedirectIsNotFollowed(t *testing.T) {
 		t.Errorf("the server log holds the integration's token")
 	}
 }
+
+// TestGraphRedirectIsNotFollowed: the Graph API address answers a send with
+// a redirect. parley serve must not follow it: the access token and the
+// reply (which may hold a name or an email) would go wherever it points,
+// in clear if it points at http://.
+func TestGraphRedirectIsNotFollowed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server process; skipped with -short")
+	}
+	g := &killGraph{got: map[string][]string{}, changed: make(chan struct{})}
+	target := httptest.NewServer(g)
+	defer target.Close()
+	var mu sync.Mutex
+	attempts := 0
+	graph := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		attempts++
+		mu.Unlock()
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer graph.Close()
+	p := startServe(t, filepath.Join("..", "..", "flows"), t.TempDir(), graph.URL)
+	defer func() { p.cmd.Process.Kill(); <-p.exited }()
+
+	body := whatsapptest.TextWebhook(killPNID, "15550004322", "wamid.GREDIR.1", "hi", time.Now())
+	req, _ := http.NewRequest(http.MethodPost, p.base+"/webhook/whatsapp", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(killSecret), body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// A send attempt that followed the redirect reaches the target before
+	// the attempt returns; wait for the attempt to have returned (a retry,
+	// or the reply given up) or for the target to be reached.
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		mu.Lock()
+		n := attempts
+		mu.Unlock()
+		g.mu.Lock()
+		reached := g.total
+		g.mu.Unlock()
+		if reached > 0 || n >= 2 || strings.Contains(p.output(), "reply failed permanently") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no send attempt returned within 30s (%d attempts)\n%s", n, p.output())
+		}
+		<-tick.C
+	}
+	if got := g.replies("15550004322"); len(got) > 0 {
+		t.Errorf("the redirect was followed: its target received %d replies", len(got))
+	}
+}
