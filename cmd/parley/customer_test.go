@@ -104,3 +104,23 @@ func TestChatNowNeverDatesTheErasureLedger(t *testing.T) {
 	}
 	e.scanLogs(canaries)
 }
+
+// TestChatNowNeverDatesHistory: one parley chat --now 2030 on a real data
+// directory dated its MY DATA audit entry 2030, and, as no entry may be
+// dated before the one it follows, every real entry after it too, for
+// years. --now moves the simulated conversation, not the audit log.
+func TestChatNowNeverDatesHistory(t *testing.T) {
+	e := newEnv(t)
+	e.chat(canaryUser, bookingWithCanaries...)
+	e.must("MY DATA\n", "chat", "--flow", bookingFlow, "--data", e.dir, "--key-file", e.key, "--user", canaryUser, "--now", "2030-01-01T00:00:00Z")
+	e.export(e.dir, canaryUser, time.Now())
+	entries := e.auditEntries(e.dir)
+	if len(entries) < 2 {
+		t.Fatalf("audit log holds %d entries, want the chat's MY DATA and the export", len(entries))
+	}
+	for _, a := range entries {
+		if a.At.Year() >= 2030 {
+			t.Errorf("audit entry %d (%s) is dated %s: --now wrote history", a.Seq, a.Action, a.At)
+		}
+	}
+}

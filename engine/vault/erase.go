@@ -43,7 +43,11 @@ func (v *Vault) erase(s SubjectID, now time.Time, notify bool) (Receipt, error) 
 		return Receipt{}, fmt.Errorf("vault: erase %s: %w", s, err)
 	}
 	err = v.update(func(txn *badger.Txn) error {
-		r = Receipt{Subject: s, At: v.ledger.notBefore(now).UTC()}
+		at := now
+		if v.opts.HistoryNow != nil {
+			at = v.opts.HistoryNow()
+		}
+		r = Receipt{Subject: s, At: v.ledger.notBefore(at).UTC()}
 		sk, err := v.readKey(txn, s)
 		if err != nil {
 			return err

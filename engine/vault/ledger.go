@@ -118,6 +118,14 @@ func (l *ledger) notBefore(t time.Time) time.Time {
 	return t
 }
 
+// historyNow is the clock of history (Options.HistoryNow).
+func (v *Vault) historyNow() time.Time {
+	if v.opts.HistoryNow != nil {
+		return v.opts.HistoryNow()
+	}
+	return v.now()
+}
+
 // mark appends a backup mark, fsynced.
 func (l *ledger) mark(id string, at time.Time) error {
 	l.mu.Lock()
@@ -237,7 +245,7 @@ func syncDir(dir string) error {
 // in between is finished by the next sweep. It returns the number of
 // erasures forgotten.
 func (v *Vault) sweepLedger() (int, error) {
-	cutoff := v.now().Add(-v.opts.LedgerRetention)
+	cutoff := v.historyNow().Add(-v.opts.LedgerRetention)
 	var keys [][]byte
 	err := v.db.View(func(txn *badger.Txn) error {
 		return scan(txn, []byte("e/"), true, func(k []byte, item *badger.Item) error {
