@@ -9,11 +9,10 @@ import (
 	"github.com/parleyhq/parley/adapters/admin"
 	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/session"
-	"github.com/parleyhq/parley/engine/vault"
 )
 
 // adminBackend carries out admin API requests on the server's flows and
-// vault. Its errors never carry personal data: the admin package logs them.
+// store. Its errors never carry personal data: the admin package logs them.
 type adminBackend struct{ s *Server }
 
 var (
@@ -42,20 +41,20 @@ func (b adminBackend) Reload(context.Context) (admin.ReloadResult, error) {
 	return admin.ReloadResult{OK: true, Diagnostics: report}, nil
 }
 
-func (b adminBackend) subject(channel, user string) vault.SubjectID {
-	return b.s.vault.SubjectID(channel, user)
+func (b adminBackend) subject(channel, user string) string {
+	return b.s.store.Subject(channel, user)
 }
 
-func (b adminBackend) Export(_ context.Context, channel, user string) (json.RawMessage, error) {
-	ex, err := session.ExportSubject(b.s.vault, b.subject(channel, user), b.s.cfg.Now())
+func (b adminBackend) Export(ctx context.Context, channel, user string) (json.RawMessage, error) {
+	ex, err := b.s.store.Export(ctx, b.subject(channel, user), b.s.cfg.Now())
 	if err != nil {
 		return nil, mapErr(err)
 	}
 	return json.Marshal(ex)
 }
 
-func (b adminBackend) Erase(_ context.Context, channel, user string) (json.RawMessage, error) {
-	r, err := session.EraseSubject(b.s.vault, b.subject(channel, user), b.s.cfg.Now())
+func (b adminBackend) Erase(ctx context.Context, channel, user string) (json.RawMessage, error) {
+	r, err := b.s.store.Erase(ctx, b.subject(channel, user), b.s.cfg.Now())
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -63,35 +62,35 @@ func (b adminBackend) Erase(_ context.Context, channel, user string) (json.RawMe
 	return json.Marshal(r)
 }
 
-func (b adminBackend) Rectify(_ context.Context, channel, user, field, value string) error {
-	err := session.RectifySubject(b.s.vault, b.subject(channel, user), field, value, b.s.cfg.Now(), b.s.flows.Get)
+func (b adminBackend) Rectify(ctx context.Context, channel, user, field, value string) error {
+	err := b.s.store.Rectify(ctx, b.subject(channel, user), field, value, b.s.cfg.Now(), b.s.flows.Get)
 	switch {
-	case errors.Is(err, vault.ErrNotFound):
+	case errors.Is(err, session.ErrNotFound):
 		return fmt.Errorf("%w: no such field is held", admin.ErrNotFound)
 	case errors.Is(err, runtime.ErrInvalidValue), errors.Is(err, session.ErrFlowNotLoaded):
 		// The reason names the field and what it takes (from the flow),
 		// never the value, so it may go back to the client.
 		return &admin.RejectedValueError{Reason: err.Error()}
-	case err != nil && !errors.Is(err, vault.ErrCorrupt) && !errors.Is(err, vault.ErrClosed):
+	case err != nil && !errors.Is(err, session.ErrCorrupt) && !errors.Is(err, session.ErrClosed):
 		return fmt.Errorf("%w: the value does not fit the field", admin.ErrInvalid)
 	}
 	return err
 }
 
-func (b adminBackend) AuditVerify(context.Context) (int, error) {
-	n, err := b.s.vault.AuditVerify()
-	if errors.Is(err, vault.ErrAuditTampered) {
+func (b adminBackend) AuditVerify(ctx context.Context) (int, error) {
+	n, err := b.s.store.AuditVerify(ctx)
+	if errors.Is(err, session.ErrAuditTampered) {
 		return n, fmt.Errorf("%w: after %d entries", admin.ErrChainBroken, n)
 	}
 	return n, err
 }
 
-func (b adminBackend) Audit(_ context.Context, actor, action, subjectRef string) error {
-	return b.s.vault.Audit(actor, action, subjectRef, nil)
+func (b adminBackend) Audit(ctx context.Context, actor, action, subjectRef string) error {
+	return b.s.store.Audit(ctx, actor, action, subjectRef)
 }
 
-func (b adminBackend) MetricsSummary(context.Context) (json.RawMessage, error) {
-	st, err := b.s.vault.Stats()
+func (b adminBackend) MetricsSummary(ctx context.Context) (json.RawMessage, error) {
+	st, err := b.s.store.Stats(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +103,7 @@ func (b adminBackend) MetricsSummary(context.Context) (json.RawMessage, error) {
 }
 
 func mapErr(err error) error {
-	if errors.Is(err, vault.ErrNotFound) {
+	if errors.Is(err, session.ErrNotFound) {
 		return fmt.Errorf("%w: nothing held", admin.ErrNotFound)
 	}
 	return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/parleyhq/parley/adapters/server"
 	"github.com/parleyhq/parley/adapters/whatsapp"
+	"github.com/parleyhq/parley/engine/session"
 	"github.com/parleyhq/parley/engine/vault"
 )
 
@@ -67,7 +68,7 @@ func BenchmarkWebhookTurn(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer v.Close()
-	srv, err := server.New(server.Config{Vault: v, Flows: flows, SweepEvery: -1, WhatsApp: &server.WhatsAppConfig{
+	srv, err := server.New(server.Config{Store: session.New(v), Flows: flows, SweepEvery: -1, WhatsApp: &server.WhatsAppConfig{
 		AppSecret: testSecret, AccessToken: testToken, PhoneNumberID: testPNID, Flow: "booking",
 		GraphURL: "http://" + gln.Addr().String(),
 	}})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/parleyhq/parley/adapters/server"
 	"github.com/parleyhq/parley/adapters/web"
+	"github.com/parleyhq/parley/engine/session"
 	"github.com/parleyhq/parley/engine/vault"
 )
 
@@ -220,7 +221,7 @@ func startWebChatServer(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("LoadFlows: %v\n%s", err, report)
 	}
-	srv, err := server.New(server.Config{Vault: v, Flows: flows, WebChat: true, SweepEvery: -1})
+	srv, err := server.New(server.Config{Store: session.New(v), Flows: flows, WebChat: true, SweepEvery: -1})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

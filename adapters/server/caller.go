@@ -12,11 +12,11 @@ import (
 
 	"github.com/parleyhq/parley/engine/compile"
 	"github.com/parleyhq/parley/engine/runtime"
-	"github.com/parleyhq/parley/engine/vault"
+	"github.com/parleyhq/parley/engine/session"
 )
 
 // RefHeader carries, with every integration call, the recipient's own
-// pseudonymous reference for the subject (vault.RecipientRef): the same one
+// pseudonymous reference for the subject (session.Store.RecipientRef): the same one
 // its erasure and stop notices name, never the phone number or subject id.
 const RefHeader = "Parley-Recipient-Ref"
 
@@ -31,7 +31,7 @@ type HTTPCaller struct {
 	Getenv func(string) string
 	Client *http.Client
 	// Ref derives the recipient reference sent in RefHeader; nil sends none.
-	Ref func(subject vault.SubjectID, flow, integration string) string
+	Ref func(subject, flow, integration string) string
 }
 
 var _ runtime.Caller = (*HTTPCaller)(nil)
@@ -45,7 +45,7 @@ func (h *HTTPCaller) Call(ctx context.Context, c runtime.Call) error {
 	}
 	ref := ""
 	if h.Ref != nil && c.Subject != "" {
-		ref = h.Ref(vault.SubjectID(c.Subject), in.Flow, in.Name)
+		ref = h.Ref(c.Subject, in.Flow, in.Name)
 	}
 	return h.post(ctx, in.Name, in.URL, in.SecretEnv, in.Timeout, ref, body)
 }
@@ -62,7 +62,7 @@ type noticeBody struct {
 }
 
 // Notify delivers one erasure or stop notice.
-func (h *HTTPCaller) Notify(ctx context.Context, n vault.Notice) error {
+func (h *HTTPCaller) Notify(ctx context.Context, n session.Notice) error {
 	body, err := json.Marshal(noticeBody{Event: n.Event, Ref: n.Ref, Receipt: n.Receipt, At: n.At.UTC(),
 		Flow: n.Flow, Integration: n.Integration})
 	if err != nil {
@@ -111,7 +111,7 @@ func (h *HTTPCaller) post(ctx context.Context, name, url, secretEnv string, time
 
 // Notifier delivers recipient notices; HTTPCaller is one.
 type Notifier interface {
-	Notify(ctx context.Context, n vault.Notice) error
+	Notify(ctx context.Context, n session.Notice) error
 }
 
 // noticeBatch bounds how many notices one delivery round sends.
@@ -124,7 +124,7 @@ const noticeBatch = 64
 func (s *Server) deliverNotices(ctx context.Context) {
 	for {
 		now := s.cfg.Now()
-		due, err := s.vault.DueNotices(now, noticeBatch)
+		due, err := s.store.DueNotices(ctx, now, noticeBatch)
 		if err != nil {
 			s.log.Error("recipient notices: read queue", "err", err)
 			return
@@ -136,14 +136,14 @@ func (s *Server) deliverNotices(ctx context.Context) {
 			// A delivery under way finishes (within its timeout) when the
 			// server shuts down, so its outcome is recorded, not lost.
 			if err := s.cfg.Notices.Notify(context.WithoutCancel(ctx), n); err == nil {
-				if err := s.vault.NoticeDelivered(n.Receipt); err != nil {
+				if err := s.store.NoticeDelivered(context.WithoutCancel(ctx), n.Receipt); err != nil {
 					s.log.Error("recipient notices: dequeue", "err", err)
 					return
 				}
 				s.metrics.Notices.WithLabelValues(n.Event, "delivered").Inc()
 				continue
 			}
-			gaveUp, err := s.vault.NoticeFailed(n, s.cfg.Now())
+			gaveUp, err := s.store.NoticeFailed(context.WithoutCancel(ctx), n, s.cfg.Now())
 			if err != nil {
 				s.log.Error("recipient notices: reschedule", "err", err)
 				return
@@ -161,7 +161,7 @@ func (s *Server) deliverNotices(ctx context.Context) {
 	}
 }
 
-// noticeLoop delivers notices when the vault queues some and every
+// noticeLoop delivers notices when the store queues some and every
 // NoticeEvery, for the retries. Shutdown waits for it to finish the notice
 // it is sending.
 func (s *Server) noticeLoop(ctx context.Context) {
@@ -172,7 +172,7 @@ func (s *Server) noticeLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.vault.NoticesQueued():
+		case <-s.store.NoticesQueued():
 		case <-t.C:
 		}
 		s.deliverNotices(ctx)

@@ -22,6 +22,7 @@ import (
 	"github.com/parleyhq/parley/adapters/server"
 	"github.com/parleyhq/parley/adapters/whatsapp"
 	"github.com/parleyhq/parley/adapters/whatsapp/whatsapptest"
+	"github.com/parleyhq/parley/engine/session"
 	"github.com/parleyhq/parley/engine/vault"
 )
 
@@ -284,7 +285,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	t.Cleanup(func() { e.vault.Close() })
 	cfg := server.Config{
-		Vault: e.vault, Flows: flows, Logger: o.logger, SweepEvery: -1, WebChat: o.webChat, Now: o.now,
+		Store: session.New(e.vault), Flows: flows, Logger: o.logger, SweepEvery: -1, WebChat: o.webChat, Now: o.now,
 		WhatsApp: &server.WhatsAppConfig{
 			AppSecret: testSecret, AccessToken: testToken, VerifyToken: testVerify, PhoneNumberID: testPNID,
 			Flow: waFlow, GraphURL: e.graph.URL, APIVersion: testVersion, MaxAttempts: o.attempts,

@@ -132,7 +132,7 @@ func recipientsEnv(t *testing.T, o envOptions) (*env, *fakeRecipient, *fakeRecip
 	// httptest's TLS servers share one certificate, so one client trusts both.
 	o.caller = &server.HTTPCaller{Getenv: func(k string) string { return secrets[k] }, Client: clinic.Client()}
 	e := newEnv(t, o)
-	o.caller.Ref = e.vault.RecipientRef
+	o.caller.Ref = session.New(e.vault).RecipientRef
 	return e, clinic, shop
 }
 
@@ -298,7 +298,7 @@ func TestStopAndErasureNoticeTheRecipients(t *testing.T) {
 		t.Fatalf("LoadFlows: %v\n%s", err, report)
 	}
 	caller := &server.HTTPCaller{Getenv: func(string) string { return "clinic-secret-token" }, Client: clinic.Client()}
-	srv, err := server.New(server.Config{Vault: e.vault, Flows: flows, SweepEvery: -1, Notices: caller})
+	srv, err := server.New(server.Config{Store: session.New(e.vault), Flows: flows, SweepEvery: -1, Notices: caller})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,18 +16,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parleyhq/parley/adapters/admin"
+	"github.com/parleyhq/parley/adapters/host"
 	"github.com/parleyhq/parley/adapters/web"
 	"github.com/parleyhq/parley/adapters/whatsapp"
 	"github.com/parleyhq/parley/engine/compile"
 	"github.com/parleyhq/parley/engine/runtime"
-	"github.com/parleyhq/parley/engine/session"
-	"github.com/parleyhq/parley/engine/vault"
 )
 
-// Config assembles a server. Vault and Flows are required; the caller opens
-// and closes the vault.
+// Config assembles a server. Store and Flows are required; the caller opens
+// and closes the storage behind Store.
 type Config struct {
-	Vault  *vault.Vault
+	Store  Backend
 	Flows  *Flows
 	Logger *slog.Logger
 	// Now is the clock (tests move it by hand); time.Now when nil.
@@ -88,17 +87,28 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Metrics are the server's Prometheus metrics (the host's).
+type Metrics = host.Metrics
+
+// senders is the WhatsApp channel's number of sending workers.
+func (c Config) senders() int {
+	if c.WhatsApp != nil {
+		return c.WhatsApp.Senders
+	}
+	return 0
+}
+
 // Server is a running Parley server.
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	vault   *vault.Vault
-	store   *session.Store
+	store   Backend
 	engine  *runtime.Engine
 	flows   *Flows
 	metrics *Metrics
 	app     *fiber.App
-	wa      *waChannel
+	host    *host.Host
+	hostOn  bool // a channel needs the host's workers
 	ready   atomic.Bool
 	cancel  context.CancelFunc
 	bg      chan struct{}
@@ -107,13 +117,18 @@ type Server struct {
 
 // New builds the server and its routes. Nothing runs until Start.
 func New(cfg Config) (*Server, error) {
-	if cfg.Vault == nil || cfg.Flows == nil {
-		return nil, errors.New("server: Vault and Flows are required")
+	if cfg.Store == nil || cfg.Flows == nil {
+		return nil, errors.New("server: Store and Flows are required")
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, vault: cfg.Vault, flows: cfg.Flows, metrics: NewMetrics()}
-	s.store = session.New(cfg.Vault)
+	s := &Server{cfg: cfg, log: cfg.Logger, store: cfg.Store, flows: cfg.Flows, metrics: host.NewMetrics()}
 	s.engine = &runtime.Engine{Lookup: cfg.Flows.Get, Store: s.store, Caller: cfg.Caller, Now: cfg.Now}
+	var err error
+	s.host, err = host.New(host.Config{Store: s.store, Engine: s.engine, Metrics: s.metrics, Logger: cfg.Logger, Now: cfg.Now,
+		Workers: cfg.Workers, QueueDepth: cfg.QueueDepth, Senders: cfg.senders()})
+	if err != nil {
+		return nil, err
+	}
 
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
@@ -143,20 +158,23 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.wa = wa
-		wa.register(s.app)
+		wa.Register(s.app, s.host, cfg.WhatsApp.Flow)
+		s.hostOn = true
 	}
 	if cfg.AdminTokens != nil {
 		admin.Register(s.app, admin.Config{
 			Tokens: cfg.AdminTokens, Backend: adminBackend{s}, Metrics: adminBackend{s}, Logger: cfg.Logger, Now: cfg.Now,
-			SubjectRef: func(channel, user string) string { return s.vault.SubjectID(channel, user).Hex() },
+			SubjectRef: func(channel, user string) string { return s.store.Subject(channel, user) },
 		})
 	}
 	if cfg.WebChat {
-		key, err := cfg.Vault.WebSessionKey()
+		key, err := cfg.Store.WebSessionKey()
 		if err != nil {
 			return nil, fmt.Errorf("server: web chat session key: %w", err)
 		}
+		// Registered after WhatsApp: inbox and outbox entries stored before
+		// entries named their channel belong to the first channel.
+		s.host.Register(web.Channel{}, "")
 		web.Register(s.app, web.Config{Chat: webChatter{s}, Logger: cfg.Logger, SessionKey: key})
 	}
 	return s, nil
@@ -177,12 +195,12 @@ func (s *Server) Start(ctx context.Context) error {
 		go func() {
 			defer close(s.bg)
 			every(ctx, s.cfg.SweepEvery, func() {
-				st, err := s.vault.Sweep(s.cfg.Now())
+				expired, err := s.store.Sweep(ctx, s.cfg.Now())
 				if err != nil {
 					s.log.Error("retention sweep failed", "err", err)
 					return
 				}
-				s.metrics.Expired.Add(float64(st.Expired))
+				s.metrics.Expired.Add(float64(expired))
 			})
 		}()
 	} else {
@@ -197,8 +215,8 @@ func (s *Server) Start(ctx context.Context) error {
 	} else {
 		close(s.notices)
 	}
-	if s.wa != nil {
-		if err := s.wa.start(ctx); err != nil {
+	if s.hostOn {
+		if err := s.host.Start(ctx); err != nil {
 			return err
 		}
 	}
@@ -230,20 +248,21 @@ func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
 	err := s.app.ShutdownWithContext(ctx)
-	if s.wa != nil {
-		err = errors.Join(err, s.wa.stop(ctx))
+	if s.hostOn {
+		err = errors.Join(err, s.host.Stop(ctx))
 	}
 	if s.cancel != nil {
 		s.cancel()
 		<-s.bg
 		<-s.notices
+		s.host.Wait()
 	}
 	return err
 }
 
 func (s *Server) updateGauges(c *fiber.Ctx) error {
-	if s.wa != nil {
-		s.metrics.OutboxDepth.Set(float64(s.wa.outboxDepth.Load()))
+	if s.hostOn {
+		s.metrics.OutboxDepth.Set(float64(s.host.OutboxDepth()))
 	}
 	return c.Next()
 }
@@ -255,16 +274,7 @@ func (w webChatter) Chat(ctx context.Context, flowID, user string, in runtime.In
 	if _, ok := w.s.flows.Get(flowID); !ok {
 		return nil, web.ErrUnknownFlow
 	}
-	id := strings.TrimPrefix(user, web.UserPrefix)
-	subject := w.s.store.Subject("web", id)
-	t0 := time.Now()
-	out, _, err := w.s.engine.HandleFlow(ctx, subject, flowID, in)
-	if err != nil {
-		return nil, err
-	}
-	w.s.metrics.Turns.WithLabelValues("web").Inc()
-	w.s.metrics.TurnSeconds.Observe(time.Since(t0).Seconds())
-	return out, nil
+	return w.s.host.Chat(ctx, web.ChannelName, flowID, strings.TrimPrefix(user, web.UserPrefix), in)
 }
 
 func (w webChatter) Flows() []web.FlowInfo {

@@ -26,6 +26,11 @@
 // What a customer typed is personal data: it is passed on as a
 // runtime.Answer and never appears in errors, responses or logs.
 //
-// This package imports engine/runtime for its types only; it must not import
+// Channel is the web chat as a host channel (adapters/host): its turns run
+// synchronously through host.Host.Chat and its replies are rendered into
+// the page's format; it has nothing to push outside a request.
+//
+// This package imports engine/runtime for its types and adapters/host for
+// the interface it implements; it must not import
 // the vault, privacy, lint or badger packages.
 package web

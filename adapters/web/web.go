@@ -206,11 +206,7 @@ func (h *handler) post(c *fiber.Ctx) error {
 	}
 	msgs := make([]chatMessage, 0, len(out))
 	for _, m := range out {
-		cm := chatMessage{Kind: KindName(m.Kind), Text: m.Text, Options: make([]chatOption, 0, len(m.Options))}
-		for _, o := range m.Options {
-			cm.Options = append(cm.Options, chatOption{ID: o.ID, Title: o.Title})
-		}
-		msgs = append(msgs, cm)
+		msgs = append(msgs, render(m))
 	}
 	return c.JSON(fiber.Map{"messages": msgs})
 }

@@ -166,6 +166,15 @@ func IsOutsideWindow(err error) bool {
 // else: statuses and button replies refer to it. HTTP 200 means accepted,
 // not delivered. Failures are *APIError.
 func (c *Client) Send(ctx context.Context, req SendRequest) (wamid string, err error) {
+	return c.send(ctx, req)
+}
+
+// SendJSON is Send for a request already encoded (an outbox entry).
+func (c *Client) SendJSON(ctx context.Context, req json.RawMessage) (wamid string, err error) {
+	return c.send(ctx, req)
+}
+
+func (c *Client) send(ctx context.Context, req any) (wamid string, err error) {
 	var resp struct {
 		Messages []struct {
 			ID string `json:"id"`

@@ -14,9 +14,14 @@
 //   - Pacing: [Backoff] (exponential, full jitter, capped), [Pacer] (per
 //     number throughput and per user spacing, driven by an injected clock) and
 //     [WindowOpen] (the customer-service window).
+//   - The channel: [Channel] implements host.Channel (render, send with
+//     pacing, classify failures, the window rules) and serves the webhook,
+//     handing each message to the channel-neutral host (adapters/host),
+//     which stores, runs, commits, sends and recovers.
 //
-// The package imports engine/runtime for its message types only. It never
-// touches storage, consent or flows; the server wires those.
+// The package imports engine/runtime for its message types and
+// adapters/host for the interface it implements. It never touches storage,
+// consent or flows; the host and the server wire those.
 //
 // # Security choices
 //

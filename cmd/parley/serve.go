@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/adapters/admin"
+	"github.com/parleyhq/parley/adapters/host"
 	"github.com/parleyhq/parley/adapters/server"
+	"github.com/parleyhq/parley/engine/session"
 )
 
 func init() {
@@ -160,9 +162,10 @@ func runServe(c *cli, args []string) int {
 	}
 	defer v.Close()
 
-	caller := &server.HTTPCaller{Getenv: c.getenv, Ref: v.RecipientRef}
+	store := session.New(v)
+	caller := &server.HTTPCaller{Getenv: c.getenv, Ref: store.RecipientRef, Client: integrationClient()}
 	srv, err := server.New(server.Config{
-		Vault: v, Flows: flows, Logger: log, WhatsApp: wa, WebChat: web, AdminTokens: tokens,
+		Store: store, Flows: flows, Logger: log, WhatsApp: wa, WebChat: web, AdminTokens: tokens,
 		Caller: caller, Notices: caller, Workers: *workers,
 	})
 	if err != nil {
@@ -213,6 +216,26 @@ func runServe(c *cli, args []string) int {
 	return exitOK
 }
 
+// noRedirect makes a client return a 3xx answer as the answer instead of
+// following it: a redirect may lead to plain http, and Go's client re-sends
+// the body of a 307 and keeps the bearer token for the same host.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// integrationClient is the HTTP client of integration calls and notices. A
+// 3xx answer fails the call (on_fail): an integration must answer at the
+// address the flow declares.
+func integrationClient() *http.Client {
+	return &http.Client{CheckRedirect: noRedirect}
+}
+
+// graphClient is the HTTP client of the WhatsApp sender: the pool the
+// server would use by default, following no redirect (a 3xx fails the send
+// like any other error answer).
+func graphClient() *http.Client {
+	return &http.Client{Timeout: 15 * time.Second, CheckRedirect: noRedirect, Transport: &http.Transport{
+		MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}}
+}
+
 // isLoopbackIP reports whether host is a loopback IP address (127.0.0.0/8, ::1).
 func isLoopbackIP(host string) bool {
 	ip := net.ParseIP(host)
@@ -246,6 +269,7 @@ func whatsAppFromEnv(getenv func(string) string) (*server.WhatsAppConfig, error)
 		Flow:          getenv("PARLEY_WHATSAPP_FLOW"),
 		GraphURL:      getenv("PARLEY_WHATSAPP_GRAPH_URL"),
 		APIVersion:    getenv("PARLEY_WHATSAPP_API_VERSION"),
+		HTTP:          graphClient(),
 	}
 	if cfg.AppSecret == "" && cfg.AccessToken == "" && cfg.PhoneNumberID == "" && cfg.Flow == "" {
 		return nil, nil
@@ -291,3 +315,10 @@ func whatsAppFromEnv(getenv func(string) string) (*server.WhatsAppConfig, error)
 	}
 	return cfg, nil
 }
+
+// The storage the server and its host declare is what engine/session
+// provides on the vault.
+var (
+	_ server.Backend = (*session.Store)(nil)
+	_ host.Store     = (*session.Store)(nil)
+)

@@ -1,6 +1,8 @@
 package check_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/parleyhq/parley/engine/check"
@@ -34,6 +36,25 @@ func BenchmarkLintLargeFlow(b *testing.B) {
 	for b.Loop() {
 		if r := check.Source("large.yaml", src); r.Program == nil {
 			b.Fatal("no program")
+		}
+	}
+}
+
+// BenchmarkLintHostileExpressions checks a flow with 20,000 broken {{ }} on
+// one line and 5,000 steps with one each: every diagnostic maps its
+// expression offset to a line and column, which used to rescan the file
+// (and the scalar) each time and took minutes for a 1 MB file.
+func BenchmarkLintHostileExpressions(b *testing.B) {
+	var src strings.Builder
+	src.WriteString("parley: 1\nid: h\nversion: 1\nstart: s0\nsteps:\n  s0:\n    say: \"" + strings.Repeat("{{ a }}", 20000) + "\"\n")
+	for i := 1; i < 5000; i++ {
+		fmt.Fprintf(&src, "  s%d: {say: \"{{ b }}\"}\n", i)
+	}
+	b.SetBytes(int64(src.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := check.Source("hostile.yaml", []byte(src.String())); len(r.Diags) < 25000 {
+			b.Fatalf("%d diagnostics, want one per broken expression", len(r.Diags))
 		}
 	}
 }

@@ -10,6 +10,10 @@ import (
 	"github.com/parleyhq/parley/engine/compile"
 )
 
+// Lookup finds a served program by flow id. Packages above the runtime
+// (engine/session) take one without importing engine/compile.
+type Lookup func(id string) (*compile.Program, bool)
+
 // Engine runs conversations for many subjects at once: Load, Step, Save,
 // with the turns of one subject strictly one after the other. Set the fields,
 // then do not copy it.
@@ -17,7 +21,7 @@ type Engine struct {
 	// Programs holds the served programs by flow id. Lookup, when set, is
 	// used instead, so a server can swap flows on reload without a race.
 	Programs map[string]*compile.Program
-	Lookup   func(id string) (*compile.Program, bool)
+	Lookup   Lookup
 	// Default is the flow id new conversations start in; it may be empty
 	// when Programs holds exactly one program.
 	Default string

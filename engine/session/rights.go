@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parleyhq/parley/engine/compile"
 	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/vault"
 )
@@ -200,7 +199,7 @@ var ErrFlowNotLoaded = errors.New("the flow that collected the field is not load
 // the field as declared by the flow that collected it, which flows looks up
 // by id; a value the field would refuse returns an error wrapping
 // runtime.ErrInvalidValue and changes nothing.
-func RectifySubject(v *vault.Vault, s vault.SubjectID, field, value string, now time.Time, flows func(id string) (*compile.Program, bool)) error {
+func RectifySubject(v *vault.Vault, s vault.SubjectID, field, value string, now time.Time, flows runtime.Lookup) error {
 	st, fields, err := v.LoadSubject(s, now)
 	if err != nil {
 		return err

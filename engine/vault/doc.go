@@ -7,10 +7,14 @@
 // stored about a subject, retention (stored expiry checked against the
 // engine's clock, Badger TTL only as a backstop), crypto-shredding plus
 // physical purge on erasure, the erasure ledger, the durable inbox and outbox
-// of the channel adapters, the hash-chained audit log and encrypted backups.
+// of the host (adapters/host), the hash-chained audit log and encrypted
+// backups.
 //
 // It imports no other Parley package: values are opaque bytes, and a bridge
-// outside this package maps runtime state and effects onto this API.
+// outside this package (engine/session) maps runtime state and effects onto
+// this API. No adapter imports it: the host, the server and the admin API
+// declare the interfaces they need, engine/session implements them on a
+// *Vault, and cmd/parley wires them (engine/layers_test.go checks it).
 //
 // Entry points: LoadMasterKey, Open, Restore, AttackerView; on a *Vault:
 // SubjectID, LoadSubject, Commit, Export, Erase, Rectify, Sweep, InboxPut,

@@ -1,4 +1,4 @@
-package server
+package host
 
 import (
 	"github.com/prometheus/client_golang/prometheus"

@@ -1,0 +1,18 @@
+// Package host is the channel-neutral host of `parley serve`: inbound
+// messages go into a durable inbox, per-conversation ordered workers run
+// each through the engine (runtime.Engine.HandleWith), the new state, fields,
+// consents, the rendered replies and the inbox mark are committed at once,
+// and senders deliver the replies with retries and the channel's pacing
+// before acknowledging them. At start it recovers what a crash left: replies
+// committed but not acknowledged, then messages stored but not processed.
+//
+// A channel (WhatsApp, the web chat, a test double) implements [Channel] in
+// its own package and is registered with [Host.Register]; it decodes its own
+// requests and hands messages to [Host.Accept], or runs a synchronous turn
+// with [Host.Chat]. Storage comes in through the interfaces declared in
+// store.go, implemented by engine/session.
+//
+// It may import engine/runtime, engine/session and (later) engine/store;
+// never a channel package, the vault, or a storage backend
+// (engine/layers_test.go checks it).
+package host

@@ -1,0 +1,535 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parleyhq/parley/engine/runtime"
+	"github.com/parleyhq/parley/engine/session"
+)
+
+// Config assembles a host.
+type Config struct {
+	// Store keeps conversations, the inbox and the outbox. Required.
+	Store Store
+	// Engine runs turns; its Store must be the same conversations as Store.
+	// Required.
+	Engine *runtime.Engine
+	// Metrics receives the host's counters (NewMetrics when nil).
+	Metrics *Metrics
+	Logger  *slog.Logger
+	// Now is the clock (tests move it by hand); time.Now when nil.
+	Now func() time.Time
+	// Workers and QueueDepth size the per-subject turn pool; Senders is the
+	// number of sending workers (defaults 64, 256 and 32).
+	Workers, QueueDepth, Senders int
+	// RescanEvery is how often the inbox is searched for messages no worker
+	// holds (default 30 s).
+	RescanEvery time.Duration
+}
+
+// Host runs conversations for its channels: inbox → per-conversation
+// ordered workers → engine turn → one commit → sender with retry and
+// pacing → acknowledgement, and recovers all of it after a crash.
+type Host struct {
+	cfg      Config
+	log      *slog.Logger
+	store    Store
+	engine   *runtime.Engine
+	metrics  *Metrics
+	channels map[string]*bound
+	first    string // the first channel registered (see inboxItem.Ch)
+
+	ctx         context.Context
+	turns       *Pool
+	senders     *Pool
+	inflight    sync.Map // channel+message id -> time.Time: queued or being processed
+	outboxDepth atomic.Int64
+	windowMu    sync.Mutex
+	closed      map[string]struct{} // subject -> window closed until the customer writes
+	templated   map[string]int64    // subject -> inbound time a re-engagement was sent for
+	sent        sync.Map            // channel+sent id -> subject, for delivery statuses
+	stopOnce    sync.Once
+	// acks carries sent outbox entries to ackLoop, which deletes them in
+	// batches: one store write for many sends instead of one each.
+	acks    chan uint64
+	ackDone chan struct{}
+	bg      chan struct{} // closed when the rescan loop has stopped
+	quit    chan struct{} // closed by Stop: no more rescans
+}
+
+// bound is a registered channel and the flow that answers its new
+// conversations.
+type bound struct {
+	ch   Channel
+	flow string
+}
+
+// New builds a host. Nothing runs until Start.
+func New(cfg Config) (*Host, error) {
+	if cfg.Store == nil || cfg.Engine == nil {
+		return nil, errors.New("host: Store and Engine are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 64
+	}
+	if cfg.QueueDepth <= 0 {
+		cfg.QueueDepth = 256
+	}
+	if cfg.Senders <= 0 {
+		cfg.Senders = 32
+	}
+	if cfg.RescanEvery <= 0 {
+		cfg.RescanEvery = 30 * time.Second
+	}
+	return &Host{
+		cfg: cfg, log: cfg.Logger, store: cfg.Store, engine: cfg.Engine, metrics: cfg.Metrics,
+		channels: map[string]*bound{}, closed: map[string]struct{}{}, templated: map[string]int64{},
+	}, nil
+}
+
+// Register adds a channel whose new conversations run flow. It panics on an
+// empty or duplicate name, or after Start: a programmer error, found at
+// start-up.
+func (h *Host) Register(ch Channel, flow string) {
+	name := ch.Name()
+	if name == "" {
+		panic("host: a channel needs a name")
+	}
+	if _, dup := h.channels[name]; dup {
+		panic("host: channel " + name + " registered twice")
+	}
+	if h.turns != nil {
+		panic("host: channel " + name + " registered after Start")
+	}
+	if h.first == "" {
+		h.first = name
+	}
+	h.channels[name] = &bound{ch: ch, flow: flow}
+}
+
+// Metrics returns the host's metrics.
+func (h *Host) Metrics() *Metrics { return h.metrics }
+
+// Logger returns the host's logger, for its channels.
+func (h *Host) Logger() *slog.Logger { return h.log }
+
+// Now returns the host's clock reading.
+func (h *Host) Now() time.Time { return h.cfg.Now() }
+
+// OutboxDepth is the number of replies queued for sending.
+func (h *Host) OutboxDepth() int64 { return h.outboxDepth.Load() }
+
+// Message is an inbound message as the inbox keeps it until its turn is
+// committed. It holds the message text and the sender's id, so the store
+// seals it under the subject's key. The JSON form is the one record codec
+// of the inbox, whatever the channel.
+type Message struct {
+	// Ch is the channel; empty in entries stored before channels were
+	// recorded, which belong to the first channel registered.
+	Ch          string `json:"ch,omitempty"`
+	ID          string `json:"id"`
+	From        string `json:"from"`
+	Type        string `json:"type"`
+	Text        string `json:"text,omitempty"`
+	Choice      string `json:"choice,omitempty"`
+	Title       string `json:"title,omitempty"`
+	At          int64  `json:"at"`
+	Unsupported bool   `json:"unsupported,omitempty"`
+	Ignore      bool   `json:"ignore,omitempty"`
+	// Stale is set (with nothing else but ID and At) for a message that was
+	// too old or too far in the future at receipt: it is kept only so its
+	// id is deduplicated, and never drives a turn, even after a restart.
+	Stale bool `json:"stale,omitempty"`
+	// NewFrom is the customer's new id on a number change notice.
+	NewFrom string `json:"new_from,omitempty"`
+}
+
+// outItem is one queued send: the channel's request and when the customer
+// last wrote (for the channel's window).
+type outItem struct {
+	Ch string `json:"ch,omitempty"`
+	Outbound
+	InboundAt int64 `json:"in"`
+	// Flow is the flow that produced the reply (its re-engagement replaces
+	// the reply once the window has closed).
+	Flow string `json:"flow,omitempty"`
+}
+
+// Accept stores an inbound message from user on channel in the durable
+// inbox and queues its turn. dup reports a message id seen before (nothing
+// is done). An error means the message was not stored: the channel should
+// make its sender deliver it again. A number change (m.NewFrom) is processed
+// before Accept returns, so a later message from the new id finds the moved
+// conversation.
+func (h *Host) Accept(ctx context.Context, channel, user string, m Message) (dup bool, err error) {
+	if _, ok := h.channels[channel]; !ok {
+		return false, fmt.Errorf("host: no channel %q", channel)
+	}
+	m.Ch = channel
+	subject := h.store.Subject(channel, user)
+	payload, _ := json.Marshal(m)
+	dup, err = h.store.InboxPut(ctx, m.ID, subject, payload, h.cfg.Now())
+	if err != nil || dup {
+		return dup, err
+	}
+	if m.NewFrom != "" {
+		h.enqueueWait(subject, m)
+	} else {
+		h.enqueue(subject, m)
+	}
+	return false, nil
+}
+
+// SubjectRef returns the pseudonymous subject of a channel user, for logs.
+func (h *Host) SubjectRef(channel, user string) string { return h.store.Subject(channel, user) }
+
+// enqueue hands a stored message to the subject's worker. If the queue stays
+// full the message simply waits in the durable inbox for the next rescan.
+func (h *Host) enqueue(subject string, m Message) { h.submit(subject, m, nil) }
+
+// enqueueWait is enqueue that waits (at most 5 s) until the message has
+// been processed: the subject's earlier messages first, in queue order.
+func (h *Host) enqueueWait(subject string, m Message) {
+	done := make(chan struct{})
+	if !h.submit(subject, m, done) {
+		return
+	}
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-h.ctx.Done():
+	}
+}
+
+func inflightKey(m Message) string { return m.Ch + "\x00" + m.ID }
+
+func (h *Host) submit(subject string, m Message, done chan struct{}) bool {
+	key := inflightKey(m)
+	if _, busy := h.inflight.LoadOrStore(key, time.Time{}); busy {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
+	defer cancel()
+	err := h.turns.Submit(ctx, subject, func() {
+		if done != nil {
+			defer close(done)
+		}
+		h.process(subject, m)
+	})
+	if err != nil {
+		h.inflight.Delete(key)
+		return false
+	}
+	return true
+}
+
+// process runs one inbound message through the engine and commits the new
+// state, the rendered replies and the inbox mark in one transaction.
+func (h *Host) process(subject string, m Message) {
+	committed := false
+	defer func() {
+		if committed {
+			h.inflight.Store(inflightKey(m), time.Now())
+		} else {
+			h.inflight.Delete(inflightKey(m))
+		}
+	}()
+	b := h.channels[m.Ch]
+	if b == nil {
+		h.log.Error("inbox entry for a channel that is not served; it stays in the inbox", "subject", subject, "adapter", m.Ch)
+		return
+	}
+	ctx := h.ctx
+	t0 := time.Now()
+	switch {
+	case m.Stale:
+		// Judged at receipt: dropped, only its id is marked processed.
+		if err := h.store.InboxDone(ctx, m.ID); err != nil {
+			h.log.Error("stale message not marked done; it stays in the inbox", "subject", subject, "err", err)
+			return
+		}
+		committed = true
+		return
+	case m.NewFrom != "":
+		committed = h.changeNumber(ctx, subject, m)
+		return
+	}
+	h.windowMu.Lock()
+	delete(h.closed, subject) // the customer wrote: the window is open again
+	delete(h.templated, subject)
+	h.windowMu.Unlock()
+	if rm, ok := b.ch.(ReadMarker); ok && !m.Ignore {
+		go rm.MarkRead(ctx, m.ID)
+	}
+
+	// render fills items (sent from memory) and payloads (their stored form).
+	var items []outItem
+	var payloads [][]byte
+	render := func(msgs []runtime.Message, lang, flowID string) {
+		items, payloads = items[:0], payloads[:0]
+		for _, msg := range msgs {
+			for _, out := range b.ch.Render(m.From, lang, msg) {
+				oi := outItem{Ch: m.Ch, Outbound: out, InboundAt: m.At, Flow: flowID}
+				p, _ := json.Marshal(oi)
+				items, payloads = append(items, oi), append(payloads, p)
+			}
+		}
+	}
+	var seqs []uint64
+	var err error
+	if m.Unsupported || m.Ignore {
+		if ur, ok := b.ch.(UnsupportedReplier); ok && m.Unsupported {
+			lang := ""
+			if st, _ := h.store.Load(ctx, subject, h.cfg.Now()); st != nil {
+				lang = st.Lang
+			}
+			render([]runtime.Message{{Kind: runtime.KindSay, Text: ur.UnsupportedReply(lang)}}, lang, b.flow)
+		}
+		seqs, err = h.store.Commit(ctx, subject, session.Extra{Outbox: payloads, InboxDone: m.ID})
+	} else {
+		in := runtime.Inbound{ID: m.ID, Text: runtime.Answer(m.Text), Choice: m.Choice}
+		_, _, err = h.engine.HandleWith(ctx, subject, b.flow, in,
+			func(st *runtime.State, t runtime.Turn, now time.Time) error {
+				st.LastInbound = time.Unix(0, m.At)
+				render(t.Out, st.Lang, st.Flow)
+				var err error
+				seqs, err = h.store.SaveTurn(ctx, subject, st, t.Effects, now,
+					session.Extra{Outbox: payloads, InboxDone: m.ID})
+				return err
+			})
+		if err == nil {
+			h.metrics.Turns.WithLabelValues(m.Ch).Inc()
+			h.metrics.TurnSeconds.Observe(time.Since(t0).Seconds())
+		}
+	}
+	if err != nil {
+		// The message stays in the inbox and is retried at the next rescan.
+		h.log.Error("turn failed; the message stays in the inbox", "subject", subject, "err", err)
+		return
+	}
+	committed = true
+	queue := make([]queued, len(seqs))
+	for i, seq := range seqs {
+		queue[i] = queued{seq: seq, item: items[i]}
+	}
+	h.dispatch(subject, queue, false)
+}
+
+// changeNumber handles a number change notice from the old id: the
+// conversation, fields and consents move to the new id's subject, and the
+// old subject is erased. When the new id already has data nothing is merged
+// and the old subject is only erased. It reports whether the notice is done
+// with.
+func (h *Host) changeNumber(ctx context.Context, old string, m Message) bool {
+	res, err := h.store.Move(ctx, old, m.Ch, m.NewFrom, h.cfg.Now())
+	if err != nil {
+		h.log.Error("number change failed; the notice stays in the inbox", "subject", old, "err", err)
+		return false
+	}
+	if res.To == old {
+		return h.store.InboxDone(ctx, m.ID) == nil
+	}
+	h.windowMu.Lock()
+	delete(h.closed, old)
+	delete(h.templated, old)
+	h.windowMu.Unlock()
+	h.metrics.NumberChanges.WithLabelValues(res.Outcome).Inc()
+	h.log.Info("customer changed number", "subject", old, "to", res.To, "outcome", res.Outcome,
+		"fields", res.Fields, "consents", res.Consents)
+	return true
+}
+
+// Chat runs one turn synchronously for a channel that answers in the same
+// request (the web chat): nothing goes through the inbox or the outbox, the
+// replies are returned. flowID is used for a new conversation.
+func (h *Host) Chat(ctx context.Context, channel, flowID, user string, in runtime.Inbound) ([]runtime.Message, error) {
+	if _, ok := h.channels[channel]; !ok {
+		return nil, fmt.Errorf("host: no channel %q", channel)
+	}
+	subject := h.store.Subject(channel, user)
+	t0 := time.Now()
+	out, _, err := h.engine.HandleFlow(ctx, subject, flowID, in)
+	if err != nil {
+		return nil, err
+	}
+	h.metrics.Turns.WithLabelValues(channel).Inc()
+	h.metrics.TurnSeconds.Observe(time.Since(t0).Seconds())
+	return out, nil
+}
+
+// Status handles a channel's delivery report. Ids the host did not send (or
+// no longer remembers) are counted as unknown.
+func (h *Host) Status(channel string, st DeliveryStatus) {
+	key := channel + "\x00" + st.ID
+	v, known := h.sent.Load(key)
+	if !known {
+		h.metrics.Statuses.WithLabelValues("unknown").Inc()
+		return
+	}
+	label := st.Status
+	switch label {
+	case "sent", "delivered", "read", "failed":
+	default:
+		label = "other"
+	}
+	h.metrics.Statuses.WithLabelValues(label).Inc()
+	switch st.Status {
+	case "read":
+		h.sent.Delete(key)
+	case "failed":
+		h.sent.Delete(key)
+		if st.CloseWindow {
+			h.closeWindow(v.(string))
+		}
+	}
+}
+
+// Start recovers work left by a previous run (unacknowledged replies, then
+// unprocessed messages) and starts the workers.
+func (h *Host) Start(ctx context.Context) error {
+	h.ctx = ctx
+	h.acks = make(chan uint64, 4096)
+	h.ackDone = make(chan struct{})
+	go h.ackLoop()
+	h.turns = NewPool(h.cfg.Workers, h.cfg.QueueDepth)
+	h.senders = NewPool(h.cfg.Senders, h.cfg.QueueDepth)
+	// The panic value is not logged: it could quote a message or a value.
+	h.turns.OnPanic = func(any) { h.log.Error("a turn panicked; the message stays in the inbox for the next rescan") }
+	h.senders.OnPanic = func(any) { h.log.Error("a send panicked; the reply stays in the outbox for the next start") }
+	if err := h.recoverOutbox(ctx); err != nil {
+		return err
+	}
+	if err := h.rescanInbox(ctx); err != nil {
+		return err
+	}
+	h.bg, h.quit = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(h.bg)
+		t := time.NewTicker(h.cfg.RescanEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-h.quit:
+				return
+			case <-t.C:
+				if err := h.rescanInbox(ctx); err != nil {
+					h.log.Error("inbox rescan failed", "err", err)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// rescanInbox queues every stored message that is not being processed.
+func (h *Host) rescanInbox(ctx context.Context) error {
+	cutoff := time.Now().Add(-5 * time.Minute)
+	h.inflight.Range(func(k, v any) bool {
+		if t := v.(time.Time); !t.IsZero() && t.Before(cutoff) {
+			h.inflight.Delete(k)
+		}
+		return true
+	})
+	pending, err := h.store.InboxPending(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range pending {
+		var m Message
+		if err := json.Unmarshal(e.Payload, &m); err != nil {
+			h.log.Error("inbox entry unreadable; dropped", "seq", e.Seq)
+			h.store.InboxDone(ctx, e.MsgID)
+			continue
+		}
+		if m.Ch == "" {
+			m.Ch = h.first
+		}
+		if h.quitting() {
+			return nil // Stop is closing the workers
+		}
+		h.enqueue(e.Subject, m)
+	}
+	return nil
+}
+
+func (h *Host) quitting() bool {
+	if h.quit == nil {
+		return false // the rescan at Start
+	}
+	select {
+	case <-h.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop finishes queued turns, then waits for the senders until ctx is done.
+// Whatever is not sent by then stays in the durable outbox for the next
+// start.
+func (h *Host) Stop(ctx context.Context) error {
+	var err error
+	h.stopOnce.Do(func() {
+		if h.turns == nil {
+			return
+		}
+		// The rescan must not submit to the workers once they are closed.
+		if h.quit != nil {
+			close(h.quit)
+			select {
+			case <-h.bg:
+			case <-ctx.Done():
+				err = errors.New("host: inbox rescan still running at the shutdown deadline; queued messages stay in the inbox")
+				return
+			}
+		}
+		h.turns.Close()
+		done := make(chan struct{})
+		go func() {
+			h.senders.Close()
+			close(h.acks)
+			<-h.ackDone
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = errors.New("host: outbox not flushed before the shutdown deadline; it is kept for the next start")
+		}
+	})
+	return err
+}
+
+// Wait returns once the background rescan has stopped (after the Start
+// context is done).
+func (h *Host) Wait() {
+	if h.bg != nil {
+		<-h.bg
+	}
+}
+
+// sortBySeq orders a subject's recovered entries as they were committed.
+func sortBySeq(es []session.OutboxEntry) {
+	sort.Slice(es, func(i, j int) bool { return es[i].Seq < es[j].Seq })
+}

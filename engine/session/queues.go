@@ -1,0 +1,105 @@
+package session
+
+import (
+	"context"
+	"time"
+
+	"github.com/parleyhq/parley/engine/vault"
+)
+
+// The methods in this file give a host (adapters/host) the durable inbox,
+// the outbox and the number change it needs, in the runtime's terms:
+// subjects are pseudonymous ids in hex, and nothing names a vault type, so
+// the host declares the interfaces it uses and never imports the vault.
+
+// InboxEntry is an inbound message stored until its turn is committed.
+type InboxEntry struct {
+	Seq     uint64
+	MsgID   string
+	Subject string
+	Payload []byte
+}
+
+// OutboxEntry is a rendered reply waiting to be sent or acknowledged.
+type OutboxEntry struct {
+	Seq     uint64
+	Subject string
+	Payload []byte
+}
+
+// MoveResult says what a number change did; both subjects are pseudonyms.
+type MoveResult struct {
+	To       string
+	Outcome  string // vault.MoveMoved, MoveNothing or MoveRefused
+	Fields   int
+	Consents int
+}
+
+// InboxPut stores an inbound message under its id; dup reports an id seen
+// before (the message is then not stored again).
+func (s *Store) InboxPut(_ context.Context, msgID, subject string, payload []byte, now time.Time) (dup bool, err error) {
+	return s.V.InboxPut(msgID, vault.SubjectID(subject), payload, now)
+}
+
+// InboxDone marks an inbound message processed without a turn.
+func (s *Store) InboxDone(_ context.Context, msgID string) error { return s.V.InboxDone(msgID) }
+
+// InboxPending returns the inbound messages not yet processed, oldest first.
+func (s *Store) InboxPending(context.Context) ([]InboxEntry, error) {
+	es, err := s.V.InboxPending()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]InboxEntry, len(es))
+	for i, e := range es {
+		out[i] = InboxEntry{Seq: e.Seq, MsgID: e.MsgID, Subject: e.Subject.Hex(), Payload: e.Payload}
+	}
+	return out, nil
+}
+
+// Commit queues replies and marks an inbound message done without touching
+// the conversation (a message no turn answers).
+func (s *Store) Commit(_ context.Context, subject string, x Extra) ([]uint64, error) {
+	return s.V.CommitTurn(vault.SubjectID(subject), vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone})
+}
+
+// OutboxPending returns the replies committed but not acknowledged.
+func (s *Store) OutboxPending(context.Context) ([]OutboxEntry, error) {
+	es, err := s.V.OutboxPending()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]OutboxEntry, len(es))
+	for i, e := range es {
+		out[i] = OutboxEntry{Seq: e.Seq, Subject: e.Subject.Hex(), Payload: e.Payload}
+	}
+	return out, nil
+}
+
+// OutboxDone removes a reply that was sent or given up.
+func (s *Store) OutboxDone(_ context.Context, seq uint64) error { return s.V.OutboxDone(seq) }
+
+// OutboxDoneMany removes many sent replies in one write.
+func (s *Store) OutboxDoneMany(_ context.Context, seqs []uint64) error {
+	return s.V.OutboxDoneMany(seqs)
+}
+
+// OutboxRetry records a failed attempt and when the next one is due.
+func (s *Store) OutboxRetry(_ context.Context, seq uint64, attempts int, next time.Time) error {
+	return s.V.OutboxUpdate(seq, vault.OutboxUpdate{Status: "retrying", Attempts: attempts, NextAttempt: next})
+}
+
+// Move hands a subject's conversation, fields and consents to the subject
+// of the customer's new id on channel (vault.Move) and erases the old one.
+// When the new id maps to the same subject nothing is done and To is from.
+func (s *Store) Move(_ context.Context, from, channel, newUserID string, now time.Time) (MoveResult, error) {
+	to := s.V.SubjectID(channel, newUserID)
+	if to.Hex() == from {
+		return MoveResult{To: from}, nil
+	}
+	r, err := s.V.Move(vault.SubjectID(from), to, now)
+	if err != nil {
+		return MoveResult{}, err
+	}
+	return MoveResult{To: to.Hex(), Outcome: r.Outcome, Fields: r.Fields, Consents: r.Consents}, nil
+}
