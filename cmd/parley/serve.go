@@ -27,10 +27,13 @@ func init() {
 	register(&command{
 		name:    "serve",
 		summary: "serve flows over WhatsApp and a local web chat",
-		usage:   "parley serve [--addr 127.0.0.1:8080] [--flows DIR] [--data DIR] [flags]",
+		usage:   "parley serve [--addr 127.0.0.1:8080] [--flows DIR] [--data DIR or --store URL] [flags]",
 		help: `Serves every flow in --flows. With no other settings it opens the local web
 chat at http://127.0.0.1:8080, keeping data encrypted in ./data (a development
-master key is created there on first run, with a warning).
+master key is created there on first run, with a warning). With --store
+postgres://USER@HOST/DB (or PARLEY_STORE_URL) the data is kept in that
+PostgreSQL database instead, and the master key must be set
+(PARLEY_MASTER_KEY or --key-file); see docs/storage.md.
 
 WhatsApp is enabled when these environment variables are set:
   PARLEY_WHATSAPP_APP_SECRET       app secret, verifies X-Hub-Signature-256

@@ -12,8 +12,12 @@ import (
 	"github.com/parleyhq/parley/engine/compile"
 	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/session"
+	"github.com/parleyhq/parley/engine/store/postgres"
+	"github.com/parleyhq/parley/engine/store/postgres/pgtest"
 	"github.com/parleyhq/parley/engine/vault"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // bookingScript is the reference conversation: replies 2,1,1,1,1,1.
 var bookingScript = []runtime.Inbound{
@@ -61,8 +65,26 @@ func dataBytes(tb testing.TB, dir string) int64 {
 // many subjects in parallel (each goroutine starts a new subject after
 // every six turns). One op is one turn; turns/s is the throughput.
 func BenchmarkSessionTurn(b *testing.B) {
-	dir := b.TempDir()
-	v := diskVault(b, dir, nil)
+	benchSessionTurn(b, diskVault(b, b.TempDir(), nil))
+}
+
+// BenchmarkSessionTurnPostgres is BenchmarkSessionTurn with the vault on
+// PostgreSQL (a fresh database of the pgtest cluster on this machine).
+func BenchmarkSessionTurnPostgres(b *testing.B) {
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, postgres.Options{URL: pgtest.URL(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := vault.Open(vault.Options{Store: st, CloseStore: true, MasterKey: masterKey(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchSessionTurn(b, v)
+}
+
+// benchSessionTurn drives the booking conversation on v and closes it.
+func benchSessionTurn(b *testing.B, v *vault.Vault) {
 	s := session.New(v)
 	p := program(b, "../../flows/booking.yaml")
 	e := &runtime.Engine{Programs: map[string]*compile.Program{p.ID(): p}, Store: s}

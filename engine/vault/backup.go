@@ -335,7 +335,7 @@ func restore(opts Options, r io.Reader, withoutLedger bool) (err error) {
 	hasMeta := false
 	if loadErr == nil {
 		loadErr = db.View(func(t *badger.Txn) error {
-			txn := badgerKV{t}
+			txn := badgerKV(t)
 			_, err := txn.Get(keyBackupMeta)
 			hasMeta = err == nil
 			return getJSON(txn, keyBackupMeta, &meta)

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/engine/store/postgres/pgtest"
 )
 
 // populate writes n subjects (key, state, two fields, one consent), sealed
@@ -249,6 +251,28 @@ func BenchmarkDiskPerConversation(b *testing.B) {
 // LoadSubject+CommitTurn part alone (what an inbox fsync must not stall).
 func BenchmarkInboxTurn(b *testing.B) {
 	v, subjects, c := benchVault(b, 100_000)
+	benchInboxTurn(b, v, subjects, c)
+}
+
+// BenchmarkInboxTurnPostgres is BenchmarkInboxTurn on PostgreSQL (a fresh
+// database of the pgtest cluster on this machine, over loopback), with
+// 2,000 subjects committed first.
+func BenchmarkInboxTurnPostgres(b *testing.B) {
+	c := newClock()
+	v, _ := openPG(b, pgtest.URL(b), c)
+	subjects := make([]SubjectID, 2000)
+	for i := range subjects {
+		subjects[i] = v.SubjectID("bench", fmt.Sprint(i))
+		if err := v.Commit(subjects[i], turnChange(c, i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	benchInboxTurn(b, v, subjects, c)
+}
+
+// benchInboxTurn runs inbox put, load and turn commit from parallel
+// goroutines over subjects; see BenchmarkInboxTurn.
+func benchInboxTurn(b *testing.B, v *Vault, subjects []SubjectID, c *clock) {
 	var next atomic.Int64
 	var mu sync.Mutex
 	var whole, turn []time.Duration

@@ -708,14 +708,14 @@ func (v *Vault) migrateInbox() error {
 	var moved []*badger.Entry
 	var old [][]byte
 	err := v.db.View(func(t *badger.Txn) error { // a legacy layout: Badger-specific
-		txn := badgerKV{t}
+		txn := badgerKV(t)
 		err := txn.Scan(prefixIn, true, func(k []byte, item kvItem) error {
 			val, err := item.ValueCopy(nil)
 			if err != nil {
 				return err
 			}
 			e := badger.NewEntry(bytes.Clone(k), val)
-			e.ExpiresAt = item.(*badger.Item).ExpiresAt()
+			e.ExpiresAt = item.it.ExpiresAt()
 			moved = append(moved, e)
 			old = append(old, bytes.Clone(k))
 			return nil

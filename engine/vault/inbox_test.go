@@ -17,7 +17,7 @@ func rawInbox(t *testing.T, v *Vault) int {
 	t.Helper()
 	n := 0
 	err := v.inbox.View(func(txn *badger.Txn) error {
-		return badgerKV{txn}.Scan(prefixIQ, false, func([]byte, kvItem) error { n++; return nil })
+		return badgerKV(txn).Scan(prefixIQ, false, func([]byte, kvItem) error { n++; return nil })
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -428,7 +428,7 @@ func TestOpenMovesOldInboxRecords(t *testing.T) {
 	for _, p := range [][]byte{prefixIQ, prefixIn} {
 		n := 0
 		_ = v.db.View(func(txn *badger.Txn) error {
-			return badgerKV{txn}.Scan(p, false, func([]byte, kvItem) error { n++; return nil })
+			return badgerKV(txn).Scan(p, false, func([]byte, kvItem) error { n++; return nil })
 		})
 		if n != 0 {
 			t.Errorf("main DB still holds %d live %s records", n, p)

@@ -22,107 +22,136 @@ import (
 //
 // Missing keys are store.ErrNotFound, as on engine/store.
 
-// kvItem is one stored value as a read returns it. The slice Value passes
-// to fn is valid only inside fn.
-type kvItem interface {
-	Value(fn func([]byte) error) error
-	ValueCopy(dst []byte) ([]byte, error)
+// kvItem is one stored value as a read returns it: a Badger item (read
+// lazily) or a value a store returned. The slice Value passes to fn is
+// valid only inside fn.
+//
+// kvItem and kvTx are concrete types, not interfaces, on purpose: a
+// closure passed through an interface method escapes to the heap (and
+// with it every variable it captures), which cost the turn path about 50
+// allocations before they were made concrete.
+type kvItem struct {
+	it *badger.Item
+	v  []byte
 }
 
-// kvReader reads the main database inside a transaction.
-type kvReader interface {
-	// Get returns the value under key, or store.ErrNotFound.
-	Get(key []byte) (kvItem, error)
-	// Scan calls fn for every live key under prefix, in ascending byte
-	// order; k and the item are valid only inside fn. values false: fn will
-	// rarely read the value (Badger then does not prefetch it).
-	Scan(prefix []byte, values bool, fn func(k []byte, it kvItem) error) error
-}
-
-// kvTxn is a read-write transaction of the main database.
-type kvTxn interface {
-	kvReader
-	// Set stores value under key, with no expiry.
-	Set(key, value []byte) error
-	// SetTTL stores value under key; the database may drop it ttl after now
-	// (by the wall clock: a backstop, the vault judges expiry itself).
-	SetTTL(key, value []byte, ttl time.Duration) error
-	// Delete removes key; a missing key is not an error.
-	Delete(key []byte) error
-}
-
-// badgerKV adapts a Badger transaction. A struct of one pointer: boxing it
-// in an interface does not allocate.
-type badgerKV struct{ t *badger.Txn }
-
-func (b badgerKV) Get(key []byte) (kvItem, error) {
-	it, err := b.t.Get(key)
-	if err != nil {
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil, store.ErrNotFound
-		}
-		return nil, err
+// Value calls fn with the value.
+func (i kvItem) Value(fn func([]byte) error) error {
+	if i.it != nil {
+		return i.it.Value(fn)
 	}
-	return it, nil
+	return fn(i.v)
 }
 
-func (b badgerKV) Scan(prefix []byte, values bool, fn func(k []byte, it kvItem) error) error {
-	o := badger.DefaultIteratorOptions
-	o.Prefix = prefix
-	o.PrefetchValues = false // values are read lazily (item.Value), as before the seam
-	it := b.t.NewIterator(o)
-	defer it.Close()
-	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-		if err := fn(it.Item().Key(), it.Item()); err != nil {
+// ValueCopy returns a copy of the value, in dst when it is large enough.
+func (i kvItem) ValueCopy(dst []byte) ([]byte, error) {
+	if i.it != nil {
+		return i.it.ValueCopy(dst)
+	}
+	return append(dst[:0], i.v...), nil
+}
+
+// kvTx is a transaction of the main (or inbox) database: a Badger one (b)
+// or a store's (r, and t when it may write). kvReader marks the functions
+// that only read.
+type kvTx struct {
+	b   *badger.Txn
+	r   store.Reader
+	t   store.Txn // nil in a store View
+	now time.Time // the vault clock when a store transaction began
+}
+
+type (
+	kvReader = kvTx
+	kvTxn    = kvTx
+)
+
+func badgerKV(t *badger.Txn) kvTx { return kvTx{b: t} }
+
+// writable reports whether the transaction may write (a Badger View says
+// so at the write).
+func (x kvTx) writable() bool { return x.b != nil || x.t != nil }
+
+// Get returns the value under key, or store.ErrNotFound.
+func (x kvTx) Get(key []byte) (kvItem, error) {
+	if x.b != nil {
+		it, err := x.b.Get(key)
+		if err != nil {
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				return kvItem{}, store.ErrNotFound
+			}
+			return kvItem{}, err
+		}
+		return kvItem{it: it}, nil
+	}
+	r, err := x.r.Get(key)
+	if err != nil {
+		return kvItem{}, err
+	}
+	return kvItem{v: r.Value}, nil
+}
+
+// Scan calls fn for every live key under prefix, in ascending byte order;
+// k and the item are valid only inside fn. values false: fn will rarely
+// read the value (Badger then does not prefetch it; values are read
+// lazily either way, as before the seam).
+func (x kvTx) Scan(prefix []byte, values bool, fn func(k []byte, it kvItem) error) error {
+	if x.b != nil {
+		o := badger.DefaultIteratorOptions
+		o.Prefix = prefix
+		o.PrefetchValues = false
+		it := x.b.NewIterator(o)
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			if err := fn(it.Item().Key(), kvItem{it: it.Item()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// Collected first, so that fn is not handed to the store (and does not
+	// escape): see kvItem.
+	var recs []store.Record
+	err := x.r.Scan(prefix, func(r store.Record) error {
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if err := fn(r.Key, kvItem{v: r.Value}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (b badgerKV) Set(key, value []byte) error { return b.t.Set(key, value) }
-
-func (b badgerKV) SetTTL(key, value []byte, ttl time.Duration) error {
-	return b.t.SetEntry(badger.NewEntry(key, value).WithTTL(ttl))
-}
-
-func (b badgerKV) Delete(key []byte) error { return b.t.Delete(key) }
-
-// storeKV adapts an engine/store transaction (Options.Store). Expiry: a
-// SetTTL record expires ttl after the vault clock's now, by the store
-// clock (the same clock); the vault judges expiry itself before that.
-type storeKV struct {
-	r   store.Reader
-	t   store.Txn // nil in a View
-	now time.Time
-}
-
-// valueItem is a value a store returned; it belongs to the vault.
-type valueItem []byte
-
-func (b valueItem) Value(fn func([]byte) error) error { return fn(b) }
-
-func (b valueItem) ValueCopy(dst []byte) ([]byte, error) { return append(dst[:0], b...), nil }
-
-func (s storeKV) Get(key []byte) (kvItem, error) {
-	r, err := s.r.Get(key)
-	if err != nil {
-		return nil, err
+// Set stores value under key, with no expiry.
+func (x kvTx) Set(key, value []byte) error {
+	if x.b != nil {
+		return x.b.Set(key, value)
 	}
-	return valueItem(r.Value), nil
+	return x.t.Set(key, value, time.Time{})
 }
 
-func (s storeKV) Scan(prefix []byte, _ bool, fn func(k []byte, it kvItem) error) error {
-	return s.r.Scan(prefix, func(r store.Record) error { return fn(r.Key, valueItem(r.Value)) })
+// SetTTL stores value under key; the database may drop it ttl after now:
+// on Badger by the wall clock, on a store by the vault clock (a backstop
+// either way, the vault judges expiry itself).
+func (x kvTx) SetTTL(key, value []byte, ttl time.Duration) error {
+	if x.b != nil {
+		return x.b.SetEntry(badger.NewEntry(key, value).WithTTL(ttl))
+	}
+	return x.t.Set(key, value, x.now.Add(ttl))
 }
 
-func (s storeKV) Set(key, value []byte) error { return s.t.Set(key, value, time.Time{}) }
-
-func (s storeKV) SetTTL(key, value []byte, ttl time.Duration) error {
-	return s.t.Set(key, value, s.now.Add(ttl))
+// Delete removes key; a missing key is not an error.
+func (x kvTx) Delete(key []byte) error {
+	if x.b != nil {
+		return x.b.Delete(key)
+	}
+	return x.t.Delete(key)
 }
-
-func (s storeKV) Delete(key []byte) error { return s.t.Delete(key) }
 
 // kvPair is one write of a batch.
 type kvPair struct{ key, value []byte }
@@ -130,9 +159,9 @@ type kvPair struct{ key, value []byte }
 // view runs fn in a read-only transaction of the main database.
 func (v *Vault) view(fn func(kvReader) error) error {
 	if v.st != nil {
-		return v.st.View(context.Background(), func(r store.Reader) error { return fn(storeKV{r: r}) })
+		return v.st.View(context.Background(), func(r store.Reader) error { return fn(kvTx{r: r}) })
 	}
-	return v.db.View(func(t *badger.Txn) error { return fn(badgerKV{t}) })
+	return v.db.View(func(t *badger.Txn) error { return fn(badgerKV(t)) })
 }
 
 // update runs fn in a read-write transaction of the main database, retrying
@@ -144,7 +173,7 @@ func (v *Vault) update(fn func(kvTxn) error) error {
 		defer v.dropMu.RUnlock()
 		return v.updateStore(fn)
 	}
-	return v.updateBadger(func(t *badger.Txn) error { return fn(badgerKV{t}) })
+	return v.updateBadger(func(t *badger.Txn) error { return fn(badgerKV(t)) })
 }
 
 // updateBadger is update for the code not yet moved onto the seam.
@@ -174,7 +203,7 @@ func (v *Vault) updateStore(fn func(kvTxn) error) error {
 		}
 	}
 	return store.UpdateRetry(context.Background(), v.st, 50, func(t store.Txn) error {
-		return fn(storeKV{r: t, t: t, now: v.now()})
+		return fn(kvTx{r: t, t: t, now: v.now()})
 	})
 }
 
@@ -184,7 +213,7 @@ func (v *Vault) inboxView(fn func(kvReader) error) error {
 	if v.st != nil {
 		return v.view(fn)
 	}
-	return v.inbox.View(func(t *badger.Txn) error { return fn(badgerKV{t}) })
+	return v.inbox.View(func(t *badger.Txn) error { return fn(badgerKV(t)) })
 }
 
 // inboxUpdate runs fn in a read-write transaction of the inbox database,
@@ -193,7 +222,7 @@ func (v *Vault) inboxUpdate(fn func(kvTxn) error) error {
 	if v.st != nil {
 		return v.updateStore(fn)
 	}
-	return v.inboxUpdateBadger(func(t *badger.Txn) error { return fn(badgerKV{t}) })
+	return v.inboxUpdateBadger(func(t *badger.Txn) error { return fn(badgerKV(t)) })
 }
 
 // updateHeld is update for a caller that holds dropMu exclusively (a purge).
@@ -201,7 +230,7 @@ func (v *Vault) updateHeld(fn func(kvTxn) error) error {
 	if v.st != nil {
 		return v.updateStore(fn)
 	}
-	return v.db.Update(func(t *badger.Txn) error { return fn(badgerKV{t}) })
+	return v.db.Update(func(t *badger.Txn) error { return fn(badgerKV(t)) })
 }
 
 // inboxBatch writes and deletes inbox keys outside a transaction (a Badger

@@ -388,12 +388,12 @@ func TestLifecycleLegacyRecordsGetALifetime(t *testing.T) {
 	}
 	// Rewrite both as an older version of the vault did: no expiry.
 	err := v.db.Update(func(txn *badger.Txn) error {
-		sk, err := v.readKey(badgerKV{txn}, s)
+		sk, err := v.readKey(badgerKV(txn), s)
 		if err != nil {
 			return err
 		}
 		legacy := map[string][]byte{string(keyS(s)): []byte("legacy " + canaries[0])}
-		err = badgerKV{txn}.Scan(prefixC(s), false, func(k []byte, _ kvItem) error {
+		err = badgerKV(txn).Scan(prefixC(s), false, func(k []byte, _ kvItem) error {
 			cr := ConsentRecord{Purpose: "booking", Granted: true, At: t0, MessageID: canaries[3]}
 			legacy[string(k)] = encodeConsent(&cr)
 			return nil

@@ -144,7 +144,7 @@ func TestMoveReKeysAndShredsTheOldSubject(t *testing.T) {
 	// The audit entry names pseudonyms only.
 	var audit []string
 	v.db.View(func(txn *badger.Txn) error {
-		return badgerKV{txn}.Scan([]byte("a/"), true, func(_ []byte, item kvItem) error {
+		return badgerKV(txn).Scan([]byte("a/"), true, func(_ []byte, item kvItem) error {
 			b, _ := item.ValueCopy(nil)
 			audit = append(audit, string(b))
 			return nil

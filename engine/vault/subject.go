@@ -245,11 +245,10 @@ func (v *Vault) liveKey(txn kvReader, s SubjectID, create bool, now time.Time) (
 	if err != nil {
 		return nil, err
 	}
-	w, ok := txn.(kvTxn)
-	if !ok {
+	if !txn.writable() {
 		return nil, errors.New("vault: creating a subject key in a read-only transaction")
 	}
-	if err := w.Set(keyK(s), val); err != nil {
+	if err := txn.Set(keyK(s), val); err != nil {
 		return nil, err
 	}
 	a, err := newGCM(dek)

@@ -120,7 +120,7 @@ func (v *Vault) dropFields(keys [][]byte) error {
 	}
 	var keep []*badger.Entry
 	err := v.db.View(func(t *badger.Txn) error { // keeps Badger TTLs: Badger-specific
-		txn := badgerKV{t}
+		txn := badgerKV(t)
 		for _, k := range keys {
 			err := txn.Scan(k, true, func(sk []byte, item kvItem) error {
 				if set[string(sk)] {
@@ -131,7 +131,7 @@ func (v *Vault) dropFields(keys [][]byte) error {
 					return err
 				}
 				e := badger.NewEntry(bytes.Clone(sk), val)
-				e.ExpiresAt = item.(*badger.Item).ExpiresAt()
+				e.ExpiresAt = item.it.ExpiresAt()
 				keep = append(keep, e)
 				set[string(sk)] = true // once is enough
 				return nil
