@@ -3,7 +3,10 @@ package vault
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/engine/store"
 	"github.com/parleyhq/parley/engine/store/postgres"
@@ -214,5 +217,66 @@ func TestPostgresSecondInstanceSharesEverything(t *testing.T) {
 	}
 	if in, _ := a.InboxPending(); len(in) != 0 {
 		t.Errorf("first instance inbox after erasure = %d entries, want 0", len(in))
+	}
+}
+
+// TestPostgresConcurrentTurnsOnASmallPool: sixteen goroutines commit turns
+// with replies and consent records through a pool of two connections, with
+// sequence blocks of three numbers, so blocks run out all the time. A turn
+// that leased a block inside its transaction would wait for a connection
+// the other turns hold, for good; the numbers reserved before the
+// transaction avoid that. Every sequence number is unique.
+func TestPostgresConcurrentTurnsOnASmallPool(t *testing.T) {
+	defer func(n uint64) { seqBlockSize = n }(seqBlockSize)
+	seqBlockSize = 3
+	c := newClock()
+	st, err := postgres.Open(context.Background(), postgres.Options{URL: pgtest.URL(t), Now: c.Now, MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	v, err := Open(Options{Store: st, MasterKey: testKey(1), Now: c.Now, PurgeDelay: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	var mu sync.Mutex
+	seen := map[uint64]bool{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for g := range 16 {
+			wg.Go(func() {
+				s := v.SubjectID("whatsapp", fmt.Sprint("small-pool-", g))
+				for i := range 5 {
+					ch := Change{State: []byte("x"), Outbox: [][]byte{[]byte("a"), []byte("b")},
+						Consents: []ConsentRecord{{Purpose: "triage", Granted: i%2 == 0, At: c.Now(), MessageID: fmt.Sprint("m", i)}}}
+					seqs, err := v.CommitTurn(s, ch)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					for _, n := range seqs {
+						if seen[n] {
+							t.Errorf("outbox seq %d handed out twice", n)
+						}
+						seen[n] = true
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		// Not t.Fatal: the cleanup would wait for the stuck turns too.
+		panic("16 concurrent turns on a pool of 2 connections did not finish in 60s: they wait for each other's connections")
+	}
+	if len(seen) != 16*5*2 {
+		t.Errorf("%d distinct outbox seqs, want %d", len(seen), 16*5*2)
 	}
 }

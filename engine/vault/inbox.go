@@ -214,7 +214,7 @@ func (v *Vault) InboxPut(msgID string, s SubjectID, payload []byte, now time.Tim
 		}
 		return true, nil
 	}
-	seq, err := v.nextSeq(v.seqInbox, "inbox")
+	seq, err := v.nextSeq(kvTx{}, v.seqInbox, "inbox")
 	if err != nil {
 		return false, fmt.Errorf("vault: inbox put: %w", err)
 	}

@@ -59,6 +59,7 @@ type kvTx struct {
 	r   store.Reader
 	t   store.Txn // nil in a store View
 	now time.Time // the vault clock when a store transaction began
+	res *seqRes   // sequence numbers reserved for a store transaction
 }
 
 type (
@@ -192,12 +193,10 @@ func (v *Vault) updateBadger(fn func(txn *badger.Txn) error) error {
 
 // updateStore runs fn in a store transaction, retrying on conflicts.
 func (v *Vault) updateStore(fn func(kvTxn) error) error {
-	if err := v.topUpSeqs(); err != nil {
-		return err
-	}
 	if v.tk != nil {
 		// Make the current transient key (a write of its own) before the
-		// transaction that seals under it, for the same reason.
+		// transaction that seals under it: inside it, that write would need
+		// a second pooled connection (see nextSeq).
 		if _, err := v.tk.current(v.now()); err != nil {
 			return err
 		}
@@ -283,22 +282,22 @@ func (v *Vault) inboxBatch(sets []kvPair, dels [][]byte) error {
 // nextSeq returns the next number of a sequence: Badger's (seq) or, on a
 // store, one from the blocks of seqBlockSize numbers this process leases
 // with the store's NextSeq(name): unique across instances, increasing in
-// this process, with gaps after a restart (as Badger's leases).
-func (v *Vault) nextSeq(seq *badger.Sequence, name string) (uint64, error) {
-	if v.st != nil {
-		return v.seqs[name].take(v.st, name, 1)
+// this process, with gaps after a restart (as Badger's leases). Inside a
+// store transaction it takes the numbers reserved for it (seqRes): leasing
+// a block there would need a second pooled connection, and concurrent
+// turns holding every connection would wait for each other for good.
+func (v *Vault) nextSeq(txn kvTx, seq *badger.Sequence, name string) (uint64, error) {
+	if v.st == nil {
+		return seq.Next()
 	}
-	return seq.Next()
+	if n, ok := txn.res.pop(name); ok {
+		return n, nil
+	}
+	return v.seqs[name].take(v.st, name)
 }
 
-const (
-	seqBlockSize = 256
-	// seqLowWater: updateStore leases a new block before a transaction
-	// when fewer numbers are left, so that taking one inside the
-	// transaction does not need a second connection (several turns at once
-	// could otherwise hold every connection of the pool and wait for one).
-	seqLowWater = 64
-)
+// seqBlockSize is how many numbers one NextSeq leases (a variable for tests).
+var seqBlockSize uint64 = 4096
 
 var storeSeqNames = []string{"inbox", "outbox", "consent"}
 
@@ -308,12 +307,11 @@ type seqBlock struct {
 	next, left uint64
 }
 
-// take returns the next number, leasing a new block first when fewer than
-// min are left (take(…, seqLowWater) only tops up: its number is unused).
-func (b *seqBlock) take(st store.Store, name string, min uint64) (uint64, error) {
+// take returns the next number, leasing a new block when none is left.
+func (b *seqBlock) take(st store.Store, name string) (uint64, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.left < min {
+	if b.left == 0 {
 		blk, err := st.NextSeq(context.Background(), "vault/"+name)
 		if err != nil {
 			return 0, err
@@ -326,20 +324,61 @@ func (b *seqBlock) take(st store.Store, name string, min uint64) (uint64, error)
 	return n, nil
 }
 
-// topUpSeqs leases new sequence blocks where few numbers are left.
-func (v *Vault) topUpSeqs() error {
-	for _, name := range storeSeqNames {
-		b := v.seqs[name]
-		b.mu.Lock()
-		low := b.left < seqLowWater
-		b.mu.Unlock()
-		if low {
-			if _, err := b.take(v.st, name, seqLowWater); err != nil {
-				return err
+// seqRes holds the sequence numbers reserved, before it began, for one
+// store transaction; a retry of the transaction uses them again (the
+// failed attempt's writes are gone). Nil on Badger.
+type seqRes struct {
+	outbox, consent []uint64
+	used            map[string]int
+}
+
+// reserveSeqs reserves numbers for a transaction about to run (nil on
+// Badger): outbox and consent numbers, as many as it may take.
+func (v *Vault) reserveSeqs(outbox, consent int) (*seqRes, error) {
+	if v.st == nil || outbox+consent == 0 {
+		return nil, nil
+	}
+	r := &seqRes{used: map[string]int{}}
+	for _, want := range []struct {
+		name string
+		n    int
+		dst  *[]uint64
+	}{{"outbox", outbox, &r.outbox}, {"consent", consent, &r.consent}} {
+		for range want.n {
+			n, err := v.seqs[want.name].take(v.st, want.name)
+			if err != nil {
+				return nil, err
 			}
+			*want.dst = append(*want.dst, n)
 		}
 	}
-	return nil
+	return r, nil
+}
+
+// again makes the reserved numbers available to a new attempt.
+func (r *seqRes) again() {
+	if r != nil {
+		clear(r.used)
+	}
+}
+
+func (r *seqRes) pop(name string) (uint64, bool) {
+	if r == nil {
+		return 0, false
+	}
+	var from []uint64
+	switch name {
+	case "outbox":
+		from = r.outbox
+	case "consent":
+		from = r.consent
+	}
+	i := r.used[name]
+	if i >= len(from) {
+		return 0, false
+	}
+	r.used[name] = i + 1
+	return from[i], true
 }
 
 // syncDB forces the main database's committed writes to stable storage.

@@ -135,7 +135,13 @@ func (v *Vault) OutboxPut(s SubjectID, payload []byte) (seq uint64, err error) {
 	now := v.now()
 	v.tk.use.RLock()
 	defer v.tk.use.RUnlock()
+	res, err := v.reserveSeqs(1, 0)
+	if err != nil {
+		return 0, fmt.Errorf("vault: outbox put: %w", err)
+	}
 	err = v.withSubjectKey(s, now, func(txn kvTxn, sk *subjectKey) error {
+		res.again()
+		txn.res = res
 		seq, err = v.putOutbox(txn, s, sk, payload, now)
 		return err
 	})
@@ -146,7 +152,7 @@ func (v *Vault) OutboxPut(s SubjectID, payload []byte) (seq uint64, err error) {
 }
 
 func (v *Vault) putOutbox(txn kvTxn, s SubjectID, sk *subjectKey, payload []byte, now time.Time) (uint64, error) {
-	seq, err := v.nextSeq(v.seqOutbox, "outbox")
+	seq, err := v.nextSeq(txn, v.seqOutbox, "outbox")
 	if err != nil {
 		return 0, err
 	}

@@ -452,9 +452,15 @@ func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) 
 			return nil, fmt.Errorf("vault: commit %s: %w", s, err)
 		}
 	}
+	res, err := v.reserveSeqs(len(c.Outbox), len(c.Consents))
+	if err != nil {
+		return nil, fmt.Errorf("vault: commit %s: %w", s, err)
+	}
 	for range 10 {
 		fresh, queued := false, false
 		err := v.update(func(txn kvTxn) error {
+			res.again()
+			txn.res = res
 			outSeqs = outSeqs[:0]
 			if known {
 				if err := v.markProcessed(txn, ref, now); err != nil {
@@ -535,7 +541,7 @@ func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs 
 	}
 	for i := range c.Consents {
 		cr := c.Consents[i]
-		seq, err := v.nextSeq(v.seqConsent, "consent")
+		seq, err := v.nextSeq(txn, v.seqConsent, "consent")
 		if err != nil {
 			return err
 		}
