@@ -1,12 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/parleyhq/parley/adapters/whatsapp"
+	"github.com/parleyhq/parley/adapters/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/engine/session"
 	"github.com/parleyhq/parley/engine/store/postgres/pgtest"
+	"github.com/parleyhq/parley/engine/vault"
 )
 
 // TestChatExportEraseOnPostgres runs the booking conversation with
@@ -70,5 +79,70 @@ func TestStoreFlagErrorsSayWhatToDo(t *testing.T) {
 		if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("parley %s: exit %d, stderr %q; want a failure saying %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.want)
 		}
+	}
+}
+
+// TestServeOnPostgres runs `parley serve` with PARLEY_STORE_URL: a signed
+// WhatsApp booking conversation completes with its confirmation, the
+// conversation is in the database (`subject export --store` sees it) and
+// nothing of the vault is written to --data.
+func TestServeOnPostgres(t *testing.T) {
+	url := pgtest.URL(t)
+	g := &killGraph{got: map[string][]string{}, changed: make(chan struct{})}
+	gs := httptest.NewServer(g)
+	defer gs.Close()
+	flows, err := filepath.Abs("../../flows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	p := startServe(t, flows, data, gs.URL, "PARLEY_STORE_URL="+url)
+	defer func() {
+		p.cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("server log:\n%s", p.output())
+		}
+	}()
+	const user = "15550007777"
+	deadline := time.Now().Add(60 * time.Second)
+	want := 0
+	for k, turn := range []struct {
+		text    string
+		replies int
+	}{{"hi", 2}, {"YES", 1}, {"Pat Postgres", 1}, {"pat@example.com", 1}, {"2", 1}} {
+		body := whatsapptest.TextWebhook(killPNID, user, fmt.Sprintf("wamid.PG.%d", k), turn.text, time.Now())
+		req, _ := http.NewRequest(http.MethodPost, p.base+"/webhook/whatsapp", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(killSecret), body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("webhook %d answered %d", k, resp.StatusCode)
+		}
+		want += turn.replies
+		if !g.waitFor(deadline, func() bool { return len(g.replies(user)) >= want }) {
+			t.Fatalf("turn %d (%q): %d replies, want %d: %q", k+1, turn.text, len(g.replies(user)), want, g.replies(user))
+		}
+	}
+	if r := g.replies(user); !strings.Contains(r[len(r)-1], "Pat Postgres") {
+		t.Errorf("last reply %q, want the confirmation with the name", r[len(r)-1])
+	}
+	if exists, err := vault.Exists(data); err != nil || exists {
+		t.Errorf("vault.Exists(--data) = %v, %v; want no vault on disk with --store", exists, err)
+	}
+
+	e := newEnv(t)
+	t.Setenv("PARLEY_MASTER_KEY", killMasterKey)
+	ex := e.must("", "subject", "export", "--store", url, "--user", "whatsapp:"+user)
+	var got session.Export
+	if err := json.Unmarshal([]byte(ex.stdout), &got); err != nil {
+		t.Fatalf("subject export printed no JSON: %v\n%s", err, ex.stdout)
+	}
+	if names := fieldNames(&got); names != "date,email,name" {
+		t.Errorf("export of the served conversation holds %q, want date,email,name", names)
 	}
 }

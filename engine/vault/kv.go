@@ -3,7 +3,6 @@ package vault
 import (
 	"context"
 	"errors"
-	"slices"
 	"sync"
 	"time"
 
@@ -236,23 +235,17 @@ func (v *Vault) updateHeld(fn func(kvTxn) error) error {
 // WriteBatch; on a store, transactions of up to 1000 writes).
 func (v *Vault) inboxBatch(sets []kvPair, dels [][]byte) error {
 	if v.st != nil {
-		for chunk := range slices.Chunk(dels, 1000) {
+		n := len(dels) + len(sets)
+		for lo := 0; lo < n; lo += 1000 {
 			err := v.updateStore(func(txn kvTxn) error {
-				for _, k := range chunk {
-					if err := txn.Delete(k); err != nil {
-						return err
+				for i := lo; i < min(lo+1000, n); i++ {
+					var err error
+					if i < len(dels) {
+						err = txn.Delete(dels[i])
+					} else {
+						err = txn.Set(sets[i-len(dels)].key, sets[i-len(dels)].value)
 					}
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		for chunk := range slices.Chunk(sets, 1000) {
-			err := v.updateStore(func(txn kvTxn) error {
-				for _, p := range chunk {
-					if err := txn.Set(p.key, p.value); err != nil {
+					if err != nil {
 						return err
 					}
 				}
