@@ -289,7 +289,7 @@ func TestDeliveryStatusesAreKeptAndNeverRegress(t *testing.T) {
 		t.Fatalf("value error webhook: %d", got)
 	}
 	e.wantMetrics(t, map[string]string{
-		`parley_window_closed_total`: "1",
+		`parley_window_closed_total`:                                "1",
 		`parley_channel_errors_total{code="131047",where="status"}`: "1",
 		`parley_channel_errors_total{code="131000",where="value"}`:  "1",
 	})
