@@ -415,7 +415,10 @@ func (h *Host) Status(channel string, st DeliveryStatus) {
 	default:
 		label = "other"
 	}
-	ctx := context.WithoutCancel(h.ctx)
+	ctx := context.Background()
+	if h.ctx != nil {
+		ctx = context.WithoutCancel(h.ctx)
+	}
 	u, known, err := h.store.DeliveryStatus(ctx, statusKey(channel, st.ID), label)
 	if err != nil {
 		h.storeFailed(err)
