@@ -28,6 +28,9 @@ type queued struct {
 	// sentID is set once the channel accepted the entry: only its
 	// acknowledgement is left (never a second send).
 	sentID string
+	// maybeSent marks a recovered entry whose send had started before the
+	// restart: sending it again may deliver it twice.
+	maybeSent bool
 }
 
 // sendQueue is one customer's replies on their way out, in commit order.
@@ -184,6 +187,10 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 				return storeRetry, false
 			}
 			q.status = session.OutboxSending
+		}
+		if q.maybeSent {
+			m.DuplicateSends.Inc()
+			q.maybeSent = false
 		}
 		id, err := ch.Send(ctx, it.Outbound)
 		if err == nil {
@@ -349,7 +356,8 @@ func (h *Host) ackLoop() {
 
 // recoverOutbox re-queues replies that were committed but not acknowledged.
 // Those whose send had started may already have reached the customer just
-// before the crash: each is counted as a possible duplicate.
+// before the crash: each is counted as a possible duplicate when it is sent
+// again (not when it is dropped instead, its window closed).
 func (h *Host) recoverOutbox(ctx context.Context) error {
 	pending, err := h.store.OutboxPending(ctx)
 	if err != nil {
@@ -377,11 +385,10 @@ func (h *Host) recoverOutbox(ctx context.Context) error {
 			if it.Ch == "" {
 				it.Ch = h.first
 			}
-			if e.Status != "" && e.Status != "queued" {
-				// Its send had started: it may have been delivered.
-				h.metrics.DuplicateSends.Inc()
-			}
-			queue = append(queue, queued{seq: e.Seq, item: it, status: e.Status})
+			// Its send had started when the status is no longer "queued":
+			// it may have been delivered, and is counted when sent again.
+			maybe := e.Status != "" && e.Status != "queued"
+			queue = append(queue, queued{seq: e.Seq, item: it, status: e.Status, maybeSent: maybe})
 		}
 		h.dispatch(s, queue)
 	}
