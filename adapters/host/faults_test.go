@@ -107,3 +107,65 @@ func TestHostMemoryFollowsActiveConversations(t *testing.T) {
 		t.Errorf("outbox pending %d, %v; want none", len(out), err)
 	}
 }
+
+// failingTurns is the session store with turn commits failing while broken
+// is set (a disk that fails after the message was stored).
+type failingTurns struct {
+	*session.Store
+	broken chan struct{} // open: failing; closed: recovered
+	failed chan struct{} // one send per refused commit
+}
+
+func (f *failingTurns) SaveTurn(ctx context.Context, subject string, st *runtime.State, effects []runtime.Effect, now time.Time, x session.Extra) ([]uint64, error) {
+	select {
+	case <-f.broken:
+		return f.Store.SaveTurn(ctx, subject, st, effects, now, x)
+	default:
+		f.failed <- struct{}{}
+		return nil, errors.New("injected: no space left on device")
+	}
+}
+
+// TestFailedCommitRecoversByItself: a turn whose commit fails leaves the
+// message in the inbox and the host unready; once the disk recovers, the
+// inbox rescan runs the turn and the host is ready again.
+func TestFailedCommitRecoversByItself(t *testing.T) {
+	r := newRig(t)
+	defer r.vault.Close()
+	fs := &failingTurns{Store: r.store, broken: make(chan struct{}), failed: make(chan struct{}, 8)}
+	fake := newFake()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	h, err := host.New(host.Config{Store: fs, Engine: &runtime.Engine{Lookup: r.flows.Get, Store: fs}, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Register(fake, "booking")
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.accept(t, h, "user-disk", "in-1", "hi")
+	// A second customer's turn runs on the same (only) worker after the
+	// first one's failure was handled: waiting for it to reach its commit
+	// orders the test after the first failure without sleeping.
+	r.accept(t, h, "user-other", "in-2", "hi")
+	<-fs.failed
+	<-fs.failed
+	if err := h.Ready(); err == nil {
+		t.Fatal("Ready with failing commits = nil, want an error")
+	}
+	fake.mu.Lock()
+	got := len(fake.sent)
+	fake.mu.Unlock()
+	if got != 0 {
+		t.Fatalf("%d replies sent for turns that were not committed", got)
+	}
+	close(fs.broken) // the disk recovers
+	if err := h.Rescan(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	fake.waitSent(t, "user-disk", 2)
+	if err := h.Ready(); err != nil {
+		t.Errorf("Ready after the disk recovered = %v, want nil", err)
+	}
+}

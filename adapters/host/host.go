@@ -334,6 +334,9 @@ func (h *Host) process(subject string, m Message) {
 			render([]runtime.Message{{Kind: runtime.KindSay, Text: ur.UnsupportedReply(lang)}}, lang, b.flow)
 		}
 		seqs, err = h.store.Commit(ctx, subject, session.Extra{Outbox: payloads, InboxDone: m.ID})
+		if err != nil {
+			h.storeFailed(err)
+		}
 	} else {
 		in := runtime.Inbound{ID: m.ID, Text: runtime.Answer(m.Text), Choice: m.Choice}
 		_, _, err = h.engine.HandleWith(ctx, subject, b.flow, in,
@@ -343,6 +346,9 @@ func (h *Host) process(subject string, m Message) {
 				var err error
 				seqs, err = h.store.SaveTurn(ctx, subject, st, t.Effects, now,
 					session.Extra{Outbox: payloads, InboxDone: m.ID})
+				if err != nil {
+					h.storeFailed(err) // a storage fault, not a flow's error
+				}
 				return err
 			})
 		if err == nil {
@@ -352,7 +358,6 @@ func (h *Host) process(subject string, m Message) {
 	}
 	if err != nil {
 		// The message stays in the inbox and is retried at the next rescan.
-		h.storeFailed(err)
 		h.log.Error("turn failed; the message stays in the inbox", "subject", subject, "err", err)
 		return
 	}
