@@ -169,3 +169,58 @@ func TestFailedCommitRecoversByItself(t *testing.T) {
 		t.Errorf("Ready after the disk recovered = %v, want nil", err)
 	}
 }
+
+// idChannel is the fake channel that also keeps the ids its sends return.
+type idChannel struct {
+	*fakeChannel
+	ids chan string
+}
+
+func (c idChannel) Send(ctx context.Context, out host.Outbound) (string, error) {
+	id, err := c.fakeChannel.Send(ctx, out)
+	if err == nil {
+		c.ids <- id
+	}
+	return id, err
+}
+
+// TestDeliveryStatusesSurviveARestart: the status of a sent reply is kept
+// in the store, not in the process: after a restart a "read" for it is
+// known, and a later "delivered" neither counts as unknown nor regresses.
+func TestDeliveryStatusesSurviveARestart(t *testing.T) {
+	r := newRig(t)
+	ch := idChannel{fakeChannel: newFake(), ids: make(chan string, 8)}
+	ctx, cancel := context.WithCancel(t.Context())
+	h := r.host(t, ctx, ch)
+	r.accept(t, h, "user-st", "in-1", "hi")
+	ch.waitSent(t, "user-st", 2)
+	if err := h.Stop(t.Context()); err != nil { // the acknowledgements are written
+		t.Fatal(err)
+	}
+	cancel()
+	h.Wait()
+	if err := r.vault.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r.open(t)
+	defer r.vault.Close()
+	ctx2, cancel2 := context.WithCancel(t.Context())
+	defer cancel2()
+	h2 := r.host(t, ctx2, ch)
+	first := <-ch.ids
+	h2.Status("fake", host.DeliveryStatus{ID: first, Status: "read"})
+	h2.Status("fake", host.DeliveryStatus{ID: first, Status: "delivered"})
+	h2.Status("fake", host.DeliveryStatus{ID: "never-sent", Status: "read"})
+	m := h2.Metrics().Statuses
+	if got := counter(t, m.WithLabelValues("unknown")); got != 1 {
+		t.Errorf("unknown statuses after a restart = %v, want 1 (only the id never sent)", got)
+	}
+	if got := counter(t, m.WithLabelValues("read")); got != 1 {
+		t.Errorf("read statuses after a restart = %v, want 1", got)
+	}
+	u, known, err := r.store.DeliveryStatus(t.Context(), "fake\x00"+first, "sent")
+	if err != nil || !known || u.Status != "read" {
+		t.Errorf("stored status = %+v (known %v, %v), want read", u, known, err)
+	}
+	h2.Stop(t.Context())
+}
