@@ -20,6 +20,7 @@ import (
 	"github.com/parleyhq/parley/adapters/admin"
 	"github.com/parleyhq/parley/adapters/host"
 	"github.com/parleyhq/parley/adapters/server"
+	"github.com/parleyhq/parley/adapters/whatsapp"
 	"github.com/parleyhq/parley/engine/session"
 )
 
@@ -216,23 +217,18 @@ func runServe(c *cli, args []string) int {
 	return exitOK
 }
 
-// noRedirect makes a client return a 3xx answer as the answer instead of
-// following it: a redirect may lead to plain http, and Go's client re-sends
-// the body of a 307 and keeps the bearer token for the same host.
-func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
 // integrationClient is the HTTP client of integration calls and notices. A
 // 3xx answer fails the call (on_fail): an integration must answer at the
 // address the flow declares.
 func integrationClient() *http.Client {
-	return &http.Client{CheckRedirect: noRedirect}
+	return &http.Client{CheckRedirect: whatsapp.RefuseRedirect}
 }
 
 // graphClient is the HTTP client of the WhatsApp sender: the pool the
 // server would use by default, following no redirect (a 3xx fails the send
 // like any other error answer).
 func graphClient() *http.Client {
-	return &http.Client{Timeout: 15 * time.Second, CheckRedirect: noRedirect, Transport: &http.Transport{
+	return &http.Client{Timeout: 15 * time.Second, CheckRedirect: whatsapp.RefuseRedirect, Transport: &http.Transport{
 		MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}}
 }
 
