@@ -27,7 +27,13 @@ const (
 	maxResponseBytes = 1 << 20
 )
 
-var defaultHTTP = &http.Client{Timeout: DefaultTimeout}
+var defaultHTTP = &http.Client{Timeout: DefaultTimeout, CheckRedirect: RefuseRedirect}
+
+// RefuseRedirect, as an http.Client's CheckRedirect, makes it follow no
+// redirect: a 3xx answer is returned as the answer. A 3xx from the Graph
+// API then fails the send instead of carrying the reply and the access
+// token to another address.
+func RefuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Client sends messages through the Cloud API. The zero value of BaseURL,
 // APIVersion and HTTP selects the defaults; tests point BaseURL at an
@@ -260,8 +266,13 @@ func (c *Client) post(ctx context.Context, body, out any) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	hc := c.HTTP
-	if hc == nil {
+	switch {
+	case hc == nil:
 		hc = defaultHTTP
+	case hc.CheckRedirect == nil:
+		cp := *hc
+		cp.CheckRedirect = RefuseRedirect
+		hc = &cp
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

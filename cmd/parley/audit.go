@@ -82,7 +82,7 @@ func runAudit(c *cli, args []string) int {
 		}
 		if *user != "" {
 			var ok bool
-			if channel, id, ok = strings.Cut(*user, ":"); !ok || channel == "" || id == "" {
+			if channel, id, ok = parseCustomer(*user); !ok {
 				fmt.Fprintln(c.stderr, "parley audit show: name the customer with --subject CHANNEL:ID, for example --subject whatsapp:15550001234")
 				return exitUsage
 			}

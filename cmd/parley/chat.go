@@ -70,8 +70,8 @@ func runChat(c *cli, args []string) int {
 		}
 		clock = func() time.Time { return t }
 	}
-	channel, userID, ok := strings.Cut(*user, ":")
-	if !ok || channel == "" || userID == "" {
+	channel, userID, ok := parseCustomer(*user)
+	if !ok {
 		fmt.Fprintf(c.stderr, "parley chat: --user must look like CHANNEL:ID, for example cli:alice\n")
 		return exitUsage
 	}
@@ -148,7 +148,7 @@ func (s *chatSession) loop() int {
 		line := strings.TrimRight(in.Text(), "\r")
 		s.seq++
 		msg := runtime.Inbound{ID: fmt.Sprintf("cli-%d", s.seq), Text: runtime.Answer(line), Lang: s.lang}
-		out, st, err := s.turn(msg)
+		out, st, ended, err := s.turn(msg)
 		if err != nil {
 			fmt.Fprintf(s.c.stderr, "parley chat: %v\n", err)
 			return exitFailure
@@ -156,38 +156,46 @@ func (s *chatSession) loop() int {
 		for _, m := range out {
 			s.print(m)
 		}
-		switch st.Status {
-		case runtime.StatusEnded:
+		switch {
+		case ended:
 			if s.interactive {
 				fmt.Fprintln(s.c.stdout, "(the conversation has ended)")
 			}
 			return exitOK
-		case runtime.StatusHandedOff:
+		case st.Status == runtime.StatusHandedOff:
 			fmt.Fprintln(s.c.stderr, "(handed over to a person: the simulation ends here)")
 			return exitOK
 		}
 	}
 }
 
-func (s *chatSession) turn(in runtime.Inbound) ([]runtime.Message, *runtime.State, error) {
+// turn runs one message. ended reports that the simulation is over: this
+// turn ended the conversation, or answered the question that was pending
+// (DELETE MY DATA's confirmation). A rights keyword on a conversation that
+// had already ended (a customer coming back with MY DATA or DELETE MY
+// DATA) leaves it ended but the simulation goes on, as the customer can
+// still answer.
+func (s *chatSession) turn(in runtime.Inbound) (_ []runtime.Message, _ *runtime.State, ended bool, _ error) {
 	ctx := context.Background()
 	now := s.now()
 	st, err := s.store.Load(ctx, s.subject, now)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	if st == nil {
 		st = &runtime.State{}
 	}
+	wasOpen, wasPending := st.Status != runtime.StatusEnded, st.Pending != ""
 	turn := runtime.Step(s.prog, st, in, runtime.Env{Now: now, Ctx: ctx, Caller: s.caller, Lang: s.lang})
 	for i := range turn.Effects {
 		// Simulated calls reach nobody: no recipient to record or notify.
 		turn.Effects[i].Target = nil
 	}
 	if err := s.store.Save(ctx, s.subject, st, turn.Effects, now); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	return turn.Out, st, nil
+	ended = st.Status == runtime.StatusEnded && st.Pending == "" && (wasOpen || wasPending)
+	return turn.Out, st, ended, nil
 }
 
 func (s *chatSession) print(m runtime.Message) {

@@ -20,6 +20,7 @@ import (
 	"github.com/parleyhq/parley/adapters/admin"
 	"github.com/parleyhq/parley/adapters/host"
 	"github.com/parleyhq/parley/adapters/server"
+	"github.com/parleyhq/parley/adapters/whatsapp"
 	"github.com/parleyhq/parley/engine/session"
 )
 
@@ -164,7 +165,7 @@ func runServe(c *cli, args []string) int {
 	defer v.Close()
 
 	store := session.New(v)
-	caller := &server.HTTPCaller{Getenv: c.getenv, Ref: store.RecipientRef}
+	caller := &server.HTTPCaller{Getenv: c.getenv, Ref: store.RecipientRef, Client: integrationClient()}
 	srv, err := server.New(server.Config{
 		Store: store, Flows: flows, Logger: log, WhatsApp: wa, WebChat: web, AdminTokens: tokens,
 		Caller: caller, Notices: caller, Workers: *workers,
@@ -218,6 +219,21 @@ func runServe(c *cli, args []string) int {
 	return exitOK
 }
 
+// integrationClient is the HTTP client of integration calls and notices. A
+// 3xx answer fails the call (on_fail): an integration must answer at the
+// address the flow declares.
+func integrationClient() *http.Client {
+	return &http.Client{CheckRedirect: whatsapp.RefuseRedirect}
+}
+
+// graphClient is the HTTP client of the WhatsApp sender: the pool the
+// server would use by default, following no redirect (a 3xx fails the send
+// like any other error answer).
+func graphClient() *http.Client {
+	return &http.Client{Timeout: 15 * time.Second, CheckRedirect: whatsapp.RefuseRedirect, Transport: &http.Transport{
+		MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}}
+}
+
 // isLoopbackIP reports whether host is a loopback IP address (127.0.0.0/8, ::1).
 func isLoopbackIP(host string) bool {
 	ip := net.ParseIP(host)
@@ -251,6 +267,7 @@ func whatsAppFromEnv(getenv func(string) string) (*server.WhatsAppConfig, error)
 		Flow:          getenv("PARLEY_WHATSAPP_FLOW"),
 		GraphURL:      getenv("PARLEY_WHATSAPP_GRAPH_URL"),
 		APIVersion:    getenv("PARLEY_WHATSAPP_API_VERSION"),
+		HTTP:          graphClient(),
 	}
 	if cfg.AppSecret == "" && cfg.AccessToken == "" && cfg.PhoneNumberID == "" && cfg.Flow == "" {
 		return nil, nil

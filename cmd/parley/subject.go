@@ -31,7 +31,8 @@ func init() {
             would refuse changes nothing (exit 1)
 
 The customer is named by channel and user id, for example whatsapp:15550001234
-or web:alice; storage only ever sees a pseudonym derived from it.
+or web:alice; storage only ever sees a pseudonym derived from it. A number
+may be written with +, spaces or dashes (whatsapp:+1 555-000-1234).
 --now RFC3339 views as of another time (for example to check what an export
 will show once retention has run out). It never dates history: erasures and
 audit entries are always recorded at the real time. Every request is written
@@ -69,8 +70,8 @@ func runSubject(c *cli, args []string) int {
 		fmt.Fprintln(c.stderr, "parley subject: name the data directory with --data DIR")
 		return exitUsage
 	}
-	channel, id, ok := strings.Cut(*user, ":")
-	if !ok || channel == "" || id == "" {
+	channel, id, ok := parseCustomer(*user)
+	if !ok {
 		fmt.Fprintln(c.stderr, "parley subject: name the customer with --user CHANNEL:ID, for example --user whatsapp:15550001234")
 		return exitUsage
 	}
@@ -136,6 +137,18 @@ func runSubject(c *cli, args []string) int {
 		return exitFailure
 	}
 	audit("ok")
+	held := true
+	switch o := out.(type) {
+	case *session.Export:
+		held = o.Conversation != nil || len(o.Fields)+len(o.Consents)+len(o.Recipients) > 0
+	case *session.ErasureReceipt:
+		held = o.KeyDestroyed
+	}
+	if !held {
+		// Not an error: the data may have expired. But a mistyped id looks
+		// exactly like this, so say so (without repeating the id).
+		fmt.Fprintf(c.stderr, "parley subject %s: nothing is held under this customer id. If you expected data, check the channel and the id: a WhatsApp id is the number with its country code (whatsapp:15550001234), a web visitor's the part of its parley_session cookie before the dot\n", action)
+	}
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(out); err != nil {

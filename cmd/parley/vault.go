@@ -88,7 +88,13 @@ func (c *cli) createVault(dataDir, keyFile string, now func() time.Time, log *sl
 	if err != nil {
 		return nil, err
 	}
-	v, err := vault.Open(vault.Options{Dir: dataDir, MasterKey: key, Now: now, Logger: log})
+	o := vault.Options{Dir: dataDir, MasterKey: key, Now: now, Logger: log}
+	if now != nil {
+		// A moved clock (chat --now) is for the simulated conversation;
+		// history is always dated by the real one.
+		o.HistoryNow = time.Now
+	}
+	v, err := vault.Open(o)
 	switch {
 	case errors.Is(err, vault.ErrWrongKey):
 		return nil, fmt.Errorf("the master key does not open the data in %s (nothing was changed): check PARLEY_MASTER_KEY or --key-file", dataDir)

@@ -112,6 +112,14 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 		if pi, ok := p.purposeIndex[in.Purpose]; ok {
 			in.PurposeIndex = pi
 		}
+		if strings.HasPrefix(in.SecretEnv, reservedEnvPrefix) {
+			// The variable's value is posted to the integration's URL:
+			// Parley's own secrets (master key, WhatsApp secrets, admin
+			// tokens) must never be one a flow can send away.
+			ds.Add(diag.InvalidValue, fi.SecretEnv.Range, "secret_env of integration %q names %s, one of Parley's own settings", in.Name, in.SecretEnv).
+				Detail = "Its value would be sent to the integration with every call. Name a variable of the integration's own, such as " + strings.ToUpper(in.Name) + "_TOKEN."
+			in.SecretEnv = ""
+		}
 		for _, s := range fi.Sends {
 			fx, ok := p.fieldIndex[s.Value]
 			if !ok {

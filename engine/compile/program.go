@@ -187,7 +187,8 @@ type Integration struct {
 	// URL is where calls are posted (https only; see IsHTTPS).
 	URL string
 	// SecretEnv names the environment variable holding the bearer token,
-	// or is empty. The secret itself is read at call time.
+	// or is empty. The secret itself is read at call time. It never starts
+	// with reservedEnvPrefix.
 	SecretEnv string
 	// Timeout bounds one call: the flow's timeout when it is within
 	// (0, MaxCallTimeout], otherwise DefaultCallTimeout.
@@ -392,3 +393,8 @@ func (p *Program) OptionTitle(field int, id string, li int) string {
 	}
 	return id
 }
+
+// reservedEnvPrefix starts the names of Parley's own settings, secrets
+// among them (PARLEY_MASTER_KEY, PARLEY_WHATSAPP_APP_SECRET, …); no
+// integration may name one as its secret_env.
+const reservedEnvPrefix = "PARLEY_"

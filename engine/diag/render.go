@@ -25,27 +25,87 @@ const maxSnippetRunes = 120
 // "= note: …". Secrets are masked everywhere (MaskSecrets). src returns the bytes of a file for the snippet; it may
 // return nil, and then only the first line is written.
 func WriteText(w io.Writer, ds Diagnostics, src func(filename string) []byte) error {
+	return writeText(w, ds, src, false)
+}
+
+// WriteColorText is WriteText with ANSI colours on the severity and the
+// message (bold) and the rule (dim), for a terminal. The caller decides whether the output is
+// a terminal and whether NO_COLOR is set; diag knows nothing of terminals.
+func WriteColorText(w io.Writer, ds Diagnostics, src func(filename string) []byte) error {
+	return writeText(w, ds, src, true)
+}
+
+// ANSI escapes used by WriteColorText.
+const (
+	ansiReset = "\x1b[0m"
+	ansiBold  = "\x1b[1m"
+	ansiDim   = "\x1b[2m"
+)
+
+func severityColor(s Severity) string {
+	switch s {
+	case Error:
+		return "\x1b[1;31m"
+	case Warning:
+		return "\x1b[1;33m"
+	}
+	return "\x1b[1;36m"
+}
+
+func writeText(w io.Writer, ds Diagnostics, src func(filename string) []byte, color bool) error {
 	bw := bufio.NewWriter(w)
-	cache := map[string][]string{}
+	cache := map[string]*sourceLines{}
 	for _, d := range ds {
-		fmt.Fprintf(bw, "%s: %s: %s", d.Subject, d.Severity, oneLine(MaskSecrets(d.Summary)))
+		sev, rule := d.Severity.String(), string(d.Rule)
+		if color {
+			sev = severityColor(d.Severity) + sev + ansiReset + ansiBold
+			rule = ansiDim + rule + ansiReset
+			bw.WriteString(ansiBold)
+		}
+		fmt.Fprintf(bw, "%s: %s: %s", d.Subject, sev, oneLine(MaskSecrets(d.Summary)))
 		if d.Suggestion != "" {
 			fmt.Fprintf(bw, " (%s)", oneLine(MaskSecrets(d.Suggestion)))
 		}
-		fmt.Fprintf(bw, " [%s]\n", d.Rule)
-		lines, ok := cache[d.Subject.Filename]
-		if !ok && src != nil {
-			if b := src(d.Subject.Filename); b != nil {
-				lines = strings.Split(string(b), "\n")
-			}
-			cache[d.Subject.Filename] = lines
+		if color {
+			bw.WriteString(ansiReset)
 		}
-		writeSnippet(bw, lines, d.Subject)
+		fmt.Fprintf(bw, " [%s]\n", rule)
+		sl, ok := cache[d.Subject.Filename]
+		if !ok {
+			sl = &sourceLines{}
+			if src != nil {
+				if b := src(d.Subject.Filename); b != nil {
+					sl.lines = strings.Split(string(b), "\n")
+					sl.masked = make([]bool, len(sl.lines))
+				}
+			}
+			cache[d.Subject.Filename] = sl
+		}
+		writeSnippet(bw, sl.maskedLines(d.Subject.Start.Line), d.Subject)
 		if d.Detail != "" {
 			fmt.Fprintf(bw, "      = note: %s\n", oneLine(MaskSecrets(d.Detail)))
 		}
 	}
 	return bw.Flush()
+}
+
+// sourceLines are a file's lines, each masked (MaskSecrets) the first time
+// a diagnostic quotes it: the source line is the author's own, but a
+// diagnostic ends up in CI logs and terminals, so a secret written in it is
+// masked, not quoted. Masking once per line, not once per diagnostic,
+// keeps thousands of diagnostics on one long line linear.
+type sourceLines struct {
+	lines  []string
+	masked []bool
+}
+
+// maskedLines masks line n (1-based) if needed and returns the lines.
+func (sl *sourceLines) maskedLines(n int) []string {
+	if n >= 1 && n <= len(sl.lines) && !sl.masked[n-1] {
+		sl.lines[n-1] = MaskSecrets(sl.lines[n-1])
+		sl.masked[n-1] = true
+	}
+	return sl.lines
 }
 
 func oneLine(s string) string {
@@ -60,9 +120,8 @@ func writeSnippet(w io.Writer, lines []string, r Range) {
 	if ln < 1 || ln > len(lines) {
 		return
 	}
-	// The source line is the author's own, but a diagnostic ends up in CI
-	// logs and terminals: a secret written in it is masked, not quoted.
-	line := []rune(MaskSecrets(strings.TrimRight(lines[ln-1], "\r")))
+	// The caller has masked the line (sourceLines).
+	line := []rune(strings.TrimRight(lines[ln-1], "\r"))
 	col := r.Start.Column
 	if col < 1 {
 		col = 1
@@ -135,19 +194,54 @@ type jsonDiagnostic struct {
 	Detail     string `json:"detail,omitempty"`
 }
 
-// WriteJSON writes ds as a JSON array, one object per diagnostic with file,
-// line, column, end_line, end_column (exclusive; equal to line and column
-// for a point), severity, rule, slug, message and, when set, suggestion
-// and detail. An empty list is written as [].
-func WriteJSON(w io.Writer, ds Diagnostics) error {
-	out := make([]jsonDiagnostic, 0, len(ds))
+// JSONVersion is the version of the JSON report. It changes only when a
+// field is removed or changes meaning, which we avoid.
+const JSONVersion = 1
+
+// jsonReport is the JSON form of a lint run.
+type jsonReport struct {
+	Version     int              `json:"version"`
+	Files       []jsonFile       `json:"files"`
+	Diagnostics []jsonDiagnostic `json:"diagnostics"`
+}
+
+// jsonFile is one checked file with its counts.
+type jsonFile struct {
+	Path     string `json:"path"`
+	Errors   int    `json:"errors"`
+	Warnings int    `json:"warnings"`
+	Infos    int    `json:"infos"`
+}
+
+// WriteJSON writes a lint run as one JSON object:
+//
+//	{"version": 1, "files": [{"path", "errors", "warnings", "infos"}], "diagnostics": [...]}
+//
+// files lists every checked file, also the clean ones, in the order given.
+// Each diagnostic has file, line, column, end_line, end_column (exclusive;
+// equal to line and column for a point), severity, rule, slug, message and,
+// when set, suggestion and detail. Empty lists are written as [].
+func WriteJSON(w io.Writer, files []string, ds Diagnostics) error {
+	rep := jsonReport{Version: JSONVersion, Files: make([]jsonFile, 0, len(files)), Diagnostics: make([]jsonDiagnostic, 0, len(ds))}
+	idx := map[string]int{}
+	for _, f := range files {
+		idx[f] = len(rep.Files)
+		rep.Files = append(rep.Files, jsonFile{Path: f})
+	}
 	for _, d := range ds {
-		r, _ := Lookup(d.Rule)
-		end := d.Subject.End
-		if end.Line == 0 {
-			end = d.Subject.Start
+		if i, ok := idx[d.Subject.Filename]; ok {
+			switch d.Severity {
+			case Error:
+				rep.Files[i].Errors++
+			case Warning:
+				rep.Files[i].Warnings++
+			case Info:
+				rep.Files[i].Infos++
+			}
 		}
-		out = append(out, jsonDiagnostic{
+		r, _ := Lookup(d.Rule)
+		end := endOf(d.Subject)
+		rep.Diagnostics = append(rep.Diagnostics, jsonDiagnostic{
 			File:       d.Subject.Filename,
 			Line:       d.Subject.Start.Line,
 			Column:     d.Subject.Start.Column,
@@ -161,8 +255,20 @@ func WriteJSON(w io.Writer, ds Diagnostics) error {
 			Detail:     MaskSecrets(d.Detail),
 		})
 	}
+	return writeIndentedJSON(w, rep)
+}
+
+// endOf returns the exclusive end of r, which is its start for a point.
+func endOf(r Range) Pos {
+	if r.End.Line == 0 {
+		return r.Start
+	}
+	return r.End
+}
+
+func writeIndentedJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(out)
+	return enc.Encode(v)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -68,26 +69,157 @@ func TestWriteTextGolden(t *testing.T) {
 
 func TestWriteJSONGolden(t *testing.T) {
 	var b bytes.Buffer
-	if err := WriteJSON(&b, fixture()); err != nil {
+	if err := WriteJSON(&b, fixtureFileList, fixture()); err != nil {
 		t.Fatal(err)
 	}
-	var decoded []map[string]any
+	var decoded struct {
+		Version int
+		Files   []struct {
+			Path             string
+			Errors, Warnings int
+		}
+		Diagnostics []map[string]any
+	}
 	if err := json.Unmarshal(b.Bytes(), &decoded); err != nil {
 		t.Fatalf("WriteJSON wrote invalid JSON: %v", err)
 	}
-	if len(decoded) != len(fixture()) {
-		t.Errorf("WriteJSON wrote %d objects, want %d", len(decoded), len(fixture()))
+	if decoded.Version != JSONVersion || len(decoded.Diagnostics) != len(fixture()) {
+		t.Errorf("WriteJSON wrote version %d and %d diagnostics, want %d and %d", decoded.Version, len(decoded.Diagnostics), JSONVersion, len(fixture()))
+	}
+	if len(decoded.Files) != 3 || decoded.Files[0].Path != "flows/a.yaml" || decoded.Files[0].Errors != 3 || decoded.Files[0].Warnings != 1 || decoded.Files[2].Errors != 0 {
+		t.Errorf("WriteJSON files = %+v, want a.yaml with 3 errors and 1 warning, clean.yaml with none", decoded.Files)
 	}
 	golden(t, "render.json.golden", b.Bytes())
 }
 
-func TestWriteJSONEmptyIsArray(t *testing.T) {
+func TestWriteJSONEmptyListsAreArrays(t *testing.T) {
 	var b bytes.Buffer
-	if err := WriteJSON(&b, nil); err != nil {
+	if err := WriteJSON(&b, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.TrimSpace(b.String()); got != "[]" {
-		t.Errorf("WriteJSON(nil) = %q, want []", got)
+	if got := strings.Join(strings.Fields(b.String()), ""); got != `{"version":1,"files":[],"diagnostics":[]}` {
+		t.Errorf("WriteJSON(nil, nil) = %q, want empty arrays", got)
+	}
+}
+
+// fixtureFileList names the checked files: one with findings, one whose
+// source is missing and one clean file that must still be listed.
+var fixtureFileList = []string{"flows/a.yaml", "flows/missing.yaml", "flows/clean.yaml"}
+
+// TestWriteSARIFGolden renders the fixture with a fixed list of rules, so
+// that adding a rule to the table does not change the golden file; the
+// test below checks that the default is the whole table.
+func TestWriteSARIFGolden(t *testing.T) {
+	var rules []Rule
+	for _, id := range []RuleID{YAMLSyntax, SpecVersion, UnknownKey, ExprError, Unreachable} {
+		r, _ := Lookup(id)
+		rules = append(rules, r)
+	}
+	var b bytes.Buffer
+	if err := WriteSARIF(&b, SARIFTool{Name: "parley", Version: "test", Rules: rules}, fixtureFileList, fixture()); err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Version string
+		Runs    []struct {
+			ColumnKind string
+			Tool       struct {
+				Driver struct{ Rules []struct{ ID string } }
+			}
+			Artifacts []any
+			Results   []struct {
+				RuleID    string
+				RuleIndex int
+				Level     string
+			}
+		}
+	}
+	if err := json.Unmarshal(b.Bytes(), &log); err != nil {
+		t.Fatalf("WriteSARIF wrote invalid JSON: %v", err)
+	}
+	if log.Version != "2.1.0" || len(log.Runs) != 1 || log.Runs[0].ColumnKind != "unicodeCodePoints" {
+		t.Fatalf("SARIF log version %q, %d runs; want 2.1.0, one run with unicodeCodePoints columns", log.Version, len(log.Runs))
+	}
+	run := log.Runs[0]
+	if len(run.Tool.Driver.Rules) != len(rules) || len(run.Artifacts) != 3 || len(run.Results) != len(fixture()) {
+		t.Errorf("SARIF run has %d rules, %d artifacts, %d results; want %d, 3, %d", len(run.Tool.Driver.Rules), len(run.Artifacts), len(run.Results), len(rules), len(fixture()))
+	}
+	for _, r := range run.Results {
+		if run.Tool.Driver.Rules[r.RuleIndex].ID != r.RuleID {
+			t.Errorf("result for %s points at rule %d (%s)", r.RuleID, r.RuleIndex, run.Tool.Driver.Rules[r.RuleIndex].ID)
+		}
+	}
+	golden(t, "render.sarif.golden", b.Bytes())
+}
+
+func TestWriteSARIFDescribesEveryRuleByDefault(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteSARIF(&b, SARIFTool{}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Runs []struct {
+			Tool struct {
+				Driver struct {
+					Name  string
+					Rules []struct{ ID, HelpURI string }
+				}
+			}
+			Results []any
+		}
+	}
+	if err := json.Unmarshal(b.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	d := log.Runs[0].Tool.Driver
+	if d.Name != "parley" || len(d.Rules) != len(Rules()) || log.Runs[0].Results == nil {
+		t.Fatalf("driver %q with %d rules and results %v; want parley, %d rules, an empty results array", d.Name, len(d.Rules), log.Runs[0].Results, len(Rules()))
+	}
+	for i, r := range Rules() {
+		if d.Rules[i].ID != string(r.ID) || !strings.HasSuffix(d.Rules[i].HelpURI, "#"+strings.ToLower(string(r.ID))) {
+			t.Errorf("rule %d = %+v, want %s with its help link", i, d.Rules[i], r.ID)
+		}
+	}
+}
+
+func TestWriteGitHubGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteGitHub(&b, fixture()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "render.github.golden", b.Bytes())
+}
+
+func TestWriteGitHubEscapes(t *testing.T) {
+	ds := Diagnostics{{Severity: Warning, Rule: Unreachable, Summary: "100% done\nnext: a, b",
+		Subject: Range{Filename: "flows/a,b:c.yaml", Start: Pos{Line: 2, Column: 3}}}}
+	var b bytes.Buffer
+	if err := WriteGitHub(&b, ds); err != nil {
+		t.Fatal(err)
+	}
+	want := "::warning file=flows/a%2Cb%3Ac.yaml,line=2,col=3,title=PARLEY-208::100%25 done%0Anext: a, b\n"
+	if b.String() != want {
+		t.Errorf("WriteGitHub =\n%q\nwant\n%q", b.String(), want)
+	}
+}
+
+func TestWriteColorTextOnlyAddsEscapes(t *testing.T) {
+	var plain, color bytes.Buffer
+	if err := WriteText(&plain, fixture(), fixtureFiles); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteColorText(&color, fixture(), fixtureFiles); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Error("WriteText wrote ANSI escapes")
+	}
+	if !strings.Contains(color.String(), "\x1b[1;31merror") || !strings.Contains(color.String(), "\x1b[1;33mwarning") {
+		t.Errorf("WriteColorText did not colour the severities:\n%q", color.String())
+	}
+	stripped := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(color.String(), "")
+	if stripped != plain.String() {
+		t.Errorf("WriteColorText without its escapes differs from WriteText:\n%s\n---\n%s", stripped, plain.String())
 	}
 }
 
@@ -154,5 +286,22 @@ func TestRuleTable(t *testing.T) {
 		if i > 0 && rs[i-1].ID >= r.ID {
 			t.Errorf("Rules() not sorted at %s", r.ID)
 		}
+	}
+}
+
+func TestSuggestStaysBoundedOnHugeFlows(t *testing.T) {
+	names := make([]string, 0, maxSuggestCandidates+1)
+	for i := 0; i < maxSuggestCandidates; i++ {
+		names = append(names, fmt.Sprintf("step_%04d", i))
+	}
+	if got := Suggest("step_0O42", names); got != "step_0042" {
+		t.Errorf("Suggest among %d names = %q, want step_0042", len(names), got)
+	}
+	if got := Suggest("stpe_0042", names); got != "step_0042" {
+		t.Errorf("Suggest(transposition) = %q, want step_0042", got)
+	}
+	names = append(names, "extra")
+	if got := Suggest("step_0O42", names); got != "" {
+		t.Errorf("Suggest among %d names = %q, want no suggestion past the cap", len(names), got)
 	}
 }

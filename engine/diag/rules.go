@@ -36,6 +36,7 @@ const (
 	CustomTag           RuleID = "PARLEY-006"
 	MultipleDocuments   RuleID = "PARLEY-007"
 	NonTextKey          RuleID = "PARLEY-008"
+	FileTooLarge        RuleID = "PARLEY-009"
 	UnknownKey          RuleID = "PARLEY-101"
 	WrongType           RuleID = "PARLEY-102"
 	MissingKey          RuleID = "PARLEY-103"
@@ -108,6 +109,8 @@ func init() {
 		"A line with --- starts a new document. Keep one flow per file and remove the extra ---.")
 	def(NonTextKey, "non-text-key", Error, "A key is a number, true/false, a list or a block instead of a word.",
 		"Keys are names: write them as words, or put them in quotes (\"1\": instead of 1:).")
+	def(FileTooLarge, "file-too-large", Error, "The file is larger than a flow can be (1 MiB).",
+		"A real flow is a few kilobytes. Split a very large flow into several flows, and check that the file is the flow you meant to lint.")
 	def(UnknownKey, "unknown-key", Error, "A key is not part of the flow language.",
 		"Usually a typo: the message suggests the closest valid key. docs/language.md lists every key.")
 	def(WrongType, "wrong-type", Error, "A value has the wrong kind (for example a list where text is expected).",

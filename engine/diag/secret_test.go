@@ -45,17 +45,23 @@ func TestRenderersMaskSecrets(t *testing.T) {
 		Summary: "seen in https://u:" + secret + "@h/", Suggestion: "https://h/?token=" + secret, Detail: "password: " + secret,
 	}}
 	src := func(string) []byte { return []byte("a: 1\n    password: " + secret + "\n") }
-	var text, js strings.Builder
+	var text, js, sarif, gh strings.Builder
 	if err := WriteText(&text, ds, src); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteJSON(&js, ds); err != nil {
+	if err := WriteJSON(&js, []string{"f.yaml"}, ds); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteSARIF(&sarif, SARIFTool{}, []string{"f.yaml"}, ds); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteGitHub(&gh, ds); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(text.String(), "password: **********") {
 		t.Errorf("text output does not quote the masked source line:\n%s", text.String())
 	}
-	for name, out := range map[string]string{"text": text.String(), "json": js.String(), "Error()": ds[0].Error()} {
+	for name, out := range map[string]string{"text": text.String(), "json": js.String(), "sarif": sarif.String(), "github": gh.String(), "Error()": ds[0].Error()} {
 		if strings.Contains(out, secret) {
 			t.Errorf("%s output repeats the secret:\n%s", name, out)
 		}

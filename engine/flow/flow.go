@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"sync"
 	"time"
 
 	"github.com/parleyhq/parley/engine/diag"
@@ -16,6 +17,15 @@ const SpecVersion = 1
 type File struct {
 	Name string
 	Src  []byte
+
+	// OffsetPos is called twice per expression: it keeps Src split into
+	// lines and, per scalar, the position of every rune offset, so that a
+	// flow with thousands of expressions stays linear instead of splitting
+	// the file and rescanning the scalar on every call. Src must not change
+	// once OffsetPos has been called.
+	mu        sync.Mutex
+	lines     []string
+	positions map[scalarKey][]diag.Pos
 }
 
 // ScalarStyle records how a YAML scalar was written; expression offsets map

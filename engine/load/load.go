@@ -23,6 +23,15 @@ import (
 // newer language version); otherwise it holds every well-formed part, even
 // when the diagnostics contain errors.
 func File(name string, src []byte) (*flow.Flow, diag.Diagnostics) {
+	if len(src) > MaxFileBytes {
+		// Refused before indexing or parsing: yaml.v3 needs about 80 times
+		// the file's size in memory, so a 10 MB file would cost close to a
+		// gigabyte and several seconds.
+		var ds diag.Diagnostics
+		ds.Add(diag.FileTooLarge, diag.Range{Filename: name, Start: diag.Pos{Line: 1, Column: 1, Byte: 0}},
+			"the file is %s, more than the %s a flow may be: split it into several flows", sizeWords(len(src)), sizeWords(MaxFileBytes))
+		return nil, ds
+	}
 	l := &loader{src: newSource(name, src), suppressed: map[string]bool{}}
 	f := l.run()
 	l.ds.Sort()
@@ -41,6 +50,19 @@ func FS(fsys fs.FS, path string) (*flow.Flow, diag.Diagnostics, error) {
 	return f, ds, nil
 }
 
+// MaxFileBytes is the largest flow file File parses. Real flows are a few
+// kilobytes; the cap keeps a hostile or mistaken file (a log, a dump) from
+// costing seconds and hundreds of megabytes in every lint and serve.
+const MaxFileBytes = 1 << 20
+
+// sizeWords renders a byte count the way a person reads it.
+func sizeWords(n int) string {
+	if n >= 1<<20 {
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
+	}
+	return strconv.Itoa(n) + " bytes"
+}
+
 type loader struct {
 	src *source
 	ds  diag.Diagnostics
@@ -55,6 +77,9 @@ func (l *loader) add(rule diag.RuleID, r diag.Range, format string, args ...any)
 }
 
 func (l *loader) run() *flow.Flow {
+	if !l.checkUTF8() {
+		return nil
+	}
 	docs, ok := l.parse()
 	if !ok {
 		return nil
@@ -170,6 +195,20 @@ func (l *loader) syntaxError(err error) {
 		}
 	}
 	col := firstColumn(l.src.line(line))
+	switch {
+	case strings.Contains(msg, "tab character"):
+		// Reported on the line of the token being read, which can be
+		// the line before the tab.
+		if tl, tc := l.src.tabIndent(line, line+1, line-1); tl > 0 {
+			line, col = tl, tc
+		}
+	case strings.HasPrefix(msg, "found character that cannot start any token"):
+		// Right line; the column is the tab when the line starts with one
+		// (otherwise the culprit is an @ or ` at the first column).
+		if tl, tc := l.src.tabIndent(line); tl > 0 {
+			line, col = tl, tc
+		}
+	}
 	if strings.HasPrefix(msg, "did not find expected ',' or") {
 		// The usual cause: text with "?" or ": " inside { … } or [ … ].
 		if q := questionInFlow(l.src.line(line)); q > 0 {
@@ -377,5 +416,18 @@ func (l *loader) isSuppressed(path []string) bool {
 			return true
 		}
 	}
+	return false
+}
+
+// checkUTF8 reports the first byte that is not UTF-8 at its own line and
+// column. yaml.v3 reads the file in blocks and reports such bytes on the
+// first line of the block, which is rarely where they are.
+func (l *loader) checkUTF8() bool {
+	line, col := l.src.badUTF8()
+	if line == 0 {
+		return true
+	}
+	d := l.add(diag.YAMLSyntax, l.src.at(line, col), "the file is not valid UTF-8 text here: save it as UTF-8 (most editors have an encoding setting), or retype this character")
+	d.Detail = "a flow is read as UTF-8; this byte is not part of any UTF-8 character"
 	return false
 }

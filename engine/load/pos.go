@@ -137,3 +137,45 @@ func style(n *yaml.Node) flow.ScalarStyle {
 	}
 	return flow.Plain
 }
+
+// tabIndent returns the 1-based line and column of the first tab in the
+// indentation of the first of lines that has one, or 0, 0.
+func (s *source) tabIndent(lines ...int) (line, col int) {
+	for _, ln := range lines {
+		text := s.line(ln)
+		for i, r := range []rune(text) {
+			if r == '\t' {
+				return ln, i + 1
+			}
+			if r != ' ' {
+				break
+			}
+		}
+	}
+	return 0, 0
+}
+
+// badUTF8 returns the 1-based line and column (in runes) of the first byte
+// that is not valid UTF-8, or 0, 0 when the file is valid.
+func (s *source) badUTF8() (line, col int) {
+	if utf8.Valid(s.src) {
+		return 0, 0
+	}
+	for ln := 1; ln <= len(s.lines); ln++ {
+		start, end := s.lines[ln-1], len(s.src)
+		if ln < len(s.lines) {
+			end = s.lines[ln]
+		}
+		b := s.src[start:end]
+		col := 1
+		for len(b) > 0 {
+			r, size := utf8.DecodeRune(b)
+			if r == utf8.RuneError && size <= 1 {
+				return ln, col
+			}
+			b = b[size:]
+			col++
+		}
+	}
+	return 0, 0
+}

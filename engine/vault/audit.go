@@ -107,7 +107,7 @@ func (v *Vault) appendAudit(actor, action, subject string, detail map[string]str
 		if err := getJSON(txn, keyAuditHead, &head); err != nil {
 			return err
 		}
-		at := v.now().UTC()
+		at := v.historyNow().UTC()
 		if at.Before(head.At) {
 			at = head.At
 		}
@@ -441,7 +441,7 @@ func (v *Vault) sweepAudit() (int, error) {
 	v.auditMu.Lock()
 	defer v.auditMu.Unlock()
 	v.auditCheckFile()
-	cutoff := v.now().Add(-v.opts.AuditRetention)
+	cutoff := v.historyNow().Add(-v.opts.AuditRetention)
 	var anchor, next auditMark
 	var head auditHead
 	var keys [][]byte

@@ -226,7 +226,7 @@ func (v *Vault) recordBackup() error {
 	if err != nil {
 		return err
 	}
-	m := backupMeta{ID: hex.EncodeToString(id), At: v.now().UTC()}
+	m := backupMeta{ID: hex.EncodeToString(id), At: v.historyNow().UTC()}
 	if err := v.ledger.mark(m.ID, m.At); err != nil {
 		return err
 	}

@@ -30,13 +30,24 @@ import (
 // hold the prefix and blocks writes meanwhile (hundreds of ms on a large
 // store), while the erasure proper must be fast.
 func (v *Vault) Erase(s SubjectID, now time.Time) (Receipt, error) {
+	return v.erase(s, now, true)
+}
+
+// erase is Erase; notify false queues no erasure notices to the subject's
+// recipients (Move: the customer asked for no erasure, and the recipient
+// records went with the data).
+func (v *Vault) erase(s SubjectID, now time.Time, notify bool) (Receipt, error) {
 	var r Receipt
 	inboxKeys, inboxPending, err := v.inboxOfSubject(s)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("vault: erase %s: %w", s, err)
 	}
 	err = v.update(func(txn *badger.Txn) error {
-		r = Receipt{Subject: s, At: now.UTC()}
+		at := now
+		if v.opts.HistoryNow != nil {
+			at = v.opts.HistoryNow()
+		}
+		r = Receipt{Subject: s, At: v.ledger.notBefore(at).UTC()}
 		sk, err := v.readKey(txn, s)
 		if err != nil {
 			return err
@@ -50,8 +61,10 @@ func (v *Vault) Erase(s SubjectID, now time.Time) (Receipt, error) {
 			if err := v.countSubject(txn, s, &r); err != nil {
 				return err
 			}
-			if r.Notices, err = v.queueErasureNotices(txn, s, sk, now); err != nil {
-				return err
+			if notify {
+				if r.Notices, err = v.queueErasureNotices(txn, s, sk, now); err != nil {
+					return err
+				}
 			}
 		}
 		r.Inbox = inboxPending

@@ -99,6 +99,33 @@ func (l *ledger) append(e ledgerEntry) error {
 	return l.write(e)
 }
 
+// notBefore returns t, or the time of the newest erasure or backup mark if
+// that is later. An erasure is never dated before what the ledger already
+// holds: a clock set back (parley chat --now in the past) would otherwise
+// date it before the marks of backups taken earlier, the retention sweep
+// would forget it first, and restoring such a backup would bring the
+// subject back.
+func (l *ledger) notBefore(t time.Time) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, es := range [][]ledgerEntry{l.entries, l.marks} {
+		for _, e := range es {
+			if e.At.After(t) {
+				t = e.At
+			}
+		}
+	}
+	return t
+}
+
+// historyNow is the clock of history (Options.HistoryNow).
+func (v *Vault) historyNow() time.Time {
+	if v.opts.HistoryNow != nil {
+		return v.opts.HistoryNow()
+	}
+	return v.now()
+}
+
 // mark appends a backup mark, fsynced.
 func (l *ledger) mark(id string, at time.Time) error {
 	l.mu.Lock()
@@ -218,7 +245,7 @@ func syncDir(dir string) error {
 // in between is finished by the next sweep. It returns the number of
 // erasures forgotten.
 func (v *Vault) sweepLedger() (int, error) {
-	cutoff := v.now().Add(-v.opts.LedgerRetention)
+	cutoff := v.historyNow().Add(-v.opts.LedgerRetention)
 	var keys [][]byte
 	err := v.db.View(func(txn *badger.Txn) error {
 		return scan(txn, []byte("e/"), true, func(k []byte, item *badger.Item) error {

@@ -3,6 +3,7 @@ package vault
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -25,6 +26,8 @@ type MoveResult struct {
 	States   int
 	Fields   int
 	Consents int
+	// Recipients counts the recipient records that moved with the data.
+	Recipients int
 	// Erasure is the receipt of the old subject's erasure (always done).
 	Erasure Receipt
 }
@@ -34,32 +37,40 @@ type MoveResult struct {
 //
 // In one transaction the conversation state, every unexpired field (with its
 // purpose, basis, collection time and expiry unchanged: a move never extends
-// retention) and every consent record (same sequence, so the history keeps
-// its order) are opened with the old subject's data key and sealed again
-// under the new subject's key. Then the old subject is erased with Erase:
-// its key is crypto-shredded, the erasure is in the ledger, and the old
-// ciphertexts are purged. Pending replies to the old id are dropped with it.
+// retention), every consent record (same sequence, so the history keeps its
+// order) and every unexpired recipient record are opened with the old
+// subject's data key and sealed again under the new subject's key. A moved
+// recipient record keeps the reference the integration knew the customer by
+// (FormerRefs), so a later erasure or STOP on the new number still reaches
+// it under that reference. Then the old subject is erased: its key is
+// crypto-shredded, the erasure is in the ledger, and the old ciphertexts are
+// purged. Pending replies to the old id are dropped with it. This erasure
+// queues no erasure notices: the customer asked for none, and the
+// recipients are still accountable to the new subject.
 //
 // Move refuses to merge: if the new subject already holds a conversation, a
-// field or a consent record, nothing is copied and the old subject is erased
-// all the same (the customer starts afresh on the new id rather than mixing
-// two people's data if the new number was reassigned). Either way the move
-// is audited with pseudonyms only (action "subject.move").
+// field, a consent or a recipient record, nothing is copied and the old
+// subject is erased all the same (the customer starts afresh on the new id
+// rather than mixing two people's data if the new number was reassigned).
+// That erasure does queue erasure notices: once the old subject is gone no
+// later request could reach its recipients any more. Either way the move is
+// audited with pseudonyms only (action "subject.move").
 //
 // Move is safe to repeat after a crash: a crash after the copy and before
 // the erasure leaves the new subject holding the data, so a second Move is
-// refused and only erases the old subject.
+// refused and only erases the old subject, without notices, since the new
+// subject's recipient records already carry the old references.
 func (v *Vault) Move(from, to SubjectID, now time.Time) (MoveResult, error) {
 	r := MoveResult{From: from, To: to}
 	if from == to {
 		return r, fmt.Errorf("vault: move %s: old and new subject are the same", from)
 	}
-	var fresh bool
+	var fresh, carried bool
 	var err error
 	for range 2 {
 		err = v.update(func(txn *badger.Txn) error {
-			r.States, r.Fields, r.Consents, fresh = 0, 0, 0, false
-			return v.moveTxn(txn, from, to, now, &r, &fresh)
+			r.States, r.Fields, r.Consents, r.Recipients, fresh, carried = 0, 0, 0, 0, false, false
+			return v.moveTxn(txn, from, to, now, &r, &fresh, &carried)
 		})
 		if !errors.Is(err, errPurgePending) {
 			break
@@ -75,20 +86,24 @@ func (v *Vault) Move(from, to SubjectID, now time.Time) (MoveResult, error) {
 	if fresh {
 		v.keyCreated(to)
 	}
-	if r.Erasure, err = v.Erase(from, now); err != nil {
+	notify := r.Outcome == MoveRefused && !carried
+	if r.Erasure, err = v.erase(from, now, notify); err != nil {
 		return MoveResult{}, fmt.Errorf("vault: move %s: %w", from, err)
 	}
 	detail := map[string]string{"to": to.Hex(), "outcome": r.Outcome,
 		"states": fmt.Sprint(r.States), "fields": fmt.Sprint(r.Fields), "consents": fmt.Sprint(r.Consents),
-		"erasure": r.Erasure.ID}
+		"recipients": fmt.Sprint(r.Recipients), "erasure": r.Erasure.ID, "notices": fmt.Sprint(len(r.Erasure.Notices))}
 	if err := v.Audit("channel", "subject.move", from.Hex(), detail); err != nil {
 		return r, fmt.Errorf("vault: move %s: %w", from, err)
 	}
 	return r, nil
 }
 
-// moveTxn copies from's data to to inside txn and sets r.Outcome.
-func (v *Vault) moveTxn(txn *badger.Txn, from, to SubjectID, now time.Time, r *MoveResult, fresh *bool) error {
+// moveTxn copies from's data to to inside txn and sets r.Outcome. carried
+// reports, for a refused move, that to's recipient records already name
+// from's references: an earlier Move copied them and crashed before the
+// erasure.
+func (v *Vault) moveTxn(txn *badger.Txn, from, to SubjectID, now time.Time, r *MoveResult, fresh, carried *bool) error {
 	src, err := v.liveKey(txn, from, false, now)
 	if err != nil {
 		return err
@@ -142,6 +157,22 @@ func (v *Vault) moveTxn(txn *badger.Txn, from, to SubjectID, now time.Time, r *M
 		return err
 	}
 	r.Consents = len(recs) - n
+	n = len(recs)
+	if err := scan(txn, prefixR(from), true, func(k []byte, item *badger.Item) error {
+		return collect(k, item, true)
+	}); err != nil {
+		return err
+	}
+	r.Recipients = len(recs) - n
+	for i := n; i < len(recs); i++ {
+		rc, err := decodeRecipient(recs[i].plain)
+		clear(recs[i].plain)
+		if err != nil {
+			return err
+		}
+		rc.FormerRefs = append(rc.FormerRefs, v.RecipientRef(from, rc.Flow, rc.Integration))
+		recs[i].plain = encodeRecipient(&rc)
+	}
 	if len(recs) == 0 {
 		r.Outcome = MoveNothing
 		return nil
@@ -156,15 +187,16 @@ func (v *Vault) moveTxn(txn *badger.Txn, from, to SubjectID, now time.Time, r *M
 		return err
 	}
 	if held {
-		r.Outcome, r.States, r.Fields, r.Consents = MoveRefused, 0, 0, 0
-		return nil
+		r.Outcome, r.States, r.Fields, r.Consents, r.Recipients = MoveRefused, 0, 0, 0, 0
+		*carried, err = v.carriesRefs(txn, from, to, now)
+		return err
 	}
 	dst, err := v.liveKey(txn, to, true, now)
 	if err != nil {
 		return err
 	}
 	*fresh = dst.fresh
-	oldPrefix := len("s/") + subjectLen // "s/", "f/" and "c/" all have two bytes
+	oldPrefix := len("s/") + subjectLen // "s/", "f/", "c/" and "r/" all have two bytes
 	for _, x := range recs {
 		k := append([]byte(nil), x.key[:2]...)
 		k = append(append(k, to...), x.key[oldPrefix:]...)
@@ -185,30 +217,47 @@ func (v *Vault) moveTxn(txn *badger.Txn, from, to SubjectID, now time.Time, r *M
 	return nil
 }
 
-// holdsData reports whether s has a conversation state, an unexpired field
-// or a consent record (a data key alone, made for a pending inbound message,
-// does not count).
+// carriesRefs reports whether one of to's recipient records names from's
+// reference for it among its former ones.
+func (v *Vault) carriesRefs(txn *badger.Txn, from, to SubjectID, now time.Time) (bool, error) {
+	sk, err := v.liveKey(txn, to, false, now)
+	if err != nil || sk == nil {
+		return false, err
+	}
+	held, err := recipients(txn, to, sk, now)
+	if err != nil {
+		return false, err
+	}
+	for _, rc := range held {
+		if slices.Contains(rc.FormerRefs, v.RecipientRef(from, rc.Flow, rc.Integration)) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// holdsData reports whether s has a conversation state, an unexpired field,
+// a consent record or an unexpired recipient record (a data key alone, made
+// for a pending inbound message, does not count).
 func (v *Vault) holdsData(txn *badger.Txn, s SubjectID, now time.Time) (bool, error) {
 	if _, err := txn.Get(keyS(s)); err == nil {
 		return true, nil
 	} else if !errors.Is(err, badger.ErrKeyNotFound) {
 		return false, err
 	}
-	found := false
-	err := scan(txn, prefixF(s), true, func(_ []byte, item *badger.Item) error {
-		return item.Value(func(b []byte) error {
-			if h, ok := parseHdr(b); ok && !h.expired(now) {
-				found = true
-			}
-			return nil
+	for _, p := range [][]byte{prefixF(s), prefixC(s), prefixR(s)} {
+		found := false
+		err := scan(txn, p, true, func(_ []byte, item *badger.Item) error {
+			return item.Value(func(b []byte) error {
+				if h, ok := parseHdr(b); ok && !h.expired(now) {
+					found = true
+				}
+				return nil
+			})
 		})
-	})
-	if err != nil || found {
-		return found, err
+		if err != nil || found {
+			return found, err
+		}
 	}
-	err = scan(txn, prefixC(s), false, func([]byte, *badger.Item) error {
-		found = true
-		return nil
-	})
-	return found, err
+	return false, nil
 }

@@ -3,8 +3,11 @@ package vault
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -208,5 +211,115 @@ func TestMoveRefusesToMerge(t *testing.T) {
 	})
 	if detail["outcome"] != MoveRefused {
 		t.Errorf("first audit entry detail = %v, want outcome %s", detail, MoveRefused)
+	}
+}
+
+func noticeRefs(t *testing.T, v *Vault, c *clock) map[string]string {
+	t.Helper()
+	due, err := v.DueNotices(c.Now().Add(time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := map[string]string{}
+	for _, n := range due {
+		refs[n.Ref] = n.Flow + "/" + n.Integration + ":" + n.Event
+	}
+	return refs
+}
+
+// TestMoveCarriesRecipientsAndTellsThemNothing: a number change is not an
+// erasure request. The recipient records move with the data, no erasure
+// notice goes out, and a later erasure on the new number reaches the
+// recipient under the reference it was sent data under (the old number's)
+// as well as the new one.
+func TestMoveCarriesRecipientsAndTellsThemNothing(t *testing.T) {
+	c := newClock()
+	v := openMem(t, c)
+	old := fillSubject(t, v, c)
+	if err := v.Commit(old, Change{Sent: []Recipient{crmRecipient()}}); err != nil {
+		t.Fatal(err)
+	}
+	to := v.SubjectID("whatsapp", "wa-new-number-5550002")
+	r, err := v.Move(old, to, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != MoveMoved || r.Recipients != 1 || len(r.Erasure.Notices) != 0 {
+		t.Fatalf("Move = %+v, want moved with 1 recipient and no erasure notice", r)
+	}
+	if refs := noticeRefs(t, v, c); len(refs) != 0 {
+		t.Fatalf("a number change queued notices %v, want none", refs)
+	}
+	rs, err := v.Recipients(to, c.Now())
+	if err != nil || len(rs) != 1 || rs[0].Integration != "crm" || !slices.Equal(rs[0].FormerRefs, []string{v.RecipientRef(old, "dental", "crm")}) {
+		t.Fatalf("recipients of the new subject = %+v, %v; want crm carrying the old reference", rs, err)
+	}
+
+	c.Add(time.Minute)
+	er, err := v.Erase(to, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := events(er.Notices); got != "dental/crm:erase,dental/crm:erase" {
+		t.Errorf("erasure on the new number notified %q, want crm twice (old and new reference)", got)
+	}
+	want := map[string]string{v.RecipientRef(old, "dental", "crm"): "dental/crm:erase", v.RecipientRef(to, "dental", "crm"): "dental/crm:erase"}
+	if refs := noticeRefs(t, v, c); !maps.Equal(refs, want) {
+		t.Errorf("queued notices by reference = %v, want %v", refs, want)
+	}
+}
+
+// TestRefusedMoveNotifiesOnlyOnce: when the new number already holds data
+// the old subject is erased and its recipients are told (nothing could reach
+// them later); a move repeated after a crash between copy and erasure finds
+// the references already carried and tells nobody.
+func TestRefusedMoveNotifiesOnlyOnce(t *testing.T) {
+	c := newClock()
+	v := openMem(t, c)
+	old := fillSubject(t, v, c)
+	if err := v.Commit(old, Change{Sent: []Recipient{crmRecipient()}}); err != nil {
+		t.Fatal(err)
+	}
+	to := v.SubjectID("whatsapp", "wa-reassigned-number-2")
+	if err := v.Commit(to, Change{State: []byte("someone else's conversation")}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := v.Move(old, to, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != MoveRefused || events(r.Erasure.Notices) != "dental/crm:erase" {
+		t.Fatalf("refused Move = %+v, want the old subject's crm told of the erasure", r)
+	}
+	if refs := noticeRefs(t, v, c); refs[v.RecipientRef(old, "dental", "crm")] != "dental/crm:erase" || len(refs) != 1 {
+		t.Errorf("queued notices = %v, want one to crm under the old reference", refs)
+	}
+
+	// The crash: the copy committed, the erasure did not.
+	old2 := v.SubjectID("whatsapp", "wa-crashing-number")
+	if err := v.Commit(old2, bookingChange(c)); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Commit(old2, Change{Sent: []Recipient{crmRecipient()}}); err != nil {
+		t.Fatal(err)
+	}
+	to2 := v.SubjectID("whatsapp", "wa-crashing-number-new")
+	var half MoveResult
+	var fresh, carried bool
+	if err := v.update(func(txn *badger.Txn) error { return v.moveTxn(txn, old2, to2, c.Now(), &half, &fresh, &carried) }); err != nil {
+		t.Fatal(err)
+	}
+	if half.Outcome != MoveMoved {
+		t.Fatalf("half move = %+v, want moved", half)
+	}
+	r, err = v.Move(old2, to2, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != MoveRefused || len(r.Erasure.Notices) != 0 || !r.Erasure.KeyDestroyed {
+		t.Errorf("repeated Move = %+v, want refused, the old key destroyed and no notice", r)
+	}
+	if refs := noticeRefs(t, v, c); len(refs) != 1 {
+		t.Errorf("queued notices after the repeated move = %v, want only the first test's one", refs)
 	}
 }

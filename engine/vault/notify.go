@@ -61,6 +61,10 @@ type Recipient struct {
 	FirstSent, LastSent time.Time
 	// Notices lists the notices queued for this recipient, oldest first.
 	Notices []SentNotice
+	// FormerRefs are the references the recipient was sent data under
+	// before the customer changed number (Move): the recipient may still
+	// hold data under them, so every notice goes out once per reference.
+	FormerRefs []string
 }
 
 // SentNotice is one notice queued for a recipient, as listed in exports and
@@ -141,6 +145,11 @@ func encodeRecipient(r *Recipient) []byte {
 		e.str(n.Receipt)
 		e.time(n.At)
 	}
+	// Added after the first release: a record without it has none.
+	e.uint(uint64(len(r.FormerRefs)))
+	for _, ref := range r.FormerRefs {
+		e.str(ref)
+	}
 	return e.b
 }
 
@@ -151,6 +160,12 @@ func decodeRecipient(b []byte) (Recipient, error) {
 	n := d.uint()
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		r.Notices = append(r.Notices, SentNotice{Flow: r.Flow, Integration: r.Integration, Event: d.str(), Receipt: d.str(), At: d.time()})
+	}
+	if d.err == nil && len(d.b) > 0 {
+		n = d.uint()
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			r.FormerRefs = append(r.FormerRefs, d.str())
+		}
 	}
 	if d.err != nil {
 		return Recipient{}, ErrCorrupt
@@ -265,11 +280,11 @@ func (v *Vault) applyRecipients(txn *badger.Txn, s SubjectID, sk *subjectKey, c 
 			if last := lastNotice(r, NoticeStop); !last.IsZero() && !r.LastSent.After(last) {
 				continue
 			}
-			n, err := v.queueNotice(txn, s, r, NoticeStop, r.OnStop, now)
+			ns, err := v.queueNotice(txn, s, r, NoticeStop, r.OnStop, now)
 			if err != nil {
 				return false, err
 			}
-			r.Notices = append(r.Notices, n)
+			r.Notices = append(r.Notices, ns...)
 			changed[id] = true
 			queued = true
 		}
@@ -295,22 +310,29 @@ func lastNotice(r *Recipient, event string) time.Time {
 	return t
 }
 
-// queueNotice queues one notice for r; the caller records the returned
-// SentNotice where the subject can see it.
-func (v *Vault) queueNotice(txn *badger.Txn, s SubjectID, r *Recipient, event, url string, now time.Time) (SentNotice, error) {
-	id, err := randomBytes(16)
-	if err != nil {
-		return SentNotice{}, err
+// queueNotice queues r's notices of one event: one for the reference the
+// recipient knows the subject by now and one for each former reference
+// (FormerRefs). The caller records the returned SentNotices where the
+// subject can see them.
+func (v *Vault) queueNotice(txn *badger.Txn, s SubjectID, r *Recipient, event, url string, now time.Time) ([]SentNotice, error) {
+	refs := append([]string{v.RecipientRef(s, r.Flow, r.Integration)}, r.FormerRefs...)
+	out := make([]SentNotice, 0, len(refs))
+	for _, ref := range refs {
+		id, err := randomBytes(16)
+		if err != nil {
+			return nil, err
+		}
+		n := Notice{
+			Receipt: hex.EncodeToString(id), Event: event, Flow: r.Flow, Integration: r.Integration,
+			URL: url, SecretEnv: r.SecretEnv, Ref: ref,
+			At: now.UTC(), NextAt: now, GiveUpAt: now.Add(NoticeGiveUp),
+		}
+		if err := v.putNotice(txn, &n, now); err != nil {
+			return nil, err
+		}
+		out = append(out, SentNotice{Flow: r.Flow, Integration: r.Integration, Event: event, Receipt: n.Receipt, At: n.At})
 	}
-	n := Notice{
-		Receipt: hex.EncodeToString(id), Event: event, Flow: r.Flow, Integration: r.Integration,
-		URL: url, SecretEnv: r.SecretEnv, Ref: v.RecipientRef(s, r.Flow, r.Integration),
-		At: now.UTC(), NextAt: now, GiveUpAt: now.Add(NoticeGiveUp),
-	}
-	if err := v.putNotice(txn, &n, now); err != nil {
-		return SentNotice{}, err
-	}
-	return SentNotice{Flow: r.Flow, Integration: r.Integration, Event: event, Receipt: n.Receipt, At: n.At}, nil
+	return out, nil
 }
 
 func (v *Vault) putNotice(txn *badger.Txn, n *Notice, now time.Time) error {
@@ -335,11 +357,11 @@ func (v *Vault) queueErasureNotices(txn *badger.Txn, s SubjectID, sk *subjectKey
 		if held[i].OnErase == "" {
 			continue
 		}
-		n, err := v.queueNotice(txn, s, &held[i], NoticeErase, held[i].OnErase, now)
+		ns, err := v.queueNotice(txn, s, &held[i], NoticeErase, held[i].OnErase, now)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, n)
+		out = append(out, ns...)
 	}
 	sortNotices(out)
 	return out, nil

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +219,24 @@ func TestNoticeRetriesThenGivesUp(t *testing.T) {
 	}
 	if len(due()) != 0 {
 		t.Error("a delivered notice is still queued")
+	}
+}
+
+// TestRecipientRecordsWithoutFormerRefsStillDecode: records written before
+// FormerRefs existed end after the notices; they decode with none, and a
+// record with former references keeps them.
+func TestRecipientRecordsWithoutFormerRefsStillDecode(t *testing.T) {
+	r := crmRecipient()
+	r.Notices = []SentNotice{{Flow: r.Flow, Integration: r.Integration, Event: NoticeStop, Receipt: "abc"}}
+	b := encodeRecipient(&r)
+	old := b[:len(b)-1] // without the trailing count of zero former references
+	got, err := decodeRecipient(old)
+	if err != nil || got.OnErase != r.OnErase || len(got.Notices) != 1 || got.FormerRefs != nil {
+		t.Errorf("decode of a record without former references = %+v, %v", got, err)
+	}
+	r.FormerRefs = []string{"ref-one", "ref-two"}
+	got, err = decodeRecipient(encodeRecipient(&r))
+	if err != nil || !slices.Equal(got.FormerRefs, r.FormerRefs) {
+		t.Errorf("former references decoded as %v, %v; want %v", got.FormerRefs, err, r.FormerRefs)
 	}
 }

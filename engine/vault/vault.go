@@ -67,6 +67,11 @@ type Options struct {
 	MasterKey []byte
 	// Now is the engine clock; time.Now when nil.
 	Now func() time.Time
+	// HistoryNow dates and expires history: audit entries, erasures in the
+	// ledger, backup marks. Nil: Now. A simulation that moves Now to
+	// another time (parley chat --now) keeps it on the real clock, so no
+	// entry is dated in the past or the future.
+	HistoryNow func() time.Time
 	// Logger receives Badger's warnings and errors and the vault's own
 	// background failures. Nil: silent.
 	Logger *slog.Logger
