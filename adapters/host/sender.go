@@ -182,7 +182,7 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 		if q.status == "" || q.status == "queued" {
 			// Recorded before the send: after a crash only entries marked
 			// so may have reached the customer.
-			if err := h.store.OutboxSending(ctx, []uint64{q.seq}); err != nil {
+			if err := h.write(ackReq{ack: session.Ack{Seq: q.seq}, mark: true}); err != nil {
 				h.storeFailed(err)
 				return storeRetry, false
 			}
@@ -228,7 +228,7 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 		next = sq.items[1].seq
 	}
 	h.sendMu.Unlock()
-	if err := h.ack(session.Ack{Seq: q.seq, Subject: subject, ChannelMsgID: statusKey(it.Ch, q.sentID), Next: next}); err != nil {
+	if err := h.write(ackReq{ack: session.Ack{Seq: q.seq, Subject: subject, ChannelMsgID: statusKey(it.Ch, q.sentID), Next: next}}); err != nil {
 		h.storeFailed(err)
 		h.log.Error("outbox acknowledgement failed; retrying it (the reply is not sent again)", "subject", subject, "seq", q.seq)
 		return storeRetry, false
@@ -308,25 +308,30 @@ func (h *Host) reopen(subject string) {
 	h.sendMu.Unlock()
 }
 
-// ackReq is one acknowledgement on its way to ackLoop.
+// ackReq is one outbox write on its way to ackLoop: an acknowledgement, or
+// (mark) the mark of an entry whose send starts now.
 type ackReq struct {
 	ack  session.Ack
+	mark bool
 	done chan error
 }
 
-// ack hands an acknowledgement to ackLoop and waits until it is written.
-func (h *Host) ack(a session.Ack) error {
-	r := ackReq{ack: a, done: make(chan error, 1)}
+// write hands r to ackLoop and waits until it is written.
+func (h *Host) write(r ackReq) error {
+	r.done = make(chan error, 1)
 	h.acks <- r
 	return <-r.done
 }
 
-// ackLoop writes acknowledgements, batching whatever has arrived meanwhile
-// into one store write: one write for many customers' sends.
+// ackLoop writes acknowledgements and send marks, batching whatever has
+// arrived meanwhile: one write of each kind for many customers' sends. (A
+// customer has at most one request here at a time, so the order of the two
+// writes does not matter.)
 func (h *Host) ackLoop() {
 	defer close(h.ackDone)
 	batch := make([]ackReq, 0, 256)
 	acks := make([]session.Ack, 0, 256)
+	marks := make([]uint64, 0, 256)
 	for r := range h.acks {
 		batch = append(batch[:0], r)
 	fill:
@@ -341,15 +346,30 @@ func (h *Host) ackLoop() {
 				break fill
 			}
 		}
-		acks = acks[:0]
+		acks, marks = acks[:0], marks[:0]
 		for _, r := range batch {
-			acks = append(acks, r.ack)
+			if r.mark {
+				marks = append(marks, r.ack.Seq)
+			} else {
+				acks = append(acks, r.ack)
+			}
 		}
 		// Not the host's context: acknowledgements still arriving while
 		// shutting down are worth writing.
-		err := h.store.OutboxAck(context.WithoutCancel(h.ctx), acks)
+		ctx := context.WithoutCancel(h.ctx)
+		var markErr, ackErr error
+		if len(marks) > 0 {
+			markErr = h.store.OutboxSending(ctx, marks)
+		}
+		if len(acks) > 0 {
+			ackErr = h.store.OutboxAck(ctx, acks)
+		}
 		for _, r := range batch {
-			r.done <- err
+			if r.mark {
+				r.done <- markErr
+			} else {
+				r.done <- ackErr
+			}
 		}
 	}
 }
