@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -223,4 +224,74 @@ func TestDeliveryStatusesSurviveARestart(t *testing.T) {
 		t.Errorf("stored status = %+v (known %v, %v), want read", u, known, err)
 	}
 	h2.Stop(t.Context())
+}
+
+// downFree is a channel whose replies are all templates (Free: no window
+// limits them) and whose sends always fail with a retryable error.
+type downFree struct {
+	*fakeChannel
+	tries chan struct{}
+}
+
+func (c downFree) Render(to, lang string, m runtime.Message) []host.Outbound {
+	out := c.fakeChannel.Render(to, lang, m)
+	for i := range out {
+		out[i].Free = true
+	}
+	return out
+}
+
+func (c downFree) Send(context.Context, host.Outbound) (string, error) {
+	select {
+	case c.tries <- struct{}{}:
+	default:
+	}
+	return "", errFakeDown
+}
+
+func (c downFree) Classify(host.Outbound, error, int, time.Time) host.SendFailure {
+	return host.SendFailure{Retry: true, Delay: time.Millisecond}
+}
+
+// TestRepliesNotBoundByAWindowAreGivenUpAfterTheirUsefulLife: a reply the
+// channel's window does not bound is retried past any attempt count, and
+// given up once it is MaxReplyAge old (by the host's clock).
+func TestRepliesNotBoundByAWindowAreGivenUpAfterTheirUsefulLife(t *testing.T) {
+	r := newRig(t)
+	defer r.vault.Close()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	ch := downFree{fakeChannel: newFake(), tries: make(chan struct{})}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	h, err := host.New(host.Config{Store: r.store, Engine: &runtime.Engine{Lookup: r.flows.Get, Store: r.store, Now: clock}, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Register(ch, "booking")
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dup, err := h.Accept(t.Context(), "fake", "user-tpl", host.Message{ID: "in-1", From: "user-tpl", Type: "text", Text: "hi", At: now.UnixNano()})
+	if err != nil || dup {
+		t.Fatalf("Accept = %v, %v", dup, err)
+	}
+	for range 20 { // well past the old 12 attempts
+		<-ch.tries
+	}
+	mu.Lock()
+	now = now.Add(host.MaxReplyAge + time.Minute)
+	mu.Unlock()
+	stopCtx, stopCancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer stopCancel()
+	if err := h.Stop(stopCtx); err != nil { // lets the retries due now run
+		t.Fatal(err)
+	}
+	if v := counter(t, h.Metrics().OutboxFailed); v != 2 {
+		t.Errorf("replies given up = %v, want 2", v)
+	}
+	if out, err := r.store.OutboxPending(t.Context()); err != nil || len(out) != 0 {
+		t.Errorf("outbox pending %d, %v; want none", len(out), err)
+	}
 }

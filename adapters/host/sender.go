@@ -173,7 +173,11 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 			it.Outbound = re
 			h.log.Info("outside the 24-hour window: sending the flow's template instead", "subject", subject, "seq", q.seq)
 		}
-		if it.Free && it.Queued != 0 && now.Sub(time.Unix(0, it.Queued)) > MaxReplyAge {
+		queuedAt := it.Queued
+		if queuedAt == 0 { // queued by an older version: no later than its inbound message
+			queuedAt = it.InboundAt
+		}
+		if it.Free && queuedAt != 0 && now.Sub(time.Unix(0, queuedAt)) > MaxReplyAge {
 			m.OutboxFailed.Inc()
 			h.log.Error("reply given up: not sent within its useful life", "subject", subject, "seq", q.seq, "attempts", q.attempt)
 			h.store.OutboxDone(ctx, q.seq)
