@@ -564,6 +564,7 @@ func (h *handler) subjectRequest(rq *request, rectify bool) (*subjectBody, error
 	if _, err := dec.Token(); err != io.EOF {
 		return reject(fiber.StatusBadRequest, invalidBodyMsg)
 	}
+	b.Channel = strings.ToLower(strings.TrimSpace(b.Channel)) // "WhatsApp" as a DPO may type it
 	switch {
 	case !channelPattern.MatchString(b.Channel) || !slices.Contains(h.channels, b.Channel):
 		return reject(fiber.StatusBadRequest, "channel must be one of: "+strings.Join(h.channels, ", "))

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/adapters/whatsapp"
 	"github.com/parleyhq/parley/engine/compile"
 	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/session"
@@ -93,11 +94,7 @@ func (h *HTTPCaller) post(ctx context.Context, name, url, secretEnv string, time
 			req.Header.Set("Authorization", "Bearer "+secret)
 		}
 	}
-	client := h.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
+	resp, err := noRedirects(h.Client).Do(req)
 	if err != nil {
 		return fmt.Errorf("integration %s: not reachable", name)
 	}
@@ -177,4 +174,20 @@ func (s *Server) noticeLoop(ctx context.Context) {
 		}
 		s.deliverNotices(ctx)
 	}
+}
+
+// noRedirects returns c (http.DefaultClient when nil) made to follow no
+// redirect: an integration answers at the address the flow declares, and a
+// 3xx to another address (plain http, another host) must not receive the
+// fields or the bearer token. A 3xx answer then fails the call.
+func noRedirects(c *http.Client) *http.Client {
+	if c == nil {
+		c = http.DefaultClient
+	}
+	if c.CheckRedirect != nil {
+		return c
+	}
+	cp := *c
+	cp.CheckRedirect = whatsapp.RefuseRedirect
+	return &cp
 }

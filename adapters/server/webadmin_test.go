@@ -162,3 +162,24 @@ func TestAdminExportEraseAndReload(t *testing.T) {
 		t.Errorf("flows after the fixed reload: %v, want booking and hello", ids)
 	}
 }
+
+// TestAdminTakesTheNumberAsPeopleWriteIt: a DPO answering a request types
+// the customer's number with a + and spaces, or the channel with capitals;
+// the admin API must reach the same customer as the CLI does, or an export
+// answers "nothing held" and an erasure destroys nothing.
+func TestAdminTakesTheNumberAsPeopleWriteIt(t *testing.T) {
+	e := newEnv(t, envOptions{tokens: "operator:" + operatorToken + ",dpo:" + dpoToken})
+	e.converse(t, "15550004321", "Ada", "ada@example.com")
+	typed := `{"channel":"WhatsApp","user":"+1 555-000-4321"}`
+	status, ex := e.adminCall(t, http.MethodPost, "/subjects/export", operatorToken, typed)
+	if f, _ := ex["fields"].([]any); status != 200 || len(f) != 3 {
+		t.Fatalf("export of %s: status %d, %d fields; want 200 and the 3 fields held", typed, status, len(f))
+	}
+	if status, out := e.adminCall(t, http.MethodPost, "/subjects/erase", dpoToken, typed); status != 200 || out["key_destroyed"] != true {
+		t.Fatalf("erase of %s: status %d, %v; want the customer's key destroyed", typed, status, out)
+	}
+	_, ex = e.adminCall(t, http.MethodPost, "/subjects/export", operatorToken, `{"channel":"whatsapp","user":"15550004321"}`)
+	if f, _ := ex["fields"].([]any); len(f) != 0 {
+		t.Errorf("after the erasure the customer still holds %d fields", len(f))
+	}
+}

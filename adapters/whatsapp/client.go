@@ -27,7 +27,13 @@ const (
 	maxResponseBytes = 1 << 20
 )
 
-var defaultHTTP = &http.Client{Timeout: DefaultTimeout}
+var defaultHTTP = &http.Client{Timeout: DefaultTimeout, CheckRedirect: RefuseRedirect}
+
+// RefuseRedirect, as an http.Client's CheckRedirect, makes it follow no
+// redirect: a 3xx answer is returned as the answer. A 3xx from the Graph
+// API then fails the send instead of carrying the reply and the access
+// token to another address.
+func RefuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Client sends messages through the Cloud API. The zero value of BaseURL,
 // APIVersion and HTTP selects the defaults; tests point BaseURL at an
@@ -140,6 +146,12 @@ func (e *APIError) Retryable() bool {
 // since the user last wrote. Never retry as free-form; send an approved
 // template instead. The same code can arrive later in a failed status.
 func (e *APIError) OutsideWindow() bool { return e.HasCode && e.Code == 131047 }
+
+// Throttled reports a throughput limit on the business number: HTTP 429 or
+// 130429. Hold the whole number (Pacer.HoldNumber) until the retry.
+func (e *APIError) Throttled() bool {
+	return e.HTTPStatus == http.StatusTooManyRequests || (e.HasCode && e.Code == 130429)
+}
 
 // PairRateLimited reports 131056: too many messages to this one user. Slow
 // that user only (Pacer.HoldUser); other users are unaffected.
@@ -254,8 +266,13 @@ func (c *Client) post(ctx context.Context, body, out any) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	hc := c.HTTP
-	if hc == nil {
+	switch {
+	case hc == nil:
 		hc = defaultHTTP
+	case hc.CheckRedirect == nil:
+		cp := *hc
+		cp.CheckRedirect = RefuseRedirect
+		hc = &cp
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

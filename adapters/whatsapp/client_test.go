@@ -307,3 +307,22 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestClientFollowsNoRedirect: a Graph API answer redirecting elsewhere
+// fails the send; the reply and the access token never reach the other
+// address, whatever client the caller configured (here one without a
+// redirect policy of its own).
+func TestClientFollowsNoRedirect(t *testing.T) {
+	elsewhere := newFakeGraph(t, replyFile(t, 200, "send-response-success.json"))
+	f := newFakeGraph(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.srv.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	})
+	c := f.client()
+	c.HTTP = &http.Client{} // no CheckRedirect: the client must still refuse
+	if _, err := c.Send(t.Context(), textRequestFor(t)); err == nil {
+		t.Error("Send through a 307 succeeded; want an error")
+	}
+	if got := elsewhere.requests(); len(got) != 0 {
+		t.Errorf("the redirect target got %d requests (token %q); want none", len(got), got[0].Auth)
+	}
+}

@@ -39,18 +39,23 @@ no flow file, 3 when the output cannot be written.`,
 
 // ropaRecordKinds are the records the engine keeps besides the declared
 // fields, with their lifetime (docs/privacy.md sections 2, 5, 8a, 9, 10).
-// The vault's lifecycle table is the source these mirror: when it is
-// exported, this list is built from it instead and the text stays here.
+// They summarise, for a reader of the record, the rows of the vault's
+// lifecycle table (vault.Lifecycles, docs/privacy.md section 5a) that hold
+// anything about a person; TestROPACoversTheLifecycleTable keeps the two
+// in step.
 var ropaRecordKinds = []lint.RecordKind{
 	{Name: "field",
 		What:      map[string]string{"en": "one answer, sealed with the person's own key", "it": "una risposta, cifrata con la chiave propria della persona"},
 		Retention: map[string]string{"en": "the field's retention, then deleted at the next sweep (within 10 minutes)", "it": "la conservazione del campo, poi cancellata al passaggio successivo (entro 10 minuti)"}},
 	{Name: "consent",
 		What:      map[string]string{"en": "consent given, declined or withdrawn, with time and purpose", "it": "consenso dato, negato o revocato, con data e finalità"},
-		Retention: map[string]string{"en": "until the person is erased (evidence that collection was lawful)", "it": "fino alla cancellazione della persona (prova della liceità della raccolta)"}},
+		Retention: map[string]string{"en": "the proof period: the longest retention of the purpose's fields plus 1 year (evidence that collection was lawful), or until the person is erased", "it": "il periodo di prova: la conservazione più lunga dei campi della finalità più 1 anno (prova della liceità della raccolta), o fino alla cancellazione della persona"}},
 	{Name: "conversation",
-		What:      map[string]string{"en": "where the person is in the flow, and messages waiting to be sent", "it": "il punto del flusso in cui si trova la persona e i messaggi in attesa di invio"},
-		Retention: map[string]string{"en": "until the conversation ends or the person is erased", "it": "fino alla fine della conversazione o alla cancellazione della persona"}},
+		What:      map[string]string{"en": "where the person is in the flow", "it": "il punto del flusso in cui si trova la persona"},
+		Retention: map[string]string{"en": "the flow's conversation_retention (default 30 days) after the last message, or until the person is erased", "it": "la conversation_retention del flusso (predefinita 30 giorni) dall'ultimo messaggio, o fino alla cancellazione della persona"}},
+	{Name: "messages",
+		What:      map[string]string{"en": "messages received and replies waiting to be sent, sealed under a short-lived key", "it": "messaggi ricevuti e risposte in attesa di invio, cifrati con una chiave di breve durata"},
+		Retention: map[string]string{"en": "unreadable within minutes of being processed or accepted by the channel (the key is destroyed); message ids kept 7 days without content to drop duplicates", "it": "illeggibili pochi minuti dopo l'elaborazione o l'accettazione da parte del canale (la chiave è distrutta); gli id dei messaggi restano 7 giorni senza contenuto per scartare i duplicati"}},
 	{Name: "recipient",
 		What:      map[string]string{"en": "which integration received which fields, to notify it of erasure", "it": "quale integrazione ha ricevuto quali campi, per notificarle la cancellazione"},
 		Retention: map[string]string{"en": "2 years; notices given up after 7 days", "it": "2 anni; le notifiche sono abbandonate dopo 7 giorni"}},

@@ -20,6 +20,7 @@ import (
 	"github.com/parleyhq/parley/adapters/admin"
 	"github.com/parleyhq/parley/adapters/host"
 	"github.com/parleyhq/parley/adapters/server"
+	"github.com/parleyhq/parley/adapters/whatsapp"
 	"github.com/parleyhq/parley/engine/session"
 )
 
@@ -73,6 +74,7 @@ func runServe(c *cli, args []string) int {
 	webChat := fs.String("web-chat", "auto", "local web chat at /: on, off, or auto (on when --addr is a loopback address)")
 	workers := fs.Int("workers", 64, "concurrent conversation workers")
 	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long to flush the outbox on shutdown")
+	minFree := fs.Uint64("min-free", defaultMinFreeMiB, "MiB the data directory's disk must keep free; below it webhooks are refused (5xx) and /readyz is unready")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	debugAddr := fs.String("debug-addr", "", "serve Go pprof profiles on this loopback address (off by default)")
 	if code, ok := c.parse(fs, args); !ok {
@@ -170,6 +172,7 @@ func runServe(c *cli, args []string) int {
 	srv, err := server.New(server.Config{
 		Store: store, Flows: flows, Logger: log, WhatsApp: wa, WebChat: web, AdminTokens: tokens,
 		Caller: caller, Notices: caller, Workers: *workers,
+		CanWrite: diskGuard(*vf.data, *minFree<<20, diskFree, time.Now),
 	})
 	if err != nil {
 		ln.Close()
@@ -219,23 +222,18 @@ func runServe(c *cli, args []string) int {
 	return exitOK
 }
 
-// noRedirect makes a client return a 3xx answer as the answer instead of
-// following it: a redirect may lead to plain http, and Go's client re-sends
-// the body of a 307 and keeps the bearer token for the same host.
-func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
 // integrationClient is the HTTP client of integration calls and notices. A
 // 3xx answer fails the call (on_fail): an integration must answer at the
 // address the flow declares.
 func integrationClient() *http.Client {
-	return &http.Client{CheckRedirect: noRedirect}
+	return &http.Client{CheckRedirect: whatsapp.RefuseRedirect}
 }
 
 // graphClient is the HTTP client of the WhatsApp sender: the pool the
 // server would use by default, following no redirect (a 3xx fails the send
 // like any other error answer).
 func graphClient() *http.Client {
-	return &http.Client{Timeout: 15 * time.Second, CheckRedirect: noRedirect, Transport: &http.Transport{
+	return &http.Client{Timeout: 15 * time.Second, CheckRedirect: whatsapp.RefuseRedirect, Transport: &http.Transport{
 		MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}}
 }
 

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -95,10 +96,18 @@ func Files(paths []string) (*Set, error) {
 	return s, nil
 }
 
+// MaxWalk bounds how many entries Expand visits below the directories it
+// is given: a flows directory holds tens of files, and a mistyped --flows
+// (/, /tmp, a home directory) must fail fast with a clear error instead of
+// walking the whole disk.
+var MaxWalk = 20000
+
 // Expand turns files and directories into the sorted list of flow files
-// they name: a directory contributes every *.yaml and *.yml below it.
+// they name: a directory contributes every *.yaml and *.yml below it
+// (hidden files and directories, node_modules and vendor excepted).
 func Expand(paths []string) ([]string, error) {
 	var out []string
+	visited := 0
 	seen := map[string]bool{}
 	add := func(p string) {
 		if !seen[p] {
@@ -118,6 +127,12 @@ func Expand(paths []string) ([]string, error) {
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
+			}
+			if visited++; visited > MaxWalk {
+				return fmt.Errorf("%s holds more than %d files and folders, far more than a flows directory: name the directory that holds the flows", p, MaxWalk)
+			}
+			if d.IsDir() && path != p && (d.Name() == "node_modules" || d.Name() == "vendor") {
+				return filepath.SkipDir
 			}
 			if path != p && strings.HasPrefix(d.Name(), ".") {
 				// Hidden directories, and hidden files such as the lint

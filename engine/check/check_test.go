@@ -2,6 +2,8 @@ package check_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -72,5 +74,36 @@ func TestGraphIsCheckedWhenOtherPartsHaveErrors(t *testing.T) {
 		if !got[want] {
 			t.Errorf("diagnostics %v lack %s", r.Diags, want)
 		}
+	}
+}
+
+// TestExpandRefusesAHugeTree: a mistyped --flows (/, /tmp, a home folder)
+// fails at once with a message naming the directory, instead of walking
+// the whole disk.
+func TestExpandRefusesAHugeTree(t *testing.T) {
+	defer func(n int) { check.MaxWalk = n }(check.MaxWalk)
+	check.MaxWalk = 200 // the real bound, 20,000, takes seconds to build on disk
+	dir := t.TempDir()
+	for i := range check.MaxWalk / 10 {
+		sub := filepath.Join(dir, fmt.Sprintf("d%03d", i))
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 10 {
+			if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%03d.txt", j)), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	_, err := check.Expand([]string{dir})
+	if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "name the directory that holds the flows") {
+		t.Fatalf("Expand of a tree of %d files = %v; want an error naming it", check.MaxWalk, err)
+	}
+	flows := t.TempDir()
+	if err := os.WriteFile(filepath.Join(flows, "a.yaml"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := check.Expand([]string{flows}); err != nil || len(got) != 1 {
+		t.Errorf("Expand of a small flows directory = %v, %v; want its one flow", got, err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/engine/runtime"
@@ -31,9 +32,11 @@ var _ runtime.Store = (*Store)(nil)
 func New(v *vault.Vault) *Store { return &Store{V: v} }
 
 // Subject returns the runtime subject for a channel user: the vault's
-// pseudonym, never the user id itself.
+// pseudonym, never the user id itself. The channel is case-insensitive and
+// the id is taken in its canonical form (UserID), so an operator's
+// "WhatsApp:+1 555 …" reaches the customer whose wa_id is 1555….
 func (s *Store) Subject(channel, userID string) string {
-	return s.V.SubjectID(channel, userID).Hex()
+	return s.V.SubjectID(strings.ToLower(strings.TrimSpace(channel)), UserID(userID)).Hex()
 }
 
 // state is what is persisted of runtime.State (see codec.go); field values

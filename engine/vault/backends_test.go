@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	badger "github.com/dgraph-io/badger/v4"
+
 	"github.com/parleyhq/parley/engine/store"
 	"github.com/parleyhq/parley/engine/store/postgres"
 	"github.com/parleyhq/parley/engine/store/postgres/pgtest"
@@ -53,6 +55,34 @@ func openPG(t testing.TB, url string, c *clock) (*Vault, store.Store) {
 	return v, st
 }
 
+// recordOf returns the value of key as the vault's backend holds it and its
+// expiry there (Badger: its TTL, Unix seconds; a store: Unix nanoseconds).
+func recordOf(t testing.TB, v *Vault, key []byte) (val []byte, exp uint64) {
+	t.Helper()
+	var err error
+	if v.st != nil {
+		err = v.st.View(context.Background(), func(r store.Reader) error {
+			rec, err := r.Get(key)
+			val, exp = rec.Value, uint64(rec.ExpiresAt.UnixNano())
+			return err
+		})
+	} else {
+		err = v.db.View(func(txn *badger.Txn) error {
+			item, err := txn.Get(key)
+			if err != nil {
+				return err
+			}
+			exp = item.ExpiresAt()
+			val, err = item.ValueCopy(nil)
+			return err
+		})
+	}
+	if err != nil {
+		t.Fatalf("reading %q from the backend: %v", key, err)
+	}
+	return val, exp
+}
+
 // backendNeutral are the tests that run on every backend: they open their
 // vaults with openMem and judge only what the vault's API returns.
 var backendNeutral = []struct {
@@ -67,6 +97,7 @@ var backendNeutral = []struct {
 	{"AuditEntriesAreNeverBackdated", TestAuditEntriesAreNeverBackdated},
 	{"StopNoticesOnlyForNewData", TestStopNoticesOnlyForNewData},
 	{"NoticeRetriesThenGivesUp", TestNoticeRetriesThenGivesUp},
+	{"OutboxAckKeepsStatusesThatNeverRegress", TestOutboxAckKeepsStatusesThatNeverRegress},
 }
 
 func TestOnPostgres(t *testing.T) {

@@ -30,8 +30,9 @@ import (
 // with it every variable it captures), which cost the turn path about 50
 // allocations before they were made concrete.
 type kvItem struct {
-	it *badger.Item
-	v  []byte
+	it  *badger.Item
+	v   []byte
+	exp time.Time // a store record's expiry
 }
 
 // Value calls fn with the value.
@@ -88,7 +89,7 @@ func (x kvTx) Get(key []byte) (kvItem, error) {
 	if err != nil {
 		return kvItem{}, err
 	}
-	return kvItem{v: r.Value}, nil
+	return kvItem{v: r.Value, exp: r.ExpiresAt}, nil
 }
 
 // Scan calls fn for every live key under prefix, in ascending byte order;
@@ -120,7 +121,7 @@ func (x kvTx) Scan(prefix []byte, values bool, fn func(k []byte, it kvItem) erro
 		return err
 	}
 	for _, r := range recs {
-		if err := fn(r.Key, kvItem{v: r.Value}); err != nil {
+		if err := fn(r.Key, kvItem{v: r.Value, exp: r.ExpiresAt}); err != nil {
 			return err
 		}
 	}
@@ -143,6 +144,17 @@ func (x kvTx) SetTTL(key, value []byte, ttl time.Duration) error {
 		return x.b.SetEntry(badger.NewEntry(key, value).WithTTL(ttl))
 	}
 	return x.t.Set(key, value, x.now.Add(ttl))
+}
+
+// SetLike stores value under key with the expiry like (read in this
+// transaction) has: a record that changes but keeps its lifetime.
+func (x kvTx) SetLike(key, value []byte, like kvItem) error {
+	if x.b != nil {
+		e := badger.NewEntry(key, value)
+		e.ExpiresAt = like.it.ExpiresAt()
+		return x.b.SetEntry(e)
+	}
+	return x.t.Set(key, value, like.exp)
 }
 
 // Delete removes key; a missing key is not an error.
