@@ -148,6 +148,9 @@ func TestPostgresErasureAndExpiryLeaveNothing(t *testing.T) {
 	if err != nil || len(sealed) < 6 {
 		t.Fatalf("sealed values read = %d, %v; want the state, 3 fields, a consent, inbox, outbox and keep's field", len(sealed), err)
 	}
+	if rec, err := AttackerViewStore(st, testKey(1)); err != nil || !rec.Contains([]byte(canaries[4])) {
+		t.Fatalf("before the erasure the attacker view reads no canary (%v): the check below could not fail", err)
+	}
 	if !containsAny(pgtest.Raw(t, url), sealed) {
 		t.Fatal("before the erasure the raw files hold none of the sealed values: the scan below could not fail")
 	}
@@ -309,5 +312,37 @@ func TestPostgresConcurrentTurnsOnASmallPool(t *testing.T) {
 	}
 	if len(seen) != 16*5*2 {
 		t.Errorf("%d distinct outbox seqs, want %d", len(seen), 16*5*2)
+	}
+}
+
+// TestPostgresSweepDeletesWhatOnlyATTLBounds: a delivery-status record
+// (kept for the dedupe window by its expiry alone) is deleted from the
+// database by the sweep after the window; on Badger its TTL does that.
+// Control: without the sweep, the store still holds it, expired.
+func TestPostgresSweepDeletesWhatOnlyATTLBounds(t *testing.T) {
+	for _, sweep := range []bool{false, true} {
+		c := newClock()
+		v, st := openPG(t, pgtest.URL(t), c)
+		s := v.SubjectID("whatsapp", canaries[2])
+		seq, err := v.OutboxPut(s, []byte("hello"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.OutboxAckMany([]OutboxAck{{Seq: seq, Subject: s, ChannelMsgID: "whatsapp\x00wamid.TTL"}}); err != nil {
+			t.Fatal(err)
+		}
+		c.Add(v.opts.DedupeWindow + day)
+		if sweep {
+			if _, err := v.Sweep(c.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		left, err := st.DeleteExpired(context.Background(), []byte("ow/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{false: 1, true: 0}[sweep]; len(left) != want {
+			t.Errorf("sweep=%v: %d expired status records still in the database, want %d", sweep, len(left), want)
+		}
 	}
 }

@@ -92,6 +92,14 @@ func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 	if st.Audit, st.Ledger, err = v.sweepHistory(); err != nil {
 		return st, err
 	}
+	if v.st != nil {
+		// What only a TTL bounds (dedupe and status records, markers)
+		// leaves a store here; on Badger its TTL drops it at a compaction.
+		// The rows go physically with the next Purge's VACUUM FULL.
+		if _, err := v.st.DeleteExpired(context.Background(), nil); err != nil {
+			return st, fmt.Errorf("vault: sweep: %w", err)
+		}
+	}
 	if !v.opts.InMemory && v.st == nil {
 		for v.db.RunValueLogGC(0.5) == nil {
 		}

@@ -189,6 +189,9 @@ func fromTS(t *time.Time) time.Time {
 // plan: a generic plan for "$2 IS NULL OR key < $2" could not use the
 // upper bound and would read the index to its end.
 func keyRange(prefix []byte) (cond string, lo, hi []byte) {
+	if prefix == nil {
+		prefix = []byte{} // pgx sends a nil slice as NULL, and key >= NULL matches nothing
+	}
 	if hi = store.PrefixEnd(prefix); hi == nil {
 		return "key >= $1 AND $2::bytea IS NULL", prefix, nil
 	}

@@ -171,12 +171,19 @@ func testScanOrder(t *testing.T, b Backend) {
 	if got := scanKeys(t, s, ""); len(got) != len(keys) || got[0] != "o/z" || got[len(got)-1] != "q/a" {
 		t.Errorf("Scan(\"\") = %q, want all %d keys in order", got, len(keys))
 	}
+	n := 0
+	err := s.View(context.Background(), func(r store.Reader) error {
+		return r.Scan(nil, func(store.Record) error { n++; return nil })
+	})
+	if err != nil || n != len(keys) {
+		t.Errorf("Scan(nil) = %d keys, %v; want all %d, as Scan(\"\")", n, err, len(keys))
+	}
 	if got := scanKeys(t, s, "p/\xff"); fmt.Sprint(got) != fmt.Sprint([]string{"p/\xff"}) {
 		t.Errorf("Scan(p/\\xff) = %q", got)
 	}
 	// ErrStop ends the scan without an error; values come with the keys;
 	// the transaction's own writes and deletes are seen.
-	err := s.Update(context.Background(), func(x store.Txn) error {
+	err = s.Update(context.Background(), func(x store.Txn) error {
 		if err := x.Set([]byte("p/a/15"), []byte("v:p/a/15"), time.Time{}); err != nil {
 			return err
 		}
