@@ -56,6 +56,10 @@ func TestChatExportEraseOnPostgres(t *testing.T) {
 		t.Errorf("export after erase = %+v, %v; want nothing", got, err)
 	}
 	e.must("", "audit", "verify", "--store", url, "--key-file", e.key)
+	e.must("", "purge", "--store", url, "--key-file", e.key)
+	if r := e.parley("", "backup", "--store", url, "--key-file", e.key, "--out", filepath.Join(t.TempDir(), "b.pvb")); r.code == 0 || !strings.Contains(r.stderr, "pg_dump") {
+		t.Errorf("backup --store: exit %d, stderr %q; want a refusal that points at pg_dump", r.code, r.stderr)
+	}
 	if leaks := findLeaks(pgtest.Raw(t, url), canaries); len(leaks) != 0 {
 		t.Errorf("after erase the database files hold: %v", leaks)
 	}
