@@ -243,6 +243,20 @@ func TestPostgresSecondInstanceSharesEverything(t *testing.T) {
 		}
 		seen[seq] = true
 	}
+	// A key the first instance makes after the second opened (the period
+	// passed) is found by the second too.
+	c.Add(a.opts.TransientKeyPeriod + time.Minute)
+	if _, err := a.OutboxPut(s, []byte(canaries[0])); err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.OutboxPending()
+	found := false
+	for _, o := range out {
+		found = found || string(o.Payload) == canaries[0]
+	}
+	if err != nil || !found {
+		t.Fatalf("second instance OutboxPending = %d entries, %v; want the reply sealed under the first's new transient key", len(out), err)
+	}
 	if _, err := b.Erase(s, c.Now()); err != nil {
 		t.Fatal(err)
 	}

@@ -330,6 +330,9 @@ func (v *Vault) inboxDurable() error {
 // erased subjects (key destroyed) are skipped.
 func (v *Vault) InboxPending() ([]InboxEntry, error) {
 	raw, err := v.readInbox(nil)
+	if err == nil {
+		err = v.tk.refresh()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("vault: inbox pending: %w", err)
 	}

@@ -174,6 +174,9 @@ func (v *Vault) putOutbox(txn kvTxn, s SubjectID, sk *subjectKey, payload []byte
 
 // OutboxPending returns the entries not yet done, in queue order.
 func (v *Vault) OutboxPending() ([]OutboxEntry, error) {
+	if err := v.tk.refresh(); err != nil {
+		return nil, fmt.Errorf("vault: outbox pending: %w", err)
+	}
 	var out []OutboxEntry
 	err := v.view(func(txn kvReader) error {
 		keys := map[SubjectID]*subjectKey{}

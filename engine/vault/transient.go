@@ -119,14 +119,33 @@ func openTransient(o Options) (*transientKeys, error) {
 	return t, nil
 }
 
-// load reads every transient key of the store.
-func (t *transientKeys) load() error {
+// load reads every transient key of the store at Open; the newest is the
+// current one.
+func (t *transientKeys) load() error { return t.readStore(true) }
+
+// refresh adds the keys of the store this process does not know (made by
+// another instance), before a transaction that opens payloads: fetching
+// one inside it would need a second pooled connection (see nextSeq in
+// kv.go). A no-op off a store.
+func (t *transientKeys) refresh() error {
+	if t.st == nil {
+		return nil
+	}
+	return t.readStore(false)
+}
+
+func (t *transientKeys) readStore(adopt bool) error {
 	return t.st.View(context.Background(), func(r store.Reader) error {
 		return r.Scan(prefixTK, func(rec store.Record) error {
 			name := string(rec.Key[len(prefixTK):])
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			if _, known := t.keys[name]; known {
+				return nil
+			}
 			if k, err := t.unwrapKey(name, rec.Value); err == nil {
 				t.keys[name] = k
-				if t.cur == nil || k.born.After(t.cur.born) {
+				if adopt && (t.cur == nil || k.born.After(t.cur.born)) {
 					t.cur = k
 				}
 			}
