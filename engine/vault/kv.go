@@ -11,13 +11,15 @@ import (
 	"github.com/parleyhq/parley/engine/store"
 )
 
-// kv.go is the vault's seam over its main database, the first step of
-// moving the vault onto engine/store (issue 9). Code in this package reads
-// and writes the main database through kvReader and kvTxn, never through
-// *badger.Txn; badgerKV adapts a Badger transaction to them, zero-copy and
-// with the key layout and TTL backstops the vault has always written, so
-// data directories, backups and the attacker tests see the same bytes as
-// before. A store.Txn adapter is the next step (see docs/storage.md).
+// kv.go is the vault's seam over its databases (issue 9). The record logic
+// of this package reads and writes through kvTx (kvReader, kvTxn), never
+// through *badger.Txn. A kvTx wraps either a Badger transaction (the
+// default, zero-copy, with the key layout and TTL backstops the vault has
+// always written, so data directories, backups and the attacker tests see
+// the same bytes as before) or an engine/store transaction
+// (Options.Store: PostgreSQL). What is still Badger-only (Open, the
+// every-version sweep, DropPrefix and its write-back, backups, the legacy
+// inbox migration) branches on v.st; see docs/storage.md.
 //
 // Missing keys are store.ErrNotFound, as on engine/store.
 
@@ -188,7 +190,8 @@ func (v *Vault) update(fn func(kvTxn) error) error {
 	return v.updateBadger(func(t *badger.Txn) error { return fn(badgerKV(t)) })
 }
 
-// updateBadger is update for the code not yet moved onto the seam.
+// updateBadger runs fn in a read-write Badger transaction of the main
+// database, with update's retries.
 func (v *Vault) updateBadger(fn func(txn *badger.Txn) error) error {
 	v.dropMu.RLock()
 	defer v.dropMu.RUnlock()
