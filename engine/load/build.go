@@ -122,11 +122,7 @@ func (l *loader) build(root *yaml.Node) *flow.Flow {
 						in.Purpose = l.scalar(v)
 					case "sends":
 						if v.Kind == yaml.SequenceNode {
-							for _, c := range v.Content {
-								if s := l.scalar(c); s.IsSet() {
-									in.Sends = append(in.Sends, s)
-								}
-							}
+							in.Sends = l.scalars(v)
 						}
 					case "secret_env":
 						in.SecretEnv = l.scalar(v)
@@ -160,6 +156,7 @@ func (l *loader) build(root *yaml.Node) *flow.Flow {
 func (l *loader) step(id flow.Scalar, v *yaml.Node) *flow.Step {
 	s := &flow.Step{ID: id, Range: l.src.nodeRange(v)}
 	l.eachPair(v, func(k, v *yaml.Node) {
+		s.Keys = append(s.Keys, k.Value)
 		switch k.Value {
 		case "say":
 			s.Say = l.text(v)
@@ -182,6 +179,8 @@ func (l *loader) step(id flow.Scalar, v *yaml.Node) *flow.Step {
 						o.ID = l.scalar(v)
 					case "title":
 						o.Title = l.text(v)
+					case "next":
+						o.Next = l.scalar(v)
 					}
 				})
 				s.Options = append(s.Options, o)
@@ -204,6 +203,10 @@ func (l *loader) step(id flow.Scalar, v *yaml.Node) *flow.Step {
 			s.Handoff = l.text(v)
 		case "next":
 			s.Next = l.scalar(v)
+		case "forget":
+			s.Forget = l.scalars(v)
+		case "withdraw":
+			s.Withdraw = l.scalar(v)
 		case "end":
 			if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" {
 				b, _ := strconv.ParseBool(v.Value)
@@ -214,7 +217,26 @@ func (l *loader) step(id flow.Scalar, v *yaml.Node) *flow.Step {
 			}
 		}
 	})
+	s.Kinds = flow.KindsOf(s.Keys)
 	return s
+}
+
+// scalars returns the text items of a list (a single text counts as a list
+// of one).
+func (l *loader) scalars(n *yaml.Node) []flow.Scalar {
+	if n.Kind != yaml.SequenceNode {
+		if s := l.scalar(n); s.IsSet() {
+			return []flow.Scalar{s}
+		}
+		return nil
+	}
+	var out []flow.Scalar
+	for _, c := range n.Content {
+		if s := l.scalar(c); s.IsSet() {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // eachPair calls fn for every well-formed key of mapping m, first

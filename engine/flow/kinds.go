@@ -1,0 +1,90 @@
+package flow
+
+// StepKind is one kind of step. A step's kind is decided by which of the
+// kind keys it has; StepKinds is the only place the kinds, the keys that go
+// with each, and the order that decides a step's kind are written. The
+// validator's "keys that go together" checks, the docs table "Which keys go
+// together" in docs/language.md and the schema's step properties are checked
+// against it by tests (engine/flow/kinds_test.go).
+type StepKind struct {
+	// Name is the key that makes a step this kind ("ask").
+	Name string
+	// Keys are the keys that go only with this kind (and with the other
+	// kinds that list them), besides next and end.
+	Keys []string
+	// Required are the Keys this kind must have.
+	Required []string
+	// NoNext and NoEnd forbid next: and end: on this kind.
+	NoNext, NoEnd bool
+}
+
+// StepKinds lists every step kind. The order is the precedence: a step
+// with several kind keys (an error the validator reports) is treated as the
+// first kind it has, so later stages can still check it.
+var StepKinds = []StepKind{
+	{Name: "say"},
+	{Name: "ask", Keys: []string{"save", "options", "retry", "attempts", "on_fail"}},
+	{Name: "if", Keys: []string{"then", "else"}, Required: []string{"then"}, NoNext: true, NoEnd: true},
+	{Name: "call", Keys: []string{"on_fail"}},
+	{Name: "handoff", NoNext: true},
+	{Name: "forget"},
+	{Name: "withdraw"},
+}
+
+// Step kind names, as written in flows.
+const (
+	KindGoto     = "" // a step with only next: or end:
+	KindSay      = "say"
+	KindAsk      = "ask"
+	KindIf       = "if"
+	KindCall     = "call"
+	KindHandoff  = "handoff"
+	KindForget   = "forget"
+	KindWithdraw = "withdraw"
+)
+
+// KindsOf returns the names of the kind keys among keys, in precedence
+// order. The first one is the step's kind.
+func KindsOf(keys []string) []string {
+	var out []string
+	for _, k := range StepKinds {
+		for _, key := range keys {
+			if key == k.Name {
+				out = append(out, k.Name)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// KindOwners returns the kinds whose Keys hold key, in table order.
+func KindOwners(key string) []string {
+	var out []string
+	for _, k := range StepKinds {
+		for _, kk := range k.Keys {
+			if kk == key {
+				out = append(out, k.Name)
+			}
+		}
+	}
+	return out
+}
+
+// Kind returns the step's kind: the first kind key it has, or KindGoto.
+func (s *Step) Kind() string {
+	if len(s.Kinds) == 0 {
+		return KindGoto
+	}
+	return s.Kinds[0]
+}
+
+// Has reports whether the step was written with key.
+func (s *Step) Has(key string) bool {
+	for _, k := range s.Keys {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
