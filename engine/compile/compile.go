@@ -169,15 +169,13 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 		if s.Attempts.IsSet() && s.Attempts.Value > 0 {
 			st.Attempts = s.Attempts.Value
 		}
-		switch {
-		case s.Ask != nil:
-			st.Kind = StepAsk
+		st.Kind = stepKinds[s.Kind()]
+		switch st.Kind {
+		case StepAsk:
 			st.Text = ec.text(s.Ask)
-		case s.If.IsSet():
-			st.Kind = StepBranch
+		case StepBranch:
 			st.Cond = ec.condition(s.If)
-		case s.Call.IsSet():
-			st.Kind = StepCall
+		case StepCall:
 			if ii, ok := p.intIndex[s.Call.Value]; ok {
 				st.Integration = ii
 				st.Purpose = p.integrations[ii].PurposeIndex
@@ -185,16 +183,24 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 				ds.Add(diag.UnknownIntegration, s.Call.Range, "there is no integration %q", s.Call.Value).
 					Suggestion = diag.DidYouMean(s.Call.Value, keys(p.intIndex))
 			}
-		case s.Handoff != nil:
-			st.Kind = StepHandoff
+		case StepHandoff:
 			st.Text = ec.text(s.Handoff)
-		case s.Say != nil:
-			st.Kind = StepSay
-		}
-		if s.Say != nil && st.Text == nil {
+		case StepSay:
 			st.Text = ec.text(s.Say)
-			if st.Kind == StepGoto {
-				st.Kind = StepSay
+		case StepForget:
+			for _, fs := range s.Forget {
+				if fx, ok := p.fieldIndex[fs.Value]; ok {
+					st.Forget = append(st.Forget, fx)
+				} else {
+					ds.Add(diag.UnknownField, fs.Range, "step %q forgets %q, which is not a declared field", st.ID, fs.Value).
+						Suggestion = diag.DidYouMean(fs.Value, p.fieldNames())
+				}
+			}
+		case StepWithdraw:
+			if pi, ok := p.purposeIndex[s.Withdraw.Value]; ok {
+				st.Purpose = pi
+			} else {
+				ds.Add(diag.UnknownPurpose, s.Withdraw.Range, "step %q withdraws %q, which is not a declared purpose", st.ID, s.Withdraw.Value)
 			}
 		}
 		st.Retry = ec.text(s.Retry)
@@ -208,7 +214,7 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 			}
 		}
 		for _, o := range s.Options {
-			opt := Option{ID: o.ID.Value, Title: ec.text(o.Title)}
+			opt := Option{ID: o.ID.Value, Title: ec.text(o.Title), Next: target(o.Next)}
 			for li := range p.langs {
 				n := ""
 				if t := opt.Title.For(li); t != nil && t.Static {
