@@ -1,5 +1,11 @@
 package flow
 
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
 // StepKind is one kind of step. A step's kind is decided by which of the
 // kind keys it has; StepKinds is the only place the kinds, the keys that go
 // with each, and the order that decides a step's kind are written. The
@@ -87,4 +93,45 @@ func (s *Step) Has(key string) bool {
 		}
 	}
 	return false
+}
+
+// KindsTable renders StepKinds as the "Which keys go together" table of
+// docs/language.md (a test keeps the docs equal to it).
+func KindsTable() string {
+	var b strings.Builder
+	b.WriteString("| step does | may also have | must not have |\n|---|---|---|\n")
+	for _, k := range StepKinds {
+		var may, not []string
+		for _, key := range k.Keys {
+			if slices.Contains(k.Required, key) {
+				may = append(may, "`"+key+"` (required)")
+			} else {
+				may = append(may, "`"+key+"`")
+			}
+		}
+		switch {
+		case !k.NoNext && !k.NoEnd:
+			may = append(may, "`next` or `end`")
+		case !k.NoEnd:
+			may = append(may, "`end`")
+		case !k.NoNext:
+			may = append(may, "`next`")
+		}
+		if k.NoNext {
+			not = append(not, "`next`")
+		}
+		if k.NoEnd {
+			not = append(not, "`end`")
+		}
+		for _, o := range StepKinds {
+			if o.Name != k.Name {
+				not = append(not, "`"+o.Name+"`")
+			}
+		}
+		if len(may) == 0 {
+			may = []string{"—"}
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", k.Name, strings.Join(may, ", "), strings.Join(not, ", "))
+	}
+	return b.String()
 }
