@@ -1,12 +1,20 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/engine/check"
+	"github.com/parleyhq/parley/engine/compile"
+	"github.com/parleyhq/parley/engine/runtime"
+	"github.com/parleyhq/parley/engine/session"
+	"github.com/parleyhq/parley/engine/vault"
 )
 
 // menuFlow writes the complete menu example of docs/language.md to a file
@@ -69,4 +77,59 @@ func TestChatMenuAndForget(t *testing.T) {
 		t.Errorf("the menu answer was stored: %v", leaks)
 	}
 	e.scanLogs(canaries)
+}
+
+// nilCaller is an integration that accepts every call.
+type nilCaller struct{}
+
+func (nilCaller) Call(context.Context, runtime.Call) error { return nil }
+
+// TestWithdrawStepTellsOnStop: a withdraw step, run by the engine on the
+// session store of a real vault (as serve runs it), records the
+// withdrawal, deletes the answer held on the purpose and queues the stop
+// notice for the integration (with on_stop) that received it, exactly as
+// typing STOP would; a customer who stays causes no notice.
+func TestWithdrawStepTellsOnStop(t *testing.T) {
+	e := newEnv(t)
+	res, err := check.File(menuFlow(t))
+	if err != nil || res.Program == nil {
+		t.Fatalf("menu example: %v %v", err, res.Diags)
+	}
+	now := time.Now()
+	v := e.openVault(e.dir, now)
+	defer v.Close()
+	store := session.New(v)
+	eng := &runtime.Engine{Programs: map[string]*compile.Program{res.Program.ID(): res.Program}, Store: store, Caller: nilCaller{}, Now: func() time.Time { return now }}
+	chat := func(user string, lines ...string) {
+		for i, l := range lines {
+			in := runtime.Inbound{ID: fmt.Sprintf("wamid.%s.%d", user, i), Text: runtime.Answer(l)}
+			if _, _, err := eng.HandleFlow(t.Context(), store.Subject("whatsapp", user), "", in); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	chat(canaryPhone, "hi", "Newsletter", "YES", canaryEmail, "Unsubscribe me")
+	chat("15550001111", "hi", "Newsletter", "YES", "stay@example.org", "Stay")
+
+	ex, err := session.ExportSubject(v, vault.SubjectID(store.Subject("whatsapp", canaryPhone)), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ex.Fields) != 0 {
+		t.Errorf("export still holds %s after withdraw", fieldNames(ex))
+	}
+	var decisions []string
+	for _, c := range ex.Consents {
+		decisions = append(decisions, c.Purpose+"="+c.Decision)
+	}
+	if strings.Join(decisions, " ") != "news=granted news=withdrawn" {
+		t.Errorf("consent history %v, want news granted then withdrawn", decisions)
+	}
+	ns, err := v.DueNotices(now.Add(time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ns) != 1 || ns[0].Integration != "mailer" || ns[0].URL != "https://mail.acme.example/stop" || ns[0].Event != vault.NoticeStop {
+		t.Errorf("queued notices %+v, want one stop notice to the mailer", ns)
+	}
 }
