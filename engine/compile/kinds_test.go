@@ -10,7 +10,8 @@ import (
 func TestEveryKindCompiles(t *testing.T) {
 	seen := map[StepKind]string{}
 	for _, k := range append([]flow.StepKind{{Name: flow.KindGoto}}, flow.StepKinds...) {
-		sk, ok := stepKinds[k.Name]
+		unit, ok := stepKinds[k.Name]
+		sk := unit.kind
 		if !ok {
 			t.Errorf("step kind %q has no compiled kind in stepKinds", k.Name)
 			continue
@@ -19,5 +20,8 @@ func TestEveryKindCompiles(t *testing.T) {
 			t.Errorf("step kinds %q and %q compile to the same kind", other, k.Name)
 		}
 		seen[sk] = k.Name
+		if unit.compile == nil && k.Name != flow.KindGoto {
+			t.Errorf("step kind %q has no compile function", k.Name)
+		}
 	}
 }

@@ -28,19 +28,6 @@ const (
 	StepWithdraw
 )
 
-// stepKinds maps each kind of flow.StepKinds to its compiled kind; a test
-// checks that every kind of the table has one.
-var stepKinds = map[string]StepKind{
-	flow.KindGoto:     StepGoto,
-	flow.KindSay:      StepSay,
-	flow.KindAsk:      StepAsk,
-	flow.KindIf:       StepBranch,
-	flow.KindCall:     StepCall,
-	flow.KindHandoff:  StepHandoff,
-	flow.KindForget:   StepForget,
-	flow.KindWithdraw: StepWithdraw,
-}
-
 // None marks an unset step, field, purpose or integration index.
 const None = -1
 
