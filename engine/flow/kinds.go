@@ -22,6 +22,11 @@ type StepKind struct {
 	Required []string
 	// NoNext and NoEnd forbid next: and end: on this kind.
 	NoNext, NoEnd bool
+	// Hints say in the author's words how to fix a step that breaks the
+	// rules above: per key of Keys written without this kind, under "no
+	// KEY" for a missing Required key, and under "next" (the whole message
+	// after the step's name) for a next: on a NoNext kind.
+	Hints map[string]string
 }
 
 // StepKinds lists every step kind. The order is the precedence: a step
@@ -29,10 +34,24 @@ type StepKind struct {
 // first kind it has, so later stages can still check it.
 var StepKinds = []StepKind{
 	{Name: "say"},
-	{Name: "ask", Keys: []string{"save", "options", "retry", "attempts", "on_fail"}},
-	{Name: "if", Keys: []string{"then", "else"}, Required: []string{"then"}, NoNext: true, NoEnd: true},
+	{Name: "ask", Keys: []string{"save", "options", "retry", "attempts", "on_fail"}, Hints: map[string]string{
+		"save":     "save only goes with a question",
+		"options":  "options only goes with a question",
+		"retry":    "retry only goes with a question",
+		"attempts": "attempts only goes with a question",
+		"on_fail":  "on_fail says where to go when a question or a call fails",
+	}},
+	{Name: "if", Keys: []string{"then", "else"}, Required: []string{"then"}, NoNext: true, NoEnd: true, Hints: map[string]string{
+		"then": "add the condition, or use next",
+		"else": "add the condition, or use next",
+		// Required and NoNext:
+		"no then": "say which step to go to when the condition is true",
+		"next":    "has if and next: then and else already say where to go",
+	}},
 	{Name: "call", Keys: []string{"on_fail"}},
-	{Name: "handoff", NoNext: true},
+	{Name: "handoff", NoNext: true, Hints: map[string]string{
+		"next": "hands off to a person and has next: the flow stops at a handoff, so remove next",
+	}},
 	{Name: "forget"},
 	{Name: "withdraw"},
 }
@@ -62,6 +81,17 @@ func KindsOf(keys []string) []string {
 		}
 	}
 	return out
+}
+
+// KeyHint returns how to fix a step that has key without any kind that
+// owns it: the hint of the first kind that owns it.
+func KeyHint(key string) string {
+	for _, k := range StepKinds {
+		if h, ok := k.Hints[key]; ok && slices.Contains(k.Keys, key) {
+			return h
+		}
+	}
+	return ""
 }
 
 // KindOwners returns the kinds whose Keys hold key, in table order.

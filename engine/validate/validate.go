@@ -185,19 +185,6 @@ func checkSteps(c *Checker) {
 	}
 }
 
-// keyHints say, per key that goes only with some kinds, how to fix a step
-// that has it without such a kind. Which kinds those are comes from
-// flow.StepKinds.
-var keyHints = map[string]string{
-	"save":     "save only goes with a question",
-	"options":  "options only goes with a question",
-	"retry":    "retry only goes with a question",
-	"attempts": "attempts only goes with a question",
-	"on_fail":  "on_fail says where to go when a question or a call fails",
-	"then":     "add the condition, or use next",
-	"else":     "add the condition, or use next",
-}
-
 func (c *Checker) stepShape(s *flow.Step) {
 	at := s.ID.Range
 	name := s.ID.Value
@@ -217,7 +204,7 @@ func (c *Checker) stepShape(s *flow.Step) {
 		if len(owners) == 0 || slices.ContainsFunc(owners, func(k string) bool { return slices.Contains(kinds, k) }) {
 			continue
 		}
-		c.add(diag.StepShape, at, "step %q has %s but no %s: %s", name, key, strings.Join(owners, " or "), keyHints[key])
+		c.add(diag.StepShape, at, "step %q has %s but no %s: %s", name, key, strings.Join(owners, " or "), flow.KeyHint(key))
 	}
 	for i := range flow.StepKinds {
 		if slices.Contains(kinds, flow.StepKinds[i].Name) {
@@ -234,11 +221,11 @@ func (c *Checker) kindShape(s *flow.Step, kind *flow.StepKind) {
 	at, name := s.ID.Range, s.ID.Value
 	for _, key := range kind.Required {
 		if !s.Has(key) {
-			c.add(diag.StepShape, at, "step %q has %s but no %s: %s", name, kind.Name, key, requiredHints[key])
+			c.add(diag.StepShape, at, "step %q has %s but no %s: %s", name, kind.Name, key, kind.Hints["no "+key])
 		}
 	}
 	if kind.NoNext && s.Next.IsSet() {
-		c.add(diag.StepShape, at, "step %q %s", name, noNextHints[kind.Name])
+		c.add(diag.StepShape, at, "step %q %s", name, kind.Hints["next"])
 	}
 	if kind.NoEnd && s.End.IsSet() && s.End.Value {
 		c.add(diag.StepShape, at, "step %q has both end: true and %s: end the conversation in the steps the branch goes to", name, kind.Name)
@@ -259,15 +246,6 @@ func routes(s *flow.Step) bool {
 		}
 	}
 	return false
-}
-
-var requiredHints = map[string]string{
-	"then": "say which step to go to when the condition is true",
-}
-
-var noNextHints = map[string]string{
-	"if":      "has if and next: then and else already say where to go",
-	"handoff": "hands off to a person and has next: the flow stops at a handoff, so remove next",
 }
 
 // withdrawShape checks that a withdraw step names a purpose that rests on
