@@ -230,11 +230,22 @@ func (c *Checker) kindShape(s *flow.Step, kind *flow.StepKind) {
 	if kind.NoEnd && s.End.IsSet() && s.End.Value {
 		c.add(diag.StepShape, at, "step %q has both end: true and %s: end the conversation in the steps the branch goes to", name, kind.Name)
 	}
-	if kind.Name == flow.KindAsk && !s.Save.IsSet() && len(s.Options) > 0 && !routes(s) {
-		c.add(diag.StepShape, at, "step %q offers options but neither saves the answer nor says where each option goes: add save: with a choice field, or give each option a next:", name)
+	if check := kindChecks[kind.Name]; check != nil {
+		check(c, s)
 	}
-	if kind.Name == flow.KindWithdraw {
-		c.withdrawShape(s)
+}
+
+// kindChecks are the checks only one kind of step needs, by kind name.
+var kindChecks = map[string]func(*Checker, *flow.Step){
+	flow.KindAsk:      (*Checker).askShape,
+	flow.KindWithdraw: (*Checker).withdrawShape,
+}
+
+// askShape checks that a question with options either saves the answer or
+// routes: options with neither would drop the pick and go on regardless.
+func (c *Checker) askShape(s *flow.Step) {
+	if !s.Save.IsSet() && len(s.Options) > 0 && !routes(s) {
+		c.add(diag.StepShape, s.ID.Range, "step %q offers options but neither saves the answer nor says where each option goes: add save: with a choice field, or give each option a next:", s.ID.Value)
 	}
 }
 
