@@ -1,8 +1,6 @@
 package load
 
 import (
-	"strconv"
-
 	"gopkg.in/yaml.v3"
 
 	"github.com/parleyhq/parley/engine/flow"
@@ -157,64 +155,8 @@ func (l *loader) step(id flow.Scalar, v *yaml.Node) *flow.Step {
 	s := &flow.Step{ID: id, Range: l.src.nodeRange(v)}
 	l.eachPair(v, func(k, v *yaml.Node) {
 		s.Keys = append(s.Keys, k.Value)
-		switch k.Value {
-		case "say":
-			s.Say = l.text(v)
-		case "ask":
-			s.Ask = l.text(v)
-		case "save":
-			s.Save = l.scalar(v)
-		case "options":
-			if v.Kind != yaml.SequenceNode {
-				return
-			}
-			for _, c := range v.Content {
-				if c.Kind != yaml.MappingNode {
-					continue
-				}
-				o := &flow.Option{Range: l.src.nodeRange(c)}
-				l.eachPair(c, func(k, v *yaml.Node) {
-					switch k.Value {
-					case "id":
-						o.ID = l.scalar(v)
-					case "title":
-						o.Title = l.text(v)
-					case "next":
-						o.Next = l.scalar(v)
-					}
-				})
-				s.Options = append(s.Options, o)
-			}
-		case "retry":
-			s.Retry = l.text(v)
-		case "attempts":
-			s.Attempts = l.intValue(v)
-		case "on_fail":
-			s.OnFail = l.scalar(v)
-		case "if":
-			s.If = l.scalar(v)
-		case "then":
-			s.Then = l.scalar(v)
-		case "else":
-			s.Else = l.scalar(v)
-		case "call":
-			s.Call = l.scalar(v)
-		case "handoff":
-			s.Handoff = l.text(v)
-		case "next":
-			s.Next = l.scalar(v)
-		case "forget":
-			s.Forget = l.scalars(v)
-		case "withdraw":
-			s.Withdraw = l.scalar(v)
-		case "end":
-			if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" {
-				b, _ := strconv.ParseBool(v.Value)
-				if v.Value == "True" || v.Value == "TRUE" {
-					b = true
-				}
-				s.End = flow.Bool{Value: b, Range: l.src.nodeRange(v)}
-			}
+		if decode := stepDecoders[k.Value]; decode != nil {
+			decode(l, s, v)
 		}
 	})
 	s.Kinds = flow.KindsOf(s.Keys)
