@@ -12,6 +12,14 @@ import (
 // validator's "keys that go together" checks, the docs table "Which keys go
 // together" in docs/language.md and the schema's step properties are checked
 // against it by tests (engine/flow/kinds_test.go).
+//
+// A kind's unit, one registration per layer (the layer table keeps decode,
+// compile and run in separate packages): its entry here and its fields on
+// Step; its decoder in load.stepDecoders; its compile function in
+// compile.stepKinds; its runner in runtime.runners; optionally a check in
+// validate.kindChecks; its property in schemas/flow.schema.json and its
+// section in docs/language.md. A test in each package fails when the kind
+// is missing there.
 type StepKind struct {
 	// Name is the key that makes a step this kind ("ask").
 	Name string
