@@ -75,7 +75,7 @@ func runHandoff(t *turn, s *compile.Step) (int, bool) {
 }
 
 // runForget drops the answers the step names, stored or not. A purpose
-// on consent that then holds nothing of this conversation has its consent
+// on consent that then holds no answer at all has its consent
 // withdrawn as well: nothing is left that it was given for.
 func runForget(t *turn, s *compile.Step) (int, bool) {
 	st, p := t.st, t.p
