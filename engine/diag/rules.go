@@ -140,7 +140,7 @@ func init() {
 	def(UnknownIntegration, "unknown-integration", Error, "A call: step names an integration that is not declared.",
 		"Declare it under integrations: or fix the spelling.")
 	def(StepShape, "step-shape", Error, "A step mixes keys that do not go together or does nothing.",
-		"A step does one thing: say, ask (with save), if/then/else, call, or handoff.")
+		"A step does one thing: say, ask (with save, or with options that each say where to go with next:), if/then/else, call, handoff, forget or withdraw. The keys that go with each are listed in docs/language.md, \"Which keys go together\".")
 	def(NoEnd, "no-end", Warning, "The flow has no step with end: true.",
 		"Conversations end after the last step anyway; mark the last step with end: true to make it explicit.")
 	def(ChoiceNoOptions, "choice-without-options", Error, "A step asks for a choice field but offers no options.",
