@@ -9,7 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"maps"
-	"path/filepath"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -38,7 +38,7 @@ func program(t *testing.T, file string) *compile.Program {
 // TestShippedFlowsLintClean: every flow that ships passes lint without a
 // warning, and is covered by a test below.
 func TestShippedFlowsLintClean(t *testing.T) {
-	files, err := filepath.Glob("*.yaml")
+	files, err := check.Expand([]string{"."})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +47,10 @@ func TestShippedFlowsLintClean(t *testing.T) {
 		program(t, f)
 		if !tested[f] {
 			t.Errorf("%s ships without an end-to-end test in flows_test.go", f)
+		}
+		// parley test flows/ (cmd/parley's TestScripts and .ci/run) runs them.
+		if _, err := os.Stat(strings.TrimSuffix(f, ".yaml") + "_test.yaml"); err != nil {
+			t.Errorf("%s ships without a flow test: add %s_test.yaml (docs/authoring.md)", f, strings.TrimSuffix(f, ".yaml"))
 		}
 	}
 	if len(files) != len(tested) {
