@@ -102,3 +102,21 @@ func TestFlowTestUpdateRoundTrips(t *testing.T) {
 		t.Errorf("a second --update changed a passing file")
 	}
 }
+
+// TestAuthoringDocExampleRuns: the flow test shown in docs/authoring.md
+// passes against the shipped booking flow, so the guide cannot drift.
+func TestAuthoringDocExampleRuns(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/authoring.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(doc), "### What a test looks like\n\n```yaml\n")
+	example, _, ok2 := strings.Cut(after, "```\n")
+	if !ok || !ok2 {
+		t.Fatal("docs/authoring.md has no yaml example under \"What a test looks like\"")
+	}
+	_, path := flowTestDir(t, func(string) string { return example })
+	if code, out, errs := runTestCmd(t, path); code != exitOK || !strings.Contains(out, "ok   ") {
+		t.Fatalf("the docs example fails (exit %d):\n%s%s", code, out, errs)
+	}
+}
