@@ -120,3 +120,49 @@ func TestAuthoringDocExampleRuns(t *testing.T) {
 		t.Fatalf("the docs example fails (exit %d):\n%s%s", code, out, errs)
 	}
 }
+
+// TestFlowTestsLeaveNothingOnDisk: parley test runs on an in-memory vault.
+// A passing run with canary values writes no file anywhere (not in the
+// working directory, not under TMPDIR) and prints no value.
+func TestFlowTestsLeaveNothingOnDisk(t *testing.T) {
+	const name, email = "Zephyrine Canarywood", "zephyrine.canary@example.org"
+	secrets := []string{name, email}
+	dir, path := flowTestDir(t, func(string) string {
+		return `flow: booking.yaml
+tests:
+  - name: canary
+    conversation:
+      - send: hi
+      - send: "YES"
+      - send: ` + name + `
+      - send: ` + email + `
+      - send: "1"
+      - vault: { fields: [name, email, date] }
+      - after: 31d
+      - vault: { fields: [] }
+`
+	})
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Chdir(dir)
+	code, out, errs := runTestCmd(t, filepath.Base(path))
+	if code != exitOK {
+		t.Fatalf("parley test = %d\n%s%s", code, out, errs)
+	}
+	if leaks := findLeaks([]byte(out+errs), secrets); len(leaks) > 0 {
+		t.Errorf("parley test printed personal data: %v\n%s%s", leaks, out, errs)
+	}
+	for _, d := range []string{tmp, dir} {
+		var files []string
+		filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				files = append(files, filepath.Base(p))
+			}
+			return err
+		})
+		if d == tmp && len(files) > 0 || d == dir && len(files) != 2 {
+			t.Errorf("parley test left files in %s: %v", d, files)
+		}
+	}
+	scanFile(t, filepath.Join(dir, "booking.yaml"), secrets)
+}
