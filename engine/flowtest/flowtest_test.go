@@ -180,3 +180,44 @@ func TestShippedTestsParse(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateKeepsLayout: a block-style file keeps its blank lines and the
+// author's layout, and a file without a final newline gets its replies at
+// the end; a flow-style item falls back to writing the node tree, which
+// still passes.
+func TestUpdateKeepsLayout(t *testing.T) {
+	for name, c := range map[string]struct {
+		src, want string
+	}{
+		"blank lines and flow maps stay": {
+			src: "flow: booking.yaml\ntests:\n\n  - name: x\n    conversation:\n      - send: \"YES\"\n        replies: [Wrong]   # old\n\n      - vault: { fields: [] }\n",
+			want: "flow: booking.yaml\ntests:\n\n  - name: x\n    conversation:\n      - send: \"YES\"\n        replies:\n          - Hi! I'm Smile Dental's booking assistant.\n",
+		},
+		"no final newline": {
+			src:  "flow: booking.yaml\ntests:\n  - name: x\n    conversation:\n      - send: hi",
+			want: "      - send: hi\n        replies:\n          - Hi! I'm Smile Dental's booking assistant.\n          - |-\n            Before we go on",
+		},
+		"flow style": {
+			src:  "flow: booking.yaml\ntests:\n  - name: x\n    conversation:\n      - { send: hi }\n",
+			want: "replies:",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, err := Run(context.Background(), mustParse(t, c.src), booking(t), MemBackend)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, changed, err := Update(res)
+			if err != nil || !changed || !strings.Contains(string(out), c.want) {
+				t.Fatalf("Update: changed=%v err=%v, want it to contain %q:\n%s", changed, err, c.want, out)
+			}
+			if name == "blank lines and flow maps stay" && !strings.HasSuffix(string(out), "\n\n      - vault: { fields: [] }\n") {
+				t.Errorf("the rest of the file changed:\n%s", out)
+			}
+			res2, err := Run(context.Background(), mustParse(t, string(out)), booking(t), MemBackend)
+			if err != nil || len(res2.Diags()) != 0 {
+				t.Errorf("the updated file does not pass: %v %v\n%s", err, res2.Diags(), out)
+			}
+		})
+	}
+}
