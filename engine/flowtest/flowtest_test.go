@@ -190,7 +190,7 @@ func TestUpdateKeepsLayout(t *testing.T) {
 		src, want string
 	}{
 		"blank lines and flow maps stay": {
-			src: "flow: booking.yaml\ntests:\n\n  - name: x\n    conversation:\n      - send: \"YES\"\n        replies: [Wrong]   # old\n\n      - vault: { fields: [] }\n",
+			src:  "flow: booking.yaml\ntests:\n\n  - name: x\n    conversation:\n      - send: \"YES\"\n        replies: [Wrong]   # old\n\n      - vault: { fields: [] }\n",
 			want: "flow: booking.yaml\ntests:\n\n  - name: x\n    conversation:\n      - send: \"YES\"\n        replies:\n          - Hi! I'm Smile Dental's booking assistant.\n",
 		},
 		"no final newline": {
