@@ -45,6 +45,25 @@ func TestGraphGolden(t *testing.T) {
 	}
 }
 
+// TestGraphInDocsIsCurrent: the SVG in docs/authoring.md is what parley
+// graph draws today (-update rewrites it).
+func TestGraphInDocsIsCurrent(t *testing.T) {
+	const path = "../../docs/img/booking-graph.svg"
+	code, out, _ := runGraphCmd(t, "../../flows/booking.yaml", "--format", "svg")
+	if code != exitOK {
+		t.Fatalf("parley graph --format svg = %d", code)
+	}
+	if *update {
+		if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil || string(want) != out {
+		t.Errorf("%s is not what parley graph draws (go test ./cmd/parley -run Graph -update): %v", path, err)
+	}
+}
+
 // TestGraphShowsDataConsentHandoffAndCalls: every step is drawn; steps that
 // collect show field, purpose, basis and retention; consent, integration
 // calls and hand-offs are visible, in every format.
