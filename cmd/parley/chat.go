@@ -168,18 +168,16 @@ func (s *chatSession) loop() int {
 
 func (s *chatSession) print(m runtime.Message) {
 	w := s.c.stdout
-	if s.interactive {
-		for _, l := range strings.Split(m.Text, "\n") {
-			fmt.Fprintf(w, "bot: %s\n", l)
-		}
-	} else {
-		fmt.Fprintln(w, m.Text)
+	if !s.interactive {
+		// The form flow tests compare replies in.
+		fmt.Fprintln(w, flowtest.Render(m))
+		return
+	}
+	for _, l := range strings.Split(m.Text, "\n") {
+		fmt.Fprintf(w, "bot: %s\n", l)
 	}
 	for i, o := range m.Options {
-		if s.interactive {
-			fmt.Fprint(w, "     ")
-		}
-		fmt.Fprintf(w, "[%d] %s\n", i+1, o.Title)
+		fmt.Fprintf(w, "     [%d] %s\n", i+1, o.Title)
 	}
 }
 

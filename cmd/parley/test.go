@@ -23,9 +23,9 @@ func init() {
 	register(&command{
 		name:    "test",
 		summary: "run flow tests (*_test.yaml): conversations, expected replies, vault contents, time travel",
-		usage:   "parley test [flags] PATH... [flags]",
+		usage:   "parley test [flags] [PATH...] [flags]",
 		help: `Runs the flow tests in PATH (a *_test.yaml file, or a directory searched
-recursively for them). A test file names its flow (flow: booking.yaml, relative
+recursively for them; without PATH, the current directory). A test file names its flow (flow: booking.yaml, relative
 to the test file) and lists conversations: what the customer sends (send: text,
 or choose: an option id), the replies the bot must send (exact text, contains:
 or regex:), what the vault must hold at that point (vault: fields, consents,
@@ -62,8 +62,7 @@ func runTest(c *cli, args []string) int {
 		return code
 	}
 	if len(targets) == 0 {
-		fmt.Fprintln(c.stderr, "parley test: name at least one test file or directory, for example: parley test flows/")
-		return exitUsage
+		targets = []string{"."} // like go test: the tests below here
 	}
 	if !slices.Contains(testFormats, *format) {
 		fmt.Fprintf(c.stderr, "parley test: unknown --format %q: use text, json or github\n", *format)
@@ -75,7 +74,7 @@ func runTest(c *cli, args []string) int {
 		return exitUsage
 	}
 	if len(paths) == 0 {
-		fmt.Fprintf(c.stderr, "parley test: no flow tests (*_test.yaml) found in %v\n", targets)
+		fmt.Fprintf(c.stderr, "parley test: no flow tests (*_test.yaml) found in %s: a test of flows/booking.yaml is flows/booking_test.yaml (docs/authoring.md)\n", strings.Join(targets, " "))
 		return exitUsage
 	}
 	ctx := context.Background()
