@@ -6,6 +6,13 @@
 // before acknowledging them. At start it recovers what a crash left: replies
 // committed but not acknowledged, then messages stored but not processed.
 //
+// Nothing is kept in memory per customer beyond the conversations being
+// worked on: a customer's send queue lives while they have replies on the
+// way, and delivery statuses are kept by the store. Each customer's reply is
+// acknowledged before their next is sent, retries wait on timers (one
+// customer's backoff never holds a worker), failing storage makes
+// [Host.Ready] fail, and [Host.Stop] ends within its context.
+//
 // A channel (WhatsApp, the web chat, a test double) implements [Channel] in
 // its own package and is registered with [Host.Register]; it decodes its own
 // requests and hands messages to [Host.Accept], or runs a synchronous turn

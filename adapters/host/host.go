@@ -33,7 +33,14 @@ type Config struct {
 	// RescanEvery is how often the inbox is searched for messages no worker
 	// holds (default 30 s).
 	RescanEvery time.Duration
+	// CanWrite, when set, is asked before an inbound message is stored: an
+	// error (the disk is nearly full) refuses it, so the channel's sender
+	// redelivers it later, and makes Ready fail.
+	CanWrite func() error
 }
+
+// unreadyAfterFailure is how long Ready fails after a store write failed.
+const unreadyAfterFailure = 10 * time.Second
 
 // Host runs conversations for its channels: inbox → per-conversation
 // ordered workers → engine turn → one commit → sender with retry and
@@ -52,17 +59,25 @@ type Host struct {
 	senders     *Pool
 	inflight    sync.Map // channel+message id -> time.Time: queued or being processed
 	outboxDepth atomic.Int64
-	windowMu    sync.Mutex
-	closed      map[string]struct{} // subject -> window closed until the customer writes
-	templated   map[string]int64    // subject -> inbound time a re-engagement was sent for
-	sent        sync.Map            // channel+sent id -> subject, for delivery statuses
-	stopOnce    sync.Once
+	// sendMu guards sendQ: the send queues of the customers with replies
+	// on their way (and nobody else).
+	sendMu   sync.Mutex
+	sendQ    map[string]*sendQueue
+	sendIdle *sync.Cond // on sendMu: a queue emptied or began waiting for a retry
+	stopOnce sync.Once
+	// stopCtx ends when Stop gives up waiting: sends, and turn workers
+	// waiting for a sending worker, stop then.
+	stopCtx    context.Context
+	stopCancel context.CancelFunc
 	// acks carries sent outbox entries to ackLoop, which deletes them in
 	// batches: one store write for many sends instead of one each.
-	acks    chan uint64
+	acks    chan ackReq
 	ackDone chan struct{}
 	bg      chan struct{} // closed when the rescan loop has stopped
 	quit    chan struct{} // closed by Stop: no more rescans
+	// failedAt is when a store write last failed (UnixNano; 0: none since
+	// the last success).
+	failedAt atomic.Int64
 }
 
 // bound is a registered channel and the flow that answers its new
@@ -98,10 +113,12 @@ func New(cfg Config) (*Host, error) {
 	if cfg.RescanEvery <= 0 {
 		cfg.RescanEvery = 30 * time.Second
 	}
-	return &Host{
+	h := &Host{
 		cfg: cfg, log: cfg.Logger, store: cfg.Store, engine: cfg.Engine, metrics: cfg.Metrics,
-		channels: map[string]*bound{}, closed: map[string]struct{}{}, templated: map[string]int64{},
-	}, nil
+		channels: map[string]*bound{}, sendQ: map[string]*sendQueue{},
+	}
+	h.sendIdle = sync.NewCond(&h.sendMu)
+	return h, nil
 }
 
 // Register adds a channel whose new conversations run flow. It panics on an
@@ -170,6 +187,9 @@ type outItem struct {
 	// Flow is the flow that produced the reply (its re-engagement replaces
 	// the reply once the window has closed).
 	Flow string `json:"flow,omitempty"`
+	// Queued is when the reply was committed (UnixNano): a reply the
+	// window does not bound is given up MaxReplyAge later.
+	Queued int64 `json:"q,omitempty"`
 }
 
 // Accept stores an inbound message from user on channel in the durable
@@ -182,12 +202,23 @@ func (h *Host) Accept(ctx context.Context, channel, user string, m Message) (dup
 	if _, ok := h.channels[channel]; !ok {
 		return false, fmt.Errorf("host: no channel %q", channel)
 	}
+	if h.cfg.CanWrite != nil {
+		if err := h.cfg.CanWrite(); err != nil {
+			h.storeFailed(err)
+			return false, fmt.Errorf("host: message not stored: %w", err)
+		}
+	}
 	m.Ch = channel
 	subject := h.store.Subject(channel, user)
 	payload, _ := json.Marshal(m)
 	dup, err = h.store.InboxPut(ctx, m.ID, subject, payload, h.cfg.Now())
-	if err != nil || dup {
-		return dup, err
+	if err != nil {
+		h.storeFailed(err)
+		return false, err
+	}
+	h.storeOK()
+	if dup {
+		return true, nil
 	}
 	if m.NewFrom != "" {
 		h.enqueueWait(subject, m)
@@ -216,7 +247,7 @@ func (h *Host) enqueueWait(subject string, m Message) {
 	select {
 	case <-done:
 	case <-t.C:
-	case <-h.ctx.Done():
+	case <-h.stopCtx.Done():
 	}
 }
 
@@ -227,7 +258,7 @@ func (h *Host) submit(subject string, m Message, done chan struct{}) bool {
 	if _, busy := h.inflight.LoadOrStore(key, time.Time{}); busy {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(h.stopCtx, 5*time.Second)
 	defer cancel()
 	err := h.turns.Submit(ctx, subject, func() {
 		if done != nil {
@@ -273,10 +304,7 @@ func (h *Host) process(subject string, m Message) {
 		committed = h.changeNumber(ctx, subject, m)
 		return
 	}
-	h.windowMu.Lock()
-	delete(h.closed, subject) // the customer wrote: the window is open again
-	delete(h.templated, subject)
-	h.windowMu.Unlock()
+	h.reopen(subject) // the customer wrote: the window is open again
 	if rm, ok := b.ch.(ReadMarker); ok && !m.Ignore {
 		go rm.MarkRead(ctx, m.ID)
 	}
@@ -284,11 +312,12 @@ func (h *Host) process(subject string, m Message) {
 	// render fills items (sent from memory) and payloads (their stored form).
 	var items []outItem
 	var payloads [][]byte
+	queuedAt := h.cfg.Now().UnixNano()
 	render := func(msgs []runtime.Message, lang, flowID string) {
 		items, payloads = items[:0], payloads[:0]
 		for _, msg := range msgs {
 			for _, out := range b.ch.Render(m.From, lang, msg) {
-				oi := outItem{Ch: m.Ch, Outbound: out, InboundAt: m.At, Flow: flowID}
+				oi := outItem{Ch: m.Ch, Outbound: out, InboundAt: m.At, Flow: flowID, Queued: queuedAt}
 				p, _ := json.Marshal(oi)
 				items, payloads = append(items, oi), append(payloads, p)
 			}
@@ -305,6 +334,9 @@ func (h *Host) process(subject string, m Message) {
 			render([]runtime.Message{{Kind: runtime.KindSay, Text: ur.UnsupportedReply(lang)}}, lang, b.flow)
 		}
 		seqs, err = h.store.Commit(ctx, subject, session.Extra{Outbox: payloads, InboxDone: m.ID})
+		if err != nil {
+			h.storeFailed(err)
+		}
 	} else {
 		in := runtime.Inbound{ID: m.ID, Text: runtime.Answer(m.Text), Choice: m.Choice}
 		_, _, err = h.engine.HandleWith(ctx, subject, b.flow, in,
@@ -314,6 +346,9 @@ func (h *Host) process(subject string, m Message) {
 				var err error
 				seqs, err = h.store.SaveTurn(ctx, subject, st, t.Effects, now,
 					session.Extra{Outbox: payloads, InboxDone: m.ID})
+				if err != nil {
+					h.storeFailed(err) // a storage fault, not a flow's error
+				}
 				return err
 			})
 		if err == nil {
@@ -326,12 +361,13 @@ func (h *Host) process(subject string, m Message) {
 		h.log.Error("turn failed; the message stays in the inbox", "subject", subject, "err", err)
 		return
 	}
+	h.storeOK()
 	committed = true
 	queue := make([]queued, len(seqs))
 	for i, seq := range seqs {
 		queue[i] = queued{seq: seq, item: items[i]}
 	}
-	h.dispatch(subject, queue, false)
+	h.dispatch(subject, queue)
 }
 
 // changeNumber handles a number change notice from the old id: the
@@ -348,10 +384,6 @@ func (h *Host) changeNumber(ctx context.Context, old string, m Message) bool {
 	if res.To == old {
 		return h.store.InboxDone(ctx, m.ID) == nil
 	}
-	h.windowMu.Lock()
-	delete(h.closed, old)
-	delete(h.templated, old)
-	h.windowMu.Unlock()
 	h.metrics.NumberChanges.WithLabelValues(res.Outcome).Inc()
 	h.log.Info("customer changed number", "subject", old, "to", res.To, "outcome", res.Outcome,
 		"fields", res.Fields, "consents", res.Consents)
@@ -376,30 +408,63 @@ func (h *Host) Chat(ctx context.Context, channel, flowID, user string, in runtim
 	return out, nil
 }
 
-// Status handles a channel's delivery report. Ids the host did not send (or
-// no longer remembers) are counted as unknown.
+// Status handles a channel's delivery report. The message's status is kept
+// in the store (sent → delivered → read, or failed; never regressing) for
+// the status map's lifetime; ids the host did not send, or has forgotten,
+// count as unknown. A failure saying the customer's window has closed
+// closes it for their replies still queued and is logged.
 func (h *Host) Status(channel string, st DeliveryStatus) {
-	key := channel + "\x00" + st.ID
-	v, known := h.sent.Load(key)
-	if !known {
-		h.metrics.Statuses.WithLabelValues("unknown").Inc()
-		return
-	}
 	label := st.Status
 	switch label {
 	case "sent", "delivered", "read", "failed":
 	default:
 		label = "other"
 	}
+	ctx := context.Background()
+	if h.ctx != nil {
+		ctx = context.WithoutCancel(h.ctx)
+	}
+	u, known, err := h.store.DeliveryStatus(ctx, statusKey(channel, st.ID), label)
+	if err != nil {
+		h.storeFailed(err)
+		h.log.Error("delivery status not recorded", "err", err)
+	}
+	if !known {
+		h.metrics.Statuses.WithLabelValues("unknown").Inc()
+		return
+	}
 	h.metrics.Statuses.WithLabelValues(label).Inc()
-	switch st.Status {
-	case "read":
-		h.sent.Delete(key)
-	case "failed":
-		h.sent.Delete(key)
-		if st.CloseWindow {
-			h.closeWindow(v.(string))
+	if st.Status == "failed" && st.CloseWindow && u.Status == "failed" {
+		h.metrics.WindowClosed.Inc()
+		h.log.Warn("delivery failed: the customer's window has closed; their queued replies wait for them to write", "subject", u.Subject)
+		h.sendMu.Lock()
+		if sq := h.sendQ[u.Subject]; sq != nil {
+			sq.closed = true
 		}
+		h.sendMu.Unlock()
+	}
+}
+
+// Ready reports whether the host can take work: an error while the disk
+// guard (Config.CanWrite) refuses writes, or for a short while after a
+// store write failed. It recovers by itself once writes succeed again.
+func (h *Host) Ready() error {
+	if h.cfg.CanWrite != nil {
+		if err := h.cfg.CanWrite(); err != nil {
+			return err
+		}
+	}
+	if at := h.failedAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < unreadyAfterFailure {
+		return errors.New("host: the store failed a write")
+	}
+	return nil
+}
+
+// storeFailed and storeOK track the store's health for Ready.
+func (h *Host) storeFailed(error) { h.failedAt.Store(time.Now().UnixNano()) }
+func (h *Host) storeOK() {
+	if h.failedAt.Load() != 0 {
+		h.failedAt.Store(0)
 	}
 }
 
@@ -407,7 +472,8 @@ func (h *Host) Status(channel string, st DeliveryStatus) {
 // unprocessed messages) and starts the workers.
 func (h *Host) Start(ctx context.Context) error {
 	h.ctx = ctx
-	h.acks = make(chan uint64, 4096)
+	h.stopCtx, h.stopCancel = context.WithCancel(ctx)
+	h.acks = make(chan ackReq, 4096)
 	h.ackDone = make(chan struct{})
 	go h.ackLoop()
 	h.turns = NewPool(h.cfg.Workers, h.cfg.QueueDepth)
@@ -444,15 +510,19 @@ func (h *Host) Start(ctx context.Context) error {
 
 // rescanInbox queues every stored message that is not being processed.
 func (h *Host) rescanInbox(ctx context.Context) error {
-	cutoff := time.Now().Add(-5 * time.Minute)
-	h.inflight.Range(func(k, v any) bool {
-		if t := v.(time.Time); !t.IsZero() && t.Before(cutoff) {
+	// Messages committed before this scan started are not in it: their
+	// marks are forgotten after it, so memory holds only the messages being
+	// worked on (and those committed during the scan, until the next).
+	snapshot := time.Now()
+	defer h.inflight.Range(func(k, v any) bool {
+		if t := v.(time.Time); !t.IsZero() && t.Before(snapshot) {
 			h.inflight.Delete(k)
 		}
 		return true
 	})
 	pending, err := h.store.InboxPending(ctx)
 	if err != nil {
+		h.storeFailed(err)
 		return err
 	}
 	for _, e := range pending {
@@ -485,32 +555,33 @@ func (h *Host) quitting() bool {
 	}
 }
 
-// Stop finishes queued turns, then waits for the senders until ctx is done.
-// Whatever is not sent by then stays in the durable outbox for the next
-// start.
+// Stop finishes queued turns, then waits for the senders, all until ctx is
+// done, always: whatever is not sent by then stays in the durable outbox
+// (and the inbox) for the next start. Turn workers waiting for a sending
+// worker and sends still running give up at the deadline.
 func (h *Host) Stop(ctx context.Context) error {
 	var err error
 	h.stopOnce.Do(func() {
 		if h.turns == nil {
 			return
 		}
-		// The rescan must not submit to the workers once they are closed.
-		if h.quit != nil {
-			close(h.quit)
-			select {
-			case <-h.bg:
-			case <-ctx.Done():
-				err = errors.New("host: inbox rescan still running at the shutdown deadline; queued messages stay in the inbox")
-				return
-			}
-		}
-		h.turns.Close()
+		stopAtDeadline := context.AfterFunc(ctx, h.stopCancel)
+		defer stopAtDeadline()
 		done := make(chan struct{})
 		go func() {
+			defer close(done)
+			// The rescan must not submit to the workers once they are
+			// closed.
+			if h.quit != nil {
+				close(h.quit)
+				<-h.bg
+			}
+			h.turns.Close()
+			h.waitSendsDue(ctx)
 			h.senders.Close()
+			h.stopCancel() // retry timers still pending restart nothing
 			close(h.acks)
 			<-h.ackDone
-			close(done)
 		}()
 		select {
 		case <-done:

@@ -291,8 +291,8 @@ func TestFakeChannelRunsTheBookingConversationThroughTheHost(t *testing.T) {
 
 // TestHostRecoversRepliesAfterAnOutage commits a turn whose replies cannot
 // be sent (the channel blocks until shutdown), stops, reopens the vault and
-// starts a new host: the replies, stored with their channel, go out then
-// and are counted as possible duplicates.
+// starts a new host: the replies, stored with their channel, go out then;
+// only the one whose send had started counts as a possible duplicate.
 func TestHostRecoversRepliesAfterAnOutage(t *testing.T) {
 	r := newRig(t)
 	down := newFake()
@@ -335,8 +335,11 @@ func TestHostRecoversRepliesAfterAnOutage(t *testing.T) {
 	if !strings.Contains(strings.ToLower(got[1].Text), "yes") {
 		t.Errorf("recovered replies out of order: %q", got)
 	}
-	if v := counter(t, h2.Metrics().DuplicateSends); v != 2 {
-		t.Errorf("possible duplicates counted = %v, want 2", v)
+	// Only the first reply's send had started (it may have reached the
+	// customer); the second waited behind it and was never sent: one
+	// possible duplicate, not every recovered entry.
+	if v := counter(t, h2.Metrics().DuplicateSends); v != 1 {
+		t.Errorf("possible duplicates counted = %v, want 1", v)
 	}
 }
 

@@ -19,9 +19,13 @@ type Metrics struct {
 	OutboxFailed   prometheus.Counter     // permanently failed sends
 	DuplicateSends prometheus.Counter     // sends repeated after a crash (goal: 0)
 	Statuses       *prometheus.CounterVec // status: sent, delivered, read, failed, unknown
-	Expired        prometheus.Counter     // field records removed by the sweeper
-	Erased         prometheus.Counter     // subjects erased
-	AdminRequests  *prometheus.CounterVec // result
+	WindowClosed   prometheus.Counter     // failed deliveries that said the customer's window closed
+	// Errors the channel reported in webhooks: where (status, value) and
+	// the channel's numeric error code.
+	ChannelErrors *prometheus.CounterVec
+	Expired       prometheus.Counter     // field records removed by the sweeper
+	Erased        prometheus.Counter     // subjects erased
+	AdminRequests *prometheus.CounterVec // result
 	// Webhook messages dropped before any turn (see docs/whatsapp.md).
 	Stale         *prometheus.CounterVec // reason: old, future
 	Misrouted     *prometheus.CounterVec // reason: missing, foreign (phone_number_id)
@@ -49,9 +53,13 @@ func NewMetrics() *Metrics {
 		OutboxFailed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_outbox_failed_total", Help: "Messages that failed permanently."}),
 		DuplicateSends: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "parley_outbox_duplicate_sends_total", Help: "Messages sent again after a restart that may already have been delivered (an upper bound)."}),
+			Name: "parley_outbox_duplicate_sends_total", Help: "Messages sent again that may already have been delivered: recovered after a restart with their send started, or retried after an uncertain failure."}),
 		Statuses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_status_callbacks_total", Help: "Delivery status callbacks by status."}, []string{"status"}),
+		WindowClosed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_window_closed_total", Help: "Failed deliveries that reported the customer-service window closed (131047)."}),
+		ChannelErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_channel_errors_total", Help: "Errors the channel reported in webhooks, by where (status, value) and code."}, []string{"where", "code"}),
 		Expired: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_expired_records_total", Help: "Expired field records deleted by the sweeper."}),
 		Erased: prometheus.NewCounter(prometheus.CounterOpts{
@@ -67,7 +75,7 @@ func NewMetrics() *Metrics {
 		Notices: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_recipient_notices_total", Help: "Erasure and stop notices to integrations, by event and delivery result."}, []string{"event", "result"}),
 	}
-	m.Registry.MustRegister(m.Stale, m.Misrouted, m.NumberChanges)
+	m.Registry.MustRegister(m.Stale, m.Misrouted, m.NumberChanges, m.WindowClosed, m.ChannelErrors)
 	m.Registry.MustRegister(m.Webhooks, m.Turns, m.TurnSeconds, m.OutboxDepth, m.OutboxSent, m.OutboxRetries,
 		m.OutboxFailed, m.DuplicateSends, m.Statuses, m.Expired, m.Erased, m.AdminRequests, m.Notices,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -46,3 +46,27 @@ func TestPoolKeepsOrderPerKeyAndSurvivesPanics(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolSubmitAfterCloseIsAnError: a Submit blocked on a full queue gives
+// up when Close begins, and one after Close returns an error instead of
+// panicking with "send on closed channel".
+func TestPoolSubmitAfterCloseIsAnError(t *testing.T) {
+	p := NewPool(1, 1)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	p.Submit(context.Background(), "k", func() { close(started); <-release })
+	<-started
+	p.Submit(context.Background(), "k", func() {}) // fills the queue
+	blocked := make(chan error, 1)
+	go func() { blocked <- p.Submit(context.Background(), "k", func() {}) }()
+	closed := make(chan struct{})
+	go func() { p.Close(); close(closed) }()
+	if err := <-blocked; err == nil {
+		t.Error("a Submit blocked on a full queue succeeded after Close began")
+	}
+	close(release)
+	<-closed
+	if err := p.Submit(context.Background(), "k", func() {}); err == nil {
+		t.Error("Submit after Close = nil, want an error")
+	}
+}

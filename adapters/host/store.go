@@ -37,12 +37,20 @@ type Inbox interface {
 	InboxPending(ctx context.Context) ([]session.InboxEntry, error)
 }
 
-// Outbox keeps committed replies until the channel accepted them.
+// Outbox keeps committed replies until the channel accepted them, and the
+// delivery status of each accepted one for the status map's lifetime.
 type Outbox interface {
 	OutboxPending(ctx context.Context) ([]session.OutboxEntry, error)
 	OutboxDone(ctx context.Context, seq uint64) error
-	OutboxDoneMany(ctx context.Context, seqs []uint64) error
 	OutboxRetry(ctx context.Context, seq uint64, attempts int, next time.Time) error
+	// OutboxSending marks entries whose send starts now.
+	OutboxSending(ctx context.Context, seqs []uint64) error
+	// OutboxAck removes accepted entries and keeps their channel ids with
+	// status "sent", in one write.
+	OutboxAck(ctx context.Context, acks []session.Ack) error
+	// DeliveryStatus records a status for a channel message id; known is
+	// false for an id not acknowledged through OutboxAck (or forgotten).
+	DeliveryStatus(ctx context.Context, channelMsgID, status string) (u session.StatusUpdate, known bool, err error)
 }
 
 // Store is everything the host keeps.

@@ -232,6 +232,14 @@ type envOptions struct {
 	waFlow string
 	// caller, when set, performs integration calls and delivers notices.
 	caller *server.HTTPCaller
+	// workers, queue and senders size the host's pools (defaults when 0).
+	workers, queue, senders int
+	// retry replaces fastRetry.
+	retry func(err error, attempt int) (time.Duration, bool)
+	// store wraps the session store the server uses (to inject failures).
+	store func(*session.Store) server.Backend
+	// canWrite is server.Config.CanWrite.
+	canWrite func() error
 }
 
 // fastRetry keeps whatsapp.RetryDelay's decision but waits 1 ms.
@@ -284,12 +292,21 @@ func newEnv(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.vault.Close() })
+	var store server.Backend = session.New(e.vault)
+	if o.store != nil {
+		store = o.store(session.New(e.vault))
+	}
+	retry := fastRetry
+	if o.retry != nil {
+		retry = o.retry
+	}
 	cfg := server.Config{
-		Store: session.New(e.vault), Flows: flows, Logger: o.logger, SweepEvery: -1, WebChat: o.webChat, Now: o.now,
+		Store: store, Flows: flows, Logger: o.logger, SweepEvery: -1, WebChat: o.webChat, Now: o.now,
+		Workers: o.workers, QueueDepth: o.queue, CanWrite: o.canWrite,
 		WhatsApp: &server.WhatsAppConfig{
 			AppSecret: testSecret, AccessToken: testToken, VerifyToken: testVerify, PhoneNumberID: testPNID,
 			Flow: waFlow, GraphURL: e.graph.URL, APIVersion: testVersion, MaxAttempts: o.attempts,
-			RetryDelay: fastRetry, MaxAge: o.maxAge,
+			RetryDelay: retry, MaxAge: o.maxAge, Senders: o.senders,
 		},
 	}
 	if o.caller != nil {

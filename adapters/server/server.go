@@ -50,6 +50,11 @@ type Config struct {
 	// Workers and QueueDepth size the per-subject turn pool (defaults 2×CPU
 	// workers… see withDefaults).
 	Workers, QueueDepth int
+	// CanWrite, when set, is asked before each inbound message is stored
+	// (cmd/parley: the data directory's free space): while it fails,
+	// webhooks are answered 500 so the channel redelivers, and /readyz
+	// reports unready.
+	CanWrite func() error
 	// SweepEvery runs the retention sweeper this often (default 10m; <0 off).
 	SweepEvery time.Duration
 	// ReadTimeout, WriteTimeout and IdleTimeout bound HTTP connections.
@@ -125,7 +130,7 @@ func New(cfg Config) (*Server, error) {
 	s.engine = &runtime.Engine{Lookup: cfg.Flows.Get, Store: s.store, Caller: cfg.Caller, Now: cfg.Now}
 	var err error
 	s.host, err = host.New(host.Config{Store: s.store, Engine: s.engine, Metrics: s.metrics, Logger: cfg.Logger, Now: cfg.Now,
-		Workers: cfg.Workers, QueueDepth: cfg.QueueDepth, Senders: cfg.senders()})
+		Workers: cfg.Workers, QueueDepth: cfg.QueueDepth, Senders: cfg.senders(), CanWrite: cfg.CanWrite})
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +153,10 @@ func New(cfg Config) (*Server, error) {
 	s.app.Get("/readyz", func(c *fiber.Ctx) error {
 		if !s.ready.Load() {
 			return c.Status(fiber.StatusServiceUnavailable).SendString("not ready\n")
+		}
+		if err := s.host.Ready(); err != nil {
+			// Not the error itself: it may name the data directory.
+			return c.Status(fiber.StatusServiceUnavailable).SendString("not ready: storage is failing or the disk is nearly full\n")
 		}
 		return c.SendString("ready\n")
 	})

@@ -28,7 +28,8 @@ type WhatsAppConfig struct {
 	// UserGap is the minimum spacing between two messages to one user
 	// (default 0: replies of one turn go out back to back, in order).
 	UserGap time.Duration
-	// MaxAttempts bounds retries of one message (default 12).
+	// MaxAttempts bounds retries of one message (default 0: none; a reply
+	// is retried while the customer's window is open).
 	MaxAttempts int
 	// RetryDelay decides whether and after how long a failed send is
 	// retried; nil uses whatsapp.RetryDelay with full jitter (capped at

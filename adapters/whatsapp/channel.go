@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -36,7 +36,8 @@ type ChannelConfig struct {
 	Client *Client
 	// Pacer paces sends (nil: unpaced).
 	Pacer *Pacer
-	// MaxAttempts bounds attempts of one message (default 12).
+	// MaxAttempts bounds attempts of one message (default 0: no bound; the
+	// host retries a reply while the customer's window is open).
 	MaxAttempts int
 	// RetryDelay decides whether and after how long a failed send is
 	// retried (required; RetryDelay with jitter in production).
@@ -67,9 +68,6 @@ var (
 
 // NewChannel returns the channel; Register attaches it to a host and an app.
 func NewChannel(cfg ChannelConfig) *Channel {
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 12
-	}
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = DefaultMaxAge
 	}
@@ -142,7 +140,7 @@ func (c *Channel) Classify(out host.Outbound, err error, attempt int, now time.T
 		f.Code = apiErr.Code
 	}
 	delay, retry := c.cfg.RetryDelay(err, attempt)
-	if !retry || attempt >= c.cfg.MaxAttempts {
+	if !retry || (c.cfg.MaxAttempts > 0 && attempt >= c.cfg.MaxAttempts) {
 		return f
 	}
 	f.Retry, f.Delay = true, delay
@@ -152,7 +150,7 @@ func (c *Channel) Classify(out host.Outbound, err error, attempt int, now time.T
 		switch {
 		case apiErr.PairRateLimited():
 			c.cfg.Pacer.HoldUser(c.cfg.PhoneNumberID, recipient(out), until)
-		case apiErr.HTTPStatus == http.StatusTooManyRequests || apiErr.Code == 130429:
+		case apiErr.Throttled():
 			c.cfg.Pacer.HoldNumber(c.cfg.PhoneNumberID, until)
 		}
 	}
@@ -274,10 +272,22 @@ func (c *Channel) webhook(ctx *fiber.Ctx) error {
 		for _, e := range st.Errors {
 			ds.CloseWindow = ds.CloseWindow || e.Code == 131047
 		}
+		c.reportErrors("status", st.Errors)
 		c.h.Status(ChannelName, ds)
 	}
+	c.reportErrors("value", batch.Errors)
 	m.WithLabelValues("ok").Inc()
 	return ctx.SendStatus(fiber.StatusOK)
+}
+
+// reportErrors logs and counts errors Meta reported in a webhook: their
+// codes only (details can quote a message).
+func (c *Channel) reportErrors(where string, errs []ErrorDetail) {
+	for _, e := range errs {
+		code := strconv.Itoa(e.Code)
+		c.h.Metrics().ChannelErrors.WithLabelValues(where, code).Inc()
+		c.h.Logger().Warn("WhatsApp reported an error in a webhook", "where", where, "code", e.Code)
+	}
 }
 
 // misrouted returns why a message is not for the configured business number

@@ -147,6 +147,12 @@ func (e *APIError) Retryable() bool {
 // template instead. The same code can arrive later in a failed status.
 func (e *APIError) OutsideWindow() bool { return e.HasCode && e.Code == 131047 }
 
+// Throttled reports a throughput limit on the business number: HTTP 429 or
+// 130429. Hold the whole number (Pacer.HoldNumber) until the retry.
+func (e *APIError) Throttled() bool {
+	return e.HTTPStatus == http.StatusTooManyRequests || (e.HasCode && e.Code == 130429)
+}
+
 // PairRateLimited reports 131056: too many messages to this one user. Slow
 // that user only (Pacer.HoldUser); other users are unaffected.
 func (e *APIError) PairRateLimited() bool { return e.HasCode && e.Code == 131056 }

@@ -12,6 +12,11 @@ import (
 const (
 	BackoffBase = 500 * time.Millisecond
 	BackoffCap  = 60 * time.Second
+	// ThrottleCap bounds the backoff after a throughput limit (HTTP 429,
+	// 130429): the number is held that long at most, so sending resumes
+	// within seconds of the API recovering however long the storm lasted.
+	// A Retry-After from Meta is still honoured.
+	ThrottleCap = 5 * time.Second
 )
 
 // Backoff returns how long to wait before retry number attempt (0 for the
@@ -40,14 +45,18 @@ func Backoff(attempt int, rnd func() float64) time.Duration {
 }
 
 // RetryDelay says whether and after how long to retry a failed send: never
-// for errors that are not retryable, otherwise the larger of Backoff and the
-// Retry-After Meta sent.
+// for errors that are not retryable, otherwise the larger of Backoff (at
+// most ThrottleCap for a throughput limit) and the Retry-After Meta sent.
 func RetryDelay(err error, attempt int, rnd func() float64) (time.Duration, bool) {
 	var e *APIError
 	if !errors.As(err, &e) || !e.Retryable() {
 		return 0, false
 	}
-	return max(Backoff(attempt, rnd), e.RetryAfter), true
+	d := Backoff(attempt, rnd)
+	if e.Throttled() {
+		d = min(d, ThrottleCap)
+	}
+	return max(d, e.RetryAfter), true
 }
 
 // Pacer spaces outbound messages: a token bucket per business phone number

@@ -71,6 +71,7 @@ func runServe(c *cli, args []string) int {
 	webChat := fs.String("web-chat", "auto", "local web chat at /: on, off, or auto (on when --addr is a loopback address)")
 	workers := fs.Int("workers", 64, "concurrent conversation workers")
 	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long to flush the outbox on shutdown")
+	minFree := fs.Uint64("min-free", defaultMinFreeMiB, "MiB the data directory's disk must keep free; below it webhooks are refused (5xx) and /readyz is unready")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	debugAddr := fs.String("debug-addr", "", "serve Go pprof profiles on this loopback address (off by default)")
 	if code, ok := c.parse(fs, args); !ok {
@@ -168,6 +169,7 @@ func runServe(c *cli, args []string) int {
 	srv, err := server.New(server.Config{
 		Store: store, Flows: flows, Logger: log, WhatsApp: wa, WebChat: web, AdminTokens: tokens,
 		Caller: caller, Notices: caller, Workers: *workers,
+		CanWrite: diskGuard(*vf.data, *minFree<<20, diskFree, time.Now),
 	})
 	if err != nil {
 		ln.Close()

@@ -43,7 +43,7 @@ type CaseResult struct {
 	Name  string
 	Range diag.Range
 	Diags diag.Diagnostics
-	// Duration is the simulated time the case spanned (its after: jumps).
+	// Simulated is the simulated time the case spanned (its after: jumps).
 	Simulated time.Duration
 }
 

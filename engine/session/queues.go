@@ -25,6 +25,9 @@ type OutboxEntry struct {
 	Seq     uint64
 	Subject string
 	Payload []byte
+	// Status is "queued" until a send starts (OutboxSending), then
+	// "sending" or "retrying".
+	Status string
 }
 
 // MoveResult says what a number change did; both subjects are pseudonyms.
@@ -71,7 +74,7 @@ func (s *Store) OutboxPending(context.Context) ([]OutboxEntry, error) {
 	}
 	out := make([]OutboxEntry, len(es))
 	for i, e := range es {
-		out[i] = OutboxEntry{Seq: e.Seq, Subject: e.Subject.Hex(), Payload: e.Payload}
+		out[i] = OutboxEntry{Seq: e.Seq, Subject: e.Subject.Hex(), Payload: e.Payload, Status: e.Status}
 	}
 	return out, nil
 }

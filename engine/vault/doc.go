@@ -45,7 +45,7 @@
 //	pq/<s>                 erased subject waiting for the physical purge
 //	ip/<hmac(msg id)>      inbound message processed (inbox seq), written with the turn
 //	out/<seq>              outbox entry, payload sealed under the subject's DEK and a transient key
-//	ow/<hmac(wamid)>       channel message id -> outbox seq, for status callbacks
+//	ow/<hmac(wamid)>       channel message id -> outbox seq, subject and delivery status (never regressing)
 //	a/<seq>                audit entry, hash-chained (deleted after Options.AuditRetention)
 //	nq/<receipt>           erasure or stop notice for a recipient, sealed under the meta key; no personal data
 //	m/...                  metadata: key check, pepper (sealed), schema, audit head and

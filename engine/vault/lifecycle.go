@@ -38,7 +38,7 @@ var Lifecycles = []Lifecycle{
 	{"outbox payloads", "out/<seq>", "a reply to send (may hold names, emails), sealed under the subject key and a transient key",
 		"the sender (OutboxDone once Meta accepted it, or on a permanent failure); the transient key rotation",
 		"unreadable at most `TransientKeyPeriod` (5m) plus one tick after the send was accepted or given up; an entry never accepted is dropped `OutboxMaxAge` (24h) after it was queued"},
-	{"status callback map", "ow/<hmac(wamid)>", "outbox sequence number and subject pseudonym of a sent reply; no content",
+	{"status callback map", "ow/<hmac(wamid)>", "outbox sequence number, subject pseudonym and delivery status (sent, delivered, read, failed; never regressing) of a sent reply; no content",
 		"Badger's TTL, then compaction", "`DedupeWindow` (7d) after the send (late \"read\" callbacks)"},
 	{"transient keys", "Dir/keys/<id>.key", "a 32-byte key sealing inbox and outbox payloads, wrapped under the master key",
 		"the transient key rotation (os.Remove)",

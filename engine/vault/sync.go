@@ -32,7 +32,7 @@ func (g *groupSync) sync(fn func() error) error {
 		g.started++
 		gen := g.started
 		g.mu.Unlock()
-		err := fn()
+		err := syncNoPanic(fn)
 		g.mu.Lock()
 		g.running = false
 		g.completed = gen
