@@ -242,8 +242,8 @@ func (p *parser) testCase(n *yaml.Node) *Case {
 			c.Lang = p.text(v)
 		case "start":
 			t, err := time.Parse(time.RFC3339, p.text(v))
-			if err != nil {
-				p.add(p.rng(v), "start: must be an RFC 3339 time such as 2026-01-05T09:00:00Z")
+			if err != nil || t.Year() < 2000 || t.After(LatestClock) {
+				p.add(p.rng(v), "start: must be an RFC 3339 time between 2000 and 2200, such as 2026-01-05T09:00:00Z")
 			}
 			c.Start = t
 		case "calls":

@@ -43,6 +43,7 @@ func TestParseReportsMistakesWhereTheyAre(t *testing.T) {
 		{"bad consent", "flow: a.yaml\ntests:\n  - name: x\n    conversation:\n      - vault: { consents: { booking: sure } }\n", "granted, declined or withdrawn", 5, 39},
 		{"replies on a jump", "flow: a.yaml\ntests:\n  - name: x\n    conversation:\n      - after: 1d\n        replies: []\n", "belongs to a send", 6, 9},
 		{"no flow", "tests: []\n", "missing flow", 1, 1},
+		{"start out of range", "flow: a.yaml\ntests:\n  - name: x\n    start: 3000-01-01T00:00:00Z\n    conversation: []\n", "between 2000 and 2200", 4, 12},
 		{"bad regex", "flow: a.yaml\ntests:\n  - name: x\n    conversation:\n      - send: hi\n        replies: [{ regex: '(' }]\n", "not a valid regular expression", 6, 28},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -219,5 +220,19 @@ func TestUpdateKeepsLayout(t *testing.T) {
 				t.Errorf("the updated file does not pass: %v %v\n%s", err, res2.Diags(), out)
 			}
 		})
+	}
+}
+
+// TestTimeTravelStopsBeforeTheStoresEnd: jumps that would take the clock
+// past LatestClock are a finding at the jump, not a wrapped-around time.
+func TestTimeTravelStopsBeforeTheStoresEnd(t *testing.T) {
+	f := mustParse(t, "flow: booking.yaml\ntests:\n  - name: x\n    conversation:\n      - after: 36000d\n      - after: 36000d\n      - vault: { fields: [] }\n")
+	res, err := Run(context.Background(), f, booking(t), MemBackend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := res.Diags()
+	if len(ds) != 1 || ds[0].Subject.Start.Line != 6 || !strings.Contains(ds[0].Summary, "past 2200") {
+		t.Errorf("findings = %v, want one at line 6 saying the clock would pass 2200", ds)
 	}
 }
