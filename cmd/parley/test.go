@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -23,7 +24,7 @@ func init() {
 	register(&command{
 		name:    "test",
 		summary: "run flow tests (*_test.yaml): conversations, expected replies, vault contents, time travel",
-		usage:   "parley test [flags] [PATH...] [flags]",
+		usage:   "parley test [--format text|json|github] [--update] [--run REGEX] [PATH...]",
 		help: `Runs the flow tests in PATH (a *_test.yaml file, or a directory searched
 recursively for them; without PATH, the current directory). A test file names its flow (flow: booking.yaml, relative
 to the test file) and lists conversations: what the customer sends (send: text,
@@ -41,6 +42,8 @@ calls succeed, or fail with calls: fail.
 choose: item whose replies differ or are missing, keeping comments and order,
 then runs the tests again. Review the change before committing it.
 
+--run REGEX runs only the tests whose name matches (in every file).
+
 Formats (--format): text (default; a failing reply shows a diff, - expected
 and + sent), json and github, as for parley lint.
 
@@ -57,6 +60,7 @@ func runTest(c *cli, args []string) int {
 	fs := c.flags(commands["test"])
 	format := fs.String("format", "text", "output format: text, json or github")
 	update := fs.Bool("update", false, "write the replies the flow sent into the test files, then test again")
+	runFlag := fs.String("run", "", "run only the tests whose name matches this regular expression")
 	targets, code, ok := c.parseAnywhere(fs, args)
 	if !ok {
 		return code
@@ -77,16 +81,23 @@ func runTest(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "parley test: no flow tests (*_test.yaml) found in %s: a test of flows/booking.yaml is flows/booking_test.yaml (docs/authoring.md)\n", strings.Join(targets, " "))
 		return exitUsage
 	}
+	var only *regexp.Regexp
+	if *runFlag != "" {
+		if only, err = regexp.Compile(*runFlag); err != nil {
+			fmt.Fprintf(c.stderr, "parley test: --run is not a valid regular expression: %v\n", err)
+			return exitUsage
+		}
+	}
 	ctx := context.Background()
 	srcs := map[string][]byte{}
 	var all diag.Diagnostics
 	var lines []string
 	passed, failed := 0, 0
 	for _, p := range paths {
-		res, ds, err := testFile(ctx, p, srcs)
+		res, ds, err := testFile(ctx, p, srcs, only)
 		if err == nil && *update && res != nil {
 			var changed bool
-			res, ds, changed, err = updateTestFile(ctx, res, ds, srcs)
+			res, ds, changed, err = updateTestFile(ctx, res, ds, srcs, only)
 			if changed {
 				fmt.Fprintf(c.stderr, "updated %s: review the new replies before committing\n", p)
 			}
@@ -133,7 +144,7 @@ func runTest(c *cli, args []string) int {
 
 // testFile parses one test file, checks its flow and runs its cases. A
 // nil result means the file or its flow could not be run; ds says why.
-func testFile(ctx context.Context, path string, srcs map[string][]byte) (*flowtest.Result, diag.Diagnostics, error) {
+func testFile(ctx context.Context, path string, srcs map[string][]byte, only *regexp.Regexp) (*flowtest.Result, diag.Diagnostics, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
@@ -153,13 +164,16 @@ func testFile(ctx context.Context, path string, srcs map[string][]byte) (*flowte
 		ds.Add(diag.FlowTestFlow, f.FlowRange, "the flow %s has errors; run parley lint %s and fix them first", filepath.ToSlash(flowPath), filepath.ToSlash(flowPath))
 		return nil, ds, nil
 	}
+	if only != nil {
+		f.Cases = slices.DeleteFunc(f.Cases, func(c *flowtest.Case) bool { return !only.MatchString(c.Name) })
+	}
 	res, err := flowtest.Run(ctx, f, checked.Program, openTestVault)
 	return res, ds, err
 }
 
 // updateTestFile writes the replies the flow sent into the test file and
 // runs it again, so what is reported is the state of the rewritten file.
-func updateTestFile(ctx context.Context, res *flowtest.Result, ds diag.Diagnostics, srcs map[string][]byte) (*flowtest.Result, diag.Diagnostics, bool, error) {
+func updateTestFile(ctx context.Context, res *flowtest.Result, ds diag.Diagnostics, srcs map[string][]byte, only *regexp.Regexp) (*flowtest.Result, diag.Diagnostics, bool, error) {
 	out, changed, err := flowtest.Update(res)
 	if err != nil || !changed {
 		return res, ds, false, err
@@ -168,7 +182,7 @@ func updateTestFile(ctx context.Context, res *flowtest.Result, ds diag.Diagnosti
 	if err := os.WriteFile(path, out, 0o644); err != nil {
 		return nil, nil, false, err
 	}
-	res, ds, err = testFile(ctx, path, srcs)
+	res, ds, err = testFile(ctx, path, srcs, only)
 	return res, ds, true, err
 }
 
