@@ -26,9 +26,9 @@ func init() {
 		summary: "run flow tests (*_test.yaml): conversations, expected replies, vault contents, time travel",
 		usage:   "parley test [--format text|json|github] [--update] [--run REGEX] [PATH...]",
 		help: `Runs the flow tests in PATH (a *_test.yaml file, or a directory searched
-recursively for them; without PATH, the current directory). A test file names its flow (flow: booking.yaml, relative
-to the test file) and lists conversations: what the customer sends (send: text,
-or choose: an option id), the replies the bot must send (exact text, contains:
+recursively for them; without PATH, the current directory). A test file
+names its flow (flow: booking.yaml, relative to the test file) and lists
+conversations: what the customer sends (send: text, or choose: an option id), the replies the bot must send (exact text, contains:
 or regex:), what the vault must hold at that point (vault: fields, consents,
 conversation kept or gone), and jumps of the clock (after: 31d) to check that
 data expires. docs/authoring.md has a complete example.
