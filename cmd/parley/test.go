@@ -28,10 +28,11 @@ func init() {
 		help: `Runs the flow tests in PATH (a *_test.yaml file, or a directory searched
 recursively for them; without PATH, the current directory). A test file
 names its flow (flow: booking.yaml, relative to the test file) and lists
-conversations: what the customer sends (send: text, or choose: an option id), the replies the bot must send (exact text, contains:
-or regex:), what the vault must hold at that point (vault: fields, consents,
-conversation kept or gone), and jumps of the clock (after: 31d) to check that
-data expires. docs/authoring.md has a complete example.
+conversations: what the customer sends (send: text, or choose: an option
+id), the replies the bot must send (exact text, contains: or regex:), what
+the vault must hold at that point (vault: fields, consents, conversation
+kept or gone), and jumps of the clock (after: 31d) to check that data
+expires. docs/authoring.md has a complete example.
 
 Each conversation runs on its own encrypted vault in memory, on a manual clock
 that starts at 2026-01-05T09:00:00Z (start: changes it) and moves only on
