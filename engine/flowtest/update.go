@@ -119,16 +119,22 @@ func indentOf(l string) int { return len(l) - len(strings.TrimLeft(l, " ")) }
 func renderReplies(got []string) (string, error) {
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	m.Content = []*yaml.Node{{Kind: yaml.ScalarNode, Tag: "!!str", Value: "replies"}, repliesNode(got)}
+	b, err := encodeYAML(m)
+	return string(b), err
+}
+
+// encodeYAML writes n with two-space indentation.
+func encodeYAML(n *yaml.Node) ([]byte, error) {
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(m); err != nil {
-		return "", err
+	if err := enc.Encode(n); err != nil {
+		return nil, err
 	}
 	if err := enc.Close(); err != nil {
-		return "", err
+		return nil, err
 	}
-	return b.String(), nil
+	return b.Bytes(), nil
 }
 
 func repliesNode(got []string) *yaml.Node {
@@ -152,16 +158,11 @@ func encodeTree(res *Result, todo []*Step) ([]byte, bool, error) {
 	for _, s := range todo {
 		setReplies(s.node, res.Actual[s])
 	}
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(res.File.root); err != nil {
+	b, err := encodeYAML(res.File.root)
+	if err != nil {
 		return nil, false, err
 	}
-	if err := enc.Close(); err != nil {
-		return nil, false, err
-	}
-	return b.Bytes(), true, nil
+	return b, true, nil
 }
 
 func setReplies(m *yaml.Node, got []string) {
