@@ -46,7 +46,7 @@ then runs the tests again. Review the change before committing it.
 --run REGEX runs only the tests whose name matches (in every file).
 
 Formats (--format): text (default; a failing reply shows a diff, - expected
-and + sent), json and github, as for parley lint.
+and + sent; coloured on a terminal unless NO_COLOR is set), json and github, as for parley lint.
 
 Exit status: 0 when every test passes, 1 when a test fails (or a test file or
 its flow has errors), 2 on usage errors or when no test file matched, 3 when
@@ -130,7 +130,11 @@ func runTest(c *cli, args []string) int {
 	case "github":
 		err = diag.WriteGitHub(c.stdout, all)
 	default:
-		err = writeTestText(c.stdout, lines, all, func(name string) []byte { return srcs[name] })
+		write := diag.WriteText
+		if c.isTerminal(c.stdout) {
+			write = diag.WriteColorText
+		}
+		err = writeTestText(c.stdout, lines, all, func(name string) []byte { return srcs[name] }, write)
 	}
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley test: write the report: %v\n", err)
@@ -225,7 +229,8 @@ func (b vaultBackend) Held(ctx context.Context, subject string, now time.Time) (
 
 // writeTestText prints one line per test, then the findings with their
 // source line; a reply diff follows its finding line by line.
-func writeTestText(w io.Writer, lines []string, ds diag.Diagnostics, src func(string) []byte) error {
+func writeTestText(w io.Writer, lines []string, ds diag.Diagnostics, src func(string) []byte,
+	write func(io.Writer, diag.Diagnostics, func(string) []byte) error) error {
 	for _, l := range lines {
 		if _, err := fmt.Fprintln(w, l); err != nil {
 			return err
@@ -234,7 +239,7 @@ func writeTestText(w io.Writer, lines []string, ds diag.Diagnostics, src func(st
 	for _, d := range ds {
 		one := *d
 		one.Detail = ""
-		if err := diag.WriteText(w, diag.Diagnostics{&one}, src); err != nil {
+		if err := write(w, diag.Diagnostics{&one}, src); err != nil {
 			return err
 		}
 		if d.Detail == "" {
