@@ -45,6 +45,18 @@ func TestShippedFlowsLintClean(t *testing.T) {
 	checkFlowsIn(t, ".")
 }
 
+// TestShippedFlowsHaveFlowTests: the example flows that ship carry flow
+// tests (`parley test flows/` runs them in cmd/parley's scripts and in
+// .ci/run). A flow an author adds, as the README tutorial says, is not held
+// to this: its own test is a good idea, not a condition of go test.
+func TestShippedFlowsHaveFlowTests(t *testing.T) {
+	for _, f := range []string{"booking.yaml", "support.yaml", "newsletter.yaml"} {
+		if _, err := os.Stat(strings.TrimSuffix(f, ".yaml") + "_test.yaml"); err != nil {
+			t.Errorf("%s ships without a flow test: add %s_test.yaml (docs/authoring.md)", f, strings.TrimSuffix(f, ".yaml"))
+		}
+	}
+}
+
 // TestTutorialFlowJoinsShippedFlows adds the README tutorial's flow to a
 // copy of flows/ and runs the same check, so following the tutorial never
 // makes go test ./... fail.
@@ -58,7 +70,7 @@ func TestTutorialFlowJoinsShippedFlows(t *testing.T) {
 		t.Fatal("README has no tutorial flow")
 	}
 	dir := t.TempDir()
-	files, err := filepath.Glob("*.yaml")
+	files, err := check.Expand([]string{"."})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +81,10 @@ func TestTutorialFlowJoinsShippedFlows(t *testing.T) {
 		}
 		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
 			t.Fatal(err)
+		}
+		// parley test flows/ (cmd/parley's TestScripts and .ci/run) runs them.
+		if _, err := os.Stat(strings.TrimSuffix(f, ".yaml") + "_test.yaml"); err != nil {
+			t.Errorf("%s ships without a flow test: add %s_test.yaml (docs/authoring.md)", f, strings.TrimSuffix(f, ".yaml"))
 		}
 	}
 	hello := regexp.MustCompile("(?m)^   ").ReplaceAll(m[1], nil)
@@ -88,7 +104,7 @@ func TestTutorialFlowJoinsShippedFlows(t *testing.T) {
 // many flows it found.
 func checkFlowsIn(t *testing.T, dir string) int {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	files, err := check.Expand([]string{dir}) // flows only: *_test.yaml are flow tests
 	if err != nil {
 		t.Fatal(err)
 	}
