@@ -31,6 +31,18 @@ var FlowJSON []byte
 //go:embed policy.schema.json
 var PolicyJSON []byte
 
+// FlowTestJSON is the JSON Schema (2020-12) of a flow test file
+// (*_test.yaml), for editors; parley test checks the same shape itself.
+//
+//go:embed flowtest.schema.json
+var FlowTestJSON []byte
+
+// FlowTestURL is the $id of the flow test schema.
+const FlowTestURL = "https://parley.invalid/schemas/flowtest.schema.json"
+
+// CompileFlowTest compiles the flow test schema.
+func CompileFlowTest() (*jsonschema.Schema, error) { return compileURL(FlowTestURL, FlowTestJSON) }
+
 // PolicyURL is the $id of the policy schema.
 const PolicyURL = "https://parley.invalid/schemas/policy.schema.json"
 

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/engine/check"
-	"github.com/parleyhq/parley/engine/compile"
 	"github.com/parleyhq/parley/engine/diag"
+	"github.com/parleyhq/parley/engine/flowtest"
 	"github.com/parleyhq/parley/engine/runtime"
 )
 
@@ -109,20 +109,17 @@ func runChat(c *cli, args []string) int {
 	if clock == nil {
 		clock = time.Now
 	}
-	ch := &chatSession{c: c, prog: prog, store: store, subject: subject, lang: *lang, interactive: interactive, now: clock,
-		caller: simulatedCaller{w: c.stderr, fail: *calls == "fail"}}
+	ch := &chatSession{c: c, interactive: interactive, sim: flowtest.Sim{Prog: prog, Store: store, Subject: subject, Lang: *lang, Now: clock,
+		Caller: simulatedCaller{w: c.stderr, fail: *calls == "fail"}}}
 	return ch.loop()
 }
 
+// chatSession drives a flowtest.Sim (the turn parley test runs too) from
+// the terminal.
 type chatSession struct {
 	c           *cli
-	prog        *compile.Program
-	store       runtime.Store
-	subject     string
-	lang        string
+	sim         flowtest.Sim
 	interactive bool
-	caller      runtime.Caller
-	now         func() time.Time
 	seq         int
 }
 
@@ -130,7 +127,7 @@ func (s *chatSession) loop() int {
 	in := bufio.NewScanner(s.c.stdin)
 	in.Buffer(make([]byte, 64<<10), 64<<10)
 	if s.interactive {
-		fmt.Fprintf(s.c.stdout, "Chatting with %q (version %d). Type a message; Ctrl-D quits.\n", s.prog.ID(), s.prog.Version())
+		fmt.Fprintf(s.c.stdout, "Chatting with %q (version %d). Type a message; Ctrl-D quits.\n", s.sim.Prog.ID(), s.sim.Prog.Version())
 	}
 	for {
 		if s.interactive {
@@ -148,8 +145,8 @@ func (s *chatSession) loop() int {
 		}
 		line := strings.TrimRight(in.Text(), "\r")
 		s.seq++
-		msg := runtime.Inbound{ID: fmt.Sprintf("cli-%d", s.seq), Text: runtime.Answer(line), Lang: s.lang}
-		out, st, ended, err := s.turn(msg)
+		msg := runtime.Inbound{ID: fmt.Sprintf("cli-%d", s.seq), Text: runtime.Answer(line), Lang: s.sim.Lang}
+		out, st, ended, err := s.sim.Turn(context.Background(), msg)
 		if err != nil {
 			fmt.Fprintf(s.c.stderr, "parley chat: %v\n", err)
 			return exitFailure
@@ -170,49 +167,18 @@ func (s *chatSession) loop() int {
 	}
 }
 
-// turn runs one message. ended reports that the simulation is over: this
-// turn ended the conversation, or answered the question that was pending
-// (DELETE MY DATA's confirmation). A rights keyword on a conversation that
-// had already ended (a customer coming back with MY DATA or DELETE MY
-// DATA) leaves it ended but the simulation goes on, as the customer can
-// still answer.
-func (s *chatSession) turn(in runtime.Inbound) (_ []runtime.Message, _ *runtime.State, ended bool, _ error) {
-	ctx := context.Background()
-	now := s.now()
-	st, err := s.store.Load(ctx, s.subject, now)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	if st == nil {
-		st = &runtime.State{}
-	}
-	wasOpen, wasPending := st.Status != runtime.StatusEnded, st.Pending != ""
-	turn := runtime.Step(s.prog, st, in, runtime.Env{Now: now, Ctx: ctx, Caller: s.caller, Lang: s.lang})
-	for i := range turn.Effects {
-		// Simulated calls reach nobody: no recipient to record or notify.
-		turn.Effects[i].Target = nil
-	}
-	if err := s.store.Save(ctx, s.subject, st, turn.Effects, now); err != nil {
-		return nil, nil, false, err
-	}
-	ended = st.Status == runtime.StatusEnded && st.Pending == "" && (wasOpen || wasPending)
-	return turn.Out, st, ended, nil
-}
-
 func (s *chatSession) print(m runtime.Message) {
 	w := s.c.stdout
-	if s.interactive {
-		for _, l := range strings.Split(m.Text, "\n") {
-			fmt.Fprintf(w, "bot: %s\n", l)
-		}
-	} else {
-		fmt.Fprintln(w, m.Text)
+	if !s.interactive {
+		// The form flow tests compare replies in.
+		fmt.Fprintln(w, flowtest.Render(m))
+		return
+	}
+	for _, l := range strings.Split(m.Text, "\n") {
+		fmt.Fprintf(w, "bot: %s\n", l)
 	}
 	for i, o := range m.Options {
-		if s.interactive {
-			fmt.Fprint(w, "     ")
-		}
-		fmt.Fprintf(w, "[%d] %s\n", i+1, o.Title)
+		fmt.Fprintf(w, "     [%d] %s\n", i+1, o.Title)
 	}
 }
 

@@ -107,7 +107,7 @@ func flowsAtRevision(ref string, paths []string) ([]*flow.Flow, error) {
 	}
 	var out []*flow.Flow
 	for _, name := range strings.Split(strings.TrimSpace(string(list)), "\n") {
-		if name == "" || !check.IsFlowFile(name) {
+		if name == "" || !check.IsFlowFile(name) || check.IsTestFile(name) {
 			continue
 		}
 		src, err := git("show", ref+":./"+name)

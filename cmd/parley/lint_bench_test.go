@@ -8,13 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/parleyhq/parley/engine/check"
 )
 
 // BenchmarkLintDirectory is `parley lint DIR` end to end (expand, read,
 // load, validate, compile, render) on 100 realistic flows: the shipped
 // ones, copied under distinct ids.
 func BenchmarkLintDirectory(b *testing.B) {
-	shipped, err := filepath.Glob("../../flows/*.yaml")
+	shipped, err := check.Expand([]string{"../../flows"})
 	if err != nil || len(shipped) == 0 {
 		b.Fatalf("no shipped flows: %v", err)
 	}

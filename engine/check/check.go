@@ -104,8 +104,23 @@ var MaxWalk = 20000
 
 // Expand turns files and directories into the sorted list of flow files
 // they name: a directory contributes every *.yaml and *.yml below it
-// (hidden files and directories, node_modules and vendor excepted).
+// (hidden files and directories, node_modules and vendor excepted), except
+// flow tests (*_test.yaml), which are not flows.
 func Expand(paths []string) ([]string, error) {
+	return expand(paths, func(p string) bool { return IsFlowFile(p) && !IsTestFile(p) })
+}
+
+// ExpandTests is Expand for flow tests: the *_test.yaml and *_test.yml
+// files below the directories in paths, and the files named.
+func ExpandTests(paths []string) ([]string, error) { return expand(paths, IsTestFile) }
+
+// IsTestFile reports whether path names a flow test (*_test.yaml).
+func IsTestFile(path string) bool {
+	base := strings.ToLower(filepath.Base(path))
+	return strings.HasSuffix(base, "_test.yaml") || strings.HasSuffix(base, "_test.yml")
+}
+
+func expand(paths []string, keep func(string) bool) ([]string, error) {
 	var out []string
 	visited := 0
 	seen := map[string]bool{}
@@ -142,7 +157,7 @@ func Expand(paths []string) ([]string, error) {
 				}
 				return nil
 			}
-			if !d.IsDir() && IsFlowFile(path) {
+			if !d.IsDir() && keep(path) {
 				add(path)
 			}
 			return nil

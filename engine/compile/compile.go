@@ -169,60 +169,10 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 		if s.Attempts.IsSet() && s.Attempts.Value > 0 {
 			st.Attempts = s.Attempts.Value
 		}
-		switch {
-		case s.Ask != nil:
-			st.Kind = StepAsk
-			st.Text = ec.text(s.Ask)
-		case s.If.IsSet():
-			st.Kind = StepBranch
-			st.Cond = ec.condition(s.If)
-		case s.Call.IsSet():
-			st.Kind = StepCall
-			if ii, ok := p.intIndex[s.Call.Value]; ok {
-				st.Integration = ii
-				st.Purpose = p.integrations[ii].PurposeIndex
-			} else {
-				ds.Add(diag.UnknownIntegration, s.Call.Range, "there is no integration %q", s.Call.Value).
-					Suggestion = diag.DidYouMean(s.Call.Value, keys(p.intIndex))
-			}
-		case s.Handoff != nil:
-			st.Kind = StepHandoff
-			st.Text = ec.text(s.Handoff)
-		case s.Say != nil:
-			st.Kind = StepSay
-		}
-		if s.Say != nil && st.Text == nil {
-			st.Text = ec.text(s.Say)
-			if st.Kind == StepGoto {
-				st.Kind = StepSay
-			}
-		}
-		st.Retry = ec.text(s.Retry)
-		if s.Save.IsSet() {
-			if fx, ok := p.fieldIndex[s.Save.Value]; ok {
-				st.Save = fx
-				st.Purpose = p.fields[fx].PurposeIndex
-			} else {
-				ds.Add(diag.UnknownField, s.Save.Range, "step %q saves %q, which is not a declared field", st.ID, s.Save.Value).
-					Suggestion = diag.DidYouMean(s.Save.Value, p.fieldNames())
-			}
-		}
-		for _, o := range s.Options {
-			opt := Option{ID: o.ID.Value, Title: ec.text(o.Title)}
-			for li := range p.langs {
-				n := ""
-				if t := opt.Title.For(li); t != nil && t.Static {
-					n = Normalize(t.Src)
-				}
-				opt.Norm = append(opt.Norm, n)
-			}
-			st.Options = append(st.Options, opt)
-			if st.Save != None {
-				fd := &p.fields[st.Save]
-				if !hasOption(fd.Options, opt.ID) {
-					fd.Options = append(fd.Options, opt)
-				}
-			}
+		unit := stepKinds[s.Kind()]
+		st.Kind = unit.kind
+		if unit.compile != nil {
+			unit.compile(ec, s, &st, target)
 		}
 		st.Next = target(s.Next)
 		if !s.Next.IsSet() && i+1 < len(f.Steps) {

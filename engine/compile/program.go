@@ -24,6 +24,8 @@ const (
 	StepBranch
 	StepCall
 	StepHandoff
+	StepForget
+	StepWithdraw
 )
 
 // None marks an unset step, field, purpose or integration index.
@@ -51,9 +53,11 @@ type Step struct {
 	// CondSrc is kept for diagnostics at run time (never values).
 	Integration int
 	End         bool
-	// Purpose is the purpose index of the saved field (ask) or of the
-	// integration (call), or None.
+	// Purpose is the purpose index of the saved field (ask), of the
+	// integration (call) or of the consent withdrawn (withdraw), or None.
 	Purpose int
+	// Forget holds the indexes of the fields a forget step drops.
+	Forget []int
 }
 
 // Text is a compiled text, one template per program language (index as in
@@ -109,6 +113,8 @@ type Option struct {
 	// Norm holds the normalized static title per language (see Normalize),
 	// or "" where the title is a template.
 	Norm []string
+	// Next is the step a routing option goes to, or None.
+	Next int
 }
 
 // Field is a declared field with everything the runtime and the vault need.

@@ -81,6 +81,12 @@ const (
 	MessageTooLong           RuleID = "PARLEY-604"
 	NoHumanRoute             RuleID = "PARLEY-605"
 	LinkNotAllowed           RuleID = "PARLEY-606"
+
+	// Flow tests (engine/flowtest, parley test): 7xx.
+	FlowTestInvalid RuleID = "PARLEY-701"
+	FlowTestReplies RuleID = "PARLEY-702"
+	FlowTestVault   RuleID = "PARLEY-703"
+	FlowTestFlow    RuleID = "PARLEY-704"
 )
 
 var rules = map[RuleID]Rule{}
@@ -93,6 +99,7 @@ func def(id RuleID, slug string, sev Severity, summary, help string) {
 }
 
 func init() {
+	flowTestRules()
 	def(YAMLSyntax, "yaml-syntax", Error, "The file is not valid YAML.",
 		"Check indentation (spaces, not tabs), matching quotes and that every key is followed by a colon and a space.")
 	def(DuplicateKey, "duplicate-key", Error, "A key appears twice in the same block.",
@@ -140,7 +147,7 @@ func init() {
 	def(UnknownIntegration, "unknown-integration", Error, "A call: step names an integration that is not declared.",
 		"Declare it under integrations: or fix the spelling.")
 	def(StepShape, "step-shape", Error, "A step mixes keys that do not go together or does nothing.",
-		"A step does one thing: say, ask (with save), if/then/else, call, or handoff.")
+		"A step does one thing: say, ask (with save, or with options that each say where to go with next:), if/then/else, call, handoff, forget or withdraw. The keys that go with each are listed in docs/language.md, \"Which keys go together\".")
 	def(NoEnd, "no-end", Warning, "The flow has no step with end: true.",
 		"Conversations end after the last step anyway; mark the last step with end: true to make it explicit.")
 	def(ChoiceNoOptions, "choice-without-options", Error, "A step asks for a choice field but offers no options.",
@@ -376,4 +383,17 @@ links:
   allergies: { type: text, purpose: care, retention: 30d, special: health }
 # good
   care: { basis: consent, description: to prepare your visit }`)
+}
+
+// flowTestRules are the findings of parley test: a test file that cannot be
+// read, and a conversation that did not go as the test says.
+func flowTestRules() {
+	def(FlowTestInvalid, "flow-test-invalid", Error, "A flow test file (*_test.yaml) is not shaped as a flow test.",
+		"A test file has flow: (the flow file, relative to the test) and tests:, a list of conversations with name: and conversation:, whose items are - send:, - choose:, - after: or - vault:. docs/authoring.md shows a complete example.")
+	def(FlowTestReplies, "flow-test-replies", Error, "The flow did not send the replies the test expects.",
+		"The note shows each expected reply (-) next to what the flow sent (+). Fix the flow, or, when the new replies are right, run parley test --update to write them into the test file and review the change.")
+	def(FlowTestVault, "flow-test-vault", Error, "The vault does not hold what the test expects at that point.",
+		"The message names the field, consent or conversation that differs. Check the field's retention and purpose in the flow, and the after: jumps before this point.")
+	def(FlowTestFlow, "flow-test-flow", Error, "The flow a test names cannot be run: it is missing or has lint errors.",
+		"flow: is relative to the test file. Run parley lint on the flow and fix its errors first.")
 }

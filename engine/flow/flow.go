@@ -260,11 +260,15 @@ type Option struct {
 	Range diag.Range
 	ID    Scalar
 	Title *Text
+	// Next, when set, is where the conversation goes when the customer
+	// picks this option (a menu that routes).
+	Next Scalar
 }
 
 // Step is one step of a conversation. Which keys are set decides what it
-// does: say (and move on), ask (and wait, with save), branch (if/then/else),
-// call an integration, hand off to a human, or end.
+// does (its kind, see StepKinds): say (and move on), ask (and wait, with
+// save or routing options), branch (if/then/else), call an integration, hand
+// off to a human, forget answers, withdraw a consent, or end.
 type Step struct {
 	ID    Scalar // the key under steps:
 	Range diag.Range
@@ -285,13 +289,23 @@ type Step struct {
 	Handoff *Text
 	Next    Scalar
 	End     Bool
+
+	// Forget lists the fields a forget step drops.
+	Forget []Scalar
+	// Withdraw is the purpose whose consent a withdraw step withdraws.
+	Withdraw Scalar
+
+	// Keys are the keys the step was written with, in file order; Kinds
+	// are the kind keys among them, in precedence order (see StepKinds).
+	Keys  []string
+	Kinds []string
 }
 
 // IsAsk reports whether the step waits for the customer.
-func (s *Step) IsAsk() bool { return s.Ask != nil }
+func (s *Step) IsAsk() bool { return s.Kind() == KindAsk }
 
 // IsBranch reports whether the step is an if/then/else.
-func (s *Step) IsBranch() bool { return s.If.IsSet() }
+func (s *Step) IsBranch() bool { return s.Kind() == KindIf }
 
 // StepByID returns the step with the given id, or nil.
 func (f *Flow) StepByID(id string) *Step {

@@ -1,8 +1,6 @@
 package load
 
 import (
-	"strconv"
-
 	"gopkg.in/yaml.v3"
 
 	"github.com/parleyhq/parley/engine/flow"
@@ -122,11 +120,7 @@ func (l *loader) build(root *yaml.Node) *flow.Flow {
 						in.Purpose = l.scalar(v)
 					case "sends":
 						if v.Kind == yaml.SequenceNode {
-							for _, c := range v.Content {
-								if s := l.scalar(c); s.IsSet() {
-									in.Sends = append(in.Sends, s)
-								}
-							}
+							in.Sends = l.scalars(v)
 						}
 					case "secret_env":
 						in.SecretEnv = l.scalar(v)
@@ -160,61 +154,31 @@ func (l *loader) build(root *yaml.Node) *flow.Flow {
 func (l *loader) step(id flow.Scalar, v *yaml.Node) *flow.Step {
 	s := &flow.Step{ID: id, Range: l.src.nodeRange(v)}
 	l.eachPair(v, func(k, v *yaml.Node) {
-		switch k.Value {
-		case "say":
-			s.Say = l.text(v)
-		case "ask":
-			s.Ask = l.text(v)
-		case "save":
-			s.Save = l.scalar(v)
-		case "options":
-			if v.Kind != yaml.SequenceNode {
-				return
-			}
-			for _, c := range v.Content {
-				if c.Kind != yaml.MappingNode {
-					continue
-				}
-				o := &flow.Option{Range: l.src.nodeRange(c)}
-				l.eachPair(c, func(k, v *yaml.Node) {
-					switch k.Value {
-					case "id":
-						o.ID = l.scalar(v)
-					case "title":
-						o.Title = l.text(v)
-					}
-				})
-				s.Options = append(s.Options, o)
-			}
-		case "retry":
-			s.Retry = l.text(v)
-		case "attempts":
-			s.Attempts = l.intValue(v)
-		case "on_fail":
-			s.OnFail = l.scalar(v)
-		case "if":
-			s.If = l.scalar(v)
-		case "then":
-			s.Then = l.scalar(v)
-		case "else":
-			s.Else = l.scalar(v)
-		case "call":
-			s.Call = l.scalar(v)
-		case "handoff":
-			s.Handoff = l.text(v)
-		case "next":
-			s.Next = l.scalar(v)
-		case "end":
-			if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" {
-				b, _ := strconv.ParseBool(v.Value)
-				if v.Value == "True" || v.Value == "TRUE" {
-					b = true
-				}
-				s.End = flow.Bool{Value: b, Range: l.src.nodeRange(v)}
-			}
+		s.Keys = append(s.Keys, k.Value)
+		if decode := stepDecoders[k.Value]; decode != nil {
+			decode(l, s, v)
 		}
 	})
+	s.Kinds = flow.KindsOf(s.Keys)
 	return s
+}
+
+// scalars returns the text items of a list (a single text counts as a list
+// of one).
+func (l *loader) scalars(n *yaml.Node) []flow.Scalar {
+	if n.Kind != yaml.SequenceNode {
+		if s := l.scalar(n); s.IsSet() {
+			return []flow.Scalar{s}
+		}
+		return nil
+	}
+	var out []flow.Scalar
+	for _, c := range n.Content {
+		if s := l.scalar(c); s.IsSet() {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // eachPair calls fn for every well-formed key of mapping m, first

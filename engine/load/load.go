@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -216,8 +217,29 @@ func (l *loader) syntaxError(err error) {
 			say = "a ? inside { … } or [ … ] ends the text early: put the whole text in quotes"
 		}
 	}
+	for _, ln := range []int{line, line - 1} {
+		if c := unquotedTemplate(l.src.line(ln)); c > 0 {
+			line, col, say = ln, c, quoteTemplate
+			break
+		}
+	}
 	d := l.add(diag.YAMLSyntax, l.src.at(line, col), "%s", say)
 	d.Detail = "YAML parser: " + msg
+}
+
+// quoteTemplate is said when a text starts with an unquoted {{.
+const quoteTemplate = `this text starts with {{, which YAML reads as a { … } block: quote this text, for example say: "{{ name }}, welcome"`
+
+var templateStart = regexp.MustCompile(`^\s*(?:-\s+)?(?:[^\s:#'"{\[][^:#]*:\s+)?(\{\{)`)
+
+// unquotedTemplate returns the column of a {{ that starts a value (or a
+// list item) without quotes on line, or 0.
+func unquotedTemplate(line string) int {
+	m := templateStart.FindStringSubmatchIndex(line)
+	if m == nil {
+		return 0
+	}
+	return utf8.RuneCountInString(line[:m[2]]) + 1
 }
 
 // questionInFlow returns the column of the first "?" after a "{" or "[" on
@@ -350,6 +372,11 @@ func (l *loader) convert(n *yaml.Node, path []string) any {
 				what := kindWords(k)
 				if k.Kind == yaml.ScalarNode {
 					l.add(diag.NonTextKey, l.src.nodeRange(k), "key %s is read as %s, not as a name: put it in quotes (\"%s\":)", k.Value, what, k.Value)
+				} else if n.Style&yaml.FlowStyle != 0 && unquotedTemplate(l.src.line(n.Line)) == n.Column {
+					// say: {{ name }} reads as a block inside a block.
+					l.add(diag.NonTextKey, l.src.nodeRange(n), "%s", quoteTemplate)
+					l.suppress(path)
+					return nil
 				} else {
 					l.add(diag.NonTextKey, l.src.nodeRange(k), "a key must be a word, not %s", what)
 				}

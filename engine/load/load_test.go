@@ -244,3 +244,33 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadUnquotedTemplateSaysQuoteIt: a text that starts with {{ without
+// quotes is a YAML block, not a text; the author is told to quote it, at
+// the {{, whether YAML fails to parse the line or reads it as a block.
+func TestLoadUnquotedTemplateSaysQuoteIt(t *testing.T) {
+	for _, tc := range []struct{ name, say string }{
+		{"parse error", "{{ name }}, welcome"},
+		{"block", "{{ name }}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ds := mustLoad(t, strings.Replace(minimal, "say: hi", "say: "+tc.say, 1))
+			if len(ds) != 1 {
+				t.Fatalf("got %d diagnostics, want 1: %v", len(ds), ds.Err())
+			}
+			d := ds[0]
+			if !strings.Contains(d.Summary, "quote this text") {
+				t.Errorf("message %q does not say to quote the text", d.Summary)
+			}
+			wantLine, wantCol := 7, 10
+			if d.Subject.Start.Line != wantLine || d.Subject.Start.Column != wantCol {
+				t.Errorf("reported at %s, want f.yaml:%d:%d (the {{)", d.Subject, wantLine, wantCol)
+			}
+		})
+	}
+	// Quoted, it is a text.
+	f, ds := mustLoad(t, strings.Replace(minimal, "say: hi", `say: "{{ name }}, welcome"`, 1))
+	if len(ds) != 0 || f.Steps[0].Say.Plain.Value != "{{ name }}, welcome" {
+		t.Errorf("quoted template: %v", ds.Err())
+	}
+}

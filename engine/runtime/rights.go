@@ -77,20 +77,8 @@ func (t *turn) stop() {
 	st, p := t.st, t.p
 	for i := range p.Purposes() {
 		pu := p.PurposeAt(i)
-		if !pu.NeedsConsent {
-			continue
-		}
-		if st.Consent[pu.Name] == ConsentGranted {
-			t.eff = append(t.eff, Effect{Kind: EffectConsent, Purpose: pu.Name, Basis: pu.Basis, Granted: false,
-				NoticeHash: st.Noticed[pu.Name], MessageID: t.in.ID, KeepFor: pu.ConsentProof})
-			st.Consent[pu.Name] = ConsentWithdrawn
-		}
-		for _, fi := range pu.Fields {
-			name := p.FieldAt(fi).Name
-			if _, held := st.Values[name]; held {
-				t.eff = append(t.eff, Effect{Kind: EffectDelete, Field: name, Purpose: pu.Name, Basis: pu.Basis})
-				delete(st.Values, name)
-			}
+		if pu.NeedsConsent {
+			t.withdraw(pu)
 		}
 	}
 	st.OptedOut = true
@@ -100,6 +88,26 @@ func (t *turn) stop() {
 		t.end()
 	}
 	st.Pending = ""
+}
+
+// withdraw withdraws a granted consent for pu (recorded like a decision,
+// so the vault tells the purpose's recipients) and deletes the answers held
+// on it.
+func (t *turn) withdraw(pu *compile.Purpose) {
+	st, p := t.st, t.p
+	if st.Consent[pu.Name] == ConsentGranted {
+		t.eff = append(t.eff, Effect{Kind: EffectConsent, Purpose: pu.Name, Basis: pu.Basis, Granted: false,
+			NoticeHash: st.Noticed[pu.Name], MessageID: t.in.ID, KeepFor: pu.ConsentProof})
+		st.Consent[pu.Name] = ConsentWithdrawn
+	}
+	for _, fi := range pu.Fields {
+		name := p.FieldAt(fi).Name
+		if _, held := st.Values[name]; held {
+			t.eff = append(t.eff, Effect{Kind: EffectDelete, Field: name, Purpose: pu.Name, Basis: pu.Basis})
+			delete(st.Values, name)
+			t.envDirty = true
+		}
+	}
 }
 
 // myData lists what is held: each field with its value, purpose and expiry,

@@ -143,7 +143,7 @@ func (t *turn) send(kind MessageKind, text string, opts []Option) {
 
 // run executes steps from i until one waits or the conversation ends.
 func (t *turn) run(i int) {
-	p, st := t.p, t.st
+	p := t.p
 	for n := 0; ; n++ {
 		if i == compile.None {
 			t.end()
@@ -155,49 +155,11 @@ func (t *turn) run(i int) {
 			return
 		}
 		s := p.StepAt(i)
-		switch s.Kind {
-		case compile.StepAsk:
-			if s.Save != compile.None {
-				switch t.gate(s) {
-				case gateWait:
-					return // the consent question waits for its answer
-				case gateSkip:
-					i = t.skipTarget(s)
-					continue
-				}
-			}
-			if st.Step != s.ID {
-				st.Attempts = 0
-			}
-			st.Step, st.Status = s.ID, StatusWaiting
-			t.send(KindAsk, t.render(s.Text.For(t.li)), t.options(s))
-			return
-		case compile.StepBranch:
-			next := s.Else
-			if t.cond(s.Cond) {
-				next = s.Then
-			}
-			if next == compile.None {
-				next = s.Next
-			}
-			i = next
-			continue
-		case compile.StepCall:
-			i = t.call(s)
-			continue
-		case compile.StepHandoff:
-			t.send(KindHandoff, t.render(s.Text.For(t.li)), nil)
-			t.eff = append(t.eff, Effect{Kind: EffectHandoff})
-			st.Step, st.Status = s.ID, StatusHandedOff
-			return
-		case compile.StepSay:
-			t.send(KindSay, t.render(s.Text.For(t.li)), nil)
-		}
-		if s.End {
-			t.end()
+		next, stop := runners[s.Kind](t, s)
+		if stop {
 			return
 		}
-		i = s.Next
+		i = next
 	}
 }
 
@@ -325,14 +287,22 @@ func (t *turn) answer() {
 		t.restart()
 		return
 	}
-	if s.Save == compile.None {
+	if s.Save == compile.None && len(s.Options) == 0 {
 		// Nothing saves this answer: it only moves the conversation on and
 		// is dropped.
 		t.after(s)
 		return
 	}
-	fd := p.FieldAt(s.Save)
-	v, valid := parseAnswer(p, s, fd, t.in, t.norm, t.w, t.li)
+	var fd *compile.Field
+	var v any
+	var valid bool
+	if s.Save == compile.None {
+		// A menu that routes: the pick says where to go and is dropped.
+		v, valid = matchOption(p, s, t.in, t.norm, t.li)
+	} else {
+		fd = p.FieldAt(s.Save)
+		v, valid = parseAnswer(p, s, fd, t.in, t.norm, t.w, t.li)
+	}
 	if !valid {
 		st.Attempts++
 		if st.Attempts >= s.Attempts {
@@ -349,8 +319,28 @@ func (t *turn) answer() {
 		return
 	}
 	st.Attempts = 0
-	t.store(fd, v)
+	if fd != nil {
+		t.store(fd, v)
+	}
+	if o := pickedOption(s, v); o != nil && o.Next != compile.None {
+		t.run(o.Next)
+		return
+	}
 	t.after(s)
+}
+
+// pickedOption returns the option of s whose id is v, or nil.
+func pickedOption(s *compile.Step, v any) *compile.Option {
+	id, ok := v.(string)
+	if !ok {
+		return nil
+	}
+	for i := range s.Options {
+		if s.Options[i].ID == id {
+			return &s.Options[i]
+		}
+	}
+	return nil
 }
 
 func (t *turn) after(s *compile.Step) {
@@ -361,9 +351,15 @@ func (t *turn) after(s *compile.Step) {
 	t.run(s.Next)
 }
 
+// retryText is the text sent after an answer that does not fit: the
+// step's retry text, or the engine's own words for the field's type, before
+// the question again.
 func (t *turn) retryText(s *compile.Step, fd *compile.Field) string {
 	if s.Retry != nil {
-		return t.render(s.Retry.For(t.li))
+		return t.render(s.Retry.For(t.li)) + "\n\n" + t.render(s.Text.For(t.li))
+	}
+	if fd == nil { // a menu that routes
+		fd = &compile.Field{Type: flow.TypeChoice}
 	}
 	msg := t.w.retry[fd.Type]
 	if msg == "" {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -116,6 +117,16 @@ func checkReferences(c *Checker) {
 		c.stepRef(s.Then, "then"+in)
 		c.stepRef(s.Else, "else"+in)
 		c.stepRef(s.OnFail, "on_fail"+in)
+		for i, o := range s.Options {
+			c.stepRef(o.Next, fmt.Sprintf("next of option %d%s", i+1, in))
+		}
+		for _, fs := range s.Forget {
+			if c.fields[fs.Value] == nil {
+				d := c.add(diag.UnknownField, fs.Range, "step %q forgets %q, which is not declared under fields", s.ID.Value, fs.Value)
+				d.Suggestion = diag.DidYouMean(fs.Value, c.fieldNames())
+			}
+		}
+		c.purposeRef(s.Withdraw, fmt.Sprintf("withdraw in step %q", s.ID.Value))
 		if s.Save.IsSet() && c.fields[s.Save.Value] == nil {
 			d := c.add(diag.UnknownField, s.Save.Range, "step %q saves %q, which is not declared under fields", s.ID.Value, s.Save.Value)
 			d.Suggestion = diag.DidYouMean(s.Save.Value, c.fieldNames())
@@ -177,66 +188,85 @@ func checkSteps(c *Checker) {
 func (c *Checker) stepShape(s *flow.Step) {
 	at := s.ID.Range
 	name := s.ID.Value
-	var kinds []string
-	if s.Say != nil {
-		kinds = append(kinds, "say")
-	}
-	if s.Ask != nil {
-		kinds = append(kinds, "ask")
-	}
-	if s.If.IsSet() {
-		kinds = append(kinds, "if")
-	}
-	if s.Call.IsSet() {
-		kinds = append(kinds, "call")
-	}
-	if s.Handoff != nil {
-		kinds = append(kinds, "handoff")
-	}
+	kinds := s.Kinds
 	if len(kinds) > 1 {
 		c.add(diag.StepShape, at, "step %q has both %s: a step does one thing, so split it into %d steps", name, strings.Join(kinds, " and "), len(kinds))
 	}
 	if len(kinds) == 0 && !s.End.IsSet() && !s.Next.IsSet() && !s.Save.IsSet() && !s.Then.IsSet() && !s.Else.IsSet() {
-		c.add(diag.StepShape, at, "step %q does nothing: give it say, ask, if, call or handoff", name)
+		all := make([]string, len(flow.StepKinds))
+		for i, k := range flow.StepKinds {
+			all[i] = k.Name
+		}
+		c.add(diag.StepShape, at, "step %q does nothing: give it %s or %s", name, strings.Join(all[:len(all)-1], ", "), all[len(all)-1])
 	}
-	askOnly := func(key string, set bool) {
-		if set && s.Ask == nil {
-			c.add(diag.StepShape, at, "step %q has %s but no ask: %s only goes with a question", name, key, key)
+	for _, key := range s.Keys {
+		owners := flow.KindOwners(key)
+		if len(owners) == 0 || slices.ContainsFunc(owners, func(k string) bool { return slices.Contains(kinds, k) }) {
+			continue
 		}
+		c.add(diag.StepShape, at, "step %q has %s but no %s: %s", name, key, strings.Join(owners, " or "), flow.KeyHint(key))
 	}
-	askOnly("save", s.Save.IsSet())
-	askOnly("options", len(s.Options) > 0)
-	askOnly("retry", s.Retry != nil)
-	askOnly("attempts", s.Attempts.IsSet())
-	if s.OnFail.IsSet() && s.Ask == nil && !s.Call.IsSet() {
-		c.add(diag.StepShape, at, "step %q has on_fail but no ask or call: on_fail says where to go when a question or a call fails", name)
-	}
-	if !s.If.IsSet() {
-		if s.Then.IsSet() {
-			c.add(diag.StepShape, at, "step %q has then but no if: add the condition, or use next", name)
-		}
-		if s.Else.IsSet() {
-			c.add(diag.StepShape, at, "step %q has else but no if: add the condition, or use next", name)
-		}
-	} else {
-		if !s.Then.IsSet() {
-			c.add(diag.StepShape, at, "step %q has if but no then: say which step to go to when the condition is true", name)
-		}
-		if s.Next.IsSet() {
-			c.add(diag.StepShape, at, "step %q has if and next: then and else already say where to go", name)
+	for i := range flow.StepKinds {
+		if slices.Contains(kinds, flow.StepKinds[i].Name) {
+			c.kindShape(s, &flow.StepKinds[i])
 		}
 	}
-	if s.End.IsSet() && s.End.Value {
-		if s.Next.IsSet() {
-			c.add(diag.StepShape, at, "step %q has both end: true and next: remove one", name)
-		}
-		if s.If.IsSet() {
-			c.add(diag.StepShape, at, "step %q has both end: true and if: end the conversation in the steps the branch goes to", name)
+	if s.End.IsSet() && s.End.Value && s.Next.IsSet() {
+		c.add(diag.StepShape, at, "step %q has both end: true and next: remove one", name)
+	}
+}
+
+// kindShape checks the keys a step of kind must or must not have.
+func (c *Checker) kindShape(s *flow.Step, kind *flow.StepKind) {
+	at, name := s.ID.Range, s.ID.Value
+	for _, key := range kind.Required {
+		if !s.Has(key) {
+			c.add(diag.StepShape, at, "step %q has %s but no %s: %s", name, kind.Name, key, kind.Hints["no "+key])
 		}
 	}
-	if s.Handoff != nil && s.Next.IsSet() {
-		c.add(diag.StepShape, at, "step %q hands off to a person and has next: the flow stops at a handoff, so remove next", name)
+	if kind.NoNext && s.Next.IsSet() {
+		c.add(diag.StepShape, at, "step %q %s", name, kind.Hints["next"])
 	}
+	if kind.NoEnd && s.End.IsSet() && s.End.Value {
+		c.add(diag.StepShape, at, "step %q has both end: true and %s: end the conversation in the steps the branch goes to", name, kind.Name)
+	}
+	if check := kindChecks[kind.Name]; check != nil {
+		check(c, s)
+	}
+}
+
+// kindChecks are the checks only one kind of step needs, by kind name.
+var kindChecks = map[string]func(*Checker, *flow.Step){
+	flow.KindAsk:      (*Checker).askShape,
+	flow.KindWithdraw: (*Checker).withdrawShape,
+}
+
+// askShape checks that a question with options either saves the answer or
+// routes: options with neither would drop the pick and go on regardless.
+func (c *Checker) askShape(s *flow.Step) {
+	if !s.Save.IsSet() && len(s.Options) > 0 && !routes(s) {
+		c.add(diag.StepShape, s.ID.Range, "step %q offers options but neither saves the answer nor says where each option goes: add save: with a choice field, or give each option a next:", s.ID.Value)
+	}
+}
+
+// routes reports whether some option of s says where it goes.
+func routes(s *flow.Step) bool {
+	for _, o := range s.Options {
+		if o.Next.IsSet() {
+			return true
+		}
+	}
+	return false
+}
+
+// withdrawShape checks that a withdraw step names a purpose that rests on
+// consent: only a consent can be withdrawn.
+func (c *Checker) withdrawShape(s *flow.Step) {
+	p := c.purposes[s.Withdraw.Value]
+	if !s.Withdraw.IsSet() || p == nil || !p.Basis.IsSet() || p.Basis.Value == flow.BasisConsent {
+		return
+	}
+	c.add(diag.InvalidValue, s.Withdraw.Range, "step %q withdraws the consent for %q, but that purpose rests on %s, not on consent: only a consent can be withdrawn; use forget: to drop its answers instead", s.ID.Value, s.Withdraw.Value, p.Basis.Value)
 }
 
 func (c *Checker) stepOptions(s *flow.Step) {
@@ -536,6 +566,13 @@ func (c *Checker) edges(i int) (next []string) {
 		next = append(next, s.Next.Value)
 	default:
 		fall()
+	}
+	if s.IsAsk() {
+		for _, o := range s.Options {
+			if o.Next.IsSet() {
+				next = append(next, o.Next.Value)
+			}
+		}
 	}
 	return next
 }
