@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -98,6 +99,9 @@ var backendNeutral = []struct {
 	{"StopNoticesOnlyForNewData", TestStopNoticesOnlyForNewData},
 	{"NoticeRetriesThenGivesUp", TestNoticeRetriesThenGivesUp},
 	{"OutboxAckKeepsStatusesThatNeverRegress", TestOutboxAckKeepsStatusesThatNeverRegress},
+	{"AuditChainDetectsTampering", TestAuditChainDetectsTampering},
+	{"ValuesCannotBeSwappedBetweenKeys", TestValuesCannotBeSwappedBetweenKeys},
+	{"WrongKeyInMemoryCheck", TestWrongKeyInMemoryCheck},
 }
 
 func TestOnPostgres(t *testing.T) {
@@ -358,5 +362,31 @@ func TestPostgresSweepDeletesWhatOnlyATTLBounds(t *testing.T) {
 		if want := map[bool]int{false: 1, true: 0}[sweep]; len(left) != want {
 			t.Errorf("sweep=%v: %d expired status records still in the database, want %d", sweep, len(left), want)
 		}
+	}
+}
+
+// TestPostgresWrongKeyIsRefused: PostgreSQL has no encryption key of its
+// own to check, so the vault's key check record is the only line of
+// defence: a vault opened with another master key on the same database is
+// refused with ErrWrongKey and changes nothing; the right key still opens.
+func TestPostgresWrongKeyIsRefused(t *testing.T) {
+	c := newClock()
+	url := pgtest.URL(t)
+	v, _ := openPG(t, url, c)
+	s := v.SubjectID("whatsapp", canaries[2])
+	if err := v.Commit(s, Change{State: []byte("kept")}); err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+	st := pgOpen(t, url, c)
+	if w, err := Open(Options{Store: st, MasterKey: testKey(2), Now: c.Now, PurgeDelay: -1}); !errors.Is(err, ErrWrongKey) {
+		if w != nil {
+			w.Close()
+		}
+		t.Fatalf("Open with another master key = %v, want ErrWrongKey", err)
+	}
+	again, _ := openPG(t, url, c)
+	if state, _, err := again.LoadSubject(s, c.Now()); err != nil || string(state) != "kept" {
+		t.Errorf("with the right key after the refusal: %q, %v", state, err)
 	}
 }

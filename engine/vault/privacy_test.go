@@ -111,7 +111,7 @@ func TestWrongKeyInMemoryCheck(t *testing.T) {
 	v := openMem(t, c)
 	other, _ := newGCM(testKey(9))
 	ct, _ := seal(other, nil, checkPlain, keyCheck)
-	if err := v.db.Update(func(txn *badger.Txn) error { return txn.Set(keyCheck, ct) }); err != nil {
+	if err := v.update(func(txn kvTxn) error { return txn.Set(keyCheck, ct) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := v.initMeta(); !errors.Is(err, ErrWrongKey) {

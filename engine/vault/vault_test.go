@@ -227,7 +227,7 @@ func TestValuesCannotBeSwappedBetweenKeys(t *testing.T) {
 		}
 	}
 	// Move a's sealed email over its own name field: same key, other path.
-	err := v.db.Update(func(txn *badger.Txn) error {
+	err := v.update(func(txn kvTxn) error {
 		item, err := txn.Get(keyF(a, "email"))
 		if err != nil {
 			return err
