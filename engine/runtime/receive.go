@@ -2,6 +2,9 @@ package runtime
 
 import (
 	"errors"
+	"math"
+	"strconv"
+	"time"
 
 	"github.com/parleyhq/parley/engine/compile"
 	"github.com/parleyhq/parley/engine/flow"
@@ -23,10 +26,10 @@ func (t *turn) receive(in *compile.Integration, reply Reply) error {
 	for i, fi := range in.Receives {
 		fd := t.p.FieldAt(fi)
 		raw, ok := reply[fd.Name]
-		if !ok || fd.Type == flow.TypeChoice {
+		if !ok {
 			return errBadReply
 		}
-		v, valid := parseAnswer(t.p, nil, fd, Inbound{Text: Answer(raw)}, compile.Normalize(raw), t.w, t.li)
+		v, valid := t.replyValue(fd, raw)
 		if !valid {
 			return errBadReply
 		}
@@ -36,4 +39,35 @@ func (t *turn) receive(in *compile.Integration, reply Reply) error {
 		t.store(t.p.FieldAt(fi), vals[i])
 	}
 	return nil
+}
+
+// replyValue checks one value of an integration's answer against its
+// field. Numbers, dates and true/false come in JSON's own forms, whatever
+// the conversation's language: 1234.5, 2026-03-01, true. Every other type
+// is checked as the customer's answer would be.
+func (t *turn) replyValue(fd *compile.Field, raw string) (any, bool) {
+	switch fd.Type {
+	case flow.TypeChoice:
+		return nil, false // only the customer answers a choice
+	case flow.TypeNumber:
+		v, err := strconv.ParseFloat(raw, 64)
+		if err != nil || math.IsInf(v, 0) || math.IsNaN(v) || math.Abs(v) > 1<<53 ||
+			fd.HasMin && v < fd.Min || fd.HasMax && v > fd.Max {
+			return nil, false
+		}
+		return v, true
+	case flow.TypeDate:
+		d, err := time.Parse(time.DateOnly, raw)
+		if err != nil {
+			return nil, false
+		}
+		return d.Format(time.DateOnly), true
+	case flow.TypeBoolean:
+		b, err := strconv.ParseBool(raw)
+		if err != nil || raw != "true" && raw != "false" {
+			return nil, false
+		}
+		return b, true
+	}
+	return parseAnswer(t.p, nil, fd, Inbound{Text: Answer(raw)}, compile.Normalize(raw), t.w, t.li)
 }
