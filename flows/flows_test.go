@@ -284,15 +284,15 @@ type recordingCaller struct {
 	names []string
 }
 
-func (r *recordingCaller) Call(_ context.Context, c runtime.Call) error {
+func (r *recordingCaller) Call(_ context.Context, c runtime.Call) (runtime.Reply, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.names = append(r.names, c.Integration.Name)
 	r.calls = append(r.calls, maps.Clone(c.Fields))
 	if r.fail {
-		return errors.New("mailer down")
+		return nil, errors.New("mailer down")
 	}
-	return nil
+	return nil, nil
 }
 
 func TestNewsletterSendsOnlyEmailAndTopic(t *testing.T) {

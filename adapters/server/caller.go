@@ -37,18 +37,29 @@ type HTTPCaller struct {
 
 var _ runtime.Caller = (*HTTPCaller)(nil)
 
-// Call implements runtime.Caller.
-func (h *HTTPCaller) Call(ctx context.Context, c runtime.Call) error {
+// Call implements runtime.Caller. An integration with a receives: list
+// answers with a JSON object (see readReply); its other answers are read
+// and dropped.
+func (h *HTTPCaller) Call(ctx context.Context, c runtime.Call) (runtime.Reply, error) {
 	in := &c.Integration
 	body, err := json.Marshal(c.Fields)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ref := ""
 	if h.Ref != nil && c.Subject != "" {
 		ref = h.Ref(c.Subject, in.Flow, in.Name)
 	}
-	return h.post(ctx, in.Name, in.URL, in.SecretEnv, in.Timeout, ref, body)
+	var reply runtime.Reply
+	err = h.post(ctx, in.Name, in.URL, in.SecretEnv, in.Timeout, ref, body, func(r io.Reader) error {
+		if len(in.ReceiveNames) == 0 {
+			return nil
+		}
+		var err error
+		reply, err = readReply(in.Name, in.ReceiveNames, r)
+		return err
+	})
+	return reply, err
 }
 
 // noticeBody is what a recipient is told: no personal data, only its own
@@ -69,10 +80,11 @@ func (h *HTTPCaller) Notify(ctx context.Context, n session.Notice) error {
 	if err != nil {
 		return err
 	}
-	return h.post(ctx, n.Integration, n.URL, n.SecretEnv, compile.DefaultCallTimeout, n.Ref, body)
+	return h.post(ctx, n.Integration, n.URL, n.SecretEnv, compile.DefaultCallTimeout, n.Ref, body, nil)
 }
 
-func (h *HTTPCaller) post(ctx context.Context, name, url, secretEnv string, timeout time.Duration, ref string, body []byte) error {
+// post sends body to url; read, when set, reads a 2xx answer's body.
+func (h *HTTPCaller) post(ctx context.Context, name, url, secretEnv string, timeout time.Duration, ref string, body []byte, read func(io.Reader) error) error {
 	if !strings.HasPrefix(url, "https://") {
 		return fmt.Errorf("integration %s: only https URLs are called: %w", name, runtime.ErrNotSent)
 	}
@@ -98,11 +110,17 @@ func (h *HTTPCaller) post(ctx context.Context, name, url, secretEnv string, time
 	if err != nil {
 		return fmt.Errorf("integration %s: not reachable", name)
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
+	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxReply))
 		return fmt.Errorf("integration %s: answered HTTP %d", name, resp.StatusCode)
 	}
+	if read != nil {
+		if err := read(resp.Body); err != nil {
+			return err
+		}
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxReply))
 	return nil
 }
 

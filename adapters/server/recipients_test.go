@@ -32,6 +32,8 @@ type fakeRecipient struct {
 	calls []recipientCall
 	got   chan recipientCall
 	fail  bool // answer 503
+	// answer, when set, is the body of every 2xx answer.
+	answer string
 }
 
 func newFakeRecipient(t *testing.T) *fakeRecipient {
@@ -42,12 +44,14 @@ func newFakeRecipient(t *testing.T) *fakeRecipient {
 		json.Unmarshal(raw, &c.Body)
 		r.mu.Lock()
 		r.calls = append(r.calls, c)
-		fail := r.fail
+		fail, answer := r.fail, r.answer
 		r.mu.Unlock()
 		r.got <- c
 		if fail {
 			w.WriteHeader(http.StatusServiceUnavailable)
+			return
 		}
+		io.WriteString(w, answer)
 	}))
 	t.Cleanup(r.Close)
 	return r

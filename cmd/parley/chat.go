@@ -189,7 +189,7 @@ type simulatedCaller struct {
 	fail bool
 }
 
-func (sc simulatedCaller) Call(_ context.Context, c runtime.Call) error {
+func (sc simulatedCaller) Call(_ context.Context, c runtime.Call) (runtime.Reply, error) {
 	name := c.Integration.Name
 	names := make([]string, 0, len(c.Fields))
 	for k := range c.Fields {
@@ -200,11 +200,16 @@ func (sc simulatedCaller) Call(_ context.Context, c runtime.Call) error {
 	if sc.fail {
 		outcome = "simulated failure (--calls fail)"
 	}
+	if rn := c.Integration.ReceiveNames; len(rn) > 0 && !sc.fail {
+		// The simulator cannot invent what an integration answers: a flow
+		// test (parley test, answers:) scripts it.
+		outcome = "would receive " + strings.Join(rn, ", ") + ", which the simulator cannot know: the call fails; script the answer in a flow test"
+	}
 	fmt.Fprintf(sc.w, "(call %s: would send %s; %s)\n", name, strings.Join(names, ", "), outcome)
 	if sc.fail {
-		return fmt.Errorf("integration %s: simulated failure", name)
+		return nil, fmt.Errorf("integration %s: simulated failure", name)
 	}
-	return nil
+	return nil, nil
 }
 
 func isTerminal(r io.Reader) bool {

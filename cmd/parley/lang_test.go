@@ -82,7 +82,7 @@ func TestChatMenuAndForget(t *testing.T) {
 // nilCaller is an integration that accepts every call.
 type nilCaller struct{}
 
-func (nilCaller) Call(context.Context, runtime.Call) error { return nil }
+func (nilCaller) Call(context.Context, runtime.Call) (runtime.Reply, error) { return nil, nil }
 
 // TestWithdrawStepTellsOnStop: a withdraw step, run by the engine on the
 // session store of a real vault (as serve runs it), records the

@@ -130,6 +130,12 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 			in.Sends = append(in.Sends, fx)
 			in.SendNames = append(in.SendNames, s.Value)
 		}
+		for _, s := range fi.Receives {
+			if fx, ok := p.fieldIndex[s.Value]; ok { // the validator reports unknown ones
+				in.Receives = append(in.Receives, fx)
+				in.ReceiveNames = append(in.ReceiveNames, s.Value)
+			}
+		}
 		p.intIndex[in.Name] = i
 		p.integrations = append(p.integrations, in)
 	}

@@ -190,6 +190,10 @@ type Integration struct {
 	// Sends lists the field indexes sent, in file order; SendNames their names.
 	Sends     []int
 	SendNames []string
+	// Receives lists the field indexes the answer fills, in file order;
+	// ReceiveNames their names (the JSON keys read from the answer).
+	Receives     []int
+	ReceiveNames []string
 	// URL is where calls are posted (https only; see IsHTTPS).
 	URL string
 	// SecretEnv names the environment variable holding the bearer token,

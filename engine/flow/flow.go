@@ -221,11 +221,14 @@ type Retention struct {
 
 // Integration is an outside system a flow may send fields to.
 type Integration struct {
-	Name      Scalar
-	Range     diag.Range
-	URL       Scalar
-	Purpose   Scalar
-	Sends     []Scalar
+	Name    Scalar
+	Range   diag.Range
+	URL     Scalar
+	Purpose Scalar
+	Sends   []Scalar
+	// Receives lists the fields the integration's answer fills: each is a
+	// key of the JSON object it answers with, named as the field.
+	Receives  []Scalar
 	SecretEnv Scalar
 	Timeout   Scalar
 	// OnErase and OnStop are https endpoints told (pseudonymously) when a

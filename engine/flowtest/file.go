@@ -37,7 +37,10 @@ type Case struct {
 	// FailCalls makes every integration call fail (calls: fail), to test
 	// on_fail paths.
 	FailCalls bool
-	Steps     []*Step
+	// Answers script what integrations answer (answers:): integration
+	// name to field to value, as the integration's JSON would hold it.
+	Answers map[string]map[string]string
+	Steps   []*Step
 }
 
 // Step is one item of a conversation: a customer message (Send or Choose)
@@ -205,6 +208,33 @@ func (p *parser) pairs(m *yaml.Node, fn func(k, v *yaml.Node)) {
 	}
 }
 
+// answers reads a case's answers: a mapping of integration names, each a
+// mapping of field names to the value the integration answers.
+func (p *parser) answers(n *yaml.Node) map[string]map[string]string {
+	const usage = "answers: maps an integration to what it answers, such as answers: {mailer: {sent_code: \"482913\"}}"
+	if n.Kind != yaml.MappingNode {
+		p.add(p.rng(n), usage)
+		return nil
+	}
+	out := map[string]map[string]string{}
+	p.pairs(n, func(k, v *yaml.Node) {
+		if v.Kind != yaml.MappingNode {
+			p.add(p.rng(v), usage)
+			return
+		}
+		fields := map[string]string{}
+		p.pairs(v, func(fk, fv *yaml.Node) {
+			if fv.Kind != yaml.ScalarNode {
+				p.add(p.rng(fv), "answers: the value of %s is one text, number, date or yes/no", fk.Value)
+				return
+			}
+			fields[fk.Value] = fv.Value
+		})
+		out[k.Value] = fields
+	})
+	return out
+}
+
 func (p *parser) unknown(k *yaml.Node, valid ...string) {
 	msg := fmt.Sprintf("unknown key %q here; use %s", k.Value, strings.Join(valid, ", "))
 	if s := diag.Suggest(k.Value, valid); s != "" {
@@ -254,6 +284,8 @@ func (p *parser) testCase(n *yaml.Node) *Case {
 			default:
 				p.add(p.rng(v), "calls: must be ok or fail")
 			}
+		case "answers":
+			c.Answers = p.answers(v)
 		case "conversation":
 			hasConv = true
 			if v.Kind != yaml.SequenceNode {
@@ -266,7 +298,7 @@ func (p *parser) testCase(n *yaml.Node) *Case {
 				}
 			}
 		default:
-			p.unknown(k, "name", "user", "lang", "start", "calls", "conversation")
+			p.unknown(k, "name", "user", "lang", "start", "calls", "answers", "conversation")
 		}
 	})
 	if c.Name == "" {

@@ -108,7 +108,7 @@ func runCase(ctx context.Context, res *Result, c *Case, prog *compile.Program, o
 	}()
 	channel, userID, _ := strings.Cut(c.User, ":")
 	sim := &Sim{Prog: prog, Store: be, Subject: be.Subject(channel, userID), Lang: c.Lang,
-		Caller: simulatedCalls{fail: c.FailCalls}, Now: clk.now}
+		Caller: simulatedCalls{fail: c.FailCalls, answers: c.Answers}, Now: clk.now}
 	var offered []runtime.Option
 	seq := 0
 	for _, s := range c.Steps {
@@ -286,11 +286,15 @@ func humanSpan(d time.Duration) string {
 }
 
 // simulatedCalls stands in for integrations: nothing leaves the machine.
-type simulatedCalls struct{ fail bool }
+// An integration answers what the test's answers: script for it.
+type simulatedCalls struct {
+	fail    bool
+	answers map[string]map[string]string
+}
 
-func (sc simulatedCalls) Call(_ context.Context, c runtime.Call) error {
+func (sc simulatedCalls) Call(_ context.Context, c runtime.Call) (runtime.Reply, error) {
 	if sc.fail {
-		return fmt.Errorf("integration %s: simulated failure (calls: fail)", c.Integration.Name)
+		return nil, fmt.Errorf("integration %s: simulated failure (calls: fail)", c.Integration.Name)
 	}
-	return nil
+	return sc.answers[c.Integration.Name], nil
 }

@@ -122,6 +122,10 @@ func (l *loader) build(root *yaml.Node) *flow.Flow {
 						if v.Kind == yaml.SequenceNode {
 							in.Sends = l.scalars(v)
 						}
+					case "receives":
+						if v.Kind == yaml.SequenceNode {
+							in.Receives = l.scalars(v)
+						}
 					case "secret_env":
 						in.SecretEnv = l.scalar(v)
 					case "timeout":

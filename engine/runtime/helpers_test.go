@@ -132,6 +132,7 @@ type fakeCaller struct {
 	err   error // returned instead when set
 	calls []call
 	raw   []runtime.Call
+	reply runtime.Reply // the integration's answer
 }
 
 type call struct {
@@ -139,16 +140,16 @@ type call struct {
 	fields      map[string]string
 }
 
-func (f *fakeCaller) Call(_ context.Context, c runtime.Call) error {
+func (f *fakeCaller) Call(_ context.Context, c runtime.Call) (runtime.Reply, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, call{c.Integration.Name, c.Fields})
 	f.raw = append(f.raw, c)
 	if f.err != nil {
-		return f.err
+		return nil, f.err
 	}
 	if f.fail {
-		return errors.New("unavailable")
+		return nil, errors.New("unavailable")
 	}
-	return nil
+	return f.reply, nil
 }

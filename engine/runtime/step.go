@@ -433,10 +433,11 @@ func (t *turn) call(s *compile.Step) int {
 		ctx = context.TODO()
 	}
 	var err error
+	var reply Reply
 	if t.env.Caller == nil {
 		err = errNoCaller
 	} else {
-		err = t.env.Caller.Call(ctx, Call{Integration: *in, Subject: t.env.Subject, Fields: fields})
+		reply, err = t.env.Caller.Call(ctx, Call{Integration: *in, Subject: t.env.Subject, Fields: fields})
 	}
 	e := Effect{Kind: EffectCall, Integration: in.Name, Purpose: in.Purpose, Fields: names}
 	if !errors.Is(err, ErrNotSent) {
@@ -445,6 +446,9 @@ func (t *turn) call(s *compile.Step) int {
 		e.Target = in
 	}
 	t.eff = append(t.eff, e)
+	if err == nil {
+		err = t.receive(in, reply)
+	}
 	if err != nil && s.OnFail != compile.None {
 		return s.OnFail
 	}

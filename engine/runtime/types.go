@@ -218,7 +218,13 @@ type Call struct {
 }
 
 // Caller performs integration calls. An error makes the call step follow
-// its on_fail.
+// its on_fail. The Reply holds the integration's answer to the fields of
+// its receives: list, each as text (the runtime checks it as an answer to
+// that field); keys it does not declare are ignored and a caller may leave
+// them out.
 type Caller interface {
-	Call(ctx context.Context, c Call) error
+	Call(ctx context.Context, c Call) (Reply, error)
 }
+
+// Reply is an integration's answer: field name to value, as text.
+type Reply map[string]string

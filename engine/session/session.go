@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -132,6 +133,10 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 				CollectedAt: e.Value.CollectedAt, ExpiresAt: exp, Flow: st.Flow, FlowVersion: st.Version,
 			})
 		case runtime.EffectDelete:
+			// The vault deletes before it puts: an answer given and
+			// forgotten in the same turn (a forget step, or an on_fail
+			// that drops it) must not be written at all.
+			c.Put = slices.DeleteFunc(c.Put, func(r vault.FieldRecord) bool { return r.Name == e.Field })
 			c.Delete = append(c.Delete, e.Field)
 		case runtime.EffectConsent:
 			cr := vault.ConsentRecord{

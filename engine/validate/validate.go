@@ -417,6 +417,7 @@ func checkPrivacy(c *Checker) {
 				// turn it was given; nothing to report.
 			}
 		}
+		c.receives(in)
 	}
 }
 
