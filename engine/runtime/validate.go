@@ -1,10 +1,8 @@
 package runtime
 
 import (
-	"math"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -45,13 +43,13 @@ func parseAnswer(p *compile.Program, s *compile.Step, fd *compile.Field, in Inbo
 		v, ok := parsePhone(raw)
 		return v, ok
 	case flow.TypeNumber:
-		v, ok := parseNumber(raw)
+		v, ok := parseNumberIn(langCode(p, li), raw)
 		if !ok || fd.HasMin && v < fd.Min || fd.HasMax && v > fd.Max {
 			return nil, false
 		}
 		return v, true
 	case flow.TypeDate:
-		v, ok := parseDate(raw)
+		v, ok := parseDateIn(langCode(p, li), "", raw)
 		return v, ok
 	default:
 		v := strings.TrimSpace(raw)
@@ -163,32 +161,4 @@ func parsePhone(s string) (string, bool) {
 		return "", false
 	}
 	return string(b), true
-}
-
-// parseNumber accepts "12", "-3", "12.5" and the decimal comma "12,5".
-func parseNumber(s string) (float64, bool) {
-	s = strings.TrimSpace(s)
-	if strings.Count(s, ",") == 1 && !strings.Contains(s, ".") {
-		s = strings.Replace(s, ",", ".", 1)
-	}
-	if s == "" || strings.ContainsAny(s, "xXpP_eEiInN") { // no hex, inf, nan, exponents
-		return 0, false
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, false
-	}
-	return v, true
-}
-
-// parseDate accepts YYYY-MM-DD, DD/MM/YYYY and DD.MM.YYYY (day and month
-// may have one digit) and returns YYYY-MM-DD.
-func parseDate(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	for _, layout := range []string{"2006-01-02", "2/1/2006", "2.1.2006", "02/01/2006", "02.01.2006"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.Format("2006-01-02"), true
-		}
-	}
-	return "", false
 }
