@@ -2,9 +2,12 @@ package runtime
 
 import (
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/parleyhq/parley/engine/compile"
 )
@@ -261,4 +264,70 @@ func validDate(y, m, d int) (string, bool) {
 		return "", false
 	}
 	return t.Format("2006-01-02"), true
+}
+
+// fitsRules checks a text or digits answer against the field's min_length
+// and pattern (max_length is checked by the caller for text).
+func fitsRules(fd *compile.Field, v string) bool {
+	if fd.MinLength > 0 && utf8.RuneCountInString(v) < fd.MinLength {
+		return false
+	}
+	return fd.Pattern == nil || fd.Pattern.MatchString(v)
+}
+
+// parseDigits keeps a digits answer as typed, leading zeros included
+// ("0042" stays "0042", never 42). Spaces between digits are dropped.
+func parseDigits(fd *compile.Field, s string) (string, bool) {
+	v := strings.Join(strings.Fields(s), "")
+	n := len(v)
+	if !allDigits(v) || fd.Length > 0 && n != fd.Length || fd.MaxLength > 0 && n > fd.MaxLength {
+		return "", false
+	}
+	return v, fitsRules(fd, v)
+}
+
+// digitCounts says how many digits a digits field takes, per language:
+// exactly n; n to m.
+var digitCounts = map[string][2]string{
+	"en": {" It must have %s digits.", " It must have %s to %s digits."},
+	"it": {" Devono essere %s cifre.", " Devono essere da %s a %s cifre."},
+}
+
+// digitCount is the sentence a digits retry adds about the length ("" when
+// the field bounds it on one side only).
+func digitCount(p *compile.Program, li int, fd *compile.Field) string {
+	w, ok := digitCounts[langCode(p, li)]
+	if !ok {
+		w = digitCounts["en"]
+	}
+	switch {
+	case fd.Length > 0:
+		return sprintf(w[0], strconv.Itoa(fd.Length))
+	case fd.MinLength > 0 && fd.MaxLength > 0:
+		return sprintf(w[1], strconv.Itoa(fd.MinLength), strconv.Itoa(fd.MaxLength))
+	}
+	return ""
+}
+
+// parseURL accepts a web address with or without https:// ("example.com/x")
+// and returns it with its scheme and a lower-case host. It refuses other
+// schemes, addresses without a dotted host, and user names or passwords in
+// the address, which are never stored.
+func parseURL(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 2048 || strings.ContainsFunc(s, unicode.IsSpace) {
+		return "", false
+	}
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "https" && u.Scheme != "http" || u.User != nil || u.Opaque != "" {
+		return "", false
+	}
+	if !hostName(strings.ToLower(u.Hostname())) || u.Port() != "" && !allDigits(u.Port()) {
+		return "", false
+	}
+	u.Host = strings.ToLower(u.Host)
+	return u.String(), true
 }

@@ -111,3 +111,63 @@ func TestDatesByLanguage(t *testing.T) {
 		{"date", "", "", "de", "06.05.2000", "2000-05-06"},
 	})
 }
+
+// TestDateOrder: a field's date_order settles what English leaves open, and
+// overrides the language's own order.
+func TestDateOrder(t *testing.T) {
+	checkAnswers(t, []answerCase{
+		{"date", ", date_order: dmy", "", "en", "06/05/2000", "2000-05-06"},
+		{"date", ", date_order: mdy", "", "en", "06/05/2000", "2000-06-05"},
+		{"date", ", date_order: mdy", "", "en", "13/05/2000", nil},
+		{"date", ", date_order: mdy", "", "it", "06/05/2000", "2000-06-05"},
+		{"date", ", date_order: mdy", "", "en", "6 May 2000", "2000-05-06"},
+	})
+}
+
+// TestDigitsURLAndPattern: digits keep leading zeros and their count, URLs
+// are normalised, and a pattern refuses what does not match it.
+func TestDigitsURLAndPattern(t *testing.T) {
+	checkAnswers(t, []answerCase{
+		{"digits", "", "", "en", "0042", "0042"},
+		{"digits", "", "", "it", " 00 42 ", "0042"},
+		{"digits", "", "", "en", "42a", nil},
+		{"digits", "", "", "en", "-42", nil},
+		{"digits", ", length: 4", "", "en", "0042", "0042"},
+		{"digits", ", length: 4", "", "en", "042", nil},
+		{"digits", ", length: 4", "", "en", "00042", nil},
+		{"digits", ", min_length: 2, max_length: 3", "", "en", "007", "007"},
+		{"digits", ", min_length: 2, max_length: 3", "", "en", "7", nil},
+		{"digits", ", min_length: 2, max_length: 3", "", "en", "0007", nil},
+		{"url", "", "", "en", "https://Example.COM/a?b=1", "https://example.com/a?b=1"},
+		{"url", "", "", "it", "www.esempio.it", "https://www.esempio.it"},
+		{"url", "", "", "en", "ftp://example.com", nil},
+		{"url", "", "", "en", "https://ada:secret@example.com", nil},
+		{"url", "", "", "en", "localhost", nil},
+		{"url", "", "", "en", "not a url", nil},
+		{"text", `, pattern: "[A-Z]{2}[0-9]{4}", pattern_message: "Send two capitals and four digits"`, "", "en", "AB1234", "AB1234"},
+		{"text", `, pattern: "[A-Z]{2}[0-9]{4}", pattern_message: "Send two capitals and four digits"`, "", "en", "AB12345", nil},
+		{"text", `, pattern: "[A-Z]{2}[0-9]{4}", pattern_message: "Send two capitals and four digits"`, "", "en", "xAB1234", nil},
+		{"text", ", min_length: 3", "", "en", "Al", nil},
+		{"digits", `, pattern: "4[0-9]*", pattern_message: "Starts with 4"`, "", "en", "4000", "4000"},
+		{"digits", `, pattern: "4[0-9]*", pattern_message: "Starts with 4"`, "", "en", "5000", nil},
+	})
+}
+
+// TestAnswerRetryTexts: a digits retry says how many digits, in the
+// conversation's language, and a pattern_message replaces the engine's
+// words.
+func TestAnswerRetryTexts(t *testing.T) {
+	for _, tc := range []struct{ extra, lang, want string }{
+		{", length: 4", "en", "Please send only digits, like 0042. It must have 4 digits.\n\nQ"},
+		{", min_length: 2, max_length: 3", "it", "Mandami solo cifre, come 0042. Devono essere da 2 a 3 cifre.\n\nQ"},
+		{`, pattern: "4[0-9]*", pattern_message: { en: "Starts with 4", it: "Inizia con 4" }`, "it", "Inizia con 4\n\nQ"},
+	} {
+		c := newConvo(t, compileSrc(t, "v.yaml", sprintf(answerSrc, "digits", tc.extra, "")))
+		c.lang = tc.lang
+		c.say("hi")
+		tr := c.say("1x")
+		if len(tr.Out) != 1 || tr.Out[0].Kind != runtime.KindRetry || tr.Out[0].Text != tc.want {
+			t.Errorf("%s in %s: replies %q, want a retry %q", tc.extra, tc.lang, texts(tr), tc.want)
+		}
+	}
+}

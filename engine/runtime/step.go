@@ -366,6 +366,10 @@ func (t *turn) retryText(s *compile.Step, fd *compile.Field) string {
 		msg = t.w.retry[flow.TypeText]
 	}
 	switch {
+	case fd.PatternMessage != nil: // the author's words say what fits
+		msg = t.render(fd.PatternMessage.For(t.li))
+	case fd.Type == flow.TypeDigits:
+		msg += digitCount(t.p, t.li, fd)
 	case fd.Type == flow.TypeNumber && fd.HasMin && fd.HasMax:
 		msg += " " + sprintf(t.w.between, formatNumber(fd.Min), formatNumber(fd.Max))
 	case fd.Type == flow.TypeText && fd.MaxLength > 0:

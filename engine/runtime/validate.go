@@ -49,11 +49,17 @@ func parseAnswer(p *compile.Program, s *compile.Step, fd *compile.Field, in Inbo
 		}
 		return v, true
 	case flow.TypeDate:
-		v, ok := parseDateIn(langCode(p, li), "", raw)
+		v, ok := parseDateIn(langCode(p, li), fd.DateOrder, raw)
+		return v, ok
+	case flow.TypeDigits:
+		v, ok := parseDigits(fd, raw)
+		return v, ok
+	case flow.TypeURL:
+		v, ok := parseURL(raw)
 		return v, ok
 	default:
 		v := strings.TrimSpace(raw)
-		if v == "" || fd.MaxLength > 0 && utf8.RuneCountInString(v) > fd.MaxLength {
+		if v == "" || fd.MaxLength > 0 && utf8.RuneCountInString(v) > fd.MaxLength || !fitsRules(fd, v) {
 			return nil, false
 		}
 		return v, true
@@ -113,25 +119,31 @@ func parseEmail(s string) (string, bool) {
 	if strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, "..") {
 		return "", false
 	}
+	if !hostName(domain) {
+		return "", false
+	}
+	return local + "@" + domain, true
+}
+
+// hostName reports whether domain (lower case) is a dotted host name whose
+// last label is at least two letters: example.com, not localhost or an IP.
+func hostName(domain string) bool {
 	labels := strings.Split(domain, ".")
 	if len(labels) < 2 {
-		return "", false
+		return false
 	}
 	for _, l := range labels {
 		if l == "" || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
-			return "", false
+			return false
 		}
 		for _, r := range l {
 			if !(r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
-				return "", false
+				return false
 			}
 		}
 	}
 	tld := labels[len(labels)-1]
-	if utf8.RuneCountInString(tld) < 2 || strings.IndexFunc(tld, unicode.IsDigit) >= 0 {
-		return "", false
-	}
-	return local + "@" + domain, true
+	return utf8.RuneCountInString(tld) >= 2 && strings.IndexFunc(tld, unicode.IsDigit) < 0
 }
 
 // parsePhone normalizes a number to E.164: "+<country><number>" with 8 to 15
