@@ -18,7 +18,7 @@ import (
 
 // helpers are the functions an expression may call besides expr's builtins;
 // they are offered as did-you-mean candidates.
-var helpers = []string{"title", "lower", "upper", "trim", "len", "contains", "startsWith", "endsWith"}
+var helpers = append([]string{"title", "lower", "upper", "trim", "len", "contains", "startsWith", "endsWith"}, dateHelpers...)
 
 type exprCompiler struct {
 	p    *Program
@@ -37,6 +37,7 @@ func newExprCompiler(p *Program, f *flow.Flow, ds *diag.Diagnostics) *exprCompil
 		env[fd.Name] = fd.Zero
 	}
 	env[LangKey] = ""
+	env[TodayKey] = ""
 	ec := &exprCompiler{p: p, f: f, ds: ds, env: env, texts: map[*flow.Scalar]*Template{}}
 	ec.opts = []expr.Option{
 		expr.Env(env),
@@ -53,6 +54,7 @@ func newExprCompiler(p *Program, f *flow.Flow, ds *diag.Diagnostics) *exprCompil
 			return p.OptionTitle(fi, id, p.LangIndex(lang)), nil
 		}, new(func(string, string, string) string)),
 	}
+	ec.opts = append(ec.opts, dateOptions()...)
 	return ec
 }
 
@@ -105,12 +107,15 @@ func (t *titlePatch) Visit(node *ast.Node) {
 // compile compiles src, found at rune offset base of scalar s. It reports
 // errors at their exact file position and returns nil on error.
 func (ec *exprCompiler) compile(src string, s flow.Scalar, base int, asBool bool) *vm.Program {
-	tp := &titlePatch{p: ec.p}
-	opts := append(ec.opts[:len(ec.opts):len(ec.opts)], expr.Patch(tp))
+	tp, dp := &titlePatch{p: ec.p}, &datePatch{}
+	opts := append(ec.opts[:len(ec.opts):len(ec.opts)], expr.Patch(tp), expr.Patch(dp))
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	}
 	prog, err := expr.Compile(src, opts...)
+	if tp.err == nil {
+		tp.err = dp.err
+	}
 	if tp.err != nil {
 		ec.report(tp.err, s, base)
 		return nil

@@ -1,8 +1,13 @@
 package runtime_test
 
 import (
+	"os"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/parleyhq/parley/engine/compile"
 	"github.com/parleyhq/parley/engine/runtime"
 )
 
@@ -168,6 +173,145 @@ func TestAnswerRetryTexts(t *testing.T) {
 		tr := c.say("1x")
 		if len(tr.Out) != 1 || tr.Out[0].Kind != runtime.KindRetry || tr.Out[0].Text != tc.want {
 			t.Errorf("%s in %s: replies %q, want a retry %q", tc.extra, tc.lang, texts(tr), tc.want)
+		}
+	}
+}
+
+// TestParseValueDigitsAndURL: rectification keeps leading zeros and says
+// what a digits or url field takes, as chat does.
+func TestParseValueDigitsAndURL(t *testing.T) {
+	p := compileSrc(t, "v.yaml", sprintf(answerSrc, "digits", ", length: 4", ""))
+	if v, err := runtime.ParseValue(p, "f", "0042", ""); err != nil || v != "0042" {
+		t.Errorf("ParseValue(0042) = %#v, %v", v, err)
+	}
+	if _, err := runtime.ParseValue(p, "f", "042", ""); err == nil || !strings.Contains(err.Error(), "exactly 4 digits") || strings.Contains(err.Error(), "042") {
+		t.Errorf("ParseValue(042) error %v, want one saying exactly 4 digits without the value", err)
+	}
+	p = compileSrc(t, "v.yaml", sprintf(answerSrc, "url", "", ""))
+	if _, err := runtime.ParseValue(p, "f", "not a url", ""); err == nil || !strings.Contains(err.Error(), "a web address") {
+		t.Errorf("ParseValue(not a url) error %v, want one saying a web address", err)
+	}
+}
+
+// docsFlow compiles the first complete example flow after the heading in
+// docs/language.md, so the docs show flows that work as told.
+func docsFlow(t testing.TB, heading string) *compile.Program {
+	t.Helper()
+	doc, err := os.ReadFile("../../docs/language.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)## " + regexp.QuoteMeta(heading) + ".*?```yaml\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatalf("docs/language.md has no example under %q", heading)
+	}
+	return compileSrc(t, "docs/language.md", string(m[1]))
+}
+
+// TestAnswersExample runs the example of "Numbers, dates and other answers
+// by language" in English and Italian, moving the fake clock for the age
+// check and today()-relative dates.
+func TestAnswersExample(t *testing.T) {
+	p := docsFlow(t, "Numbers, dates and other answers by language")
+	day := func(s string) time.Time {
+		d, err := time.Parse("2006-01-02", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Add(10 * time.Hour)
+	}
+
+	// 17 the day before the 18th birthday, in English.
+	c := newConvo(t, p)
+	c.lang, c.now = "en", day("2018-05-05")
+	c.say("hi")
+	tr := c.say("06/05/2000") // date_order: dmy, so 6 May
+	if e := effects(tr, runtime.EffectStore); len(e) != 1 || e[0].Value.V != "2000-05-06" {
+		t.Fatalf("stored %+v, want born = 2000-05-06", e)
+	}
+	wantContains(t, texts(tr)[len(tr.Out)-1], "only adults")
+
+	// 18 on the birthday.
+	c = newConvo(t, p)
+	c.lang, c.now = "en", day("2018-05-06")
+	c.say("hi")
+	wantContains(t, texts(c.say("6 May 2000"))[0], "last four digits")
+	tr = c.say("42")
+	wantContains(t, tr.Out[0].Text, "Please send the 4 digits at the end of your card")
+	c.say("0042")
+	tr = c.say("1,500.5")
+	if got := c.st.Values["limit"].V; got != 1500.5 {
+		t.Fatalf("limit = %#v (replies %q), want 1500.5", got, texts(tr))
+	}
+	tr = c.say("2018-07-01") // 56 days ahead
+	wantContains(t, tr.Out[0].Text, "next 30 days")
+	tr = c.say("2018-06-05") // 30 days ahead
+	wantContains(t, tr.Out[0].Text, "Done: card 0042, limit 1500.5 from 2018-06-05")
+
+	// Italian: month names, the Italian decimal comma, and a day-first date.
+	c = newConvo(t, p)
+	c.lang, c.now = "it", day("2025-03-01")
+	c.say("ciao")
+	c.say("6 maggio 2000")
+	c.say("0042")
+	tr = c.say("1.500,5")
+	if got := c.st.Values["limit"].V; got != 1500.5 {
+		t.Fatalf("limite = %#v (replies %q), want 1500.5", got, texts(tr))
+	}
+	tr = c.say("28/02/2025") // yesterday
+	wantContains(t, tr.Out[0].Text, "entro 30 giorni")
+	tr = c.say("02/03/2025")
+	wantContains(t, tr.Out[0].Text, "Fatto: carta 0042", "dal 2025-03-02")
+}
+
+// TestDateHelpers: each date helper in a condition, on a fake clock; a
+// helper given a date that is not held makes the condition false.
+func TestDateHelpers(t *testing.T) {
+	const src = `parley: 1
+id: d
+version: 1
+languages: [en]
+purposes: { p: { basis: contract, description: x } }
+fields:
+  d: { type: date, purpose: p, retention: 1d, date_order: dmy }
+  other: { type: date, purpose: p, retention: 1d }
+steps:
+  a:
+    ask: Date?
+    save: d
+  b:
+    if: %s
+    then: yes
+  no:
+    say: "false"
+    end: true
+  yes:
+    say: "true"
+    end: true
+`
+	now := time.Date(2024, 2, 29, 23, 30, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in, cond string
+		want     bool
+	}{
+		{"29/02/2024", "d == today()", true},
+		{"28/02/2024", "d < today()", true},
+		{"29/02/2000", "age(d) == 24", true},
+		{"01/03/2000", "age(d) == 23", true},
+		{"31/01/2024", `add_months(d, 1) == "2024-02-29"`, true},
+		{"29/02/2024", `add_years(d, 1) == "2025-02-28"`, true},
+		{"29/02/2024", `add_days(d, -29) == "2024-01-31"`, true},
+		{"01/01/2024", "days_between(d, today()) == 59", true},
+		{"01/03/2024", "days_between(d, today()) == -1", true},
+		{"29/02/2024", "age(other) >= 0", false},
+		{"29/02/2024", "add_days(other, 1) != today()", false},
+	} {
+		c := newConvo(t, compileSrc(t, "d.yaml", sprintf(src, tc.cond)))
+		c.now = now
+		c.say("hi")
+		tr := c.say(tc.in)
+		if got := texts(tr); len(got) == 0 || got[len(got)-1] != map[bool]string{true: "true", false: "false"}[tc.want] {
+			t.Errorf("%s with d=%s: replies %q, want %v", tc.cond, tc.in, got, tc.want)
 		}
 	}
 }

@@ -485,6 +485,7 @@ func (t *turn) eval(prog *vm.Program) (any, error) {
 			}
 		}
 		t.exprEnv[compile.LangKey] = t.st.Lang
+		t.exprEnv[compile.TodayKey] = t.env.Now.UTC().Format("2006-01-02")
 		t.envDirty = false
 	}
 	m := vmPool.Get().(*vm.VM)
