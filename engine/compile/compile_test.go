@@ -76,6 +76,7 @@ func TestExpressionErrorsAtExactPositions(t *testing.T) {
 		{"title of a non-choice field", "  s:\n    say: \"{{ title(name) }}\"\n", diag.ExprError, 15, 14, `title() needs a choice field, but "name" is a text field`, ""},
 		{"age without its date", "  s:\n    if: age() >= 18\n", diag.ExprError, 15, 9, "age() takes one date field, like age(born) >= 18", ""},
 		{"today with an argument", "  s:\n    if: \"today(name) != ''\"\n", diag.ExprError, 15, 10, "today() takes nothing, like born <= today()", ""},
+		{"default of something not a field", "  s:\n    say: \"{{ upper(name) | default('x') }}\"\n", diag.ExprError, 15, 28, `default() takes a field and what to show when it is not held, like {{ name | default("there") }}`, ""},
 		{"unknown name without suggestion", "  s:\n    if: zzzzzzz\n", diag.ExprError, 15, 9, `unknown field "zzzzzzz"`, ""},
 		{"syntax error", "  s:\n    if: age >\n", diag.ExprError, 15, 13, "unexpected token EOF", ""},
 	}

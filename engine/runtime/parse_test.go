@@ -315,3 +315,38 @@ steps:
 		}
 	}
 }
+
+// TestTemplateDefault: a template shows its fallback for a field that was
+// never collected (consent declined) and the value once it is held.
+func TestTemplateDefault(t *testing.T) {
+	const src = `parley: 1
+id: g
+version: 1
+languages: [en]
+controller: { name: Acme, contact: dpo@acme.example, privacy_url: https://acme.example/privacy }
+purposes: { greeting: { basis: consent, description: to greet you by name } }
+fields:
+  name: { type: text, purpose: greeting, retention: session }
+steps:
+  ask_name:
+    ask: Your name?
+    save: name
+  greet:
+    say: 'Nice to meet you, {{ name | default("there") }}! {{ default(name, "-") }}'
+    end: true
+`
+	for _, tc := range []struct{ consent, name, want string }{
+		{"no", "", "Nice to meet you, there! -"},
+		{"yes", "Ada", "Nice to meet you, Ada! Ada"},
+	} {
+		c := newConvo(t, compileSrc(t, "g.yaml", src))
+		c.say("hi")
+		tr := c.say(tc.consent)
+		if tc.name != "" {
+			tr = c.say(tc.name)
+		}
+		if got := texts(tr); len(got) == 0 || got[len(got)-1] != tc.want {
+			t.Errorf("consent %s: replies %q, want last %q", tc.consent, got, tc.want)
+		}
+	}
+}

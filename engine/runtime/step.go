@@ -476,10 +476,13 @@ func (t *turn) eval(prog *vm.Program) (any, error) {
 		if t.exprEnv == nil {
 			t.exprEnv = make(map[string]any, t.p.NumFields()+1)
 		}
+		held := make(map[string]bool, len(t.st.Values))
+		t.exprEnv[compile.HeldKey] = held
 		for i := 0; i < t.p.NumFields(); i++ {
 			fd := t.p.FieldAt(i)
 			if v, ok := t.st.Values[fd.Name]; ok && v.V != nil {
 				t.exprEnv[fd.Name] = v.V
+				held[fd.Name] = true
 			} else {
 				t.exprEnv[fd.Name] = fd.Zero
 			}
