@@ -141,6 +141,7 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 	}
 
 	ec := newExprCompiler(p, f, &ds)
+	p.compileAnswerRules(f, ec)
 
 	for i, s := range f.Steps {
 		p.stepIndex[s.ID.Value] = i

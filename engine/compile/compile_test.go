@@ -74,6 +74,9 @@ func TestExpressionErrorsAtExactPositions(t *testing.T) {
 		{"condition that is not true or false", "  s:\n    if: name\n", diag.TypeMismatch, 15, 9, "a condition must be true or false, but this gives text", ""},
 		{"unterminated template", "  s:\n    say: \"Hi {{ name, see you\"\n", diag.ExprError, 15, 14, `"{{" is not closed: add "}}" after the expression`, ""},
 		{"title of a non-choice field", "  s:\n    say: \"{{ title(name) }}\"\n", diag.ExprError, 15, 14, `title() needs a choice field, but "name" is a text field`, ""},
+		{"age without its date", "  s:\n    if: age() >= 18\n", diag.ExprError, 15, 9, "age() takes one date field, like age(born) >= 18", ""},
+		{"today with an argument", "  s:\n    if: \"today(name) != ''\"\n", diag.ExprError, 15, 10, "today() takes nothing, like born <= today()", ""},
+		{"default of something not a field", "  s:\n    say: \"{{ upper(name) | default('x') }}\"\n", diag.ExprError, 15, 28, `default() takes a field and what to show when it is not held, like {{ name | default("there") }}`, ""},
 		{"unknown name without suggestion", "  s:\n    if: zzzzzzz\n", diag.ExprError, 15, 9, `unknown field "zzzzzzz"`, ""},
 		{"syntax error", "  s:\n    if: age >\n", diag.ExprError, 15, 13, "unexpected token EOF", ""},
 	}

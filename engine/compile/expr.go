@@ -18,7 +18,7 @@ import (
 
 // helpers are the functions an expression may call besides expr's builtins;
 // they are offered as did-you-mean candidates.
-var helpers = []string{"title", "lower", "upper", "trim", "len", "contains", "startsWith", "endsWith"}
+var helpers = append([]string{"title", "lower", "upper", "trim", "len", "contains", "startsWith", "endsWith"}, append(dateHelpers, "default")...)
 
 type exprCompiler struct {
 	p    *Program
@@ -37,6 +37,8 @@ func newExprCompiler(p *Program, f *flow.Flow, ds *diag.Diagnostics) *exprCompil
 		env[fd.Name] = fd.Zero
 	}
 	env[LangKey] = ""
+	env[TodayKey] = ""
+	env[HeldKey] = map[string]bool{}
 	ec := &exprCompiler{p: p, f: f, ds: ds, env: env, texts: map[*flow.Scalar]*Template{}}
 	ec.opts = []expr.Option{
 		expr.Env(env),
@@ -53,6 +55,7 @@ func newExprCompiler(p *Program, f *flow.Flow, ds *diag.Diagnostics) *exprCompil
 			return p.OptionTitle(fi, id, p.LangIndex(lang)), nil
 		}, new(func(string, string, string) string)),
 	}
+	ec.opts = append(append(ec.opts, dateOptions()...), defaultOption())
 	return ec
 }
 
@@ -105,12 +108,17 @@ func (t *titlePatch) Visit(node *ast.Node) {
 // compile compiles src, found at rune offset base of scalar s. It reports
 // errors at their exact file position and returns nil on error.
 func (ec *exprCompiler) compile(src string, s flow.Scalar, base int, asBool bool) *vm.Program {
-	tp := &titlePatch{p: ec.p}
-	opts := append(ec.opts[:len(ec.opts):len(ec.opts)], expr.Patch(tp))
+	tp, dp, fp := &titlePatch{p: ec.p}, &datePatch{}, &defaultPatch{p: ec.p}
+	opts := append(ec.opts[:len(ec.opts):len(ec.opts)], expr.Patch(tp), expr.Patch(dp), expr.Patch(fp))
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	}
 	prog, err := expr.Compile(src, opts...)
+	for _, e := range []*file.Error{dp.err, fp.err} {
+		if tp.err == nil {
+			tp.err = e
+		}
+	}
 	if tp.err != nil {
 		ec.report(tp.err, s, base)
 		return nil

@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"regexp"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -136,6 +137,15 @@ type Field struct {
 	// Options is the union of the options of every ask that saves the
 	// field, for title().
 	Options []Option
+	// Answer rules (compileAnswerRules): DateOrder is "dmy", "mdy" or ""
+	// (the language's); Length and MinLength bound digits and text;
+	// Pattern must match the whole answer, and PatternMessage is what a
+	// customer whose answer does not match is told.
+	DateOrder      string
+	Length         int
+	MinLength      int
+	Pattern        *regexp.Regexp
+	PatternMessage *Text
 	// Zero is the value an expression sees when the field is not held.
 	Zero any
 }

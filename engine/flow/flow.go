@@ -183,10 +183,12 @@ const (
 	TypeDate    = "date"
 	TypeChoice  = "choice"
 	TypeBoolean = "boolean"
+	TypeDigits  = "digits" // digits only, kept as typed: leading zeros stay
+	TypeURL     = "url"
 )
 
 // FieldTypes lists every field type.
-var FieldTypes = []string{TypeText, TypeEmail, TypePhone, TypeNumber, TypeDate, TypeChoice, TypeBoolean}
+var FieldTypes = []string{TypeText, TypeEmail, TypePhone, TypeNumber, TypeDate, TypeChoice, TypeBoolean, TypeDigits, TypeURL}
 
 // Field is a piece of personal data a flow may collect.
 type Field struct {
@@ -199,6 +201,13 @@ type Field struct {
 	Min, Max  Number
 	Special   Scalar // special category (health, religion, …); needs explicit consent
 	Label     *Text  // how the field is named to the customer in MY DATA and notices
+	// Answer rules of issue 11 (see docs/language.md "Numbers, dates and
+	// other answers by language").
+	DateOrder      Scalar // date fields: dmy or mdy, for numeric dates
+	Length         Int    // digits fields: exactly this many digits
+	MinLength      Int    // text and digits fields
+	Pattern        Scalar // text and digits fields: a regular expression the whole answer matches
+	PatternMessage *Text  // what to tell a customer whose answer does not match
 }
 
 // RetentionKind says how long a field is kept.

@@ -93,6 +93,10 @@ func (l *linter) bound(expr, lang string) int {
 		return 24
 	case flow.TypeDate:
 		return 10
+	case flow.TypeDigits:
+		return max(fd.Length.Value, fd.MaxLength.Value) // 0 when unbounded
+	case flow.TypeURL:
+		return 2048 // the longest address an answer may be
 	case flow.TypeBoolean:
 		return 5
 	case flow.TypeChoice:

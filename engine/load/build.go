@@ -105,6 +105,16 @@ func (l *loader) build(root *yaml.Node) *flow.Flow {
 						fd.Special = l.scalar(v)
 					case "label":
 						fd.Label = l.text(v)
+					case "date_order":
+						fd.DateOrder = l.scalar(v)
+					case "length":
+						fd.Length = l.intValue(v)
+					case "min_length":
+						fd.MinLength = l.intValue(v)
+					case "pattern":
+						fd.Pattern = l.scalar(v)
+					case "pattern_message":
+						fd.PatternMessage = l.text(v)
 					}
 				})
 				f.Fields = append(f.Fields, fd)

@@ -1,8 +1,6 @@
 package runtime_test
 
 import (
-	"os"
-	"regexp"
 	"slices"
 	"testing"
 
@@ -12,15 +10,7 @@ import (
 // menu runs the complete example of docs/language.md's "A menu,
 // forgetting and withdrawing", so the docs show a flow that works as told.
 func menu(t testing.TB) *convo {
-	doc, err := os.ReadFile("../../docs/language.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)## A menu, forgetting and withdrawing.*?```yaml\n(.*?)```").FindSubmatch(doc)
-	if m == nil {
-		t.Fatal("docs/language.md has no menu example")
-	}
-	c := newConvo(t, compileSrc(t, "docs/language.md", string(m[1])))
+	c := newConvo(t, docsFlow(t, "A menu, forgetting and withdrawing"))
 	c.caller = &fakeCaller{}
 	return c
 }

@@ -366,6 +366,10 @@ func (t *turn) retryText(s *compile.Step, fd *compile.Field) string {
 		msg = t.w.retry[flow.TypeText]
 	}
 	switch {
+	case fd.PatternMessage != nil: // the author's words say what fits
+		msg = t.render(fd.PatternMessage.For(t.li))
+	case fd.Type == flow.TypeDigits:
+		msg += digitCount(t.p, t.li, fd)
 	case fd.Type == flow.TypeNumber && fd.HasMin && fd.HasMax:
 		msg += " " + sprintf(t.w.between, formatNumber(fd.Min), formatNumber(fd.Max))
 	case fd.Type == flow.TypeText && fd.MaxLength > 0:
@@ -476,15 +480,19 @@ func (t *turn) eval(prog *vm.Program) (any, error) {
 		if t.exprEnv == nil {
 			t.exprEnv = make(map[string]any, t.p.NumFields()+1)
 		}
+		held := make(map[string]bool, len(t.st.Values))
+		t.exprEnv[compile.HeldKey] = held
 		for i := 0; i < t.p.NumFields(); i++ {
 			fd := t.p.FieldAt(i)
 			if v, ok := t.st.Values[fd.Name]; ok && v.V != nil {
 				t.exprEnv[fd.Name] = v.V
+				held[fd.Name] = true
 			} else {
 				t.exprEnv[fd.Name] = fd.Zero
 			}
 		}
 		t.exprEnv[compile.LangKey] = t.st.Lang
+		t.exprEnv[compile.TodayKey] = t.env.Now.UTC().Format("2006-01-02")
 		t.envDirty = false
 	}
 	m := vmPool.Get().(*vm.VM)

@@ -1,10 +1,8 @@
 package runtime
 
 import (
-	"math"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -45,17 +43,23 @@ func parseAnswer(p *compile.Program, s *compile.Step, fd *compile.Field, in Inbo
 		v, ok := parsePhone(raw)
 		return v, ok
 	case flow.TypeNumber:
-		v, ok := parseNumber(raw)
+		v, ok := parseNumberIn(langCode(p, li), raw)
 		if !ok || fd.HasMin && v < fd.Min || fd.HasMax && v > fd.Max {
 			return nil, false
 		}
 		return v, true
 	case flow.TypeDate:
-		v, ok := parseDate(raw)
+		v, ok := parseDateIn(langCode(p, li), fd.DateOrder, raw)
+		return v, ok
+	case flow.TypeDigits:
+		v, ok := parseDigits(fd, raw)
+		return v, ok
+	case flow.TypeURL:
+		v, ok := parseURL(raw)
 		return v, ok
 	default:
 		v := strings.TrimSpace(raw)
-		if v == "" || fd.MaxLength > 0 && utf8.RuneCountInString(v) > fd.MaxLength {
+		if v == "" || fd.MaxLength > 0 && utf8.RuneCountInString(v) > fd.MaxLength || !fitsRules(fd, v) {
 			return nil, false
 		}
 		return v, true
@@ -115,25 +119,31 @@ func parseEmail(s string) (string, bool) {
 	if strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, "..") {
 		return "", false
 	}
+	if !hostName(domain) {
+		return "", false
+	}
+	return local + "@" + domain, true
+}
+
+// hostName reports whether domain (lower case) is a dotted host name whose
+// last label is at least two letters: example.com, not localhost or an IP.
+func hostName(domain string) bool {
 	labels := strings.Split(domain, ".")
 	if len(labels) < 2 {
-		return "", false
+		return false
 	}
 	for _, l := range labels {
 		if l == "" || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
-			return "", false
+			return false
 		}
 		for _, r := range l {
 			if !(r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
-				return "", false
+				return false
 			}
 		}
 	}
 	tld := labels[len(labels)-1]
-	if utf8.RuneCountInString(tld) < 2 || strings.IndexFunc(tld, unicode.IsDigit) >= 0 {
-		return "", false
-	}
-	return local + "@" + domain, true
+	return utf8.RuneCountInString(tld) >= 2 && strings.IndexFunc(tld, unicode.IsDigit) < 0
 }
 
 // parsePhone normalizes a number to E.164: "+<country><number>" with 8 to 15
@@ -163,32 +173,4 @@ func parsePhone(s string) (string, bool) {
 		return "", false
 	}
 	return string(b), true
-}
-
-// parseNumber accepts "12", "-3", "12.5" and the decimal comma "12,5".
-func parseNumber(s string) (float64, bool) {
-	s = strings.TrimSpace(s)
-	if strings.Count(s, ",") == 1 && !strings.Contains(s, ".") {
-		s = strings.Replace(s, ",", ".", 1)
-	}
-	if s == "" || strings.ContainsAny(s, "xXpP_eEiInN") { // no hex, inf, nan, exponents
-		return 0, false
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, false
-	}
-	return v, true
-}
-
-// parseDate accepts YYYY-MM-DD, DD/MM/YYYY and DD.MM.YYYY (day and month
-// may have one digit) and returns YYYY-MM-DD.
-func parseDate(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	for _, layout := range []string{"2006-01-02", "2/1/2006", "2.1.2006", "02/01/2006", "02.01.2006"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.Format("2006-01-02"), true
-		}
-	}
-	return "", false
 }

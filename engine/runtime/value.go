@@ -66,6 +66,13 @@ func valueShape(fd *compile.Field) string {
 		return "a number"
 	case flow.TypeDate:
 		return "a date such as 2025-12-31 or 31/12/2025"
+	case flow.TypeDigits:
+		if fd.Length > 0 {
+			return fmt.Sprintf("exactly %d digits", fd.Length)
+		}
+		return "digits only"
+	case flow.TypeURL:
+		return "a web address such as https://example.com"
 	}
 	if fd.MaxLength > 0 {
 		return fmt.Sprintf("text of 1 to %d characters", fd.MaxLength)

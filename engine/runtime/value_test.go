@@ -21,7 +21,7 @@ func TestParseValueChecksLikeAChatAnswer(t *testing.T) {
 		{"text within max_length", "name", "  Ada  ", "", "Ada", ""},
 		{"text over max_length", "name", "Augusta Ada King", "", nil, `"name" takes text of 1 to 10 characters`},
 		{"blank text", "name", "   ", "", nil, "text of 1 to 10"},
-		{"number in range, decimal comma", "age", "42,5", "", 42.5, ""},
+		{"number in range, Italian decimal comma", "age", "42,5", "it", 42.5, ""},
 		{"number below min", "age", "17", "", nil, `"age" takes a number between 18 and 120`},
 		{"number above max", "age", "121", "", nil, "between 18 and 120"},
 		{"not a number", "age", "forty", "", nil, "a number"},

@@ -163,6 +163,10 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 			}
 		case runtime.EffectEnd:
 			c.EndSession = true
+			// The vault drops held session fields before it writes this
+			// turn's, so a session answer of the ending turn itself is
+			// never written (it would outlive its conversation).
+			c.Put = slices.DeleteFunc(c.Put, func(r vault.FieldRecord) bool { return r.ExpiresAt.IsZero() })
 		case runtime.EffectAccess:
 			// Audited before the turn commits: a reply that shows the data
 			// never goes out unrecorded (a crashed turn is re-run and

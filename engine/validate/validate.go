@@ -462,9 +462,10 @@ func httpsWithoutSecrets(u *url.URL) string {
 
 func (c *Checker) fieldLimits(fd *flow.Field) {
 	t := fd.Type.Value
-	if fd.MaxLength.IsSet() && t != flow.TypeText {
-		c.add(diag.InvalidValue, fd.MaxLength.Range, "max_length only applies to text fields, and %q is a %s field", fd.Name.Value, t)
+	if fd.MaxLength.IsSet() && t != flow.TypeText && t != flow.TypeDigits {
+		c.add(diag.InvalidValue, fd.MaxLength.Range, "max_length only applies to text and digits fields, and %q is a %s field", fd.Name.Value, t)
 	}
+	c.answerRules(fd)
 	for _, n := range []flow.Number{fd.Min, fd.Max} {
 		if n.IsSet() && t != flow.TypeNumber {
 			c.add(diag.InvalidValue, n.Range, "min and max only apply to number fields, and %q is a %s field", fd.Name.Value, t)
