@@ -240,6 +240,9 @@ const (
 	RightStop
 	RightPrivacy
 	RightHuman
+	// RightLanguage (LANGUAGE, LINGUA) lets the customer pick another of the
+	// flow's languages; it only acts in flows with several languages.
+	RightLanguage
 )
 
 // Program is a compiled flow. It is immutable and safe for concurrent use.

@@ -24,6 +24,8 @@ func (t *turn) right(r compile.Right, fresh bool) {
 		t.eff = append(t.eff, Effect{Kind: EffectAccess, Right: AccessPrivacy, Flow: t.p.ID()})
 		t.send(KindRights, t.privacy(), nil)
 		t.resume(fresh)
+	case compile.RightLanguage:
+		t.askLanguage(false)
 	case compile.RightHuman:
 		t.send(KindHandoff, t.w.handoff, nil)
 		t.eff = append(t.eff, Effect{Kind: EffectHandoff})
