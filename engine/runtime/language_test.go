@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/parleyhq/parley/engine/runtime"
@@ -144,5 +145,65 @@ func TestLanguageKeywordIsAnAnswerInOneLanguageFlows(t *testing.T) {
 	tr := c.say("Language")
 	if slices.ContainsFunc(tr.Out, func(m runtime.Message) bool { return m.Kind == runtime.KindRights }) {
 		t.Errorf("LANGUAGE in an English-only flow asked for a language: %q", texts(tr))
+	}
+}
+
+const clinic = `parley: 1
+id: clinic
+version: 1
+languages: [en, it]
+controller: { name: Studio Rossi, contact: info@rossi.example, privacy_url: https://rossi.example/privacy }
+purposes:
+  care:
+    basis: consent
+    description: { en: "to prepare your visit", it: "per preparare la tua visita" }
+fields:
+  symptom:
+    type: text
+    purpose: care
+    special: health
+    retention: 30d
+    label: { en: "your symptoms", it: "i tuoi sintomi" }
+steps:
+  ask:
+    ask: { en: "What brings you in?", it: "Cosa ti porta da noi?" }
+    save: symptom
+  bye:
+    say: { en: "Thanks", it: "Grazie" }
+    end: true
+`
+
+// Engine-written texts name purposes, fields and special categories in the
+// conversation's language, never by their ids.
+func TestEngineTextsUseTranslationsNotIDs(t *testing.T) {
+	for _, tc := range []struct {
+		hello      string
+		want, deny []string
+	}{
+		{"ciao", []string{"dati relativi a salute", "i tuoi sintomi", "per preparare la tua visita",
+			"base giuridica: il tuo consenso"}, []string{"health", " care", "giuridica: consent"}},
+		{"hello", []string{"collect your symptoms to prepare your visit", "includes health information",
+			"legal basis: your consent"}, []string{"your your", " care", "basis: consent;"}},
+	} {
+		c := newConvo(t, compileSrc(t, "clinic.yaml", clinic))
+		tr := c.say(tc.hello)
+		c.tap("yes")
+		c.say("toothache")
+		priv := c.say("PRIVACY")
+		c2 := newConvo(t, compileSrc(t, "clinic.yaml", clinic))
+		c2.say(tc.hello)
+		c2.tap("yes")
+		my := c2.say("MY DATA")
+		all := tr.Out[0].Text + "\n" + priv.Out[0].Text + "\n" + my.Out[0].Text
+		for _, w := range tc.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%s: engine texts lack %q:\n%s", tc.hello, w, all)
+			}
+		}
+		for _, d := range tc.deny {
+			if strings.Contains(all, d) {
+				t.Errorf("%s: engine texts contain %q:\n%s", tc.hello, d, all)
+			}
+		}
 	}
 }
