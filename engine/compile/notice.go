@@ -143,6 +143,9 @@ func (p *Program) BuildNotice(pi, li int, description string) Notice {
 		}
 		keep = strings.Replace(w.keptEach, "%s", joinList(parts, w.and), 1)
 	}
+	if shared := p.SharedWith(pi, lang); shared != "" {
+		keep += " " + shared
+	}
 	var text string
 	if pu.NeedsConsent {
 		extra := ""

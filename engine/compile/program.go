@@ -196,6 +196,8 @@ type Integration struct {
 	// or is empty. The secret itself is read at call time. It never starts
 	// with reservedEnvPrefix.
 	SecretEnv string
+	// Recipient is who receives what is sent, as the flow declares it.
+	Recipient string
 	// Timeout bounds one call: the flow's timeout when it is within
 	// (0, MaxCallTimeout], otherwise DefaultCallTimeout.
 	Timeout time.Duration
@@ -227,6 +229,9 @@ type WhatsAppTemplate struct {
 // Controller is who is responsible for the data.
 type Controller struct {
 	Name, Contact, PrivacyURL string
+	// TransfersOutsideEU is the flow's declaration of transfers outside
+	// the EU, or empty.
+	TransfersOutsideEU string
 }
 
 // Right is a data-subject right triggered by a chat keyword.

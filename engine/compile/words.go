@@ -51,3 +51,62 @@ func ownLabel(label, lang string) string {
 	}
 	return label
 }
+
+// recipientWords are the sentences naming who receives the data, by
+// language; English is the fallback.
+var recipientWords = map[string][3]string{
+	// shared with, WhatsApp's processor, transfers outside the EU
+	"en": {"We share it with %s.",
+		"Meta Platforms Ireland, which runs WhatsApp, carries these messages as our processor.",
+		"Transfers outside the EU: %s."},
+	"it": {"Li condividiamo con %s.",
+		"Meta Platforms Ireland, che gestisce WhatsApp, trasmette questi messaggi come nostro responsabile del trattamento.",
+		"Trasferimenti fuori dall'UE: %s."},
+}
+
+func recipientWordsFor(lang string) [3]string {
+	if w, ok := recipientWords[lang]; ok {
+		return w
+	}
+	return recipientWords["en"]
+}
+
+// SharedWith says, in language lang, which declared recipients receive
+// data of purpose pi (pi < 0: of any purpose), or "" when none is declared.
+func (p *Program) SharedWith(pi int, lang string) string {
+	var names []string
+	for i := range p.integrations {
+		in := &p.integrations[i]
+		if in.Recipient == "" || (pi >= 0 && in.PurposeIndex != pi) {
+			continue
+		}
+		dup := false
+		for _, n := range names {
+			dup = dup || n == in.Recipient
+		}
+		if !dup {
+			names = append(names, in.Recipient)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return strings.Replace(recipientWordsFor(lang)[0], "%s", joinList(names, wordsFor(lang).and), 1)
+}
+
+// Recipients is the part of the full privacy notice (PRIVACY) on who
+// receives the data in language lang: the integrations' declared
+// recipients, Meta as WhatsApp's processor, and the transfers outside the
+// EU the flow declares.
+func (p *Program) Recipients(lang string) string {
+	w := recipientWordsFor(lang)
+	out := []string{}
+	if s := p.SharedWith(-1, lang); s != "" {
+		out = append(out, s)
+	}
+	out = append(out, w[1])
+	if t := p.controller.TransfersOutsideEU; t != "" {
+		out = append(out, strings.Replace(w[2], "%s", t, 1))
+	}
+	return strings.Join(out, " ")
+}

@@ -152,7 +152,13 @@ const clinic = `parley: 1
 id: clinic
 version: 1
 languages: [en, it]
-controller: { name: Studio Rossi, contact: info@rossi.example, privacy_url: https://rossi.example/privacy }
+controller:
+  name: Studio Rossi
+  contact: info@rossi.example
+  privacy_url: https://rossi.example/privacy
+  transfers_outside_eu: Stati Uniti / United States (SCC)
+integrations:
+  agenda: { url: "https://agenda.example/visits", purpose: care, sends: [symptom], recipient: Agenda Cloud Srl }
 purposes:
   care:
     basis: consent
@@ -181,9 +187,11 @@ func TestEngineTextsUseTranslationsNotIDs(t *testing.T) {
 		want, deny []string
 	}{
 		{"ciao", []string{"dati relativi a salute", "i tuoi sintomi", "per preparare la tua visita",
-			"base giuridica: il tuo consenso"}, []string{"health", " care", "giuridica: consent"}},
+			"base giuridica: il tuo consenso", "Li condividiamo con Agenda Cloud Srl.", "Meta Platforms Ireland, che gestisce WhatsApp",
+			"Trasferimenti fuori dall'UE: Stati Uniti / United States (SCC)."}, []string{"health", " care", "giuridica: consent"}},
 		{"hello", []string{"collect your symptoms to prepare your visit", "includes health information",
-			"legal basis: your consent"}, []string{"your your", " care", "basis: consent;"}},
+			"legal basis: your consent", "We share it with Agenda Cloud Srl.", "Meta Platforms Ireland, which runs WhatsApp",
+			"Transfers outside the EU: Stati Uniti / United States (SCC)."}, []string{"your your", " care", "basis: consent;"}},
 	} {
 		c := newConvo(t, compileSrc(t, "clinic.yaml", clinic))
 		tr := c.say(tc.hello)
@@ -195,6 +203,9 @@ func TestEngineTextsUseTranslationsNotIDs(t *testing.T) {
 		c2.tap("yes")
 		my := c2.say("MY DATA")
 		all := tr.Out[0].Text + "\n" + priv.Out[0].Text + "\n" + my.Out[0].Text
+		if !strings.Contains(tr.Out[0].Text, "Agenda Cloud Srl") {
+			t.Errorf("%s: the consent question does not name the recipient: %q", tc.hello, tr.Out[0].Text)
+		}
 		for _, w := range tc.want {
 			if !strings.Contains(all, w) {
 				t.Errorf("%s: engine texts lack %q:\n%s", tc.hello, w, all)

@@ -181,6 +181,7 @@ func (t *turn) privacy() string {
 		basis := compile.HumanBasis(pu.Basis, lang)
 		b.WriteString("\n" + sprintf(w.privacyItem, t.purposeText(pu), basis, strings.Join(kept, ", ")))
 	}
+	b.WriteString("\n" + p.Recipients(lang))
 	b.WriteString("\n" + sprintf(w.privacyFoot, c.PrivacyURL))
 	return b.String()
 }
