@@ -55,7 +55,7 @@ func (t *turn) askLanguage(everyLang bool) {
 		}
 	}
 	text := strings.Join(texts, " / ")
-	if !everyLang {
+	if !everyLang || text == "" {
 		text = languageAskFor(t.st.Lang)
 	}
 	if !strings.HasPrefix(t.st.Pending, pendingLanguage) {

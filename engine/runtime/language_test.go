@@ -218,3 +218,13 @@ func TestEngineTextsUseTranslationsNotIDs(t *testing.T) {
 		}
 	}
 }
+
+// A flow in languages Parley has no question for still asks with a text.
+func TestLanguageQuestionInUnknownLanguages(t *testing.T) {
+	c := newConvo(t, compileSrc(t, "pt.yaml", strings.NewReplacer("[en, it]", "[pt, nl]", "en:", "pt:", "it:", "nl:").Replace(bilingual)))
+	tr := c.say("bom dia")
+	wantReplies(t, tr, 1, runtime.KindRights)
+	if tr.Out[0].Text != "Which language do you prefer?" || len(tr.Out[0].Options) != 2 || tr.Out[0].Options[0].Title != "pt" {
+		t.Errorf("question %+v, want the English text and a button per language", tr.Out[0])
+	}
+}
