@@ -44,7 +44,7 @@ export' can show what was kept.`,
 func runChat(c *cli, args []string) int {
 	fs := c.flags(commands["chat"])
 	flowPath := fs.String("flow", "", "flow file to run (required)")
-	lang := fs.String("lang", "", "conversation language (default: the flow's first language)")
+	lang := fs.String("lang", "", "conversation language (default: picked from your first message, or asked)")
 	user := fs.String("user", "cli:local", "who is chatting, as CHANNEL:ID; with --data it selects the stored conversation")
 	dataDir := fs.String("data", "", "run on the encrypted vault in this directory instead of in memory")
 	keyFile := fs.String("key-file", "", "master key file for --data (default: $PARLEY_MASTER_KEY, else DIR/master.key)")

@@ -41,7 +41,8 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 		p.outsideTpl = &WhatsAppTemplate{Name: w.OutsideWindow.Name.Value, Language: w.OutsideWindow.Language.Value}
 	}
 	if c := f.Controller; c != nil {
-		p.controller = Controller{Name: c.Name.Value, Contact: c.Contact.Value, PrivacyURL: c.PrivacyURL.Value}
+		p.controller = Controller{Name: c.Name.Value, Contact: c.Contact.Value, PrivacyURL: c.PrivacyURL.Value,
+			TransfersOutsideEU: c.TransfersOutsideEU.Value}
 	}
 
 	// Purposes first: fields refer to them.
@@ -107,7 +108,7 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 		in := Integration{
 			Flow: p.id, Name: fi.Name.Value, Index: i, Purpose: fi.Purpose.Value, PurposeIndex: None,
 			URL: fi.URL.Value, SecretEnv: fi.SecretEnv.Value, Timeout: callTimeout(fi.Timeout.Value),
-			OnErase: fi.OnErase.Value, OnStop: fi.OnStop.Value,
+			OnErase: fi.OnErase.Value, OnStop: fi.OnStop.Value, Recipient: fi.Recipient.Value,
 		}
 		if pi, ok := p.purposeIndex[in.Purpose]; ok {
 			in.PurposeIndex = pi

@@ -122,9 +122,9 @@ func (p *Program) BuildNotice(pi, li int, description string) Notice {
 	same, first := true, flow.Retention{}
 	for i, fi := range pu.Fields {
 		fd := &p.fields[fi]
-		labels = append(labels, fd.Label(li))
+		labels = append(labels, ownLabel(fd.Label(li), lang))
 		if fd.Special != "" {
-			specials = append(specials, fd.Special)
+			specials = append(specials, specialName(fd.Special, lang))
 		}
 		if i == 0 {
 			first = fd.Retention
@@ -143,6 +143,9 @@ func (p *Program) BuildNotice(pi, li int, description string) Notice {
 		}
 		keep = strings.Replace(w.keptEach, "%s", joinList(parts, w.and), 1)
 	}
+	if shared := p.SharedWith(pi, lang); shared != "" {
+		keep += " " + shared
+	}
 	var text string
 	if pu.NeedsConsent {
 		extra := ""
@@ -152,11 +155,7 @@ func (p *Program) BuildNotice(pi, li int, description string) Notice {
 		text = format(w.consent, ctrl, joinList(labels, w.and), description, keep+" ", extra, url)
 		text = strings.ReplaceAll(text, "  ", " ")
 	} else {
-		basis := w.bases[pu.Basis]
-		if basis == "" {
-			basis = pu.Basis
-		}
-		text = format(w.notice, ctrl, joinList(labels, w.and), description, basis, keep, url)
+		text = format(w.notice, ctrl, joinList(labels, w.and), description, HumanBasis(pu.Basis, lang), keep, url)
 	}
 	sum := sha256.Sum256([]byte(text))
 	return Notice{Text: text, Hash: hex.EncodeToString(sum[:])}

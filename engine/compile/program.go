@@ -210,6 +210,8 @@ type Integration struct {
 	// or is empty. The secret itself is read at call time. It never starts
 	// with reservedEnvPrefix.
 	SecretEnv string
+	// Recipient is who receives what is sent, as the flow declares it.
+	Recipient string
 	// Timeout bounds one call: the flow's timeout when it is within
 	// (0, MaxCallTimeout], otherwise DefaultCallTimeout.
 	Timeout time.Duration
@@ -241,6 +243,9 @@ type WhatsAppTemplate struct {
 // Controller is who is responsible for the data.
 type Controller struct {
 	Name, Contact, PrivacyURL string
+	// TransfersOutsideEU is the flow's declaration of transfers outside
+	// the EU, or empty.
+	TransfersOutsideEU string
 }
 
 // Right is a data-subject right triggered by a chat keyword.
@@ -254,6 +259,9 @@ const (
 	RightStop
 	RightPrivacy
 	RightHuman
+	// RightLanguage (LANGUAGE, LINGUA) lets the customer pick another of the
+	// flow's languages; it only acts in flows with several languages.
+	RightLanguage
 )
 
 // Program is a compiled flow. It is immutable and safe for concurrent use.

@@ -148,6 +148,9 @@ type Controller struct {
 	Name       Scalar
 	Contact    Scalar
 	PrivacyURL Scalar
+	// TransfersOutsideEU says where data goes outside the EU and under
+	// which safeguard; named in PRIVACY. Unset: the flow declares none.
+	TransfersOutsideEU Scalar
 }
 
 // Legal bases a purpose may rest on (GDPR art. 6(1)).
@@ -244,6 +247,9 @@ type Integration struct {
 	// subject this integration was sent data about is erased or stops.
 	OnErase Scalar
 	OnStop  Scalar
+	// Recipient names who receives the data sent (an organisation), for
+	// notices and PRIVACY.
+	Recipient Scalar
 }
 
 // WhatsApp holds a flow's WhatsApp settings.

@@ -23,7 +23,7 @@ purposes:
     basis: contract
     description: { en: to answer your question, it: per rispondere alla tua domanda }
 fields:
-  %s: { type: text, purpose: support, retention: 30d, max_length: 100 }
+  %s: { type: text, purpose: support, retention: 30d, max_length: 100, label: { en: "your answer", it: "la tua risposta" } }
 start: ask
 steps:
   ask:

@@ -45,6 +45,8 @@ func (l *loader) build(root *yaml.Node) *flow.Flow {
 						c.Contact = l.scalar(v)
 					case "privacy_url":
 						c.PrivacyURL = l.scalar(v)
+					case "transfers_outside_eu":
+						c.TransfersOutsideEU = l.scalar(v)
 					}
 				})
 				f.Controller = c
@@ -144,6 +146,8 @@ func (l *loader) build(root *yaml.Node) *flow.Flow {
 						in.OnErase = l.scalar(v)
 					case "on_stop":
 						in.OnStop = l.scalar(v)
+					case "recipient":
+						in.Recipient = l.scalar(v)
 					}
 				})
 				f.Integrations = append(f.Integrations, in)

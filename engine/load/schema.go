@@ -196,7 +196,7 @@ func describe(path []string) string {
 var textKeys = map[string]bool{
 	"say": true, "ask": true, "retry": true, "handoff": true, "title": true,
 	"description": true, "label": true, "my_data": true, "delete": true,
-	"stop": true, "privacy": true, "human": true,
+	"stop": true, "privacy": true, "human": true, "language": true,
 }
 
 func isLangLike(s string) bool { return len(s) <= 3 }

@@ -24,6 +24,8 @@ func (t *turn) right(r compile.Right, fresh bool) {
 		t.eff = append(t.eff, Effect{Kind: EffectAccess, Right: AccessPrivacy, Flow: t.p.ID()})
 		t.send(KindRights, t.privacy(), nil)
 		t.resume(fresh)
+	case compile.RightLanguage:
+		t.askLanguage(false)
 	case compile.RightHuman:
 		t.send(KindHandoff, t.w.handoff, nil)
 		t.eff = append(t.eff, Effect{Kind: EffectHandoff})
@@ -134,7 +136,14 @@ func (t *turn) myData() string {
 		if !v.ExpiresAt.IsZero() {
 			until = sprintf(w.until, v.ExpiresAt.UTC().Format("2006-01-02"))
 		}
-		b.WriteString("\n• " + fd.Label(t.li) + ": " + val + " (" + w.forPurpose + " " + fd.Purpose + ", " + until + ")")
+		why := fd.Purpose
+		if fd.PurposeIndex != compile.None {
+			why = t.purposeText(p.PurposeAt(fd.PurposeIndex))
+		}
+		if low := strings.ToLower(why); !strings.HasPrefix(low, "to ") && !strings.HasPrefix(low, w.forPurpose+" ") {
+			why = w.forPurpose + " " + why
+		}
+		b.WriteString("\n• " + fd.Label(t.li) + ": " + val + " (" + why + ", " + until + ")")
 	}
 	if n == 0 {
 		b.WriteString(w.myDataEmpty)
@@ -149,7 +158,7 @@ func (t *turn) myData() string {
 			b.WriteString("\n" + w.consentHead)
 			head = true
 		}
-		b.WriteString("\n• " + pu.Name + ": " + w.consentStates[st.Consent[pu.Name]])
+		b.WriteString("\n• " + t.purposeText(pu) + ": " + w.consentStates[st.Consent[pu.Name]])
 	}
 	return b.String()
 }
@@ -169,9 +178,16 @@ func (t *turn) privacy() string {
 			fd := p.FieldAt(fi)
 			kept = append(kept, fd.Label(t.li)+" "+compile.HumanRetention(fd.Retention, lang))
 		}
-		basis := pu.Basis
-		b.WriteString("\n" + sprintf(w.privacyItem, t.render(pu.Description.For(t.li)), basis, strings.Join(kept, ", ")))
+		basis := compile.HumanBasis(pu.Basis, lang)
+		b.WriteString("\n" + sprintf(w.privacyItem, t.purposeText(pu), basis, strings.Join(kept, ", ")))
 	}
+	b.WriteString("\n" + p.Recipients(lang))
 	b.WriteString("\n" + sprintf(w.privacyFoot, c.PrivacyURL))
 	return b.String()
+}
+
+// purposeText names a purpose to the customer: its description in the
+// conversation's language, never its id.
+func (t *turn) purposeText(pu *compile.Purpose) string {
+	return t.render(pu.Description.For(t.li))
 }

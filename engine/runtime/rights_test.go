@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/parleyhq/parley/engine/runtime"
@@ -24,7 +25,12 @@ func TestMyDataKeepsThePendingQuestion(t *testing.T) {
 	c := atEmail(t)
 	tr := c.say("my data")
 	wantReplies(t, tr, 2, runtime.KindRights, runtime.KindAsk)
-	wantContains(t, tr.Out[0].Text, "name: Ada", "booking", "until 2025-03-31", "booking: given")
+	// Purposes are named by their description, never by their id.
+	wantContains(t, tr.Out[0].Text, "name: Ada (to book your appointment and send you its confirmation, until 2025-03-31)",
+		"\n• to book your appointment and send you its confirmation: given")
+	if strings.Contains(tr.Out[0].Text, "booking") {
+		t.Errorf("MY DATA names a purpose by its id: %q", tr.Out[0].Text)
+	}
 	wantContains(t, tr.Out[1].Text, "What's your email")
 	// Only the access itself, for the audit log: no content, no store.
 	if len(tr.Effects) != 1 || !reflect.DeepEqual(tr.Effects[0], runtime.Effect{Kind: runtime.EffectAccess, Right: runtime.AccessMyData, Flow: "booking"}) {
@@ -42,7 +48,7 @@ func TestMyDataWhilePendingConsent(t *testing.T) {
 	c.say("hi")
 	tr := c.say("MY DATA")
 	wantReplies(t, tr, 2, runtime.KindRights, runtime.KindConsent)
-	wantContains(t, tr.Out[0].Text, "We hold no answers", "booking: not asked yet")
+	wantContains(t, tr.Out[0].Text, "We hold no answers", "to book your appointment and send you its confirmation: not asked yet")
 }
 
 func TestDeleteMyData(t *testing.T) {

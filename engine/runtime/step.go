@@ -68,31 +68,36 @@ type turn struct {
 func Step(p *compile.Program, st *State, in Inbound, env Env) Turn {
 	t := turn{p: p, st: st, in: in, env: env, envDirty: true}
 	t.out = make([]Message, 0, 2)
-	fresh := st.Status == StatusNew || st.Status == StatusEnded || st.Flow != p.ID() || st.Lang == ""
-	if fresh {
-		st.Lang = t.pickLang()
-	}
-	t.li = p.LangIndex(st.Lang)
-	t.w = wordsFor(st.Lang)
-	st.LastInbound = env.Now
-	st.Keep = p.ConversationRetention()
 	if in.Text != "" {
 		t.norm = compile.Normalize(string(in.Text))
 	} else {
 		t.norm = compile.Normalize(in.Choice)
 	}
+	fresh := st.Status == StatusNew || st.Status == StatusEnded || st.Flow != p.ID() || st.Lang == ""
+	askLang := false
+	if fresh && !strings.HasPrefix(st.Pending, pendingLanguage) {
+		st.Lang, askLang = t.pickLang()
+	}
+	t.li = p.LangIndex(st.Lang)
+	t.w = wordsFor(st.Lang)
+	st.LastInbound = env.Now
+	st.Keep = p.ConversationRetention()
 
 	if in.Text != "" {
-		if r := p.Keyword(t.norm, t.li); r != compile.RightNone {
+		if r := p.Keyword(t.norm, t.li); r != compile.RightNone && (r != compile.RightLanguage || len(p.Languages()) > 1) {
 			t.right(r, fresh)
 			return t.finish()
 		}
 	}
 	switch {
+	case strings.HasPrefix(st.Pending, pendingLanguage):
+		t.languageAnswer()
 	case st.Pending == pendingErase:
 		t.eraseAnswer()
 	case strings.HasPrefix(st.Pending, pendingConsent):
 		t.consentAnswer(st.Pending[len(pendingConsent):])
+	case fresh && askLang:
+		t.askLanguage(true)
 	case fresh:
 		t.restart()
 	case st.Status == StatusHandedOff:
@@ -103,16 +108,6 @@ func Step(p *compile.Program, st *State, in Inbound, env Env) Turn {
 		t.restart()
 	}
 	return t.finish()
-}
-
-func (t *turn) pickLang() string {
-	switch {
-	case t.env.Lang != "" && t.p.HasLang(t.env.Lang):
-		return t.env.Lang
-	case t.in.Lang != "" && t.p.HasLang(t.in.Lang):
-		return t.in.Lang
-	}
-	return t.p.Languages()[0]
 }
 
 // restart begins a new conversation at the start step. Answers held from an

@@ -305,6 +305,9 @@ func checkTexts(c *Checker) {
 	for _, fd := range f.Fields {
 		c.text(fd.Label, fmt.Sprintf("\"label\" of field %q", fd.Name.Value), true)
 	}
+	if len(c.langs) > 1 {
+		untranslatedIDs(c)
+	}
 	for _, k := range f.Keywords {
 		// Built-in words cover languages left out here, so only the codes
 		// are checked.
@@ -318,6 +321,17 @@ func checkTexts(c *Checker) {
 		c.text(s.Handoff, `"handoff"`+in, true)
 		for i, o := range s.Options {
 			c.text(o.Title, fmt.Sprintf(`"title" of option %d%s`, i+1, in), true)
+		}
+	}
+}
+
+// untranslatedIDs reports, in a flow with several languages, the fields the
+// engine would have to name to customers by their ids: notices and MY DATA
+// use labels instead. (Purposes need a description anyway.)
+func untranslatedIDs(c *Checker) {
+	for _, fd := range c.Flow.Fields {
+		if fd.Label == nil && fd.Purpose.IsSet() {
+			c.add(diag.MissingLanguage, fd.Name.Range, "field %q has no label, so customers would read its id in notices and MY DATA: add label: with a text for each of %s", fd.Name.Value, strings.Join(c.langs, ", "))
 		}
 	}
 }

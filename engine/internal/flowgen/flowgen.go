@@ -19,8 +19,8 @@ controller: { name: Example Ltd, contact: privacy@example.com, privacy_url: http
 purposes:
   booking: { basis: consent, description: { en: to book, it: per prenotare }, on_decline: s0 }
 fields:
-  name: { type: text, purpose: booking, retention: 30d, max_length: 80 }
-  day: { type: choice, purpose: booking, retention: 30d }
+  name: { type: text, purpose: booking, retention: 30d, max_length: 80, label: { en: your name, it: il tuo nome } }
+  day: { type: choice, purpose: booking, retention: 30d, label: { en: the day, it: il giorno } }
 integrations:
   crm: { url: "https://crm.example.com/leads", purpose: booking, sends: [name, day], secret_env: CRM_TOKEN, timeout: 5s }
 start: s0
