@@ -208,26 +208,13 @@ func putRecipient(txn kvTxn, s SubjectID, sk *subjectKey, r *Recipient, now time
 // recipients returns the subject's unexpired recipient records.
 func recipients(txn kvReader, s SubjectID, sk *subjectKey, now time.Time) ([]Recipient, error) {
 	var out []Recipient
-	err := txn.Scan(prefixR(s), true, func(k []byte, item kvItem) error {
-		return item.Value(func(b []byte) error {
-			h, ok := parseHdr(b)
-			if !ok {
-				return ErrCorrupt
-			}
-			if h.expired(now) {
-				return nil
-			}
-			pt, err := openValue(sk.aead, k, b)
-			if err != nil {
-				return err
-			}
-			r, err := decodeRecipient(pt)
-			if err != nil {
-				return err
-			}
-			out = append(out, r)
-			return nil
-		})
+	err := scanLive(txn, prefixR(s), sk, now, func(pt []byte) error {
+		r, err := decodeRecipient(pt)
+		if err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
 	})
 	return out, err
 }

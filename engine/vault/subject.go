@@ -389,7 +389,22 @@ func (v *Vault) loadWith(txn kvReader, s SubjectID, sk *subjectKey, now time.Tim
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, nil, err
 	}
-	err = txn.Scan(prefixF(s), true, func(k []byte, item kvItem) error {
+	err = scanLive(txn, prefixF(s), sk, now, func(pt []byte) error {
+		f, err := decodeField(pt)
+		if err != nil {
+			return err
+		}
+		fields = append(fields, f)
+		return nil
+	})
+	return state, fields, err
+}
+
+// scanLive opens, with the subject's key, every unexpired record under
+// prefix (fields, recipient records: records with a clear expiry header)
+// and hands each plaintext to fn. A record without a header is ErrCorrupt.
+func scanLive(txn kvReader, prefix []byte, sk *subjectKey, now time.Time, fn func(pt []byte) error) error {
+	return txn.Scan(prefix, true, func(k []byte, item kvItem) error {
 		return item.Value(func(b []byte) error {
 			h, ok := parseHdr(b)
 			if !ok {
@@ -402,15 +417,9 @@ func (v *Vault) loadWith(txn kvReader, s SubjectID, sk *subjectKey, now time.Tim
 			if err != nil {
 				return err
 			}
-			f, err := decodeField(pt)
-			if err != nil {
-				return err
-			}
-			fields = append(fields, f)
-			return nil
+			return fn(pt)
 		})
 	})
-	return state, fields, err
 }
 
 // Commit applies one turn's change in a single transaction. State and field
