@@ -88,20 +88,11 @@ func (v *Vault) OutboxMarkSending(seqs []uint64) error {
 // markOut sets the status of an outbox entry, if it still exists.
 func markOut(txn kvTxn, seq uint64, status string) error {
 	k := seqKey(prefixOut, seq)
-	item, err := txn.Get(k)
+	o, sealed, err := getOut(txn, k)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
-		return err
-	}
-	var o OutboxEntry
-	var sealed []byte
-	if err := item.Value(func(b []byte) error {
-		o, sealed, err = decodeOut(b)
-		sealed = append([]byte(nil), sealed...)
-		return err
-	}); err != nil {
 		return err
 	}
 	if o.Status == status {

@@ -218,20 +218,11 @@ func (v *Vault) OutboxUpdate(seq uint64, u OutboxUpdate) error {
 	v.tk.use.RLock() // the rotation must not re-seal the entry meanwhile
 	defer v.tk.use.RUnlock()
 	err := v.update(func(txn kvTxn) error {
-		item, err := txn.Get(k)
+		o, sealed, err := getOut(txn, k)
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrNotFound
 		}
 		if err != nil {
-			return err
-		}
-		var o OutboxEntry
-		var sealed []byte
-		if err := item.Value(func(b []byte) error {
-			o, sealed, err = decodeOut(b)
-			sealed = append([]byte(nil), sealed...)
-			return err
-		}); err != nil {
 			return err
 		}
 		o.Status, o.Attempts, o.NextAttempt = u.Status, u.Attempts, u.NextAttempt
@@ -308,4 +299,22 @@ func deleteQueued(txn kvTxn, prefix []byte, s SubjectID) (int, error) {
 		}
 	}
 	return len(keys), nil
+}
+
+// getOut reads the outbox entry at k and a copy of its sealed payload
+// (store.ErrNotFound when it is gone).
+func getOut(txn kvReader, k []byte) (OutboxEntry, []byte, error) {
+	item, err := txn.Get(k)
+	if err != nil {
+		return OutboxEntry{}, nil, err
+	}
+	var o OutboxEntry
+	var sealed []byte
+	err = item.Value(func(b []byte) error {
+		var err error
+		o, sealed, err = decodeOut(b)
+		sealed = append([]byte(nil), sealed...)
+		return err
+	})
+	return o, sealed, err
 }
