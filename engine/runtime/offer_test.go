@@ -147,3 +147,22 @@ func TestOptionsFromListsThatDoNotFitFailTheCall(t *testing.T) {
 		t.Errorf("12 slots offered as %+v, want the first 10", tr.Out)
 	}
 }
+
+// TestOptionsFromDropsTheListWhenTheCustomerGivesUp: after the last
+// attempt the conversation moves on and the list is no longer held.
+func TestOptionsFromDropsTheListWhenTheCustomerGivesUp(t *testing.T) {
+	for _, lang := range []string{"en", "it"} {
+		t.Run(lang, func(t *testing.T) {
+			c, _ := offerConvo(t, lang, twoSlots)
+			c.say("9")
+			c.say("9")
+			if c.st.Offered == nil {
+				t.Fatal("control: the list is gone before the last attempt")
+			}
+			c.say("9")
+			if c.st.Offered != nil || c.st.Status != runtime.StatusEnded {
+				t.Errorf("after giving up: status %v, list %+v; want ended with no list", c.st.Status, c.st.Offered)
+			}
+		})
+	}
+}
