@@ -20,7 +20,7 @@ func (c *Checker) optionsFrom(s *flow.Step) {
 		d.Detail = "Add receives_options: with the key of its JSON answer that holds the list, such as receives_options: slots."
 	}
 	if len(s.Options) > 0 {
-		c.add(diag.StepShape, s.OptionsFrom.Range, "step %q has both options: and options_from:: keep one", s.ID.Value)
+		c.add(diag.StepShape, s.OptionsFrom.Range, "step %q has both options and options_from: keep one of them (options_from offers what the integration answers)", s.ID.Value)
 	}
 	switch fd := c.fields[s.Save.Value]; {
 	case !s.Save.IsSet():
