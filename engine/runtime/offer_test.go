@@ -166,3 +166,25 @@ func TestOptionsFromDropsTheListWhenTheCustomerGivesUp(t *testing.T) {
 		})
 	}
 }
+
+// TestOptionsFromWithNothingOfferedSkipsTheQuestion: when the call failed
+// with no on_fail of its own, the question has nothing to offer and goes
+// to its on_fail instead of waiting for a pick nobody can make.
+func TestOptionsFromWithNothingOfferedSkipsTheQuestion(t *testing.T) {
+	src := strings.Replace(offerFlow, "    on_fail: failed\n  pick:\n", "  pick:\n    on_fail: failed\n", 1)
+	if src == offerFlow {
+		t.Fatal("the flow was not changed: the call still has its on_fail")
+	}
+	for _, lang := range []string{"en", "it"} {
+		t.Run(lang, func(t *testing.T) {
+			c := newConvo(t, compileSrc(t, "offer.yaml", src))
+			c.lang = lang
+			c.caller = &fakeCaller{fail: true}
+			tr := c.say("hi")
+			want := map[string]string{"en": "No slot", "it": "Nessun posto"}[lang]
+			if n := len(tr.Out); n == 0 || tr.Out[n-1].Text != want || c.st.Status != runtime.StatusEnded {
+				t.Errorf("replies %q (status %v), want the question's on_fail %q", texts(tr), c.st.Status, want)
+			}
+		})
+	}
+}
