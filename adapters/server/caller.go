@@ -38,7 +38,7 @@ type HTTPCaller struct {
 var _ runtime.Caller = (*HTTPCaller)(nil)
 
 // Call implements runtime.Caller. An integration with a receives: list
-// answers with a JSON object (see readReply); its other answers are read
+// or receives_options: answers with a JSON object (see readReply); its other answers are read
 // and dropped.
 func (h *HTTPCaller) Call(ctx context.Context, c runtime.Call) (runtime.Reply, error) {
 	in := &c.Integration
@@ -52,11 +52,11 @@ func (h *HTTPCaller) Call(ctx context.Context, c runtime.Call) (runtime.Reply, e
 	}
 	var reply runtime.Reply
 	err = h.post(ctx, in.Name, in.URL, in.SecretEnv, in.Timeout, ref, body, func(r io.Reader) error {
-		if len(in.ReceiveNames) == 0 {
+		if len(in.ReceiveNames) == 0 && in.OptionsKey == "" {
 			return nil
 		}
 		var err error
-		reply, err = readReply(in.Name, in.ReceiveNames, r)
+		reply, err = readReply(in.Name, in.ReceiveNames, in.OptionsKey, r)
 		return err
 	})
 	return reply, err

@@ -21,8 +21,10 @@ const (
 // of one JSON object, every key of names present with a string, number or
 // true/false value of valid UTF-8 of at most maxReplyValue bytes. Other keys
 // are skipped unread into the reply: only declared fields can be kept.
+// The key optionsKey (receives_options:, when set) must hold a JSON list:
+// it is passed on as its JSON text for the runtime to check item by item.
 // Errors name the integration and the field, never a value.
-func readReply(integration string, names []string, r io.Reader) (runtime.Reply, error) {
+func readReply(integration string, names []string, optionsKey string, r io.Reader) (runtime.Reply, error) {
 	body, err := io.ReadAll(io.LimitReader(r, maxReply+1))
 	if err != nil {
 		return nil, fmt.Errorf("integration %s: answer cut short", integration)
@@ -49,6 +51,13 @@ func readReply(integration string, names []string, r io.Reader) (runtime.Reply, 
 			return nil, fmt.Errorf("integration %s: %q in its answer is not a short text, number or true/false", integration, name)
 		}
 		reply[name] = v
+	}
+	if optionsKey != "" {
+		raw := bytes.TrimSpace(obj[optionsKey])
+		if len(raw) == 0 || raw[0] != '[' || !utf8.Valid(raw) {
+			return nil, fmt.Errorf("integration %s: %q in its answer is not a list of options", integration, optionsKey)
+		}
+		reply[optionsKey] = string(raw)
 	}
 	return reply, nil
 }

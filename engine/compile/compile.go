@@ -137,6 +137,7 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 				in.ReceiveNames = append(in.ReceiveNames, s.Value)
 			}
 		}
+		in.OptionsKey = fi.ReceivesOptions.Value
 		p.intIndex[in.Name] = i
 		p.integrations = append(p.integrations, in)
 	}
@@ -171,7 +172,7 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 	for i, s := range f.Steps {
 		st := Step{
 			ID: s.ID.Value, Index: i, Save: None, Then: None, Else: None,
-			OnFail: None, Integration: None, Purpose: None,
+			OnFail: None, Integration: None, OptionsFrom: None, Purpose: None,
 			End: s.End.Value, Attempts: defaultAttempts,
 		}
 		if s.Attempts.IsSet() && s.Attempts.Value > 0 {

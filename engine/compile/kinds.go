@@ -45,6 +45,9 @@ func compileAsk(ec *exprCompiler, s *flow.Step, st *Step, target func(flow.Scala
 				Suggestion = diag.DidYouMean(s.Save.Value, p.fieldNames())
 		}
 	}
+	if s.OptionsFrom.IsSet() {
+		st.OptionsFrom = ec.integration(s.OptionsFrom)
+	}
 	for _, o := range s.Options {
 		opt := Option{ID: o.ID.Value, Title: ec.text(o.Title), Next: target(o.Next)}
 		for li := range p.langs {
@@ -69,14 +72,21 @@ func compileIf(ec *exprCompiler, s *flow.Step, st *Step, _ func(flow.Scalar) int
 }
 
 func compileCall(ec *exprCompiler, s *flow.Step, st *Step, _ func(flow.Scalar) int) {
-	p := ec.p
-	if ii, ok := p.intIndex[s.Call.Value]; ok {
+	if ii := ec.integration(s.Call); ii != None {
 		st.Integration = ii
-		st.Purpose = p.integrations[ii].PurposeIndex
-		return
+		st.Purpose = ec.p.integrations[ii].PurposeIndex
 	}
-	ec.ds.Add(diag.UnknownIntegration, s.Call.Range, "there is no integration %q", s.Call.Value).
-		Suggestion = diag.DidYouMean(s.Call.Value, keys(p.intIndex))
+}
+
+// integration resolves a named integration (call:, options_from:),
+// reporting an unknown one; None when there is none.
+func (ec *exprCompiler) integration(name flow.Scalar) int {
+	if ii, ok := ec.p.intIndex[name.Value]; ok {
+		return ii
+	}
+	ec.ds.Add(diag.UnknownIntegration, name.Range, "there is no integration %q", name.Value).
+		Suggestion = diag.DidYouMean(name.Value, keys(ec.p.intIndex))
+	return None
 }
 
 func compileHandoff(ec *exprCompiler, s *flow.Step, st *Step, _ func(flow.Scalar) int) {

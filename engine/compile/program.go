@@ -53,6 +53,9 @@ type Step struct {
 	Cond       *vm.Program
 	// CondSrc is kept for diagnostics at run time (never values).
 	Integration int
+	// OptionsFrom is the integration whose answer lists the options an
+	// ask offers (options_from:), or None.
+	OptionsFrom int
 	End         bool
 	// Purpose is the purpose index of the saved field (ask), of the
 	// integration (call) or of the consent withdrawn (withdraw), or None.
@@ -204,6 +207,9 @@ type Integration struct {
 	// ReceiveNames their names (the JSON keys read from the answer).
 	Receives     []int
 	ReceiveNames []string
+	// OptionsKey is the key of the answer holding the options an ask with
+	// options_from: offers (receives_options:), or empty.
+	OptionsKey string
 	// URL is where calls are posted (https only; see IsHTTPS).
 	URL string
 	// SecretEnv names the environment variable holding the bearer token,

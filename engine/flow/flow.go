@@ -240,9 +240,12 @@ type Integration struct {
 	Sends   []Scalar
 	// Receives lists the fields the integration's answer fills: each is a
 	// key of the JSON object it answers with, named as the field.
-	Receives  []Scalar
-	SecretEnv Scalar
-	Timeout   Scalar
+	Receives []Scalar
+	// ReceivesOptions is the key of the answer holding a list of options
+	// (id and title) that an ask with options_from: offers.
+	ReceivesOptions Scalar
+	SecretEnv       Scalar
+	Timeout         Scalar
 	// OnErase and OnStop are https endpoints told (pseudonymously) when a
 	// subject this integration was sent data about is erased or stops.
 	OnErase Scalar
@@ -291,13 +294,15 @@ type Step struct {
 	ID    Scalar // the key under steps:
 	Range diag.Range
 
-	Say      *Text
-	Ask      *Text
-	Save     Scalar
-	Options  []*Option
-	Retry    *Text
-	Attempts Int
-	OnFail   Scalar
+	Say     *Text
+	Ask     *Text
+	Save    Scalar
+	Options []*Option
+	// OptionsFrom names the integration whose answer lists the options.
+	OptionsFrom Scalar
+	Retry       *Text
+	Attempts    Int
+	OnFail      Scalar
 
 	If   Scalar
 	Then Scalar

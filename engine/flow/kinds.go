@@ -42,7 +42,7 @@ type StepKind struct {
 // first kind it has, so later stages can still check it.
 var StepKinds = []StepKind{
 	{Name: "say"},
-	{Name: "ask", Keys: []string{"save", "options", "retry", "attempts", "on_fail"}, Hints: map[string]string{
+	{Name: "ask", Keys: []string{"save", "options", "options_from", "retry", "attempts", "on_fail"}, Hints: map[string]string{
 		"save":     "save only goes with a question",
 		"options":  "options only goes with a question",
 		"retry":    "retry only goes with a question",

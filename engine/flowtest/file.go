@@ -2,6 +2,7 @@ package flowtest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -224,8 +225,14 @@ func (p *parser) answers(n *yaml.Node) map[string]map[string]string {
 		}
 		fields := map[string]string{}
 		p.pairs(v, func(fk, fv *yaml.Node) {
+			if fv.Kind == yaml.SequenceNode {
+				if list, ok := p.optionList(fv); ok {
+					fields[fk.Value] = list
+				}
+				return
+			}
 			if fv.Kind != yaml.ScalarNode {
-				p.add(p.rng(fv), "answers: the value of %s is one text, number, date or yes/no", fk.Value)
+				p.add(p.rng(fv), "answers: the value of %s is one text, number, date or yes/no, or a list of options", fk.Value)
 				return
 			}
 			fields[fk.Value] = fv.Value
@@ -460,4 +467,27 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is too long a jump: at most 36600d", s)
 	}
 	return time.Duration(n) * unit, nil
+}
+
+// optionList reads a scripted list of options (the answer of an
+// integration with receives_options:), such as [{id: mon9, title: "Mon
+// 9:00"}], into the JSON text the integration would answer; the runtime
+// checks it as it checks a real answer.
+func (p *parser) optionList(n *yaml.Node) (string, bool) {
+	const usage = "answers: a list of options is a list of {id, title}, such as [{id: mon9, title: \"Mon 9:00\"}]"
+	type option struct {
+		ID    string `json:"id"`
+		Title string `json:"title"`
+	}
+	list := []option{}
+	for _, item := range n.Content {
+		var o option
+		if item.Kind != yaml.MappingNode || item.Decode(&o) != nil || o.ID == "" || o.Title == "" {
+			p.add(p.rng(item), usage)
+			return "", false
+		}
+		list = append(list, o)
+	}
+	b, err := json.Marshal(list)
+	return string(b), err == nil
 }

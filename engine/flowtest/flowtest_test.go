@@ -44,6 +44,7 @@ func TestParseReportsMistakesWhereTheyAre(t *testing.T) {
 		{"replies on a jump", "flow: a.yaml\ntests:\n  - name: x\n    conversation:\n      - after: 1d\n        replies: []\n", "belongs to a send", 6, 9},
 		{"no flow", "tests: []\n", "missing flow", 1, 1},
 		{"start out of range", "flow: a.yaml\ntests:\n  - name: x\n    start: 3000-01-01T00:00:00Z\n    conversation: []\n", "between 2000 and 2200", 4, 12},
+		{"option without title", "flow: a.yaml\ntests:\n  - name: x\n    answers: { agenda: { slots: [{ id: a }] } }\n    conversation: []\n", "list of {id, title}", 4, 34},
 		{"bad regex", "flow: a.yaml\ntests:\n  - name: x\n    conversation:\n      - send: hi\n        replies: [{ regex: '(' }]\n", "not a valid regular expression", 6, 28},
 	} {
 		t.Run(c.name, func(t *testing.T) {

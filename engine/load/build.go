@@ -138,6 +138,8 @@ func (l *loader) build(root *yaml.Node) *flow.Flow {
 						if v.Kind == yaml.SequenceNode {
 							in.Receives = l.scalars(v)
 						}
+					case "receives_options":
+						in.ReceivesOptions = l.scalar(v)
 					case "secret_env":
 						in.SecretEnv = l.scalar(v)
 					case "timeout":

@@ -46,6 +46,14 @@ func runAsk(t *turn, s *compile.Step) (int, bool) {
 			return t.skipTarget(s), false
 		}
 	}
+	if s.OptionsFrom != compile.None && len(st.Offered) == 0 {
+		// Its integration offered nothing (the call failed or did not
+		// run): nothing to pick, go on as after a failed question.
+		if s.OnFail != compile.None {
+			return s.OnFail, false
+		}
+		return onward(s)
+	}
 	if st.Step != s.ID {
 		st.Attempts = 0
 	}

@@ -222,6 +222,9 @@ func (t *turn) yesNoOptions() []Option {
 }
 
 func (t *turn) options(s *compile.Step) []Option {
+	if s.OptionsFrom != compile.None {
+		return append([]Option(nil), t.st.Offered...)
+	}
 	if len(s.Options) == 0 {
 		if s.Save != compile.None && t.p.FieldAt(s.Save).Type == flow.TypeBoolean {
 			return t.yesNoOptions()
@@ -291,7 +294,13 @@ func (t *turn) answer() {
 	var fd *compile.Field
 	var v any
 	var valid bool
-	if s.Save == compile.None {
+	if s.OptionsFrom != compile.None {
+		// The id of an option an integration answered, saved as text.
+		if s.Save != compile.None {
+			fd = p.FieldAt(s.Save)
+		}
+		v, valid = t.pickOffered()
+	} else if s.Save == compile.None {
 		// A menu that routes: the pick says where to go and is dropped.
 		v, valid = matchOption(p, s, t.in, t.norm, t.li)
 	} else {
@@ -302,6 +311,9 @@ func (t *turn) answer() {
 		st.Attempts++
 		if st.Attempts >= s.Attempts {
 			st.Attempts = 0
+			if s.OptionsFrom != compile.None {
+				st.Offered = nil
+			}
 			if s.OnFail != compile.None {
 				t.run(s.OnFail)
 				return
@@ -314,6 +326,9 @@ func (t *turn) answer() {
 		return
 	}
 	st.Attempts = 0
+	if s.OptionsFrom != compile.None {
+		st.Offered = nil // answered: the list is no longer needed
+	}
 	if fd != nil {
 		t.store(fd, v)
 	}
@@ -394,7 +409,7 @@ func (t *turn) store(fd *compile.Field, v any) {
 // end finishes the conversation; session fields go.
 func (t *turn) end() {
 	st := t.st
-	st.Status, st.Pending, st.Attempts = StatusEnded, "", 0
+	st.Status, st.Pending, st.Attempts, st.Offered = StatusEnded, "", 0, nil
 	t.eff = append(t.eff, Effect{Kind: EffectEnd})
 	for name := range st.Values {
 		if fd, ok := t.p.Field(name); ok && fd.Retention.Kind == flow.RetainSession {
@@ -445,8 +460,15 @@ func (t *turn) call(s *compile.Step) int {
 		e.Target = in
 	}
 	t.eff = append(t.eff, e)
+	var offer []Option
+	if err == nil {
+		offer, err = offered(in, reply)
+	}
 	if err == nil {
 		err = t.receive(in, reply)
+	}
+	if err == nil && offer != nil {
+		t.st.Offered = offer
 	}
 	if err != nil && s.OnFail != compile.None {
 		return s.OnFail

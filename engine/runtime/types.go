@@ -127,6 +127,10 @@ type State struct {
 	// starts again.
 	OptedOut    bool
 	LastInbound time.Time
+	// Offered holds the options an integration answered (receives_options:)
+	// until the ask that offers them (options_from:) is answered or the
+	// conversation ends. Not personal data unless saved; never logged.
+	Offered []Option
 	// Keep is how long the store keeps this state after the turn: the
 	// flow's conversation_retention, set by Step (not persisted).
 	Keep time.Duration

@@ -42,6 +42,15 @@ func encodeState(st *runtime.State) []byte {
 		b = append(b, 0)
 	}
 	b = binary.AppendVarint(b, unixNano(st.LastInbound))
+	// Added later, at the end and only when there are some, so states
+	// written before decode unchanged: the options an integration offered.
+	if len(st.Offered) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(st.Offered)))
+		for _, o := range st.Offered {
+			b = appendStr(b, o.ID)
+			b = appendStr(b, o.Title)
+		}
+	}
 	return b
 }
 
@@ -129,6 +138,16 @@ func decodeState(b []byte) (state, error) {
 	}
 	ps.OptedOut = r.byte1() == 1
 	ps.LastInbound = r.varint()
+	if len(r.b) > 0 && !r.err {
+		n := r.uvarint()
+		if n == 0 || n > runtime.MaxOffered {
+			return state{}, errState
+		}
+		ps.Offered = make([]runtime.Option, n)
+		for i := range ps.Offered {
+			ps.Offered[i] = runtime.Option{ID: r.str(), Title: r.str()}
+		}
+	}
 	if r.err || len(r.b) != 0 {
 		return state{}, errState
 	}

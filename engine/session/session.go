@@ -54,6 +54,7 @@ type state struct {
 	Noticed     map[string]string
 	OptedOut    bool
 	LastInbound int64
+	Offered     []runtime.Option
 }
 
 // Load implements runtime.Store.
@@ -73,7 +74,7 @@ func (s *Store) Load(_ context.Context, subject string, now time.Time) (*runtime
 	}
 	st := &runtime.State{
 		Flow: ps.Flow, Version: ps.Version, Lang: ps.Lang, Status: ps.Status, Step: ps.Step,
-		Attempts: ps.Attempts, Pending: ps.Pending, Consent: ps.Consent, Noticed: ps.Noticed,
+		Attempts: ps.Attempts, Pending: ps.Pending, Consent: ps.Consent, Noticed: ps.Noticed, Offered: ps.Offered,
 		OptedOut: ps.OptedOut,
 	}
 	if ps.LastInbound != 0 {

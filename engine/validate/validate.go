@@ -244,6 +244,7 @@ var kindChecks = map[string]func(*Checker, *flow.Step){
 // askShape checks that a question with options either saves the answer or
 // routes: options with neither would drop the pick and go on regardless.
 func (c *Checker) askShape(s *flow.Step) {
+	c.optionsFrom(s)
 	if !s.Save.IsSet() && len(s.Options) > 0 && !routes(s) {
 		c.add(diag.StepShape, s.ID.Range, "step %q offers options but neither saves the answer nor says where each option goes: add save: with a choice field, or give each option a next:", s.ID.Value)
 	}
