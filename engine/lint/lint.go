@@ -22,6 +22,7 @@ func one(id diag.RuleID, run func(l *linter)) rule { return rule{[]diag.RuleID{i
 // catalogue lists the rules this package runs, in ID order.
 var catalogue = []rule{
 	one(diag.DeadEnd, checkDeadEnds),
+	one(diag.MaybeUnset, checkMaybeUnset),
 	one(diag.ProhibitedData, checkProhibited),
 	one(diag.UndeclaredSpecial, checkUndeclaredSpecial),
 	one(diag.MarketingNeedsConsent, checkMarketing),
