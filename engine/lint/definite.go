@@ -51,6 +51,9 @@ type daNode struct {
 }
 
 func checkMaybeUnset(l *linter) {
+	if !l.compiled {
+		return
+	}
 	f := l.f
 	index := map[string]int{}
 	for i, s := range f.Steps {
