@@ -237,8 +237,9 @@ func (l *linter) needsConsent(purpose string) bool {
 }
 
 // fieldUses lists every read of a declared field by a step: in its texts'
-// {{ }} templates (except inside default()), in its condition, and in what
-// its call sends.
+// {{ }} templates (except inside default()) of the texts shown when it
+// runs (say, ask, option titles, handoff; a retry text is shown in a later
+// turn and left out), in its condition, and in what its call sends.
 func (l *linter) fieldUses() []fieldUse {
 	var out []fieldUse
 	add := func(i int, names []string, at diag.Range, what string) {
@@ -251,7 +252,11 @@ func (l *linter) fieldUses() []fieldUse {
 		}
 	}
 	for i, s := range l.f.Steps {
-		for _, t := range []*flow.Text{s.Say, s.Ask, s.Handoff} {
+		shown := []*flow.Text{s.Say, s.Ask, s.Handoff}
+		for _, o := range s.Options {
+			shown = append(shown, o.Title)
+		}
+		for _, t := range shown {
 			texts(t, func(sc flow.Scalar, lang string) {
 				var names []string
 				for _, m := range templateRe.FindAllStringSubmatch(sc.Value, -1) {
