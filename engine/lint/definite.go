@@ -38,16 +38,20 @@ type fieldUse struct {
 // edge is one way out of a step: where it goes and what it does to the
 // field being followed.
 type edge struct {
-	to    int
-	label string // why this way is taken, "" for the usual one
-	set   bool   // the field is held after it
-	unset bool   // the field is not held after it
+	to      int
+	label   string // why this way is taken, "" for the usual one
+	set     bool   // the field is held after it
+	unset   bool   // the field is not held after it
+	decline uint64 // the purpose bit this way declines
 }
 
-// daNode is a step reached with the field held (0) or not (1).
+// daNode is a step reached with the field held or not, and the purposes
+// (bits by declaration order, the first 64) the customer declined on the
+// way: a later question of a declined purpose is skipped.
 type daNode struct {
-	step  int
-	unset bool
+	step     int
+	unset    bool
+	declined uint64
 }
 
 func checkMaybeUnset(l *linter) {
@@ -74,10 +78,10 @@ func checkMaybeUnset(l *linter) {
 	}
 	for _, name := range order {
 		fd := f.FieldByName(name)
-		parent := l.walkUnset(fd, index, start)
+		parent, first := l.walkUnset(fd, index, start)
 		for _, u := range byField[name] {
-			n := daNode{u.step, true}
-			if _, reached := parent[n]; !reached {
+			n, reached := first[u.step]
+			if !reached {
 				continue
 			}
 			d := l.add(diag.MaybeUnset, u.at, "step %q uses field %q in %s, but on some path it is not held there: %s", f.Steps[u.step].ID.Value, name, u.what, l.pathTo(parent, n))
@@ -94,15 +98,17 @@ type daParent struct {
 }
 
 // walkUnset explores the flow breadth first from its start, where fd is not
-// held, and returns every node reached with the way it was first reached.
-func (l *linter) walkUnset(fd *flow.Field, index map[string]int, start int) map[daNode]daParent {
-	first := daNode{start, true}
-	parent := map[daNode]daParent{first: {from: first}}
-	queue := []daNode{first}
+// held, and returns every node reached with the way it was first reached,
+// and per step the first node that reaches it with fd not held.
+func (l *linter) walkUnset(fd *flow.Field, index map[string]int, start int) (map[daNode]daParent, map[int]daNode) {
+	root := daNode{start, true, 0}
+	parent := map[daNode]daParent{root: {from: root}}
+	first := map[int]daNode{start: root}
+	queue := []daNode{root}
 	for len(queue) > 0 {
 		n := queue[0]
 		queue = queue[1:]
-		for _, e := range l.edges(n.step, fd, index) {
+		for _, e := range l.edges(n, fd, index) {
 			if e.to < 0 {
 				continue
 			}
@@ -113,14 +119,17 @@ func (l *linter) walkUnset(fd *flow.Field, index map[string]int, start int) map[
 			if e.unset {
 				unset = true
 			}
-			m := daNode{e.to, unset}
+			m := daNode{e.to, unset, n.declined | e.decline}
 			if _, seen := parent[m]; !seen {
 				parent[m] = daParent{n, e.label}
 				queue = append(queue, m)
+				if _, ok := first[m.step]; !ok && unset {
+					first[m.step] = m
+				}
 			}
 		}
 	}
-	return parent
+	return parent, first
 }
 
 // pathTo writes the steps from the start to n, with why each turn was
@@ -143,9 +152,11 @@ func (l *linter) pathTo(parent map[daNode]daParent, n daNode) string {
 	return strings.Join(parts, " → ")
 }
 
-// edges returns the ways out of step i and what each does to field fd.
-func (l *linter) edges(i int, fd *flow.Field, index map[string]int) []edge {
+// edges returns the ways out of node n's step and what each does to field
+// fd.
+func (l *linter) edges(n daNode, fd *flow.Field, index map[string]int) []edge {
 	f := l.f
+	i := n.step
 	s := f.Steps[i]
 	target := func(sc flow.Scalar) int {
 		if j, ok := index[sc.Value]; ok && sc.IsSet() {
@@ -174,6 +185,16 @@ func (l *linter) edges(i int, fd *flow.Field, index map[string]int) []edge {
 		// Every way out of a question comes after the customer's answer, a
 		// new turn: a transient answer of an earlier turn is gone.
 		saves := s.Save.Value == name
+		saved := f.FieldByName(s.Save.Value)
+		var bit uint64
+		if saved != nil && l.needsConsent(saved.Purpose.Value) {
+			bit = l.purposeBit(saved.Purpose.Value)
+		}
+		if bit != 0 && n.declined&bit != 0 {
+			// Declined earlier in this conversation: the question is
+			// skipped without a word, and the turn goes on.
+			return []edge{{to: next, label: "its purpose declined earlier: skipped"}}
+		}
 		gone := transient && !saves
 		label := labelIf(gone, "a new turn: the transient answer is gone")
 		var out []edge
@@ -183,12 +204,12 @@ func (l *linter) edges(i int, fd *flow.Field, index map[string]int) []edge {
 		for _, o := range s.Options {
 			out = append(out, edge{to: or(o.Next), label: label, set: saves, unset: gone})
 		}
-		if saved := f.FieldByName(s.Save.Value); saved != nil && l.needsConsent(saved.Purpose.Value) {
+		if saved != nil && l.needsConsent(saved.Purpose.Value) {
 			to := next
 			if pu := f.PurposeByName(saved.Purpose.Value); pu != nil && pu.OnDecline.IsSet() {
 				to = target(pu.OnDecline)
 			}
-			out = append(out, edge{to: to, label: "consent declined", unset: transient})
+			out = append(out, edge{to: to, label: "consent declined", unset: transient, decline: bit})
 		}
 		if s.OnFail.IsSet() {
 			out = append(out, edge{to: target(s.OnFail), label: "answer not accepted", unset: transient})
@@ -212,6 +233,17 @@ func (l *linter) edges(i int, fd *flow.Field, index map[string]int) []edge {
 		return []edge{{to: next, label: labelIf(withdraws, "consent withdrawn"), unset: withdraws}}
 	}
 	return []edge{{to: next}}
+}
+
+// purposeBit is the bit of purpose in daNode.declined, or 0 past the
+// first 64 purposes (their declines are then not followed).
+func (l *linter) purposeBit(purpose string) uint64 {
+	for i, pu := range l.f.Purposes {
+		if pu.Name.Value == purpose && i < 64 {
+			return 1 << i
+		}
+	}
+	return 0
 }
 
 func labelIf(cond bool, label string) string {
