@@ -64,6 +64,7 @@ const (
 	// Lint catalogue (engine/lint).
 	InvalidPolicy            RuleID = "PARLEY-020"
 	DeadEnd                  RuleID = "PARLEY-215"
+	MaybeUnset               RuleID = "PARLEY-216"
 	ProhibitedData           RuleID = "PARLEY-401"
 	UndeclaredSpecial        RuleID = "PARLEY-402"
 	MarketingNeedsConsent    RuleID = "PARLEY-403"
@@ -224,6 +225,17 @@ retention:
     if: age >= 18
     then: welcome
     else: sorry`)
+	def(MaybeUnset, "field-may-be-unset", Warning, "A message, condition or integration uses a field that on some path to its step is not held.",
+		"On the path the finding names, nothing has set the field when the step runs: the customer declined the consent its question needs (the flow went to on_decline, or on past the question), a branch skipped the question, the question gave up (on_fail), a call failed (its receives: are set only when it succeeds), a forget: or withdraw: step dropped it, or it is a transient or session answer, which does not last into a later turn or conversation. A message would show nothing in its place, a condition would compare against nothing, and an integration would be sent a blank. Ask for the field on that path, move the step, or give the message a fallback with default: {{ name | default(\"there\") }}, which is never reported.")
+	example(MaybeUnset, `# bad: when the customer declines, the flow goes on to "thanks" without a name
+  ask_name:
+    ask: What's your name?
+    save: name
+  thanks:
+    say: "Thanks {{ name }}!"
+# good
+  thanks:
+    say: Thanks {{ name | default("for writing") }}!`)
 	def(ProhibitedData, "prohibited-data", Error, "The flow asks for data a chat must never collect: a full card number, CVV, PIN, password, one-time code or national id number.",
 		"Chat messages are stored by the customer's phone, by Meta and in backups: a card number, a security code, a PIN, a password or a one-time code asked in chat is a fraud pattern and a breach waiting to happen, and national id numbers are over-collection for almost every purpose. Ask for something that identifies without exposing: the last four digits of the card, a customer or case reference number, or hand the customer off to a secure channel (your app, a payment page, a person on the phone). Found by field name, label, the question and the retry text, in every language the flow declares.")
 	example(ProhibitedData, `# bad

@@ -22,6 +22,7 @@ func one(id diag.RuleID, run func(l *linter)) rule { return rule{[]diag.RuleID{i
 // catalogue lists the rules this package runs, in ID order.
 var catalogue = []rule{
 	one(diag.DeadEnd, checkDeadEnds),
+	one(diag.MaybeUnset, checkMaybeUnset),
 	one(diag.ProhibitedData, checkProhibited),
 	one(diag.UndeclaredSpecial, checkUndeclaredSpecial),
 	one(diag.MarketingNeedsConsent, checkMarketing),
@@ -77,12 +78,16 @@ func Suppressible(id diag.RuleID) bool {
 
 // linter carries one flow under check and what the rules share.
 type linter struct {
-	f       *flow.Flow
-	pol     *Policy
-	ds      diag.Diagnostics
-	langs   []string
-	savers  map[string][]*flow.Step // field name → the ask steps that save it
-	classes map[*flow.Field]*fieldClass
+	f      *flow.Flow
+	pol    *Policy
+	ds     diag.Diagnostics
+	langs  []string
+	savers map[string][]*flow.Step // field name → the ask steps that save it
+	// compiled is true when check found no errors: rules that follow the
+	// flow graph step by step wait for a flow that runs, instead of adding
+	// follow-on findings to its errors.
+	compiled bool
+	classes  map[*flow.Field]*fieldClass
 }
 
 func (l *linter) add(rule diag.RuleID, r diag.Range, format string, args ...any) *diag.Diagnostic {
@@ -99,7 +104,7 @@ func Flow(r *check.Result, p *Policy) diag.Diagnostics {
 	}
 	ds := slices.Clone(r.Diags)
 	if r.Flow != nil {
-		l := &linter{f: r.Flow, pol: p, savers: map[string][]*flow.Step{}, classes: map[*flow.Field]*fieldClass{}}
+		l := &linter{f: r.Flow, pol: p, savers: map[string][]*flow.Step{}, classes: map[*flow.Field]*fieldClass{}, compiled: r.Program != nil}
 		for _, lg := range r.Flow.Languages {
 			l.langs = append(l.langs, lg.Value)
 		}
