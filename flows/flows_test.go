@@ -50,7 +50,7 @@ func TestShippedFlowsLintClean(t *testing.T) {
 // .ci/run). A flow an author adds, as the README tutorial says, is not held
 // to this: its own test is a good idea, not a condition of go test.
 func TestShippedFlowsHaveFlowTests(t *testing.T) {
-	for _, f := range []string{"booking.yaml", "support.yaml", "newsletter.yaml"} {
+	for _, f := range []string{"booking.yaml", "support.yaml", "newsletter.yaml", "pizza.yaml", "dental.yaml", "jobs.yaml"} {
 		if _, err := os.Stat(strings.TrimSuffix(f, ".yaml") + "_test.yaml"); err != nil {
 			t.Errorf("%s ships without a flow test: add %s_test.yaml (docs/authoring.md)", f, strings.TrimSuffix(f, ".yaml"))
 		}
