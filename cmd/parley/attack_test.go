@@ -1,0 +1,83 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// These tests attack the newer flow features as someone holding the data
+// directory AND the master key: vault.AttackerView reads every version of
+// every key Badger still keeps and decrypts all it can. What a flow promises
+// not to keep must not be there, in any version.
+
+// chatFlow runs parley chat on flow with the env's data directory and key.
+func (e *env) chatFlow(flow, user string, lines ...string) cliResult {
+	e.t.Helper()
+	return e.must(strings.Join(lines, "\n")+"\n", "chat", "--flow", flow, "--data", e.dir, "--key-file", e.key, "--user", user)
+}
+
+// attack fails the test for every secret the master-key attacker reads
+// from the stopped vault, or finds in the raw files or the logs; control
+// (if any) must be readable, or the attack proved nothing.
+func (e *env) attack(control string, secrets ...string) {
+	e.t.Helper()
+	if control != "" {
+		if leaks, _ := e.attackerReads(e.dir, []string{control}); len(leaks) == 0 {
+			e.t.Fatalf("attacker cannot read the control value %q: the attack proved nothing", control)
+		}
+	}
+	if leaks, _ := e.attackerReads(e.dir, secrets); len(leaks) > 0 {
+		e.t.Errorf("the master-key attacker reads %v from some version of some key", leaks)
+	}
+	scanDir(e.t, e.dir, secrets)
+	e.scanLogs(secrets)
+}
+
+// purgeNow runs parley purge a minute from now, as serve does every ten
+// minutes: it removes every version of a deleted answer.
+func (e *env) purgeNow() {
+	e.t.Helper()
+	e.must("", "purge", "--data", e.dir, "--key-file", e.key, "--now", time.Now().Add(time.Minute).UTC().Format(time.RFC3339))
+}
+
+// TestAttackJobsInvalidAnswersAndForget: invalid pattern, digits and url
+// answers are never stored, and forget: leaves no readable version of the
+// answers it drops.
+func TestAttackJobsInvalidAnswersAndForget(t *testing.T) {
+	const (
+		badPos    = "ZZ-canary-pos"
+		badDigits = "12ab-canary"
+		badURL    = "not-a-url-canary"
+		goodURL   = "https://cv.example/canary-cv-Jq3"
+	)
+	e := newEnv(t)
+	out := e.chatFlow("../../flows/jobs.yaml", canaryUser, "hi", "YES", badPos, "DV-204", badDigits, "00184", badURL, goodURL, "2")
+	if !strings.Contains(out.stdout, "We have not kept your application") {
+		t.Fatalf("the drop path was not taken:\n%s", out.stdout)
+	}
+	// Invalid answers are never written, not even as an old version.
+	// Control: before the purge the forgotten link is still in an old version.
+	e.attack(goodURL, badPos, badDigits, badURL)
+	e.purgeNow()
+	e.attack("", badPos, badDigits, badURL, goodURL)
+}
+
+// TestAttackPizzaMenuAndCancel: a menu that routes without saving keeps
+// neither the choice nor an invalid answer typed at it, and a cancelled
+// order (forget:) leaves no readable name or address.
+func TestAttackPizzaMenuAndCancel(t *testing.T) {
+	const (
+		menuJunk = "menu-canary-Vb8"
+		addr     = "7 Canary Lane Wzx"
+	)
+	e := newEnv(t)
+	e.chatFlow("../../flows/pizza.yaml", "whatsapp:15550003333", "hi", "1", "1", "Kept Customer", "1 Kept Road Pq2", "1")
+	out := e.chatFlow("../../flows/pizza.yaml", canaryUser, menuJunk, "1", "2", canaryName, addr, "2")
+	if !strings.Contains(out.stdout, "Your order is cancelled") {
+		t.Fatalf("the cancel path was not taken:\n%s", out.stdout)
+	}
+	e.attack("1 Kept Road Pq2", menuJunk, "Make a complaint")
+	e.purgeNow()
+	e.attack("1 Kept Road Pq2", menuJunk, canaryName, addr)
+}
