@@ -81,3 +81,16 @@ func TestAttackPizzaMenuAndCancel(t *testing.T) {
 	e.purgeNow()
 	e.attack("1 Kept Road Pq2", menuJunk, canaryName, addr)
 }
+
+// TestAttackLanguageQuestionAndKeyword: a first message in no known
+// language, an unclear answer to the language question and one to the
+// question LANGUAGE asks again are routing only: never stored.
+func TestAttackLanguageQuestionAndKeyword(t *testing.T) {
+	const first, unclear, again = "canary-first-Hq7", "lang-canary-Rt5", "lang2-canary-Mm1"
+	e := newEnv(t)
+	out := e.chatFlow("../../flows/dental.yaml", canaryUser, first, unclear, "LANGUAGE", again, "LANGUAGE", "2", "06/05/1990")
+	if !strings.Contains(out.stdout, "Which language do you prefer?") {
+		t.Fatalf("the language question was not asked:\n%s", out.stdout)
+	}
+	e.attack("1990-05-06", first, unclear, again)
+}
