@@ -1,0 +1,143 @@
+package server_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/adapters/server"
+	"github.com/parleyhq/parley/engine/vault"
+)
+
+// These tests attack flows served by parley serve as someone holding the
+// data directory AND the master key (vault.AttackerView: every version of
+// every key Badger still keeps, decrypted), with the integrations on a
+// loopback TLS server.
+
+// exampleFlow reads flows/NAME.yaml with every integration URL on host
+// pointed at the fake integration.
+func exampleFlow(t *testing.T, name, host, base string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../flows/" + name + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.ReplaceAll(string(b), "https://"+host, base)
+	if src == string(b) {
+		t.Fatalf("flows/%s.yaml names no integration on %s", name, host)
+	}
+	return src
+}
+
+// attackerReads closes the vault and returns which of secrets the
+// master-key attacker reads from the data directory.
+func (e *env) attackerReads(t *testing.T, secrets ...string) []string {
+	t.Helper()
+	if err := e.vault.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := vault.AttackerView(e.dataDir, masterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, s := range secrets {
+		if r.Contains([]byte(s)) {
+			found = append(found, s)
+		}
+	}
+	return found
+}
+
+// sweepLater reopens the vault and sweeps it at now+d, as serve's sweep
+// loop does.
+func (e *env) sweepLater(t *testing.T, d time.Duration) {
+	t.Helper()
+	at := time.Now().Add(d)
+	var err error
+	if e.vault, err = vault.Open(vault.Options{Dir: e.dataDir, MasterKey: masterKey, Now: func() time.Time { return at }}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.vault.Sweep(at); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.vault.Purge(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAttackOptinWrongCodes: the double opt-in example with the mailer
+// answering a code (receives:). Two wrong typed codes (a transient field)
+// are never written in any version; once the conversation has ended and
+// the vault swept, neither the received code nor the unconfirmed address
+// (forget:) can be read.
+func TestAttackOptinWrongCodes(t *testing.T) {
+	const (
+		sent   = "CNRY-SNT-441" // max_length 12
+		email  = "optin.canary@example.org"
+		wrongA = "WRNG-CNRY-A1"
+		wrongB = "WRNG-CNRY-B2"
+	)
+	t.Setenv("MAILER_TOKEN", "mailer-test-token")
+	mailer := newFakeRecipient(t)
+	mailer.answer = `{"sent_code":"` + sent + `"}`
+	e := newEnv(t, envOptions{webChat: true, files: map[string]string{"optin.yaml": exampleFlow(t, "optin", "mailer.orto.example", mailer.URL)},
+		caller: &server.HTTPCaller{Client: mailer.Client(), Getenv: os.Getenv}})
+	for _, text := range []string{"hi", "YES", email, wrongA} {
+		e.webTurn(t, "optin", "visitor", text)
+	}
+	if got := e.webTurn(t, "optin", "visitor", wrongB); len(got) == 0 || !strings.Contains(got[len(got)-1], "we have not subscribed you") {
+		t.Fatalf("replies %q, want the not-confirmed ending", got)
+	}
+	if c := mailer.all(); len(c) != 1 {
+		t.Fatalf("mailer got %d calls, want 1 (the code)", len(c))
+	}
+	e.shutdown(t)
+	// Control: before the sweep the received code is still in some version.
+	if found := e.attackerReads(t, sent, wrongA, wrongB); len(found) != 1 || found[0] != sent {
+		t.Fatalf("before the sweep the attacker reads %v, want only the received code %q (the control)", found, sent)
+	}
+	e.sweepLater(t, time.Minute)
+	if found := e.attackerReads(t, sent, email, wrongA, wrongB); len(found) > 0 {
+		t.Errorf("after the conversation ended and the sweep, the master-key attacker reads %v", found)
+	}
+}
+
+// TestAttackJobsWithdrawFromPool: the job screening example with the
+// recruiting system answering. A candidate joins the talent pool, then
+// leaves it (withdraw:). After the sweep the master-key attacker reads no
+// version of the pool address, while the application (another purpose)
+// stays readable as the control.
+func TestAttackJobsWithdrawFromPool(t *testing.T) {
+	const (
+		cv        = "https://cv.example/canary-cv-Wd4"
+		poolEmail = "pool.canary@example.org"
+		badMail   = "pool-bad-canary-Zt6"
+	)
+	t.Setenv("HR_TOKEN", "hr-test-token")
+	hr := newFakeRecipient(t)
+	e := newEnv(t, envOptions{webChat: true, files: map[string]string{"jobs.yaml": exampleFlow(t, "jobs", "hr.rossi.example", hr.URL)},
+		caller: &server.HTTPCaller{Client: hr.Client(), Getenv: os.Getenv}})
+	var got []string
+	for _, text := range []string{"hi", "YES", "DV-204", "00184", cv, "1", "YES", badMail, poolEmail, "2"} {
+		got = e.webTurn(t, "jobs", "visitor", text)
+	}
+	if len(got) == 0 || !strings.Contains(got[len(got)-1], "We will review your application for DV-204") {
+		t.Fatalf("replies %q, want the application confirmed after leaving the pool", got)
+	}
+	if c := hr.all(); len(c) != 1 || c[0].Body["cv"] != cv {
+		t.Fatalf("recruiting got %+v, want one application with the CV link", c)
+	}
+	e.shutdown(t)
+	if found := e.attackerReads(t, badMail); len(found) > 0 {
+		t.Errorf("an invalid email answer was stored: %v", found)
+	}
+	e.sweepLater(t, time.Minute)
+	if found := e.attackerReads(t, cv); len(found) != 1 {
+		t.Fatal("control: the master-key attacker cannot read the application kept for screening")
+	}
+	if found := e.attackerReads(t, poolEmail, badMail); len(found) > 0 {
+		t.Errorf("after withdraw: and the sweep, the master-key attacker reads %v", found)
+	}
+}
