@@ -94,3 +94,35 @@ func TestAttackLanguageQuestionAndKeyword(t *testing.T) {
 	}
 	e.attack("1990-05-06", first, unclear, again)
 }
+
+// TestAttackAnswerForgottenInItsTurn: parley chat cannot know what the
+// mailer answers, so the call fails and on_fail forgets the address in the
+// same turn it was typed. The promise is that no version of it is ever
+// written: no purge runs before the attacker looks.
+func TestAttackAnswerForgottenInItsTurn(t *testing.T) {
+	const email = "turn.canary@example.org"
+	e := newEnv(t)
+	e.chatFlow("../../flows/booking.yaml", "whatsapp:15550004444", "hi", "YES", canaryName)
+	out := e.chatFlow("../../flows/optin.yaml", canaryUser, "hi", "YES", email)
+	if !strings.Contains(out.stdout, "not subscribed yet") {
+		t.Fatalf("the mailer's on_fail was not taken:\n%s", out.stdout)
+	}
+	e.attack(canaryName, email)
+}
+
+// TestAttackSessionAnswerGoneAfterPurge: the dental example keeps the date
+// of birth only until the conversation ends. Once it has ended and purge
+// has run, no version of it can be read; the visit day (90d) stays, as the
+// control.
+func TestAttackSessionAnswerGoneAfterPurge(t *testing.T) {
+	const born = "1977-08-19"
+	day := time.Now().AddDate(0, 0, 30).Format("2006-01-02")
+	e := newEnv(t)
+	out := e.chatFlow("../../flows/dental.yaml", canaryUser, "hello", born, "NO", day)
+	if !strings.Contains(out.stdout, "we expect you on "+day) {
+		t.Fatalf("the booking did not complete:\n%s", out.stdout)
+	}
+	e.attack(born)
+	e.purgeNow()
+	e.attack(day, born)
+}
