@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -67,6 +68,23 @@ func (e *env) sweepLater(t *testing.T, d time.Duration) {
 	}
 }
 
+// debugLogger logs everything, down to debug, into a buffer the test scans.
+func debugLogger() (*slog.Logger, *syncBuffer) {
+	var b syncBuffer
+	return slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug})), &b
+}
+
+// logHolds fails the test for every secret the log holds (a quiet run
+// may log nothing at all).
+func logHolds(t *testing.T, logs *syncBuffer, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("the log holds %q", s)
+		}
+	}
+}
+
 // TestAttackOptinWrongCodes: the double opt-in example with the mailer
 // answering a code (receives:). Two wrong typed codes (a transient field)
 // are never written in any version; once the conversation has ended and
@@ -82,7 +100,8 @@ func TestAttackOptinWrongCodes(t *testing.T) {
 	t.Setenv("MAILER_TOKEN", "mailer-test-token")
 	mailer := newFakeRecipient(t)
 	mailer.answer = `{"sent_code":"` + sent + `"}`
-	e := newEnv(t, envOptions{webChat: true, files: map[string]string{"optin.yaml": exampleFlow(t, "optin", "mailer.orto.example", mailer.URL)},
+	logger, logs := debugLogger()
+	e := newEnv(t, envOptions{webChat: true, logger: logger, files: map[string]string{"optin.yaml": exampleFlow(t, "optin", "mailer.orto.example", mailer.URL)},
 		caller: &server.HTTPCaller{Client: mailer.Client(), Getenv: os.Getenv}})
 	for _, text := range []string{"hi", "YES", email, wrongA} {
 		e.webTurn(t, "optin", "visitor", text)
@@ -94,6 +113,7 @@ func TestAttackOptinWrongCodes(t *testing.T) {
 		t.Fatalf("mailer got %d calls, want 1 (the code)", len(c))
 	}
 	e.shutdown(t)
+	logHolds(t, logs, sent, email, wrongA, wrongB)
 	// Control: before the sweep the received code is still in some version.
 	if found := e.attackerReads(t, sent, wrongA, wrongB); len(found) != 1 || found[0] != sent {
 		t.Fatalf("before the sweep the attacker reads %v, want only the received code %q (the control)", found, sent)
@@ -117,7 +137,8 @@ func TestAttackJobsWithdrawFromPool(t *testing.T) {
 	)
 	t.Setenv("HR_TOKEN", "hr-test-token")
 	hr := newFakeRecipient(t)
-	e := newEnv(t, envOptions{webChat: true, files: map[string]string{"jobs.yaml": exampleFlow(t, "jobs", "hr.rossi.example", hr.URL)},
+	logger, logs := debugLogger()
+	e := newEnv(t, envOptions{webChat: true, logger: logger, files: map[string]string{"jobs.yaml": exampleFlow(t, "jobs", "hr.rossi.example", hr.URL)},
 		caller: &server.HTTPCaller{Client: hr.Client(), Getenv: os.Getenv}})
 	var got []string
 	for _, text := range []string{"hi", "YES", "DV-204", "00184", cv, "1", "YES", badMail, poolEmail, "2"} {
@@ -130,6 +151,7 @@ func TestAttackJobsWithdrawFromPool(t *testing.T) {
 		t.Fatalf("recruiting got %+v, want one application with the CV link", c)
 	}
 	e.shutdown(t)
+	logHolds(t, logs, cv, poolEmail, badMail, "00184")
 	if found := e.attackerReads(t, badMail); len(found) > 0 {
 		t.Errorf("an invalid email answer was stored: %v", found)
 	}
@@ -139,5 +161,32 @@ func TestAttackJobsWithdrawFromPool(t *testing.T) {
 	}
 	if found := e.attackerReads(t, poolEmail, badMail); len(found) > 0 {
 		t.Errorf("after withdraw: and the sweep, the master-key attacker reads %v", found)
+	}
+}
+
+// TestAttackOptionsFromInvalidPick: at a question offering an
+// integration's list, a typed answer that is no offered option is refused
+// and never stored, and neither it nor any offered title is logged.
+func TestAttackOptionsFromInvalidPick(t *testing.T) {
+	const (
+		idA, titleA = "CANARY-ID-Q1", "CANARY-TTL-Q1"
+		idB, titleB = "CANARY-ID-Q2", "CANARY-TTL-Q2"
+		typed       = "typed-canary-Lp5"
+	)
+	agenda := newFakeRecipient(t)
+	agenda.answer = `{"slots":[{"id":"` + idA + `","title":"` + titleA + `"},{"id":"` + idB + `","title":"` + titleB + `"}]}`
+	logger, logs := debugLogger()
+	e := newEnv(t, envOptions{webChat: true, logger: logger, files: map[string]string{"slots.yaml": slotsFlow(agenda.URL)}, caller: &server.HTTPCaller{Client: agenda.Client()}})
+	e.webTurn(t, "slots", "visitor", "hi")
+	if got := e.webTurn(t, "slots", "visitor", typed); len(got) == 0 || strings.Contains(strings.Join(got, "\n"), "Booked") {
+		t.Fatalf("replies %q, want the pick refused", got)
+	}
+	if got := e.webTurn(t, "slots", "visitor", "1"); len(got) != 1 || got[0] != "Booked "+idA+"." {
+		t.Fatalf("replies %q, want the first slot booked", got)
+	}
+	e.shutdown(t)
+	logHolds(t, logs, typed, idA, titleA, idB, titleB)
+	if found := e.attackerReads(t, idA, typed); len(found) != 1 || found[0] != idA {
+		t.Errorf("the master-key attacker reads %v, want only the id picked %q (the control)", found, idA)
 	}
 }
