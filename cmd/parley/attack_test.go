@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +127,37 @@ func TestAttackSessionAnswerGoneAfterPurge(t *testing.T) {
 	e.attack(born)
 	e.purgeNow()
 	e.attack(day, born)
+}
+
+// TestAttackBackupAfterForget: a backup taken after a forget: step but
+// before any purge must not carry the forgotten answer: neither the backup
+// file nor a directory restored from it lets the master-key attacker read
+// it.
+func TestAttackBackupAfterForget(t *testing.T) {
+	const cv = "https://cv.example/backup-canary-Yu2"
+	e := newEnv(t)
+	e.chatFlow("../../flows/booking.yaml", "whatsapp:15550005555", "hi", "YES", canaryName)
+	e.chatFlow("../../flows/jobs.yaml", canaryUser, "hi", "YES", "DV-204", "00184", cv, "2")
+	root := filepath.Dir(e.dir)
+	backup := filepath.Join(root, "after-forget.pvb")
+	e.must("", "backup", "--data", e.dir, "--key-file", e.key, "--out", backup)
+	scanFile(t, backup, []string{cv, canaryName})
+	fresh := filepath.Join(root, "fresh")
+	if err := os.MkdirAll(fresh, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ledger, err := os.ReadFile(filepath.Join(e.dir, "erasures.log"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(fresh, "erasures.log"), ledger, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.must("", "restore", "--data", fresh, "--key-file", e.key, "--in", backup)
+	if leaks, _ := e.attackerReads(fresh, []string{canaryName}); len(leaks) == 0 {
+		t.Fatal("control: the restored directory does not hold the booking name")
+	}
+	if leaks, _ := e.attackerReads(fresh, []string{cv}); len(leaks) > 0 {
+		t.Errorf("restored from a backup taken after forget:, the master-key attacker reads %v", leaks)
+	}
 }

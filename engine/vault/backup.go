@@ -205,6 +205,14 @@ func (v *Vault) Backup(w io.Writer) error {
 	if err := v.recordBackup(); err != nil {
 		return fmt.Errorf("vault: backup: %w", err)
 	}
+	// Badger copies every version of a live key, and a deleted field is a
+	// live dead record until the sweep drops it: without this, a backup
+	// taken after a forget:, STOP or expiry but before the next sweep would
+	// carry the old answer, readable with the master key, for as long as
+	// the backup is kept.
+	if err := v.sweepFields(v.now(), &SweepStats{}); err != nil {
+		return fmt.Errorf("vault: backup: %w", err)
+	}
 	if _, err := v.db.Backup(bw, 0); err != nil {
 		return fmt.Errorf("vault: backup: %w", err)
 	}

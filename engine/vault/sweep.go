@@ -47,29 +47,8 @@ type SweepStats struct {
 // or hours, not per turn.
 func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 	var st SweepStats
-	var drop [][]byte
-	err := v.view(func(txn kvReader) error {
-		err := txn.Scan([]byte("f/"), true, func(k []byte, item kvItem) error {
-			return item.Value(func(b []byte) error {
-				h, ok := parseHdr(b)
-				if !ok || !h.expired(now) {
-					return nil
-				}
-				if h.flags&flagDead != 0 {
-					st.Deleted++
-				} else {
-					st.Expired++
-				}
-				drop = append(drop, bytes.Clone(k))
-				return nil
-			})
-		})
-		return err
-	})
+	err := v.sweepFields(now, &st)
 	if err != nil {
-		return st, fmt.Errorf("vault: sweep: %w", err)
-	}
-	if err := v.dropFields(drop); err != nil {
 		return st, fmt.Errorf("vault: sweep: %w", err)
 	}
 	if st.Dedupe, err = v.sweepInbox(now); err != nil {
@@ -113,6 +92,33 @@ func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 // any longer field name of the same subject ("name" of "name2"), so such
 // live siblings are read first and written back after the drop, with their
 // Badger TTL unchanged.
+// sweepFields drops every version of the fields deleted (STOP, forget:,
+// rectify of a withdrawn answer) or expired at now, counting them in st.
+func (v *Vault) sweepFields(now time.Time, st *SweepStats) error {
+	var drop [][]byte
+	err := v.view(func(txn kvReader) error {
+		return txn.Scan([]byte("f/"), true, func(k []byte, item kvItem) error {
+			return item.Value(func(b []byte) error {
+				h, ok := parseHdr(b)
+				if !ok || !h.expired(now) {
+					return nil
+				}
+				if h.flags&flagDead != 0 {
+					st.Deleted++
+				} else {
+					st.Expired++
+				}
+				drop = append(drop, bytes.Clone(k))
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return v.dropFields(drop)
+}
+
 func (v *Vault) dropFields(keys [][]byte) error {
 	if len(keys) == 0 {
 		return nil
