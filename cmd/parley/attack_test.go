@@ -138,26 +138,51 @@ func TestAttackBackupAfterForget(t *testing.T) {
 	e := newEnv(t)
 	e.chatFlow("../../flows/booking.yaml", "whatsapp:15550005555", "hi", "YES", canaryName)
 	e.chatFlow("../../flows/jobs.yaml", canaryUser, "hi", "YES", "DV-204", "00184", cv, "2")
-	root := filepath.Dir(e.dir)
-	backup := filepath.Join(root, "after-forget.pvb")
-	e.must("", "backup", "--data", e.dir, "--key-file", e.key, "--out", backup)
-	scanFile(t, backup, []string{cv, canaryName})
-	fresh := filepath.Join(root, "fresh")
-	if err := os.MkdirAll(fresh, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	ledger, err := os.ReadFile(filepath.Join(e.dir, "erasures.log"))
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(fresh, "erasures.log"), ledger, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.must("", "restore", "--data", fresh, "--key-file", e.key, "--in", backup)
+	fresh := e.backupAndRestore("after-forget", cv, canaryName)
 	if leaks, _ := e.attackerReads(fresh, []string{canaryName}); len(leaks) == 0 {
 		t.Fatal("control: the restored directory does not hold the booking name")
 	}
 	if leaks, _ := e.attackerReads(fresh, []string{cv}); len(leaks) > 0 {
 		t.Errorf("restored from a backup taken after forget:, the master-key attacker reads %v", leaks)
+	}
+}
+
+// backupAndRestore backs e.dir up (the file must not hold secrets in any
+// encoding) and restores it, with the erasure ledger, into a fresh
+// directory, which it returns.
+func (e *env) backupAndRestore(name string, secrets ...string) string {
+	e.t.Helper()
+	root := filepath.Dir(e.dir)
+	backup := filepath.Join(root, name+".pvb")
+	e.must("", "backup", "--data", e.dir, "--key-file", e.key, "--out", backup)
+	scanFile(e.t, backup, secrets)
+	fresh := filepath.Join(root, name)
+	if err := os.MkdirAll(fresh, 0o700); err != nil {
+		e.t.Fatal(err)
+	}
+	ledger, err := os.ReadFile(filepath.Join(e.dir, "erasures.log"))
+	if err != nil && !os.IsNotExist(err) {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(fresh, "erasures.log"), ledger, 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	e.must("", "restore", "--data", fresh, "--key-file", e.key, "--in", backup)
+	return fresh
+}
+
+// TestAttackBackupAfterRectify: a backup taken after an answer was
+// corrected carries the new value only.
+func TestAttackBackupAfterRectify(t *testing.T) {
+	const fixed = "fixed.canary@example.org"
+	e := newEnv(t)
+	e.chat(canaryUser, "hi", "YES", canaryName, canaryEmail)
+	e.must("", "subject", "rectify", "--data", e.dir, "--key-file", e.key, "--user", canaryUser, "--field", "email", "--value", fixed, "--flows", bookingFlow)
+	fresh := e.backupAndRestore("after-rectify", canaryEmail, fixed)
+	if leaks, _ := e.attackerReads(fresh, []string{fixed}); len(leaks) == 0 {
+		t.Fatal("control: the restored directory does not hold the corrected email")
+	}
+	if leaks, _ := e.attackerReads(fresh, []string{canaryEmail}); len(leaks) > 0 {
+		t.Errorf("restored from a backup taken after a rectification, the master-key attacker reads the old value %v", leaks)
 	}
 }

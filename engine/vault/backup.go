@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"context"
 	"crypto/cipher"
 	"encoding/binary"
 	"encoding/hex"
@@ -15,6 +16,9 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/pb"
+	"github.com/dgraph-io/ristretto/v2/z"
+	"google.golang.org/protobuf/proto"
 )
 
 // Backup format. Badger's own backup stream is plaintext (decrypted keys and
@@ -213,7 +217,7 @@ func (v *Vault) Backup(w io.Writer) error {
 	if err := v.sweepFields(v.now(), &SweepStats{}); err != nil {
 		return fmt.Errorf("vault: backup: %w", err)
 	}
-	if _, err := v.db.Backup(bw, 0); err != nil {
+	if err := backupLatest(v.db, bw); err != nil {
 		return fmt.Errorf("vault: backup: %w", err)
 	}
 	if err := bw.Close(); err != nil {
@@ -414,4 +418,52 @@ func checkLedgerFor(opts Options, m backupMeta, hasMeta bool) error {
 			ErrLedgerBehind, opts.ErasureLog, m.At.UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+// backupLatest writes db in Badger's backup format (what Restore loads),
+// but only the newest version of each key that is neither deleted nor
+// expired. Badger's own DB.Backup copies every version of a live key, so a
+// corrected answer's old value (subject rectify) or an offered list in an
+// older conversation state would live on in every backup, readable with
+// the master key, long after the files themselves dropped it.
+func backupLatest(db *badger.DB, w io.Writer) error {
+	stream := db.NewStream()
+	stream.LogPrefix = "vault.Backup"
+	stream.KeyToList = func(key []byte, itr *badger.Iterator) (*pb.KVList, error) {
+		list := &pb.KVList{}
+		item := itr.Item()
+		if !bytes.Equal(item.Key(), key) || item.IsDeletedOrExpired() {
+			return list, nil
+		}
+		val, err := item.ValueCopy(nil)
+		if err != nil {
+			return nil, err
+		}
+		list.Kv = append(list.Kv, &pb.KV{Key: item.KeyCopy(nil), Value: val, UserMeta: []byte{item.UserMeta()},
+			Version: item.Version(), ExpiresAt: item.ExpiresAt()})
+		return list, nil
+	}
+	stream.Send = func(buf *z.Buffer) error {
+		list, err := badger.BufferToKVList(buf)
+		if err != nil {
+			return err
+		}
+		out := list.Kv[:0]
+		for _, kv := range list.Kv {
+			if !kv.StreamDone {
+				out = append(out, kv)
+			}
+		}
+		list.Kv = out
+		b, err := proto.Marshal(list)
+		if err != nil {
+			return err
+		}
+		if err := binary.Write(w, binary.LittleEndian, uint64(len(b))); err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	return stream.Orchestrate(context.Background())
 }
