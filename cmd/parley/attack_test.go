@@ -186,3 +186,41 @@ func TestAttackBackupAfterRectify(t *testing.T) {
 		t.Errorf("restored from a backup taken after a rectification, the master-key attacker reads the old value %v", leaks)
 	}
 }
+
+// TestAttackFlowTestsOfEveryExampleLeaveNothing: parley test on every
+// shipped example (scripted integration answers, offered lists, forget,
+// withdraw, languages included) writes no file in the working directory,
+// under TMPDIR or beside the flows.
+func TestAttackFlowTestsOfEveryExampleLeaveNothing(t *testing.T) {
+	flows, err := filepath.Abs("../../flows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := func(dir string) []string {
+		var files []string
+		if err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				files = append(files, p)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	before := strings.Join(list(flows), "\n")
+	tmp, cwd := t.TempDir(), t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Chdir(cwd)
+	if code, out, errs := runTestCmd(t, flows); code != exitOK || !strings.Contains(out, "optin") || !strings.Contains(out, "jobs") {
+		t.Fatalf("parley test %s = %d, want every example run and passing\n%s%s", flows, code, out, errs)
+	}
+	for _, d := range []string{tmp, cwd} {
+		if files := list(d); len(files) > 0 {
+			t.Errorf("parley test left files in %s: %v", d, files)
+		}
+	}
+	if after := strings.Join(list(flows), "\n"); after != before {
+		t.Errorf("parley test changed the flows directory:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
