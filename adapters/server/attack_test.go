@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,10 +60,14 @@ func (e *env) attackerReads(t *testing.T, secrets ...string) []string {
 func (e *env) sweepLater(t *testing.T, d time.Duration) {
 	t.Helper()
 	at := time.Now().Add(d)
-	var err error
-	if e.vault, err = vault.Open(vault.Options{Dir: e.dataDir, MasterKey: masterKey, Now: func() time.Time { return at }}); err != nil {
+	if err := e.vault.Close(); err != nil {
 		t.Fatal(err)
 	}
+	v, err := vault.Open(vault.Options{Dir: e.dataDir, MasterKey: masterKey, Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.vault = v
 	if _, err := e.vault.Sweep(at); err != nil {
 		t.Fatal(err)
 	}
@@ -226,5 +232,39 @@ func TestAttackOptionsFromInvalidPick(t *testing.T) {
 		if r.Contains([]byte(s)) {
 			t.Errorf("restored from a backup, the master-key attacker reads %q of the offered list", s)
 		}
+	}
+}
+
+// TestAttackPizzaMenuOverWhatsApp: signed webhooks to the pizza example's
+// menu. Text typed at the menu and the routing pick are used, then
+// dropped: after the sweep (which purges processed inbound messages) the
+// master-key attacker reads neither, nor the phone number.
+func TestAttackPizzaMenuOverWhatsApp(t *testing.T) {
+	const (
+		user = "15550007777"
+		junk = "menu-junk-canary-Hh3"
+	)
+	pizza, err := os.ReadFile("../../flows/pizza.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger, logs := debugLogger()
+	e := newEnv(t, envOptions{logger: logger, waFlow: "pizza", files: map[string]string{"pizza.yaml": string(pizza)}})
+	for i, text := range []string{junk, "3"} {
+		before := len(e.graph.deliveredTo(user))
+		if st := e.post(t, textWebhook(user, fmt.Sprintf("wamid.IN.pizza.%d", i), text, time.Now())); st != http.StatusOK {
+			t.Fatalf("webhook answered %d, want 200", st)
+		}
+		e.graph.waitDelivered(t, user, before+1)
+	}
+	e.shutdown(t)
+	logHolds(t, logs, junk, user)
+	// Control: the processed message still waits in the inbox for the sweep.
+	if found := e.attackerReads(t, junk); len(found) == 0 {
+		t.Fatal("control: the master-key attacker cannot read the inbound message before the sweep")
+	}
+	e.sweepLater(t, time.Minute)
+	if found := e.attackerReads(t, junk, user); len(found) > 0 {
+		t.Errorf("after the sweep the master-key attacker reads %v", found)
 	}
 }
