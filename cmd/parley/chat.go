@@ -26,7 +26,8 @@ func init() {
 message and press Enter; type a number to pick an option. With piped input it
 reads one customer message per line and prints each bot message on its own
 line(s), options as "[1] Mon 9:00", and exits at the end of the flow or of
-the input.
+the input; lines left after the end of the flow are not sent, and stderr
+says how many.
 
 The flow is linted first; a flow with errors is not run (exit 1).
 
@@ -158,6 +159,18 @@ func (s *chatSession) loop() int {
 		case ended:
 			if s.interactive {
 				fmt.Fprintln(s.c.stdout, "(the conversation has ended)")
+				return exitOK
+			}
+			left := 0
+			for in.Scan() {
+				left++
+			}
+			switch left {
+			case 0:
+			case 1:
+				fmt.Fprintln(s.c.stderr, "(the conversation ended at the end of the flow: the line after it was not sent)")
+			default:
+				fmt.Fprintf(s.c.stderr, "(the conversation ended at the end of the flow: the %d lines after it were not sent)\n", left)
 			}
 			return exitOK
 		case st.Status == runtime.StatusHandedOff:

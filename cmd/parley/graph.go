@@ -90,6 +90,7 @@ const (
 	classBranch   = "branch"
 	classCall     = "call"
 	classHandoff  = "handoff"
+	classForget   = "forget" // a forget or withdraw step: data is dropped
 )
 
 type graphNode struct {
@@ -168,7 +169,18 @@ func buildGraph(p *compile.Program, f *flow.Flow) *flowGraph {
 					}
 				}
 			}
-			g.Edges = append(g.Edges, graphEdge{From: n.ID, To: id(next), Label: "answer"})
+			// A menu option with next: goes there; the others, and an
+			// answer to a question without options, go to the step's next.
+			routed := 0
+			for _, o := range s.Options {
+				if o.Next != compile.None {
+					routed++
+					g.Edges = append(g.Edges, graphEdge{From: n.ID, To: id(o.Next), Label: o.ID})
+				}
+			}
+			if routed < len(s.Options) || len(s.Options) == 0 {
+				g.Edges = append(g.Edges, graphEdge{From: n.ID, To: id(next), Label: "answer"})
+			}
 			if s.OnFail != compile.None {
 				g.Edges = append(g.Edges, graphEdge{From: n.ID, To: id(s.OnFail), Label: fmt.Sprintf("%d bad answers", s.Attempts), Alt: true})
 			}
@@ -202,6 +214,18 @@ func buildGraph(p *compile.Program, f *flow.Flow) *flowGraph {
 		case compile.StepHandoff:
 			n.Class = classHandoff
 			n.Lines = append(n.Lines, "hands over to a person")
+		case compile.StepForget:
+			n.Class = classForget
+			names := make([]string, len(s.Forget))
+			for j, fi := range s.Forget {
+				names[j] = p.FieldAt(fi).Name
+			}
+			n.Lines = append(n.Lines, "forgets "+strings.Join(names, ", "))
+			g.Edges = append(g.Edges, graphEdge{From: n.ID, To: id(next)})
+		case compile.StepWithdraw:
+			n.Class = classForget
+			n.Lines = append(n.Lines, "withdraws consent for "+p.PurposeAt(s.Purpose).Name)
+			g.Edges = append(g.Edges, graphEdge{From: n.ID, To: id(next)})
 		}
 		g.Nodes = append(g.Nodes, n)
 	}
@@ -268,6 +292,7 @@ var classStyles = []struct{ class, fill, stroke string }{
 	{classBranch, "#f3e8fd", "#7a3db8"},
 	{classCall, "#e6f4ea", "#1e8e3e"},
 	{classHandoff, "#fde8e8", "#c5221f"},
+	{classForget, "#fef7e0", "#b06000"},
 }
 
 func styleOf(class string) (fill, stroke string) {

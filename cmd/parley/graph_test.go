@@ -148,3 +148,58 @@ func TestGraphExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestGraphMenuForgetWithdraw: a menu draws one arrow per option to where
+// it goes, and forget and withdraw steps are drawn with what they do and
+// where they go on (a new author's first graph of flows/pizza.yaml showed
+// only "answer" to the step below the menu, and the forget step as a dead
+// end with an empty Mermaid class that Mermaid cannot parse).
+func TestGraphMenuForgetWithdraw(t *testing.T) {
+	want := map[string]map[string][]string{
+		"mermaid": {
+			"pizza": {
+				`s_menu -->|"order"| s_ask_pizza`,
+				`s_menu -->|"complaint"| s_complaint`,
+				`s_menu -->|"hours"| s_hours`,
+				`s_confirm -->|"cancel"| s_cancel`,
+				`s_cancel["cancel<br/>forgets name, address, pizza"]:::forget`,
+				`s_cancel --> s_cancelled`,
+			},
+			"jobs": {
+				`s_in_pool -->|"leave"| s_leave`,
+				`s_leave["leave<br/>withdraws consent for talent_pool"]:::forget`,
+				`s_leave --> s_applied`,
+			},
+		},
+		"dot": {
+			"pizza": {
+				`"s_menu" -> "s_ask_pizza" [label="order"];`,
+				`"s_cancel" [label="cancel\nforgets name, address, pizza"`,
+				`"s_cancel" -> "s_cancelled";`,
+			},
+			"jobs": {
+				`"s_leave" [label="leave\nwithdraws consent for talent_pool"`,
+				`"s_leave" -> "s_applied";`,
+			},
+		},
+	}
+	for format, flows := range want {
+		for name, lines := range flows {
+			code, out, errs := runGraphCmd(t, "../../flows/"+name+".yaml", "--format", format)
+			if code != exitOK {
+				t.Fatalf("parley graph --format %s %s = %d\n%s", format, name, code, errs)
+			}
+			if strings.Contains(out, ":::\n") {
+				t.Errorf("%s %s: a node with an empty class, which Mermaid cannot parse:\n%s", format, name, out)
+			}
+			if format == "mermaid" && strings.Contains(out, `s_menu -->|"answer"|`) {
+				t.Errorf("%s %s: the menu has an answer arrow to the step below, where no option goes:\n%s", format, name, out)
+			}
+			for _, l := range lines {
+				if !strings.Contains(out, l) {
+					t.Errorf("%s %s: no %q in\n%s", format, name, l, out)
+				}
+			}
+		}
+	}
+}

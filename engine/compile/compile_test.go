@@ -63,13 +63,13 @@ func TestExpressionErrorsAtExactPositions(t *testing.T) {
 		msg       string
 		suggest   string
 	}{
-		{"plain condition with a typo", "  s:\n    if: nmae == \"x\"\n", diag.ExprError, 15, 9, `unknown field "nmae": did you mean "name"?`, "name"},
-		{"quoted condition", "  s:\n    if: \"age > 1 && nmae != ''\"\n", diag.ExprError, 15, 21, `unknown field "nmae": did you mean "name"?`, "name"},
-		{"block condition", "  s:\n    if: |\n      age > 1 &&\n        nmae == \"x\"\n", diag.ExprError, 17, 9, `unknown field "nmae": did you mean "name"?`, "name"},
-		{"template in plain say", "  s:\n    say: Hello {{ nmae }}!\n", diag.ExprError, 15, 19, `unknown field "nmae": did you mean "name"?`, "name"},
-		{"template in quoted say", "  s:\n    say: \"Hi {{ name }}, {{ upper(nmae) }}\"\n", diag.ExprError, 15, 35, `unknown field "nmae": did you mean "name"?`, "name"},
-		{"template in block ask", "  s:\n    ask: |\n      Hello {{ name }}\n      you are {{ age + nmae }}\n    save: name\n", diag.ExprError, 17, 24, `unknown field "nmae": did you mean "name"?`, "name"},
-		{"template in translated retry", "  s:\n    ask: { en: Hi }\n    save: name\n    retry:\n      en: \"again {{ titel(date) }}\"\n", diag.ExprError, 18, 21, `unknown field "titel": did you mean "title"?`, "title"},
+		{"plain condition with a typo", "  s:\n    if: nmae == \"x\"\n", diag.ExprError, 15, 9, `unknown field "nmae"`, `did you mean "name"?`},
+		{"quoted condition", "  s:\n    if: \"age > 1 && nmae != ''\"\n", diag.ExprError, 15, 21, `unknown field "nmae"`, `did you mean "name"?`},
+		{"block condition", "  s:\n    if: |\n      age > 1 &&\n        nmae == \"x\"\n", diag.ExprError, 17, 9, `unknown field "nmae"`, `did you mean "name"?`},
+		{"template in plain say", "  s:\n    say: Hello {{ nmae }}!\n", diag.ExprError, 15, 19, `unknown field "nmae"`, `did you mean "name"?`},
+		{"template in quoted say", "  s:\n    say: \"Hi {{ name }}, {{ upper(nmae) }}\"\n", diag.ExprError, 15, 35, `unknown field "nmae"`, `did you mean "name"?`},
+		{"template in block ask", "  s:\n    ask: |\n      Hello {{ name }}\n      you are {{ age + nmae }}\n    save: name\n", diag.ExprError, 17, 24, `unknown field "nmae"`, `did you mean "name"?`},
+		{"template in translated retry", "  s:\n    ask: { en: Hi }\n    save: name\n    retry:\n      en: \"again {{ titel(date) }}\"\n", diag.ExprError, 18, 21, `unknown field "titel"`, `did you mean "title"?`},
 		{"number compared with text", "  s:\n    if: age == \"18\"\n", diag.TypeMismatch, 15, 13, "cannot compare a number with text", ""},
 		{"condition that is not true or false", "  s:\n    if: name\n", diag.TypeMismatch, 15, 9, "a condition must be true or false, but this gives text", ""},
 		{"unterminated template", "  s:\n    say: \"Hi {{ name, see you\"\n", diag.ExprError, 15, 14, `"{{" is not closed: add "}}" after the expression`, ""},

@@ -165,10 +165,7 @@ func (ec *exprCompiler) report(fe *file.Error, s flow.Scalar, base int) {
 		name := m[1]
 		cands := append(ec.p.fieldNames(), helpers...)
 		d := ec.ds.Add(diag.ExprError, rng, "unknown field %q", name)
-		if sug := diag.Suggest(name, cands); sug != "" {
-			d.Summary += `: did you mean "` + sug + `"?`
-			d.Suggestion = sug
-		}
+		d.Suggestion = diag.DidYouMean(name, cands)
 		if names := ec.p.fieldNames(); len(names) > 0 {
 			d.Detail = "Expressions may use the declared fields (" + strings.Join(names, ", ") + ") and the helpers " + strings.Join(helpers, ", ") + "."
 		} else {

@@ -289,7 +289,7 @@ retention:
       en: to send you offers by WhatsApp
       it: per inviarti offerte su WhatsApp`)
 	def(UnusedField, "unused-field", Warning, "A field is collected but never used by a condition, a message or an integration.",
-		"Data minimisation: do not ask for what you do not use. Use the field ({{ name }} in a message, a condition in if:, or sends: of an integration), or stop asking for it.")
+		"Data minimisation: do not ask for what you do not use. Use the field ({{ name }} in a message, a condition in if:, or sends: of an integration), or stop asking for it. Reported once the flow has no errors, since an error such as a misspelt name in a condition can hide a use.")
 	example(UnusedField, `# bad: "age" is asked and never read
   ask_age:
     ask: How old are you?

@@ -323,7 +323,7 @@ func (p *parser) step(n *yaml.Node) *Step {
 		return nil
 	}
 	s := &Step{Range: p.rng(n), node: n}
-	kinds := 0
+	kinds, unknown := 0, 0
 	p.pairs(n, func(k, v *yaml.Node) {
 		switch k.Value {
 		case "send":
@@ -349,11 +349,13 @@ func (p *parser) step(n *yaml.Node) *Step {
 			s.HasReplies, s.RepliesRange = true, p.rng(k)
 			s.Replies = p.replies(v)
 		default:
+			unknown++
 			p.unknown(k, "send", "choose", "after", "vault", "replies")
 		}
 	})
 	switch {
-	case kinds == 0:
+	case kinds == 0 && unknown == 0:
+		// (A misspelt send: is reported once, as the unknown key.)
 		p.add(p.rng(n), "this item does nothing: use send:, choose:, after: or vault:")
 	case kinds > 1:
 		p.add(p.rng(n), "one thing per item: split send:, choose:, after: and vault: into separate - items")

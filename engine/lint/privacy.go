@@ -291,6 +291,11 @@ func checkConsentDescription(l *linter) {
 }
 
 func checkUnusedFields(l *linter) {
+	if !l.compiled {
+		// A use may be hidden behind an error (a misspelt name in a
+		// condition): report unused fields once the flow runs.
+		return
+	}
 	used := map[string]bool{}
 	for _, s := range l.f.Steps {
 		for _, n := range names(s.If.Value) {

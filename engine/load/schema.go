@@ -142,6 +142,25 @@ func nodeAt(root *yaml.Node, path []string) (key, val *yaml.Node, exact bool) {
 	return key, val, true
 }
 
+// commaSplit reports whether the value at path is the part after a comma
+// of an unquoted text in a flow mapping: { it: Ciao, come stai, en: Hi }
+// reads as the key "come stai" with no value. Such a key is not a
+// language code and has no ": " of its own.
+func commaSplit(root *yaml.Node, path []string) bool {
+	if len(path) == 0 {
+		return false
+	}
+	_, parent, ok := nodeAt(root, path[:len(path)-1])
+	if !ok || parent.Kind != yaml.MappingNode || parent.Style&yaml.FlowStyle == 0 {
+		return false
+	}
+	key, val, ok := nodeAt(root, path)
+	return ok && key != nil && key.Style == 0 && !langCode.MatchString(key.Value) &&
+		val.Kind == yaml.ScalarNode && val.ShortTag() == "!!null" && val.Value == ""
+}
+
+var langCode = regexp.MustCompile(`^[a-z]{2}$`)
+
 var sectionNouns = map[string]string{"steps": "step", "fields": "field", "purposes": "purpose", "integrations": "integration"}
 
 // where says which part of the flow a mapping at path is, for messages:
@@ -274,6 +293,10 @@ func (l *loader) schemaDiag(root *yaml.Node, se schemaError) {
 				noun = "language code"
 			}
 		}
+		if commaSplit(root, se.path) {
+			l.add(diag.InvalidValue, keyRange, "a comma inside { … } ends the text early: put the whole text in quotes")
+			return
+		}
 		help := patternHelp[se.defName]
 		if help == "" {
 			help = "see docs/language.md"
@@ -342,6 +365,9 @@ func (l *loader) schemaDiag(root *yaml.Node, se schemaError) {
 		hint := ""
 		switch {
 		case val.Kind == yaml.ScalarNode && val.ShortTag() == "!!null":
+			if commaSplit(root, se.path) {
+				return // reported once, as the comma that split the text
+			}
 			l.add(diag.WrongType, keyRange, "%s is empty: it must be %s", subject, want)
 			return
 		case strings.HasPrefix(want, "text") && val.Kind == yaml.ScalarNode:

@@ -556,6 +556,14 @@ func (t *turn) fieldString(i int) string {
 	if !ok {
 		return ""
 	}
+	if b, isBool := v.V.(bool); isBool {
+		// The customer's own word, as on the question's buttons, not
+		// true or false.
+		if b {
+			return t.w.yes
+		}
+		return t.w.no
+	}
 	return formatValue(v.V)
 }
 

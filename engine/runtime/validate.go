@@ -34,6 +34,11 @@ func parseAnswer(p *compile.Program, s *compile.Step, fd *compile.Field, in Inbo
 		if norm == "1" || norm == "0" {
 			return norm == "1", true
 		}
+		if norm == "2" && s != nil && s.Kind == compile.StepAsk && len(s.Options) == 0 {
+			// The question shows the engine's own "[1] Yes" "[2] No":
+			// typing an option's number picks it, as on any question.
+			return false, true
+		}
 		b, ok := yesNo(w, in.Choice, norm)
 		return b, ok
 	case flow.TypeEmail:
