@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -485,4 +486,28 @@ func (e *env) webTurn(t *testing.T, flow, visitor, text string) []string {
 func (e *env) visitorID(visitor string) string {
 	id, _, _ := strings.Cut(e.visitors[visitor], ".")
 	return id
+}
+
+// noFileHolds fails the test for every file below dir that holds one of
+// the values as is (not sealed).
+func noFileHolds(t *testing.T, dir string, values ...string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, v := range values {
+			if bytes.Contains(b, []byte(v)) {
+				t.Errorf("%s holds %q in the clear", filepath.Base(path), v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,11 +1,7 @@
 package server_test
 
 import (
-	"bytes"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -73,18 +69,7 @@ func TestOptionsFromOverServe(t *testing.T) {
 		t.Fatalf("replies %q, want the second slot booked", got)
 	}
 	e.shutdown(t)
-	filepath.WalkDir(e.dataDir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		for _, s := range []string{idA, titleA, idB} {
-			if bytes.Contains(b, []byte(s)) {
-				t.Errorf("%s holds %q in the clear", filepath.Base(path), s)
-			}
-		}
-		return err
-	})
+	noFileHolds(t, e.dataDir, idA, titleA, idB)
 	for _, s := range []string{idA, titleA, idB} {
 		if strings.Contains(logs.String(), s) {
 			t.Errorf("the log holds %q", s)

@@ -1,11 +1,7 @@
 package server_test
 
 import (
-	"bytes"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -97,18 +93,7 @@ func TestCallReceivesKeepsOnlyDeclaredFieldsSealed(t *testing.T) {
 		return r
 	}
 	// Sealed: no file of the data directory holds a received value as is.
-	filepath.WalkDir(e.dataDir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		for _, s := range []string{slot, code, undeclared} {
-			if bytes.Contains(b, []byte(s)) {
-				t.Errorf("%s holds %q in the clear", filepath.Base(path), s)
-			}
-		}
-		return err
-	})
+	noFileHolds(t, e.dataDir, slot, code, undeclared)
 	r := attack()
 	if !r.Contains([]byte(code)) || !r.Contains([]byte(slot)) {
 		t.Fatal("control: the master-key attacker cannot read the received answers kept within their retention")
