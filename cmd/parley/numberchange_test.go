@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/adapters/whatsapp"
 	"github.com/parleyhq/parley/adapters/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/engine/session"
 	"github.com/parleyhq/parley/engine/vault"
@@ -66,16 +64,8 @@ func TestNumberChangeIsNoErasureRequest(t *testing.T) {
 		}
 	}()
 	body := whatsapptest.NumberChangeWebhook(killPNID, canaryPhone, newPhone, "wamid.MOVE.1", time.Now())
-	req, _ := http.NewRequest(http.MethodPost, p.base+"/webhook/whatsapp", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(killSecret), body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("the number change webhook was answered %d", resp.StatusCode)
+	if st := p.postWebhook(t, body); st != http.StatusOK {
+		t.Fatalf("the number change webhook was answered %d", st)
 	}
 	// The server logs the move once it is committed.
 	deadline := time.Now().Add(30 * time.Second)

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/adapters/whatsapp"
 	"github.com/parleyhq/parley/adapters/whatsapp/whatsapptest"
 )
 
@@ -76,16 +74,8 @@ func TestIntegrationRedirectIsNotFollowed(t *testing.T) {
 	const user = "15550004321"
 	for i, text := range []string{"hi", "YES", "Mia", "mia@example.org", "1"} {
 		body := whatsapptest.TextWebhook(killPNID, user, fmt.Sprintf("wamid.REDIR.%d", i), text, time.Now())
-		req, _ := http.NewRequest(http.MethodPost, p.base+"/webhook/whatsapp", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(killSecret), body))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("webhook %d answered %d", i, resp.StatusCode)
+		if st := p.postWebhook(t, body); st != http.StatusOK {
+			t.Fatalf("webhook %d answered %d", i, st)
 		}
 		// One turn at a time: wait for its reply before the next message.
 		if !g.waitFor(time.Now().Add(30*time.Second), func() bool { return len(g.replies(user)) > i }) {
@@ -137,14 +127,7 @@ func TestGraphRedirectIsNotFollowed(t *testing.T) {
 	defer func() { p.cmd.Process.Kill(); <-p.exited }()
 
 	body := whatsapptest.TextWebhook(killPNID, "15550004322", "wamid.GREDIR.1", "hi", time.Now())
-	req, _ := http.NewRequest(http.MethodPost, p.base+"/webhook/whatsapp", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(killSecret), body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	p.postWebhook(t, body)
 	// A send attempt that followed the redirect reaches the target before
 	// the attempt returns; wait for the attempt to have returned (a retry,
 	// or the reply given up) or for the target to be reached.

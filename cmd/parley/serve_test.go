@@ -170,6 +170,22 @@ func startServe(t *testing.T, flows, data, graphURL string, extraEnv ...string) 
 	}
 }
 
+// postWebhook delivers one webhook body to the server, signed as Meta
+// signs it, and returns the HTTP status.
+func (p *serverProc) postWebhook(t *testing.T, body []byte) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, p.base+"/webhook/whatsapp", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(killSecret), body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func (p *serverProc) output() string {
 	w := p.cmd.Stderr.(*lockedWriter)
 	w.mu.Lock()

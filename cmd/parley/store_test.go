@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/adapters/whatsapp"
 	"github.com/parleyhq/parley/adapters/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/engine/session"
 	"github.com/parleyhq/parley/engine/store/postgres/pgtest"
@@ -116,16 +114,8 @@ func TestServeOnPostgres(t *testing.T) {
 		replies int
 	}{{"hi", 2}, {"YES", 1}, {"Pat Postgres", 1}, {"pat@example.com", 1}, {"2", 1}} {
 		body := whatsapptest.TextWebhook(killPNID, user, fmt.Sprintf("wamid.PG.%d", k), turn.text, time.Now())
-		req, _ := http.NewRequest(http.MethodPost, p.base+"/webhook/whatsapp", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(killSecret), body))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("webhook %d answered %d", k, resp.StatusCode)
+		if st := p.postWebhook(t, body); st != http.StatusOK {
+			t.Fatalf("webhook %d answered %d", k, st)
 		}
 		want += turn.replies
 		if !g.waitFor(deadline, func() bool { return len(g.replies(user)) >= want }) {
