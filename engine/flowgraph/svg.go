@@ -1,4 +1,4 @@
-package main
+package flowgraph
 
 import (
 	"fmt"
@@ -30,7 +30,7 @@ type svgBox struct {
 	layer      int
 }
 
-func (g *flowGraph) layout() (boxes map[string]*svgBox, back map[int]bool, right, width, height float64) {
+func (g *Graph) layout() (boxes map[string]*svgBox, back map[int]bool, right, width, height float64) {
 	index := map[string]int{}
 	for i, n := range g.Nodes {
 		index[n.ID] = i
@@ -139,8 +139,8 @@ func (g *flowGraph) layout() (boxes map[string]*svgBox, back map[int]bool, right
 
 var xmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;")
 
-// writeSVG writes a self-contained SVG: no script, no external reference.
-func (g *flowGraph) writeSVG(w io.Writer) error {
+// WriteSVG writes a self-contained SVG: no script, no external reference.
+func (g *Graph) WriteSVG(w io.Writer) error {
 	boxes, back, right, width, height := g.layout()
 	lane := 0
 	var b strings.Builder
