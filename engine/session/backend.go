@@ -35,6 +35,14 @@ func (s *Store) Sweep(_ context.Context, now time.Time) (expired int, err error)
 	return st.Expired, err
 }
 
+// SweepSubject deletes what of one subject has expired at now (the
+// studio's test user, on its own clock) and returns how many field
+// records went.
+func (s *Store) SweepSubject(_ context.Context, subject string, now time.Time) (expired int, err error) {
+	st, err := s.V.SweepSubject(vault.SubjectID(subject), now)
+	return st.Expired, err
+}
+
 // RecipientRef is a recipient's own pseudonymous reference for subject.
 func (s *Store) RecipientRef(subject, flow, integration string) string {
 	return s.V.RecipientRef(vault.SubjectID(subject), flow, integration)

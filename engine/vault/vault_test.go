@@ -242,3 +242,35 @@ func TestValuesCannotBeSwappedBetweenKeys(t *testing.T) {
 		t.Errorf("LoadSubject after swapping values = %v, want ErrCorrupt", err)
 	}
 }
+
+// TestSweepSubjectTouchesOnlyThatSubject: the studio sweeps its test user
+// at a clock moved forward; a customer whose field is just as expired at
+// that time keeps every version of it until the real sweep reaches it.
+func TestSweepSubjectTouchesOnlyThatSubject(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	v := openDisk(t, dir, c)
+	defer v.Close()
+	studio := v.SubjectID("studio", "s1")
+	customer := v.SubjectID("whatsapp", canaries[2])
+	t0 := c.Now()
+	for _, s := range []SubjectID{studio, customer} {
+		ch := Change{Put: []FieldRecord{{Name: "email", Value: []byte(canaries[1]), Purpose: "booking", CollectedAt: t0, ExpiresAt: t0.Add(30 * day)}}}
+		if err := v.Commit(s, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := v.SweepSubject(studio, t0.Add(31*day))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Expired != 1 {
+		t.Errorf("SweepSubject expired = %d, want 1", st.Expired)
+	}
+	if n := rawVersions(t, v.db, keyF(studio, "email"), true); n != 0 {
+		t.Errorf("after SweepSubject, %d versions of the studio user's expired field remain", n)
+	}
+	if n := rawVersions(t, v.db, keyF(customer, "email"), true); n == 0 {
+		t.Error("SweepSubject dropped another subject's field")
+	}
+}
