@@ -39,6 +39,10 @@ const (
 	ActionRectify        = "subjects.rectify"
 	ActionAuditVerify    = "audit.verify"
 	ActionFlowsReload    = "flows.reload"
+	// ActionStudio is the authoring studio (/studio) reached from a
+	// non-loopback address (parley serve --studio-remote): it edits and
+	// reloads flows, so it takes the role that reloads them.
+	ActionStudio = "studio"
 	// ActionAuth is used for the lockout entry written when a client starts
 	// a cooldown after too many bad tokens.
 	ActionAuth = "auth"
@@ -69,7 +73,7 @@ var grants = map[Role][]string{
 	RoleViewer:   {ActionFlowsList, ActionMetricsSummary},
 	RoleOperator: {ActionFlowsList, ActionMetricsSummary, ActionExport},
 	RoleDPO:      {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionErase, ActionRectify, ActionAuditVerify},
-	RoleAdmin:    {ActionFlowsList, ActionMetricsSummary, ActionFlowsReload},
+	RoleAdmin:    {ActionFlowsList, ActionMetricsSummary, ActionFlowsReload, ActionStudio},
 }
 
 // Can reports whether r may perform action.
@@ -185,6 +189,28 @@ type handler struct {
 // Backend is nil: that is a wiring mistake found at start-up. With zero
 // tokens every request is refused.
 func Register(r fiber.Router, cfg Config) {
+	h := newHandler(cfg)
+	g := r.Group(Prefix)
+	g.Get("/flows", h.guard(ActionFlowsList, h.flows))
+	g.Get("/metrics-summary", h.guard(ActionMetricsSummary, h.metricsSummary))
+	g.Post("/subjects/export", h.guard(ActionExport, h.export))
+	g.Post("/subjects/erase", h.guard(ActionErase, h.erase))
+	g.Post("/subjects/rectify", h.guard(ActionRectify, h.rectify))
+	g.Get("/audit/verify", h.guard(ActionAuditVerify, h.auditVerify))
+	g.Post("/flows/reload", h.guard(ActionFlowsReload, h.reload))
+}
+
+// Guard returns middleware that lets a request through only with a token
+// whose role may perform action: the same lockout, authentication,
+// authorization and audit of refusals as the admin API's own routes (with
+// its own lockout counts). Another adapter mounts it in front of routes the
+// admin roles govern (the studio, for remote authors).
+func Guard(cfg Config, action string) fiber.Handler {
+	h := newHandler(cfg)
+	return h.guard(action, func(rq *request) error { return rq.c.Next() })
+}
+
+func newHandler(cfg Config) *handler {
 	if cfg.Tokens == nil || cfg.Backend == nil {
 		panic("admin.Register: Config.Tokens and Config.Backend are required")
 	}
@@ -216,15 +242,7 @@ func Register(r fiber.Router, cfg Config) {
 	}
 	h.limiter = newFailureLimiter(now, positive(cfg.MaxFailures, 5),
 		positiveDuration(cfg.FailureWindow, time.Minute), positiveDuration(cfg.Cooldown, 5*time.Minute))
-
-	g := r.Group(Prefix)
-	g.Get("/flows", h.guard(ActionFlowsList, h.flows))
-	g.Get("/metrics-summary", h.guard(ActionMetricsSummary, h.metricsSummary))
-	g.Post("/subjects/export", h.guard(ActionExport, h.export))
-	g.Post("/subjects/erase", h.guard(ActionErase, h.erase))
-	g.Post("/subjects/rectify", h.guard(ActionRectify, h.rectify))
-	g.Get("/audit/verify", h.guard(ActionAuditVerify, h.auditVerify))
-	g.Post("/flows/reload", h.guard(ActionFlowsReload, h.reload))
+	return h
 }
 
 func positive(v, def int) int {

@@ -241,6 +241,8 @@ type envOptions struct {
 	store func(*session.Store) server.Backend
 	// canWrite is server.Config.CanWrite.
 	canWrite func() error
+	// studio enables the authoring studio.
+	studio *server.StudioConfig
 }
 
 // fastRetry keeps whatsapp.RetryDelay's decision but waits 1 ms.
@@ -303,7 +305,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	cfg := server.Config{
 		Store: store, Flows: flows, Logger: o.logger, SweepEvery: -1, WebChat: o.webChat, Now: o.now,
-		Workers: o.workers, QueueDepth: o.queue, CanWrite: o.canWrite,
+		Workers: o.workers, QueueDepth: o.queue, CanWrite: o.canWrite, Studio: o.studio,
 		WhatsApp: &server.WhatsAppConfig{
 			AppSecret: testSecret, AccessToken: testToken, VerifyToken: testVerify, PhoneNumberID: testPNID,
 			Flow: waFlow, GraphURL: e.graph.URL, APIVersion: testVersion, MaxAttempts: o.attempts,

@@ -37,6 +37,8 @@ type Config struct {
 	WebChat bool
 	// AdminTokens enables the admin API when not nil.
 	AdminTokens *admin.Tokens
+	// Studio enables the authoring studio at /studio when not nil.
+	Studio *StudioConfig
 	// Caller performs integration calls; nil makes every call step fail
 	// (and follow its on_fail), which is safe but useless in production.
 	Caller runtime.Caller
@@ -171,10 +173,12 @@ func New(cfg Config) (*Server, error) {
 		s.hostOn = true
 	}
 	if cfg.AdminTokens != nil {
-		admin.Register(s.app, admin.Config{
-			Tokens: cfg.AdminTokens, Backend: adminBackend{s}, Metrics: adminBackend{s}, Logger: cfg.Logger, Now: cfg.Now,
-			SubjectRef: func(channel, user string) string { return s.store.Subject(channel, user) },
-		})
+		admin.Register(s.app, s.adminConfig())
+	}
+	if cfg.Studio != nil {
+		if err := s.registerStudio(); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.WebChat {
 		key, err := cfg.Store.WebSessionKey()
@@ -188,6 +192,17 @@ func New(cfg Config) (*Server, error) {
 	}
 	return s, nil
 }
+
+func (s *Server) adminConfig() admin.Config {
+	return admin.Config{
+		Tokens: s.cfg.AdminTokens, Backend: adminBackend{s}, Metrics: adminBackend{s}, Logger: s.cfg.Logger, Now: s.cfg.Now,
+		SubjectRef: func(channel, user string) string { return s.store.Subject(channel, user) },
+	}
+}
+
+// adminGuard admits requests with an admin token whose role may use the
+// studio (the admin API's own check, lockout and audit).
+func (s *Server) adminGuard() fiber.Handler { return admin.Guard(s.adminConfig(), admin.ActionStudio) }
 
 // App returns the Fiber app, for tests (app.Test) and for Serve.
 func (s *Server) App() *fiber.App { return s.app }

@@ -53,6 +53,13 @@ WhatsApp is enabled when these environment variables are set:
                                    (default 24h; older ones are dropped)
 The webhook is /webhook/whatsapp; docs/whatsapp.md walks through the setup.
 
+The authoring studio (/studio: edit a flow with live lint results, chat
+with it as a test user, see its graph, data map and the test user's data,
+move the test user's clock, erase it) is on by default and answers only
+clients on this machine; --studio=false turns it off, --studio-remote
+admits other machines with an admin token of role admin. See
+docs/authoring.md.
+
 The admin API (/admin/v1) is enabled by --admin-tokens FILE or
 PARLEY_ADMIN_TOKENS ("role:token" entries; roles viewer, operator, dpo,
 admin). The master key comes from PARLEY_MASTER_KEY or --key-file. Other
@@ -72,6 +79,8 @@ func runServe(c *cli, args []string) int {
 	vf := addVaultFlags(fs, "data")
 	tokensFile := fs.String("admin-tokens", "", "file of admin API tokens (role:token per line)")
 	webChat := fs.String("web-chat", "auto", "local web chat at /: on, off, or auto (on when --addr is a loopback address)")
+	studioOn := fs.Bool("studio", true, "serve the authoring studio at /studio (to clients on this machine only)")
+	studioRemote := fs.Bool("studio-remote", false, "also serve the studio to other machines, behind an admin token of role admin")
 	workers := fs.Int("workers", 64, "concurrent conversation workers")
 	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long to flush the outbox on shutdown")
 	minFree := fs.Uint64("min-free", defaultMinFreeMiB, "MiB the data directory's disk must keep free; below it webhooks are refused (5xx) and /readyz is unready")
@@ -140,6 +149,14 @@ func runServe(c *cli, args []string) int {
 			return exitFailure
 		}
 	}
+	var studioCfg *server.StudioConfig
+	if *studioOn {
+		studioCfg = &server.StudioConfig{Remote: *studioRemote}
+	}
+	if *studioRemote && (!*studioOn || tokens == nil) {
+		fmt.Fprintln(c.stderr, "parley serve: --studio-remote needs the studio on and admin tokens (--admin-tokens FILE or PARLEY_ADMIN_TOKENS, with an admin: entry)")
+		return exitUsage
+	}
 	wa, err := whatsAppFromEnv(c.getenv)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley serve: %v\n", err)
@@ -170,7 +187,7 @@ func runServe(c *cli, args []string) int {
 	store := session.New(v)
 	caller := &server.HTTPCaller{Getenv: c.getenv, Ref: store.RecipientRef, Client: integrationClient()}
 	srv, err := server.New(server.Config{
-		Store: store, Flows: flows, Logger: log, WhatsApp: wa, WebChat: web, AdminTokens: tokens,
+		Store: store, Flows: flows, Logger: log, WhatsApp: wa, WebChat: web, AdminTokens: tokens, Studio: studioCfg,
 		Caller: caller, Notices: caller, Workers: *workers,
 		CanWrite: diskGuard(*vf.data, *minFree<<20, diskFree, time.Now),
 	})
@@ -201,6 +218,9 @@ func runServe(c *cli, args []string) int {
 	log.Info("parley is serving", "addr", "http://"+ln.Addr().String(), "flows", len(flows.All()), "channels", channels, "admin", tokens != nil)
 	if web {
 		fmt.Fprintf(c.stderr, "Open http://%s in a browser to chat with the flows. Ctrl-C stops.\n", ln.Addr())
+	}
+	if studioCfg != nil {
+		fmt.Fprintf(c.stderr, "The studio is at http://%s/studio (on this machine).\n", ln.Addr())
 	}
 
 	select {

@@ -1,0 +1,318 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/adapters/server"
+	"github.com/parleyhq/parley/engine/vault"
+)
+
+// studioClient talks to the studio API of a server listening on loopback.
+type studioClient struct {
+	t    *testing.T
+	base string
+	host string // Host header to send, when not the listener's
+}
+
+func (c studioClient) call(method, path string, body any, out any) int {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+"/studio/api"+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.host != "" {
+		req.Host = c.host
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.t.Fatalf("%s %s answered %d with %q: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type studioReply struct {
+	Messages []struct {
+		Text    string `json:"text"`
+		Options []struct{ ID, Title string }
+	} `json:"messages"`
+	Step   string `json:"step"`
+	Status string `json:"status"`
+}
+
+type studioHeld struct {
+	Fields []struct {
+		Field, Value, Purpose string
+		ExpiresAt             string `json:"expires_at"`
+	} `json:"fields"`
+	Consents []struct{ Purpose, Decision string } `json:"consents"`
+	Swept    int                                 `json:"swept"`
+	Now      time.Time                           `json:"now"`
+}
+
+func (c studioClient) session() string {
+	c.t.Helper()
+	var s struct{ Session string }
+	if st := c.call("POST", "/session", struct{}{}, &s); st != http.StatusOK || s.Session == "" {
+		c.t.Fatalf("POST /session = %d %+v", st, s)
+	}
+	return s.Session
+}
+
+func (c studioClient) say(session, flow, text, choice string) studioReply {
+	c.t.Helper()
+	var r studioReply
+	if st := c.call("POST", "/chat", map[string]string{"session": session, "flow": flow, "text": text, "choice": choice}, &r); st != http.StatusOK {
+		c.t.Fatalf("chat %q: status %d", text, st)
+	}
+	return r
+}
+
+// book runs flows/booking.yaml as a studio test user with the given name
+// and email and returns the steps waiting after each turn.
+func (c studioClient) book(session, name, email string) []string {
+	c.t.Helper()
+	var steps []string
+	for _, in := range []struct{ text, choice string }{{"", ""}, {"", "yes"}, {name, ""}, {"not-an-email", ""}, {email, ""}, {"2", ""}} {
+		steps = append(steps, c.say(session, "booking", in.text, in.choice).Step)
+	}
+	return steps
+}
+
+// TestStudioClockJumpSweepsOnlyTheTestUser: a studio test user books, its
+// clock jumps past the 30-day retention, and the sweep deletes its fields
+// from the files (an attacker with the data directory and the master key
+// no longer reads them), while a WhatsApp customer who booked at the same
+// time keeps theirs: the jump moved the test user's clock only.
+func TestStudioClockJumpSweepsOnlyTheTestUser(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now().UTC().Truncate(time.Second)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e := newEnv(t, envOptions{now: clock, studio: &server.StudioConfig{}})
+	c := studioClient{t: t, base: e.listen(t)}
+	const (
+		studioName, studioEmail     = "Zelinda-Studio-Canary", "zelinda.canary@studio.example"
+		customerName, customerEmail = "Ottavio-Customer-Canary", "ottavio.canary@customer.example"
+	)
+	e.converse(t, "15550004242", customerName, customerEmail)
+	s := c.session()
+	steps := c.book(s, studioName, studioEmail)
+	if want := []string{"ask_name", "ask_name", "ask_email", "ask_email", "pick_date", ""}; strings.Join(steps, ",") != strings.Join(want, ",") {
+		t.Errorf("steps waiting after each turn = %q, want %q", steps, want)
+	}
+	var h studioHeld
+	if st := c.call("POST", "/held", map[string]string{"session": s}, &h); st != http.StatusOK {
+		t.Fatalf("held: %d", st)
+	}
+	got := map[string]string{}
+	for _, f := range h.Fields {
+		got[f.Field] = f.Value + " until " + f.ExpiresAt
+	}
+	if want := studioEmail + " until " + now.Add(30*24*time.Hour).Format(time.RFC3339); got["email"] != want {
+		t.Errorf("held email = %q, want %q (all: %v)", got["email"], want, got)
+	}
+
+	// One day on: nothing has expired yet.
+	if st := c.call("POST", "/clock", map[string]string{"session": s, "advance": "1d"}, &h); st != http.StatusOK || h.Swept != 0 || len(h.Fields) != 3 {
+		t.Fatalf("after +1d: status %d, swept %d, fields %d; want 200, 0, 3", st, h.Swept, len(h.Fields))
+	}
+	if st := c.call("POST", "/clock", map[string]string{"session": s, "advance": "30d"}, &h); st != http.StatusOK || h.Swept != 3 || len(h.Fields) != 0 {
+		t.Fatalf("after +31d: status %d, swept %d, fields %v; want 200, 3, none", st, h.Swept, h.Fields)
+	}
+	if want := now.Add(31 * 24 * time.Hour); !h.Now.Equal(want) {
+		t.Errorf("test user's clock = %v, want %v", h.Now, want)
+	}
+	e.shutdown(t)
+	if err := e.vault.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := vault.AttackerView(e.dataDir, masterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{studioName, studioEmail} {
+		if r.Contains([]byte(v)) {
+			t.Errorf("after the studio's jump and sweep the attacker still reads the test user's %q", v)
+		}
+	}
+	// Control: the customer's data is not due for 29 more days.
+	if !r.Contains([]byte(customerEmail)) {
+		t.Error("the studio's sweep deleted a customer's email before it was due")
+	}
+}
+
+// TestStudioSaveWritesOnlyCleanFlows: a save with a lint error writes
+// nothing and says where the error is; a clean save replaces the file
+// atomically (no temporary file left) and the served flows reload, so the
+// next conversation says the new text.
+func TestStudioSaveWritesOnlyCleanFlows(t *testing.T) {
+	e := newEnv(t, envOptions{studio: &server.StudioConfig{}})
+	c := studioClient{t: t, base: e.listen(t)}
+	path := filepath.Join(e.flowsDir, "booking.yaml")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const greeting = "Hi! I'm Smile Dental's booking assistant."
+	if !bytes.Contains(orig, []byte(greeting)) || !bytes.Contains(orig, []byte("    save: email")) {
+		t.Fatal("flows/booking.yaml changed: this test edits its greeting and the save: email key")
+	}
+	broken := strings.Replace(string(orig), "    save: email", "    saev: email", 1)
+	wantLine := strings.Count(broken[:strings.Index(broken, "    saev: email")], "\n") + 1
+
+	type checked struct {
+		Saved       bool `json:"saved"`
+		Errors      int  `json:"errors"`
+		Diagnostics []struct {
+			Line, Col     int
+			Rule, Message string
+		} `json:"diagnostics"`
+	}
+	var ck checked
+	if st := c.call("POST", "/save", map[string]string{"file": "booking.yaml", "source": broken}, &ck); st != http.StatusUnprocessableEntity || ck.Saved {
+		t.Fatalf("saving a broken flow: status %d saved %v, want 422 and not saved", st, ck.Saved)
+	}
+	found := false
+	for _, d := range ck.Diagnostics {
+		if d.Line == wantLine && d.Col == 5 && d.Rule == "PARLEY-101" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("diagnostics %+v lack PARLEY-101 at %d:5", ck.Diagnostics, wantLine)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, orig) {
+		t.Fatal("a flow with errors was written")
+	}
+
+	edited := strings.Replace(string(orig), greeting, "Welcome to the edited studio flow.", 1)
+	ck = checked{}
+	if st := c.call("POST", "/save", map[string]string{"file": "booking.yaml", "source": edited}, &ck); st != http.StatusOK || !ck.Saved || ck.Errors != 0 {
+		t.Fatalf("saving a clean flow: status %d %+v, want 200 and saved", st, ck)
+	}
+	if b, _ := os.ReadFile(path); string(b) != edited {
+		t.Error("the clean flow was not written")
+	}
+	entries, _ := os.ReadDir(e.flowsDir)
+	for _, en := range entries {
+		if en.Name() != "booking.yaml" {
+			t.Errorf("the save left %s in the flow directory", en.Name())
+		}
+	}
+	r := c.say(c.session(), "booking", "", "")
+	if len(r.Messages) == 0 || r.Messages[0].Text != "Welcome to the edited studio flow." {
+		t.Errorf("after the save the flow opens with %+v, want the edited greeting", r.Messages)
+	}
+	// A name outside the flow directory is not a file the studio knows.
+	if st := c.call("POST", "/save", map[string]string{"file": "../escape.yaml", "source": edited}, nil); st != http.StatusNotFound {
+		t.Errorf("saving ../escape.yaml: status %d, want 404", st)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(e.flowsDir), "escape.yaml")); err == nil {
+		t.Error("the studio wrote outside the flow directory")
+	}
+}
+
+// TestStudioEraseRemovesTheTestUser: erasing the test user leaves nothing
+// held, as the erasure right does.
+func TestStudioEraseRemovesTheTestUser(t *testing.T) {
+	e := newEnv(t, envOptions{studio: &server.StudioConfig{}})
+	c := studioClient{t: t, base: e.listen(t)}
+	s := c.session()
+	c.book(s, "Erasmo-Canary", "erasmo@studio.example")
+	var h studioHeld
+	c.call("POST", "/held", map[string]string{"session": s}, &h)
+	if len(h.Fields) != 3 || len(h.Consents) != 1 {
+		t.Fatalf("before erasure: %d fields, %d consents; want 3 and 1", len(h.Fields), len(h.Consents))
+	}
+	if st := c.call("POST", "/erase", map[string]string{"session": s}, &h); st != http.StatusOK || len(h.Fields)+len(h.Consents) != 0 {
+		t.Fatalf("erase: status %d, still held %+v", st, h)
+	}
+	e.shutdown(t)
+	if err := e.vault.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := vault.AttackerView(e.dataDir, masterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Contains([]byte("erasmo@studio.example")) {
+		t.Error("after erasure the attacker still reads the test user's email")
+	}
+}
+
+// TestStudioOnlyOnThisMachine: other machines are refused, and so is a
+// loopback connection under a foreign host name (DNS rebinding); with
+// Remote, the API takes an admin token of role admin and nothing less.
+func TestStudioOnlyOnThisMachine(t *testing.T) {
+	e := newEnv(t, envOptions{studio: &server.StudioConfig{}})
+	// app.Test connects from 0.0.0.0: not this machine.
+	if st, body := e.get(t, "/studio/"); st != http.StatusForbidden || !strings.Contains(body, "--studio-remote") {
+		t.Errorf("GET /studio/ from elsewhere = %d %q, want 403 naming --studio-remote", st, body)
+	}
+	if st, _ := e.get(t, "/studio/api/files"); st != http.StatusForbidden {
+		t.Errorf("GET /studio/api/files from elsewhere = %d, want 403", st)
+	}
+	base := e.listen(t)
+	c := studioClient{t: t, base: base}
+	if st := c.call("GET", "/files", nil, nil); st != http.StatusOK {
+		t.Errorf("GET /studio/api/files on loopback = %d, want 200", st)
+	}
+	c.host = "studio.attacker.example"
+	if st := c.call("GET", "/files", nil, nil); st != http.StatusForbidden {
+		t.Errorf("GET /studio/api/files on loopback with Host %s = %d, want 403", c.host, st)
+	}
+	c.host = ""
+	// A form post from another site cannot be JSON without a preflight.
+	resp, err := http.Post(base+"/studio/api/save", "text/plain", strings.NewReader(`{"file":"booking.yaml","source":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("text/plain save = %d, want 415", resp.StatusCode)
+	}
+
+	remote := newEnv(t, envOptions{studio: &server.StudioConfig{Remote: true}, tokens: "admin:studio-admin-token,dpo:studio-dpo-token"})
+	for _, tc := range []struct {
+		token string
+		want  int
+	}{{"", http.StatusUnauthorized}, {"wrong-token", http.StatusUnauthorized}, {"studio-dpo-token", http.StatusForbidden}, {"studio-admin-token", http.StatusOK}} {
+		req := httptest.NewRequest(http.MethodGet, "/studio/api/files", nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		if st := remote.do(t, req); st != tc.want {
+			t.Errorf("remote GET /studio/api/files with token %q = %d, want %d", tc.token, st, tc.want)
+		}
+	}
+	if st, _ := remote.get(t, "/studio/"); st != http.StatusOK {
+		t.Errorf("remote GET /studio/ (the page, no data) = %d, want 200", st)
+	}
+}
