@@ -73,8 +73,8 @@ type studioHeld struct {
 		ExpiresAt             string `json:"expires_at"`
 	} `json:"fields"`
 	Consents []struct{ Purpose, Decision string } `json:"consents"`
-	Swept    int                                 `json:"swept"`
-	Now      time.Time                           `json:"now"`
+	Swept    int                                  `json:"swept"`
+	Now      time.Time                            `json:"now"`
 }
 
 func (c studioClient) session() string {
