@@ -14,7 +14,7 @@
       sev_error: 'error', sev_warning: 'warning', sev_info: 'info',
       saved: 'Saved; the flows reloaded.', notSaved: 'Not saved: fix the errors first.',
       currentStep: 'Current step: {step}', noStep: 'No step is waiting.', ended: 'The conversation has ended.',
-      noGraph: 'The graph appears when the flow has no errors.',
+      noGraph: 'The flow has errors: the graph shows its last version without errors.',
       endOfConversation: 'end of the conversation', studioTime: "Test user's time: {t} ({d} ahead of now)",
       swept: 'Moved forward. The sweep deleted {n} expired field(s).', erased: 'The test user was erased. The next message starts a new one.',
       newConversation: 'New test user; conversation with {flow}.', consent: 'Consent for {p}: {d}',
@@ -33,7 +33,7 @@
       sev_error: 'errore', sev_warning: 'avviso', sev_info: 'info',
       saved: 'Salvato; i flussi sono stati ricaricati.', notSaved: 'Non salvato: correggi prima gli errori.',
       currentStep: 'Passo attuale: {step}', noStep: 'Nessun passo in attesa.', ended: 'La conversazione è finita.',
-      noGraph: 'Il grafo compare quando il flusso non ha errori.',
+      noGraph: "Il flusso ha errori: il grafo mostra la sua ultima versione senza errori.",
       endOfConversation: 'fine della conversazione', studioTime: "Ora dell'utente di prova: {t} ({d} avanti rispetto a ora)",
       swept: 'Orologio spostato. La pulizia ha cancellato {n} campi scaduti.', erased: "L'utente di prova è stato cancellato. Il prossimo messaggio ne inizia uno nuovo.",
       newConversation: 'Nuovo utente di prova; conversazione con {flow}.', consent: 'Consenso per {p}: {d}',
@@ -125,7 +125,8 @@
       li.className = d.severity;
       li.dataset.line = String(d.line);
       li.dataset.rule = d.rule;
-      li.textContent = t('lineCol', { line: d.line, col: d.col }) + ': ' + t('sev_' + d.severity) + ': ' + d.message + ' [' + d.rule + ']';
+      li.textContent = t('lineCol', { line: d.line, col: d.col }) + ': ' + t('sev_' + d.severity) + ': ' + d.message + ' [' + d.rule + ']' +
+        (d.suggest ? ' — ' + d.suggest : '');
       if (d.detail) li.title = d.detail;
       li.addEventListener('click', () => goToLine(d.line, d.col));
       ul.appendChild(li);
@@ -133,15 +134,13 @@
     renderGutter(diags);
   }
 
+  // The graph is drawn from the last text without errors; while the text
+  // has errors that graph stays, with a note.
   function renderGraph(svgText) {
     const box = $('graph');
+    $('graph-note').textContent = svgText ? '' : t('noGraph');
+    if (!svgText) return;
     box.textContent = '';
-    if (!svgText) {
-      const p = document.createElement('p');
-      p.textContent = t('noGraph');
-      box.appendChild(p);
-      return;
-    }
     const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
     box.appendChild(document.importNode(doc.documentElement, true));
     renderStep();
@@ -302,6 +301,7 @@
     state.status = '';
     $('transcript').textContent = '';
     $('sweep-result').textContent = '';
+    $('erase-result').textContent = '';
     addLine('system', t('newConversation', { flow: state.flow }));
     renderStep();
     if (open) {
@@ -317,6 +317,7 @@
     const { data } = await api('GET', '/file?name=' + encodeURIComponent(name));
     state.file = name;
     $('source').value = data.source;
+    $('graph').textContent = '';
     $('save-result').textContent = '';
     renderChecked(data);
   }
