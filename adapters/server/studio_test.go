@@ -240,9 +240,12 @@ func TestStudioSaveWritesOnlyCleanFlows(t *testing.T) {
 }
 
 // TestStudioEraseRemovesTheTestUser: erasing the test user leaves nothing
-// held, as the erasure right does.
+// held, as the erasure right does, and the erasure is dated at the real
+// time even after the test user's clock moved a year on (the ledger dates
+// every later erasure no earlier than the last one).
 func TestStudioEraseRemovesTheTestUser(t *testing.T) {
-	e := newEnv(t, envOptions{studio: &server.StudioConfig{}})
+	real := time.Now().UTC().Truncate(time.Second)
+	e := newEnv(t, envOptions{now: func() time.Time { return real }, studio: &server.StudioConfig{}, tokens: "dpo:studio-dpo-token"})
 	c := studioClient{t: t, base: e.listen(t)}
 	s := c.session()
 	c.book(s, "Erasmo-Canary", "erasmo@studio.example")
@@ -251,8 +254,28 @@ func TestStudioEraseRemovesTheTestUser(t *testing.T) {
 	if len(h.Fields) != 3 || len(h.Consents) != 1 {
 		t.Fatalf("before erasure: %d fields, %d consents; want 3 and 1", len(h.Fields), len(h.Consents))
 	}
+	if st := c.call("POST", "/clock", map[string]string{"session": s, "advance": "365d"}, &h); st != http.StatusOK {
+		t.Fatalf("clock: %d", st)
+	}
 	if st := c.call("POST", "/erase", map[string]string{"session": s}, &h); st != http.StatusOK || len(h.Fields)+len(h.Consents) != 0 {
 		t.Fatalf("erase: status %d, still held %+v", st, h)
+	}
+	// A customer erased afterwards through the admin API gets today's date.
+	e.converse(t, "15550004343", "Cliente", "cliente@customer.example")
+	req := httptest.NewRequest(http.MethodPost, "/admin/v1/subjects/erase", strings.NewReader(`{"channel":"whatsapp","user":"15550004343"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer studio-dpo-token")
+	resp, err := e.srv.App().Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var receipt struct {
+		ErasedAt time.Time `json:"erased_at"`
+	}
+	json.NewDecoder(resp.Body).Decode(&receipt)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !receipt.ErasedAt.Equal(real) {
+		t.Errorf("customer erasure after the studio's: status %d, dated %v, want %v", resp.StatusCode, receipt.ErasedAt, real)
 	}
 	e.shutdown(t)
 	if err := e.vault.Close(); err != nil {

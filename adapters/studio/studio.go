@@ -73,7 +73,7 @@ type TestUsers interface {
 	// Sweep deletes, for user only, what has expired at now; it returns
 	// how many fields went.
 	Sweep(ctx context.Context, user string, now time.Time) (int, error)
-	// Erase erases user as the erasure right does.
+	// Erase erases user as the erasure right does; now is the real time.
 	Erase(ctx context.Context, user string, now time.Time) error
 }
 
@@ -570,9 +570,12 @@ func parseAdvance(s string) (time.Duration, error) {
 	return total, nil
 }
 
+// erase erases the test user at the real time, not the test user's: the
+// erasure ledger dates every erasure, and an erasure dated in the future
+// would date every later real one after it.
 func (h *handler) erase(c *fiber.Ctx) error {
 	return h.withUser(c, func(rq sessionRequest, now time.Time, u *testUser) error {
-		if err := h.cfg.Users.Erase(c.UserContext(), rq.Session, now); err != nil {
+		if err := h.cfg.Users.Erase(c.UserContext(), rq.Session, h.cfg.Now()); err != nil {
 			h.log.Error("studio erasure failed", "err", err)
 			return h.fail(c, fiber.StatusInternalServerError, "the erasure failed; see the server log")
 		}
