@@ -35,8 +35,11 @@ const browserPath = "/usr/bin/chromium"
 // PARLEY_BROWSER_SCREENSHOT=/some/file.png to keep a PNG of what the viewport
 // shows at the end.
 func TestWebChatInBrowser(t *testing.T) {
-	ctx, consoleProblems := startBrowser(t, 900, 1100)
+	requireBrowser(t)
+	// The server first: cleanups run last-in first-out, so the browser
+	// closes its connections before the server shuts down.
 	base := startWebChatServer(t)
+	ctx, consoleProblems := startBrowser(t, 900, 1100)
 
 	const (
 		// botCount counts the bot's bubbles; the typing indicator is one
@@ -44,30 +47,8 @@ func TestWebChatInBrowser(t *testing.T) {
 		botCount = `document.querySelectorAll('#transcript li.msg.bot:not(#typing)').length`
 		settled  = `!document.getElementById('typing')`
 	)
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v\ntranscript:\n%s", what, err, transcript(ctx))
-		}
-	}
-	// reply performs act and waits until the bot has answered it.
-	reply := func(what string, act ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		before, err := chromedp.Run(ctx, chromedp.Evaluate[int](botCount))
-		if err != nil {
-			t.Fatalf("%s: counting messages: %v", what, err)
-		}
-		step(what, act...)
-		step(what+": waiting for the reply",
-			chromedp.Poll[chromedp.Void](botCount+` > `+strconv.Itoa(before)+` && `+settled, chromedp.WithPollingTimeout(10*time.Second)))
-	}
-	say := func(text string) {
-		t.Helper()
-		reply("sending "+text,
-			chromedp.WaitEnabled(chromedp.CSS("#send")),
-			chromedp.SendKeys(chromedp.CSS("#text"), text),
-			chromedp.Click(chromedp.CSS("#send")))
-	}
+	page := chatPage{t: t, ctx: ctx, botCount: botCount, settled: settled}
+	step, reply, say := page.step, page.reply, page.say
 	// Only the latest question's buttons are enabled; answered ones are not.
 	const liveOption = `#transcript .options button:not([disabled])`
 
@@ -158,11 +139,47 @@ func TestWebChatInBrowser(t *testing.T) {
 	}
 }
 
-// startBrowser starts headless Chromium for the test (skipping without it
-// unless PARLEY_BROWSER_TESTS=required) and listens to its console from
-// before the first page loads. consoleProblems stops listening and returns
-// the script errors, exceptions and CSP reports seen.
-func startBrowser(t *testing.T, width, height int) (ctx context.Context, consoleProblems func() []string) {
+// chatPage drives a page with a #transcript, a #text box and a #send
+// button. botCount is a script counting the bot's messages; settled is
+// true when no turn is in flight.
+type chatPage struct {
+	t                 *testing.T
+	ctx               context.Context
+	botCount, settled string
+}
+
+// step runs actions, failing the test with the transcript when one fails.
+func (p chatPage) step(what string, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, actions...); err != nil {
+		p.t.Fatalf("%s: %v\ntranscript:\n%s", what, err, transcript(p.ctx))
+	}
+}
+
+// reply performs act and waits until the bot has answered it.
+func (p chatPage) reply(what string, act ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	before, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](p.botCount))
+	if err != nil {
+		p.t.Fatalf("%s: counting messages: %v", what, err)
+	}
+	p.step(what, act...)
+	p.step(what+": waiting for the reply",
+		chromedp.Poll[chromedp.Void](p.botCount+` > `+strconv.Itoa(before)+` && `+p.settled, chromedp.WithPollingTimeout(10*time.Second)))
+}
+
+// say types text, sends it and waits for the answer.
+func (p chatPage) say(text string) {
+	p.t.Helper()
+	p.reply("sending "+text,
+		chromedp.WaitEnabled(chromedp.CSS("#send")),
+		chromedp.SendKeys(chromedp.CSS("#text"), text),
+		chromedp.Click(chromedp.CSS("#send")))
+}
+
+// requireBrowser skips the test when Chromium is not installed, unless
+// PARLEY_BROWSER_TESTS=required, which makes that a failure.
+func requireBrowser(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(browserPath); err != nil {
 		if os.Getenv("PARLEY_BROWSER_TESTS") == "required" {
@@ -170,6 +187,15 @@ func startBrowser(t *testing.T, width, height int) (ctx context.Context, console
 		}
 		t.Skipf("no Chromium at %s (apt-get install chromium, or run .ci/run); set PARLEY_BROWSER_TESTS=required to fail instead of skipping", browserPath)
 	}
+}
+
+// startBrowser starts headless Chromium for the test (skipping without it
+// unless PARLEY_BROWSER_TESTS=required) and listens to its console from
+// before the first page loads. consoleProblems stops listening and returns
+// the script errors, exceptions and CSP reports seen.
+func startBrowser(t *testing.T, width, height int) (ctx context.Context, consoleProblems func() []string) {
+	t.Helper()
+	requireBrowser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	var browserOut lockedBuffer

@@ -231,7 +231,7 @@ func (u studioUsers) Chat(ctx context.Context, user, flowID string, in studio.In
 	if err != nil {
 		return studio.Reply{}, err
 	}
-	r := studio.Reply{Status: statusWord(st.Status)}
+	r := studio.Reply{Status: session.StatusName(st.Status)}
 	if st.Status == runtime.StatusWaiting || st.Status == runtime.StatusHandedOff {
 		r.Step = st.Step
 	}
@@ -243,18 +243,6 @@ func (u studioUsers) Chat(ctx context.Context, user, flowID string, in studio.In
 		r.Messages = append(r.Messages, sm)
 	}
 	return r, nil
-}
-
-func statusWord(s runtime.Status) string {
-	switch s {
-	case runtime.StatusWaiting:
-		return "waiting"
-	case runtime.StatusEnded:
-		return "ended"
-	case runtime.StatusHandedOff:
-		return "handed_off"
-	}
-	return "new"
 }
 
 func (u studioUsers) Held(ctx context.Context, user string, now time.Time) (studio.Held, error) {

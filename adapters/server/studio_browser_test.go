@@ -29,19 +29,14 @@ import (
 //
 //	PARLEY_STUDIO_SCREENSHOTS=$PWD/docs/img go test ./adapters/server -run TestStudioInBrowser
 func TestStudioInBrowser(t *testing.T) {
-	ctx, consoleProblems := startBrowser(t, 1500, 1000)
+	requireBrowser(t)
 	base, flowsDir := startStudioServer(t)
+	ctx, consoleProblems := startBrowser(t, 1500, 1000)
 	shots := os.Getenv("PARLEY_STUDIO_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()
 	}
 
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v\ntranscript:\n%s", what, err, transcript(ctx))
-		}
-	}
 	eval := func(js string) string {
 		t.Helper()
 		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
@@ -65,23 +60,8 @@ func TestStudioInBrowser(t *testing.T) {
 		idle     = `!document.getElementById('send').disabled`
 		current  = `(document.querySelector('#graph g.current') || {}).id || ''`
 	)
-	reply := func(what string, act ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		before, err := chromedp.Run(ctx, chromedp.Evaluate[int](botCount))
-		if err != nil {
-			t.Fatalf("%s: counting messages: %v", what, err)
-		}
-		step(what, act...)
-		step(what+": waiting for the reply",
-			chromedp.Poll[chromedp.Void](botCount+` > `+strconv.Itoa(before)+` && `+idle, chromedp.WithPollingTimeout(10*time.Second)))
-	}
-	say := func(text string) {
-		t.Helper()
-		reply("sending "+text,
-			chromedp.WaitEnabled(chromedp.CSS("#send")),
-			chromedp.SendKeys(chromedp.CSS("#text"), text),
-			chromedp.Click(chromedp.CSS("#send")))
-	}
+	page := chatPage{t: t, ctx: ctx, botCount: botCount, settled: idle}
+	step, reply, say := page.step, page.reply, page.say
 	const liveOption = `#transcript .options button:not([disabled])`
 
 	// Scene 1: open the studio on booking.yaml and chat with it.

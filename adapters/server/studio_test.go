@@ -149,14 +149,7 @@ func TestStudioClockJumpSweepsOnlyTheTestUser(t *testing.T) {
 	if want := now.Add(31 * 24 * time.Hour); !h.Now.Equal(want) {
 		t.Errorf("test user's clock = %v, want %v", h.Now, want)
 	}
-	e.shutdown(t)
-	if err := e.vault.Close(); err != nil {
-		t.Fatal(err)
-	}
-	r, err := vault.AttackerView(e.dataDir, masterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := attackAfterStop(t, e)
 	for _, v := range []string{studioName, studioEmail} {
 		if r.Contains([]byte(v)) {
 			t.Errorf("after the studio's jump and sweep the attacker still reads the test user's %q", v)
@@ -277,14 +270,7 @@ func TestStudioEraseRemovesTheTestUser(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !receipt.ErasedAt.Equal(real) {
 		t.Errorf("customer erasure after the studio's: status %d, dated %v, want %v", resp.StatusCode, receipt.ErasedAt, real)
 	}
-	e.shutdown(t)
-	if err := e.vault.Close(); err != nil {
-		t.Fatal(err)
-	}
-	r, err := vault.AttackerView(e.dataDir, masterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := attackAfterStop(t, e)
 	if r.Contains([]byte("erasmo@studio.example")) {
 		t.Error("after erasure the attacker still reads the test user's email")
 	}
@@ -338,4 +324,19 @@ func TestStudioOnlyOnThisMachine(t *testing.T) {
 	if st, _ := remote.get(t, "/studio/"); st != http.StatusOK {
 		t.Errorf("remote GET /studio/ (the page, no data) = %d, want 200", st)
 	}
+}
+
+// attackAfterStop stops the server, closes the vault and reads its data
+// directory as an attacker holding the master key.
+func attackAfterStop(t *testing.T, e *env) *vault.Recovered {
+	t.Helper()
+	e.shutdown(t)
+	if err := e.vault.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := vault.AttackerView(e.dataDir, masterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

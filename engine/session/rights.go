@@ -85,7 +85,9 @@ type ExportedState struct {
 	Language    string `json:"language,omitempty"`
 }
 
-func statusName(s runtime.Status) string {
+// StatusName is the word for a conversation status in exports and the
+// studio: new, waiting, ended or handed_off.
+func StatusName(s runtime.Status) string {
 	switch s {
 	case runtime.StatusWaiting:
 		return "waiting"
@@ -117,7 +119,7 @@ func ExportSubject(v *vault.Vault, s vault.SubjectID, now time.Time) (*Export, e
 	}
 	if ex.State != nil {
 		if ps, err := decodeState(ex.State); err == nil && ps.Flow != "" {
-			out.Conversation = &ExportedState{Flow: ps.Flow, FlowVersion: ps.Version, Status: statusName(ps.Status), Language: ps.Lang}
+			out.Conversation = &ExportedState{Flow: ps.Flow, FlowVersion: ps.Version, Status: StatusName(ps.Status), Language: ps.Lang}
 			if ps.Status == runtime.StatusWaiting || ps.Status == runtime.StatusHandedOff {
 				// An ended conversation keeps the id of its last question
 				// internally; it is not where the conversation is.
