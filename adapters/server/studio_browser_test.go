@@ -20,8 +20,9 @@ import (
 // replies, the highlighted step, the data map and what the vault holds;
 // breaks the YAML and sees the error at its line; jumps the test user's
 // clock past the retention and sees the fields swept; erases the test
-// user; switches to Italian. The page must make no request to another
-// origin and log no error.
+// user; switches to Italian; picks other flows and sees their data maps
+// (a special category, a recipient). The page must make no request to
+// another origin and log no error.
 //
 // It saves a screenshot per scene into $PARLEY_STUDIO_SCREENSHOTS (a
 // temporary directory when unset); docs/authoring.md uses the ones in
@@ -212,6 +213,31 @@ func TestStudioInBrowser(t *testing.T) {
 		t.Errorf("the new test user holds %s fields, want 0", n)
 	}
 	screenshot("studio-italian.png")
+
+	// Scene 6: picking another flow opens it, with its data map, and starts
+	// a new test user on it.
+	pick := func(file, ready string) {
+		t.Helper()
+		step("picking "+file, chromedp.Evaluate[chromedp.Void](`(() => {
+			const sel = document.getElementById('file');
+			sel.value = '`+file+`';
+			sel.dispatchEvent(new Event('change', {bubbles: true}));
+		})()`), chromedp.Poll[chromedp.Void](ready+` && `+botCount+` > 0 && `+idle, chromedp.WithPollingTimeout(10*time.Second)))
+	}
+	pick("dental.yaml", `document.querySelector('#datamap tr[data-field="pain"]')`)
+	if got := eval(`document.querySelector('#datamap tr[data-field="pain"]').innerText`); !strings.Contains(got, "triage") || !strings.Contains(got, "health") {
+		t.Errorf("dental's data map row of pain = %q, want its purpose and special category", got)
+	}
+	if got := eval(`document.querySelector('#transcript li.system').textContent`); !strings.Contains(got, "dental") {
+		t.Errorf("after picking dental.yaml the transcript opens with %q", got)
+	}
+	pick("jobs.yaml", `document.querySelector('#recipients li[data-recipient="recruiting"]')`)
+	if got := eval(`document.querySelector('#recipients li[data-recipient="recruiting"]').textContent`); !strings.Contains(got, "hr.rossi.example") || !strings.Contains(got, "cv") {
+		t.Errorf("jobs' recipient line = %q, want the host and the fields sent", got)
+	}
+	if got := eval(`document.querySelector('#datamap tr[data-field="cv"]').innerText`); !strings.Contains(got, "recruiting") {
+		t.Errorf("jobs' data map row of cv = %q, want its recipient", got)
+	}
 
 	// Nothing left the machine: every resource came from the server.
 	if others := eval(`performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith(` + strconv.Quote(base+"/") + `)).join(' ')`); others != "" {
