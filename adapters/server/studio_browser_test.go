@@ -18,7 +18,8 @@ import (
 // the real server (every shipped flow copied to a temporary directory, an
 // on-disk vault): it chats through flows/booking.yaml and checks the
 // replies, the highlighted step, the data map and what the vault holds;
-// breaks the YAML and sees the error at its line; jumps the test user's
+// breaks the YAML and sees the error at its line; fixes it, edits the
+// greeting and saves (the next conversation greets with it); jumps the test user's
 // clock past the retention and sees the fields swept; erases the test
 // user; switches to Italian; picks other flows and sees their data maps
 // (a special category, a recipient). The page must make no request to
@@ -149,10 +150,19 @@ func TestStudioInBrowser(t *testing.T) {
 		t.Errorf("graph note with errors = %q", got)
 	}
 	screenshot("studio-lint.png")
-	step("fixing the YAML", setSource(string(orig)),
+	// Fix it, change the greeting, and save: the file is written and the
+	// next conversation greets with the new text.
+	const greeting, edited = "Hi! I'm Smile Dental's booking assistant.", "Hi! I'm Smile Dental's booking assistant, edited in the studio."
+	fixed := strings.Replace(string(orig), greeting, edited, 1)
+	step("fixing the YAML", setSource(fixed),
 		chromedp.Poll[chromedp.Void](`document.querySelector('#diagnostics li.ok') && !document.getElementById('save').disabled`, chromedp.WithPollingTimeout(10*time.Second)))
 	if b, _ := os.ReadFile(filepath.Join(flowsDir, "booking.yaml")); string(b) != string(orig) {
 		t.Error("editing without saving changed the file")
+	}
+	step("saving", chromedp.Click(chromedp.CSS("#save")),
+		chromedp.Poll[chromedp.Void](`document.getElementById('save-result').textContent.startsWith('Saved')`, chromedp.WithPollingTimeout(10*time.Second)))
+	if b, _ := os.ReadFile(filepath.Join(flowsDir, "booking.yaml")); string(b) != fixed {
+		t.Error("Save did not write the edited flow")
 	}
 
 	// Scene 3: jump the test user's clock: 29 days keep the fields, two
@@ -194,7 +204,9 @@ func TestStudioInBrowser(t *testing.T) {
 		sel.value = 'it';
 		sel.dispatchEvent(new Event('change', {bubbles: true}));
 	})()`))
-	for sel, want := range map[string]string{"h1": "Studio di Parley", "#jump": "Vai avanti", "#erase": "Cancella utente di prova", "#save": "Salva"} {
+	for sel, want := range map[string]string{"h1": "Studio di Parley", "#jump": "Vai avanti", "#erase": "Cancella utente di prova", "#save": "Salva",
+		// A result shown before the switch is said again in Italian.
+		"#save-result": "Salvato; i flussi sono stati ricaricati."} {
 		if got := eval(`document.querySelector('` + sel + `').textContent`); got != want {
 			t.Errorf("%s in Italian = %q, want %q", sel, got, want)
 		}
@@ -208,6 +220,9 @@ func TestStudioInBrowser(t *testing.T) {
 			chromedp.WithPollingTimeout(10*time.Second)))
 	if got := eval(current); got != "s_ask_name" {
 		t.Errorf("highlighted step of the new test user = %q, want s_ask_name", got)
+	}
+	if got := transcript(ctx); !strings.Contains(got, edited) {
+		t.Errorf("the new conversation does not greet with the saved text; transcript:\n%s", got)
 	}
 	if n := eval(`String(document.querySelectorAll('#held tbody tr').length)`); n != "0" {
 		t.Errorf("the new test user holds %s fields, want 0", n)

@@ -64,6 +64,16 @@
     return { status: res.status, data };
   }
 
+  // result shows a translated message in a result line; it is written
+  // again in the new language when the language changes.
+  function result(id, key, vars, ok) {
+    const el = $(id);
+    el.dataset.msg = key;
+    el.dataset.vars = JSON.stringify(vars || {});
+    el.textContent = t(key, vars);
+    el.className = ok ? 'ok-text' : 'bad-text';
+  }
+
   function setStatus(msg, bad) {
     $('status').textContent = msg || '';
     $('status').className = bad ? 'bad-text' : '';
@@ -74,6 +84,9 @@
     document.title = t('title');
     for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
     for (const el of document.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+    for (const el of document.querySelectorAll('[data-msg]')) {
+      if (el.textContent) el.textContent = t(el.dataset.msg, JSON.parse(el.dataset.vars || '{}'));
+    }
     if (state.data) renderChecked(state.data);
     renderStep();
   }
@@ -338,20 +351,16 @@
   }
 
   async function save() {
-    const r = $('save-result');
     try {
       const { status, data } = await api('POST', '/save', { file: state.file, source: $('source').value });
       renderChecked(data);
       if (status === 422 || !data.saved) {
-        r.textContent = t('notSaved');
-        r.className = 'bad-text';
+        result('save-result', 'notSaved', {}, false);
         return;
       }
-      r.textContent = t('saved');
-      r.className = 'ok-text';
+      result('save-result', 'saved', {}, true);
     } catch (e) {
-      r.textContent = t('failed', { e: e.message });
-      r.className = 'bad-text';
+      result('save-result', 'failed', { e: e.message }, false);
     }
   }
 
@@ -359,11 +368,9 @@
     try {
       const { data } = await api('POST', '/clock', { session: state.session, advance: $('advance').value });
       renderHeld(data);
-      $('sweep-result').textContent = t('swept', { n: data.swept });
-      $('sweep-result').className = 'ok-text';
+      result('sweep-result', 'swept', { n: data.swept }, true);
     } catch (e) {
-      $('sweep-result').textContent = t('failed', { e: e.message });
-      $('sweep-result').className = 'bad-text';
+      result('sweep-result', 'failed', { e: e.message }, false);
     }
   }
 
@@ -371,15 +378,13 @@
     try {
       const { data } = await api('POST', '/erase', { session: state.session });
       renderHeld(data);
-      $('erase-result').textContent = t('erased');
-      $('erase-result').className = 'ok-text';
+      result('erase-result', 'erased', {}, true);
       state.session = '';
       state.step = '';
       state.status = '';
       renderStep();
     } catch (e) {
-      $('erase-result').textContent = t('failed', { e: e.message });
-      $('erase-result').className = 'bad-text';
+      result('erase-result', 'failed', { e: e.message }, false);
     }
   }
 
