@@ -18,6 +18,10 @@
 //	GET  /admin/v1/audit/verify      dpo
 //	POST /admin/v1/flows/reload      admin
 //
+// Guard puts the same check in front of another adapter's routes: the
+// studio's API (/studio/api/…) from other machines takes ActionStudio,
+// which only admin has.
+//
 // Reload belongs to a separate admin role rather than to dpo: changing what
 // the bot collects and answering data-subject requests are different duties.
 //

@@ -44,14 +44,14 @@ func TestServeStudio(t *testing.T) {
 	}
 
 	p := startServe(t, flows, t.TempDir(), "http://127.0.0.1:1")
-	resp, err := http.Get(p.base + "/studio/")
+	resp, err := http.Get(p.base + "/studio") // as serve prints it
 	if err != nil {
 		t.Fatal(err)
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(page, []byte("Parley studio")) {
-		t.Errorf("GET /studio/ = %d, want the studio page", resp.StatusCode)
+		t.Errorf("GET /studio = %d, want the studio page", resp.StatusCode)
 	}
 	var s struct{ Session string }
 	if st := post(p, "/session", struct{}{}, &s); st != http.StatusOK {
