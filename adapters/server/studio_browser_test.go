@@ -179,8 +179,12 @@ func TestStudioInBrowser(t *testing.T) {
 		t.Errorf("held rows 29 days on = %s, want 3", n)
 	}
 	jump("2d", "3")
-	if n := eval(`String(document.querySelectorAll('#held tbody tr').length)`); n != "0" {
+	if n := eval(`String(document.querySelectorAll('#held tbody tr:not(.expired)').length)`); n != "0" {
 		t.Errorf("held rows after the jump = %s, want 0", n)
+	}
+	// The swept fields stay on screen, struck out, until the next change.
+	if got := eval(`[...document.querySelectorAll('#held tbody tr.expired')].map(r => r.dataset.field).sort().join(',')`); got != "date,email,name" {
+		t.Errorf("fields shown as expired = %q, want date,email,name", got)
 	}
 	if got := eval(`document.getElementById('clock-now').textContent`); !strings.Contains(got, "31d ahead") {
 		t.Errorf("clock line = %q, want 31d ahead", got)

@@ -42,7 +42,7 @@
     },
   };
   const $ = (id) => document.getElementById(id);
-  const state = { lang: 'en', file: '', flow: '', session: '', step: '', status: '', lintSeq: 0, errors: 0, token: '', data: null };
+  const state = { held: [], lang: 'en', file: '', flow: '', session: '', step: '', status: '', lintSeq: 0, errors: 0, token: '', data: null };
   const t = (key, vars) => {
     let s = (T[state.lang] && T[state.lang][key]) || T.en[key] || key;
     for (const [k, v] of Object.entries(vars || {})) s = s.replaceAll('{' + k + '}', String(v));
@@ -223,16 +223,23 @@
     return d.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
   }
 
-  function renderHeld(h) {
+  // renderHeld shows what the vault holds; gone, when given, are fields
+  // held before a clock jump and deleted by its sweep, shown struck out.
+  function renderHeld(h, gone) {
     const tb = $('held').querySelector('tbody');
     tb.textContent = '';
-    for (const f of h.fields) {
+    const row = (f, expired) => {
       const tr = document.createElement('tr');
       tr.dataset.field = f.field;
+      if (expired) tr.className = 'expired';
       cell(tr, f.field); cell(tr, f.value); cell(tr, f.purpose + ' (' + f.basis + ')');
-      cell(tr, f.expires_at ? fmtTime(f.expires_at) : t('endOfConversation'));
+      const when = f.expires_at ? fmtTime(f.expires_at) : t('endOfConversation');
+      cell(tr, expired ? when + ' — ' + t('expired') : when);
       tb.appendChild(tr);
-    }
+    };
+    for (const f of h.fields) row(f, false);
+    for (const f of gone || []) row(f, true);
+    state.held = h.fields;
     $('held-empty').hidden = h.fields.length > 0;
     const ul = $('consents');
     ul.textContent = '';
@@ -366,8 +373,10 @@
 
   async function jump() {
     try {
+      const before = state.held || [];
       const { data } = await api('POST', '/clock', { session: state.session, advance: $('advance').value });
-      renderHeld(data);
+      const still = new Set(data.fields.map((f) => f.field));
+      renderHeld(data, before.filter((f) => !still.has(f.field)));
       result('sweep-result', 'swept', { n: data.swept }, true);
     } catch (e) {
       result('sweep-result', 'failed', { e: e.message }, false);
