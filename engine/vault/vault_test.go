@@ -274,3 +274,44 @@ func TestSweepSubjectTouchesOnlyThatSubject(t *testing.T) {
 		t.Error("SweepSubject dropped another subject's field")
 	}
 }
+
+// TestSweepSubjectOnEveryBackend: on each backend (it runs again on
+// PostgreSQL in TestOnPostgres), SweepSubject drops the records of that
+// subject's expired field and leaves another subject's equally expired
+// field in the store.
+func TestSweepSubjectOnEveryBackend(t *testing.T) {
+	c := newClock()
+	v := openMem(t, c)
+	studio := v.SubjectID("studio", "s1")
+	customer := v.SubjectID("whatsapp", canaries[2])
+	t0 := c.Now()
+	for _, s := range []SubjectID{studio, customer} {
+		ch := Change{Put: []FieldRecord{{Name: "email", Value: []byte(canaries[1]), Purpose: "booking", CollectedAt: t0, ExpiresAt: t0.Add(30 * day)}}}
+		if err := v.Commit(s, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	records := func(s SubjectID) int {
+		n := 0
+		err := v.view(func(txn kvReader) error {
+			return txn.Scan(prefixF(s), false, func([]byte, kvItem) error { n++; return nil })
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if records(studio) != 1 || records(customer) != 1 {
+		t.Fatalf("before the sweep: %d and %d field records, want 1 and 1", records(studio), records(customer))
+	}
+	st, err := v.SweepSubject(studio, t0.Add(31*day))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Expired != 1 || records(studio) != 0 {
+		t.Errorf("SweepSubject: expired %d, %d records left; want 1 and 0", st.Expired, records(studio))
+	}
+	if records(customer) != 1 {
+		t.Error("SweepSubject dropped another subject's field")
+	}
+}
