@@ -1,0 +1,347 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"math"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/gofiber/fiber/v2"
+	qrcode "github.com/skip2/go-qrcode"
+)
+
+// Sign-in pages (with Config.Staff). The console (GET /console) sends a
+// browser here on a 401; after signing in it goes back to ConsolePath.
+const (
+	LoginPath   = "/console/login"
+	CodePath    = "/console/login/code"
+	LogoutPath  = "/console/logout"
+	ConsolePath = "/console"
+)
+
+func (h *handler) registerLogin(r fiber.Router) {
+	r.Get(LoginPath, h.loginPage)
+	r.Post(LoginPath, h.loginPassword)
+	r.Post(CodePath, h.loginCode)
+	r.Post(LogoutPath, h.logout)
+}
+
+// page is what the sign-in template shows.
+type page struct {
+	Title   string
+	Error   string
+	Form    string // "password", "code", "enrol", "recovery", "signed-in"
+	CSRF    string
+	Name    string
+	Role    string
+	QR      template.URL // data: URI of the enrolment QR code
+	Secret  string       // the TOTP secret as text, for typing by hand
+	Codes   []string     // recovery codes, shown once
+	Console string
+}
+
+var loginTmpl = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}} · Parley</title>
+<style>
+body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}
+h1{font-size:1.4rem}label{display:block;margin:.8rem 0 .2rem}input{font:inherit;width:100%;padding:.4rem;box-sizing:border-box}
+button{font:inherit;margin-top:1rem;padding:.5rem 1rem}.error{color:#a00000;border-left:4px solid #a00000;padding-left:.6rem}
+code,.secret{font-family:ui-monospace,monospace;font-size:1.1rem;letter-spacing:.05em}ol{columns:2}img{image-rendering:pixelated}
+</style></head><body><main>
+<h1>{{.Title}}</h1>
+{{if .Error}}<p class="error" role="alert" id="error">{{.Error}}</p>{{end}}
+{{if eq .Form "password"}}
+<form method="post" action="/console/login">
+<label for="name">User name</label><input id="name" name="name" autocomplete="username" autofocus required>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit" id="signin">Sign in</button>
+</form>
+{{else if eq .Form "code"}}
+<p>Signing in as <strong>{{.Name}}</strong>. Enter the 6-digit code your authenticator app shows for Parley, or one of your recovery codes.</p>
+<form method="post" action="/console/login/code">
+<input type="hidden" name="csrf" value="{{.CSRF}}">
+<label for="code">Code</label><input id="code" name="code" autocomplete="one-time-code" inputmode="text" autofocus required>
+<button type="submit" id="verify">Verify</button>
+</form>
+{{else if eq .Form "enrol"}}
+<p>Your role ({{.Role}}) needs a second factor. Scan this code with an authenticator app (such as FreeOTP, Aegis or Google Authenticator), then enter the 6-digit code it shows.</p>
+<img id="qr" src="{{.QR}}" width="256" height="256" alt="QR code to add Parley to an authenticator app">
+<p>Cannot scan? Add this key by hand (time-based, 6 digits, 30 seconds):</p>
+<p class="secret" id="secret">{{.Secret}}</p>
+<form method="post" action="/console/login/code">
+<input type="hidden" name="csrf" value="{{.CSRF}}">
+<label for="code">Code from the app</label><input id="code" name="code" autocomplete="one-time-code" inputmode="numeric" required>
+<button type="submit" id="verify">Turn on two-factor sign-in</button>
+</form>
+{{else if eq .Form "recovery"}}
+<p>Two-factor sign-in is on. These recovery codes let you sign in if you lose your phone; each works once. Keep them somewhere safe: <strong>they are shown only now</strong>.</p>
+<ol id="codes">{{range .Codes}}<li><code>{{.}}</code></li>{{end}}</ol>
+{{end}}
+{{if or (eq .Form "recovery") (eq .Form "signed-in")}}
+<p id="signed-in">Signed in as <strong>{{.Name}}</strong> ({{.Role}}).</p>
+<p><a href="{{.Console}}" id="console">Continue to the console</a></p>
+<form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button type="submit" id="signout">Sign out</button></form>
+{{end}}
+</main></body></html>
+`))
+
+// render answers a sign-in page with headers that keep it private: no
+// cache, no framing, no external request (the QR code is an inline image).
+func (h *handler) render(c *fiber.Ctx, status int, p page) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderXFrameOptions, "DENY")
+	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	if p.Title == "" {
+		p.Title = "Sign in"
+	}
+	p.Console = ConsolePath
+	var b bytes.Buffer
+	if err := loginTmpl.Execute(&b, p); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(status).Send(b.Bytes())
+}
+
+// loginPage shows the step the browser is at: the password form, the code
+// or enrolment form of a half-done sign-in, or who is signed in.
+func (h *handler) loginPage(c *fiber.Ctx) error {
+	state, _, s, a, err := h.session(c)
+	if err != nil {
+		return h.loginError(c, err)
+	}
+	if state != sessionOK {
+		if state == sessionInvalid {
+			h.clearCookies(c)
+		}
+		return h.render(c, fiber.StatusOK, page{Form: "password"})
+	}
+	return h.stagePage(c, fiber.StatusOK, s, a, "")
+}
+
+func (h *handler) stagePage(c *fiber.Ctx, status int, s *staffSession, a *Account, msg string) error {
+	p := page{Error: msg, CSRF: s.CSRF, Name: a.Name, Role: a.Role}
+	switch s.Stage {
+	case stageFull:
+		p.Form, p.Title = "signed-in", "Signed in"
+	case stageCode:
+		p.Form, p.Title = "code", "Two-factor sign-in"
+	case stageEnrol:
+		png, err := qrcode.Encode(totpURI(h.issuer, a.Name, s.Secret), qrcode.Medium, 256)
+		if err != nil {
+			return h.loginError(c, err)
+		}
+		p.Form, p.Title = "enrol", "Set up two-factor sign-in"
+		p.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
+		p.Secret = groupSecret(s.Secret)
+	}
+	return h.render(c, status, p)
+}
+
+// loginError answers 503 for a storage failure, logged without personal data.
+func (h *handler) loginError(c *fiber.Ctx, err error) error {
+	h.log.ErrorContext(c.UserContext(), "staff sign-in failed", "adapter", "admin", "err", err)
+	return h.render(c, fiber.StatusServiceUnavailable, page{Form: "password", Error: "Sign-in is unavailable right now; try again in a minute."})
+}
+
+// throttled answers 429 while the address or the account is locked out.
+func (h *handler) throttled(c *fiber.Ctx, ip, name string) (bool, error) {
+	left, blocked := h.limiter.blocked(ip)
+	if name != "" {
+		if l2, b2 := h.accounts.blocked(name); b2 {
+			left, blocked = max(left, l2), true
+		}
+	}
+	if !blocked {
+		return false, nil
+	}
+	h.count("rate_limited")
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(left.Seconds()))))
+	return true, h.render(c, fiber.StatusTooManyRequests, page{Form: "password",
+		Error: "Too many failed sign-ins. Wait " + strconv.Itoa(int(math.Ceil(left.Minutes()))) + " minutes and try again."})
+}
+
+// failed counts a wrong password or code against the address and the
+// account, auditing a lockout when one starts.
+func (h *handler) failed(c *fiber.Ctx, ip, name string) {
+	if h.limiter.fail(ip) {
+		h.count(OutcomeLockout)
+		h.audit(c, ActorUnknown, ActionAuth, OutcomeLockout, "")
+	}
+	if name != "" && h.accounts.fail(name) {
+		h.count(OutcomeLockout)
+		h.audit(c, ActorUnknown, ActionAuth, OutcomeLockout, "account")
+	}
+}
+
+func (h *handler) loginPassword(c *fiber.Ctx) error {
+	ip := strings.Clone(c.IP())
+	name := strings.ToLower(strings.TrimSpace(c.FormValue("name")))
+	password := c.FormValue("password")
+	if stop, err := h.throttled(c, ip, strings.Clone(name)); stop {
+		return err
+	}
+	// A missing credential is not a failed one: it is not counted.
+	if name == "" || password == "" {
+		return h.render(c, fiber.StatusBadRequest, page{Form: "password", Error: "Enter your user name and your password."})
+	}
+	name = strings.Clone(name)
+	var a *Account
+	var err error
+	if CheckName(name) == nil {
+		a, err = h.staff.get(name)
+	}
+	if err != nil && !errors.Is(err, ErrNoAccount) {
+		return h.loginError(c, err)
+	}
+	if a == nil {
+		checkPassword(dummyHash, password) // same time as a real account
+		h.failed(c, ip, name)
+		h.audit(c, ActorUnknown, ActionSignIn, OutcomeFailed, "")
+		h.logRequest(c, ActionSignIn, ActorUnknown, OutcomeFailed, fiber.StatusUnauthorized)
+		return h.render(c, fiber.StatusUnauthorized, page{Form: "password", Error: "That user name and password do not match."})
+	}
+	actor := a.principal().Actor()
+	if !checkPassword(a.Password, password) {
+		h.failed(c, ip, name)
+		h.audit(c, actor, ActionSignIn, OutcomeFailed, staffRef(a))
+		h.logRequest(c, ActionSignIn, actor, OutcomeFailed, fiber.StatusUnauthorized)
+		return h.render(c, fiber.StatusUnauthorized, page{Form: "password", Error: "That user name and password do not match."})
+	}
+	if a.Disabled {
+		h.audit(c, actor, ActionSignIn, "disabled", staffRef(a))
+		h.logRequest(c, ActionSignIn, actor, "disabled", fiber.StatusForbidden)
+		return h.render(c, fiber.StatusForbidden, page{Form: "password", Error: "This account is disabled. Ask an administrator."})
+	}
+	old := ""
+	if state, id, _, _, _ := h.session(c); state == sessionOK {
+		old = id
+	}
+	stage, secret := stageFull, []byte(nil)
+	switch {
+	case a.needsSecondFactor() && a.TOTP != nil:
+		stage = stageCode
+	case a.needsSecondFactor():
+		stage, secret = stageEnrol, newTOTPSecret()
+	}
+	s, err := h.startSession(c, old, a, stage, secret)
+	if err != nil {
+		return h.loginError(c, err)
+	}
+	if stage == stageFull {
+		h.audit(c, actor, ActionSignIn, OutcomeOK, staffRef(a))
+		h.logRequest(c, ActionSignIn, actor, OutcomeOK, fiber.StatusSeeOther)
+		return c.Redirect(ConsolePath, fiber.StatusSeeOther)
+	}
+	return h.stagePage(c, fiber.StatusOK, s, a, "")
+}
+
+// isTOTPCode: six digits (spaces allowed) is an app code; anything else is
+// tried as a recovery code.
+func isTOTPCode(s string) bool {
+	s = strings.ReplaceAll(strings.TrimSpace(s), " ", "")
+	return len(s) == totpDigits && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsDigit(r) }) < 0
+}
+
+func (h *handler) loginCode(c *fiber.Ctx) error {
+	ip := strings.Clone(c.IP())
+	state, id, s, a, err := h.session(c)
+	if err != nil {
+		return h.loginError(c, err)
+	}
+	if state != sessionOK || s.Stage == stageFull {
+		h.clearCookies(c)
+		return h.render(c, fiber.StatusUnauthorized, page{Form: "password", Error: "Your sign-in has timed out. Sign in again."})
+	}
+	if !csrfOK(c, s) {
+		h.audit(c, a.principal().Actor(), ActionCSRF, OutcomeRefusedCSRF, staffRef(a))
+		return h.stagePage(c, fiber.StatusForbidden, s, a, "This form has expired. Try again.")
+	}
+	if stop, err := h.throttled(c, ip, a.Name); stop {
+		return err
+	}
+	code := c.FormValue("code")
+	if strings.TrimSpace(code) == "" {
+		return h.stagePage(c, fiber.StatusBadRequest, s, a, "Enter the code.")
+	}
+	actor := a.principal().Actor()
+	action, outcome := ActionSignIn, OutcomeOK
+	var codes []string
+	switch {
+	case s.Stage == stageEnrol:
+		step, ok := verifyTOTP(s.Secret, code, h.now(), 0)
+		if !ok {
+			h.failed(c, ip, a.Name)
+			h.audit(c, actor, ActionEnrol, OutcomeFailed, staffRef(a))
+			return h.stagePage(c, fiber.StatusUnauthorized, s, a, "That code is not right. Check the phone's clock and enter the code the app shows now.")
+		}
+		var hashes []string
+		codes, hashes = newRecoveryCodes()
+		a.TOTP, a.LastStep, a.Recovery = s.Secret, step, hashes
+		action = ActionEnrol
+	case isTOTPCode(code):
+		step, ok := verifyTOTP(a.TOTP, code, h.now(), a.LastStep)
+		if !ok {
+			h.failed(c, ip, a.Name)
+			h.audit(c, actor, ActionSecondStep, OutcomeFailed, staffRef(a))
+			return h.stagePage(c, fiber.StatusUnauthorized, s, a, "That code is not right, or was used already. Enter the code the app shows now.")
+		}
+		a.LastStep = step
+	default:
+		left, ok := useRecovery(a.Recovery, code)
+		if !ok {
+			h.failed(c, ip, a.Name)
+			h.audit(c, actor, ActionSecondStep, OutcomeFailed, staffRef(a))
+			return h.stagePage(c, fiber.StatusUnauthorized, s, a, "That recovery code is not right, or was used already.")
+		}
+		a.Recovery = left
+		outcome = "recovery"
+	}
+	// The account is written first (the code or recovery code is spent)
+	// and the sign-in audited before the session opens.
+	if err := h.staff.put(a); err != nil {
+		return h.loginError(c, err)
+	}
+	if !h.audit(c, actor, action, outcome, staffRef(a)) {
+		return h.render(c, fiber.StatusServiceUnavailable, page{Form: "password", Error: "The audit log is unavailable, so nobody can sign in right now."})
+	}
+	if action == ActionEnrol {
+		h.audit(c, actor, ActionSignIn, OutcomeOK, staffRef(a))
+	}
+	h.logRequest(c, action, actor, outcome, fiber.StatusOK)
+	full, err := h.startSession(c, id, a, stageFull, nil)
+	if err != nil {
+		return h.loginError(c, err)
+	}
+	if codes != nil {
+		return h.render(c, fiber.StatusOK, page{Title: "Save your recovery codes", Form: "recovery", Codes: codes, CSRF: full.CSRF, Name: a.Name, Role: a.Role})
+	}
+	return c.Redirect(ConsolePath, fiber.StatusSeeOther)
+}
+
+// logout ends the session at once (server side) and clears the cookies.
+func (h *handler) logout(c *fiber.Ctx) error {
+	state, id, s, a, err := h.session(c)
+	if err != nil {
+		return h.loginError(c, err)
+	}
+	if state == sessionOK {
+		if !csrfOK(c, s) {
+			h.audit(c, a.principal().Actor(), ActionCSRF, OutcomeRefusedCSRF, staffRef(a))
+			return h.stagePage(c, fiber.StatusForbidden, s, a, "This form has expired. Reload the page and try again.")
+		}
+		if err := h.staff.store.StaffDelete(kindSession, id); err != nil {
+			return h.loginError(c, err)
+		}
+		h.audit(c, a.principal().Actor(), ActionSignOut, OutcomeOK, staffRef(a))
+	}
+	h.clearCookies(c)
+	return c.Redirect(LoginPath, fiber.StatusSeeOther)
+}
