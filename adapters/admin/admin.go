@@ -380,7 +380,9 @@ func (h *handler) authenticate(c *fiber.Ctx, action, ip string) (Principal, bool
 			}
 			return p, true, nil
 		case state != sessionNone:
-			h.clearCookies(c)
+			if state == sessionInvalid {
+				h.clearCookies(c)
+			} // a half-done sign-in stays, so the code can still be entered
 			h.audit(c, ActorUnknown, action, OutcomeUnauthenticated, "")
 			return Principal{}, false, h.fail(c, action, ActorUnknown, OutcomeUnauthenticated, fiber.StatusUnauthorized,
 				"your session has ended: sign in again at "+LoginPath)
