@@ -53,9 +53,14 @@ WhatsApp is enabled when these environment variables are set:
                                    (default 24h; older ones are dropped)
 The webhook is /webhook/whatsapp; docs/whatsapp.md walks through the setup.
 
-The admin API (/admin/v1) is enabled by --admin-tokens FILE or
-PARLEY_ADMIN_TOKENS ("role:token" entries; roles viewer, operator, dpo,
-admin). The master key comes from PARLEY_MASTER_KEY or --key-file. Other
+Staff sign in at /console/login with their account ('parley staff add'),
+a password and, for operators, DPOs and admins, a second factor; the
+session cookie ends after --session-idle without use and --session-max
+after sign-in. The admin API (/admin/v1) takes that session (with the
+X-CSRF-Token header on changes) or an API token ('parley staff token add').
+--admin-tokens FILE and PARLEY_ADMIN_TOKENS ("role:token" entries) still
+work as service tokens but are deprecated: they cannot expire or be
+revoked without a restart. The master key comes from PARLEY_MASTER_KEY or --key-file. Other
 endpoints: /healthz, /readyz, /metrics (Prometheus).
 
 A flow with lint errors stops the server from starting (exit 1). SIGINT or
@@ -70,7 +75,10 @@ func runServe(c *cli, args []string) int {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	flowsDir := fs.String("flows", "flows", "directory of flow files to serve")
 	vf := addVaultFlags(fs, "data")
-	tokensFile := fs.String("admin-tokens", "", "file of admin API tokens (role:token per line)")
+	tokensFile := fs.String("admin-tokens", "", "deprecated: file of shared admin API tokens (role:token per line); use 'parley staff token add'")
+	sessionIdle := fs.Duration("session-idle", admin.DefaultSessionIdle, "end a console session after this long without a request")
+	sessionMax := fs.Duration("session-max", admin.DefaultSessionMax, "end a console session this long after sign-in, however busy")
+	secureCookies := fs.Bool("secure-cookies", false, "mark console cookies Secure (__Host- prefix) even over plain HTTP: set it when a proxy in front ends TLS (HTTPS requests get them anyway)")
 	webChat := fs.String("web-chat", "auto", "local web chat at /: on, off, or auto (on when --addr is a loopback address)")
 	workers := fs.Int("workers", 64, "concurrent conversation workers")
 	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long to flush the outbox on shutdown")
@@ -132,6 +140,10 @@ func runServe(c *cli, args []string) int {
 		return exitFailure
 	}
 
+	if *sessionIdle <= 0 || *sessionMax <= 0 || *sessionIdle > *sessionMax {
+		fmt.Fprintln(c.stderr, "parley serve: --session-idle and --session-max must be positive, and the idle timeout no longer than the maximum (such as --session-idle 30m --session-max 12h)")
+		return exitUsage
+	}
 	var tokens *admin.Tokens
 	if *tokensFile != "" || c.getenv("PARLEY_ADMIN_TOKENS") != "" {
 		tokens, err = admin.LoadTokens(*tokensFile, c.getenv("PARLEY_ADMIN_TOKENS"))
@@ -139,6 +151,8 @@ func runServe(c *cli, args []string) int {
 			fmt.Fprintf(c.stderr, "parley serve: admin tokens: %v\n", err)
 			return exitFailure
 		}
+		log.Warn("--admin-tokens and PARLEY_ADMIN_TOKENS are deprecated: shared role tokens never expire and are revoked only by a restart; give each person an account ('parley staff add') and each automation a named, expiring token ('parley staff token add')",
+			"tokens", tokens.Len())
 	}
 	wa, err := whatsAppFromEnv(c.getenv)
 	if err != nil {
@@ -171,6 +185,7 @@ func runServe(c *cli, args []string) int {
 	caller := &server.HTTPCaller{Getenv: c.getenv, Ref: store.RecipientRef, Client: integrationClient()}
 	srv, err := server.New(server.Config{
 		Store: store, Flows: flows, Logger: log, WhatsApp: wa, WebChat: web, AdminTokens: tokens,
+		Staff: admin.NewStaff(v, nil, store.Audit), SessionIdle: *sessionIdle, SessionMax: *sessionMax, SecureCookies: *secureCookies,
 		Caller: caller, Notices: caller, Workers: *workers,
 		CanWrite: diskGuard(*vf.data, *minFree<<20, diskFree, time.Now),
 	})
