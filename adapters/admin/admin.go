@@ -69,7 +69,7 @@ var grants = map[Role][]string{
 	RoleViewer:   {ActionFlowsList, ActionMetricsSummary},
 	RoleOperator: {ActionFlowsList, ActionMetricsSummary, ActionExport},
 	RoleDPO:      {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionErase, ActionRectify, ActionAuditVerify},
-	RoleAdmin:    {ActionFlowsList, ActionMetricsSummary, ActionFlowsReload},
+	RoleAdmin:    {ActionFlowsList, ActionMetricsSummary, ActionFlowsReload, ActionStaffList, ActionStaffChange},
 }
 
 // Can reports whether r may perform action.
@@ -271,6 +271,9 @@ func Register(r fiber.Router, cfg Config) {
 	g.Post("/subjects/rectify", h.guard(ActionRectify, h.rectify))
 	g.Get("/audit/verify", h.guard(ActionAuditVerify, h.auditVerify))
 	g.Post("/flows/reload", h.guard(ActionFlowsReload, h.reload))
+	if h.staff != nil {
+		h.registerStaffAPI(g)
+	}
 }
 
 func positive(v, def int) int {

@@ -414,6 +414,38 @@ func TestStaffRevocationTakesEffectAtOnce(t *testing.T) {
 			}
 		})
 	}
+	t.Run("admin API while serving", func(t *testing.T) {
+		se := newStaffEnv(t)
+		se.add(t, "omar", "operator")
+		se.add(t, "ada", "admin")
+		b := se.signIn(t, "omar", "192.0.2.42")
+		tok, info, err := se.staff.AddToken(ctx, ActorCLI, "omar script", "omar", "", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ad := se.signIn(t, "ada", "192.0.2.43")
+		if st, body := ad.api(t, "GET", "/admin/v1/staff", ""); st != 200 || !strings.Contains(body, `"name":"omar"`) || strings.Contains(body, "argon2") {
+			t.Fatalf("GET staff: %d %s", st, body)
+		}
+		if st, body := ad.api(t, "POST", "/admin/v1/staff/disable", `{"name":"nobody"}`); st != 404 {
+			t.Fatalf("disable an unknown account: %d %s", st, body)
+		}
+		if st, body := ad.api(t, "POST", "/admin/v1/staff/tokens/revoke", `{"id":"`+info.ID+`"}`); st != 200 {
+			t.Fatalf("revoke token: %d %s", st, body)
+		}
+		if res, _ := se.do(t, call{method: "GET", path: "/admin/v1/flows", token: tok}); res.StatusCode != 401 {
+			t.Fatalf("revoked token: %d, want 401", res.StatusCode)
+		}
+		if st, body := ad.api(t, "POST", "/admin/v1/staff/disable", `{"name":"omar"}`); st != 200 {
+			t.Fatalf("disable: %d %s", st, body)
+		}
+		if st, _ := b.api(t, "GET", "/admin/v1/flows", ""); st != 401 {
+			t.Fatalf("disabled over the API: %d, want 401", st)
+		}
+		if se.audited("staff.account:disabled") != 1 || se.audited("staff.token:revoked") != 1 {
+			t.Errorf("audit = %v", se.backend.auditActions())
+		}
+	})
 	t.Run("sign out", func(t *testing.T) {
 		se := newStaffEnv(t)
 		se.add(t, "omar", "operator")

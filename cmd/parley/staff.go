@@ -161,7 +161,7 @@ func runStaff(c *cli, args []string) int {
 	v, err := open(vf, nil, nil)
 	if err != nil {
 		if errors.Is(err, vault.ErrLocked) || strings.Contains(err.Error(), "in use by another parley process") {
-			fmt.Fprintf(c.stderr, "%s: %v. To revoke access while it runs, an admin can use the admin API (POST /admin/v1/staff/disable, /admin/v1/staff/tokens/revoke)\n", prog, err)
+			fmt.Fprintf(c.stderr, "%s: %v. To revoke access while it runs, an admin uses the admin API: POST /admin/v1/staff/disable {\"name\": ...} or /admin/v1/staff/tokens/revoke {\"id\": ...}\n", prog, err)
 		} else {
 			fmt.Fprintf(c.stderr, "%s: %v\n", prog, err)
 		}
