@@ -35,54 +35,8 @@ const browserPath = "/usr/bin/chromium"
 // PARLEY_BROWSER_SCREENSHOT=/some/file.png to keep a PNG of what the viewport
 // shows at the end.
 func TestWebChatInBrowser(t *testing.T) {
-	if _, err := os.Stat(browserPath); err != nil {
-		if os.Getenv("PARLEY_BROWSER_TESTS") == "required" {
-			t.Fatalf("PARLEY_BROWSER_TESTS=required but there is no browser at %s: install it with `apt-get install chromium`", browserPath)
-		}
-		t.Skipf("no Chromium at %s (apt-get install chromium, or run .ci/run); set PARLEY_BROWSER_TESTS=required to fail instead of skipping", browserPath)
-	}
 	base := startWebChatServer(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var browserOut lockedBuffer
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(browserPath),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(filepath.Join(t.TempDir(), "profile")),
-		chromedp.WindowSize(900, 1100),
-		chromedp.CombinedOutput(&browserOut),
-	)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	defer cancelTab()
-
-	// Start the browser on ctx (its lifetime), then listen to the console
-	// before the page loads, so no script error or CSP report is missed.
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting %s: %v\nbrowser output:\n%s", browserPath, err, browserOut.String())
-	}
-	consoleCtx, stopConsole := context.WithCancel(ctx)
-	var problems []string
-	consoleDone := make(chan struct{})
-	messages := chromedp.Console(consoleCtx)
-	go func() {
-		defer close(consoleDone)
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if (m.Type == chromedp.ConsoleError || m.IsException()) && !strings.HasSuffix(m.URL, "/favicon.ico") {
-				problems = append(problems, m.String())
-			}
-		}
-	}()
+	ctx, consoleProblems := startBrowser(t)
 
 	const (
 		// botCount counts the bot's bubbles; the typing indicator is one
@@ -199,16 +153,77 @@ func TestWebChatInBrowser(t *testing.T) {
 		}
 	}
 
-	stopConsole()
-	<-consoleDone
-	for _, p := range problems {
+	for _, p := range consoleProblems() {
 		t.Errorf("browser console: %s", p)
+	}
+}
+
+// startBrowser starts headless Chromium for t (skipping the test when there
+// is none, unless PARLEY_BROWSER_TESTS=required) and returns a tab's
+// context, and a function that stops listening to the browser's console
+// and returns its errors and exceptions.
+func startBrowser(t *testing.T) (context.Context, func() []string) {
+	t.Helper()
+	if _, err := os.Stat(browserPath); err != nil {
+		if os.Getenv("PARLEY_BROWSER_TESTS") == "required" {
+			t.Fatalf("PARLEY_BROWSER_TESTS=required but there is no browser at %s: install it with `apt-get install chromium`", browserPath)
+		}
+		t.Skipf("no Chromium at %s (apt-get install chromium, or run .ci/run); set PARLEY_BROWSER_TESTS=required to fail instead of skipping", browserPath)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	var browserOut lockedBuffer
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(browserPath),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(filepath.Join(t.TempDir(), "profile")),
+		chromedp.WindowSize(900, 1100),
+		chromedp.CombinedOutput(&browserOut),
+	)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(ctx)
+	t.Cleanup(cancelTab)
+
+	// Start the browser on ctx (its lifetime), then listen to the console
+	// before the page loads, so no script error or CSP report is missed.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting %s: %v\nbrowser output:\n%s", browserPath, err, browserOut.String())
+	}
+	consoleCtx, stopConsole := context.WithCancel(ctx)
+	var problems []string
+	consoleDone := make(chan struct{})
+	messages := chromedp.Console(consoleCtx)
+	go func() {
+		defer close(consoleDone)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if (m.Type == chromedp.ConsoleError || m.IsException()) && !strings.HasSuffix(m.URL, "/favicon.ico") {
+				problems = append(problems, m.String())
+			}
+		}
+	}()
+	return ctx, func() []string {
+		stopConsole()
+		<-consoleDone
+		return problems
 	}
 }
 
 // startWebChatServer runs the real server with the shipped flows, the web
 // chat on, and an on-disk vault, on a loopback port. It returns the base URL.
-func startWebChatServer(t *testing.T) string {
+func startWebChatServer(t *testing.T) string { return startLoopbackServer(t, nil) }
+
+// startLoopbackServer is startWebChatServer with the server's config
+// changed by with (given the vault) before the server is made.
+func startLoopbackServer(t *testing.T, with func(*server.Config, *vault.Vault)) string {
 	t.Helper()
 	key := make([]byte, 32)
 	rand.Read(key)
@@ -221,7 +236,11 @@ func startWebChatServer(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("LoadFlows: %v\n%s", err, report)
 	}
-	srv, err := server.New(server.Config{Store: session.New(v), Flows: flows, WebChat: true, SweepEvery: -1})
+	cfg := server.Config{Store: session.New(v), Flows: flows, WebChat: true, SweepEvery: -1}
+	if with != nil {
+		with(&cfg, v)
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
