@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/engine/store/postgres/pgtest"
 )
 
 // TestStaffRecordsSealedAndExpiring: staff records round-trip, expire by
@@ -72,5 +74,67 @@ func TestStaffRecordsSealedAndExpiring(t *testing.T) {
 	}
 	if _, ok, _ := v.StaffGet("account", name, c.Now()); ok {
 		t.Error("a deleted account still reads")
+	}
+}
+
+// TestStaffRecordsRoundTrip judges staff records by the API only, so it
+// also runs on PostgreSQL (backendNeutral).
+func TestStaffRecordsRoundTrip(t *testing.T) {
+	c := newClock()
+	v := openMem(t, c)
+	for i, kind := range []string{"account", "session", "token"} {
+		exp := time.Time{}
+		if i > 0 {
+			exp = c.Now().Add(time.Duration(i) * time.Hour)
+		}
+		if err := v.StaffPut(kind, "id-1", []byte(kind+"-blob"), exp, c.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, kind := range []string{"account", "session", "token"} {
+		if b, ok, err := v.StaffGet(kind, "id-1", c.Now()); err != nil || !ok || string(b) != kind+"-blob" {
+			t.Errorf("StaffGet(%s) = %q, %v, %v", kind, b, ok, err)
+		}
+	}
+	c.Add(time.Hour)
+	if _, ok, _ := v.StaffGet("session", "id-1", c.Now()); ok {
+		t.Error("a session read after its expiry")
+	}
+	if _, ok, _ := v.StaffGet("token", "id-1", c.Now()); !ok {
+		t.Error("a token read as gone before its expiry")
+	}
+	if err := v.StaffDelete("token", "id-1"); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := v.StaffList("token", c.Now()); err != nil || len(list) != 0 {
+		t.Errorf("StaffList(token) after delete = %q, %v", list, err)
+	}
+	if list, err := v.StaffList("account", c.Now()); err != nil || len(list) != 1 {
+		t.Errorf("StaffList(account) = %q, %v", list, err)
+	}
+}
+
+// TestPostgresStaffRevocationReachesTheOtherInstance: a session a CLI on
+// one instance deletes (or an account it changes) reads as gone on the
+// serving instance at once; nothing is cached.
+func TestPostgresStaffRevocationReachesTheOtherInstance(t *testing.T) {
+	c := newClock()
+	url := pgtest.URL(t)
+	serving, _ := openPG(t, url, c)
+	cli, _ := openPG(t, url, c)
+	if err := serving.StaffPut("session", "s1", []byte("gen=1"), c.Now().Add(time.Hour), c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.StaffPut("account", "maria", []byte("gen=2"), time.Time{}, c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if b, ok, err := serving.StaffGet("account", "maria", c.Now()); err != nil || !ok || string(b) != "gen=2" {
+		t.Fatalf("serving instance reads %q, %v, %v; want the CLI's change", b, ok, err)
+	}
+	if err := cli.StaffDelete("session", "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := serving.StaffGet("session", "s1", c.Now()); ok {
+		t.Error("a session deleted by the other instance still reads")
 	}
 }
