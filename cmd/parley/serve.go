@@ -92,6 +92,10 @@ func runServe(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "parley serve: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
+	if *sessionIdle <= 0 || *sessionMax <= 0 || *sessionIdle > *sessionMax {
+		fmt.Fprintln(c.stderr, "parley serve: --session-idle and --session-max must be positive, and the idle timeout no longer than the maximum (such as --session-idle 30m --session-max 12h)")
+		return exitUsage
+	}
 	var h slog.Handler = slog.NewTextHandler(c.stderr, nil)
 	if *logFormat == "json" {
 		h = slog.NewJSONHandler(c.stderr, nil)
@@ -140,10 +144,6 @@ func runServe(c *cli, args []string) int {
 		return exitFailure
 	}
 
-	if *sessionIdle <= 0 || *sessionMax <= 0 || *sessionIdle > *sessionMax {
-		fmt.Fprintln(c.stderr, "parley serve: --session-idle and --session-max must be positive, and the idle timeout no longer than the maximum (such as --session-idle 30m --session-max 12h)")
-		return exitUsage
-	}
 	var tokens *admin.Tokens
 	if *tokensFile != "" || c.getenv("PARLEY_ADMIN_TOKENS") != "" {
 		tokens, err = admin.LoadTokens(*tokensFile, c.getenv("PARLEY_ADMIN_TOKENS"))

@@ -135,6 +135,9 @@ func TestStaffCommandsAndSignInThroughServe(t *testing.T) {
 	defer graph.Close()
 	flows, _ := filepath.Abs("../../flows")
 	p := startServe(t, flows, data, graph.URL)
+	if !strings.Contains(p.output(), "deprecated") {
+		t.Errorf("serve with PARLEY_ADMIN_TOKENS logged no deprecation warning:\n%s", p.output())
+	}
 	c := staffClient(t)
 	st, page := staffDo(t, c, "POST", p.base+admin.LoginPath, url.Values{"name": {"maria.rossi"}, "password": {password}}, nil, "")
 	m := staffSecretRe.FindStringSubmatch(page)
@@ -177,6 +180,7 @@ func TestStaffCommandsAndSignInThroughServe(t *testing.T) {
 		t.Fatalf("API token export: %d", st)
 	}
 	stopServe(t, p)
+	firstLog := p.output()
 
 	ids := e.must("", "staff", "token", "list", "--data", data, "--format", "json").stdout
 	id := regexp.MustCompile(`"id": "(t-[0-9a-f]{8})"`).FindStringSubmatch(ids)
@@ -194,6 +198,15 @@ func TestStaffCommandsAndSignInThroughServe(t *testing.T) {
 		t.Errorf("disabled account sign-in: %d, want 403 saying disabled", st)
 	}
 	stopServe(t, p)
+	if leaks := findLeaks([]byte(firstLog+p.output()), []string{password, tok, secret, session}); len(leaks) > 0 {
+		t.Errorf("serve's log holds %v", leaks)
+	}
+	for _, bad := range [][]string{{"--session-idle", "0"}, {"--session-idle", "13h"}} {
+		r := e.parley("", append([]string{"serve"}, bad...)...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "--session-idle") {
+			t.Errorf("serve %v: exit %d, stderr %q; want a usage error naming the flag", bad, r.code, r.stderr)
+		}
+	}
 
 	audit := e.must("", "audit", "show", "--data", data, "--format", "json").stdout
 	for _, want := range []string{"staff.account:added_operator", "staff.enrol:ok", "staff.signin:ok", "staff.csrf:refused", "staff.signout:ok", "staff.token:revoked", "staff.account:disabled", "staff.signin:disabled"} {
