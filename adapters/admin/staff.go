@@ -74,13 +74,15 @@ func (a *Account) needsSecondFactor() bool { return a.role() != RoleViewer || a.
 
 func (a *Account) principal() Principal { return Principal{Role: a.role(), ID: a.ID} }
 
-// AccountInfo is what parley staff list shows.
+// AccountInfo is what parley staff list and GET /admin/v1/staff show.
 type AccountInfo struct {
-	Name, ID, Role string
-	Enrolled       bool
-	Disabled       bool
-	RecoveryLeft   int
-	Created        time.Time
+	Name         string    `json:"name"`
+	ID           string    `json:"id"`
+	Role         string    `json:"role"`
+	Enrolled     bool      `json:"two_factor"`
+	Disabled     bool      `json:"disabled"`
+	RecoveryLeft int       `json:"recovery_codes_left"`
+	Created      time.Time `json:"created"`
 }
 
 // apiToken is an automation token as stored: never the token, only the
@@ -95,10 +97,15 @@ type apiToken struct {
 	Expires time.Time `json:"expires"`
 }
 
-// TokenInfo is what parley staff token list shows.
+// TokenInfo is what parley staff token list and GET /admin/v1/staff/tokens
+// show: never the token.
 type TokenInfo struct {
-	ID, Name, Owner, Role string
-	Created, Expires      time.Time
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Owner   string    `json:"owner,omitempty"`
+	Role    string    `json:"role"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires"`
 }
 
 var (
@@ -221,7 +228,7 @@ func (s *Staff) List() ([]AccountInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []AccountInfo
+	out := []AccountInfo{}
 	for _, b := range blobs {
 		var a Account
 		if err := json.Unmarshal(b, &a); err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"mime"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -26,25 +25,6 @@ func (h *handler) registerStaffAPI(g fiber.Router) {
 	g.Post("/staff/tokens/revoke", h.guard(ActionStaffChange, h.staffRevoke))
 }
 
-type accountJSON struct {
-	Name         string    `json:"name"`
-	ID           string    `json:"id"`
-	Role         string    `json:"role"`
-	TwoFactor    bool      `json:"two_factor"`
-	Disabled     bool      `json:"disabled"`
-	RecoveryLeft int       `json:"recovery_codes_left"`
-	Created      time.Time `json:"created"`
-}
-
-type tokenJSON struct {
-	ID      string    `json:"id"`
-	Name    string    `json:"name"`
-	Owner   string    `json:"owner,omitempty"`
-	Role    string    `json:"role"`
-	Created time.Time `json:"created"`
-	Expires time.Time `json:"expires"`
-}
-
 func (h *handler) staffList(rq *request) error {
 	if ok, err := h.begin(rq); !ok {
 		return err
@@ -53,12 +33,8 @@ func (h *handler) staffList(rq *request) error {
 	if err != nil {
 		return h.backendFailure(rq, err)
 	}
-	out := []accountJSON{}
-	for _, a := range list {
-		out = append(out, accountJSON{a.Name, a.ID, a.Role, a.Enrolled, a.Disabled, a.RecoveryLeft, a.Created})
-	}
 	h.finish(rq, OutcomeOK, fiber.StatusOK)
-	return rq.c.JSON(fiber.Map{"accounts": out})
+	return rq.c.JSON(fiber.Map{"accounts": list})
 }
 
 func (h *handler) staffTokens(rq *request) error {
@@ -69,12 +45,8 @@ func (h *handler) staffTokens(rq *request) error {
 	if err != nil {
 		return h.backendFailure(rq, err)
 	}
-	out := []tokenJSON{}
-	for _, t := range list {
-		out = append(out, tokenJSON{t.ID, t.Name, t.Owner, t.Role, t.Created, t.Expires})
-	}
 	h.finish(rq, OutcomeOK, fiber.StatusOK)
-	return rq.c.JSON(fiber.Map{"tokens": out})
+	return rq.c.JSON(fiber.Map{"tokens": list})
 }
 
 // staffBody decodes {"name": …} or {"id": …}; on a bad body it answers.

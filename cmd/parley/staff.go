@@ -251,24 +251,16 @@ func (c *cli) staffPassword(file string) (string, bool, error) {
 	return generatedPassword(), true, nil
 }
 
+// printJSON writes v indented, for --format json.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 func printAccounts(w io.Writer, list []admin.AccountInfo, format string) error {
 	if format == "json" {
-		type row struct {
-			Name         string    `json:"name"`
-			ID           string    `json:"id"`
-			Role         string    `json:"role"`
-			TwoFactor    bool      `json:"two_factor"`
-			Disabled     bool      `json:"disabled"`
-			RecoveryLeft int       `json:"recovery_codes_left"`
-			Created      time.Time `json:"created"`
-		}
-		rows := []row{}
-		for _, a := range list {
-			rows = append(rows, row{a.Name, a.ID, a.Role, a.Enrolled, a.Disabled, a.RecoveryLeft, a.Created})
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return printJSON(w, list)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tID\tROLE\tTWO-FACTOR\tSTATE\tCREATED")
@@ -288,21 +280,7 @@ func printAccounts(w io.Writer, list []admin.AccountInfo, format string) error {
 
 func printTokens(w io.Writer, list []admin.TokenInfo, format string) error {
 	if format == "json" {
-		type row struct {
-			ID      string    `json:"id"`
-			Name    string    `json:"name"`
-			Owner   string    `json:"owner,omitempty"`
-			Role    string    `json:"role"`
-			Created time.Time `json:"created"`
-			Expires time.Time `json:"expires"`
-		}
-		rows := []row{}
-		for _, t := range list {
-			rows = append(rows, row{t.ID, t.Name, t.Owner, t.Role, t.Created, t.Expires})
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return printJSON(w, list)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tOWNER\tROLE\tEXPIRES")

@@ -105,23 +105,13 @@ func (v *Vault) StaffList(kind string, now time.Time) ([][]byte, error) {
 		return nil, fmt.Errorf("vault: unknown staff record kind %q", kind)
 	}
 	var out [][]byte
+	// Staff records carry the same clear expiry header as fields, sealed
+	// under the meta key instead of a subject's.
+	meta := &subjectKey{aead: v.meta}
 	err := v.view(func(txn kvReader) error {
-		return txn.Scan([]byte{'s', 't', '/', letter, '/'}, true, func(k []byte, item kvItem) error {
-			return item.Value(func(b []byte) error {
-				h, ok := parseHdr(b)
-				if !ok {
-					return ErrCorrupt
-				}
-				if h.expired(now) {
-					return nil
-				}
-				pt, err := openValue(v.meta, k, b)
-				if err != nil {
-					return err
-				}
-				out = append(out, pt)
-				return nil
-			})
+		return scanLive(txn, []byte{'s', 't', '/', letter, '/'}, meta, now, func(pt []byte) error {
+			out = append(out, pt)
+			return nil
 		})
 	})
 	if err != nil {
