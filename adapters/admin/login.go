@@ -25,9 +25,25 @@ const (
 
 func (h *handler) registerLogin(r fiber.Router) {
 	r.Get(LoginPath, h.loginPage)
-	r.Post(LoginPath, h.loginPassword)
-	r.Post(CodePath, h.loginCode)
-	r.Post(LogoutPath, h.logout)
+	r.Post(LoginPath, h.sameOrigin(h.loginPassword))
+	r.Post(CodePath, h.sameOrigin(h.loginCode))
+	r.Post(LogoutPath, h.sameOrigin(h.logout))
+}
+
+// sameOrigin refuses a sign-in form posted from another site (login CSRF:
+// a page elsewhere signing the browser in as someone else, or out). The
+// browser says where a request comes from in Sec-Fetch-Site; a request
+// without it (an old browser, a script) is let through, since the session
+// and the CSRF token still guard everything that matters.
+func (h *handler) sameOrigin(next fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		switch c.Get("Sec-Fetch-Site") {
+		case "", "same-origin", "none":
+			return next(c)
+		}
+		h.audit(c, ActorUnknown, ActionCSRF, OutcomeRefusedCSRF, "")
+		return h.render(c, fiber.StatusForbidden, page{Form: "password", Error: "This form was sent from another site. Open the sign-in page here and try again."})
+	}
 }
 
 // page is what the sign-in template shows.

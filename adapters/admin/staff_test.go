@@ -492,14 +492,21 @@ func TestStaffCSRFRefused(t *testing.T) {
 		t.Errorf("header without the cookie: %d, want 403", st)
 	}
 	b.jar[CookieCSRF] = saved
+	// Login CSRF: a sign-in form posted by another site is refused.
+	other := se.browser("192.0.2.51")
+	for _, site := range []string{"cross-site", "same-site"} {
+		if st, _ := other.send(t, "POST", LoginPath, url.Values{"name": {"dana"}, "password": {staffPassword}}, map[string]string{"Sec-Fetch-Site": site}, ""); st != 403 || len(other.jar) != 0 {
+			t.Errorf("sign-in posted %s: %d, cookies %v; want 403 and no session", site, st, other.jar)
+		}
+	}
 	if len(se.backend.calls) != 0 {
 		t.Fatalf("the backend acted on a forged request: %v", se.backend.calls)
 	}
 	if st, _ := b.api(t, "POST", "/admin/v1/subjects/erase", body); st != 200 {
 		t.Errorf("with the header: %d", st)
 	}
-	if se.audited("staff.csrf:refused") != 3 {
-		t.Errorf("CSRF refusals audited %d times, want 3", se.audited("staff.csrf:refused"))
+	if se.audited("staff.csrf:refused") != 5 {
+		t.Errorf("CSRF refusals audited %d times, want 5", se.audited("staff.csrf:refused"))
 	}
 	if st, _ := b.api(t, "GET", "/admin/v1/audit/verify", ""); st != 200 {
 		t.Errorf("a GET needs no CSRF header: %d", st)
