@@ -42,14 +42,19 @@ func (h *handler) sameOrigin(next fiber.Handler) fiber.Handler {
 			return next(c)
 		}
 		h.audit(c, ActorUnknown, ActionCSRF, OutcomeRefusedCSRF, "")
-		return h.render(c, fiber.StatusForbidden, page{Form: "password", Error: "This form was sent from another site. Open the sign-in page here and try again."})
+		return h.render(c, fiber.StatusForbidden, page{Form: "password", Error: "err_other_site"})
 	}
 }
 
-// page is what the sign-in template shows.
+// page is what the sign-in template shows. Title and Error are keys of
+// loginText; render puts the words in T.
 type page struct {
 	Title   string
 	Error   string
+	Minutes int // for err_throttled
+	Lang    string
+	T       map[string]string
+	Intro   string // the code or enrolment step's first line
 	Form    string // "password", "code", "enrol", "recovery", "signed-in"
 	CSRF    string
 	Name    string
@@ -61,7 +66,7 @@ type page struct {
 }
 
 var loginTmpl = template.Must(template.New("login").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}} · Parley</title>
 <style>
 body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}
@@ -73,35 +78,35 @@ code,.secret{font-family:ui-monospace,monospace;font-size:1.1rem;letter-spacing:
 {{if .Error}}<p class="error" role="alert" id="error">{{.Error}}</p>{{end}}
 {{if eq .Form "password"}}
 <form method="post" action="/console/login">
-<label for="name">User name</label><input id="name" name="name" autocomplete="username" autofocus required>
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit" id="signin">Sign in</button>
+<label for="name">{{.T.name}}</label><input id="name" name="name" autocomplete="username" autofocus required>
+<label for="password">{{.T.password}}</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit" id="signin">{{.T.signin}}</button>
 </form>
 {{else if eq .Form "code"}}
-<p>Signing in as <strong>{{.Name}}</strong>. Enter the 6-digit code your authenticator app shows for Parley, or one of your recovery codes.</p>
+<p>{{.Intro}}</p>
 <form method="post" action="/console/login/code">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
-<label for="code">Code</label><input id="code" name="code" autocomplete="one-time-code" inputmode="text" autofocus required>
-<button type="submit" id="verify">Verify</button>
+<label for="code">{{.T.code}}</label><input id="code" name="code" autocomplete="one-time-code" inputmode="text" autofocus required>
+<button type="submit" id="verify">{{.T.verify}}</button>
 </form>
 {{else if eq .Form "enrol"}}
-<p>Your role ({{.Role}}) needs a second factor. Scan this code with an authenticator app (such as FreeOTP, Aegis or Google Authenticator), then enter the 6-digit code it shows.</p>
-<img id="qr" src="{{.QR}}" width="256" height="256" alt="QR code to add Parley to an authenticator app">
-<p>Cannot scan? Add this key by hand (time-based, 6 digits, 30 seconds):</p>
+<p>{{.Intro}}</p>
+<img id="qr" src="{{.QR}}" width="256" height="256" alt="{{.T.qr_alt}}">
+<p>{{.T.by_hand}}</p>
 <p class="secret" id="secret">{{.Secret}}</p>
 <form method="post" action="/console/login/code">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
-<label for="code">Code from the app</label><input id="code" name="code" autocomplete="one-time-code" inputmode="numeric" required>
-<button type="submit" id="verify">Turn on two-factor sign-in</button>
+<label for="code">{{.T.enrol_code}}</label><input id="code" name="code" autocomplete="one-time-code" inputmode="numeric" required>
+<button type="submit" id="verify">{{.T.enrol_button}}</button>
 </form>
 {{else if eq .Form "recovery"}}
-<p>Two-factor sign-in is on. These recovery codes let you sign in if you lose your phone; each works once. Keep them somewhere safe: <strong>they are shown only now</strong>.</p>
+<p>{{.T.recovery_intro}} <strong>{{.T.shown_once}}</strong>.</p>
 <ol id="codes">{{range .Codes}}<li><code>{{.}}</code></li>{{end}}</ol>
 {{end}}
 {{if or (eq .Form "recovery") (eq .Form "signed-in")}}
-<p id="signed-in">Signed in as <strong>{{.Name}}</strong> ({{.Role}}).</p>
-<p><a href="{{.Console}}" id="console">Continue to the console</a></p>
-<form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button type="submit" id="signout">Sign out</button></form>
+<p id="signed-in">{{.T.signed_in_as}} <strong>{{.Name}}</strong> ({{.Role}}).</p>
+<p><a href="{{.Console}}" id="console">{{.T.continue}}</a></p>
+<form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button type="submit" id="signout">{{.T.signout}}</button></form>
 {{end}}
 </main></body></html>
 `))
@@ -115,7 +120,21 @@ func (h *handler) render(c *fiber.Ctx, status int, p page) error {
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
 	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; img-src data:; style-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	if p.Title == "" {
-		p.Title = "Sign in"
+		p.Title = "t_signin"
+	}
+	p.Lang = loginLang(c.Get(fiber.HeaderAcceptLanguage))
+	p.T = loginText[p.Lang]
+	p.Title = text(p.Lang, p.Title)
+	if p.Error == "err_throttled" {
+		p.Error = text(p.Lang, p.Error, p.Minutes)
+	} else if p.Error != "" {
+		p.Error = text(p.Lang, p.Error)
+	}
+	switch p.Form {
+	case "code":
+		p.Intro = text(p.Lang, "code_intro", p.Name)
+	case "enrol":
+		p.Intro = text(p.Lang, "enrol_intro", p.Role)
 	}
 	p.Console = ConsolePath
 	var b bytes.Buffer
@@ -146,15 +165,15 @@ func (h *handler) stagePage(c *fiber.Ctx, status int, s *staffSession, a *Accoun
 	p := page{Error: msg, CSRF: s.CSRF, Name: a.Name, Role: a.Role}
 	switch s.Stage {
 	case stageFull:
-		p.Form, p.Title = "signed-in", "Signed in"
+		p.Form, p.Title = "signed-in", "t_signedin"
 	case stageCode:
-		p.Form, p.Title = "code", "Two-factor sign-in"
+		p.Form, p.Title = "code", "t_code"
 	case stageEnrol:
 		png, err := qrcode.Encode(totpURI(h.issuer, a.Name, s.Secret), qrcode.Medium, 256)
 		if err != nil {
 			return h.loginError(c, err)
 		}
-		p.Form, p.Title = "enrol", "Set up two-factor sign-in"
+		p.Form, p.Title = "enrol", "t_enrol"
 		p.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
 		p.Secret = groupSecret(s.Secret)
 	}
@@ -164,7 +183,7 @@ func (h *handler) stagePage(c *fiber.Ctx, status int, s *staffSession, a *Accoun
 // loginError answers 503 for a storage failure, logged without personal data.
 func (h *handler) loginError(c *fiber.Ctx, err error) error {
 	h.log.ErrorContext(c.UserContext(), "staff sign-in failed", "adapter", "admin", "err", err)
-	return h.render(c, fiber.StatusServiceUnavailable, page{Form: "password", Error: "Sign-in is unavailable right now; try again in a minute."})
+	return h.render(c, fiber.StatusServiceUnavailable, page{Form: "password", Error: "err_unavailable"})
 }
 
 // throttled answers 429 while the address or the account is locked out.
@@ -181,7 +200,7 @@ func (h *handler) throttled(c *fiber.Ctx, ip, name string) (bool, error) {
 	h.count("rate_limited")
 	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(left.Seconds()))))
 	return true, h.render(c, fiber.StatusTooManyRequests, page{Form: "password",
-		Error: "Too many failed sign-ins. Wait " + strconv.Itoa(int(math.Ceil(left.Minutes()))) + " minutes and try again."})
+		Error: "err_throttled", Minutes: int(math.Ceil(left.Minutes()))})
 }
 
 // failed counts a wrong password or code against the address and the
@@ -206,7 +225,7 @@ func (h *handler) loginPassword(c *fiber.Ctx) error {
 	}
 	// A missing credential is not a failed one: it is not counted.
 	if name == "" || password == "" {
-		return h.render(c, fiber.StatusBadRequest, page{Form: "password", Error: "Enter your user name and your password."})
+		return h.render(c, fiber.StatusBadRequest, page{Form: "password", Error: "err_missing"})
 	}
 	name = strings.Clone(name)
 	var a *Account
@@ -222,19 +241,19 @@ func (h *handler) loginPassword(c *fiber.Ctx) error {
 		h.failed(c, ip, name)
 		h.audit(c, ActorUnknown, ActionSignIn, OutcomeFailed, "")
 		h.logRequest(c, ActionSignIn, ActorUnknown, OutcomeFailed, fiber.StatusUnauthorized)
-		return h.render(c, fiber.StatusUnauthorized, page{Form: "password", Error: "That user name and password do not match."})
+		return h.render(c, fiber.StatusUnauthorized, page{Form: "password", Error: "err_mismatch"})
 	}
 	actor := a.principal().Actor()
 	if !checkPassword(a.Password, password) {
 		h.failed(c, ip, name)
 		h.audit(c, actor, ActionSignIn, OutcomeFailed, staffRef(a))
 		h.logRequest(c, ActionSignIn, actor, OutcomeFailed, fiber.StatusUnauthorized)
-		return h.render(c, fiber.StatusUnauthorized, page{Form: "password", Error: "That user name and password do not match."})
+		return h.render(c, fiber.StatusUnauthorized, page{Form: "password", Error: "err_mismatch"})
 	}
 	if a.Disabled {
 		h.audit(c, actor, ActionSignIn, "disabled", staffRef(a))
 		h.logRequest(c, ActionSignIn, actor, "disabled", fiber.StatusForbidden)
-		return h.render(c, fiber.StatusForbidden, page{Form: "password", Error: "This account is disabled. Ask an administrator."})
+		return h.render(c, fiber.StatusForbidden, page{Form: "password", Error: "err_disabled"})
 	}
 	old := ""
 	if state, id, _, _, _ := h.session(c); state == sessionOK {
@@ -274,18 +293,18 @@ func (h *handler) loginCode(c *fiber.Ctx) error {
 	}
 	if state != sessionOK || s.Stage == stageFull {
 		h.clearCookies(c)
-		return h.render(c, fiber.StatusUnauthorized, page{Form: "password", Error: "Your sign-in has timed out. Sign in again."})
+		return h.render(c, fiber.StatusUnauthorized, page{Form: "password", Error: "err_timed_out"})
 	}
 	if !csrfOK(c, s) {
 		h.audit(c, a.principal().Actor(), ActionCSRF, OutcomeRefusedCSRF, staffRef(a))
-		return h.stagePage(c, fiber.StatusForbidden, s, a, "This form has expired. Try again.")
+		return h.stagePage(c, fiber.StatusForbidden, s, a, "err_expired")
 	}
 	if stop, err := h.throttled(c, ip, a.Name); stop {
 		return err
 	}
 	code := c.FormValue("code")
 	if strings.TrimSpace(code) == "" {
-		return h.stagePage(c, fiber.StatusBadRequest, s, a, "Enter the code.")
+		return h.stagePage(c, fiber.StatusBadRequest, s, a, "err_no_code")
 	}
 	actor := a.principal().Actor()
 	action, outcome := ActionSignIn, OutcomeOK
@@ -296,7 +315,7 @@ func (h *handler) loginCode(c *fiber.Ctx) error {
 		if !ok {
 			h.failed(c, ip, a.Name)
 			h.audit(c, actor, ActionEnrol, OutcomeFailed, staffRef(a))
-			return h.stagePage(c, fiber.StatusUnauthorized, s, a, "That code is not right. Check the phone's clock and enter the code the app shows now.")
+			return h.stagePage(c, fiber.StatusUnauthorized, s, a, "err_enrol_code")
 		}
 		var hashes []string
 		codes, hashes = newRecoveryCodes()
@@ -307,7 +326,7 @@ func (h *handler) loginCode(c *fiber.Ctx) error {
 		if !ok {
 			h.failed(c, ip, a.Name)
 			h.audit(c, actor, ActionSecondStep, OutcomeFailed, staffRef(a))
-			return h.stagePage(c, fiber.StatusUnauthorized, s, a, "That code is not right, or was used already. Enter the code the app shows now.")
+			return h.stagePage(c, fiber.StatusUnauthorized, s, a, "err_code")
 		}
 		a.LastStep = step
 	default:
@@ -315,7 +334,7 @@ func (h *handler) loginCode(c *fiber.Ctx) error {
 		if !ok {
 			h.failed(c, ip, a.Name)
 			h.audit(c, actor, ActionSecondStep, OutcomeFailed, staffRef(a))
-			return h.stagePage(c, fiber.StatusUnauthorized, s, a, "That recovery code is not right, or was used already.")
+			return h.stagePage(c, fiber.StatusUnauthorized, s, a, "err_recovery")
 		}
 		a.Recovery = left
 		outcome = "recovery"
@@ -326,7 +345,7 @@ func (h *handler) loginCode(c *fiber.Ctx) error {
 		return h.loginError(c, err)
 	}
 	if !h.audit(c, actor, action, outcome, staffRef(a)) {
-		return h.render(c, fiber.StatusServiceUnavailable, page{Form: "password", Error: "The audit log is unavailable, so nobody can sign in right now."})
+		return h.render(c, fiber.StatusServiceUnavailable, page{Form: "password", Error: "err_audit"})
 	}
 	if action == ActionEnrol {
 		h.audit(c, actor, ActionSignIn, OutcomeOK, staffRef(a))
@@ -337,7 +356,7 @@ func (h *handler) loginCode(c *fiber.Ctx) error {
 		return h.loginError(c, err)
 	}
 	if codes != nil {
-		return h.render(c, fiber.StatusOK, page{Title: "Save your recovery codes", Form: "recovery", Codes: codes, CSRF: full.CSRF, Name: a.Name, Role: a.Role})
+		return h.render(c, fiber.StatusOK, page{Title: "t_recovery", Form: "recovery", Codes: codes, CSRF: full.CSRF, Name: a.Name, Role: a.Role})
 	}
 	return c.Redirect(ConsolePath, fiber.StatusSeeOther)
 }
@@ -351,7 +370,7 @@ func (h *handler) logout(c *fiber.Ctx) error {
 	if state == sessionOK {
 		if !csrfOK(c, s) {
 			h.audit(c, a.principal().Actor(), ActionCSRF, OutcomeRefusedCSRF, staffRef(a))
-			return h.stagePage(c, fiber.StatusForbidden, s, a, "This form has expired. Reload the page and try again.")
+			return h.stagePage(c, fiber.StatusForbidden, s, a, "err_expired")
 		}
 		if err := h.staff.store.StaffDelete(kindSession, id); err != nil {
 			return h.loginError(c, err)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -699,5 +700,45 @@ func TestStaffRoleMatrixEveryRoute(t *testing.T) {
 				t.Errorf("%s %s (%s) as %s: %d, want it allowed", rt.method, rt.path, action, r, st)
 			}
 		}
+	}
+}
+
+// TestSignInPagesInItalian: the sign-in pages follow Accept-Language (en
+// and it, the console's languages), and both have every text.
+func TestSignInPagesInItalian(t *testing.T) {
+	for key := range loginText["en"] {
+		if loginText["it"][key] == "" {
+			t.Errorf("Italian lacks %q", key)
+		}
+	}
+	for key := range loginText["it"] {
+		if loginText["en"][key] == "" {
+			t.Errorf("English lacks %q", key)
+		}
+	}
+	src, err := os.ReadFile("login.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`"((?:err|t)_[a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
+		if loginText["en"][m[1]] == "" {
+			t.Errorf("login.go uses %q, which loginText lacks", m[1])
+		}
+	}
+	se := newStaffEnv(t)
+	se.add(t, "maria", "operator")
+	b := se.browser("192.0.2.80")
+	it := map[string]string{"Accept-Language": "it-IT,it;q=0.9,en;q=0.5"}
+	if st, page := b.send(t, "GET", LoginPath, nil, it, ""); st != 200 || !strings.Contains(page, `<html lang="it">`) || !strings.Contains(page, "Nome utente") {
+		t.Fatalf("Italian sign-in page: %d\n%s", st, page)
+	}
+	if _, page := b.send(t, "POST", LoginPath, url.Values{"name": {"maria"}, "password": {"wrong password here"}}, it, ""); !strings.Contains(page, "non corrispondono") {
+		t.Errorf("Italian wrong password page:\n%s", page)
+	}
+	if _, page := b.send(t, "POST", LoginPath, url.Values{"name": {"maria"}, "password": {staffPassword}}, it, ""); !strings.Contains(page, "Il tuo ruolo (operator) richiede un secondo fattore") {
+		t.Errorf("Italian enrolment page:\n%s", page)
+	}
+	if _, page := b.send(t, "GET", LoginPath, nil, map[string]string{"Accept-Language": "de-DE"}, ""); !strings.Contains(page, `<html lang="en">`) {
+		t.Errorf("a language without texts should fall back to English")
 	}
 }
