@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	goruntime "runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -195,6 +196,8 @@ type handler struct {
 	// accounts throttles sign-in failures per account name, as limiter
 	// does per client address.
 	accounts *failureLimiter
+	// hashSlots bounds concurrent password hashing (see loginPassword).
+	hashSlots chan struct{}
 
 	tokens     *Tokens
 	backend    Backend
@@ -249,6 +252,7 @@ func Register(r fiber.Router, cfg Config) {
 		now = time.Now
 	}
 	h.now = now
+	h.hashSlots = make(chan struct{}, goruntime.NumCPU())
 	if h.issuer == "" {
 		h.issuer = "Parley"
 	}

@@ -236,6 +236,11 @@ func (h *handler) loginPassword(c *fiber.Ctx) error {
 	if err != nil && !errors.Is(err, ErrNoAccount) {
 		return h.loginError(c, err)
 	}
+	// At most one argon2id hash per CPU at a time: each takes 19 MiB and
+	// about 0.1 s, so a flood of sign-ins from many addresses queues here
+	// instead of exhausting memory.
+	h.hashSlots <- struct{}{}
+	defer func() { <-h.hashSlots }()
 	if a == nil {
 		checkPassword(dummyHash, password) // same time as a real account
 		h.failed(c, ip, name)

@@ -117,3 +117,13 @@ func TestRecoveryCodesOneTime(t *testing.T) {
 		t.Error("a used recovery code worked again")
 	}
 }
+
+// BenchmarkCheckPassword is the argon2id work of one sign-in attempt.
+func BenchmarkCheckPassword(b *testing.B) {
+	h := hashPassword("correct horse battery staple", passwordParams)
+	for b.Loop() {
+		if !checkPassword(h, "correct horse battery staple") {
+			b.Fatal("no match")
+		}
+	}
+}

@@ -175,6 +175,11 @@ func TestStaffCommandsAndSignInThroughServe(t *testing.T) {
 	if st, _ := staffDo(t, replay, "GET", p.base+"/admin/v1/flows", nil, nil, ""); st != 401 {
 		t.Fatalf("the signed-out session cookie: %d, want 401", st)
 	}
+	// With Badger the CLI cannot open the vault serve holds: it says how
+	// to revoke anyway.
+	if r := e.parley("", "staff", "disable", "vera", "--data", data); r.code != exitFailure || !strings.Contains(r.stderr, "/admin/v1/staff/disable") {
+		t.Errorf("staff disable while serving: exit %d, stderr %q; want exit 3 pointing at the admin API", r.code, r.stderr)
+	}
 	bearer := map[string]string{"Authorization": "Bearer " + tok}
 	if st, _ := staffDo(t, staffClient(t), "POST", p.base+"/admin/v1/subjects/export", nil, bearer, exp); st != 200 && st != 404 {
 		t.Fatalf("API token export: %d", st)
