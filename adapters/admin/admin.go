@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	goruntime "runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -73,7 +74,7 @@ var grants = map[Role][]string{
 	RoleViewer:   {ActionFlowsList, ActionMetricsSummary},
 	RoleOperator: {ActionFlowsList, ActionMetricsSummary, ActionExport},
 	RoleDPO:      {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionErase, ActionRectify, ActionAuditVerify},
-	RoleAdmin:    {ActionFlowsList, ActionMetricsSummary, ActionFlowsReload, ActionStudio},
+	RoleAdmin:    {ActionFlowsList, ActionMetricsSummary, ActionFlowsReload, ActionStudio, ActionStaffList, ActionStaffChange},
 }
 
 // Can reports whether r may perform action.
@@ -142,10 +143,28 @@ type RejectedValueError struct{ Reason string }
 
 func (e *RejectedValueError) Error() string { return "value rejected: " + e.Reason }
 
-// Config configures the admin API. Tokens and Backend are required.
+// Config configures the admin API. Backend is required, and Tokens or
+// Staff (or both).
 type Config struct {
+	// Tokens are the legacy role tokens of --admin-tokens; they act as
+	// service tokens (deprecated: use Staff API tokens).
 	Tokens  *Tokens
 	Backend Backend
+	// Staff, when set, enables per-person accounts: sign-in with a
+	// password and a second factor at /console/login, sessions in
+	// cookies, and named, expiring API tokens.
+	Staff *Staff
+	// SessionIdle and SessionMax end a console session after that long
+	// without a request, and that long after sign-in whatever happens.
+	// Defaults: DefaultSessionIdle, DefaultSessionMax.
+	SessionIdle, SessionMax time.Duration
+	// SecureCookies marks cookies Secure (with the __Host- prefix) even
+	// when the request does not look like HTTPS: set it behind a proxy
+	// that ends TLS. Requests over TLS, or with X-Forwarded-Proto: https
+	// from a trusted proxy, get Secure cookies anyway.
+	SecureCookies bool
+	// Issuer names the service in authenticator apps; default "Parley".
+	Issuer string
 	// Metrics, when set, is included in GET /metrics-summary as "engine".
 	Metrics MetricsSource
 	// Logger gets one line per request (action, actor, outcome, status);
@@ -172,6 +191,18 @@ type Config struct {
 }
 
 type handler struct {
+	staff       *Staff
+	idle        time.Duration
+	maxAge      time.Duration
+	forceSecure bool
+	issuer      string
+	now         func() time.Time
+	// accounts throttles sign-in failures per account name, as limiter
+	// does per client address.
+	accounts *failureLimiter
+	// hashSlots bounds concurrent password hashing (see loginPassword).
+	hashSlots chan struct{}
+
 	tokens     *Tokens
 	backend    Backend
 	metrics    MetricsSource
@@ -185,11 +216,15 @@ type handler struct {
 	counts  map[string]int // by outcome
 }
 
-// Register mounts the admin API under Prefix on r. It panics when Tokens or
-// Backend is nil: that is a wiring mistake found at start-up. With zero
-// tokens every request is refused.
+// Register mounts the admin API under Prefix on r, and with Config.Staff
+// the sign-in pages under LoginPath. It panics when Backend, or both Tokens
+// and Staff, are nil: that is a wiring mistake found at start-up. With zero
+// tokens and accounts every request is refused.
 func Register(r fiber.Router, cfg Config) {
 	h := newHandler(cfg)
+	if h.staff != nil {
+		h.registerLogin(r)
+	}
 	g := r.Group(Prefix)
 	g.Get("/flows", h.guard(ActionFlowsList, h.flows))
 	g.Get("/metrics-summary", h.guard(ActionMetricsSummary, h.metricsSummary))
@@ -198,6 +233,9 @@ func Register(r fiber.Router, cfg Config) {
 	g.Post("/subjects/rectify", h.guard(ActionRectify, h.rectify))
 	g.Get("/audit/verify", h.guard(ActionAuditVerify, h.auditVerify))
 	g.Post("/flows/reload", h.guard(ActionFlowsReload, h.reload))
+	if h.staff != nil {
+		h.registerStaffAPI(g)
+	}
 }
 
 // Guard returns middleware that lets a request through only with a token
@@ -211,18 +249,23 @@ func Guard(cfg Config, action string) fiber.Handler {
 }
 
 func newHandler(cfg Config) *handler {
-	if cfg.Tokens == nil || cfg.Backend == nil {
-		panic("admin.Register: Config.Tokens and Config.Backend are required")
+	if (cfg.Tokens == nil && cfg.Staff == nil) || cfg.Backend == nil {
+		panic("admin.Register: Config.Backend and Config.Tokens or Config.Staff are required")
 	}
 	h := &handler{
-		tokens:     cfg.Tokens,
-		backend:    cfg.Backend,
-		metrics:    cfg.Metrics,
-		log:        cfg.Logger,
-		maxBody:    cfg.MaxBodyBytes,
-		channels:   cfg.Channels,
-		subjectRef: cfg.SubjectRef,
-		counts:     map[string]int{},
+		staff:       cfg.Staff,
+		idle:        positiveDuration(cfg.SessionIdle, DefaultSessionIdle),
+		maxAge:      positiveDuration(cfg.SessionMax, DefaultSessionMax),
+		forceSecure: cfg.SecureCookies,
+		issuer:      cfg.Issuer,
+		tokens:      cfg.Tokens,
+		backend:     cfg.Backend,
+		metrics:     cfg.Metrics,
+		log:         cfg.Logger,
+		maxBody:     cfg.MaxBodyBytes,
+		channels:    cfg.Channels,
+		subjectRef:  cfg.SubjectRef,
+		counts:      map[string]int{},
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -240,8 +283,18 @@ func newHandler(cfg Config) *handler {
 	if now == nil {
 		now = time.Now
 	}
+	h.now = now
+	h.hashSlots = make(chan struct{}, goruntime.NumCPU())
+	if h.issuer == "" {
+		h.issuer = "Parley"
+	}
 	h.limiter = newFailureLimiter(now, positive(cfg.MaxFailures, 5),
 		positiveDuration(cfg.FailureWindow, time.Minute), positiveDuration(cfg.Cooldown, 5*time.Minute))
+	h.accounts = newFailureLimiter(now, positive(cfg.MaxFailures, 5),
+		positiveDuration(cfg.FailureWindow, time.Minute), positiveDuration(cfg.Cooldown, 5*time.Minute))
+	if h.tokens == nil {
+		h.tokens = &Tokens{}
+	}
 	return h
 }
 
@@ -297,27 +350,72 @@ func (h *handler) guard(action string, fn actionFunc) fiber.Handler {
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(left.Seconds()))))
 			return h.fail(c, action, ActorUnknown, "rate_limited", fiber.StatusTooManyRequests, "")
 		}
-		token, present := bearerToken(c.Get(fiber.HeaderAuthorization))
-		p, ok := h.tokens.Identify(token)
-		if !ok {
-			actor, challenge := ActorAnonymous, `Bearer realm="parley-admin"`
-			if present {
-				actor, challenge = ActorUnknown, `Bearer realm="parley-admin", error="invalid_token"`
-			}
-			h.audit(c, actor, action, OutcomeUnauthenticated, "")
-			if h.limiter.fail(ip) {
-				h.count(OutcomeLockout)
-				h.audit(c, ActorUnknown, ActionAuth, OutcomeLockout, "")
-			}
-			c.Set(fiber.HeaderWWWAuthenticate, challenge)
-			return h.fail(c, action, actor, OutcomeUnauthenticated, fiber.StatusUnauthorized, "")
+		p, ok, err := h.authenticate(c, action, ip)
+		if err != nil || !ok {
+			return err
 		}
 		if !p.Role.Can(action) {
 			h.audit(c, p.Actor(), action, OutcomeDenied, "")
-			return h.fail(c, action, p.Actor(), OutcomeDenied, fiber.StatusForbidden, "this token's role may not do that")
+			return h.fail(c, action, p.Actor(), OutcomeDenied, fiber.StatusForbidden, "your role may not do that")
 		}
 		return fn(&request{c: c, action: action, actor: p.Actor()})
 	}
+}
+
+// authenticate finds who is calling: a bearer token (an API token of
+// Staff, or a legacy token of Tokens) or, without an Authorization header,
+// a console session cookie. A refused request is answered here (ok false).
+// Only a bad bearer token counts towards the client's lockout: no
+// credential at all, or a session that expired, is not a failed one.
+func (h *handler) authenticate(c *fiber.Ctx, action, ip string) (Principal, bool, error) {
+	token, present := bearerToken(c.Get(fiber.HeaderAuthorization))
+	if present {
+		p, ok := h.tokens.Identify(token)
+		if !ok && h.staff != nil && token != "" {
+			var err error
+			if p, ok, err = h.staff.identifyToken(token); err != nil {
+				h.log.ErrorContext(c.UserContext(), "admin token lookup failed", "adapter", "admin", "err", err)
+				return p, false, h.fail(c, action, ActorUnknown, OutcomeError, fiber.StatusServiceUnavailable, "")
+			}
+		}
+		if ok {
+			return p, true, nil
+		}
+		h.audit(c, ActorUnknown, action, OutcomeUnauthenticated, "")
+		if h.limiter.fail(ip) {
+			h.count(OutcomeLockout)
+			h.audit(c, ActorUnknown, ActionAuth, OutcomeLockout, "")
+		}
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="parley-admin", error="invalid_token"`)
+		return p, false, h.fail(c, action, ActorUnknown, OutcomeUnauthenticated, fiber.StatusUnauthorized, "")
+	}
+	if h.staff != nil {
+		state, _, s, a, err := h.session(c)
+		if err != nil {
+			h.log.ErrorContext(c.UserContext(), "admin session lookup failed", "adapter", "admin", "err", err)
+			return Principal{}, false, h.fail(c, action, ActorUnknown, OutcomeError, fiber.StatusServiceUnavailable, "")
+		}
+		switch {
+		case state == sessionOK && s.Stage == stageFull:
+			p := a.principal()
+			if stateChanging(c.Method()) && !csrfOK(c, s) {
+				h.audit(c, p.Actor(), ActionCSRF, OutcomeRefusedCSRF, "")
+				return p, false, h.fail(c, action, p.Actor(), OutcomeDenied, fiber.StatusForbidden,
+					"missing or wrong "+HeaderCSRF+" header: send the value of the "+CookieCSRF+" cookie")
+			}
+			return p, true, nil
+		case state != sessionNone:
+			if state == sessionInvalid {
+				h.clearCookies(c)
+			} // a half-done sign-in stays, so the code can still be entered
+			h.audit(c, ActorUnknown, action, OutcomeUnauthenticated, "")
+			return Principal{}, false, h.fail(c, action, ActorUnknown, OutcomeUnauthenticated, fiber.StatusUnauthorized,
+				"your session has ended: sign in again at "+LoginPath)
+		}
+	}
+	h.audit(c, ActorAnonymous, action, OutcomeUnauthenticated, "")
+	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="parley-admin"`)
+	return Principal{}, false, h.fail(c, action, ActorAnonymous, OutcomeUnauthenticated, fiber.StatusUnauthorized, "")
 }
 
 // bearerToken extracts the token of an "Authorization: Bearer <token>"

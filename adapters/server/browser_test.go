@@ -245,15 +245,24 @@ func startBrowser(t *testing.T, width, height int) (ctx context.Context, console
 
 // startWebChatServer runs the real server with the shipped flows, the web
 // chat on, and an on-disk vault, on a loopback port. It returns the base URL.
-func startWebChatServer(t *testing.T) string {
+func startWebChatServer(t *testing.T) string { return startLoopbackServer(t, nil) }
+
+// startLoopbackServer is startWebChatServer with the server's config
+// changed by with (given the vault) before the server is made.
+func startLoopbackServer(t *testing.T, with func(*server.Config, *vault.Vault)) string {
 	t.Helper()
-	return serveOnLoopback(t, filepath.Join("..", "..", "flows"), func(c *server.Config) { c.WebChat = true })
+	return serveOnLoopback(t, filepath.Join("..", "..", "flows"), func(c *server.Config, v *vault.Vault) {
+		c.WebChat = true
+		if with != nil {
+			with(c, v)
+		}
+	})
 }
 
 // serveOnLoopback runs the real server on the flows of flowsDir and an
 // on-disk vault, configured further by set, on a loopback port. It returns
 // the base URL.
-func serveOnLoopback(t *testing.T, flowsDir string, set func(*server.Config)) string {
+func serveOnLoopback(t *testing.T, flowsDir string, set func(*server.Config, *vault.Vault)) string {
 	t.Helper()
 	key := make([]byte, 32)
 	rand.Read(key)
@@ -267,7 +276,7 @@ func serveOnLoopback(t *testing.T, flowsDir string, set func(*server.Config)) st
 		t.Fatalf("LoadFlows: %v\n%s", err, report)
 	}
 	cfg := server.Config{Store: session.New(v), Flows: flows, SweepEvery: -1}
-	set(&cfg)
+	set(&cfg, v)
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)

@@ -35,10 +35,18 @@ type Config struct {
 	WhatsApp *WhatsAppConfig
 	// WebChat enables the local web chat at / and /api.
 	WebChat bool
-	// AdminTokens enables the admin API when not nil.
+	// AdminTokens enables the admin API when not nil (legacy role tokens,
+	// kept as service tokens).
 	AdminTokens *admin.Tokens
 	// Studio enables the authoring studio at /studio when not nil.
 	Studio *StudioConfig
+	// Staff enables the admin API with per-person accounts and API tokens,
+	// and the console sign-in pages (/console/login).
+	Staff *admin.Staff
+	// SessionIdle, SessionMax and SecureCookies configure console
+	// sessions (see admin.Config).
+	SessionIdle, SessionMax time.Duration
+	SecureCookies           bool
 	// Caller performs integration calls; nil makes every call step fail
 	// (and follow its on_fail), which is safe but useless in production.
 	Caller runtime.Caller
@@ -172,7 +180,7 @@ func New(cfg Config) (*Server, error) {
 		wa.Register(s.app, s.host, cfg.WhatsApp.Flow)
 		s.hostOn = true
 	}
-	if cfg.AdminTokens != nil {
+	if cfg.AdminTokens != nil || cfg.Staff != nil {
 		admin.Register(s.app, s.adminConfig())
 	}
 	if cfg.Studio != nil {
@@ -196,6 +204,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) adminConfig() admin.Config {
 	return admin.Config{
 		Tokens: s.cfg.AdminTokens, Backend: adminBackend{s}, Metrics: adminBackend{s}, Logger: s.cfg.Logger, Now: s.cfg.Now,
+		Staff: s.cfg.Staff, SessionIdle: s.cfg.SessionIdle, SessionMax: s.cfg.SessionMax, SecureCookies: s.cfg.SecureCookies,
 		SubjectRef: func(channel, user string) string { return s.store.Subject(channel, user) },
 	}
 }

@@ -27,8 +27,9 @@ const StudioChannel = "studio"
 
 // StudioConfig enables the authoring studio at /studio.
 type StudioConfig struct {
-	// Remote admits clients that are not on this machine, with an admin
-	// token of role admin (Config.AdminTokens is then required).
+	// Remote admits clients that are not on this machine, signed in or with
+	// an API token of role admin (Config.Staff or Config.AdminTokens is then
+	// required).
 	Remote bool
 }
 
@@ -48,8 +49,8 @@ func (s *Server) registerStudio() error {
 	}
 	cfg := studio.Config{Flows: studioFlows{s}, Users: studioUsers{s: s, sweep: sw}, Now: s.cfg.Now, Logger: s.log}
 	if s.cfg.Studio.Remote {
-		if s.cfg.AdminTokens == nil {
-			return errors.New("server: the studio is open to other machines only behind admin tokens: set --admin-tokens (role admin)")
+		if s.cfg.AdminTokens == nil && s.cfg.Staff == nil {
+			return errors.New("server: the studio is open to other machines only behind the admin sign-in: configure staff accounts or admin tokens")
 		}
 		cfg.Guard = s.adminGuard()
 	}

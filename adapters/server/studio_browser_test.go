@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/parleyhq/parley/adapters/server"
+	"github.com/parleyhq/parley/engine/vault"
 )
 
 // TestStudioInBrowser drives the studio in a real headless Chromium against
@@ -284,5 +285,5 @@ func startStudioServer(t *testing.T) (base, flowsDir string) {
 	if err := os.CopyFS(flowsDir, os.DirFS(filepath.Join("..", "..", "flows"))); err != nil {
 		t.Fatal(err)
 	}
-	return serveOnLoopback(t, flowsDir, func(c *server.Config) { c.Studio = &server.StudioConfig{} }), flowsDir
+	return serveOnLoopback(t, flowsDir, func(c *server.Config, _ *vault.Vault) { c.Studio = &server.StudioConfig{} }), flowsDir
 }

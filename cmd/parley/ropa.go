@@ -65,6 +65,9 @@ var ropaRecordKinds = []lint.RecordKind{
 	{Name: "erasure ledger",
 		What:      map[string]string{"en": "pseudonymous ids of erased people, re-applied when a backup is restored", "it": "id pseudonimi delle persone cancellate, riapplicati al ripristino di un backup"},
 		Retention: map[string]string{"en": "2 years", "it": "2 anni"}},
+	{Name: "staff access",
+		What:      map[string]string{"en": "staff accounts (user name, role, hashed password, second factor), their sign-in sessions and API tokens; sign-ins and changes are audited", "it": "account del personale (nome utente, ruolo, password con hash, secondo fattore), sessioni di accesso e token API; accessi e modifiche sono registrati nell'audit"},
+		Retention: map[string]string{"en": "accounts until removed; sessions end after 30 minutes idle or 12 hours at most; API tokens at their expiry (default 90 days) or when revoked", "it": "account fino alla rimozione; sessioni chiuse dopo 30 minuti di inattività o al massimo 12 ore; token API alla scadenza (predefinita 90 giorni) o alla revoca"}},
 }
 
 // ropaMeasures are the technical measures the engine applies to every flow

@@ -27,6 +27,9 @@ func TestROPACoversTheLifecycleTable(t *testing.T) {
 		"audit entries":        "audit",
 		"erasure ledger":       "erasure ledger",
 		"audit head file":      "audit",
+		"staff accounts":       "staff access",
+		"staff sessions":       "staff access",
+		"API tokens":           "staff access",
 		"vault metadata":       "", // key check, pepper, sequences: nothing about a person
 	}
 	kinds := map[string]bool{}

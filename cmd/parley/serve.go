@@ -57,12 +57,17 @@ The authoring studio (/studio: edit a flow with live lint results, chat
 with it as a test user, see its graph, data map and the test user's data,
 move the test user's clock, erase it) is on by default and answers only
 clients on this machine; --studio=false turns it off, --studio-remote
-admits other machines with an admin token of role admin. See
+admits other machines signed in (or with an API token) as role admin. See
 docs/authoring.md.
 
-The admin API (/admin/v1) is enabled by --admin-tokens FILE or
-PARLEY_ADMIN_TOKENS ("role:token" entries; roles viewer, operator, dpo,
-admin). The master key comes from PARLEY_MASTER_KEY or --key-file. Other
+Staff sign in at /console/login with their account ('parley staff add'),
+a password and, for operators, DPOs and admins, a second factor; the
+session cookie ends after --session-idle without use and --session-max
+after sign-in. The admin API (/admin/v1) takes that session (with the
+X-CSRF-Token header on changes) or an API token ('parley staff token add').
+--admin-tokens FILE and PARLEY_ADMIN_TOKENS ("role:token" entries) still
+work as service tokens but are deprecated: they cannot expire or be
+revoked without a restart. The master key comes from PARLEY_MASTER_KEY or --key-file. Other
 endpoints: /healthz, /readyz, /metrics (Prometheus).
 
 A flow with lint errors stops the server from starting (exit 1). SIGINT or
@@ -77,7 +82,10 @@ func runServe(c *cli, args []string) int {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	flowsDir := fs.String("flows", "flows", "directory of flow files to serve")
 	vf := addVaultFlags(fs, "data")
-	tokensFile := fs.String("admin-tokens", "", "file of admin API tokens (role:token per line)")
+	tokensFile := fs.String("admin-tokens", "", "deprecated: file of shared admin API tokens (role:token per line); use 'parley staff token add'")
+	sessionIdle := fs.Duration("session-idle", admin.DefaultSessionIdle, "end a console session after this long without a request")
+	sessionMax := fs.Duration("session-max", admin.DefaultSessionMax, "end a console session this long after sign-in, however busy")
+	secureCookies := fs.Bool("secure-cookies", false, "mark console cookies Secure (__Host- prefix) even over plain HTTP: set it when a proxy in front ends TLS (HTTPS requests get them anyway)")
 	webChat := fs.String("web-chat", "auto", "local web chat at /: on, off, or auto (on when --addr is a loopback address)")
 	studioOn := fs.Bool("studio", true, "serve the authoring studio at /studio (to clients on this machine only)")
 	studioRemote := fs.Bool("studio-remote", false, "also serve the studio to other machines, behind an admin token of role admin")
@@ -91,6 +99,10 @@ func runServe(c *cli, args []string) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(c.stderr, "parley serve: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	if *sessionIdle <= 0 || *sessionMax <= 0 || *sessionIdle > *sessionMax {
+		fmt.Fprintln(c.stderr, "parley serve: --session-idle and --session-max must be positive, and the idle timeout no longer than the maximum (such as --session-idle 30m --session-max 12h)")
 		return exitUsage
 	}
 	var h slog.Handler = slog.NewTextHandler(c.stderr, nil)
@@ -148,13 +160,15 @@ func runServe(c *cli, args []string) int {
 			fmt.Fprintf(c.stderr, "parley serve: admin tokens: %v\n", err)
 			return exitFailure
 		}
+		log.Warn("--admin-tokens and PARLEY_ADMIN_TOKENS are deprecated: shared role tokens never expire and are revoked only by a restart; give each person an account ('parley staff add') and each automation a named, expiring token ('parley staff token add')",
+			"tokens", tokens.Len())
 	}
 	var studioCfg *server.StudioConfig
 	if *studioOn {
 		studioCfg = &server.StudioConfig{Remote: *studioRemote}
 	}
-	if *studioRemote && (!*studioOn || tokens == nil) {
-		fmt.Fprintln(c.stderr, "parley serve: --studio-remote needs the studio on and admin tokens (--admin-tokens FILE or PARLEY_ADMIN_TOKENS, with an admin: entry)")
+	if *studioRemote && !*studioOn {
+		fmt.Fprintln(c.stderr, "parley serve: --studio-remote needs the studio on: drop --studio=false")
 		return exitUsage
 	}
 	wa, err := whatsAppFromEnv(c.getenv)
@@ -188,6 +202,7 @@ func runServe(c *cli, args []string) int {
 	caller := &server.HTTPCaller{Getenv: c.getenv, Ref: store.RecipientRef, Client: integrationClient()}
 	srv, err := server.New(server.Config{
 		Store: store, Flows: flows, Logger: log, WhatsApp: wa, WebChat: web, AdminTokens: tokens, Studio: studioCfg,
+		Staff: admin.NewStaff(v, nil, store.Audit), SessionIdle: *sessionIdle, SessionMax: *sessionMax, SecureCookies: *secureCookies,
 		Caller: caller, Notices: caller, Workers: *workers,
 		CanWrite: diskGuard(*vf.data, *minFree<<20, diskFree, time.Now),
 	})

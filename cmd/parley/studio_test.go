@@ -92,12 +92,12 @@ func TestServeStudio(t *testing.T) {
 
 // TestServeStudioRemoteNeedsAdminTokens: --studio-remote without admin
 // tokens is refused before anything listens, and says what to add.
-func TestServeStudioRemoteNeedsAdminTokens(t *testing.T) {
+func TestServeStudioRemoteNeedsTheStudio(t *testing.T) {
 	t.Setenv("PARLEY_ADMIN_TOKENS", "")
 	var out, errb bytes.Buffer
-	code := run([]string{"serve", "--studio-remote", "--flows", "../../flows", "--data", t.TempDir(), "--addr", "127.0.0.1:0"},
+	code := run([]string{"serve", "--studio-remote", "--studio=false", "--flows", "../../flows", "--data", t.TempDir(), "--addr", "127.0.0.1:0"},
 		strings.NewReader(""), &out, &errb)
-	if code != exitUsage || !strings.Contains(errb.String(), "--studio-remote needs") || !strings.Contains(errb.String(), "--admin-tokens") {
-		t.Errorf("serve --studio-remote without tokens = %d, stderr:\n%s", code, errb.String())
+	if code != exitUsage || !strings.Contains(errb.String(), "--studio-remote needs the studio on") {
+		t.Errorf("serve --studio-remote --studio=false = %d, stderr:\n%s", code, errb.String())
 	}
 }

@@ -103,6 +103,7 @@ var backendNeutral = []struct {
 	{"ValuesCannotBeSwappedBetweenKeys", TestValuesCannotBeSwappedBetweenKeys},
 	{"WrongKeyInMemoryCheck", TestWrongKeyInMemoryCheck},
 	{"SweepSubjectOnEveryBackend", TestSweepSubjectOnEveryBackend},
+	{"StaffRecordsRoundTrip", TestStaffRecordsRoundTrip},
 }
 
 func TestOnPostgres(t *testing.T) {

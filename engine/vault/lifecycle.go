@@ -65,6 +65,13 @@ var Lifecycles = []Lifecycle{
 		"the ledger retention sweep (ledger.go)", "`LedgerRetention` (default 2 years) after the erasure"},
 	{"audit head file", "audit.head (beside erasures.log)", "sequence and hash of the last audit entry and of the retention anchor; no personal data",
 		"rewritten with every audit entry", "with the data directory"},
+	{"staff accounts", "st/a/<hmac(user name)>", "a staff member's user name, role, argon2id password hash, TOTP secret and SHA-256 hashes of the unused recovery codes, sealed under the meta key; never a password or recovery code",
+		"`parley staff remove` (delete; Badger drops older versions at compaction)", "when the account is removed; a disabled account stays until removed"},
+	{"staff sessions", "st/s/<hmac(sha256(session))>", "account, role, sign-in time, last use, CSRF token and stage of one console sign-in, sealed under the meta key; never the session cookie itself",
+		"sign-out, `parley staff disable`, `remove` or `reset` (at once, by the account's generation); Badger's TTL as a backstop",
+		"the absolute session timeout (`--session-max`, default 12h) after sign-in, or the idle timeout (`--session-idle`, default 30m) after the last request"},
+	{"API tokens", "st/t/<hmac(sha256(token))>", "name, owner, role, creation and expiry of an automation token and the SHA-256 of the token; never the token",
+		"`parley staff token revoke`; Badger's TTL as a backstop", "its expiry (`--expires`, default 90 days), or when revoked"},
 	{"vault metadata", "m/...", "key check, pepper (sealed), schema version, sequences, audit head; no personal data",
 		"nobody: it is the vault itself", "with the data directory"},
 }
