@@ -176,6 +176,9 @@ type Message struct {
 	Stale bool `json:"stale,omitempty"`
 	// NewFrom is the customer's new id on a number change notice.
 	NewFrom string `json:"new_from,omitempty"`
+	// Campaign is the ad a conversation started from ("ad:<ad id>"), when
+	// the channel reports one: never the ad's text or the click id.
+	Campaign string `json:"campaign,omitempty"`
 }
 
 // outItem is one queued send: the channel's request and when the customer
@@ -338,7 +341,7 @@ func (h *Host) process(subject string, m Message) {
 			h.storeFailed(err)
 		}
 	} else {
-		in := runtime.Inbound{ID: m.ID, Text: runtime.Answer(m.Text), Choice: m.Choice}
+		in := runtime.Inbound{ID: m.ID, Text: runtime.Answer(m.Text), Choice: m.Choice, Campaign: m.Campaign}
 		_, _, err = h.engine.HandleWith(ctx, subject, b.flow, in,
 			func(st *runtime.State, t runtime.Turn, now time.Time) error {
 				st.LastInbound = time.Unix(0, m.At)

@@ -323,7 +323,7 @@ func toMessage(msg InboundMessage, from string, now time.Time) host.Message {
 		at = now
 	}
 	it := host.Message{ID: msg.ID, From: from, Type: msg.Type, Text: string(msg.Text), Choice: msg.Choice, Title: msg.Title,
-		At: at.UnixNano(), NewFrom: msg.NewWaID}
+		At: at.UnixNano(), NewFrom: msg.NewWaID, Campaign: msg.Campaign}
 	if _, ok := ToInbound(msg); !ok {
 		it.Unsupported = msg.NeedsUnsupportedReply()
 		it.Ignore = !it.Unsupported

@@ -77,6 +77,12 @@ func Step(p *compile.Program, st *State, in Inbound, env Env) Turn {
 	askLang := false
 	if fresh && !strings.HasPrefix(st.Pending, pendingLanguage) {
 		st.Lang, askLang = t.pickLang()
+		// A new conversation remembers where it came from (an entry
+		// link's reference or an ad), never the start text itself.
+		st.Campaign = in.Campaign
+		if st.Campaign == "" {
+			st.Campaign = compile.EntryCampaign(string(in.Text))
+		}
 	}
 	t.li = p.LangIndex(st.Lang)
 	t.w = wordsFor(st.Lang)
@@ -257,7 +263,7 @@ func (t *turn) consentAnswer(purpose string) {
 	}
 	st.Pending = ""
 	hash := st.Noticed[pu.Name]
-	e := Effect{Kind: EffectConsent, Purpose: pu.Name, Basis: pu.Basis, Granted: yes, NoticeHash: hash, MessageID: t.in.ID, KeepFor: pu.ConsentProof}
+	e := Effect{Kind: EffectConsent, Purpose: pu.Name, Basis: pu.Basis, Granted: yes, NoticeHash: hash, MessageID: t.in.ID, KeepFor: pu.ConsentProof, Campaign: st.Campaign}
 	t.eff = append(t.eff, e)
 	if yes {
 		setMap(&st.Consent, pu.Name, ConsentGranted)

@@ -81,6 +81,9 @@ type ConsentRecord struct {
 	MessageID   string // channel message id of the answer
 	// Seq orders records; it is set by the vault.
 	Seq uint64
+	// Campaign is the entry link's campaign reference or the ad the
+	// conversation started from ("" for none). Not personal data.
+	Campaign string
 }
 
 // Change is what one conversation turn changes for a subject. Commit applies
@@ -341,6 +344,9 @@ func encodeConsent(c *ConsentRecord) []byte {
 	e.str(c.NoticeHash)
 	e.str(c.MessageID)
 	e.uint(c.Seq)
+	if c.Campaign != "" { // added later: records without one decode as before
+		e.str(c.Campaign)
+	}
 	return e.b
 }
 
@@ -348,6 +354,9 @@ func decodeConsent(b []byte) (ConsentRecord, error) {
 	d := dec{b: b}
 	c := ConsentRecord{Purpose: d.str(), Granted: d.bool(), At: d.time(), Flow: d.str(),
 		FlowVersion: int(d.int()), NoticeHash: d.str(), MessageID: d.str(), Seq: d.uint()}
+	if d.err == nil && len(d.b) > 0 {
+		c.Campaign = d.str()
+	}
 	if d.err != nil {
 		return ConsentRecord{}, ErrCorrupt
 	}
