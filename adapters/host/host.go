@@ -195,6 +195,15 @@ type outItem struct {
 	Queued int64 `json:"q,omitempty"`
 }
 
+// OutboxPayload is the stored form of a send queued outside a turn (a
+// breach notification): out goes on channel ch, queued at queued. The host
+// delivers such entries like replies: paced, acknowledged, resumed after a
+// restart; a Free one is given up MaxReplyAge after it was queued.
+func OutboxPayload(ch string, out Outbound, queued time.Time) []byte {
+	b, _ := json.Marshal(outItem{Ch: ch, Outbound: out, Queued: queued.UnixNano()})
+	return b
+}
+
 // Accept stores an inbound message from user on channel in the durable
 // inbox and queues its turn. dup reports a message id seen before (nothing
 // is done). An error means the message was not stored: the channel should
@@ -348,7 +357,7 @@ func (h *Host) process(subject string, m Message) {
 				render(t.Out, st.Lang, st.Flow)
 				var err error
 				seqs, err = h.store.SaveTurn(ctx, subject, st, t.Effects, now,
-					session.Extra{Outbox: payloads, InboxDone: m.ID})
+					session.Extra{Outbox: payloads, InboxDone: m.ID, Channel: m.Ch, User: m.From})
 				if err != nil {
 					h.storeFailed(err) // a storage fault, not a flow's error
 				}

@@ -48,12 +48,18 @@ func (g *killGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				Text string `json:"text"`
 			} `json:"body"`
 		} `json:"interactive"`
+		Template *struct {
+			Name string `json:"name"`
+		} `json:"template"`
 	}
 	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/messages") || json.Unmarshal(raw, &req) != nil {
 		http.Error(w, `{"error":{"message":"bad request","code":100}}`, http.StatusBadRequest)
 		return
 	}
 	text := req.Text.Body + req.Interactive.Body.Text
+	if req.Template != nil {
+		text = "template:" + req.Template.Name
+	}
 	g.mu.Lock()
 	g.total++
 	n := g.total

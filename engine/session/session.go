@@ -109,6 +109,10 @@ type Extra struct {
 	Outbox [][]byte
 	// InboxDone is the inbound message id the turn answered.
 	InboxDone string
+	// Channel and User are the customer's address on the channel, held
+	// sealed under the subject's key so that a breach notification can
+	// reach them (vault.Change.User).
+	Channel, User string
 }
 
 // SaveTurn is Save plus the channel's outbox entries and inbox mark, all in
@@ -118,7 +122,7 @@ type Extra struct {
 // new key.
 func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, effects []runtime.Effect, now time.Time, x Extra) ([]uint64, error) {
 	sid := vault.SubjectID(subject)
-	c := vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone}
+	c := vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone, Channel: x.Channel, User: x.User}
 	for _, e := range effects {
 		switch e.Kind {
 		case runtime.EffectStore:

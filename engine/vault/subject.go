@@ -98,6 +98,10 @@ type Change struct {
 	Put []FieldRecord
 	// Delete removes fields by name.
 	Delete []string
+	// Channel and User are the address replies go to: held sealed under
+	// the subject's key (once; it never changes for a subject) so that a
+	// breach notification can reach the customer (incident.go).
+	Channel, User string
 	// Consents appends consent records. A commit with consents is fsynced,
 	// unless it also carries InboxDone (see CommitTurn).
 	Consents []ConsentRecord
@@ -168,7 +172,7 @@ func keyC(s SubjectID, purpose string, seq uint64) []byte {
 
 // subjectPrefixes are dropped physically when a subject is purged.
 func subjectPrefixes(s SubjectID) [][]byte {
-	return [][]byte{keyK(s), keyS(s), prefixF(s), prefixC(s), prefixR(s)}
+	return [][]byte{keyK(s), keyS(s), prefixF(s), prefixC(s), prefixR(s), keyCH(s)}
 }
 
 // k/<s> value: ver | status | key id (16) | time (8) | [nonce | wrapped DEK]
@@ -525,6 +529,11 @@ func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs 
 		return nil // nothing to write and nothing held
 	}
 	*fresh = sk.fresh
+	if c.User != "" {
+		if err := v.putAddress(txn, s, sk, c.Channel, c.User); err != nil {
+			return err
+		}
+	}
 	if c.State != nil {
 		keep := c.StateKeep
 		if keep <= 0 {
