@@ -102,6 +102,8 @@ var backendNeutral = []struct {
 	{"AuditChainDetectsTampering", TestAuditChainDetectsTampering},
 	{"ValuesCannotBeSwappedBetweenKeys", TestValuesCannotBeSwappedBetweenKeys},
 	{"WrongKeyInMemoryCheck", TestWrongKeyInMemoryCheck},
+	{"IncidentRecordsAreNumberedNotifiedOnceAndSwept", TestIncidentRecordsAreNumberedNotifiedOnceAndSwept},
+	{"IncidentNotifyQueuesTheAffected", TestIncidentNotifyQueuesTheAffected},
 }
 
 func TestOnPostgres(t *testing.T) {

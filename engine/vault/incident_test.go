@@ -155,3 +155,49 @@ func TestIncidentRecordsAreNumberedNotifiedOnceAndSwept(t *testing.T) {
 		t.Errorf("after the sweep %d incidents remain (%v)", len(all), err)
 	}
 }
+
+// TestIncidentNotifyQueuesTheAffected: NotifyIncident queues one outbox
+// entry per affected subject whose address is held, in one transaction,
+// with the payload built for that subject's user; others get nothing.
+func TestIncidentNotifyQueuesTheAffected(t *testing.T) {
+	c := newClock()
+	v := openMem(t, c)
+	pubB64, privB64, err := NewAddressKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := ParseAddressPublicKey(pubB64)
+	priv, _ := ParseAddressPrivateKey(privB64)
+	v.HoldAddresses(pub)
+	users := map[string]string{"ann": "booking", "bob": "newsletter", "cat": "booking"}
+	for user, purpose := range users {
+		ch := "whatsapp"
+		if user == "cat" {
+			ch = "web" // held, but not on the channel notified
+		}
+		err := v.Commit(v.SubjectID(ch, user), Change{Channel: ch, User: user,
+			Put: []FieldRecord{{Name: "email", Value: []byte("x"), Purpose: purpose, ExpiresAt: c.Now().Add(time.Hour)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, err := v.AddIncident(Incident{What: "t", Kinds: []string{"fields"}, Purposes: []string{"booking"}, DetectedAt: c.Now()}, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := v.NotifyIncident(in.ID, "whatsapp", "breach_notice", "en", priv, func(user string) []byte { return []byte("to:" + user) }, c.Now())
+	if err != nil || n != 1 {
+		t.Fatalf("NotifyIncident = %d, %v; want 1 (ann: booking on WhatsApp)", n, err)
+	}
+	pending, err := v.OutboxPending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 1 || string(pending[0].Payload) != "to:ann" || pending[0].Subject != v.SubjectID("whatsapp", "ann") {
+		t.Fatalf("outbox holds %+v, want one entry to ann", pending)
+	}
+	got, err := v.GetIncident(in.ID)
+	if err != nil || got.Notified != 1 || got.Template != "breach_notice" || got.NotifiedAt.IsZero() {
+		t.Errorf("incident after notify: %+v, %v", got, err)
+	}
+}
