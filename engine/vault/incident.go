@@ -144,10 +144,9 @@ func (v *Vault) AddIncident(in Incident, now time.Time) (Incident, error) {
 	return in, nil
 }
 
-// Incidents returns every incident recorded, oldest detection first.
-func (v *Vault) Incidents() ([]Incident, error) {
-	var out []Incident
-	err := v.view(func(txn kvReader) error {
+// scanIncidents calls fn with every incident record and its key.
+func (v *Vault) scanIncidents(fn func(k []byte, in Incident)) error {
+	return v.view(func(txn kvReader) error {
 		return txn.Scan([]byte("ic/"), true, func(k []byte, item kvItem) error {
 			return item.Value(func(b []byte) error {
 				pt, err := open(v.meta, b, k)
@@ -155,11 +154,19 @@ func (v *Vault) Incidents() ([]Incident, error) {
 					return ErrCorrupt
 				}
 				in, err := decodeIncident(pt)
-				out = append(out, in)
+				if err == nil {
+					fn(k, in)
+				}
 				return err
 			})
 		})
 	})
+}
+
+// Incidents returns every incident recorded, oldest detection first.
+func (v *Vault) Incidents() ([]Incident, error) {
+	var out []Incident
+	err := v.scanIncidents(func(_ []byte, in Incident) { out = append(out, in) })
 	if err != nil {
 		return nil, fmt.Errorf("vault: incidents: %w", err)
 	}
@@ -431,20 +438,10 @@ func (v *Vault) NotifyIncident(id, channel, template, language string, priv *ecd
 // sweepIncidents drops incident records past their KeepUntil.
 func (v *Vault) sweepIncidents(now time.Time) (int, error) {
 	var drop [][]byte
-	err := v.view(func(txn kvReader) error {
-		return txn.Scan([]byte("ic/"), true, func(k []byte, item kvItem) error {
-			return item.Value(func(b []byte) error {
-				pt, err := open(v.meta, b, k)
-				if err != nil {
-					return ErrCorrupt
-				}
-				in, err := decodeIncident(pt)
-				if err == nil && !in.KeepUntil.IsZero() && now.After(in.KeepUntil) {
-					drop = append(drop, bytes.Clone(k))
-				}
-				return err
-			})
-		})
+	err := v.scanIncidents(func(k []byte, in Incident) {
+		if !in.KeepUntil.IsZero() && now.After(in.KeepUntil) {
+			drop = append(drop, bytes.Clone(k))
+		}
 	})
 	if err != nil || len(drop) == 0 {
 		return 0, err
