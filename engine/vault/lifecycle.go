@@ -45,7 +45,7 @@ var Lifecycles = []Lifecycle{
 	{"transient keys", "Dir/keys/<id>.key", "a 32-byte key sealing inbox and outbox payloads, wrapped under the master key",
 		"the transient key rotation (os.Remove)",
 		"one `TransientKeyPeriod` (5m) after it was made; pending payloads are re-sealed under the next key first"},
-	{"consent records", "c/<s>/<purpose>/<seq>", "one consent decision (purpose, granted, time, notice hash, message id), sealed under the subject key",
+	{"consent records", "c/<s>/<purpose>/<seq>", "one consent decision (purpose, granted, time, notice hash, message id, the campaign or ad the conversation started from), sealed under the subject key",
 		"Sweep (DropPrefix of every version)",
 		"the proof period after the decision: the longest retention of the purpose's fields plus 1 year (compiled from the flow; 2 years when the caller declares none)"},
 	{"subject keys", "k/<s>", "the subject's data key, wrapped under the master key",
