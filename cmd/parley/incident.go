@@ -586,7 +586,7 @@ func (ic *incidentCmd) notify(vf vaultFlags, id, tpl, lang, keyFile string, dry 
 		return ic.fail("%v", err)
 	}
 	ic.audit(in.ID, "ok", map[string]string{"queued": strconv.Itoa(n), "audience": strconv.Itoa(len(aud)), "template": tpl, "language": lang})
-	fmt.Fprintf(ic.c.stdout, "incident %s: %d of %d customers queued for template %s/%s; parley serve sends them, paced, within %s (start it if it is not running)\n",
+	fmt.Fprintf(ic.c.stdout, "incident %s: %d of %d customers queued for template %s/%s; parley serve sends them, paced, when it next starts (within %s, or they are given up)\n",
 		in.ID, n, len(aud), tpl, lang, host.MaxReplyAge)
 	return exitOK
 }
