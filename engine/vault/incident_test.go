@@ -2,6 +2,8 @@ package vault
 
 import (
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,4 +202,31 @@ func TestIncidentNotifyQueuesTheAffected(t *testing.T) {
 	if err != nil || got.Notified != 1 || got.Template != "breach_notice" || got.NotifiedAt.IsZero() {
 		t.Errorf("incident after notify: %+v, %v", got, err)
 	}
+}
+
+// BenchmarkCommitHoldingAddress is BenchmarkCommit with an address key
+// set and every turn naming its address: the price of holding it (one
+// lookup a turn, one sealed write at a subject's first turn).
+func BenchmarkCommitHoldingAddress(b *testing.B) {
+	v, _, c := benchVault(b, 0)
+	pubB64, _, err := NewAddressKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub, _ := ParseAddressPublicKey(pubB64)
+	v.HoldAddresses(pub)
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(next.Add(1))
+			user := fmt.Sprint(i % 5000)
+			ch := turnChange(c, i)
+			ch.Channel, ch.User = "whatsapp", user
+			if err := v.Commit(v.SubjectID("whatsapp", user), ch); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
