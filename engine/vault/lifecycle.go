@@ -57,7 +57,7 @@ var Lifecycles = []Lifecycle{
 	{"recipient notices", "nq/<receipt>", "an erase or stop notice to an integration: its address, its pseudonymous reference for the subject, a receipt id; no personal data",
 		"the notice sender: once delivered, or when it gives up",
 		"when the recipient accepted it, or `NoticeGiveUp` (7 days) after it was queued"},
-	{"channel addresses", "ch/<s>", "the channel and user id (a WhatsApp number) replies go to, sealed under the subject key; written once, at the subject's first turn",
+	{"channel addresses", "ch/<s>", "the channel and user id (a WhatsApp number) replies go to, sealed to the address key and under the subject key; written at the subject's first turn or next consent answer once `PARLEY_ADDRESS_KEY` is set",
 		"Sweep with the subject's key; Erase at once (crypto-shredding, then the purge)",
 		"with the subject's key: when the subject holds nothing else, or on erasure; it never keeps the key alive"},
 	{"incidents", "ic/<id>", "a personal data breach as recorded by `parley incident add`: what, when detected, record kinds, purposes, estimated and notified counts, sealed under the meta key; no personal data",

@@ -100,7 +100,8 @@ type Change struct {
 	Delete []string
 	// Channel and User are the address replies go to: held sealed under
 	// the subject's key (once; it never changes for a subject) so that a
-	// breach notification can reach the customer (incident.go).
+	// breach notification can reach the customer (incident.go). Written
+	// when the commit makes the subject's key or records a consent.
 	Channel, User string
 	// Consents appends consent records. A commit with consents is fsynced,
 	// unless it also carries InboxDone (see CommitTurn).
@@ -529,7 +530,10 @@ func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs 
 		return nil // nothing to write and nothing held
 	}
 	*fresh = sk.fresh
-	if c.User != "" {
+	// The address is written at a subject's first turn (its key is made)
+	// and checked again only on turns that record a consent, so ordinary
+	// turns pay nothing for it.
+	if c.User != "" && (sk.fresh || len(c.Consents) > 0) {
 		if err := v.putAddress(txn, s, sk, c.Channel, c.User); err != nil {
 			return err
 		}
