@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/adapters/whatsapp/whatsapptest"
+	"github.com/parleyhq/parley/engine/store/postgres/pgtest"
 )
 
 // cli runs one parley command in-process and returns exit code, stdout and
@@ -254,5 +255,33 @@ func TestIncidentGoldenAddAndReport(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errs, tc.want) {
 			t.Errorf("incident %v: exit %d, %q; want exit 2 and %q", tc.args, code, errs, tc.want)
 		}
+	}
+}
+
+// TestIncidentOnPostgres: the incident commands work on --store: add counts
+// the customer a chat left, list and report find it, a dry run counts who
+// can be reached (a chat holds no number), and the database's raw files
+// hold the incident's text only sealed.
+func TestIncidentOnPostgres(t *testing.T) {
+	url := pgtest.URL(t)
+	e := newEnv(t)
+	e.must(strings.Join(bookingWithCanaries, "\n")+"\n", "chat", "--flow", bookingFlow, "--store", url, "--key-file", e.key, "--user", canaryUser)
+	const what = "incident-text-canary-Pq4"
+	add := e.must("", "incident", "add", "--store", url, "--key-file", e.key, "--what", what, "--kinds", "fields", "--detected", "2026-11-28T09:30:00Z")
+	if !strings.Contains(add.stdout, "incident 2026-11-28-1 recorded: 1 customers estimated") {
+		t.Fatalf("incident add on PostgreSQL: %q", add.stdout)
+	}
+	if l := e.must("", "incident", "list", "--store", url, "--key-file", e.key); !strings.Contains(l.stdout, "2026-11-28-1") {
+		t.Errorf("incident list: %q", l.stdout)
+	}
+	if r := e.must("", "incident", "report", "2026-11-28-1", "--store", url, "--key-file", e.key, "--flows", filepath.Dir(bookingFlow)); !strings.Contains(r.stdout, "What happened: "+what) {
+		t.Errorf("incident report: %q", r.stdout)
+	}
+	dry := e.must("", "incident", "notify", "2026-11-28-1", "--store", url, "--key-file", e.key, "--template", "breach_notice", "--language", "en", "--dry-run")
+	if !strings.Contains(dry.stdout, "concerns 1 customers; 0 can be reached") {
+		t.Errorf("notify --dry-run: %q", dry.stdout)
+	}
+	if leaks := findLeaks(pgtest.Raw(t, url), []string{what}); len(leaks) != 0 {
+		t.Errorf("the database holds the incident in the clear: %v", leaks)
 	}
 }
