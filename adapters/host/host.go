@@ -176,6 +176,9 @@ type Message struct {
 	Stale bool `json:"stale,omitempty"`
 	// NewFrom is the customer's new id on a number change notice.
 	NewFrom string `json:"new_from,omitempty"`
+	// Campaign is the ad a conversation started from ("ad:<ad id>"), when
+	// the channel reports one: never the ad's text or the click id.
+	Campaign string `json:"campaign,omitempty"`
 }
 
 // outItem is one queued send: the channel's request and when the customer
@@ -190,6 +193,15 @@ type outItem struct {
 	// Queued is when the reply was committed (UnixNano): a reply the
 	// window does not bound is given up MaxReplyAge later.
 	Queued int64 `json:"q,omitempty"`
+}
+
+// OutboxPayload is the stored form of a send queued outside a turn (a
+// breach notification): out goes on channel ch, queued at queued. The host
+// delivers such entries like replies: paced, acknowledged, resumed after a
+// restart; a Free one is given up MaxReplyAge after it was queued.
+func OutboxPayload(ch string, out Outbound, queued time.Time) []byte {
+	b, _ := json.Marshal(outItem{Ch: ch, Outbound: out, Queued: queued.UnixNano()})
+	return b
 }
 
 // Accept stores an inbound message from user on channel in the durable
@@ -338,14 +350,14 @@ func (h *Host) process(subject string, m Message) {
 			h.storeFailed(err)
 		}
 	} else {
-		in := runtime.Inbound{ID: m.ID, Text: runtime.Answer(m.Text), Choice: m.Choice}
+		in := runtime.Inbound{ID: m.ID, Text: runtime.Answer(m.Text), Choice: m.Choice, Campaign: m.Campaign}
 		_, _, err = h.engine.HandleWith(ctx, subject, b.flow, in,
 			func(st *runtime.State, t runtime.Turn, now time.Time) error {
 				st.LastInbound = time.Unix(0, m.At)
 				render(t.Out, st.Lang, st.Flow)
 				var err error
 				seqs, err = h.store.SaveTurn(ctx, subject, st, t.Effects, now,
-					session.Extra{Outbox: payloads, InboxDone: m.ID})
+					session.Extra{Outbox: payloads, InboxDone: m.ID, Channel: m.Ch, User: m.From})
 				if err != nil {
 					h.storeFailed(err) // a storage fault, not a flow's error
 				}

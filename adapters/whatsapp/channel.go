@@ -160,6 +160,13 @@ func (c *Channel) Classify(out host.Outbound, err error, attempt int, now time.T
 // WindowOpen implements host.Channel: the 24-hour customer-service window.
 func (c *Channel) WindowOpen(lastInbound, now time.Time) bool { return WindowOpen(lastInbound, now) }
 
+// TemplateOutbound is the send of an approved template without parameters
+// to user to (a breach notification queued by the CLI).
+func TemplateOutbound(to, name, lang string) host.Outbound {
+	b, _ := encodeJSON(RenderTemplate(to, name, lang, nil))
+	return host.Outbound{To: to, Req: b, Free: true}
+}
+
 // Reengage implements host.Channel: the flow's outside_window template.
 func (c *Channel) Reengage(out host.Outbound, flow string) (host.Outbound, bool) {
 	if c.cfg.Template == nil {
@@ -169,9 +176,7 @@ func (c *Channel) Reengage(out host.Outbound, flow string) (host.Outbound, bool)
 	if !ok {
 		return host.Outbound{}, false
 	}
-	to := recipient(out)
-	b, _ := encodeJSON(RenderTemplate(to, name, lang, nil))
-	return host.Outbound{To: to, Req: b, Free: true}, true
+	return TemplateOutbound(recipient(out), name, lang), true
 }
 
 // MarkRead implements host.ReadMarker when ReadReceipts is on.
@@ -323,7 +328,7 @@ func toMessage(msg InboundMessage, from string, now time.Time) host.Message {
 		at = now
 	}
 	it := host.Message{ID: msg.ID, From: from, Type: msg.Type, Text: string(msg.Text), Choice: msg.Choice, Title: msg.Title,
-		At: at.UnixNano(), NewFrom: msg.NewWaID}
+		At: at.UnixNano(), NewFrom: msg.NewWaID, Campaign: msg.Campaign}
 	if _, ok := ToInbound(msg); !ok {
 		it.Unsupported = msg.NeedsUnsupportedReply()
 		it.Ignore = !it.Unsupported

@@ -186,6 +186,11 @@ type InboundMessage struct {
 	// data. The notice's body text, which quotes both numbers, is never
 	// decoded.
 	NewWaID string
+	// Campaign is set on the first message from a click-to-WhatsApp ad:
+	// "<source_type>:<source_id>" (ad:120208…). Only the ad's id is
+	// decoded: its headline, body, URLs, the click id (ctwa_clid) and the
+	// welcome text are not.
+	Campaign string
 }
 
 // LogValue logs only non-personal fields.
@@ -333,6 +338,12 @@ type wireMessage struct {
 		WaID string `json:"wa_id"`
 	} `json:"system"`
 	Errors []wireError `json:"errors"`
+	// Referral keeps only what identifies the ad: the click id
+	// (ctwa_clid) ties the message to one person's click and is not read.
+	Referral *struct {
+		SourceID   string `json:"source_id"`
+		SourceType string `json:"source_type"`
+	} `json:"referral"`
 }
 
 type wireReply struct {
@@ -539,6 +550,9 @@ func convertMessage(w *wireMessage, contacts []wireContact, pnid string) (Inboun
 	}
 	if m.ID == "" || len(m.ID) > maxIDBytes || m.From.IsZero() {
 		return m, false
+	}
+	if r := w.Referral; r != nil && runtime.ValidCampaign(r.SourceType) && runtime.ValidCampaign(r.SourceID) {
+		m.Campaign = r.SourceType + ":" + r.SourceID
 	}
 	if w.Context != nil {
 		m.Context = w.Context.ID

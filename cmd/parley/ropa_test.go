@@ -23,6 +23,8 @@ func TestROPACoversTheLifecycleTable(t *testing.T) {
 		"subject keys":         "field",
 		"recipient records":    "recipient",
 		"recipient notices":    "recipient",
+		"channel addresses":    "channel address",
+		"incidents":            "", // counts, kinds and purposes of a breach: nothing about a person
 		"purge queue":          "erasure ledger",
 		"audit entries":        "audit",
 		"erasure ledger":       "erasure ledger",

@@ -22,6 +22,7 @@ import (
 	"github.com/parleyhq/parley/adapters/server"
 	"github.com/parleyhq/parley/adapters/whatsapp"
 	"github.com/parleyhq/parley/engine/session"
+	"github.com/parleyhq/parley/engine/vault"
 )
 
 func init() {
@@ -52,6 +53,10 @@ WhatsApp is enabled when these environment variables are set:
                                    that still runs a turn, such as 2h
                                    (default 24h; older ones are dropped)
 The webhook is /webhook/whatsapp; docs/whatsapp.md walks through the setup.
+PARLEY_ADDRESS_KEY (a public key from 'parley incident keygen') makes the
+server hold each WhatsApp customer's number sealed to it, so that
+'parley incident notify' can reach them after a breach; without it no
+number is held. See docs/privacy.md, "Breach notification".
 
 The authoring studio (/studio: edit a flow with live lint results, chat
 with it as a test user, see its graph, data map and the test user's data,
@@ -197,6 +202,15 @@ func runServe(c *cli, args []string) int {
 		return exitFailure
 	}
 	defer v.Close()
+	if pub := c.getenv("PARLEY_ADDRESS_KEY"); pub != "" {
+		k, err := vault.ParseAddressPublicKey(pub)
+		if err != nil {
+			ln.Close()
+			fmt.Fprintf(c.stderr, "parley serve: PARLEY_ADDRESS_KEY: %v\n", err)
+			return exitUsage
+		}
+		v.HoldAddresses(k)
+	}
 
 	store := session.New(v)
 	caller := &server.HTTPCaller{Getenv: c.getenv, Ref: store.RecipientRef, Client: integrationClient()}

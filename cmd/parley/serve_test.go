@@ -48,12 +48,18 @@ func (g *killGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				Text string `json:"text"`
 			} `json:"body"`
 		} `json:"interactive"`
+		Template *struct {
+			Name string `json:"name"`
+		} `json:"template"`
 	}
 	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/messages") || json.Unmarshal(raw, &req) != nil {
 		http.Error(w, `{"error":{"message":"bad request","code":100}}`, http.StatusBadRequest)
 		return
 	}
 	text := req.Text.Body + req.Interactive.Body.Text
+	if req.Template != nil {
+		text = "template:" + req.Template.Name
+	}
 	g.mu.Lock()
 	g.total++
 	n := g.total
@@ -91,6 +97,40 @@ func (g *killGraph) waitFor(deadline time.Time, cond func() bool) bool {
 		}
 		t.Stop()
 	}
+}
+
+// attackAnHourLater purges the data directory (under killMasterKey) as
+// of an hour from now, as parley purge --now does, and returns what the
+// master-key attacker reads from it then.
+func attackAnHourLater(t *testing.T, data string) *vault.Recovered {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run([]string{"purge", "--data", data, "--now", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("parley purge: exit %d\n%s", code, errb.String())
+	}
+	key, err := base64.StdEncoding.DecodeString(killMasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := vault.AttackerView(data, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// startKillGraph starts a killGraph on loopback; it returns the graph,
+// its URL, and the absolute path of the shipped flows.
+func startKillGraph(t *testing.T) (*killGraph, string, string) {
+	t.Helper()
+	g := &killGraph{got: map[string][]string{}, changed: make(chan struct{})}
+	gs := httptest.NewServer(g)
+	t.Cleanup(gs.Close)
+	flows, err := filepath.Abs("../../flows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, gs.URL, flows
 }
 
 // serverProc is one `parley serve` process.
@@ -443,18 +483,7 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 	// Badger still keeps finds neither the invalid answers nor any sender's
 	// number, though the saved names are still there (a control).
 	t.Setenv("PARLEY_MASTER_KEY", killMasterKey)
-	var out, errb bytes.Buffer
-	if code := run([]string{"purge", "--data", data, "--now", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, strings.NewReader(""), &out, &errb); code != 0 {
-		t.Fatalf("parley purge: exit %d\n%s", code, errb.String())
-	}
-	key, err := base64.StdEncoding.DecodeString(killMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := vault.AttackerView(data, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := attackAnHourLater(t, data)
 	if !r.Contains([]byte("Name7")) {
 		t.Fatal("control: the attacker cannot read the saved names, so the check below proves nothing")
 	}

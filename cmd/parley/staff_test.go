@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -71,16 +70,6 @@ func cookieValue(c *http.Client, base, name string) string {
 		}
 	}
 	return ""
-}
-
-func stopServe(t *testing.T, p *serverProc) {
-	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("parley serve did not stop within 30s of SIGTERM")
-	}
 }
 
 // TestStaffCommandsAndSignInThroughServe: accounts and tokens made with

@@ -102,3 +102,40 @@ func BenchmarkStep(b *testing.B) {
 		i++
 	}
 }
+
+// TestEntryLinkStartsAgainAndGoesWithTheConsent: a start text carrying a
+// campaign reference starts the conversation (even one waiting for a name,
+// whose answer it never becomes) and the consent given then carries the
+// campaign; a later plain start carries none.
+func TestEntryLinkStartsAgainAndGoesWithTheConsent(t *testing.T) {
+	p := loadFile(t, "../../flows/booking.yaml")
+	c := newConvo(t, p)
+	c.say("hi")
+	c.say("YES")
+	tr := c.say("Hi (ref: spring-24)")
+	if len(effects(tr, runtime.EffectStore)) != 0 {
+		t.Fatalf("the start text was stored as an answer: %+v", tr.Effects)
+	}
+	wantReplies(t, tr, 2, runtime.KindSay, runtime.KindAsk)
+	wantContains(t, tr.Out[1].Text, "What's your name?")
+	if c.st.Campaign != "spring-24" {
+		t.Errorf("campaign %q, want spring-24", c.st.Campaign)
+	}
+	c2 := newConvo(t, p)
+	c2.say("Hi (ref: spring-24)")
+	if ce := effects(c2.say("YES"), runtime.EffectConsent); len(ce) != 1 || ce[0].Campaign != "spring-24" {
+		t.Errorf("consent effects %+v, want one carrying spring-24", ce)
+	}
+	c3 := newConvo(t, p)
+	c3.send(runtime.Inbound{ID: "w1", Text: "hello", Campaign: "ad:120208"})
+	if ce := effects(c3.say("YES"), runtime.EffectConsent); len(ce) != 1 || ce[0].Campaign != "ad:120208" {
+		t.Errorf("consent after an ad: %+v, want ad:120208", ce)
+	}
+	c3.say("Ada")
+	c3.say("ada@example.com")
+	c3.say("2")
+	c3.say("hi")
+	if c3.st.Campaign != "" {
+		t.Errorf("a plain restart kept campaign %q", c3.st.Campaign)
+	}
+}

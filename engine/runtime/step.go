@@ -73,10 +73,20 @@ func Step(p *compile.Program, st *State, in Inbound, env Env) Turn {
 	} else {
 		t.norm = compile.Normalize(in.Choice)
 	}
-	fresh := st.Status == StatusNew || st.Status == StatusEnded || st.Flow != p.ID() || st.Lang == ""
+	// An entry link's start text or an ad's first message starts the
+	// conversation again, even one waiting for an answer: the start text
+	// is never taken as an answer.
+	campaign := in.Campaign
+	if campaign == "" {
+		campaign = compile.EntryCampaign(string(in.Text))
+	}
+	fresh := st.Status == StatusNew || st.Status == StatusEnded || st.Flow != p.ID() || st.Lang == "" || campaign != ""
 	askLang := false
 	if fresh && !strings.HasPrefix(st.Pending, pendingLanguage) {
 		st.Lang, askLang = t.pickLang()
+		// A new conversation remembers where it came from (an entry
+		// link's reference or an ad), never the start text itself.
+		st.Campaign = campaign
 	}
 	t.li = p.LangIndex(st.Lang)
 	t.w = wordsFor(st.Lang)
@@ -257,7 +267,7 @@ func (t *turn) consentAnswer(purpose string) {
 	}
 	st.Pending = ""
 	hash := st.Noticed[pu.Name]
-	e := Effect{Kind: EffectConsent, Purpose: pu.Name, Basis: pu.Basis, Granted: yes, NoticeHash: hash, MessageID: t.in.ID, KeepFor: pu.ConsentProof}
+	e := Effect{Kind: EffectConsent, Purpose: pu.Name, Basis: pu.Basis, Granted: yes, NoticeHash: hash, MessageID: t.in.ID, KeepFor: pu.ConsentProof, Campaign: st.Campaign}
 	t.eff = append(t.eff, e)
 	if yes {
 		setMap(&st.Consent, pu.Name, ConsentGranted)

@@ -34,6 +34,11 @@ type Inbound struct {
 	// Lang, when set, is the language the channel believes the customer
 	// uses; it is only used to pick the language of a new conversation.
 	Lang string
+	// Campaign is where a new conversation came from when the channel
+	// knows it (a click-to-WhatsApp ad: "ad:<ad id>"). A start text from an
+	// entry link carries its own (compile.EntryCampaign). Not personal data:
+	// it is recorded with the consent records of the conversation.
+	Campaign string
 }
 
 // MessageKind says why a message is sent; channels may render kinds
@@ -131,6 +136,9 @@ type State struct {
 	// until the ask that offers them (options_from:) is answered or the
 	// conversation ends. Not personal data unless saved; never logged.
 	Offered []Option
+	// Campaign is the campaign reference or ad the conversation started
+	// from ("" for none); consent records given in it carry it.
+	Campaign string
 	// Keep is how long the store keeps this state after the turn: the
 	// flow's conversation_retention, set by Step (not persisted).
 	Keep time.Duration
@@ -193,6 +201,8 @@ type Effect struct {
 	Target *compile.Integration
 	// KeepFor is EffectConsent's proof period: how long the record is kept.
 	KeepFor time.Duration
+	// Campaign is EffectConsent's campaign reference (State.Campaign).
+	Campaign string
 }
 
 // Turn is what one inbound message produced.
@@ -232,3 +242,7 @@ type Caller interface {
 
 // Reply is an integration's answer: field name to value, as text.
 type Reply map[string]string
+
+// ValidCampaign reports whether ref may be a campaign reference
+// (compile.ValidCampaign), for channels that read one from the wire.
+func ValidCampaign(ref string) bool { return compile.ValidCampaign(ref) }

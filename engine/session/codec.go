@@ -43,13 +43,17 @@ func encodeState(st *runtime.State) []byte {
 	}
 	b = binary.AppendVarint(b, unixNano(st.LastInbound))
 	// Added later, at the end and only when there are some, so states
-	// written before decode unchanged: the options an integration offered.
-	if len(st.Offered) > 0 {
+	// written before decode unchanged: the options an integration offered,
+	// then the campaign the conversation started from.
+	if len(st.Offered) > 0 || st.Campaign != "" {
 		b = binary.AppendUvarint(b, uint64(len(st.Offered)))
 		for _, o := range st.Offered {
 			b = appendStr(b, o.ID)
 			b = appendStr(b, o.Title)
 		}
+	}
+	if st.Campaign != "" {
+		b = appendStr(b, st.Campaign)
 	}
 	return b
 }
@@ -140,12 +144,20 @@ func decodeState(b []byte) (state, error) {
 	ps.LastInbound = r.varint()
 	if len(r.b) > 0 && !r.err {
 		n := r.uvarint()
-		if n == 0 || n > runtime.MaxOffered {
+		// No options is written only before a campaign.
+		if n > runtime.MaxOffered || n == 0 && len(r.b) == 0 {
 			return state{}, errState
 		}
-		ps.Offered = make([]runtime.Option, n)
-		for i := range ps.Offered {
-			ps.Offered[i] = runtime.Option{ID: r.str(), Title: r.str()}
+		if n > 0 {
+			ps.Offered = make([]runtime.Option, n)
+			for i := range ps.Offered {
+				ps.Offered[i] = runtime.Option{ID: r.str(), Title: r.str()}
+			}
+		}
+		if len(r.b) > 0 && !r.err {
+			if ps.Campaign = r.str(); ps.Campaign == "" {
+				return state{}, errState
+			}
 		}
 	}
 	if r.err || len(r.b) != 0 {

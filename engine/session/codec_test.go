@@ -51,3 +51,18 @@ func TestStateCodecRejectsDamage(t *testing.T) {
 		}
 	}
 }
+
+func TestStateCodecKeepsTheCampaign(t *testing.T) {
+	for _, st := range []*runtime.State{
+		{Flow: "booking", Campaign: "spring-24"},
+		{Flow: "booking", Campaign: "ad:120208", Offered: []runtime.Option{{ID: "a", Title: "A"}}},
+	} {
+		ps, err := decodeState(encodeState(st))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps.Campaign != st.Campaign || len(ps.Offered) != len(st.Offered) {
+			t.Errorf("decoded campaign %q and %d options, want %q and %d", ps.Campaign, len(ps.Offered), st.Campaign, len(st.Offered))
+		}
+	}
+}

@@ -32,6 +32,9 @@ type ExportedConsent struct {
 	FlowVersion int       `json:"flow_version"`
 	NoticeHash  string    `json:"notice_hash,omitempty"`
 	MessageID   string    `json:"message_id,omitempty"`
+	// Campaign is the entry link's reference or the ad ("ad:<id>") the
+	// conversation that gave the decision started from.
+	Campaign string `json:"campaign,omitempty"`
 }
 
 // Export is an access export (GDPR art. 15 and 20) in a stable JSON shape.
@@ -156,7 +159,7 @@ func ExportSubject(v *vault.Vault, s vault.SubjectID, now time.Time) (*Export, e
 		granted[c.Purpose] = c.Granted
 		out.Consents = append(out.Consents, ExportedConsent{
 			Purpose: c.Purpose, Decision: d, At: c.At.UTC(), Flow: c.Flow, FlowVersion: c.FlowVersion,
-			NoticeHash: c.NoticeHash, MessageID: c.MessageID,
+			NoticeHash: c.NoticeHash, MessageID: c.MessageID, Campaign: c.Campaign,
 		})
 	}
 	return out, nil

@@ -55,6 +55,7 @@ type state struct {
 	OptedOut    bool
 	LastInbound int64
 	Offered     []runtime.Option
+	Campaign    string
 }
 
 // Load implements runtime.Store.
@@ -74,7 +75,7 @@ func (s *Store) Load(_ context.Context, subject string, now time.Time) (*runtime
 	}
 	st := &runtime.State{
 		Flow: ps.Flow, Version: ps.Version, Lang: ps.Lang, Status: ps.Status, Step: ps.Step,
-		Attempts: ps.Attempts, Pending: ps.Pending, Consent: ps.Consent, Noticed: ps.Noticed, Offered: ps.Offered,
+		Attempts: ps.Attempts, Pending: ps.Pending, Consent: ps.Consent, Noticed: ps.Noticed, Offered: ps.Offered, Campaign: ps.Campaign,
 		OptedOut: ps.OptedOut,
 	}
 	if ps.LastInbound != 0 {
@@ -108,6 +109,10 @@ type Extra struct {
 	Outbox [][]byte
 	// InboxDone is the inbound message id the turn answered.
 	InboxDone string
+	// Channel and User are the customer's address on the channel, held
+	// sealed under the subject's key so that a breach notification can
+	// reach them (vault.Change.User).
+	Channel, User string
 }
 
 // SaveTurn is Save plus the channel's outbox entries and inbox mark, all in
@@ -117,7 +122,7 @@ type Extra struct {
 // new key.
 func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, effects []runtime.Effect, now time.Time, x Extra) ([]uint64, error) {
 	sid := vault.SubjectID(subject)
-	c := vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone}
+	c := vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone, Channel: x.Channel, User: x.User}
 	for _, e := range effects {
 		switch e.Kind {
 		case runtime.EffectStore:
@@ -142,7 +147,7 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 		case runtime.EffectConsent:
 			cr := vault.ConsentRecord{
 				Purpose: e.Purpose, Granted: e.Granted, At: now, Flow: st.Flow, FlowVersion: st.Version,
-				NoticeHash: e.NoticeHash, MessageID: e.MessageID,
+				NoticeHash: e.NoticeHash, MessageID: e.MessageID, Campaign: e.Campaign,
 			}
 			if e.KeepFor > 0 {
 				cr.KeepUntil = now.Add(e.KeepFor) // the purpose's proof period

@@ -104,6 +104,8 @@ var backendNeutral = []struct {
 	{"WrongKeyInMemoryCheck", TestWrongKeyInMemoryCheck},
 	{"SweepSubjectOnEveryBackend", TestSweepSubjectOnEveryBackend},
 	{"StaffRecordsRoundTrip", TestStaffRecordsRoundTrip},
+	{"IncidentRecordsAreNumberedNotifiedOnceAndSwept", TestIncidentRecordsAreNumberedNotifiedOnceAndSwept},
+	{"IncidentNotifyQueuesTheAffected", TestIncidentNotifyQueuesTheAffected},
 }
 
 func TestOnPostgres(t *testing.T) {

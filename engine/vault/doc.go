@@ -41,6 +41,7 @@
 //	f/<s>/<field>          field record, sealed; clear 10-byte header: flags + expiry
 //	c/<s>/<purpose>/<seq>  consent record, sealed; clear header: end of its proof period
 //	r/<s>/<flow>/<name>    recipient record: an integration sent data, sealed (notify.go)
+//	ch/<s>                 channel address (a WhatsApp number), sealed to the address key and under the subject's DEK (incident.go, addresskey.go)
 //	e/<s>                  erasure ledger entry (time, receipt id; no personal data)
 //	pq/<s>                 erased subject waiting for the physical purge
 //	ip/<hmac(msg id)>      inbound message processed (inbox seq), written with the turn
@@ -48,6 +49,7 @@
 //	ow/<hmac(wamid)>       channel message id -> outbox seq, subject and delivery status (never regressing)
 //	a/<seq>                audit entry, hash-chained (deleted after Options.AuditRetention)
 //	nq/<receipt>           erasure or stop notice for a recipient, sealed under the meta key; no personal data
+//	ic/<id>                personal data breach record (incident.go), sealed under the meta key; no personal data
 //	m/...                  metadata: key check, pepper (sealed), schema, audit head and
 //	                       retention anchor, last backup's id (m/backup), sequences
 //

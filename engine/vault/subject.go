@@ -81,6 +81,9 @@ type ConsentRecord struct {
 	MessageID   string // channel message id of the answer
 	// Seq orders records; it is set by the vault.
 	Seq uint64
+	// Campaign is the entry link's campaign reference or the ad the
+	// conversation started from ("" for none). Not personal data.
+	Campaign string
 }
 
 // Change is what one conversation turn changes for a subject. Commit applies
@@ -95,6 +98,11 @@ type Change struct {
 	Put []FieldRecord
 	// Delete removes fields by name.
 	Delete []string
+	// Channel and User are the address replies go to: held sealed under
+	// the subject's key (once; it never changes for a subject) so that a
+	// breach notification can reach the customer (incident.go). Written
+	// when the commit makes the subject's key or records a consent.
+	Channel, User string
 	// Consents appends consent records. A commit with consents is fsynced,
 	// unless it also carries InboxDone (see CommitTurn).
 	Consents []ConsentRecord
@@ -165,7 +173,7 @@ func keyC(s SubjectID, purpose string, seq uint64) []byte {
 
 // subjectPrefixes are dropped physically when a subject is purged.
 func subjectPrefixes(s SubjectID) [][]byte {
-	return [][]byte{keyK(s), keyS(s), prefixF(s), prefixC(s), prefixR(s)}
+	return [][]byte{keyK(s), keyS(s), prefixF(s), prefixC(s), prefixR(s), keyCH(s)}
 }
 
 // k/<s> value: ver | status | key id (16) | time (8) | [nonce | wrapped DEK]
@@ -341,6 +349,9 @@ func encodeConsent(c *ConsentRecord) []byte {
 	e.str(c.NoticeHash)
 	e.str(c.MessageID)
 	e.uint(c.Seq)
+	if c.Campaign != "" { // added later: records without one decode as before
+		e.str(c.Campaign)
+	}
 	return e.b
 }
 
@@ -348,6 +359,9 @@ func decodeConsent(b []byte) (ConsentRecord, error) {
 	d := dec{b: b}
 	c := ConsentRecord{Purpose: d.str(), Granted: d.bool(), At: d.time(), Flow: d.str(),
 		FlowVersion: int(d.int()), NoticeHash: d.str(), MessageID: d.str(), Seq: d.uint()}
+	if d.err == nil && len(d.b) > 0 {
+		c.Campaign = d.str()
+	}
 	if d.err != nil {
 		return ConsentRecord{}, ErrCorrupt
 	}
@@ -516,6 +530,14 @@ func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs 
 		return nil // nothing to write and nothing held
 	}
 	*fresh = sk.fresh
+	// The address is written at a subject's first turn (its key is made)
+	// and checked again only on turns that record a consent, so ordinary
+	// turns pay nothing for it.
+	if c.User != "" && (sk.fresh || len(c.Consents) > 0) {
+		if err := v.putAddress(txn, s, sk, c.Channel, c.User); err != nil {
+			return err
+		}
+	}
 	if c.State != nil {
 		keep := c.StateKeep
 		if keep <= 0 {

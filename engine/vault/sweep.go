@@ -32,6 +32,8 @@ type SweepStats struct {
 	States, Consents int
 	// Recipients: recipient records past RecipientKeep, dropped.
 	Recipients int
+	// Incidents: incident records past IncidentKeep, deleted.
+	Incidents int
 	// Keys: data keys of subjects that held nothing any more, destroyed.
 	Keys int
 }
@@ -70,6 +72,9 @@ func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 	st.Purged = pending
 	if st.Audit, st.Ledger, err = v.sweepHistory(); err != nil {
 		return st, err
+	}
+	if st.Incidents, err = v.sweepIncidents(now); err != nil {
+		return st, fmt.Errorf("vault: sweep: incidents: %w", err)
 	}
 	if v.st != nil {
 		// What only a TTL bounds (dedupe and status records, markers)

@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"crypto/cipher"
+	"crypto/ecdh"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -216,6 +218,9 @@ type Vault struct {
 	wg       sync.WaitGroup
 	closeMu  sync.Mutex
 	isClosed bool
+
+	// addrKey is the public address key (HoldAddresses), or nil.
+	addrKey atomic.Pointer[ecdh.PublicKey]
 }
 
 func (o Options) withDefaults() Options {

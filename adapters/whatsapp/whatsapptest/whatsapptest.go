@@ -38,6 +38,24 @@ func TextWebhook(phoneNumberID, from, id, text string, at time.Time) []byte {
 	})
 }
 
+// Referral is the referral object of a message that started from a
+// click-to-WhatsApp ad, as Meta sends it.
+type Referral struct {
+	SourceURL, SourceID, SourceType, Headline, Body, CtwaClid, Welcome string
+}
+
+// ReferralWebhook is TextWebhook for a first message sent from an ad.
+func ReferralWebhook(phoneNumberID, from, id, text string, r Referral, at time.Time) []byte {
+	return envelope(phoneNumberID, m{
+		"contacts": []m{{"profile": m{"name": "Test Customer"}, "wa_id": from}},
+		"messages": []m{{"from": from, "id": id, "timestamp": strconv.FormatInt(at.Unix(), 10),
+			"type": "text", "text": m{"body": text},
+			"referral": m{"source_url": r.SourceURL, "source_id": r.SourceID, "source_type": r.SourceType,
+				"headline": r.Headline, "body": r.Body, "media_type": "image", "image_url": r.SourceURL + "/img.jpg",
+				"ctwa_clid": r.CtwaClid, "welcome_message": m{"text": r.Welcome}}}},
+	})
+}
+
 // Text is one text message of TextsWebhook.
 type Text struct {
 	From, ID, Body string
