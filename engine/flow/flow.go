@@ -132,6 +132,7 @@ type Flow struct {
 	Purposes     []*Purpose
 	Fields       []*Field
 	Integrations []*Integration
+	Templates    []*MessageTemplate
 	Keywords     []*Keyword
 	WhatsApp     *WhatsApp
 	Start        Scalar
@@ -268,6 +269,47 @@ type Template struct {
 	Range    diag.Range
 	Name     Scalar
 	Language Scalar
+}
+
+// Template categories, as WhatsApp approves them.
+const (
+	CategoryUtility        = "utility"
+	CategoryMarketing      = "marketing"
+	CategoryAuthentication = "authentication"
+)
+
+// MessageTemplate is an approved message template the flow may send to a
+// customer outside a conversation (a reminder, a broadcast): under
+// templates:, keyed by the name steps and commands use.
+type MessageTemplate struct {
+	Key   Scalar // the key under templates:
+	Range diag.Range
+	// Name is the name approved in WhatsApp Manager (default: Key).
+	Name     Scalar
+	Language Scalar
+	Category Scalar
+	Purpose  Scalar
+	// Params are the fields filling {{1}}, {{2}}… of the template's body,
+	// in that order.
+	Params []Scalar
+}
+
+// ApprovedName is the template's approved name: Name, or Key when unset.
+func (t *MessageTemplate) ApprovedName() string {
+	if t.Name.IsSet() {
+		return t.Name.Value
+	}
+	return t.Key.Value
+}
+
+// TemplateByName returns the template declared under key name, or nil.
+func (f *Flow) TemplateByName(name string) *MessageTemplate {
+	for _, t := range f.Templates {
+		if t.Key.Value == name {
+			return t
+		}
+	}
+	return nil
 }
 
 // Keyword overrides the words that trigger a data-subject right in chat.

@@ -314,10 +314,15 @@ func checkUnusedFields(l *linter) {
 			used[s.Value] = true
 		}
 	}
+	for _, t := range l.f.Templates {
+		for _, s := range t.Params {
+			used[s.Value] = true
+		}
+	}
 	for _, fd := range l.f.Fields {
 		if len(l.savers[fd.Name.Value]) > 0 && !used[fd.Name.Value] {
 			st := l.savers[fd.Name.Value][0]
-			l.add(diag.UnusedField, fd.Name.Range, "field %q is asked in step %q but never used in a message, a condition or an integration: use it, or stop asking for it", fd.Name.Value, st.ID.Value)
+			l.add(diag.UnusedField, fd.Name.Range, "field %q is asked in step %q but never used in a message, a condition, an integration or a template: use it, or stop asking for it", fd.Name.Value, st.ID.Value)
 		}
 	}
 }

@@ -26,6 +26,7 @@ var Stages = []Stage{
 	{"steps", checkSteps},
 	{"texts", checkTexts},
 	{"privacy", checkPrivacy},
+	{"templates", checkTemplates},
 	{"secrets", checkSecrets},
 	{"graph", checkGraph},
 }
