@@ -20,6 +20,7 @@ func TestROPACoversTheLifecycleTable(t *testing.T) {
 		"status callback map":  "messages",
 		"transient keys":       "messages",
 		"consent records":      "consent",
+		"reminders":            "reminder",
 		"subject keys":         "field",
 		"recipient records":    "recipient",
 		"recipient notices":    "recipient",

@@ -48,9 +48,12 @@ var Lifecycles = []Lifecycle{
 	{"consent records", "c/<s>/<purpose>/<seq>", "one consent decision (purpose, granted, time, notice hash, message id), sealed under the subject key",
 		"Sweep (DropPrefix of every version)",
 		"the proof period after the decision: the longest retention of the purpose's fields plus 1 year (compiled from the flow; 2 years when the caller declares none)"},
+	{"reminders", "t/<s>/<purpose>/<flow>/<template>", "a message a flow scheduled (template, due time, channel and the customer's id on it), sealed under the subject key",
+		"the reminder scheduler (dead marker once queued in the outbox); a commit with STOP or the purpose's withdrawal; Sweep (DropPrefix of every version); Erase (crypto-shredding)",
+		"when queued for sending; on STOP, withdrawal of its purpose or erasure; at the expiry of the field it was computed from, or `ReminderGrace` (6h) after its due time if never queued"},
 	{"subject keys", "k/<s>", "the subject's data key, wrapped under the master key",
 		"Sweep (DropPrefix of every version); Erase at once (crypto-shredding)",
-		"when the subject holds nothing: no unexpired field, state, consent record, recipient record, inbox or outbox entry"},
+		"when the subject holds nothing: no unexpired field, state, consent record, recipient record, reminder, inbox or outbox entry"},
 	{"recipient records", "r/<s>/<flow>/<integration>", "that an integration was sent data about the subject (names, address, first and last send), sealed under the subject key",
 		"Sweep (DropPrefix of every version); Erase at once (crypto-shredding)",
 		"`RecipientKeep` (2 years) after the last send; the subject's key is kept while one is unexpired, so erase notices can still reach the recipient"},
@@ -132,11 +135,23 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 			if err != nil {
 				return err
 			}
-			return txn.Scan([]byte("r/"), true, func(key []byte, item kvItem) error {
+			err = txn.Scan([]byte("r/"), true, func(key []byte, item kvItem) error {
 				return item.Value(func(b []byte) error {
 					if h, ok := parseHdr(b); ok && h.expired(now) {
 						drop = append(drop, bytes.Clone(key))
 						st.Recipients++
+					}
+					return nil
+				})
+			})
+			if err != nil {
+				return err
+			}
+			return txn.Scan([]byte("t/"), true, func(key []byte, item kvItem) error {
+				return item.Value(func(b []byte) error {
+					if h, ok := parseHdr(b); ok && h.expired(now) {
+						drop = append(drop, bytes.Clone(key))
+						st.Reminders++
 					}
 					return nil
 				})
@@ -285,7 +300,7 @@ func (v *Vault) idleSubjects(now time.Time, only []SubjectID) ([]SubjectID, erro
 			}
 		}
 		if only == nil {
-			for _, p := range []string{"s/", "f/", "c/", "r/"} {
+			for _, p := range []string{"s/", "f/", "c/", "r/", "t/"} {
 				if err := live([]byte(p)); err != nil {
 					return err
 				}
@@ -295,7 +310,7 @@ func (v *Vault) idleSubjects(now time.Time, only []SubjectID) ([]SubjectID, erro
 			})
 		}
 		for _, s := range only {
-			for _, p := range [][]byte{keyS(s), prefixF(s), prefixC(s), prefixR(s)} {
+			for _, p := range [][]byte{keyS(s), prefixF(s), prefixC(s), prefixR(s), prefixT(s)} {
 				if err := live(p); err != nil {
 					return err
 				}

@@ -117,6 +117,15 @@ type Change struct {
 	// all, and then processed again from the inbox. The message's payload
 	// leaves the inbox DB only after the main DB was synced.
 	InboxDone string
+	// Remind schedules reminders (replacing one of the same purpose, flow
+	// and template); RemindCancel cancels reminders. Stop cancels every
+	// reminder of the subject, Withdrawn those of the withdrawn purposes.
+	Remind       []Reminder
+	RemindCancel []Reminder
+	// RemindSent is the reminder whose message is c.Outbox: the commit
+	// fails with ErrReminderGone, writing nothing, unless it is still
+	// scheduled, and cancels it (see QueueReminder).
+	RemindSent *Reminder
 }
 
 // Export is everything held about a subject, decrypted, for an access
@@ -165,7 +174,7 @@ func keyC(s SubjectID, purpose string, seq uint64) []byte {
 
 // subjectPrefixes are dropped physically when a subject is purged.
 func subjectPrefixes(s SubjectID) [][]byte {
-	return [][]byte{keyK(s), keyS(s), prefixF(s), prefixC(s), prefixR(s)}
+	return [][]byte{keyK(s), keyS(s), prefixF(s), prefixC(s), prefixR(s), prefixT(s)}
 }
 
 // k/<s> value: ver | status | key id (16) | time (8) | [nonce | wrapped DEK]
@@ -507,15 +516,27 @@ func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) 
 }
 
 func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs *[]uint64, fresh, queued *bool) error {
-	needKey := c.State != nil || len(c.Put) > 0 || len(c.Consents) > 0 || len(c.Outbox) > 0 || len(c.Sent) > 0
+	needKey := c.State != nil || len(c.Put) > 0 || len(c.Consents) > 0 || len(c.Outbox) > 0 || len(c.Sent) > 0 || len(c.Remind) > 0
+	if c.RemindSent != nil {
+		needKey = false // a reminder of a subject without a key is gone
+	}
 	sk, err := v.liveKey(txn, s, needKey, now)
 	if err != nil {
 		return err
 	}
 	if sk == nil {
+		if c.RemindSent != nil {
+			return ErrReminderGone
+		}
 		return nil // nothing to write and nothing held
 	}
 	*fresh = sk.fresh
+	if r := c.RemindSent; r != nil {
+		if err := checkReminder(txn, sk, r, now); err != nil {
+			return err
+		}
+		c.RemindCancel = append(c.RemindCancel, *r)
+	}
 	if c.State != nil {
 		keep := c.StateKeep
 		if keep <= 0 {
@@ -572,6 +593,9 @@ func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs 
 		}
 	}
 	if *queued, err = v.applyRecipients(txn, s, sk, c, now); err != nil {
+		return err
+	}
+	if err := applyReminders(txn, s, sk, c, now); err != nil {
 		return err
 	}
 	for _, payload := range c.Outbox {

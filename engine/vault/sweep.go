@@ -32,6 +32,9 @@ type SweepStats struct {
 	States, Consents int
 	// Recipients: recipient records past RecipientKeep, dropped.
 	Recipients int
+	// Reminders: reminders queued, cancelled or past their lifetime,
+	// dropped.
+	Reminders int
 	// Keys: data keys of subjects that held nothing any more, destroyed.
 	Keys int
 }
