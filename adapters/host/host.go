@@ -33,6 +33,8 @@ type Config struct {
 	// RescanEvery is how often the inbox is searched for messages no worker
 	// holds (default 30 s).
 	RescanEvery time.Duration
+	// RemindEvery is how often due reminders are queued (default 30 s).
+	RemindEvery time.Duration
 	// CanWrite, when set, is asked before an inbound message is stored: an
 	// error (the disk is nearly full) refuses it, so the channel's sender
 	// redelivers it later, and makes Ready fail.
@@ -112,6 +114,9 @@ func New(cfg Config) (*Host, error) {
 	}
 	if cfg.RescanEvery <= 0 {
 		cfg.RescanEvery = 30 * time.Second
+	}
+	if cfg.RemindEvery <= 0 {
+		cfg.RemindEvery = 30 * time.Second
 	}
 	h := &Host{
 		cfg: cfg, log: cfg.Logger, store: cfg.Store, engine: cfg.Engine, metrics: cfg.Metrics,
@@ -345,7 +350,7 @@ func (h *Host) process(subject string, m Message) {
 				render(t.Out, st.Lang, st.Flow)
 				var err error
 				seqs, err = h.store.SaveTurn(ctx, subject, st, t.Effects, now,
-					session.Extra{Outbox: payloads, InboxDone: m.ID})
+					session.Extra{Outbox: payloads, InboxDone: m.ID, Channel: m.Ch, To: m.From})
 				if err != nil {
 					h.storeFailed(err) // a storage fault, not a flow's error
 				}
@@ -488,6 +493,9 @@ func (h *Host) Start(ctx context.Context) error {
 		return err
 	}
 	h.bg, h.quit = make(chan struct{}), make(chan struct{})
+	if _, ok := h.store.(Reminders); ok {
+		go h.remindLoop(ctx)
+	}
 	go func() {
 		defer close(h.bg)
 		t := time.NewTicker(h.cfg.RescanEvery)

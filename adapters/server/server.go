@@ -57,6 +57,9 @@ type Config struct {
 	CanWrite func() error
 	// SweepEvery runs the retention sweeper this often (default 10m; <0 off).
 	SweepEvery time.Duration
+	// RemindEvery is how often reminders that flows scheduled are queued
+	// when due (default 30s).
+	RemindEvery time.Duration
 	// ReadTimeout, WriteTimeout and IdleTimeout bound HTTP connections.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
@@ -130,7 +133,8 @@ func New(cfg Config) (*Server, error) {
 	s.engine = &runtime.Engine{Lookup: cfg.Flows.Get, Store: s.store, Caller: cfg.Caller, Now: cfg.Now}
 	var err error
 	s.host, err = host.New(host.Config{Store: s.store, Engine: s.engine, Metrics: s.metrics, Logger: cfg.Logger, Now: cfg.Now,
-		Workers: cfg.Workers, QueueDepth: cfg.QueueDepth, Senders: cfg.senders(), CanWrite: cfg.CanWrite})
+		Workers: cfg.Workers, QueueDepth: cfg.QueueDepth, Senders: cfg.senders(), CanWrite: cfg.CanWrite,
+		RemindEvery: cfg.RemindEvery})
 	if err != nil {
 		return nil, err
 	}
@@ -245,6 +249,12 @@ func every(ctx context.Context, d time.Duration, fn func()) {
 			fn()
 		}
 	}
+}
+
+// RunReminders queues the reminders due now (the server also does so every
+// RemindEvery); it returns how many were queued and cancelled unsent.
+func (s *Server) RunReminders(ctx context.Context) (queued, cancelled int, err error) {
+	return s.host.RunReminders(ctx)
 }
 
 // Serve accepts connections on ln until Shutdown.

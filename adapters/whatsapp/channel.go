@@ -330,3 +330,12 @@ func toMessage(msg InboundMessage, from string, now time.Time) host.Message {
 	}
 	return it
 }
+
+// RenderTemplate implements host.TemplateRenderer: an approved template
+// with its body parameters, which WhatsApp delivers outside the window.
+func (c *Channel) RenderTemplate(to, name, lang string, params []string) host.Outbound {
+	b, _ := encodeJSON(RenderTemplate(to, name, lang, params))
+	return host.Outbound{To: to, Req: b, Free: true}
+}
+
+var _ host.TemplateRenderer = (*Channel)(nil)

@@ -173,7 +173,7 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 	for i, s := range f.Steps {
 		st := Step{
 			ID: s.ID.Value, Index: i, Save: None, Then: None, Else: None,
-			OnFail: None, Integration: None, OptionsFrom: None, Purpose: None,
+			OnFail: None, Integration: None, OptionsFrom: None, Purpose: None, Template: None, AtField: None,
 			End: s.End.Value, Attempts: defaultAttempts,
 		}
 		if s.Attempts.IsSet() && s.Attempts.Value > 0 {

@@ -27,6 +27,7 @@ const (
 	StepHandoff
 	StepForget
 	StepWithdraw
+	StepRemind
 )
 
 // None marks an unset step, field, purpose or integration index.
@@ -62,6 +63,12 @@ type Step struct {
 	Purpose int
 	// Forget holds the indexes of the fields a forget step drops.
 	Forget []int
+	// Template is the index in Templates of the template a remind step
+	// schedules (None otherwise); AtField the date field it is computed
+	// from and AtOffset what is added to that date's midnight (UTC).
+	Template int
+	AtField  int
+	AtOffset time.Duration
 }
 
 // Text is a compiled text, one template per program language (index as in

@@ -31,3 +31,22 @@ func (p *Program) compileTemplates(f *flow.Flow, ds *diag.Diagnostics) {
 		p.templates = append(p.templates, t)
 	}
 }
+
+// compileRemind resolves a remind step's template and the date field and
+// offset of its at:. The validator has reported the problems; what is
+// left unresolved stays None, and such a step schedules nothing.
+func compileRemind(ec *exprCompiler, s *flow.Step, st *Step, _ func(flow.Scalar) int) {
+	p := ec.p
+	for i, t := range p.templates {
+		if t.Key == s.Remind.Value {
+			st.Template, st.Purpose = i, t.PurposeIndex
+		}
+	}
+	name, off, err := flow.ParseAt(s.At.Value)
+	if err != nil {
+		return
+	}
+	if fx, ok := p.fieldIndex[name]; ok && p.fields[fx].Type == flow.TypeDate {
+		st.AtField, st.AtOffset = fx, off
+	}
+}

@@ -55,6 +55,7 @@ const (
 	NoEnd               RuleID = "PARLEY-212"
 	ChoiceNoOptions     RuleID = "PARLEY-213"
 	UnknownLanguage     RuleID = "PARLEY-214"
+	UnknownTemplate     RuleID = "PARLEY-217"
 	SendsOtherPurpose   RuleID = "PARLEY-301"
 	InsecureURL         RuleID = "PARLEY-302"
 	UnknownSendsField   RuleID = "PARLEY-303"
@@ -167,6 +168,8 @@ func init() {
 		"Secrets come from the environment: use secret_env: NAME instead.")
 	def(SpecialNeedsConsent, "special-needs-consent", Error, "A special-category field has a purpose whose basis is not consent.",
 		"Health, religion and other special categories need explicit consent: set the purpose's basis to consent.")
+	def(UnknownTemplate, "unknown-template", Error, "A remind step names a template that is not declared.",
+		"Declare the approved template under templates: (name, language, category, purpose, params), or fix the name.")
 	def(TemplateParam, "template-param-purpose", Error, "A message template is filled with a field collected for another purpose.",
 		"Purpose limitation: a template sent for a purpose may only carry fields collected for that purpose. List under params: only fields whose purpose: is the template's purpose, or give the template the field's purpose.")
 	def(MarketingTemplate, "marketing-template-needs-consent", Error, "A marketing template is sent for a purpose whose basis is not consent.",

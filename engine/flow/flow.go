@@ -359,6 +359,10 @@ type Step struct {
 	Forget []Scalar
 	// Withdraw is the purpose whose consent a withdraw step withdraws.
 	Withdraw Scalar
+	// Remind is the template (a key under templates:) a remind step
+	// schedules, At when: a date field plus or minus durations.
+	Remind Scalar
+	At     Scalar
 
 	// Keys are the keys the step was written with, in file order; Kinds
 	// are the kind keys among them, in precedence order (see StepKinds).

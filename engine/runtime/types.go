@@ -165,6 +165,10 @@ const (
 	// EffectStop records that the customer typed STOP: integrations that
 	// received data about them are told (see compile.Integration.OnStop).
 	EffectStop
+	// EffectRemind schedules Template (a key under templates:) for At,
+	// under Purpose; Until (zero: none) is when the field it was computed
+	// from expires, after which it must not go out.
+	EffectRemind
 )
 
 // Rights an EffectAccess names.
@@ -193,6 +197,9 @@ type Effect struct {
 	Target *compile.Integration
 	// KeepFor is EffectConsent's proof period: how long the record is kept.
 	KeepFor time.Duration
+	// Template, At and Until describe an EffectRemind.
+	Template  string
+	At, Until time.Time
 }
 
 // Turn is what one inbound message produced.

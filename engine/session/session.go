@@ -108,6 +108,10 @@ type Extra struct {
 	Outbox [][]byte
 	// InboxDone is the inbound message id the turn answered.
 	InboxDone string
+	// Channel and To address the customer (the channel's name and their id
+	// on it): a reminder the turn schedules is sent there. Without them
+	// (parley chat, flow tests) reminders are not recorded.
+	Channel, To string
 }
 
 // SaveTurn is Save plus the channel's outbox entries and inbox mark, all in
@@ -155,6 +159,18 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 			}
 		case runtime.EffectStop:
 			c.Stop = true
+		case runtime.EffectRemind:
+			if x.To == "" {
+				continue
+			}
+			until := e.At.Add(vault.ReminderGrace)
+			if !e.Until.IsZero() && e.Until.Before(until) {
+				until = e.Until
+			}
+			c.Remind = append(c.Remind, vault.Reminder{
+				Purpose: e.Purpose, Flow: st.Flow, Template: e.Template, At: e.At, Until: until,
+				Channel: x.Channel, To: x.To,
+			})
 		case runtime.EffectCall:
 			if in := e.Target; in != nil && len(e.Fields) > 0 {
 				c.Sent = append(c.Sent, vault.Recipient{

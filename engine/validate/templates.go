@@ -34,3 +34,40 @@ func checkTemplates(c *Checker) {
 		}
 	}
 }
+
+// remindShape checks a remind step: it names a declared template, and its
+// at: is a date field of the template's purpose (the field decides when a
+// message goes out for that purpose) plus or minus durations.
+func (c *Checker) remindShape(s *flow.Step) {
+	t := c.Flow.TemplateByName(s.Remind.Value)
+	if s.Remind.IsSet() && t == nil {
+		var names []string
+		for _, t := range c.Flow.Templates {
+			names = append(names, t.Key.Value)
+		}
+		d := c.add(diag.UnknownTemplate, s.Remind.Range, "step %q reminds with template %q, which is not declared under templates", s.ID.Value, s.Remind.Value)
+		d.Suggestion = diag.DidYouMean(s.Remind.Value, names)
+		if len(names) == 0 {
+			d.Detail = "Declare the approved template under templates: with its language, category, purpose and params."
+		}
+	}
+	if !s.At.IsSet() {
+		return
+	}
+	name, _, err := flow.ParseAt(s.At.Value)
+	if err != nil {
+		c.add(diag.InvalidValue, s.At.Range, "at of step %q: %v", s.ID.Value, err)
+		return
+	}
+	fd := c.fields[name]
+	switch {
+	case fd == nil:
+		d := c.add(diag.UnknownField, s.At.Range, "at of step %q counts from %q, which is not declared under fields", s.ID.Value, name)
+		d.Suggestion = diag.DidYouMean(name, c.fieldNames())
+	case fd.Type.IsSet() && fd.Type.Value != flow.TypeDate:
+		c.add(diag.InvalidValue, s.At.Range, "at of step %q counts from %q, a %s: a reminder counts from a date field", s.ID.Value, name, fd.Type.Value)
+	case t != nil && fd.Purpose.IsSet() && t.Purpose.IsSet() && fd.Purpose.Value != t.Purpose.Value:
+		d := c.add(diag.TemplateParam, s.At.Range, "step %q sends template %q for purpose %q at a time read from %q, which is collected for %q", s.ID.Value, t.Key.Value, t.Purpose.Value, name, fd.Purpose.Value)
+		d.Detail = "A reminder's time is data used for the template's purpose: count from a date field of purpose " + t.Purpose.Value + "."
+	}
+}

@@ -247,3 +247,31 @@ func checkReminder(txn kvTxn, sk *subjectKey, r *Reminder, now time.Time) error 
 		return nil
 	})
 }
+
+// ConsentGranted reports whether the subject's latest unexpired consent
+// decision for purpose in flow is a grant: what a message sent for that
+// purpose outside a conversation (a reminder, a broadcast) needs.
+func (v *Vault) ConsentGranted(s SubjectID, flow, purpose string, now time.Time) (bool, error) {
+	granted := false
+	var last uint64
+	err := v.view(func(txn kvReader) error {
+		sk, err := v.liveKey(txn, s, false, now)
+		if err != nil || sk == nil {
+			return err
+		}
+		return scanLive(txn, []byte(string(prefixC(s))+purpose+"/"), sk, now, func(pt []byte) error {
+			c, err := decodeConsent(pt)
+			if err != nil {
+				return err
+			}
+			if c.Flow == flow && c.Purpose == purpose && c.Seq >= last {
+				last, granted = c.Seq, c.Granted
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return false, fmt.Errorf("vault: consent of %s: %w", s, err)
+	}
+	return granted, nil
+}
