@@ -21,6 +21,8 @@ func TestROPACoversTheLifecycleTable(t *testing.T) {
 		"transient keys":       "messages",
 		"consent records":      "consent",
 		"reminders":            "reminder",
+		"broadcast contacts":   "broadcast",
+		"broadcast progress":   "broadcast",
 		"subject keys":         "field",
 		"recipient records":    "recipient",
 		"recipient notices":    "recipient",

@@ -361,6 +361,17 @@ func (p *Program) OutsideWindowTemplate() (WhatsAppTemplate, bool) {
 // order. Do not modify the slice.
 func (p *Program) Templates() []WhatsAppTemplate { return p.templates }
 
+// HasTemplateFor reports whether a template under templates: is sent for
+// purpose.
+func (p *Program) HasTemplateFor(purpose string) bool {
+	for _, t := range p.templates {
+		if t.Purpose == purpose {
+			return true
+		}
+	}
+	return false
+}
+
 // Template returns the template declared under key, and false when the
 // flow declares none by that name.
 func (p *Program) Template(key string) (WhatsAppTemplate, bool) {

@@ -197,6 +197,10 @@ type Effect struct {
 	Target *compile.Integration
 	// KeepFor is EffectConsent's proof period: how long the record is kept.
 	KeepFor time.Duration
+	// Reachable marks an EffectConsent grant for a purpose the flow
+	// declares a template for: the host keeps where the customer can be
+	// reached for it (a broadcast), for as long as the grant stands.
+	Reachable bool
 	// Template, At and Until describe an EffectRemind.
 	Template  string
 	At, Until time.Time

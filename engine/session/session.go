@@ -152,6 +152,14 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 				cr.KeepUntil = now.Add(e.KeepFor) // the purpose's proof period
 			}
 			c.Consents = append(c.Consents, cr)
+			if e.Granted && e.Reachable && x.To != "" {
+				keep := e.KeepFor
+				if keep <= 0 {
+					keep = 2 * 365 * 24 * time.Hour // the vault's default proof period
+				}
+				c.Contacts = append(c.Contacts, vault.Contact{Purpose: e.Purpose, Flow: st.Flow,
+					Channel: x.Channel, To: x.To, Granted: now, Until: now.Add(keep)})
+			}
 			if !e.Granted {
 				// Recipients of the purpose sent data since they were last
 				// told get a stop notice (the vault decides who).

@@ -51,9 +51,14 @@ var Lifecycles = []Lifecycle{
 	{"reminders", "t/<s>/<purpose>/<flow>/<template>", "a message a flow scheduled (template, due time, channel and the customer's id on it), sealed under the subject key",
 		"the reminder scheduler (dead marker once queued in the outbox); a commit with STOP or the purpose's withdrawal; Sweep (DropPrefix of every version); Erase (crypto-shredding)",
 		"when queued for sending; on STOP, withdrawal of its purpose or erasure; at the expiry of the field it was computed from, or `ReminderGrace` (6h) after its due time if never queued"},
+	{"broadcast contacts", "b/<s>/<purpose>/<flow>", "the channel and the customer's id on it, for a purpose they granted in a flow that declares a template for it, sealed under the subject key",
+		"a commit with STOP or the purpose's withdrawal; Sweep (DropPrefix of every version); Erase (crypto-shredding)",
+		"on STOP, withdrawal or erasure; at the end of the grant's consent proof period"},
+	{"broadcast progress", "bq/<broadcast>/<s>, bm/<flow>/<template>", "which subjects a broadcast was sent to (pseudonym, state, time) and the broadcast's own state; no content, no address",
+		"Sweep", "`BroadcastKeep` (30 days) after it was written"},
 	{"subject keys", "k/<s>", "the subject's data key, wrapped under the master key",
 		"Sweep (DropPrefix of every version); Erase at once (crypto-shredding)",
-		"when the subject holds nothing: no unexpired field, state, consent record, recipient record, reminder, inbox or outbox entry"},
+		"when the subject holds nothing: no unexpired field, state, consent record, recipient record, reminder, broadcast contact, inbox or outbox entry"},
 	{"recipient records", "r/<s>/<flow>/<integration>", "that an integration was sent data about the subject (names, address, first and last send), sealed under the subject key",
 		"Sweep (DropPrefix of every version); Erase at once (crypto-shredding)",
 		"`RecipientKeep` (2 years) after the last send; the subject's key is kept while one is unexpired, so erase notices can still reach the recipient"},
@@ -147,15 +152,24 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 			if err != nil {
 				return err
 			}
-			return txn.Scan([]byte("t/"), true, func(key []byte, item kvItem) error {
-				return item.Value(func(b []byte) error {
-					if h, ok := parseHdr(b); ok && h.expired(now) {
-						drop = append(drop, bytes.Clone(key))
-						st.Reminders++
-					}
-					return nil
+			for _, kind := range []struct {
+				prefix string
+				n      *int
+			}{{"t/", &st.Reminders}, {"b/", &st.Contacts}, {"bq/", &st.Broadcasts}, {"bm/", &st.Broadcasts}} {
+				err := txn.Scan([]byte(kind.prefix), true, func(key []byte, item kvItem) error {
+					return item.Value(func(b []byte) error {
+						if h, ok := parseHdr(b); ok && h.expired(now) {
+							drop = append(drop, bytes.Clone(key))
+							*kind.n++
+						}
+						return nil
+					})
 				})
-			})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 	}
 	if err == nil && len(drop) > 0 {
@@ -300,7 +314,7 @@ func (v *Vault) idleSubjects(now time.Time, only []SubjectID) ([]SubjectID, erro
 			}
 		}
 		if only == nil {
-			for _, p := range []string{"s/", "f/", "c/", "r/", "t/"} {
+			for _, p := range []string{"s/", "f/", "c/", "r/", "t/", "b/"} {
 				if err := live([]byte(p)); err != nil {
 					return err
 				}
@@ -310,7 +324,7 @@ func (v *Vault) idleSubjects(now time.Time, only []SubjectID) ([]SubjectID, erro
 			})
 		}
 		for _, s := range only {
-			for _, p := range [][]byte{keyS(s), prefixF(s), prefixC(s), prefixR(s), prefixT(s)} {
+			for _, p := range [][]byte{keyS(s), prefixF(s), prefixC(s), prefixR(s), prefixT(s), prefixB(s)} {
 				if err := live(p); err != nil {
 					return err
 				}

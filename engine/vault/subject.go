@@ -126,6 +126,9 @@ type Change struct {
 	// fails with ErrReminderGone, writing nothing, unless it is still
 	// scheduled, and cancels it (see QueueReminder).
 	RemindSent *Reminder
+	// Contacts records where the subject can be reached for the purposes
+	// they granted (see Contact); Stop and Withdrawn drop them.
+	Contacts []Contact
 }
 
 // Export is everything held about a subject, decrypted, for an access
@@ -174,7 +177,7 @@ func keyC(s SubjectID, purpose string, seq uint64) []byte {
 
 // subjectPrefixes are dropped physically when a subject is purged.
 func subjectPrefixes(s SubjectID) [][]byte {
-	return [][]byte{keyK(s), keyS(s), prefixF(s), prefixC(s), prefixR(s), prefixT(s)}
+	return [][]byte{keyK(s), keyS(s), prefixF(s), prefixC(s), prefixR(s), prefixT(s), prefixB(s)}
 }
 
 // k/<s> value: ver | status | key id (16) | time (8) | [nonce | wrapped DEK]
@@ -516,7 +519,7 @@ func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) 
 }
 
 func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs *[]uint64, fresh, queued *bool) error {
-	needKey := c.State != nil || len(c.Put) > 0 || len(c.Consents) > 0 || len(c.Outbox) > 0 || len(c.Sent) > 0 || len(c.Remind) > 0
+	needKey := c.State != nil || len(c.Put) > 0 || len(c.Consents) > 0 || len(c.Outbox) > 0 || len(c.Sent) > 0 || len(c.Remind) > 0 || len(c.Contacts) > 0
 	if c.RemindSent != nil {
 		needKey = false // a reminder of a subject without a key is gone
 	}
@@ -596,6 +599,9 @@ func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs 
 		return err
 	}
 	if err := applyReminders(txn, s, sk, c, now); err != nil {
+		return err
+	}
+	if err := applyContacts(txn, s, sk, c, now); err != nil {
 		return err
 	}
 	for _, payload := range c.Outbox {

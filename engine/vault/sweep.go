@@ -35,6 +35,10 @@ type SweepStats struct {
 	// Reminders: reminders queued, cancelled or past their lifetime,
 	// dropped.
 	Reminders int
+	// Contacts: broadcast contacts past their lifetime, dropped.
+	Contacts int
+	// Broadcasts: broadcast progress records past BroadcastKeep, dropped.
+	Broadcasts int
 	// Keys: data keys of subjects that held nothing any more, destroyed.
 	Keys int
 }
