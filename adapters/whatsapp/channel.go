@@ -324,6 +324,12 @@ func toMessage(msg InboundMessage, from string, now time.Time) host.Message {
 	}
 	it := host.Message{ID: msg.ID, From: from, Type: msg.Type, Text: string(msg.Text), Choice: msg.Choice, Title: msg.Title,
 		At: at.UnixNano(), NewFrom: msg.NewWaID}
+	if msg.Type == TypeButton && it.Text == "" {
+		// A template's quick reply answers no question of the flow: its
+		// label reads as typed (as in ToInbound), so a "Stop promotions"
+		// button that a flow lists among its stop keywords works as STOP.
+		it.Text = msg.Title
+	}
 	if _, ok := ToInbound(msg); !ok {
 		it.Unsupported = msg.NeedsUnsupportedReply()
 		it.Ignore = !it.Unsupported
