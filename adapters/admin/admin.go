@@ -67,8 +67,8 @@ const (
 // grants is the permission matrix; see Role.
 var grants = map[Role][]string{
 	RoleViewer:   {ActionFlowsList, ActionMetricsSummary},
-	RoleOperator: {ActionFlowsList, ActionMetricsSummary, ActionExport},
-	RoleDPO:      {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionErase, ActionRectify, ActionAuditVerify},
+	RoleOperator: {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionBroadcast},
+	RoleDPO:      {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionErase, ActionRectify, ActionAuditVerify, ActionBroadcast},
 	RoleAdmin:    {ActionFlowsList, ActionMetricsSummary, ActionFlowsReload},
 }
 
@@ -225,6 +225,7 @@ func Register(r fiber.Router, cfg Config) {
 	g.Post("/subjects/rectify", h.guard(ActionRectify, h.rectify))
 	g.Get("/audit/verify", h.guard(ActionAuditVerify, h.auditVerify))
 	g.Post("/flows/reload", h.guard(ActionFlowsReload, h.reload))
+	g.Post("/broadcasts", h.guard(ActionBroadcast, h.broadcast))
 }
 
 func positive(v, def int) int {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -121,6 +122,13 @@ type Server struct {
 	cancel  context.CancelFunc
 	bg      chan struct{}
 	notices chan struct{} // closed when the notice loop has stopped
+	// waClient sends broadcasts (nil without the WhatsApp channel);
+	// broadcasts holds the running ones, which Shutdown waits for.
+	waClient   *whatsapp.Client
+	broadcasts sync.WaitGroup
+	runningMu  sync.Mutex
+	running    map[string]bool // flow/template of the broadcasts running
+	bgCtx      context.Context
 }
 
 // New builds the server and its routes. Nothing runs until Start.
@@ -203,6 +211,7 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 // the background workers. The server is ready when it returns.
 func (s *Server) Start(ctx context.Context) error {
 	ctx, s.cancel = context.WithCancel(ctx)
+	s.bgCtx = ctx
 	s.bg = make(chan struct{})
 	if s.cfg.SweepEvery > 0 {
 		go func() {
@@ -272,6 +281,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.cancel != nil {
 		s.cancel()
+		s.broadcasts.Wait() // interrupted: the next run resumes them
 		<-s.bg
 		<-s.notices
 		s.host.Wait()
