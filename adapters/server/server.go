@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync/atomic"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"

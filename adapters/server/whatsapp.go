@@ -87,7 +87,7 @@ func newWhatsApp(s *Server, cfg WhatsAppConfig) (*whatsapp.Channel, error) {
 	return whatsapp.NewChannel(whatsapp.ChannelConfig{
 		AppSecret: cfg.AppSecret, VerifyToken: cfg.VerifyToken, PhoneNumberID: cfg.PhoneNumberID,
 		Client: s.waClient,
-		Pacer: pacer, MaxAttempts: cfg.MaxAttempts, RetryDelay: cfg.RetryDelay, MaxAge: cfg.MaxAge,
+		Pacer:  pacer, MaxAttempts: cfg.MaxAttempts, RetryDelay: cfg.RetryDelay, MaxAge: cfg.MaxAge,
 		ReadReceipts: cfg.ReadReceipts, Template: s.outsideWindowTemplate,
 	}), nil
 }
