@@ -494,26 +494,37 @@ func (h *Host) Start(ctx context.Context) error {
 	}
 	h.bg, h.quit = make(chan struct{}), make(chan struct{})
 	if _, ok := h.store.(Reminders); ok {
-		go h.remindLoop(ctx)
+		go h.every(ctx, h.cfg.RemindEvery, func() {
+			if _, _, err := h.RunReminders(ctx); err != nil {
+				h.log.Error("reminder pass failed; due reminders stay scheduled", "err", err)
+			}
+		})
 	}
 	go func() {
 		defer close(h.bg)
-		t := time.NewTicker(h.cfg.RescanEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-h.quit:
-				return
-			case <-t.C:
-				if err := h.rescanInbox(ctx); err != nil {
-					h.log.Error("inbox rescan failed", "err", err)
-				}
+		h.every(ctx, h.cfg.RescanEvery, func() {
+			if err := h.rescanInbox(ctx); err != nil {
+				h.log.Error("inbox rescan failed", "err", err)
 			}
-		}
+		})
 	}()
 	return nil
+}
+
+// every runs fn every d until ctx is done or the host stops.
+func (h *Host) every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.quit:
+			return
+		case <-t.C:
+			fn()
+		}
+	}
 }
 
 // rescanInbox queues every stored message that is not being processed.

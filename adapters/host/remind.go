@@ -107,21 +107,3 @@ func (h *Host) reminderParams(d session.DueReminder) (params []string, send bool
 	}
 	return params, true
 }
-
-// remindLoop runs RunReminders every RemindEvery until the host stops.
-func (h *Host) remindLoop(ctx context.Context) {
-	t := time.NewTicker(h.cfg.RemindEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-h.quit:
-			return
-		case <-t.C:
-			if _, _, err := h.RunReminders(ctx); err != nil {
-				h.log.Error("reminder pass failed; due reminders stay scheduled", "err", err)
-			}
-		}
-	}
-}

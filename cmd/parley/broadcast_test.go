@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,80 +17,16 @@ import (
 	"github.com/parleyhq/parley/adapters/whatsapp/whatsapptest"
 )
 
-// bcGraph is a fake Graph API that keeps, per recipient, what it accepted:
-// the text of a reply or "template:NAME[params]". hold, when set, is
-// called before answering a template send (it may block).
-type bcGraph struct {
-	mu      sync.Mutex
-	got     map[string][]string
-	changed chan struct{}
-	n       int
-	hold    func(n int)
-}
-
-func newBCGraph(t *testing.T) (*bcGraph, string) {
-	g := &bcGraph{got: map[string][]string{}, changed: make(chan struct{})}
+func newBCGraph(t *testing.T) (*killGraph, string) {
+	g := &killGraph{got: map[string][]string{}, changed: make(chan struct{})}
 	s := httptest.NewServer(g)
 	t.Cleanup(s.Close)
 	return g, s.URL
 }
 
-func (g *bcGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	raw, _ := io.ReadAll(r.Body)
-	var req struct {
-		To   string `json:"to"`
-		Text struct {
-			Body string `json:"body"`
-		} `json:"text"`
-		Interactive struct {
-			Body struct {
-				Text string `json:"text"`
-			} `json:"body"`
-		} `json:"interactive"`
-		Template *struct {
-			Name       string `json:"name"`
-			Components []struct {
-				Parameters []struct {
-					Text string `json:"text"`
-				} `json:"parameters"`
-			} `json:"components"`
-		} `json:"template"`
-	}
-	if json.Unmarshal(raw, &req) != nil {
-		http.Error(w, `{"error":{"message":"bad request","code":100}}`, http.StatusBadRequest)
-		return
-	}
-	what := req.Text.Body + req.Interactive.Body.Text
-	if req.Template != nil {
-		var ps []string
-		for _, c := range req.Template.Components {
-			for _, p := range c.Parameters {
-				ps = append(ps, p.Text)
-			}
-		}
-		what = fmt.Sprintf("template:%s%v", req.Template.Name, ps)
-		g.mu.Lock()
-		g.n++
-		n, hold := g.n, g.hold
-		g.mu.Unlock()
-		if hold != nil {
-			hold(n)
-		}
-	}
-	g.mu.Lock()
-	g.got[req.To] = append(g.got[req.To], what)
-	close(g.changed)
-	g.changed = make(chan struct{})
-	g.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"messaging_product":"whatsapp","messages":[{"id":"wamid.B%d"}]}`, time.Now().UnixNano())
-}
-
-func (g *bcGraph) templatesTo(to string) []string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
+func (g *killGraph) templatesTo(to string) []string {
 	var out []string
-	for _, s := range g.got[to] {
+	for _, s := range g.replies(to) {
 		if strings.HasPrefix(s, "template:") {
 			out = append(out, s)
 		}
@@ -101,33 +35,25 @@ func (g *bcGraph) templatesTo(to string) []string {
 }
 
 // waitReply waits until to received a message containing want.
-func (g *bcGraph) waitReply(t *testing.T, to, want string) {
+func (g *killGraph) waitReply(t *testing.T, to, want string) {
 	t.Helper()
-	deadline := time.NewTimer(30 * time.Second)
-	defer deadline.Stop()
-	for {
-		g.mu.Lock()
-		ch := g.changed
-		found := false
-		for _, s := range g.got[to] {
-			found = found || strings.Contains(s, want)
+	ok := g.waitFor(time.Now().Add(30*time.Second), func() bool {
+		for _, s := range g.replies(to) {
+			if strings.Contains(s, want) {
+				return true
+			}
 		}
-		g.mu.Unlock()
-		if found {
-			return
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			t.Fatalf("%s got no reply with %q; got %q", to, want, g.got[to])
-		}
+		return false
+	})
+	if !ok {
+		t.Fatalf("%s got no reply with %q; got %q", to, want, g.replies(to))
 	}
 }
 
 // subscribe runs newsletter conversations against a `parley serve` process
 // over signed webhooks, then stops it: each script is a customer's
 // messages, each with a word its reply must contain.
-func subscribe(t *testing.T, g *bcGraph, graphURL, data string, scripts map[string][][2]string) {
+func subscribe(t *testing.T, g *killGraph, graphURL, data string, scripts map[string][][2]string) {
 	t.Helper()
 	flows, err := filepath.Abs("../../flows")
 	if err != nil {
