@@ -160,3 +160,64 @@ func TestReminderUnreadableAfterStopErasureAndExpiry(t *testing.T) {
 		})
 	}
 }
+
+// TestContactsFollowTheConsent: a contact recorded with a grant is listed
+// for its purpose and flow while the latest decision is a grant; a
+// withdrawal of another purpose leaves it, a decline recorded later hides
+// it, and STOP drops it.
+func TestContactsFollowTheConsent(t *testing.T) {
+	c := newClock()
+	v := openMem(t, c)
+	grant := func(user string, granted bool, contact bool) SubjectID {
+		t.Helper()
+		s := v.SubjectID("whatsapp", user)
+		ch := Change{Consents: []ConsentRecord{{Purpose: "newsletter", Granted: granted, At: c.Now(), Flow: "news"}}}
+		if contact {
+			ch.Contacts = []Contact{{Purpose: "newsletter", Flow: "news", Channel: "whatsapp", To: user,
+				Granted: c.Now(), Until: c.Now().Add(365 * 24 * time.Hour)}}
+		}
+		if err := v.Commit(s, ch); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := grant("15550000001", true, true)
+	b := grant("15550000002", true, true)
+	grant("15550000003", false, false)
+	tos := func() []string {
+		t.Helper()
+		cs, err := v.Contacts("news", "newsletter", c.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, ct := range cs {
+			out = append(out, ct.To)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := tos(); !slices.Equal(got, []string{"15550000001", "15550000002"}) {
+		t.Fatalf("contacts = %v, want the two who granted", got)
+	}
+	if cs, _ := v.Contacts("other", "newsletter", c.Now()); len(cs) != 0 {
+		t.Fatalf("contacts of another flow: %v", cs)
+	}
+	if err := v.Commit(a, Change{Withdrawn: []string{"booking"}}); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(time.Minute)
+	// A decline recorded later (without the turn's withdrawal) hides b.
+	if err := v.Commit(b, Change{Consents: []ConsentRecord{{Purpose: "newsletter", Granted: false, At: c.Now(), Flow: "news"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tos(); !slices.Equal(got, []string{"15550000001"}) {
+		t.Fatalf("after b declined, contacts = %v", got)
+	}
+	if err := v.Commit(a, Change{Stop: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tos(); len(got) != 0 {
+		t.Fatalf("after STOP, contacts = %v", got)
+	}
+}
