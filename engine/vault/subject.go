@@ -139,6 +139,9 @@ type Export struct {
 	State    []byte
 	Fields   []FieldRecord
 	Consents []ConsentRecord
+	// Reminders scheduled and Contacts kept for broadcasts, unexpired.
+	Reminders []Reminder
+	Contacts  []Contact
 }
 
 // Receipt proves an erasure without personal data.
@@ -682,6 +685,22 @@ func (v *Vault) Export(s SubjectID, now time.Time) (Export, error) {
 			return err
 		}
 		if ex.State, ex.Fields, err = v.loadWith(txn, s, sk, now); err != nil {
+			return err
+		}
+		err = scanLive(txn, prefixT(s), sk, now, func(pt []byte) error {
+			r, err := decodeReminder(s, pt)
+			ex.Reminders = append(ex.Reminders, r)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		err = scanLive(txn, prefixB(s), sk, now, func(pt []byte) error {
+			c, err := decodeContact(s, pt)
+			ex.Contacts = append(ex.Contacts, c)
+			return err
+		})
+		if err != nil {
 			return err
 		}
 		return txn.Scan(prefixC(s), true, func(k []byte, item kvItem) error {
