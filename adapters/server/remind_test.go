@@ -10,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/adapters/server"
+	"github.com/parleyhq/parley/engine/session"
 )
 
 // remindEnv serves flows/dental.yaml on WhatsApp with a clock the test
@@ -164,5 +167,51 @@ func TestDentalReminderCancelled(t *testing.T) {
 				t.Fatalf("after %s: %d reminders queued, templates sent %v; want none", tc.name, q+q2, r.templates(user))
 			}
 		})
+	}
+}
+
+// TestReminderSurvivesARestart: the reminder scheduled by one server is
+// delivered, once, by a new server on the same data: nothing of it was
+// held in the first one's memory.
+func TestReminderSurvivesARestart(t *testing.T) {
+	r := newRemindEnv(t)
+	const user = "393330003333"
+	r.book(t, user, "06/05/2026")
+	r.shutdown(t)
+
+	flows, report, err := server.LoadFlows(r.flowsDir)
+	if err != nil {
+		t.Fatalf("LoadFlows: %v\n%s", err, report)
+	}
+	srv, err := server.New(server.Config{
+		Store: session.New(r.vault), Flows: flows, SweepEvery: -1, Now: r.clock,
+		WhatsApp: &server.WhatsAppConfig{
+			AppSecret: testSecret, AccessToken: testToken, VerifyToken: testVerify, PhoneNumberID: testPNID,
+			Flow: "dental", GraphURL: r.graph.URL, APIVersion: testVersion, RetryDelay: fastRetry,
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.setClock(time.Date(2026, 5, 5, 9, 0, 0, 0, time.UTC))
+	if q, _, err := srv.RunReminders(ctx); err != nil || q != 1 {
+		t.Fatalf("the new server queued %d reminders (%v), want 1", q, err)
+	}
+	if q, _, _ := srv.RunReminders(ctx); q != 0 {
+		t.Fatalf("a second pass queued %d more", q)
+	}
+	r.graph.waitFor(t, "the reminder template", func() bool { return len(r.templates(user)) == 1 })
+	sctx, scancel := context.WithTimeout(context.Background(), waitLimit)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.templates(user); !slices.Equal(got, []string{"promemoria_visita/it[2026-05-06]"}) {
+		t.Fatalf("templates sent = %v, want the reminder once", got)
 	}
 }
