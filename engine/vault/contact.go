@@ -89,8 +89,7 @@ func (v *Vault) Contacts(flow, purpose string, now time.Time) ([]Contact, error)
 	var subjects []SubjectID
 	err := v.view(func(txn kvReader) error {
 		return txn.Scan([]byte("b/"), false, func(k []byte, _ kvItem) error {
-			if len(k) > 2+subjectLen && strings.HasSuffix(string(k), "/"+purpose+"/"+flow) &&
-				string(k[2+subjectLen:]) == "/"+purpose+"/"+flow {
+			if len(k) > 2+subjectLen && string(k[2+subjectLen:]) == "/"+purpose+"/"+flow {
 				subjects = append(subjects, SubjectID(bytes.Clone(k[2:2+subjectLen])))
 			}
 			return nil
