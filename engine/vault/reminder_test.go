@@ -2,6 +2,7 @@ package vault
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -219,5 +220,24 @@ func TestContactsFollowTheConsent(t *testing.T) {
 	}
 	if got := tos(); len(got) != 0 {
 		t.Fatalf("after STOP, contacts = %v", got)
+	}
+}
+
+// BenchmarkDueReminders1000: one scheduler pass over 1000 pending
+// reminders, none due (every one is opened with its subject's key).
+func BenchmarkDueReminders1000(b *testing.B) {
+	c := newClock()
+	v := openMem(b, c)
+	for i := range 1000 {
+		s := v.SubjectID("whatsapp", fmt.Sprintf("1555%07d", i))
+		if err := v.Commit(s, Change{Remind: []Reminder{dentalReminder(s, c.Now().Add(time.Duration(i+1)*time.Hour))}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if due, err := v.DueReminders(c.Now(), 500); err != nil || len(due) != 0 {
+			b.Fatal(due, err)
+		}
 	}
 }
