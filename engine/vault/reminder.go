@@ -113,10 +113,19 @@ func applyReminders(txn kvTxn, s SubjectID, sk *subjectKey, c *Change, now time.
 
 // killLive replaces every live record under prefix with a dead marker.
 func killLive(txn kvTxn, prefix []byte) error {
+	return killMatching(txn, prefix, func(string, valHdr) bool { return true })
+}
+
+// killMatching replaces the live records under prefix that match (given
+// the rest of the key and the header) with dead markers. A marker (not a
+// delete) keeps the key live, so the sweep's DropPrefix later removes
+// every old version from the files; a tombstone would hide the key from
+// DropPrefix and leave the old versions until a compaction.
+func killMatching(txn kvTxn, prefix []byte, match func(rest string, h valHdr) bool) error {
 	var keys [][]byte
 	err := txn.Scan(prefix, true, func(k []byte, item kvItem) error {
 		return item.Value(func(b []byte) error {
-			if h, ok := parseHdr(b); ok && h.flags&flagDead == 0 {
+			if h, ok := parseHdr(b); ok && h.flags&flagDead == 0 && match(string(k[len(prefix):]), h) {
 				keys = append(keys, bytes.Clone(k))
 			}
 			return nil

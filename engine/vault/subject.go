@@ -645,34 +645,12 @@ func (v *Vault) putField(txn kvTxn, s SubjectID, sk *subjectKey, f *FieldRecord,
 	return txn.SetTTL(k, val, left+ttlMargin)
 }
 
-// killFields replaces matching live fields with dead markers. A marker (not a
-// Badger delete) keeps the key live, so the sweeper's DropPrefix can later
-// remove every old version from the files; a tombstone would hide the key
-// from DropPrefix and leave the old versions until a compaction.
+// killFields replaces the live fields that match (and are among names, when
+// names is set) with dead markers (see killMatching).
 func killFields(txn kvTxn, s SubjectID, match func(valHdr) bool, names map[string]bool) error {
-	pf := prefixF(s)
-	var keys [][]byte
-	err := txn.Scan(pf, true, func(k []byte, item kvItem) error {
-		if names != nil && !names[string(k[len(pf):])] {
-			return nil
-		}
-		return item.Value(func(b []byte) error {
-			h, ok := parseHdr(b)
-			if ok && h.flags&flagDead == 0 && match(h) {
-				keys = append(keys, append([]byte(nil), k...))
-			}
-			return nil
-		})
+	return killMatching(txn, prefixF(s), func(name string, h valHdr) bool {
+		return (names == nil || names[name]) && match(h)
 	})
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := txn.SetTTL(k, deadMarker(), ttlMargin); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Export returns everything held about the subject: state, unexpired fields
