@@ -72,8 +72,8 @@ const (
 // grants is the permission matrix; see Role.
 var grants = map[Role][]string{
 	RoleViewer:   {ActionFlowsList, ActionMetricsSummary},
-	RoleOperator: {ActionFlowsList, ActionMetricsSummary, ActionExport},
-	RoleDPO:      {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionErase, ActionRectify, ActionAuditVerify},
+	RoleOperator: {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionBroadcast},
+	RoleDPO:      {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionErase, ActionRectify, ActionAuditVerify, ActionBroadcast},
 	RoleAdmin:    {ActionFlowsList, ActionMetricsSummary, ActionFlowsReload, ActionStudio, ActionStaffList, ActionStaffChange},
 }
 
@@ -233,6 +233,7 @@ func Register(r fiber.Router, cfg Config) {
 	g.Post("/subjects/rectify", h.guard(ActionRectify, h.rectify))
 	g.Get("/audit/verify", h.guard(ActionAuditVerify, h.auditVerify))
 	g.Post("/flows/reload", h.guard(ActionFlowsReload, h.reload))
+	g.Post("/broadcasts", h.guard(ActionBroadcast, h.broadcast))
 	if h.staff != nil {
 		h.registerStaffAPI(g)
 	}

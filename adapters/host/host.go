@@ -33,6 +33,8 @@ type Config struct {
 	// RescanEvery is how often the inbox is searched for messages no worker
 	// holds (default 30 s).
 	RescanEvery time.Duration
+	// RemindEvery is how often due reminders are queued (default 30 s).
+	RemindEvery time.Duration
 	// CanWrite, when set, is asked before an inbound message is stored: an
 	// error (the disk is nearly full) refuses it, so the channel's sender
 	// redelivers it later, and makes Ready fail.
@@ -112,6 +114,9 @@ func New(cfg Config) (*Host, error) {
 	}
 	if cfg.RescanEvery <= 0 {
 		cfg.RescanEvery = 30 * time.Second
+	}
+	if cfg.RemindEvery <= 0 {
+		cfg.RemindEvery = 30 * time.Second
 	}
 	h := &Host{
 		cfg: cfg, log: cfg.Logger, store: cfg.Store, engine: cfg.Engine, metrics: cfg.Metrics,
@@ -500,24 +505,38 @@ func (h *Host) Start(ctx context.Context) error {
 		return err
 	}
 	h.bg, h.quit = make(chan struct{}), make(chan struct{})
+	if _, ok := h.store.(Reminders); ok {
+		go h.every(ctx, h.cfg.RemindEvery, func() {
+			if _, _, err := h.RunReminders(ctx); err != nil {
+				h.log.Error("reminder pass failed; due reminders stay scheduled", "err", err)
+			}
+		})
+	}
 	go func() {
 		defer close(h.bg)
-		t := time.NewTicker(h.cfg.RescanEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-h.quit:
-				return
-			case <-t.C:
-				if err := h.rescanInbox(ctx); err != nil {
-					h.log.Error("inbox rescan failed", "err", err)
-				}
+		h.every(ctx, h.cfg.RescanEvery, func() {
+			if err := h.rescanInbox(ctx); err != nil {
+				h.log.Error("inbox rescan failed", "err", err)
 			}
-		}
+		})
 	}()
 	return nil
+}
+
+// every runs fn every d until ctx is done or the host stops.
+func (h *Host) every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.quit:
+			return
+		case <-t.C:
+			fn()
+		}
+	}
 }
 
 // rescanInbox queues every stored message that is not being processed.

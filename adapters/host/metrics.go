@@ -31,6 +31,7 @@ type Metrics struct {
 	Misrouted     *prometheus.CounterVec // reason: missing, foreign (phone_number_id)
 	NumberChanges *prometheus.CounterVec // outcome: moved, nothing_held, refused_new_has_data
 	Notices       *prometheus.CounterVec // event (erase, stop), result (delivered, retry, given_up)
+	Reminders     prometheus.Counter     // reminders queued for sending
 }
 
 // NewMetrics registers every metric on a fresh registry.
@@ -74,8 +75,10 @@ func NewMetrics() *Metrics {
 			Name: "parley_number_changes_total", Help: "user_changed_number notices handled, by outcome."}, []string{"outcome"}),
 		Notices: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_recipient_notices_total", Help: "Erasure and stop notices to integrations, by event and delivery result."}, []string{"event", "result"}),
+		Reminders: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_reminders_queued_total", Help: "Reminders scheduled by flows and queued for sending when due."}),
 	}
-	m.Registry.MustRegister(m.Stale, m.Misrouted, m.NumberChanges, m.WindowClosed, m.ChannelErrors)
+	m.Registry.MustRegister(m.Stale, m.Misrouted, m.NumberChanges, m.WindowClosed, m.ChannelErrors, m.Reminders)
 	m.Registry.MustRegister(m.Webhooks, m.Turns, m.TurnSeconds, m.OutboxDepth, m.OutboxSent, m.OutboxRetries,
 		m.OutboxFailed, m.DuplicateSends, m.Statuses, m.Expired, m.Erased, m.AdminRequests, m.Notices,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

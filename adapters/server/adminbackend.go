@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/parleyhq/parley/adapters/admin"
+	"github.com/parleyhq/parley/adapters/whatsapp"
 	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/session"
 )
@@ -107,4 +108,76 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: nothing held", admin.ErrNotFound)
 	}
 	return err
+}
+
+// broadcaster is the part of the store that runs broadcasts
+// (engine/session).
+type broadcaster interface {
+	Broadcast(ctx context.Context, b session.Broadcast, send session.BroadcastSend) (session.BroadcastResult, error)
+}
+
+var _ admin.Broadcaster = adminBackend{}
+
+// Broadcast implements admin.Broadcaster: a dry run answers with the
+// audience; a real broadcast runs in the background on the server's
+// WhatsApp client, recorded in the audit log, and is resumed by the next
+// request for the same template if the server stops meanwhile.
+func (b adminBackend) Broadcast(ctx context.Context, actor string, r admin.BroadcastRequest) (json.RawMessage, error) {
+	bs, ok := b.s.store.(broadcaster)
+	if !ok || b.s.waClient == nil {
+		return nil, errors.New("broadcasts need the WhatsApp channel and a session store")
+	}
+	p, ok := b.s.flows.Get(r.Flow)
+	if !ok {
+		return nil, fmt.Errorf("no flow %q: %w", r.Flow, admin.ErrInvalid)
+	}
+	tpl, ok := p.Template(r.Template)
+	if !ok {
+		return nil, fmt.Errorf("no template %q: %w", r.Template, admin.ErrInvalid)
+	}
+	job := session.Broadcast{Flow: r.Flow, Template: r.Template, Purpose: tpl.Purpose, Params: tpl.ParamNames,
+		Rate: r.Rate, DryRun: r.DryRun, Actor: actor, Now: b.s.cfg.Now}
+	send := func(ctx context.Context, c session.Contact, params []string) error {
+		if c.Channel != "whatsapp" {
+			return errors.New("only WhatsApp customers can be sent a template")
+		}
+		_, err := b.s.waClient.Send(ctx, whatsapp.RenderTemplate(c.To, tpl.Name, tpl.Language, params))
+		return err
+	}
+	if r.DryRun {
+		res, err := bs.Broadcast(ctx, job, send)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(map[string]any{"dry_run": true, "template": tpl.Name, "purpose": tpl.Purpose,
+			"audience": res.Audience, "sample": res.Sample})
+	}
+	if b.s.bgCtx == nil {
+		return nil, errors.New("the server is not started")
+	}
+	key := r.Flow + "/" + r.Template
+	b.s.runningMu.Lock()
+	if b.s.running[key] {
+		b.s.runningMu.Unlock()
+		// Two runs of one broadcast would both resume the same progress.
+		return nil, fmt.Errorf("broadcast of %s already running: %w", key, admin.ErrInvalid)
+	}
+	if b.s.running == nil {
+		b.s.running = map[string]bool{}
+	}
+	b.s.running[key] = true
+	b.s.runningMu.Unlock()
+	b.s.broadcasts.Add(1)
+	go func() {
+		defer b.s.broadcasts.Done()
+		defer func() { b.s.runningMu.Lock(); delete(b.s.running, key); b.s.runningMu.Unlock() }()
+		res, err := bs.Broadcast(b.s.bgCtx, job, send)
+		if err != nil {
+			b.s.log.Error("broadcast stopped; request it again to resume", "flow", r.Flow, "template", r.Template, "err", err)
+			return
+		}
+		b.s.log.Info("broadcast done", "flow", r.Flow, "template", r.Template, "audience", res.Audience,
+			"sent", res.Sent+res.Resent, "skipped", res.Skipped, "failed", res.Failed)
+	}()
+	return json.Marshal(map[string]any{"started": true, "template": tpl.Name, "purpose": tpl.Purpose})
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,6 +68,9 @@ type Config struct {
 	CanWrite func() error
 	// SweepEvery runs the retention sweeper this often (default 10m; <0 off).
 	SweepEvery time.Duration
+	// RemindEvery is how often reminders that flows scheduled are queued
+	// when due (default 30s).
+	RemindEvery time.Duration
 	// ReadTimeout, WriteTimeout and IdleTimeout bound HTTP connections.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
@@ -128,6 +132,13 @@ type Server struct {
 	cancel  context.CancelFunc
 	bg      chan struct{}
 	notices chan struct{} // closed when the notice loop has stopped
+	// waClient sends broadcasts (nil without the WhatsApp channel);
+	// broadcasts holds the running ones, which Shutdown waits for.
+	waClient   *whatsapp.Client
+	broadcasts sync.WaitGroup
+	runningMu  sync.Mutex
+	running    map[string]bool // flow/template of the broadcasts running
+	bgCtx      context.Context
 }
 
 // New builds the server and its routes. Nothing runs until Start.
@@ -140,7 +151,8 @@ func New(cfg Config) (*Server, error) {
 	s.engine = &runtime.Engine{Lookup: cfg.Flows.Get, Store: s.store, Caller: cfg.Caller, Now: cfg.Now}
 	var err error
 	s.host, err = host.New(host.Config{Store: s.store, Engine: s.engine, Metrics: s.metrics, Logger: cfg.Logger, Now: cfg.Now,
-		Workers: cfg.Workers, QueueDepth: cfg.QueueDepth, Senders: cfg.senders(), CanWrite: cfg.CanWrite})
+		Workers: cfg.Workers, QueueDepth: cfg.QueueDepth, Senders: cfg.senders(), CanWrite: cfg.CanWrite,
+		RemindEvery: cfg.RemindEvery})
 	if err != nil {
 		return nil, err
 	}
@@ -223,6 +235,7 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 // the background workers. The server is ready when it returns.
 func (s *Server) Start(ctx context.Context) error {
 	ctx, s.cancel = context.WithCancel(ctx)
+	s.bgCtx = ctx
 	s.bg = make(chan struct{})
 	if s.cfg.SweepEvery > 0 {
 		go func() {
@@ -271,6 +284,12 @@ func every(ctx context.Context, d time.Duration, fn func()) {
 	}
 }
 
+// RunReminders queues the reminders due now (the server also does so every
+// RemindEvery); it returns how many were queued and cancelled unsent.
+func (s *Server) RunReminders(ctx context.Context) (queued, cancelled int, err error) {
+	return s.host.RunReminders(ctx)
+}
+
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
@@ -286,6 +305,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.cancel != nil {
 		s.cancel()
+		s.broadcasts.Wait() // interrupted: the next run resumes them
 		<-s.bg
 		<-s.notices
 		s.host.Wait()

@@ -82,11 +82,12 @@ func newWhatsApp(s *Server, cfg WhatsAppConfig) (*whatsapp.Channel, error) {
 		}
 		pacer = whatsapp.NewPacer(rate, max(1, int(rate)), cfg.UserGap, s.cfg.Now)
 	}
+	s.waClient = &whatsapp.Client{BaseURL: cfg.GraphURL, APIVersion: cfg.APIVersion, PhoneNumberID: cfg.PhoneNumberID,
+		AccessToken: cfg.AccessToken, HTTP: cfg.HTTP}
 	return whatsapp.NewChannel(whatsapp.ChannelConfig{
 		AppSecret: cfg.AppSecret, VerifyToken: cfg.VerifyToken, PhoneNumberID: cfg.PhoneNumberID,
-		Client: &whatsapp.Client{BaseURL: cfg.GraphURL, APIVersion: cfg.APIVersion, PhoneNumberID: cfg.PhoneNumberID,
-			AccessToken: cfg.AccessToken, HTTP: cfg.HTTP},
-		Pacer: pacer, MaxAttempts: cfg.MaxAttempts, RetryDelay: cfg.RetryDelay, MaxAge: cfg.MaxAge,
+		Client: s.waClient,
+		Pacer:  pacer, MaxAttempts: cfg.MaxAttempts, RetryDelay: cfg.RetryDelay, MaxAge: cfg.MaxAge,
 		ReadReceipts: cfg.ReadReceipts, Template: s.outsideWindowTemplate,
 	}), nil
 }

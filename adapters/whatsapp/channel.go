@@ -329,9 +329,24 @@ func toMessage(msg InboundMessage, from string, now time.Time) host.Message {
 	}
 	it := host.Message{ID: msg.ID, From: from, Type: msg.Type, Text: string(msg.Text), Choice: msg.Choice, Title: msg.Title,
 		At: at.UnixNano(), NewFrom: msg.NewWaID, Campaign: msg.Campaign}
+	if msg.Type == TypeButton && it.Text == "" {
+		// A template's quick reply answers no question of the flow: its
+		// label reads as typed (as in ToInbound), so a "Stop promotions"
+		// button that a flow lists among its stop keywords works as STOP.
+		it.Text = msg.Title
+	}
 	if _, ok := ToInbound(msg); !ok {
 		it.Unsupported = msg.NeedsUnsupportedReply()
 		it.Ignore = !it.Unsupported
 	}
 	return it
 }
+
+// RenderTemplate implements host.TemplateRenderer: an approved template
+// with its body parameters, which WhatsApp delivers outside the window.
+func (c *Channel) RenderTemplate(to, name, lang string, params []string) host.Outbound {
+	b, _ := encodeJSON(RenderTemplate(to, name, lang, params))
+	return host.Outbound{To: to, Req: b, Free: true}
+}
+
+var _ host.TemplateRenderer = (*Channel)(nil)

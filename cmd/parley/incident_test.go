@@ -63,7 +63,7 @@ func templatesSent(g *killGraph, name string) []string {
 	var to []string
 	for user, texts := range g.got {
 		for _, tx := range texts {
-			if tx == "template:"+name {
+			if strings.HasPrefix(tx, "template:"+name+"[") {
 				to = append(to, user)
 			}
 		}

@@ -28,12 +28,16 @@ import (
 )
 
 // killGraph is a fake Graph API that keeps, per recipient, the texts of the
-// messages it accepted.
+// messages it accepted, and "template:NAME[params]" for a template. hold,
+// when set, runs before a template send is answered (it may block); it
+// gets the number of template sends so far.
 type killGraph struct {
-	mu      sync.Mutex
-	got     map[string][]string
-	changed chan struct{}
-	total   int
+	mu        sync.Mutex
+	got       map[string][]string
+	changed   chan struct{}
+	total     int
+	templates int
+	hold      func(n int)
 }
 
 func (g *killGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +53,12 @@ func (g *killGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			} `json:"body"`
 		} `json:"interactive"`
 		Template *struct {
-			Name string `json:"name"`
+			Name       string `json:"name"`
+			Components []struct {
+				Parameters []struct {
+					Text string `json:"text"`
+				} `json:"parameters"`
+			} `json:"components"`
 		} `json:"template"`
 	}
 	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/messages") || json.Unmarshal(raw, &req) != nil {
@@ -58,7 +67,20 @@ func (g *killGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	text := req.Text.Body + req.Interactive.Body.Text
 	if req.Template != nil {
-		text = "template:" + req.Template.Name
+		var ps []string
+		for _, c := range req.Template.Components {
+			for _, p := range c.Parameters {
+				ps = append(ps, p.Text)
+			}
+		}
+		text = fmt.Sprintf("template:%s%v", req.Template.Name, ps)
+		g.mu.Lock()
+		g.templates++
+		n, hold := g.templates, g.hold
+		g.mu.Unlock()
+		if hold != nil {
+			hold(n)
+		}
 	}
 	g.mu.Lock()
 	g.total++

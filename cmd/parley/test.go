@@ -16,6 +16,7 @@ import (
 	"github.com/parleyhq/parley/engine/check"
 	"github.com/parleyhq/parley/engine/diag"
 	"github.com/parleyhq/parley/engine/flowtest"
+	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/session"
 	"github.com/parleyhq/parley/engine/vault"
 )
@@ -211,6 +212,13 @@ func openTestVault(now func() time.Time) (flowtest.Backend, func() error, error)
 // same view a customer's MY DATA request gets.
 type vaultBackend struct{ *session.Store }
 
+// Save commits a turn as parley serve does, with a simulated address, so
+// the reminders a flow schedules are recorded (and show in Held).
+func (b vaultBackend) Save(ctx context.Context, subject string, st *runtime.State, effects []runtime.Effect, now time.Time) error {
+	_, err := b.SaveTurn(ctx, subject, st, effects, now, session.Extra{Channel: "test", User: "flowtest"})
+	return err
+}
+
 func (b vaultBackend) Held(ctx context.Context, subject string, now time.Time) (flowtest.Held, error) {
 	ex, err := b.Export(ctx, subject, now)
 	if err != nil {
@@ -224,6 +232,10 @@ func (b vaultBackend) Held(ctx context.Context, subject string, now time.Time) (
 	for _, c := range ex.Consents { // oldest first: the last decision wins
 		h.Consents[c.Purpose] = c.Decision
 	}
+	for _, r := range ex.Reminders {
+		h.Reminders = append(h.Reminders, r.Template+" at "+r.At.Format(time.RFC3339))
+	}
+	sort.Strings(h.Reminders)
 	return h, nil
 }
 

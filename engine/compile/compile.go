@@ -38,7 +38,7 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 		p.langs = []string{f.DefaultLanguage()}
 	}
 	if w := f.WhatsApp; w != nil && w.OutsideWindow != nil && w.OutsideWindow.Name.IsSet() {
-		p.outsideTpl = &WhatsAppTemplate{Name: w.OutsideWindow.Name.Value, Language: w.OutsideWindow.Language.Value}
+		p.outsideTpl = &WhatsAppTemplate{Name: w.OutsideWindow.Name.Value, Language: w.OutsideWindow.Language.Value, PurposeIndex: None}
 	}
 	if c := f.Controller; c != nil {
 		p.controller = Controller{Name: c.Name.Value, Contact: c.Contact.Value, PrivacyURL: c.PrivacyURL.Value,
@@ -104,6 +104,7 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 		p.fields = append(p.fields, fd)
 	}
 	p.compileLifetimes(f, &ds)
+	p.compileTemplates(f, &ds)
 	for i, fi := range f.Integrations {
 		in := Integration{
 			Flow: p.id, Name: fi.Name.Value, Index: i, Purpose: fi.Purpose.Value, PurposeIndex: None,
@@ -172,7 +173,7 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 	for i, s := range f.Steps {
 		st := Step{
 			ID: s.ID.Value, Index: i, Save: None, Then: None, Else: None,
-			OnFail: None, Integration: None, OptionsFrom: None, Purpose: None,
+			OnFail: None, Integration: None, OptionsFrom: None, Purpose: None, Template: None, AtField: None,
 			End: s.End.Value, Attempts: defaultAttempts,
 		}
 		if s.Attempts.IsSet() && s.Attempts.Value > 0 {

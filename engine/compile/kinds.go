@@ -24,6 +24,7 @@ var stepKinds = map[string]kindUnit{
 	flow.KindHandoff:  {StepHandoff, compileHandoff},
 	flow.KindForget:   {StepForget, compileForget},
 	flow.KindWithdraw: {StepWithdraw, compileWithdraw},
+	flow.KindRemind:   {StepRemind, compileRemind},
 }
 
 func compileSay(ec *exprCompiler, s *flow.Step, st *Step, _ func(flow.Scalar) int) {

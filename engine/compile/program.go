@@ -27,6 +27,7 @@ const (
 	StepHandoff
 	StepForget
 	StepWithdraw
+	StepRemind
 )
 
 // None marks an unset step, field, purpose or integration index.
@@ -62,6 +63,12 @@ type Step struct {
 	Purpose int
 	// Forget holds the indexes of the fields a forget step drops.
 	Forget []int
+	// Template is the index in Templates of the template a remind step
+	// schedules (None otherwise); AtField the date field it is computed
+	// from and AtOffset what is added to that date's midnight (UTC).
+	Template int
+	AtField  int
+	AtOffset time.Duration
 }
 
 // Text is a compiled text, one template per program language (index as in
@@ -241,9 +248,24 @@ func callTimeout(s string) time.Duration {
 	return DefaultCallTimeout
 }
 
-// WhatsAppTemplate is an approved WhatsApp message template.
+// WhatsAppTemplate is an approved WhatsApp message template: the flow's
+// outside_window template (no purpose, no parameters) or one declared
+// under templates:.
 type WhatsAppTemplate struct {
 	Name, Language string
+	// Key is the name under templates: (empty for outside_window).
+	Key string
+	// Category is utility, marketing or authentication (empty for
+	// outside_window).
+	Category string
+	// Purpose is what the template is sent for; PurposeIndex its index
+	// (None for outside_window).
+	Purpose      string
+	PurposeIndex int
+	// Params are the indexes of the fields filling {{1}}, {{2}}…, in that
+	// order; ParamNames their names.
+	Params     []int
+	ParamNames []string
 }
 
 // Controller is who is responsible for the data.
@@ -276,6 +298,7 @@ type Program struct {
 	version      int
 	description  string
 	outsideTpl   *WhatsAppTemplate
+	templates    []WhatsAppTemplate
 	langs        []string
 	controller   Controller
 	steps        []Step
@@ -332,6 +355,32 @@ func (p *Program) OutsideWindowTemplate() (WhatsAppTemplate, bool) {
 		return WhatsAppTemplate{}, false
 	}
 	return *p.outsideTpl, true
+}
+
+// Templates returns the templates declared under templates:, in file
+// order. Do not modify the slice.
+func (p *Program) Templates() []WhatsAppTemplate { return p.templates }
+
+// HasTemplateFor reports whether a template under templates: is sent for
+// purpose.
+func (p *Program) HasTemplateFor(purpose string) bool {
+	for _, t := range p.templates {
+		if t.Purpose == purpose {
+			return true
+		}
+	}
+	return false
+}
+
+// Template returns the template declared under key, and false when the
+// flow declares none by that name.
+func (p *Program) Template(key string) (WhatsAppTemplate, bool) {
+	for _, t := range p.templates {
+		if t.Key == key {
+			return t, true
+		}
+	}
+	return WhatsAppTemplate{}, false
 }
 
 // Controller returns the controller named by the flow.

@@ -55,11 +55,14 @@ const (
 	NoEnd               RuleID = "PARLEY-212"
 	ChoiceNoOptions     RuleID = "PARLEY-213"
 	UnknownLanguage     RuleID = "PARLEY-214"
+	UnknownTemplate     RuleID = "PARLEY-217"
 	SendsOtherPurpose   RuleID = "PARLEY-301"
 	InsecureURL         RuleID = "PARLEY-302"
 	UnknownSendsField   RuleID = "PARLEY-303"
 	SecretInFlow        RuleID = "PARLEY-304"
 	SpecialNeedsConsent RuleID = "PARLEY-305"
+	TemplateParam       RuleID = "PARLEY-306"
+	MarketingTemplate   RuleID = "PARLEY-307"
 
 	// Lint catalogue (engine/lint).
 	InvalidPolicy            RuleID = "PARLEY-020"
@@ -165,6 +168,12 @@ func init() {
 		"Secrets come from the environment: use secret_env: NAME instead.")
 	def(SpecialNeedsConsent, "special-needs-consent", Error, "A special-category field has a purpose whose basis is not consent.",
 		"Health, religion and other special categories need explicit consent: set the purpose's basis to consent.")
+	def(UnknownTemplate, "unknown-template", Error, "A remind step names a template that is not declared.",
+		"Declare the approved template under templates: (name, language, category, purpose, params), or fix the name.")
+	def(TemplateParam, "template-param-purpose", Error, "A message template is filled with a field collected for another purpose.",
+		"Purpose limitation: a template sent for a purpose may only carry fields collected for that purpose. List under params: only fields whose purpose: is the template's purpose, or give the template the field's purpose.")
+	def(MarketingTemplate, "marketing-template-needs-consent", Error, "A marketing template is sent for a purpose whose basis is not consent.",
+		"Marketing messages need the customer's prior consent (ePrivacy art. 13): a template of category marketing must have a purpose with basis consent, so it only reaches customers who opted in and have not withdrawn.")
 	catalogue()
 }
 
@@ -381,6 +390,14 @@ links:
   crm: { url: https://crm.example/leads, purpose: booking, sends: [email] }
 # good
   crm: { url: https://crm.example/leads, purpose: booking, sends: [name] }`)
+	example(TemplateParam, `# bad: email was collected for "newsletter"
+  appointment_reminder: { language: en, category: utility, purpose: booking, params: [email] }
+# good
+  appointment_reminder: { language: en, category: utility, purpose: booking, params: [day] }`)
+	example(MarketingTemplate, `# bad: purpose booking has basis contract
+  spring_offer: { language: en, category: marketing, purpose: booking }
+# good: purpose newsletter has basis consent
+  spring_offer: { language: en, category: marketing, purpose: newsletter }`)
 	example(InsecureURL, `# bad
     url: http://crm.example/leads
 # good

@@ -132,6 +132,7 @@ type Flow struct {
 	Purposes     []*Purpose
 	Fields       []*Field
 	Integrations []*Integration
+	Templates    []*MessageTemplate
 	Keywords     []*Keyword
 	WhatsApp     *WhatsApp
 	Start        Scalar
@@ -270,6 +271,47 @@ type Template struct {
 	Language Scalar
 }
 
+// Template categories, as WhatsApp approves them.
+const (
+	CategoryUtility        = "utility"
+	CategoryMarketing      = "marketing"
+	CategoryAuthentication = "authentication"
+)
+
+// MessageTemplate is an approved message template the flow may send to a
+// customer outside a conversation (a reminder, a broadcast): under
+// templates:, keyed by the name steps and commands use.
+type MessageTemplate struct {
+	Key   Scalar // the key under templates:
+	Range diag.Range
+	// Name is the name approved in WhatsApp Manager (default: Key).
+	Name     Scalar
+	Language Scalar
+	Category Scalar
+	Purpose  Scalar
+	// Params are the fields filling {{1}}, {{2}}… of the template's body,
+	// in that order.
+	Params []Scalar
+}
+
+// ApprovedName is the template's approved name: Name, or Key when unset.
+func (t *MessageTemplate) ApprovedName() string {
+	if t.Name.IsSet() {
+		return t.Name.Value
+	}
+	return t.Key.Value
+}
+
+// TemplateByName returns the template declared under key name, or nil.
+func (f *Flow) TemplateByName(name string) *MessageTemplate {
+	for _, t := range f.Templates {
+		if t.Key.Value == name {
+			return t
+		}
+	}
+	return nil
+}
+
 // Keyword overrides the words that trigger a data-subject right in chat.
 type Keyword struct {
 	Right Scalar // my_data, delete, stop, privacy, human
@@ -317,6 +359,10 @@ type Step struct {
 	Forget []Scalar
 	// Withdraw is the purpose whose consent a withdraw step withdraws.
 	Withdraw Scalar
+	// Remind is the template (a key under templates:) a remind step
+	// schedules, At when: a date field plus or minus durations.
+	Remind Scalar
+	At     Scalar
 
 	// Keys are the keys the step was written with, in file order; Kinds
 	// are the kind keys among them, in precedence order (see StepKinds).

@@ -62,6 +62,10 @@ var StepKinds = []StepKind{
 	}},
 	{Name: "forget"},
 	{Name: "withdraw"},
+	{Name: "remind", Keys: []string{"at"}, Required: []string{"at"}, Hints: map[string]string{
+		"at":    "at says when a remind step sends its template",
+		"no at": "say when to send the reminder, such as at: day - 1d + 9h",
+	}},
 }
 
 // Step kind names, as written in flows.
@@ -74,6 +78,7 @@ const (
 	KindHandoff  = "handoff"
 	KindForget   = "forget"
 	KindWithdraw = "withdraw"
+	KindRemind   = "remind"
 )
 
 // KindsOf returns the names of the kind keys among keys, in precedence

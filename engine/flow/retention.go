@@ -2,6 +2,7 @@ package flow
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -65,3 +66,32 @@ func (r Retention) String() string {
 	}
 	return strconv.Itoa(int(r.For/time.Minute)) + "m"
 }
+
+// ParseAt reads the at: of a remind step: a date field's name, then any
+// number of durations added or taken away, each a whole number of days
+// (d), hours (h) or minutes (m): "day", "day - 1d", "day - 1d + 9h". The
+// date stands for its midnight, UTC. It returns the field and the sum of
+// the durations.
+func ParseAt(s string) (field string, offset time.Duration, err error) {
+	m := atForm.FindStringSubmatch(s)
+	if m == nil {
+		return "", 0, fmt.Errorf("write a date field, then durations to add or take away, such as day - 1d + 9h")
+	}
+	for _, t := range atTerm.FindAllStringSubmatch(m[2], -1) {
+		n, _ := strconv.Atoi(t[2])
+		if n > 3660 {
+			return "", 0, fmt.Errorf("%s%s is too far: at most 3660 of a unit", t[2], t[3])
+		}
+		d := time.Duration(n) * map[string]time.Duration{"d": 24 * time.Hour, "h": time.Hour, "m": time.Minute}[t[3]]
+		if t[1] == "-" {
+			d = -d
+		}
+		offset += d
+	}
+	return m[1], offset, nil
+}
+
+var (
+	atForm = regexp.MustCompile(`^\s*([a-z][a-z0-9_]*)((?:\s*[+-]\s*[0-9]{1,4}[dhm])*)\s*$`)
+	atTerm = regexp.MustCompile(`([+-])\s*([0-9]{1,4})([dhm])`)
+)

@@ -109,6 +109,11 @@ type VaultExpect struct {
 	ConsentRange map[string]diag.Range
 	Conversation string
 	ConvRange    diag.Range
+	// Reminders are the reminders scheduled, as "TEMPLATE at TIME" (RFC
+	// 3339, UTC), exactly these when HasReminders.
+	Reminders      []string
+	HasReminders   bool
+	RemindersRange diag.Range
 }
 
 // DefaultStart is the clock of a case's first message when it names no
@@ -440,13 +445,22 @@ func (p *parser) vault(v *yaml.Node) *VaultExpect {
 				ve.Consents[pk.Value] = d
 				ve.ConsentRange[pk.Value] = p.rng(pk)
 			})
+		case "reminders":
+			ve.HasReminders, ve.RemindersRange = true, p.rng(k)
+			if v.Kind != yaml.SequenceNode {
+				p.add(p.rng(v), "reminders: is the list of reminders scheduled, for example [appointment_reminder at 2026-05-05T09:00:00Z] ([] for none)")
+				return
+			}
+			for _, r := range v.Content {
+				ve.Reminders = append(ve.Reminders, p.text(r))
+			}
 		case "conversation":
 			ve.Conversation, ve.ConvRange = p.text(v), p.rng(v)
 			if ve.Conversation != "kept" && ve.Conversation != "gone" {
 				p.add(p.rng(v), "conversation: is kept or gone")
 			}
 		default:
-			p.unknown(k, "fields", "consents", "conversation")
+			p.unknown(k, "fields", "consents", "conversation", "reminders")
 		}
 	})
 	return ve

@@ -33,6 +33,8 @@ type Held struct {
 	// Consents are the latest decision per purpose: granted, declined or
 	// withdrawn.
 	Consents map[string]string
+	// Reminders are the reminders scheduled, as "TEMPLATE at TIME", sorted.
+	Reminders []string
 }
 
 // Opener returns a fresh backend on clock now, and what releases it.
@@ -256,6 +258,13 @@ func compareVault(want *VaultExpect, h Held, elapsed time.Duration) diag.Diagnos
 			ds.Add(diag.FlowTestVault, want.ConsentRange[p], "consent for %s is %s %s; the test expects %s", p, got, at, want.Consents[p])
 		}
 	}
+	if want.HasReminders && strings.Join(h.Reminders, "\n") != strings.Join(want.Reminders, "\n") {
+		got := "none"
+		if len(h.Reminders) > 0 {
+			got = strings.Join(h.Reminders, ", ")
+		}
+		ds.Add(diag.FlowTestVault, want.RemindersRange, "reminders scheduled %s: %s; the test expects %s", at, got, listOrNoneOf(want.Reminders, "no reminders"))
+	}
 	if want.Conversation != "" {
 		got := map[bool]string{true: "kept", false: "gone"}[h.Conversation]
 		if got != want.Conversation {
@@ -263,6 +272,13 @@ func compareVault(want *VaultExpect, h Held, elapsed time.Duration) diag.Diagnos
 		}
 	}
 	return ds
+}
+
+func listOrNoneOf(xs []string, none string) string {
+	if len(xs) == 0 {
+		return none
+	}
+	return strings.Join(xs, ", ")
 }
 
 func listOrNone(fs []string) string {

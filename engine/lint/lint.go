@@ -45,6 +45,7 @@ var catalogue = []rule{
 var Referenced = []diag.RuleID{
 	diag.Unreachable, diag.LoopWithoutWait, diag.NoEnd,
 	diag.SendsOtherPurpose, diag.InsecureURL, diag.SecretInFlow, diag.SpecialNeedsConsent,
+	diag.TemplateParam, diag.MarketingTemplate,
 }
 
 // Catalogue returns the IDs of every rule of the catalogue: those this

@@ -314,28 +314,50 @@ func checkUnusedFields(l *linter) {
 			used[s.Value] = true
 		}
 	}
+	for _, t := range l.f.Templates {
+		for _, s := range t.Params {
+			used[s.Value] = true
+		}
+	}
 	for _, fd := range l.f.Fields {
 		if len(l.savers[fd.Name.Value]) > 0 && !used[fd.Name.Value] {
 			st := l.savers[fd.Name.Value][0]
-			l.add(diag.UnusedField, fd.Name.Range, "field %q is asked in step %q but never used in a message, a condition or an integration: use it, or stop asking for it", fd.Name.Value, st.ID.Value)
+			l.add(diag.UnusedField, fd.Name.Range, "field %q is asked in step %q but never used in a message, a condition, an integration or a template: use it, or stop asking for it", fd.Name.Value, st.ID.Value)
 		}
 	}
+}
+
+// sensitiveKind names what a prohibited or special-category field holds,
+// or "" for any other field.
+func (l *linter) sensitiveKind(fd *flow.Field) string {
+	if k, _ := l.prohibitedKind(fd); k != nil {
+		return k.what
+	}
+	if c, _ := l.specialKind(fd); c != "" {
+		return strings.ReplaceAll(c, "_", " ") + " data"
+	}
+	return ""
 }
 
 func checkSensitiveEcho(l *linter) {
 	for _, m := range l.messages() {
 		texts(m.text, func(s flow.Scalar, lang string) {
 			for _, fd := range l.templateFields(s.Value) {
-				what := ""
-				if k, _ := l.prohibitedKind(fd); k != nil {
-					what = k.what
-				} else if c, _ := l.specialKind(fd); c != "" {
-					what = strings.ReplaceAll(c, "_", " ") + " data"
-				}
-				if what != "" {
+				if what := l.sensitiveKind(fd); what != "" {
 					l.add(diag.SensitiveEcho, s.Range, "step %q shows field %q (%s) back to the customer%s: replies stay on phones and lock screens, so confirm without the value", m.step.ID.Value, fd.Name.Value, what, langNote(lang))
 				}
 			}
 		})
+	}
+	for _, t := range l.f.Templates {
+		for _, s := range t.Params {
+			fd := l.f.FieldByName(s.Value)
+			if fd == nil {
+				continue
+			}
+			if what := l.sensitiveKind(fd); what != "" {
+				l.add(diag.SensitiveEcho, s.Range, "template %q carries field %q (%s) to the customer's phone and to Meta's template records: leave it out of params", t.Key.Value, fd.Name.Value, what)
+			}
+		}
 	}
 }

@@ -71,6 +71,27 @@ func (l *loader) build(root *yaml.Node) *flow.Flow {
 				})
 				f.WhatsApp = w
 			}
+		case "templates":
+			l.eachEntry(v, func(name flow.Scalar, v *yaml.Node) {
+				t := &flow.MessageTemplate{Key: name, Range: l.src.nodeRange(v)}
+				l.eachPair(v, func(k, v *yaml.Node) {
+					switch k.Value {
+					case "name":
+						t.Name = l.scalar(v)
+					case "language":
+						t.Language = l.scalar(v)
+					case "category":
+						t.Category = l.scalar(v)
+					case "purpose":
+						t.Purpose = l.scalar(v)
+					case "params":
+						if v.Kind == yaml.SequenceNode {
+							t.Params = l.scalars(v)
+						}
+					}
+				})
+				f.Templates = append(f.Templates, t)
+			})
 		case "purposes":
 			l.eachEntry(v, func(name flow.Scalar, v *yaml.Node) {
 				p := &flow.Purpose{Name: name, Range: l.src.nodeRange(v)}

@@ -26,6 +26,8 @@ var stepDecoders = map[string]func(l *loader, s *flow.Step, v *yaml.Node){
 	"handoff":      func(l *loader, s *flow.Step, v *yaml.Node) { s.Handoff = l.text(v) },
 	"forget":       func(l *loader, s *flow.Step, v *yaml.Node) { s.Forget = l.scalars(v) },
 	"withdraw":     func(l *loader, s *flow.Step, v *yaml.Node) { s.Withdraw = l.scalar(v) },
+	"remind":       func(l *loader, s *flow.Step, v *yaml.Node) { s.Remind = l.scalar(v) },
+	"at":           func(l *loader, s *flow.Step, v *yaml.Node) { s.At = l.scalar(v) },
 	"next":         func(l *loader, s *flow.Step, v *yaml.Node) { s.Next = l.scalar(v) },
 	"end":          (*loader).end,
 }

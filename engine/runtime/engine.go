@@ -98,6 +98,16 @@ func (e *Engine) HandleWith(ctx context.Context, subject, flowID string, in Inbo
 	return turn, st, nil
 }
 
+// Program returns the program of flow id, and false when no flow has that
+// id (the default flow is not substituted).
+func (e *Engine) Program(id string) (*compile.Program, bool) {
+	if e.Lookup != nil {
+		return e.Lookup(id)
+	}
+	p, ok := e.Programs[id]
+	return p, ok
+}
+
 func (e *Engine) program(id string) *compile.Program {
 	if e.Lookup != nil {
 		if id != "" {

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"time"
+
 	"github.com/parleyhq/parley/engine/compile"
 )
 
@@ -19,6 +21,7 @@ var runners = map[compile.StepKind]runner{
 	compile.StepHandoff:  runHandoff,
 	compile.StepForget:   runForget,
 	compile.StepWithdraw: runWithdraw,
+	compile.StepRemind:   runRemind,
 }
 
 // onward is where a step that does not wait goes when it is done.
@@ -117,6 +120,41 @@ func runWithdraw(t *turn, s *compile.Step) (int, bool) {
 	if s.Purpose != compile.None {
 		t.withdraw(t.p.PurposeAt(s.Purpose))
 	}
+	return onward(s)
+}
+
+// runRemind schedules the step's template at the time its at: reads from
+// a date field. Nothing is scheduled when the date is not held, the time
+// has passed, or the template's purpose needs a consent the customer has
+// not given (or took back with STOP): a reminder is sent only under its
+// purpose. The host records the schedule; the message is rendered from
+// the fields held when it is due.
+func runRemind(t *turn, s *compile.Step) (int, bool) {
+	if s.Template == compile.None || s.AtField == compile.None {
+		return onward(s)
+	}
+	tpl := t.p.Templates()[s.Template]
+	if s.Purpose != compile.None {
+		pu := t.p.PurposeAt(s.Purpose)
+		if pu.NeedsConsent && (t.st.OptedOut || t.st.Consent[pu.Name] != ConsentGranted) {
+			return onward(s)
+		}
+	}
+	fd := t.p.FieldAt(s.AtField)
+	v, held := t.st.Values[fd.Name]
+	day, ok := v.V.(string)
+	if !held || !ok {
+		return onward(s)
+	}
+	d, err := time.Parse("2006-01-02", day)
+	if err != nil {
+		return onward(s)
+	}
+	at := d.Add(s.AtOffset)
+	if !at.After(t.env.Now) {
+		return onward(s)
+	}
+	t.eff = append(t.eff, Effect{Kind: EffectRemind, Template: tpl.Key, Purpose: tpl.Purpose, At: at, Until: v.ExpiresAt})
 	return onward(s)
 }
 

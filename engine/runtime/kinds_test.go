@@ -8,7 +8,7 @@ import (
 
 // TestEveryKindRuns: every compiled step kind has a runner.
 func TestEveryKindRuns(t *testing.T) {
-	for k := compile.StepGoto; k <= compile.StepWithdraw; k++ {
+	for k := compile.StepGoto; k <= compile.StepRemind; k++ {
 		if runners[k] == nil {
 			t.Errorf("compiled step kind %d has no runner", k)
 		}

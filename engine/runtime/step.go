@@ -267,7 +267,8 @@ func (t *turn) consentAnswer(purpose string) {
 	}
 	st.Pending = ""
 	hash := st.Noticed[pu.Name]
-	e := Effect{Kind: EffectConsent, Purpose: pu.Name, Basis: pu.Basis, Granted: yes, NoticeHash: hash, MessageID: t.in.ID, KeepFor: pu.ConsentProof, Campaign: st.Campaign}
+	e := Effect{Kind: EffectConsent, Purpose: pu.Name, Basis: pu.Basis, Granted: yes, NoticeHash: hash, MessageID: t.in.ID, KeepFor: pu.ConsentProof, Campaign: st.Campaign,
+		Reachable: yes && t.p.HasTemplateFor(pu.Name)}
 	t.eff = append(t.eff, e)
 	if yes {
 		setMap(&st.Consent, pu.Name, ConsentGranted)

@@ -173,6 +173,10 @@ const (
 	// EffectStop records that the customer typed STOP: integrations that
 	// received data about them are told (see compile.Integration.OnStop).
 	EffectStop
+	// EffectRemind schedules Template (a key under templates:) for At,
+	// under Purpose; Until (zero: none) is when the field it was computed
+	// from expires, after which it must not go out.
+	EffectRemind
 )
 
 // Rights an EffectAccess names.
@@ -203,6 +207,13 @@ type Effect struct {
 	KeepFor time.Duration
 	// Campaign is EffectConsent's campaign reference (State.Campaign).
 	Campaign string
+	// Reachable marks an EffectConsent grant for a purpose the flow
+	// declares a template for: the host keeps where the customer can be
+	// reached for it (a broadcast), for as long as the grant stands.
+	Reachable bool
+	// Template, At and Until describe an EffectRemind.
+	Template  string
+	At, Until time.Time
 }
 
 // Turn is what one inbound message produced.

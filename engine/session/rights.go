@@ -47,6 +47,28 @@ type Export struct {
 	// Recipients are the integrations that were sent data about the
 	// subject, with the notices they were sent (GDPR art. 15(1)(c), 19).
 	Recipients []ExportedRecipient `json:"recipients"`
+	// Reminders are the messages flows scheduled for the subject; Contacts
+	// where the subject is kept reachable for broadcasts of a purpose
+	// they granted (the channel id itself is the subject's own).
+	Reminders []ExportedReminder `json:"reminders,omitempty"`
+	Contacts  []ExportedContact  `json:"broadcast_contacts,omitempty"`
+}
+
+// ExportedReminder is a scheduled reminder.
+type ExportedReminder struct {
+	Flow     string    `json:"flow"`
+	Template string    `json:"template"`
+	Purpose  string    `json:"purpose"`
+	At       time.Time `json:"at"`
+}
+
+// ExportedContact is a purpose the subject can be sent broadcasts for.
+type ExportedContact struct {
+	Flow    string    `json:"flow"`
+	Purpose string    `json:"purpose"`
+	Channel string    `json:"channel"`
+	Since   time.Time `json:"since"`
+	Until   time.Time `json:"until"`
 }
 
 // ExportedRecipient is an integration that was sent data about the subject.
@@ -145,6 +167,13 @@ func ExportSubject(v *vault.Vault, s vault.SubjectID, now time.Time) (*Export, e
 		})
 	}
 	sort.Slice(out.Fields, func(i, j int) bool { return out.Fields[i].Field < out.Fields[j].Field })
+	for _, r := range ex.Reminders {
+		out.Reminders = append(out.Reminders, ExportedReminder{Flow: r.Flow, Template: r.Template, Purpose: r.Purpose, At: r.At.UTC()})
+	}
+	for _, c := range ex.Contacts {
+		out.Contacts = append(out.Contacts, ExportedContact{Flow: c.Flow, Purpose: c.Purpose, Channel: c.Channel,
+			Since: c.Granted.UTC(), Until: c.Until.UTC()})
+	}
 	granted := map[string]bool{} // purposes whose consent stands, in record order
 	for _, c := range ex.Consents {
 		// A refusal is a withdrawal only if it takes back a standing grant;

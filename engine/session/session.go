@@ -153,6 +153,14 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 				cr.KeepUntil = now.Add(e.KeepFor) // the purpose's proof period
 			}
 			c.Consents = append(c.Consents, cr)
+			if e.Granted && e.Reachable && x.User != "" {
+				keep := e.KeepFor
+				if keep <= 0 {
+					keep = 2 * 365 * 24 * time.Hour // the vault's default proof period
+				}
+				c.Contacts = append(c.Contacts, vault.Contact{Purpose: e.Purpose, Flow: st.Flow,
+					Channel: x.Channel, To: x.User, Granted: now, Until: now.Add(keep)})
+			}
 			if !e.Granted {
 				// Recipients of the purpose sent data since they were last
 				// told get a stop notice (the vault decides who).
@@ -160,6 +168,18 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 			}
 		case runtime.EffectStop:
 			c.Stop = true
+		case runtime.EffectRemind:
+			if x.User == "" {
+				continue
+			}
+			until := e.At.Add(vault.ReminderGrace)
+			if !e.Until.IsZero() && e.Until.Before(until) {
+				until = e.Until
+			}
+			c.Remind = append(c.Remind, vault.Reminder{
+				Purpose: e.Purpose, Flow: st.Flow, Template: e.Template, At: e.At, Until: until,
+				Channel: x.Channel, To: x.User,
+			})
 		case runtime.EffectCall:
 			if in := e.Target; in != nil && len(e.Fields) > 0 {
 				c.Sent = append(c.Sent, vault.Recipient{

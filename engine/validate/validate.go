@@ -26,6 +26,7 @@ var Stages = []Stage{
 	{"steps", checkSteps},
 	{"texts", checkTexts},
 	{"privacy", checkPrivacy},
+	{"templates", checkTemplates},
 	{"secrets", checkSecrets},
 	{"graph", checkGraph},
 }
@@ -239,6 +240,7 @@ func (c *Checker) kindShape(s *flow.Step, kind *flow.StepKind) {
 var kindChecks = map[string]func(*Checker, *flow.Step){
 	flow.KindAsk:      (*Checker).askShape,
 	flow.KindWithdraw: (*Checker).withdrawShape,
+	flow.KindRemind:   (*Checker).remindShape,
 }
 
 // askShape checks that a question with options either saves the answer or

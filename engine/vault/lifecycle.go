@@ -48,9 +48,17 @@ var Lifecycles = []Lifecycle{
 	{"consent records", "c/<s>/<purpose>/<seq>", "one consent decision (purpose, granted, time, notice hash, message id, the campaign or ad the conversation started from), sealed under the subject key",
 		"Sweep (DropPrefix of every version)",
 		"the proof period after the decision: the longest retention of the purpose's fields plus 1 year (compiled from the flow; 2 years when the caller declares none)"},
+	{"reminders", "t/<s>/<purpose>/<flow>/<template>", "a message a flow scheduled (template, due time, channel and the customer's id on it), sealed under the subject key",
+		"the reminder scheduler (dead marker once queued in the outbox); a commit with STOP or the purpose's withdrawal; Sweep (DropPrefix of every version); Erase (crypto-shredding)",
+		"when queued for sending; on STOP, withdrawal of its purpose or erasure; at the expiry of the field it was computed from, or `ReminderGrace` (6h) after its due time if never queued"},
+	{"broadcast contacts", "b/<s>/<purpose>/<flow>", "the channel and the customer's id on it, for a purpose they granted in a flow that declares a template for it, sealed under the subject key",
+		"a commit with STOP or the purpose's withdrawal; Sweep (DropPrefix of every version); Erase (crypto-shredding)",
+		"on STOP, withdrawal or erasure; at the end of the grant's consent proof period"},
+	{"broadcast progress", "bq/<broadcast>/<s>, bm/<flow>/<template>", "which subjects a broadcast was sent to (pseudonym, state, time) and the broadcast's own state; no content, no address",
+		"Sweep", "`BroadcastKeep` (30 days) after it was written"},
 	{"subject keys", "k/<s>", "the subject's data key, wrapped under the master key",
 		"Sweep (DropPrefix of every version); Erase at once (crypto-shredding)",
-		"when the subject holds nothing: no unexpired field, state, consent record, recipient record, inbox or outbox entry"},
+		"when the subject holds nothing: no unexpired field, state, consent record, recipient record, reminder, broadcast contact, inbox or outbox entry"},
 	{"recipient records", "r/<s>/<flow>/<integration>", "that an integration was sent data about the subject (names, address, first and last send), sealed under the subject key",
 		"Sweep (DropPrefix of every version); Erase at once (crypto-shredding)",
 		"`RecipientKeep` (2 years) after the last send; the subject's key is kept while one is unexpired, so erase notices can still reach the recipient"},
@@ -144,7 +152,7 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 			if err != nil {
 				return err
 			}
-			return txn.Scan([]byte("r/"), true, func(key []byte, item kvItem) error {
+			err = txn.Scan([]byte("r/"), true, func(key []byte, item kvItem) error {
 				return item.Value(func(b []byte) error {
 					if h, ok := parseHdr(b); ok && h.expired(now) {
 						drop = append(drop, bytes.Clone(key))
@@ -153,6 +161,27 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 					return nil
 				})
 			})
+			if err != nil {
+				return err
+			}
+			for _, kind := range []struct {
+				prefix string
+				n      *int
+			}{{"t/", &st.Reminders}, {"b/", &st.Contacts}, {"bq/", &st.Broadcasts}, {"bm/", &st.Broadcasts}} {
+				err := txn.Scan([]byte(kind.prefix), true, func(key []byte, item kvItem) error {
+					return item.Value(func(b []byte) error {
+						if h, ok := parseHdr(b); ok && h.expired(now) {
+							drop = append(drop, bytes.Clone(key))
+							*kind.n++
+						}
+						return nil
+					})
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 	}
 	if err == nil && len(drop) > 0 {
@@ -297,7 +326,7 @@ func (v *Vault) idleSubjects(now time.Time, only []SubjectID) ([]SubjectID, erro
 			}
 		}
 		if only == nil {
-			for _, p := range []string{"s/", "f/", "c/", "r/"} {
+			for _, p := range []string{"s/", "f/", "c/", "r/", "t/", "b/"} {
 				if err := live([]byte(p)); err != nil {
 					return err
 				}
@@ -307,7 +336,7 @@ func (v *Vault) idleSubjects(now time.Time, only []SubjectID) ([]SubjectID, erro
 			})
 		}
 		for _, s := range only {
-			for _, p := range [][]byte{keyS(s), prefixF(s), prefixC(s), prefixR(s)} {
+			for _, p := range [][]byte{keyS(s), prefixF(s), prefixC(s), prefixR(s), prefixT(s), prefixB(s)} {
 				if err := live(p); err != nil {
 					return err
 				}

@@ -125,6 +125,18 @@ type Change struct {
 	// all, and then processed again from the inbox. The message's payload
 	// leaves the inbox DB only after the main DB was synced.
 	InboxDone string
+	// Remind schedules reminders (replacing one of the same purpose, flow
+	// and template); RemindCancel cancels reminders. Stop cancels every
+	// reminder of the subject, Withdrawn those of the withdrawn purposes.
+	Remind       []Reminder
+	RemindCancel []Reminder
+	// RemindSent is the reminder whose message is c.Outbox: the commit
+	// fails with ErrReminderGone, writing nothing, unless it is still
+	// scheduled, and cancels it (see QueueReminder).
+	RemindSent *Reminder
+	// Contacts records where the subject can be reached for the purposes
+	// they granted (see Contact); Stop and Withdrawn drop them.
+	Contacts []Contact
 }
 
 // Export is everything held about a subject, decrypted, for an access
@@ -135,6 +147,9 @@ type Export struct {
 	State    []byte
 	Fields   []FieldRecord
 	Consents []ConsentRecord
+	// Reminders scheduled and Contacts kept for broadcasts, unexpired.
+	Reminders []Reminder
+	Contacts  []Contact
 }
 
 // Receipt proves an erasure without personal data.
@@ -173,7 +188,7 @@ func keyC(s SubjectID, purpose string, seq uint64) []byte {
 
 // subjectPrefixes are dropped physically when a subject is purged.
 func subjectPrefixes(s SubjectID) [][]byte {
-	return [][]byte{keyK(s), keyS(s), prefixF(s), prefixC(s), prefixR(s), keyCH(s)}
+	return [][]byte{keyK(s), keyS(s), prefixF(s), prefixC(s), prefixR(s), keyCH(s), prefixT(s), prefixB(s)}
 }
 
 // k/<s> value: ver | status | key id (16) | time (8) | [nonce | wrapped DEK]
@@ -521,12 +536,18 @@ func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) 
 }
 
 func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs *[]uint64, fresh, queued *bool) error {
-	needKey := c.State != nil || len(c.Put) > 0 || len(c.Consents) > 0 || len(c.Outbox) > 0 || len(c.Sent) > 0
+	needKey := c.State != nil || len(c.Put) > 0 || len(c.Consents) > 0 || len(c.Outbox) > 0 || len(c.Sent) > 0 || len(c.Remind) > 0 || len(c.Contacts) > 0
+	if c.RemindSent != nil {
+		needKey = false // a reminder of a subject without a key is gone
+	}
 	sk, err := v.liveKey(txn, s, needKey, now)
 	if err != nil {
 		return err
 	}
 	if sk == nil {
+		if c.RemindSent != nil {
+			return ErrReminderGone
+		}
 		return nil // nothing to write and nothing held
 	}
 	*fresh = sk.fresh
@@ -537,6 +558,12 @@ func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs 
 		if err := v.putAddress(txn, s, sk, c.Channel, c.User); err != nil {
 			return err
 		}
+	}
+	if r := c.RemindSent; r != nil {
+		if err := checkReminder(txn, sk, r, now); err != nil {
+			return err
+		}
+		c.RemindCancel = append(c.RemindCancel, *r)
 	}
 	if c.State != nil {
 		keep := c.StateKeep
@@ -596,6 +623,12 @@ func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs 
 	if *queued, err = v.applyRecipients(txn, s, sk, c, now); err != nil {
 		return err
 	}
+	if err := applyReminders(txn, s, sk, c, now); err != nil {
+		return err
+	}
+	if err := applyContacts(txn, s, sk, c, now); err != nil {
+		return err
+	}
 	for _, payload := range c.Outbox {
 		seq, err := v.putOutbox(txn, s, sk, payload, now)
 		if err != nil {
@@ -634,34 +667,12 @@ func (v *Vault) putField(txn kvTxn, s SubjectID, sk *subjectKey, f *FieldRecord,
 	return txn.SetTTL(k, val, left+ttlMargin)
 }
 
-// killFields replaces matching live fields with dead markers. A marker (not a
-// Badger delete) keeps the key live, so the sweeper's DropPrefix can later
-// remove every old version from the files; a tombstone would hide the key
-// from DropPrefix and leave the old versions until a compaction.
+// killFields replaces the live fields that match (and are among names, when
+// names is set) with dead markers (see killMatching).
 func killFields(txn kvTxn, s SubjectID, match func(valHdr) bool, names map[string]bool) error {
-	pf := prefixF(s)
-	var keys [][]byte
-	err := txn.Scan(pf, true, func(k []byte, item kvItem) error {
-		if names != nil && !names[string(k[len(pf):])] {
-			return nil
-		}
-		return item.Value(func(b []byte) error {
-			h, ok := parseHdr(b)
-			if ok && h.flags&flagDead == 0 && match(h) {
-				keys = append(keys, append([]byte(nil), k...))
-			}
-			return nil
-		})
+	return killMatching(txn, prefixF(s), func(name string, h valHdr) bool {
+		return (names == nil || names[name]) && match(h)
 	})
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := txn.SetTTL(k, deadMarker(), ttlMargin); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Export returns everything held about the subject: state, unexpired fields
@@ -674,6 +685,22 @@ func (v *Vault) Export(s SubjectID, now time.Time) (Export, error) {
 			return err
 		}
 		if ex.State, ex.Fields, err = v.loadWith(txn, s, sk, now); err != nil {
+			return err
+		}
+		err = scanLive(txn, prefixT(s), sk, now, func(pt []byte) error {
+			r, err := decodeReminder(s, pt)
+			ex.Reminders = append(ex.Reminders, r)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		err = scanLive(txn, prefixB(s), sk, now, func(pt []byte) error {
+			c, err := decodeContact(s, pt)
+			ex.Contacts = append(ex.Contacts, c)
+			return err
+		})
+		if err != nil {
 			return err
 		}
 		return txn.Scan(prefixC(s), true, func(k []byte, item kvItem) error {

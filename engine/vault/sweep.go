@@ -34,6 +34,13 @@ type SweepStats struct {
 	Recipients int
 	// Incidents: incident records past IncidentKeep, deleted.
 	Incidents int
+	// Reminders: reminders queued, cancelled or past their lifetime,
+	// dropped.
+	Reminders int
+	// Contacts: broadcast contacts past their lifetime, dropped.
+	Contacts int
+	// Broadcasts: broadcast progress records past BroadcastKeep, dropped.
+	Broadcasts int
 	// Keys: data keys of subjects that held nothing any more, destroyed.
 	Keys int
 }

@@ -56,6 +56,17 @@ func ReferralWebhook(phoneNumberID, from, id, text string, r Referral, at time.T
 	})
 }
 
+// ButtonWebhook is the delivery of a tap on a template's quick-reply
+// button (type "button"): payload is what the business set for it, or its
+// text when it set nothing.
+func ButtonWebhook(phoneNumberID, from, id, payload, text string, at time.Time) []byte {
+	return envelope(phoneNumberID, m{
+		"contacts": []m{{"profile": m{"name": "Test Customer"}, "wa_id": from}},
+		"messages": []m{{"from": from, "id": id, "timestamp": strconv.FormatInt(at.Unix(), 10),
+			"type": "button", "button": m{"payload": payload, "text": text}}},
+	})
+}
+
 // Text is one text message of TextsWebhook.
 type Text struct {
 	From, ID, Body string
