@@ -22,6 +22,8 @@ type studioClient struct {
 	t    *testing.T
 	base string
 	host string // Host header to send, when not the listener's
+	// header holds more headers to send (a proxy's, a browser's).
+	header http.Header
 }
 
 func (c studioClient) call(method, path string, body any, out any) int {
@@ -43,6 +45,9 @@ func (c studioClient) call(method, path string, body any, out any) int {
 	}
 	if c.host != "" {
 		req.Host = c.host
+	}
+	for k, vs := range c.header {
+		req.Header[k] = vs
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -323,6 +328,87 @@ func TestStudioOnlyOnThisMachine(t *testing.T) {
 	}
 	if st, _ := remote.get(t, "/studio/"); st != http.StatusOK {
 		t.Errorf("remote GET /studio/ (the page, no data) = %d, want 200", st)
+	}
+}
+
+// TestStudioBehindAProxyIsNotLocal: a reverse proxy on this machine
+// connects from loopback, and many send the upstream's own address as the
+// Host (nginx's proxy_pass does), so without more every request it
+// forwards from the internet would look local and reach the studio with no
+// login, even under --studio-remote. A request that carries a proxy's
+// forwarding header is not local: refused by default, and under Remote it
+// needs the admin token like any other remote request.
+func TestStudioBehindAProxyIsNotLocal(t *testing.T) {
+	forwarded := []http.Header{
+		{"X-Forwarded-For": {"203.0.113.9"}},
+		{"Forwarded": {"for=203.0.113.9;proto=https"}},
+		{"X-Real-Ip": {"203.0.113.9"}},
+		{"X-Forwarded-Host": {"studio.example.com"}},
+		{"Via": {"1.1 proxy.example"}},
+	}
+	e := newEnv(t, envOptions{studio: &server.StudioConfig{}})
+	base := e.listen(t)
+	for _, h := range forwarded {
+		c := studioClient{t: t, base: base, host: "127.0.0.1:8080", header: h}
+		if st := c.call("GET", "/files", nil, nil); st != http.StatusForbidden {
+			t.Errorf("GET /studio/api/files through a proxy (%v) = %d, want 403", h, st)
+		}
+		if st := c.call("POST", "/session", struct{}{}, nil); st != http.StatusForbidden {
+			t.Errorf("POST /studio/api/session through a proxy (%v) = %d, want 403", h, st)
+		}
+	}
+
+	remote := newEnv(t, envOptions{studio: &server.StudioConfig{Remote: true}, tokens: "admin:studio-admin-token"})
+	rbase := remote.listen(t)
+	// One request without a token (more would trip the admin API's lockout).
+	c := studioClient{t: t, base: rbase, host: "127.0.0.1:8080", header: forwarded[0]}
+	if st := c.call("GET", "/files", nil, nil); st != http.StatusUnauthorized {
+		t.Errorf("remote studio, GET /files through a proxy without a token = %d, want 401", st)
+	}
+	for _, h := range forwarded {
+		c := studioClient{t: t, base: rbase, host: "127.0.0.1:8080", header: h.Clone()}
+		c.header.Set("Authorization", "Bearer studio-admin-token")
+		if st := c.call("GET", "/files", nil, nil); st != http.StatusOK {
+			t.Errorf("remote studio, GET /files through a proxy (%v) with the admin token = %d, want 200", h, st)
+		}
+	}
+}
+
+// TestStudioRefusesOtherSitesRequests: a browser says which site a request
+// comes from (Sec-Fetch-Site); the studio's own page sends same-origin, so a
+// request another page made (another site, or another port of this machine)
+// is refused before it does anything, JSON or not. Tools that send no such
+// header (curl) still work.
+func TestStudioRefusesOtherSitesRequests(t *testing.T) {
+	e := newEnv(t, envOptions{studio: &server.StudioConfig{}})
+	base := e.listen(t)
+	path := filepath.Join(e.flowsDir, "booking.yaml")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(orig), "Hi! I'm Smile Dental's booking assistant.", "Edited by another site.", 1)
+	for _, site := range []string{"cross-site", "same-site"} {
+		c := studioClient{t: t, base: base, header: http.Header{"Sec-Fetch-Site": {site}, "Origin": {"http://localhost:9999"}}}
+		if st := c.call("POST", "/save", map[string]string{"file": "booking.yaml", "source": edited}, nil); st != http.StatusForbidden {
+			t.Errorf("save from a %s page = %d, want 403", site, st)
+		}
+		if st := c.call("POST", "/session", struct{}{}, nil); st != http.StatusForbidden {
+			t.Errorf("new test user from a %s page = %d, want 403", site, st)
+		}
+		if st := c.call("GET", "/file?name=booking.yaml", nil, nil); st != http.StatusForbidden {
+			t.Errorf("reading the flow from a %s page = %d, want 403", site, st)
+		}
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, orig) {
+		t.Fatal("another site's request changed the flow file")
+	}
+	own := studioClient{t: t, base: base, header: http.Header{"Sec-Fetch-Site": {"same-origin"}}}
+	if st := own.call("POST", "/save", map[string]string{"file": "booking.yaml", "source": edited}, nil); st != http.StatusOK {
+		t.Errorf("save from the studio's own page = %d, want 200", st)
+	}
+	if st := (studioClient{t: t, base: base}).call("GET", "/files", nil, nil); st != http.StatusOK {
+		t.Errorf("a client that sends no Sec-Fetch-Site = %d, want 200", st)
 	}
 }
 

@@ -231,11 +231,22 @@ func Register(r fiber.Router, cfg Config) {
 	api.Post("/erase", h.erase)
 }
 
+// forwardingHeaders are the headers reverse proxies add. A proxy on this
+// machine connects from loopback and often names the upstream (127.0.0.1)
+// as the Host, so without them every request it forwards would look local.
+var forwardingHeaders = []string{fiber.HeaderForwarded, fiber.HeaderXForwardedFor, fiber.HeaderXForwardedHost,
+	fiber.HeaderXForwardedProto, "X-Real-Ip", fiber.HeaderVia}
+
 // local reports whether the request comes from this machine under a
-// loopback host name.
+// loopback host name, and not through a proxy.
 func local(c *fiber.Ctx) bool {
 	if !c.Context().RemoteIP().IsLoopback() {
 		return false
+	}
+	for _, h := range forwardingHeaders {
+		if len(c.Request().Header.Peek(h)) > 0 {
+			return false
+		}
 	}
 	host := string(c.Request().Host())
 	if h, _, err := net.SplitHostPort(host); err == nil {
@@ -256,14 +267,21 @@ func (h *handler) admit(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(fiber.StatusForbidden).SendString("The studio answers only on this machine (open it at http://127.0.0.1:PORT/studio). " +
-		"To reach it from elsewhere, start parley serve with --studio-remote and an admin token.\n")
+	return c.Status(fiber.StatusForbidden).SendString("The studio answers only on this machine (open it at http://127.0.0.1:PORT/studio), " +
+		"not through a proxy. To reach it from elsewhere, start parley serve with --studio-remote and an admin token.\n")
 }
 
 // guard sends API requests of remote clients through Config.Guard.
 func (h *handler) guard(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	// The browser says which site made the request: the studio's own page
+	// is same-origin; another page (another site, or another port of this
+	// machine) gets nothing, whatever it sends. Clients that are not
+	// browsers send no such header.
+	if site := c.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+		return h.fail(c, fiber.StatusForbidden, "the studio takes requests from its own page only")
+	}
 	if c.Method() == fiber.MethodPost {
 		// A JSON body needs a CORS preflight from another site's page.
 		if mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType)); err != nil || mt != fiber.MIMEApplicationJSON {
