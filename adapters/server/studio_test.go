@@ -8,12 +8,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/adapters/server"
+	"github.com/parleyhq/parley/adapters/studio"
 	"github.com/parleyhq/parley/engine/vault"
 )
 
@@ -425,4 +427,84 @@ func attackAfterStop(t *testing.T, e *env) *vault.Recovered {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestStudioRefusesHostileFlows: what an attacker (or a careless paste)
+// sends to the studio's save route is refused with the reason, and the
+// flow file stays as it was: a billion-laughs alias bomb (aliases are not
+// YAML the flow language takes), a flow over the 1 MiB the flow loader takes (and a body far over it),
+// and a flow with a secret written in it, whose value appears neither in
+// the answer nor in the server log.
+func TestStudioRefusesHostileFlows(t *testing.T) {
+	logger, logs := debugLogger()
+	e := newEnv(t, envOptions{studio: &server.StudioConfig{}, logger: logger})
+	c := studioClient{t: t, base: e.listen(t)}
+	path := filepath.Join(e.flowsDir, "booking.yaml")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type checked struct {
+		Saved       bool `json:"saved"`
+		Diagnostics []struct {
+			Line          int
+			Rule, Message string
+		} `json:"diagnostics"`
+	}
+	rules := func(ck checked) string {
+		var out []string
+		for _, d := range ck.Diagnostics {
+			out = append(out, d.Rule)
+		}
+		return strings.Join(out, " ")
+	}
+
+	// Nine levels of nine aliases: 387 million strings if expanded.
+	var bomb strings.Builder
+	bomb.WriteString(string(orig))
+	bomb.WriteString("x0: &x0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n")
+	for i := 1; i <= 9; i++ {
+		p := "*x" + strconv.Itoa(i-1)
+		bomb.WriteString("x" + strconv.Itoa(i) + ": &x" + strconv.Itoa(i) + " [" + strings.Repeat(p+", ", 8) + p + "]\n")
+	}
+	var ck checked
+	if st := c.call("POST", "/save", map[string]string{"file": "booking.yaml", "source": bomb.String()}, &ck); st != http.StatusUnprocessableEntity || ck.Saved ||
+		!strings.Contains(rules(ck), "PARLEY-003") {
+		t.Errorf("saving an alias bomb: status %d saved %v rules %s, want 422 with PARLEY-003", st, ck.Saved, rules(ck))
+	}
+
+	// Just over the cap: the flow loader refuses it as parley lint does.
+	over := string(orig) + "# " + strings.Repeat("x", studio.MaxSourceBytes) + "\n"
+	ck = checked{}
+	if st := c.call("POST", "/save", map[string]string{"file": "booking.yaml", "source": over}, &ck); st != http.StatusUnprocessableEntity ||
+		!strings.Contains(rules(ck), "PARLEY-009") {
+		t.Errorf("saving a flow just over 1 MiB: status %d rules %s, want 422 with PARLEY-009", st, rules(ck))
+	}
+	// Far over it: refused before it is read as a flow.
+	huge := strings.Repeat("x", 2*studio.MaxSourceBytes)
+	var fail struct{ Error string }
+	if st := c.call("POST", "/save", map[string]string{"file": "booking.yaml", "source": huge}, &fail); st != http.StatusRequestEntityTooLarge ||
+		!strings.Contains(fail.Error, "1 MiB") {
+		t.Errorf("saving 2 MiB: status %d %q, want 413 naming the limit", st, fail.Error)
+	}
+
+	const secret = "sk_live_51HcanaryStudioSecret000000"
+	withSecret := strings.Replace(string(orig), "  privacy_url: https://smile.example/privacy",
+		"  privacy_url: https://smile.example/privacy?api_key="+secret, 1)
+	var raw json.RawMessage
+	if st := c.call("POST", "/save", map[string]string{"file": "booking.yaml", "source": withSecret}, &raw); st != http.StatusUnprocessableEntity {
+		t.Errorf("saving a flow with a secret: status %d, want 422", st)
+	}
+	ck = checked{}
+	json.Unmarshal(raw, &ck)
+	if !strings.Contains(rules(ck), "PARLEY-304") {
+		t.Errorf("saving a flow with a secret: rules %s, want PARLEY-304", rules(ck))
+	}
+	if strings.Contains(string(raw), secret) {
+		t.Errorf("the studio's answer repeats the secret: %s", raw)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, orig) {
+		t.Fatal("a hostile flow was written")
+	}
+	logHolds(t, logs, secret)
 }
