@@ -508,3 +508,22 @@ func TestStudioRefusesHostileFlows(t *testing.T) {
 	}
 	logHolds(t, logs, secret)
 }
+
+// TestStudioClockTakesRetentionUnits: the studio's clock moves in the units
+// retention is written in: four weeks keep booking's 30-day fields, one
+// more sweeps them.
+func TestStudioClockTakesRetentionUnits(t *testing.T) {
+	e := newEnv(t, envOptions{studio: &server.StudioConfig{}})
+	c := studioClient{t: t, base: e.listen(t)}
+	s := c.session()
+	c.book(s, "Ada", "ada@example.com")
+	for _, jump := range []struct {
+		advance string
+		swept   int
+	}{{"4w", 0}, {"1w", 3}} {
+		var h studioHeld
+		if st := c.call("POST", "/clock", map[string]string{"session": s, "advance": jump.advance}, &h); st != http.StatusOK || h.Swept != jump.swept {
+			t.Errorf("moving the clock %s: status %d, swept %d; want 200 and %d", jump.advance, st, h.Swept, jump.swept)
+		}
+	}
+}

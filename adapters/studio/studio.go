@@ -553,9 +553,10 @@ func (h *handler) clock(c *fiber.Ctx) error {
 	})
 }
 
-// parseAdvance reads "31d", "12h", "90m" or a combination such as "1d12h".
+// parseAdvance reads the units of retention, "1y" (365 days), "8w",
+// "31d", "12h", "90m", or a combination such as "1d12h".
 func parseAdvance(s string) (time.Duration, error) {
-	bad := errors.New("say how far to move the clock as days, hours or minutes, such as 31d, 12h or 1d12h")
+	bad := errors.New("say how far to move the clock as years, weeks, days, hours or minutes, such as 1y, 8w, 31d, 12h or 1d12h")
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, bad
@@ -571,6 +572,10 @@ func parseAdvance(s string) (time.Duration, error) {
 		}
 		n, _ := strconv.Atoi(s[:i])
 		switch s[i] {
+		case 'y':
+			total += time.Duration(n) * 365 * 24 * time.Hour
+		case 'w':
+			total += time.Duration(n) * 7 * 24 * time.Hour
 		case 'd':
 			total += time.Duration(n) * 24 * time.Hour
 		case 'h':
