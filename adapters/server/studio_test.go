@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -525,5 +526,38 @@ func TestStudioClockTakesRetentionUnits(t *testing.T) {
 		if st := c.call("POST", "/clock", map[string]string{"session": s, "advance": jump.advance}, &h); st != http.StatusOK || h.Swept != jump.swept {
 			t.Errorf("moving the clock %s: status %d, swept %d; want 200 and %d", jump.advance, st, h.Swept, jump.swept)
 		}
+	}
+}
+
+// TestStudioNamesOnlyItsFlowFiles: a name that climbs out of the flow
+// directory, an absolute path or a file that is not a flow is not one the
+// studio reads, lints or writes.
+func TestStudioNamesOnlyItsFlowFiles(t *testing.T) {
+	e := newEnv(t, envOptions{studio: &server.StudioConfig{}})
+	c := studioClient{t: t, base: e.listen(t)}
+	outside := filepath.Join(filepath.Dir(e.flowsDir), "outside.yaml")
+	const secretText = "outside-the-flow-directory"
+	if err := os.WriteFile(outside, []byte("# "+secretText+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(e.flowsDir, "booking.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"../outside.yaml", outside, "./booking.yaml", "booking.yaml/../../outside.yaml", `..\outside.yaml`,
+		"sub/../../outside.yaml", "booking_test.yaml", ".parley.yaml", ""} {
+		var raw json.RawMessage
+		if st := c.call("GET", "/file?name="+url.QueryEscape(name), nil, &raw); st != http.StatusNotFound || strings.Contains(string(raw), secretText) {
+			t.Errorf("reading %q: status %d %s, want 404", name, st, raw)
+		}
+		if st := c.call("POST", "/lint", map[string]string{"file": name, "source": string(src)}, nil); st != http.StatusNotFound {
+			t.Errorf("linting as %q: status %d, want 404", name, st)
+		}
+		if st := c.call("POST", "/save", map[string]string{"file": name, "source": string(src)}, nil); st != http.StatusNotFound {
+			t.Errorf("saving as %q: status %d, want 404", name, st)
+		}
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "# "+secretText+"\n" {
+		t.Error("the studio wrote outside the flow directory")
 	}
 }
