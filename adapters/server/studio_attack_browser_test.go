@@ -44,14 +44,7 @@ func TestStudioInBrowserShowsFlowTextsAsText(t *testing.T) {
 		injected = `String(document.querySelectorAll('.pwn, script:not([src]), #transcript img, #held img, #datamap img').length)`
 	)
 	page := chatPage{t: t, ctx: ctx, botCount: botCount, settled: idle}
-	eval := func(js string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("evaluating %s: %v", js, err)
-		}
-		return s
-	}
+	eval := evaluator(t, ctx)
 	page.step("opening hostile.yaml",
 		chromedp.Navigate(base+"/studio/?file=hostile.yaml"),
 		chromedp.Poll[chromedp.Void](botCount+` >= 2 && `+idle, chromedp.WithPollingTimeout(10*time.Second)))

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -39,14 +40,7 @@ func TestStudioInBrowser(t *testing.T) {
 		shots = t.TempDir()
 	}
 
-	eval := func(js string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("evaluating %s: %v", js, err)
-		}
-		return s
-	}
+	eval := evaluator(t, ctx)
 	screenshot := func(name string) {
 		t.Helper()
 		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
@@ -272,6 +266,19 @@ func TestStudioInBrowser(t *testing.T) {
 	}
 	for _, p := range consoleProblems() {
 		t.Errorf("browser console: %s", p)
+	}
+}
+
+// evaluator returns a function that evaluates a JavaScript expression
+// of type string in the page, failing the test when it cannot.
+func evaluator(t *testing.T, ctx context.Context) func(js string) string {
+	return func(js string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("evaluating %s: %v", js, err)
+		}
+		return s
 	}
 }
 
