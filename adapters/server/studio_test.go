@@ -561,3 +561,59 @@ func TestStudioNamesOnlyItsFlowFiles(t *testing.T) {
 		t.Error("the studio wrote outside the flow directory")
 	}
 }
+
+// TestStudioFlagsACopiedFlowsID: an author copies booking.yaml to
+// salon.yaml while the server runs and opens the copy in the studio. Its
+// id is still booking, which the served booking.yaml uses: the studio
+// shows the error at the id line and does not save (saved, the reload
+// would be refused and the next start of parley serve too); with an id of
+// its own it saves, reloads and chats.
+func TestStudioFlagsACopiedFlowsID(t *testing.T) {
+	e := newEnv(t, envOptions{studio: &server.StudioConfig{}})
+	c := studioClient{t: t, base: e.listen(t)}
+	src, err := os.ReadFile(filepath.Join(e.flowsDir, "booking.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyPath := filepath.Join(e.flowsDir, "salon.yaml")
+	if err := os.WriteFile(copyPath, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	idLine := strings.Count(string(src[:bytes.Index(src, []byte("\nid: booking"))+1]), "\n") + 1
+	type checked struct {
+		Saved       bool `json:"saved"`
+		Errors      int  `json:"errors"`
+		Diagnostics []struct {
+			Line, Col     int
+			Rule, Message string
+		} `json:"diagnostics"`
+	}
+	edited := strings.Replace(string(src), "Smile Dental's booking assistant", "Bella Chioma's booking assistant", 1)
+	for _, route := range []string{"/lint", "/save"} {
+		var ck checked
+		st := c.call("POST", route, map[string]string{"file": "salon.yaml", "source": edited}, &ck)
+		found := false
+		for _, d := range ck.Diagnostics {
+			found = found || d.Line == idLine && d.Col == 5 && d.Rule == "PARLEY-104" && strings.Contains(d.Message, "booking.yaml")
+		}
+		if !found || ck.Saved {
+			t.Errorf("%s of the copy: status %d saved %v diagnostics %+v, want PARLEY-104 at %d:5 naming booking.yaml", route, st, ck.Saved, ck.Diagnostics, idLine)
+		}
+	}
+	if b, _ := os.ReadFile(copyPath); !bytes.Equal(b, src) {
+		t.Fatal("the copy was saved with the id of another served flow")
+	}
+	// Editing booking.yaml itself is not flagged.
+	var ck checked
+	if st := c.call("POST", "/lint", map[string]string{"file": "booking.yaml", "source": string(src)}, &ck); st != http.StatusOK || ck.Errors != 0 {
+		t.Errorf("lint of booking.yaml itself: status %d, %d errors %+v", st, ck.Errors, ck.Diagnostics)
+	}
+	own := strings.Replace(edited, "\nid: booking\n", "\nid: salon\n", 1)
+	ck = checked{}
+	if st := c.call("POST", "/save", map[string]string{"file": "salon.yaml", "source": own}, &ck); st != http.StatusOK || !ck.Saved {
+		t.Fatalf("saving the copy with an id of its own: status %d %+v", st, ck)
+	}
+	if r := c.say(c.session(), "salon", "", ""); len(r.Messages) == 0 || !strings.Contains(r.Messages[0].Text, "Bella Chioma") {
+		t.Errorf("the saved copy opens with %+v, want its edited greeting", r.Messages)
+	}
+}
