@@ -162,3 +162,44 @@ Promise.allSettled([
 		t.Error("the same save from the studio's own page was not written, so the test proves nothing about other sites")
 	}
 }
+
+// TestStudioInBrowserSaysFailuresInItsLanguage: a failure the server
+// answers (a clock jump it cannot read) shows in the interface's language,
+// and again in the other one after a switch.
+func TestStudioInBrowserSaysFailuresInItsLanguage(t *testing.T) {
+	requireBrowser(t)
+	base, _ := startStudioServer(t)
+	ctx, consoleProblems := startBrowser(t, 1500, 1000)
+	const (
+		botCount = `document.querySelectorAll('#transcript li.bot').length`
+		idle     = `!document.getElementById('send').disabled`
+	)
+	page := chatPage{t: t, ctx: ctx, botCount: botCount, settled: idle}
+	eval := evaluator(t, ctx)
+	setLang := func(lang string) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](`(() => {
+			const sel = document.getElementById('lang');
+			sel.value = '` + lang + `';
+			sel.dispatchEvent(new Event('change', {bubbles: true}));
+		})()`)
+	}
+	page.step("opening the studio in Italian",
+		chromedp.Navigate(base+"/studio/?file=booking.yaml"),
+		chromedp.Poll[chromedp.Void](botCount+` >= 2 && `+idle, chromedp.WithPollingTimeout(10*time.Second)),
+		setLang("it"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('advance').value = 'a month'`),
+		chromedp.Click(chromedp.CSS("#jump")),
+		chromedp.Poll[chromedp.Void](`document.getElementById('sweep-result').textContent.length > 0`, chromedp.WithPollingTimeout(10*time.Second)))
+	if got := eval(`document.getElementById('sweep-result').textContent`); got != "Non riuscito: indica di quanto spostare l'orologio in anni, settimane, giorni, ore o minuti, per esempio 1y, 8w, 31d, 12h o 1d12h" {
+		t.Errorf("an unreadable jump in Italian says %q", got)
+	}
+	page.step("switching to English", setLang("en"))
+	if got := eval(`document.getElementById('sweep-result').textContent`); got != "Failed: say how far to move the clock as years, weeks, days, hours or minutes, such as 1y, 8w, 31d, 12h or 1d12h" {
+		t.Errorf("the same failure after switching to English says %q", got)
+	}
+	for _, p := range consoleProblems() {
+		if !strings.Contains(p, "status of 400") {
+			t.Errorf("browser console: %s", p)
+		}
+	}
+}

@@ -235,7 +235,10 @@ func TestStudioInBrowser(t *testing.T) {
 			const sel = document.getElementById('file');
 			sel.value = '`+file+`';
 			sel.dispatchEvent(new Event('change', {bubbles: true}));
-		})()`), chromedp.Poll[chromedp.Void](ready+` && `+botCount+` > 0 && `+idle, chromedp.WithPollingTimeout(10*time.Second)))
+		})()`), chromedp.Poll[chromedp.Void](ready+` && `+botCount+` > 0 && `+idle+
+			// the new test user's conversation, not the last one's
+			` && (document.querySelector('#transcript li.system') || {textContent: ''}).textContent.includes('`+strings.TrimSuffix(file, ".yaml")+`.')`,
+			chromedp.WithPollingTimeout(10*time.Second)))
 	}
 	pick("dental.yaml", `document.querySelector('#datamap tr[data-field="pain"]')`)
 	if got := eval(`document.querySelector('#datamap tr[data-field="pain"]').innerText`); !strings.Contains(got, "triage") || !strings.Contains(got, "health") {
