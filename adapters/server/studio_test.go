@@ -85,6 +85,16 @@ type studioHeld struct {
 	Now      time.Time                            `json:"now"`
 }
 
+// studioChecked is the studio's answer to a lint or a save.
+type studioChecked struct {
+	Saved       bool `json:"saved"`
+	Errors      int  `json:"errors"`
+	Diagnostics []struct {
+		Line, Col     int
+		Rule, Message string
+	} `json:"diagnostics"`
+}
+
 func (c studioClient) session() string {
 	c.t.Helper()
 	var s struct{ Session string }
@@ -188,14 +198,7 @@ func TestStudioSaveWritesOnlyCleanFlows(t *testing.T) {
 	broken := strings.Replace(string(orig), "    save: email", "    saev: email", 1)
 	wantLine := strings.Count(broken[:strings.Index(broken, "    saev: email")], "\n") + 1
 
-	type checked struct {
-		Saved       bool `json:"saved"`
-		Errors      int  `json:"errors"`
-		Diagnostics []struct {
-			Line, Col     int
-			Rule, Message string
-		} `json:"diagnostics"`
-	}
+	type checked = studioChecked
 	var ck checked
 	if st := c.call("POST", "/save", map[string]string{"file": "booking.yaml", "source": broken}, &ck); st != http.StatusUnprocessableEntity || ck.Saved {
 		t.Fatalf("saving a broken flow: status %d saved %v, want 422 and not saved", st, ck.Saved)
@@ -445,13 +448,7 @@ func TestStudioRefusesHostileFlows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type checked struct {
-		Saved       bool `json:"saved"`
-		Diagnostics []struct {
-			Line          int
-			Rule, Message string
-		} `json:"diagnostics"`
-	}
+	type checked = studioChecked
 	rules := func(ck checked) string {
 		var out []string
 		for _, d := range ck.Diagnostics {
@@ -580,14 +577,7 @@ func TestStudioFlagsACopiedFlowsID(t *testing.T) {
 		t.Fatal(err)
 	}
 	idLine := strings.Count(string(src[:bytes.Index(src, []byte("\nid: booking"))+1]), "\n") + 1
-	type checked struct {
-		Saved       bool `json:"saved"`
-		Errors      int  `json:"errors"`
-		Diagnostics []struct {
-			Line, Col     int
-			Rule, Message string
-		} `json:"diagnostics"`
-	}
+	type checked = studioChecked
 	edited := strings.Replace(string(src), "Smile Dental's booking assistant", "Bella Chioma's booking assistant", 1)
 	for _, route := range []string{"/lint", "/save"} {
 		var ck checked
