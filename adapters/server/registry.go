@@ -21,8 +21,9 @@ type Flows struct {
 }
 
 type flowSet struct {
-	byID  map[string]*compile.Program
-	order []string // ids, sorted
+	byID   map[string]*compile.Program
+	fileOf map[string]string // id: the file it was loaded from
+	order  []string          // ids, sorted
 }
 
 // LoadFlows lints and compiles every flow file under dir.
@@ -52,17 +53,16 @@ func (f *Flows) Reload() (report string, err error) {
 	if err != nil {
 		return "", err
 	}
-	set := &flowSet{byID: map[string]*compile.Program{}}
-	where := map[string]string{}
+	set := &flowSet{byID: map[string]*compile.Program{}, fileOf: map[string]string{}}
 	for _, r := range checked.Results {
 		if r.Program == nil {
 			continue
 		}
 		id := r.Program.ID()
-		if prev, dup := where[id]; dup {
+		if prev, dup := set.fileOf[id]; dup {
 			return "", fmt.Errorf("%w: flow id %q is used by both %s and %s", ErrFlowErrors, id, prev, r.File.Name)
 		}
-		where[id] = r.File.Name
+		set.fileOf[id] = r.File.Name
 		set.byID[id] = r.Program
 		set.order = append(set.order, id)
 	}
@@ -89,6 +89,16 @@ func (f *Flows) Get(id string) (*compile.Program, bool) {
 		return nil, false
 	}
 	p, ok := s.byID[id]
+	return p, ok
+}
+
+// fileOf returns the file the served flow with this id was loaded from.
+func (f *Flows) fileOf(id string) (string, bool) {
+	s := f.cur.Load()
+	if s == nil {
+		return "", false
+	}
+	p, ok := s.fileOf[id]
 	return p, ok
 }
 

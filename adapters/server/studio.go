@@ -111,6 +111,17 @@ func (f studioFlows) Check(file string, src []byte) studio.Checked {
 	} else {
 		ds = lint.Flow(r, nil)
 	}
+	// Another served file with this id would stop the reload after a save.
+	if r.Flow != nil {
+		if other, ok := f.s.flows.fileOf(r.Flow.ID.Value); ok && filepath.Clean(other) != filepath.Clean(p) {
+			rel, err := filepath.Rel(f.s.flows.dir, other)
+			if err != nil {
+				rel = filepath.Base(other)
+			}
+			lint.AddSharedID(&ds, r, filepath.ToSlash(rel))
+			ds.Sort()
+		}
+	}
 	ck := studio.Checked{Diags: ds}
 	if r.Flow != nil {
 		ck.Flow = r.Flow.ID.Value

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,14 +41,7 @@ func TestStudioInBrowser(t *testing.T) {
 		shots = t.TempDir()
 	}
 
-	eval := func(js string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("evaluating %s: %v", js, err)
-		}
-		return s
-	}
+	eval := evaluator(t, ctx)
 	screenshot := func(name string) {
 		t.Helper()
 		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
@@ -242,7 +236,10 @@ func TestStudioInBrowser(t *testing.T) {
 			const sel = document.getElementById('file');
 			sel.value = '`+file+`';
 			sel.dispatchEvent(new Event('change', {bubbles: true}));
-		})()`), chromedp.Poll[chromedp.Void](ready+` && `+botCount+` > 0 && `+idle, chromedp.WithPollingTimeout(10*time.Second)))
+		})()`), chromedp.Poll[chromedp.Void](ready+` && `+botCount+` > 0 && `+idle+
+			// the new test user's conversation, not the last one's
+			` && (document.querySelector('#transcript li.system') || {textContent: ''}).textContent.includes('`+strings.TrimSuffix(file, ".yaml")+`.')`,
+			chromedp.WithPollingTimeout(10*time.Second)))
 	}
 	pick("dental.yaml", `document.querySelector('#datamap tr[data-field="pain"]')`)
 	if got := eval(`document.querySelector('#datamap tr[data-field="pain"]').innerText`); !strings.Contains(got, "triage") || !strings.Contains(got, "health") {
@@ -273,6 +270,19 @@ func TestStudioInBrowser(t *testing.T) {
 	}
 	for _, p := range consoleProblems() {
 		t.Errorf("browser console: %s", p)
+	}
+}
+
+// evaluator returns a function that evaluates a JavaScript expression
+// of type string in the page, failing the test when it cannot.
+func evaluator(t *testing.T, ctx context.Context) func(js string) string {
+	return func(js string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("evaluating %s: %v", js, err)
+		}
+		return s
 	}
 }
 

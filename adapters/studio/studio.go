@@ -231,11 +231,22 @@ func Register(r fiber.Router, cfg Config) {
 	api.Post("/erase", h.erase)
 }
 
+// forwardingHeaders are the headers reverse proxies add. A proxy on this
+// machine connects from loopback and often names the upstream (127.0.0.1)
+// as the Host, so without them every request it forwards would look local.
+var forwardingHeaders = []string{fiber.HeaderForwarded, fiber.HeaderXForwardedFor, fiber.HeaderXForwardedHost,
+	fiber.HeaderXForwardedProto, "X-Real-Ip", fiber.HeaderVia}
+
 // local reports whether the request comes from this machine under a
-// loopback host name.
+// loopback host name, and not through a proxy.
 func local(c *fiber.Ctx) bool {
 	if !c.Context().RemoteIP().IsLoopback() {
 		return false
+	}
+	for _, h := range forwardingHeaders {
+		if len(c.Request().Header.Peek(h)) > 0 {
+			return false
+		}
 	}
 	host := string(c.Request().Host())
 	if h, _, err := net.SplitHostPort(host); err == nil {
@@ -256,21 +267,28 @@ func (h *handler) admit(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(fiber.StatusForbidden).SendString("The studio answers only on this machine (open it at http://127.0.0.1:PORT/studio). " +
-		"To reach it from elsewhere, start parley serve with --studio-remote and an admin token.\n")
+	return c.Status(fiber.StatusForbidden).SendString("The studio answers only on this machine (open it at http://127.0.0.1:PORT/studio), " +
+		"not through a proxy. To reach it from elsewhere, start parley serve with --studio-remote and an admin token.\n")
 }
 
 // guard sends API requests of remote clients through Config.Guard.
 func (h *handler) guard(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	// The browser says which site made the request: the studio's own page
+	// is same-origin; another page (another site, or another port of this
+	// machine) gets nothing, whatever it sends. Clients that are not
+	// browsers send no such header.
+	if site := c.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+		return h.fail(c, fiber.StatusForbidden, "otherSite")
+	}
 	if c.Method() == fiber.MethodPost {
 		// A JSON body needs a CORS preflight from another site's page.
 		if mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType)); err != nil || mt != fiber.MIMEApplicationJSON {
-			return h.fail(c, fiber.StatusUnsupportedMediaType, "Content-Type must be application/json")
+			return h.fail(c, fiber.StatusUnsupportedMediaType, "notJSON")
 		}
 		if len(c.BodyRaw()) > MaxSourceBytes+4096 {
-			return h.fail(c, fiber.StatusRequestEntityTooLarge, "the flow is larger than the studio takes (1 MiB)")
+			return h.fail(c, fiber.StatusRequestEntityTooLarge, "tooLarge")
 		}
 	}
 	if local(c) {
@@ -295,13 +313,39 @@ func (h *handler) page(name, contentType string) fiber.Handler {
 	}
 }
 
-// fail answers {"error": msg}; msg is a fixed text of ours or names a file
-// the author picked, never flow text or an answer.
-func (h *handler) fail(c *fiber.Ctx, code int, msg string) error {
-	if code >= 500 {
-		h.log.Error("studio request failed", "route", c.Route().Path, "status", code)
+// failures are the studio's answers in words, by code: the page shows
+// them in its own language by code (studio.js has them in every language
+// of the interface), other clients read the English "error".
+var failures = map[string]string{
+	"otherSite":    "the studio takes requests from its own page only",
+	"notJSON":      "Content-Type must be application/json",
+	"tooLarge":     "the flow is larger than the studio takes (1 MiB)",
+	"noFile":       "there is no flow file of that name in the flow directory",
+	"unreadable":   "the flow file cannot be read",
+	"badRequest":   "the request is not one the studio takes",
+	"notReloaded":  "the file was saved, but the served flows did not reload: another flow file has errors or uses the same flow id; see the server log",
+	"saveFailed":   "the flow could not be saved; see the server log",
+	"userGone":     "this test user is gone (the server restarted or too many were started); start a new test user",
+	"notLoaded":    "that flow is not loaded: save it without errors first",
+	"turnFailed":   "the turn failed; see the server log",
+	"heldFailed":   "the test user's data cannot be read; see the server log",
+	"sweepFailed":  "the sweep failed; see the server log",
+	"eraseFailed":  "the erasure failed; see the server log",
+	"badAdvance":   "say how far to move the clock as years, weeks, days, hours or minutes, such as 1y, 8w, 31d, 12h or 1d12h",
+	"advanceRange": "move the clock forward by at least a minute and at most ten years",
+}
+
+// fail answers {"code": code, "error": its English words}; they are fixed
+// texts of ours, never flow text or an answer.
+func (h *handler) fail(c *fiber.Ctx, status int, code string) error {
+	if status >= 500 {
+		h.log.Error("studio request failed", "route", c.Route().Path, "status", status)
 	}
-	return c.Status(code).JSON(fiber.Map{"error": msg})
+	msg, ok := failures[code]
+	if !ok {
+		panic("studio: no words for failure " + code)
+	}
+	return c.Status(status).JSON(fiber.Map{"code": code, "error": msg})
 }
 
 func decode(c *fiber.Ctx, v any) error {
@@ -369,10 +413,10 @@ func (h *handler) file(c *fiber.Ctx) error {
 	name := c.Query("name")
 	src, err := h.cfg.Flows.Source(name)
 	if errors.Is(err, ErrUnknownFile) {
-		return h.fail(c, fiber.StatusNotFound, "there is no flow file of that name in the flow directory")
+		return h.fail(c, fiber.StatusNotFound, "noFile")
 	}
 	if err != nil {
-		return h.fail(c, fiber.StatusInternalServerError, "the flow file cannot be read")
+		return h.fail(c, fiber.StatusInternalServerError, "unreadable")
 	}
 	out := render(name, h.cfg.Flows.Check(name, src))
 	s := string(src)
@@ -388,10 +432,10 @@ type sourceRequest struct {
 func (h *handler) lint(c *fiber.Ctx) error {
 	var rq sourceRequest
 	if err := decode(c, &rq); err != nil {
-		return h.fail(c, fiber.StatusBadRequest, "the request is not a lint request")
+		return h.fail(c, fiber.StatusBadRequest, "badRequest")
 	}
 	if !h.known(rq.File) {
-		return h.fail(c, fiber.StatusNotFound, "there is no flow file of that name in the flow directory")
+		return h.fail(c, fiber.StatusNotFound, "noFile")
 	}
 	return c.JSON(render(rq.File, h.cfg.Flows.Check(rq.File, []byte(rq.Source))))
 }
@@ -408,20 +452,20 @@ func (h *handler) known(file string) bool {
 func (h *handler) save(c *fiber.Ctx) error {
 	var rq sourceRequest
 	if err := decode(c, &rq); err != nil {
-		return h.fail(c, fiber.StatusBadRequest, "the request is not a save request")
+		return h.fail(c, fiber.StatusBadRequest, "badRequest")
 	}
 	ck, err := h.cfg.Flows.Save(rq.File, []byte(rq.Source))
 	switch {
 	case errors.Is(err, ErrUnknownFile):
-		return h.fail(c, fiber.StatusNotFound, "there is no flow file of that name in the flow directory")
+		return h.fail(c, fiber.StatusNotFound, "noFile")
 	case errors.Is(err, ErrNotClean):
 		out := render(rq.File, ck)
 		return c.Status(fiber.StatusUnprocessableEntity).JSON(out)
 	case errors.Is(err, ErrNotReloaded):
-		return h.fail(c, fiber.StatusConflict, "the file was saved, but the served flows did not reload: another flow file has errors or uses the same flow id; see the server log")
+		return h.fail(c, fiber.StatusConflict, "notReloaded")
 	case err != nil:
 		h.log.Error("studio save failed", "err", err)
-		return h.fail(c, fiber.StatusInternalServerError, "the flow could not be saved; see the server log")
+		return h.fail(c, fiber.StatusInternalServerError, "saveFailed")
 	}
 	out := render(rq.File, ck)
 	out.Saved = true
@@ -463,11 +507,11 @@ type sessionRequest struct {
 func (h *handler) withUser(c *fiber.Ctx, fn func(rq sessionRequest, now time.Time, u *testUser) error) error {
 	var rq sessionRequest
 	if err := decode(c, &rq); err != nil {
-		return h.fail(c, fiber.StatusBadRequest, "the request is not a studio request")
+		return h.fail(c, fiber.StatusBadRequest, "badRequest")
 	}
 	u := h.user(rq.Session)
 	if u == nil {
-		return h.fail(c, fiber.StatusNotFound, "this test user is gone (the server restarted or too many were started); start a new test user")
+		return h.fail(c, fiber.StatusNotFound, "userGone")
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -478,11 +522,11 @@ func (h *handler) chat(c *fiber.Ctx) error {
 	return h.withUser(c, func(rq sessionRequest, now time.Time, _ *testUser) error {
 		r, err := h.cfg.Users.Chat(c.UserContext(), rq.Session, rq.Flow, Inbound{Text: rq.Text, Choice: rq.Choice}, now)
 		if errors.Is(err, ErrNoFlow) {
-			return h.fail(c, fiber.StatusNotFound, "that flow is not loaded: save it without errors first")
+			return h.fail(c, fiber.StatusNotFound, "notLoaded")
 		}
 		if err != nil {
 			h.log.Error("studio turn failed", "err", err)
-			return h.fail(c, fiber.StatusInternalServerError, "the turn failed; see the server log")
+			return h.fail(c, fiber.StatusInternalServerError, "turnFailed")
 		}
 		if r.Messages == nil {
 			r.Messages = []Message{}
@@ -495,7 +539,7 @@ func (h *handler) heldJSON(c *fiber.Ctx, session string, now time.Time, offset t
 	held, err := h.cfg.Users.Held(c.UserContext(), session, now)
 	if err != nil {
 		h.log.Error("studio: reading the test user's data failed", "err", err)
-		return h.fail(c, fiber.StatusInternalServerError, "the test user's data cannot be read; see the server log")
+		return h.fail(c, fiber.StatusInternalServerError, "heldFailed")
 	}
 	if held.Fields == nil {
 		held.Fields = []HeldField{}
@@ -529,15 +573,16 @@ func (h *handler) clock(c *fiber.Ctx) error {
 		n, err := h.cfg.Users.Sweep(c.UserContext(), rq.Session, now)
 		if err != nil {
 			h.log.Error("studio sweep failed", "err", err)
-			return h.fail(c, fiber.StatusInternalServerError, "the sweep failed; see the server log")
+			return h.fail(c, fiber.StatusInternalServerError, "sweepFailed")
 		}
 		return h.heldJSON(c, rq.Session, now, u.offset, fiber.Map{"swept": n})
 	})
 }
 
-// parseAdvance reads "31d", "12h", "90m" or a combination such as "1d12h".
+// parseAdvance reads the units of retention, "1y" (365 days), "8w",
+// "31d", "12h", "90m", or a combination such as "1d12h".
 func parseAdvance(s string) (time.Duration, error) {
-	bad := errors.New("say how far to move the clock as days, hours or minutes, such as 31d, 12h or 1d12h")
+	bad := errors.New("badAdvance")
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, bad
@@ -553,6 +598,10 @@ func parseAdvance(s string) (time.Duration, error) {
 		}
 		n, _ := strconv.Atoi(s[:i])
 		switch s[i] {
+		case 'y':
+			total += time.Duration(n) * 365 * 24 * time.Hour
+		case 'w':
+			total += time.Duration(n) * 7 * 24 * time.Hour
 		case 'd':
 			total += time.Duration(n) * 24 * time.Hour
 		case 'h':
@@ -565,7 +614,7 @@ func parseAdvance(s string) (time.Duration, error) {
 		s = s[i+1:]
 	}
 	if total <= 0 || total > MaxJump {
-		return 0, errors.New("move the clock forward by at least a minute and at most ten years")
+		return 0, errors.New("advanceRange")
 	}
 	return total, nil
 }
@@ -577,7 +626,7 @@ func (h *handler) erase(c *fiber.Ctx) error {
 	return h.withUser(c, func(rq sessionRequest, now time.Time, u *testUser) error {
 		if err := h.cfg.Users.Erase(c.UserContext(), rq.Session, h.cfg.Now()); err != nil {
 			h.log.Error("studio erasure failed", "err", err)
-			return h.fail(c, fiber.StatusInternalServerError, "the erasure failed; see the server log")
+			return h.fail(c, fiber.StatusInternalServerError, "eraseFailed")
 		}
 		return h.heldJSON(c, rq.Session, now, u.offset, fiber.Map{"erased": true})
 	})

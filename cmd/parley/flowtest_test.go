@@ -172,3 +172,20 @@ tests:
 	}
 	scanFile(t, filepath.Join(dir, "booking.yaml"), secrets)
 }
+
+// TestFlowTestAfterTakesRetentionUnits: an author who wrote retention: 8w
+// or 1y moves a test's clock in the same units. Four weeks keep booking's
+// 30-day fields; one more week sweeps them.
+func TestFlowTestAfterTakesRetentionUnits(t *testing.T) {
+	dir, _ := flowTestDir(t, func(s string) string {
+		s = strings.Replace(s, "      - after: 29d\n", "      - after: 4w\n", 1)
+		return strings.Replace(s, "      - after: 2d\n", "      - after: 1w\n", 1)
+	})
+	if code, out, errs := runTestCmd(t, dir); code != exitOK {
+		t.Errorf("parley test with after: 4w then 1w = %d, want %d\n%s%s", code, exitOK, out, errs)
+	}
+	dir, _ = flowTestDir(t, func(s string) string { return strings.Replace(s, "      - after: 29d\n", "      - after: 1y\n", 1) })
+	if code, out, errs := runTestCmd(t, dir); code != exitFindings || !strings.Contains(out+errs, "PARLEY-703") {
+		t.Errorf("parley test expecting the fields a year on = %d, want %d with PARLEY-703 (they are gone)\n%s%s", code, exitFindings, out, errs)
+	}
+}

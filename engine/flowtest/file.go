@@ -468,16 +468,17 @@ func (p *parser) vault(v *yaml.Node) *VaultExpect {
 
 const maxJump = 36600 * 24 * time.Hour
 
-var durationRe = regexp.MustCompile(`^(\d+)(d|h|m|s)$`)
+var durationRe = regexp.MustCompile(`^(\d+)(y|w|d|h|m|s)$`)
 
-// ParseDuration reads a time jump as authors write retention: 31d, 12h,
-// 30m or 10s.
+// ParseDuration reads a time jump as authors write retention: 1y (365
+// days), 8w, 31d, 12h, 30m, and also 10s.
 func ParseDuration(s string) (time.Duration, error) {
 	m := durationRe.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
-		return 0, fmt.Errorf("%q is not a time span: write a number and a unit, such as 31d, 12h, 30m or 10s", s)
+		return 0, fmt.Errorf("%q is not a time span: write a number and a unit, such as 1y, 8w, 31d, 12h, 30m or 10s", s)
 	}
-	unit := map[string]time.Duration{"d": 24 * time.Hour, "h": time.Hour, "m": time.Minute, "s": time.Second}[m[2]]
+	unit := map[string]time.Duration{"y": 365 * 24 * time.Hour, "w": 7 * 24 * time.Hour, "d": 24 * time.Hour,
+		"h": time.Hour, "m": time.Minute, "s": time.Second}[m[2]]
 	n, err := strconv.Atoi(m[1])
 	if err != nil || time.Duration(n) > maxJump/unit {
 		return 0, fmt.Errorf("%q is too long a jump: at most 36600d", s)

@@ -154,12 +154,14 @@ tests:
 }
 
 func TestParseDuration(t *testing.T) {
-	for in, want := range map[string]time.Duration{"31d": 31 * 24 * time.Hour, "12h": 12 * time.Hour, "30m": 30 * time.Minute, "10s": 10 * time.Second} {
+	for in, want := range map[string]time.Duration{"31d": 31 * 24 * time.Hour, "12h": 12 * time.Hour, "30m": 30 * time.Minute, "10s": 10 * time.Second,
+		// The units of retention: weeks, and years of 365 days.
+		"9w": 63 * 24 * time.Hour, "2y": 730 * 24 * time.Hour} {
 		if got, err := ParseDuration(in); err != nil || got != want {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "1 month", "-1d", "1w", "99999999999999d"} {
+	for _, bad := range []string{"", "1 month", "-1d", "1mo", "1d12h", "99999999999999d", "101y"} {
 		if _, err := ParseDuration(bad); err == nil {
 			t.Errorf("ParseDuration(%q) accepted", bad)
 		}

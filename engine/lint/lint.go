@@ -194,6 +194,35 @@ func Run(set *check.Set) (*Report, error) {
 		}
 		rep.Diags.Extend(Flow(r, p))
 	}
+	rep.Diags.Extend(sharedIDs(set.Results))
 	rep.Diags.Sort()
 	return rep, nil
+}
+
+// sharedIDs reports a flow whose id another flow file of the same
+// directory already uses: parley serve loads a directory and refuses two
+// flows with one id, so a copied flow whose id was not changed would lint
+// clean and then stop the server from starting.
+func sharedIDs(results []*check.Result) diag.Diagnostics {
+	var ds diag.Diagnostics
+	first := map[[2]string]string{} // directory and id: the first file
+	for _, r := range results {
+		if r.Flow == nil || r.Flow.ID.Value == "" {
+			continue
+		}
+		key := [2]string{filepath.Dir(r.File.Name), r.Flow.ID.Value}
+		if prev, dup := first[key]; dup {
+			AddSharedID(&ds, r, filepath.Base(prev))
+			continue
+		}
+		first[key] = r.File.Name
+	}
+	return ds
+}
+
+// AddSharedID adds the error of a flow whose id the flow file other (a
+// name in the same directory) already uses.
+func AddSharedID(ds *diag.Diagnostics, r *check.Result, other string) {
+	ds.Add(diag.InvalidValue, r.Flow.ID.Range, "flow id %q is already used by %s in the same directory: parley serve refuses two flows with one id; give this flow an id of its own",
+		r.Flow.ID.Value, other)
 }

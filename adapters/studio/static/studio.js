@@ -20,6 +20,23 @@
       newConversation: 'New test user; conversation with {flow}.', consent: 'Consent for {p}: {d}',
       sends: 'sends {fields}, for {p}', needToken: 'This studio is reached from another machine: enter an admin token.',
       failed: 'Failed: {e}', none: '—', expired: 'expired',
+      // The server's failures, by code (adapters/studio failures).
+      err_otherSite: 'the studio takes requests from its own page only',
+      err_notJSON: 'Content-Type must be application/json',
+      err_tooLarge: 'the flow is larger than the studio takes (1 MiB)',
+      err_noFile: 'there is no flow file of that name in the flow directory',
+      err_unreadable: 'the flow file cannot be read',
+      err_badRequest: 'the request is not one the studio takes',
+      err_notReloaded: 'the file was saved, but the served flows did not reload: another flow file has errors or uses the same flow id; see the server log',
+      err_saveFailed: 'the flow could not be saved; see the server log',
+      err_userGone: 'this test user is gone (the server restarted or too many were started); start a new test user',
+      err_notLoaded: 'that flow is not loaded: save it without errors first',
+      err_turnFailed: 'the turn failed; see the server log',
+      err_heldFailed: "the test user's data cannot be read; see the server log",
+      err_sweepFailed: 'the sweep failed; see the server log',
+      err_eraseFailed: 'the erasure failed; see the server log',
+      err_badAdvance: 'say how far to move the clock as years, weeks, days, hours or minutes, such as 1y, 8w, 31d, 12h or 1d12h',
+      err_advanceRange: 'move the clock forward by at least a minute and at most ten years',
     },
     it: {
       title: 'Studio di Parley', flow: 'File del flusso', language: 'Lingua', token: 'Token di amministrazione',
@@ -39,13 +56,34 @@
       newConversation: 'Nuovo utente di prova; conversazione con {flow}.', consent: 'Consenso per {p}: {d}',
       sends: 'invia {fields}, per {p}', needToken: 'Questo studio è raggiunto da un altro computer: inserisci un token di amministrazione.',
       failed: 'Non riuscito: {e}', none: '—', expired: 'scaduto',
+      err_otherSite: 'lo studio accetta richieste solo dalla sua pagina',
+      err_notJSON: 'il Content-Type deve essere application/json',
+      err_tooLarge: 'il flusso è più grande di quanto lo studio accetti (1 MiB)',
+      err_noFile: 'nella cartella dei flussi non c\'è un file con quel nome',
+      err_unreadable: 'il file del flusso non si può leggere',
+      err_badRequest: 'la richiesta non è una di quelle che lo studio accetta',
+      err_notReloaded: 'il file è stato salvato, ma i flussi serviti non sono stati ricaricati: un altro file ha errori o usa lo stesso id di flusso; vedi il log del server',
+      err_saveFailed: 'il flusso non si è potuto salvare; vedi il log del server',
+      err_userGone: 'questo utente di prova non c\'è più (il server è ripartito o ne sono stati avviati troppi); avvia un nuovo utente di prova',
+      err_notLoaded: 'quel flusso non è caricato: salvalo prima senza errori',
+      err_turnFailed: 'il turno non è riuscito; vedi il log del server',
+      err_heldFailed: 'i dati dell\'utente di prova non si possono leggere; vedi il log del server',
+      err_sweepFailed: 'la pulizia non è riuscita; vedi il log del server',
+      err_eraseFailed: 'la cancellazione non è riuscita; vedi il log del server',
+      err_badAdvance: 'indica di quanto spostare l\'orologio in anni, settimane, giorni, ore o minuti, per esempio 1y, 8w, 31d, 12h o 1d12h',
+      err_advanceRange: 'sposta l\'orologio in avanti di almeno un minuto e al massimo dieci anni',
     },
   };
   const $ = (id) => document.getElementById(id);
   const state = { held: [], lang: 'en', file: '', flow: '', session: '', step: '', status: '', lintSeq: 0, errors: 0, token: '', data: null };
   const t = (key, vars) => {
     let s = (T[state.lang] && T[state.lang][key]) || T.en[key] || key;
-    for (const [k, v] of Object.entries(vars || {})) s = s.replaceAll('{' + k + '}', String(v));
+    for (const [k, v] of Object.entries(vars || {})) {
+      // A server failure is kept by its code, so it is said again in the
+      // language picked later.
+      const said = typeof v === 'string' && v.startsWith('@err_') ? t(v.slice(1)) : String(v);
+      s = s.replaceAll('{' + k + '}', said);
+    }
     return s;
   };
 
@@ -60,7 +98,9 @@
     }
     let data = {};
     try { data = await res.json(); } catch (e) { /* not JSON */ }
-    if (!res.ok && res.status !== 422) throw new Error(data.error || res.statusText);
+    if (!res.ok && res.status !== 422) {
+      throw new Error(data.code && T.en['err_' + data.code] ? '@err_' + data.code : data.error || res.statusText);
+    }
     return { status: res.status, data };
   }
 
@@ -442,7 +482,7 @@
         await newUser(true);
       }
     } catch (e) {
-      setStatus(e.message, true);
+      setStatus(t('failed', { e: e.message }), true);
     }
   }
 
