@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/engine/session"
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // MaxReplyAge is how long the host keeps trying to send a reply the
@@ -31,6 +32,8 @@ type queued struct {
 	// maybeSent marks a recovered entry whose send had started before the
 	// restart: sending it again may deliver it twice.
 	maybeSent bool
+	// lease is the entry's claim on a shared store (shared.go).
+	lease *store.Lease
 }
 
 // sendQueue is one customer's replies on their way out, in commit order.
@@ -167,7 +170,7 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 			if !ok || !h.markTemplated(sq, it.InboundAt) {
 				m.OutboxFailed.Inc()
 				h.log.Warn("reply not sent: outside the 24-hour window", "subject", subject, "seq", q.seq)
-				h.store.OutboxDone(ctx, q.seq)
+				h.outboxDone(ctx, q)
 				return 0, true
 			}
 			it.Outbound = re
@@ -180,7 +183,7 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 		if it.Free && queuedAt != 0 && now.Sub(time.Unix(0, queuedAt)) > MaxReplyAge {
 			m.OutboxFailed.Inc()
 			h.log.Error("reply given up: not sent within its useful life", "subject", subject, "seq", q.seq, "attempts", q.attempt)
-			h.store.OutboxDone(ctx, q.seq)
+			h.outboxDone(ctx, q)
 			return 0, true
 		}
 		if q.status == "" || q.status == "queued" {
@@ -214,7 +217,7 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 		if !f.Retry {
 			m.OutboxFailed.Inc()
 			h.log.Error("reply failed permanently", "subject", subject, "seq", q.seq, "code", f.Code, "attempts", q.attempt)
-			h.store.OutboxDone(ctx, q.seq)
+			h.outboxDone(ctx, q)
 			return 0, true
 		}
 		if f.Uncertain {
@@ -232,7 +235,7 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 		next = sq.items[1].seq
 	}
 	h.sendMu.Unlock()
-	if err := h.write(ackReq{ack: session.Ack{Seq: q.seq, Subject: subject, ChannelMsgID: statusKey(it.Ch, q.sentID), Next: next}}); err != nil {
+	if err := h.write(ackReq{ack: session.Ack{Seq: q.seq, Subject: subject, ChannelMsgID: statusKey(it.Ch, q.sentID), Next: next, Lease: q.lease}}); err != nil {
 		h.storeFailed(err)
 		h.log.Error("outbox acknowledgement failed; retrying it (the reply is not sent again)", "subject", subject, "seq", q.seq)
 		return storeRetry, false

@@ -50,6 +50,9 @@ type Config struct {
 	// Workers and QueueDepth size the per-subject turn pool (defaults 2×CPU
 	// workers… see withDefaults).
 	Workers, QueueDepth int
+	// Lease and ClaimEvery tune the sharing of work between instances on
+	// a shared store (host.Config).
+	Lease, ClaimEvery time.Duration
 	// CanWrite, when set, is asked before each inbound message is stored
 	// (cmd/parley: the data directory's free space): while it fails,
 	// webhooks are answered 500 so the channel redelivers, and /readyz
@@ -130,7 +133,8 @@ func New(cfg Config) (*Server, error) {
 	s.engine = &runtime.Engine{Lookup: cfg.Flows.Get, Store: s.store, Caller: cfg.Caller, Now: cfg.Now}
 	var err error
 	s.host, err = host.New(host.Config{Store: s.store, Engine: s.engine, Metrics: s.metrics, Logger: cfg.Logger, Now: cfg.Now,
-		Workers: cfg.Workers, QueueDepth: cfg.QueueDepth, Senders: cfg.senders(), CanWrite: cfg.CanWrite})
+		Workers: cfg.Workers, QueueDepth: cfg.QueueDepth, Senders: cfg.senders(), CanWrite: cfg.CanWrite,
+		Lease: cfg.Lease, ClaimEvery: cfg.ClaimEvery})
 	if err != nil {
 		return nil, err
 	}

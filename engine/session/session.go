@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/engine/runtime"
+	"github.com/parleyhq/parley/engine/store"
 	"github.com/parleyhq/parley/engine/vault"
 )
 
@@ -108,6 +109,9 @@ type Extra struct {
 	Outbox [][]byte
 	// InboxDone is the inbound message id the turn answered.
 	InboxDone string
+	// Lease is the claim of that message on a shared store (ClaimInbox),
+	// acked in the same commit; nil on Badger.
+	Lease *store.Lease
 }
 
 // SaveTurn is Save plus the channel's outbox entries and inbox mark, all in
@@ -117,7 +121,7 @@ type Extra struct {
 // new key.
 func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, effects []runtime.Effect, now time.Time, x Extra) ([]uint64, error) {
 	sid := vault.SubjectID(subject)
-	c := vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone}
+	c := vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone, Ack: x.Lease}
 	for _, e := range effects {
 		switch e.Kind {
 		case runtime.EffectStore:
@@ -183,7 +187,8 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 				return nil, err
 			}
 			// Nothing of the old conversation is kept; the confirmation (if
-			// any) goes out under a fresh key with no state.
+			// any) goes out under a fresh key with no state. The erasure
+			// dropped the subject's claims with its queue entries.
 			return s.V.CommitTurn(sid, vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone})
 		}
 	}

@@ -117,6 +117,10 @@ type Change struct {
 	// all, and then processed again from the inbox. The message's payload
 	// leaves the inbox DB only after the main DB was synced.
 	InboxDone string
+	// Ack, on a store, acks the claim of the inbound message in the same
+	// transaction (see shared.go): when the lease was lost meanwhile the
+	// commit fails with store.ErrLeaseLost and nothing is written.
+	Ack *store.Lease
 }
 
 // Export is everything held about a subject, decrypted, for an access
@@ -473,6 +477,11 @@ func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) 
 			outSeqs = outSeqs[:0]
 			if known {
 				if err := v.markProcessed(txn, ref, now); err != nil {
+					return err
+				}
+			}
+			if c.Ack != nil && txn.t != nil {
+				if err := txn.t.Ack(*c.Ack); err != nil {
 					return err
 				}
 			}

@@ -1,0 +1,270 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parleyhq/parley/engine/session"
+	"github.com/parleyhq/parley/engine/store"
+)
+
+// SharedStore is implemented by a store that several processes serve at
+// once (engine/session on PostgreSQL). The host then keeps no inbox or
+// outbox work in memory: it claims a conversation's oldest inbound message
+// or reply with a lease, works on it while renewing the lease, and acks the
+// lease in the commit (Extra.Lease, Ack.Lease). While a lease holds, no
+// other process gets any work of that conversation, so its turns run one at
+// a time and its replies go out in commit order, whichever instance took
+// them; a process that dies leaves its leases to expire and the next
+// claimer takes the work over.
+type SharedStore interface {
+	// Shared reports whether the store is shared (false on Badger: the
+	// host then works from memory, one process per data directory).
+	Shared() bool
+	ClaimInbox(ctx context.Context, owner string, max int, d time.Duration) ([]session.InboxClaim, error)
+	ClaimOutbox(ctx context.Context, owner string, max int, d time.Duration) ([]session.OutboxClaim, error)
+	ExtendLease(ctx context.Context, l store.Lease, d time.Duration) (store.Lease, error)
+	ReleaseLease(ctx context.Context, l store.Lease, notBefore time.Time) error
+	OutboxDoneLeased(ctx context.Context, seq uint64, l store.Lease) error
+}
+
+// Defaults of the shared mode (Config.Lease, Config.ClaimEvery).
+const (
+	defaultLease      = 30 * time.Second
+	defaultClaimEvery = 250 * time.Millisecond
+	// turnRetry is how long a claimed message whose turn failed waits
+	// before anyone claims it again.
+	turnRetry = time.Second
+)
+
+// shared is the host's state in shared mode.
+type shared struct {
+	st    SharedStore
+	owner string
+	// inKick and outKick wake the claim loops: a message was stored, a
+	// turn committed replies, or a claim finished (its conversation's
+	// next entry is due).
+	inKick, outKick chan struct{}
+	// busyIn and busyOut count the claims being worked on: at most
+	// Workers and Senders.
+	busyIn, busyOut atomic.Int64
+	wg              sync.WaitGroup // claim loops
+}
+
+// sharedStore returns the store's shared side when it is shared.
+func sharedStore(s Store) (SharedStore, bool) {
+	ss, ok := s.(SharedStore)
+	if !ok || !ss.Shared() {
+		return nil, false
+	}
+	return ss, true
+}
+
+// defaultOwner names this process in lease diagnostics.
+func defaultOwner() string {
+	name, _ := os.Hostname()
+	return name + "/" + strconv.Itoa(os.Getpid())
+}
+
+func kick(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// startShared starts the claim loops in place of recovery and rescans:
+// work left by a dead process is claimed once its leases expire.
+func (h *Host) startShared(ctx context.Context) {
+	sh := h.shared
+	sh.inKick, sh.outKick = make(chan struct{}, 1), make(chan struct{}, 1)
+	h.bg, h.quit = make(chan struct{}), make(chan struct{})
+	sh.wg.Add(2)
+	go h.claimLoop(ctx, sh.inKick, &sh.busyIn, h.cfg.Workers, h.claimTurns)
+	go h.claimLoop(ctx, sh.outKick, &sh.busyOut, h.cfg.Senders, h.claimSends)
+	go func() {
+		sh.wg.Wait()
+		close(h.bg)
+	}()
+	kick(sh.inKick)
+	kick(sh.outKick)
+}
+
+// claimLoop claims work whenever it is kicked and every ClaimEvery, as
+// long as fewer than limit claims are being worked on.
+func (h *Host) claimLoop(ctx context.Context, kicked chan struct{}, busy *atomic.Int64, limit int, claim func(ctx context.Context, max int) (int, error)) {
+	defer h.shared.wg.Done()
+	t := time.NewTicker(h.cfg.ClaimEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.quit:
+			return
+		case <-kicked:
+		case <-t.C:
+		}
+		for !h.quitting() {
+			free := limit - int(busy.Load())
+			if free <= 0 {
+				break
+			}
+			n, err := claim(ctx, free)
+			if err != nil {
+				h.storeFailed(err)
+				h.log.Error("claiming work failed", "err", err)
+				break
+			}
+			if n < free {
+				break
+			}
+		}
+	}
+}
+
+// keepLease renews l every third of the lease until stop is called or the
+// lease is lost.
+func (h *Host) keepLease(l store.Lease) (stop func()) {
+	done := make(chan struct{})
+	every := h.cfg.Lease / 3
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				var err error
+				if l, err = h.shared.st.ExtendLease(context.WithoutCancel(h.ctx), l, h.cfg.Lease); err != nil {
+					if !errors.Is(err, store.ErrLeaseLost) {
+						h.log.Error("lease not renewed", "err", err)
+					}
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// claimTurns claims up to max inbound messages and queues their turns.
+func (h *Host) claimTurns(ctx context.Context, max int) (int, error) {
+	sh := h.shared
+	cs, err := sh.st.ClaimInbox(ctx, sh.owner, max, h.cfg.Lease)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range cs {
+		if c.Lease.Attempts > 1 {
+			h.metrics.Takeovers.WithLabelValues("inbox").Inc()
+		}
+		sh.busyIn.Add(1)
+		err := h.turns.Submit(h.stopCtx, c.Entry.Subject, func() {
+			defer func() {
+				sh.busyIn.Add(-1)
+				kick(sh.inKick)
+			}()
+			h.runClaimedTurn(c)
+		})
+		if err != nil {
+			sh.busyIn.Add(-1)
+			_ = sh.st.ReleaseLease(context.WithoutCancel(ctx), c.Lease, time.Time{})
+		}
+	}
+	return len(cs), nil
+}
+
+// runClaimedTurn processes a claimed message; a turn that did not commit
+// gives its message back, due again after turnRetry.
+func (h *Host) runClaimedTurn(c session.InboxClaim) {
+	stop := h.keepLease(c.Lease)
+	defer stop()
+	var m Message
+	if err := json.Unmarshal(c.Entry.Payload, &m); err != nil {
+		h.log.Error("inbox entry unreadable; dropped", "seq", c.Entry.Seq)
+		l := c.Lease
+		h.store.Commit(h.ctx, c.Entry.Subject, session.Extra{InboxDone: c.Entry.MsgID, Lease: &l})
+		return
+	}
+	if m.Ch == "" {
+		m.Ch = h.first
+	}
+	l := c.Lease
+	if !h.process(c.Entry.Subject, m, &l) {
+		_ = h.shared.st.ReleaseLease(context.WithoutCancel(h.ctx), c.Lease, h.cfg.Now().Add(turnRetry))
+	}
+}
+
+// claimSends claims up to max replies and queues their sends.
+func (h *Host) claimSends(ctx context.Context, max int) (int, error) {
+	sh := h.shared
+	cs, err := sh.st.ClaimOutbox(ctx, sh.owner, max, h.cfg.Lease)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range cs {
+		if c.Lease.Attempts > 1 {
+			h.metrics.Takeovers.WithLabelValues("outbox").Inc()
+		}
+		sh.busyOut.Add(1)
+		h.outboxDepth.Add(1)
+		err := h.senders.Submit(h.stopCtx, c.Entry.Subject, func() {
+			defer func() {
+				h.outboxDepth.Add(-1)
+				sh.busyOut.Add(-1)
+				kick(sh.outKick)
+			}()
+			h.sendClaimed(c)
+		})
+		if err != nil {
+			h.outboxDepth.Add(-1)
+			sh.busyOut.Add(-1)
+			_ = sh.st.ReleaseLease(context.WithoutCancel(ctx), c.Lease, time.Time{})
+		}
+	}
+	return len(cs), nil
+}
+
+// sendClaimed sends a claimed reply and acknowledges it, or gives it back
+// due again when its retry is.
+func (h *Host) sendClaimed(c session.OutboxClaim) {
+	stop := h.keepLease(c.Lease)
+	defer stop()
+	subject, l := c.Entry.Subject, c.Lease
+	var it outItem
+	if err := json.Unmarshal(c.Entry.Payload, &it); err != nil {
+		h.log.Error("outbox entry unreadable; dropped", "seq", c.Entry.Seq)
+		h.shared.st.OutboxDoneLeased(h.ctx, c.Entry.Seq, l)
+		return
+	}
+	if it.Ch == "" {
+		it.Ch = h.first
+	}
+	// An entry whose send had started was being sent by a claimer that
+	// did not acknowledge it (a crash, a lost lease): it may have been
+	// delivered, and is counted when sent again.
+	q := queued{seq: c.Entry.Seq, item: it, status: c.Entry.Status, attempt: c.Attempts,
+		maybeSent: c.Entry.Status != "" && c.Entry.Status != "queued", lease: &l}
+	sq := &sendQueue{items: []queued{q}}
+	delay, done := h.sendHead(subject, sq, &q)
+	if !done {
+		_ = h.shared.st.ReleaseLease(context.WithoutCancel(h.ctx), l, h.cfg.Now().Add(delay))
+	}
+}
+
+// outboxDone removes a reply given up or dropped (and acks its claim).
+func (h *Host) outboxDone(ctx context.Context, q *queued) {
+	if q.lease != nil {
+		h.shared.st.OutboxDoneLeased(ctx, q.seq, *q.lease)
+		return
+	}
+	h.store.OutboxDone(ctx, q.seq)
+}
