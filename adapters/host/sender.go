@@ -186,6 +186,10 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 			h.outboxDone(ctx, q)
 			return 0, true
 		}
+		if !h.stillHeld(ctx, q) {
+			h.log.Warn("claim lost before the send; the reply is another instance's now", "subject", subject, "seq", q.seq)
+			return 0, true
+		}
 		if q.status == "" || q.status == "queued" {
 			// Recorded before the send: after a crash only entries marked
 			// so may have reached the customer.

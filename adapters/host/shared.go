@@ -167,14 +167,18 @@ func (h *Host) claimTurns(ctx context.Context, max int) (int, error) {
 			h.metrics.Takeovers.WithLabelValues("inbox").Inc()
 		}
 		sh.busyIn.Add(1)
+		// Renewed from now: the turn may wait behind others for its worker.
+		stop := h.keepLease(c.Lease)
 		err := h.turns.Submit(h.stopCtx, c.Entry.Subject, func() {
 			defer func() {
+				stop()
 				sh.busyIn.Add(-1)
 				kick(sh.inKick)
 			}()
 			h.runClaimedTurn(c)
 		})
 		if err != nil {
+			stop()
 			sh.busyIn.Add(-1)
 			_ = sh.st.ReleaseLease(context.WithoutCancel(ctx), c.Lease, time.Time{})
 		}
@@ -185,8 +189,6 @@ func (h *Host) claimTurns(ctx context.Context, max int) (int, error) {
 // runClaimedTurn processes a claimed message; a turn that did not commit
 // gives its message back, due again after turnRetry.
 func (h *Host) runClaimedTurn(c session.InboxClaim) {
-	stop := h.keepLease(c.Lease)
-	defer stop()
 	var m Message
 	if err := json.Unmarshal(c.Entry.Payload, &m); err != nil {
 		h.log.Error("inbox entry unreadable; dropped", "seq", c.Entry.Seq)
@@ -216,8 +218,10 @@ func (h *Host) claimSends(ctx context.Context, max int) (int, error) {
 		}
 		sh.busyOut.Add(1)
 		h.outboxDepth.Add(1)
+		stop := h.keepLease(c.Lease)
 		err := h.senders.Submit(h.stopCtx, c.Entry.Subject, func() {
 			defer func() {
+				stop()
 				h.outboxDepth.Add(-1)
 				sh.busyOut.Add(-1)
 				kick(sh.outKick)
@@ -225,6 +229,7 @@ func (h *Host) claimSends(ctx context.Context, max int) (int, error) {
 			h.sendClaimed(c)
 		})
 		if err != nil {
+			stop()
 			h.outboxDepth.Add(-1)
 			sh.busyOut.Add(-1)
 			_ = sh.st.ReleaseLease(context.WithoutCancel(ctx), c.Lease, time.Time{})
@@ -236,8 +241,6 @@ func (h *Host) claimSends(ctx context.Context, max int) (int, error) {
 // sendClaimed sends a claimed reply and acknowledges it, or gives it back
 // due again when its retry is.
 func (h *Host) sendClaimed(c session.OutboxClaim) {
-	stop := h.keepLease(c.Lease)
-	defer stop()
 	subject, l := c.Entry.Subject, c.Lease
 	var it outItem
 	if err := json.Unmarshal(c.Entry.Payload, &it); err != nil {
@@ -258,6 +261,26 @@ func (h *Host) sendClaimed(c session.OutboxClaim) {
 	if !done {
 		_ = h.shared.st.ReleaseLease(context.WithoutCancel(h.ctx), l, h.cfg.Now().Add(delay))
 	}
+}
+
+// stillHeld reports whether q's claim is still this process's, renewing
+// it: checked right before a send, so that a claim lost while the send
+// waited (its lease expired, and another process may be sending the reply
+// now) sends nothing. A send that outlasts a renewed lease is the crash
+// case: the next claimer finds the reply marked as being sent and counts
+// it.
+func (h *Host) stillHeld(ctx context.Context, q *queued) bool {
+	if q.lease == nil {
+		return true
+	}
+	if _, err := h.shared.st.ExtendLease(ctx, *q.lease, h.cfg.Lease); err != nil {
+		if !errors.Is(err, store.ErrLeaseLost) {
+			h.storeFailed(err)
+			h.log.Error("claim not renewed before a send; the reply waits", "err", err)
+		}
+		return false
+	}
+	return true
 }
 
 // outboxDone removes a reply given up or dropped (and acks its claim).

@@ -116,6 +116,12 @@ const (
 // entries override the defaults.
 func startServe(t *testing.T, flows, data, graphURL string, extraEnv ...string) *serverProc {
 	t.Helper()
+	return startServeArgs(t, flows, data, graphURL, nil, extraEnv...)
+}
+
+// startServeArgs is startServe with more command-line flags.
+func startServeArgs(t *testing.T, flows, data, graphURL string, args []string, extraEnv ...string) *serverProc {
+	t.Helper()
 	bin, err := exec.LookPath("parley")
 	if err != nil {
 		t.Fatalf("the parley command is not on PATH (set up by testscript.Main): %v", err)
@@ -127,7 +133,7 @@ func startServe(t *testing.T, flows, data, graphURL string, extraEnv ...string) 
 	addr := ln.Addr().String()
 	ln.Close()
 	p := &serverProc{base: "http://" + addr, stderr: &bytes.Buffer{}, exited: make(chan struct{}), next: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve", "--addr", addr, "--flows", flows, "--data", data, "--web-chat", "off", "--log-format", "json")
+	p.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr, "--flows", flows, "--data", data, "--web-chat", "off", "--log-format", "json"}, args...)...)
 	p.cmd.Env = append(os.Environ(),
 		"PARLEY_WHATSAPP_APP_SECRET="+killSecret,
 		"PARLEY_WHATSAPP_ACCESS_TOKEN=kill-test-token",
