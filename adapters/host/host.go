@@ -482,6 +482,9 @@ func (h *Host) Status(channel string, st DeliveryStatus) {
 	if st.Status == "failed" && st.CloseWindow && u.Status == "failed" {
 		h.metrics.WindowClosed.Inc()
 		h.log.Warn("delivery failed: the customer's window has closed; their queued replies wait for them to write", "subject", u.Subject)
+		if h.shared != nil {
+			h.closeWindowShared(ctx, u.Subject)
+		}
 		h.sendMu.Lock()
 		if sq := h.sendQ[u.Subject]; sq != nil {
 			sq.closed = true

@@ -167,7 +167,7 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 			// any, goes instead of the first such reply of the turn; the
 			// rest are dropped.
 			re, ok := ch.Reengage(it.Outbound, it.Flow)
-			if !ok || !h.markTemplated(sq, it.InboundAt) {
+			if !ok || !h.markTemplated(subject, sq, q) {
 				m.OutboxFailed.Inc()
 				h.log.Warn("reply not sent: outside the 24-hour window", "subject", subject, "seq", q.seq)
 				h.outboxDone(ctx, q)
@@ -216,6 +216,9 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 		f := ch.Classify(it.Outbound, err, q.attempt, now)
 		if f.CloseWindow && !it.Free {
 			h.closeWindow(sq)
+			if q.lease != nil {
+				h.closeWindowShared(context.WithoutCancel(ctx), subject)
+			}
 			continue // the next iteration sends the template or drops the reply
 		}
 		if !f.Retry {
@@ -287,8 +290,18 @@ func (h *Host) waitSendsDue(ctx context.Context) {
 func statusKey(channel, id string) string { return channel + "\x00" + id }
 
 // markTemplated records that the re-engagement for the turn answering the
-// message received at inboundAt is being sent; false if it already was.
-func (h *Host) markTemplated(sq *sendQueue, inboundAt int64) bool {
+// message q replies to is being sent; false if it already was (on a shared
+// store: by any instance).
+func (h *Host) markTemplated(subject string, sq *sendQueue, q *queued) bool {
+	inboundAt := q.item.InboundAt
+	if q.lease != nil {
+		first, err := h.shared.st.WindowTemplated(h.stopCtx, subject, inboundAt)
+		if err != nil {
+			h.storeFailed(err)
+			h.log.Error("re-engagement not recorded; not sent twice", "subject", subject, "err", err)
+		}
+		return first && err == nil
+	}
 	h.sendMu.Lock()
 	defer h.sendMu.Unlock()
 	if sq.templated == inboundAt {

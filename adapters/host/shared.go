@@ -32,6 +32,9 @@ type SharedStore interface {
 	ExtendLease(ctx context.Context, l store.Lease, d time.Duration) (store.Lease, error)
 	ReleaseLease(ctx context.Context, l store.Lease, notBefore time.Time) error
 	OutboxDoneLeased(ctx context.Context, seq uint64, l store.Lease) error
+	// The window state every instance sees (see Status and sendHead).
+	WindowClosed(ctx context.Context, subject string, at time.Time) error
+	WindowTemplated(ctx context.Context, subject string, inboundAt int64) (first bool, err error)
 }
 
 // Defaults of the shared mode (Config.Lease, Config.ClaimEvery).
@@ -256,10 +259,22 @@ func (h *Host) sendClaimed(c session.OutboxClaim) {
 	// delivered, and is counted when sent again.
 	q := queued{seq: c.Entry.Seq, item: it, status: c.Entry.Status, attempt: c.Attempts,
 		maybeSent: c.Entry.Status != "" && c.Entry.Status != "queued", lease: &l}
-	sq := &sendQueue{items: []queued{q}}
+	// The window as the channel last reported it, to whichever instance:
+	// closed until the customer writes after that report.
+	closedAt := c.WindowClosedAt
+	sq := &sendQueue{items: []queued{q}, templated: c.Templated,
+		closed: !closedAt.IsZero() && it.InboundAt <= closedAt.UnixNano()}
 	delay, done := h.sendHead(subject, sq, &q)
 	if !done {
 		_ = h.shared.st.ReleaseLease(context.WithoutCancel(h.ctx), l, h.cfg.Now().Add(delay))
+	}
+}
+
+// closeWindowShared records a closed window for every instance.
+func (h *Host) closeWindowShared(ctx context.Context, subject string) {
+	if err := h.shared.st.WindowClosed(ctx, subject, h.cfg.Now()); err != nil {
+		h.storeFailed(err)
+		h.log.Error("closed window not recorded", "subject", subject, "err", err)
 	}
 }
 

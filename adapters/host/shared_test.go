@@ -245,3 +245,76 @@ func TestClaimsOfADeadInstanceAreTakenOverAfterTheLease(t *testing.T) {
 		t.Errorf("outbox after the run: %d entries, %v; want none (the late commit wrote nothing)", len(pending), err)
 	}
 }
+
+// TestWindowClosedOnOneInstanceHoldsOnAnother: the channel reports to one
+// instance that a customer's window has closed (a failed delivery, 131047);
+// replies of the same turn sent afterwards by the other instance are
+// replaced by the re-engagement once, and dropped after it, because the
+// window state is in the database. When the customer writes again the
+// window is open, on every instance.
+func TestWindowClosedOnOneInstanceHoldsOnAnother(t *testing.T) {
+	url := pgtest.URL(t)
+	clock := &fakeClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	fake := newFake()
+	fake.template = "TEMPLATE: shall we go on?"
+	a, b := pgInstance(t, url, clock, true, fake), pgInstance(t, url, clock, true, fake)
+	ctx := t.Context()
+
+	hiAt := clock.Now()
+	a.accept(t, canaryUser, "w1", "hi", hiAt)
+	got := fake.waitSent(t, canaryUser, 2)
+	waitAcked(t, a.store)
+	b.host.Status("fake", host.DeliveryStatus{ID: got[1].ID, Status: "failed", CloseWindow: true})
+	if v := counter(t, b.host.Metrics().WindowClosed); v != 1 {
+		t.Fatalf("window-closed reports on b = %v, want 1", v)
+	}
+
+	// Two more replies of the "hi" turn are committed; whichever instance
+	// sends them must know the window closed.
+	subject := a.store.Subject("fake", canaryUser)
+	reply := func(text string) []byte {
+		return []byte(fmt.Sprintf(`{"ch":"fake","to":%q,"req":{"text":%q},"in":%d,"flow":"booking","q":%d}`,
+			canaryUser, text, hiAt.UnixNano(), clock.Now().UnixNano()))
+	}
+	if _, err := a.store.Commit(ctx, subject, session.Extra{Outbox: [][]byte{reply("late 1"), reply("late 2")}}); err != nil {
+		t.Fatal(err)
+	}
+	// The customer writes again: the window is open for that turn's replies.
+	clock.Add(time.Minute)
+	b.accept(t, canaryUser, "w2", "YES", clock.Now())
+	fake.waitSent(t, canaryUser, 4)
+	waitAcked(t, a.store)
+	a.host.Stop(ctx)
+	b.host.Stop(ctx)
+	texts := sentTo(canaryUser, a)
+	if len(texts) != 4 || texts[2] != fake.template || !strings.Contains(texts[3], "name") {
+		t.Errorf("sent %q; want the greeting, the consent question, the re-engagement once instead of the two late replies, then the name question", texts)
+	}
+	for _, s := range texts {
+		if strings.HasPrefix(s, "late") {
+			t.Errorf("%q was sent after the channel said the window closed", s)
+		}
+	}
+}
+
+// waitAcked waits until the outbox is empty: the replies the channel
+// accepted are acknowledged, in batches, just after their sends.
+func waitAcked(t *testing.T, st *session.Store) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pending, err := st.OutboxPending(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d replies still unacknowledged after 30 s", len(pending))
+		}
+		<-tick.C
+	}
+}

@@ -125,6 +125,11 @@ type OutboxClaim struct {
 	Entry OutboxEntry
 	// Attempts counts the failed sends recorded so far.
 	Attempts int
+	// WindowClosedAt is when the channel last reported the subject's
+	// window closed, on any instance (zero: never); Templated is the
+	// inbound time (UnixNano) of the turn whose re-engagement was sent.
+	WindowClosedAt time.Time
+	Templated      int64
 }
 
 // ClaimInbox leases up to max inbound messages for d, at most one per
@@ -152,7 +157,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, max int, d time.D
 	out := make([]OutboxClaim, len(cs))
 	for i, c := range cs {
 		e := c.Entry
-		out[i] = OutboxClaim{Lease: c.Lease, Attempts: e.Attempts,
+		out[i] = OutboxClaim{Lease: c.Lease, Attempts: e.Attempts, WindowClosedAt: c.Window.ClosedAt, Templated: c.Window.Templated,
 			Entry: OutboxEntry{Seq: e.Seq, Subject: e.Subject.Hex(), Payload: e.Payload, Status: e.Status}}
 	}
 	return out, nil
@@ -172,4 +177,17 @@ func (s *Store) ReleaseLease(ctx context.Context, l store.Lease, notBefore time.
 // claim.
 func (s *Store) OutboxDoneLeased(_ context.Context, seq uint64, l store.Lease) error {
 	return s.V.OutboxDoneLeased(seq, l)
+}
+
+// WindowClosed records, for every instance, that the channel said at at
+// that the subject's window has closed.
+func (s *Store) WindowClosed(_ context.Context, subject string, at time.Time) error {
+	return s.V.WindowClosed(vault.SubjectID(subject), at)
+}
+
+// WindowTemplated records that the re-engagement of the turn answering the
+// message received at inboundAt is being sent; first is false when it
+// already was, by any instance.
+func (s *Store) WindowTemplated(_ context.Context, subject string, inboundAt int64) (first bool, err error) {
+	return s.V.WindowTemplated(vault.SubjectID(subject), inboundAt)
 }

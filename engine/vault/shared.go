@@ -51,11 +51,12 @@ func enqueueWork(txn kvTxn, queue string, s SubjectID, seq uint64) error {
 	return err
 }
 
-// dropWork deletes the subject's queue entries and leases (an erasure);
-// their records are deleted by the caller.
+// dropWork deletes the subject's window record and, on a store, queue
+// entries and leases (an erasure); the inbox and outbox records are
+// deleted by the caller.
 func dropWork(txn kvTxn, s SubjectID) error {
-	if txn.t == nil {
-		return nil
+	if err := txn.Delete(keyWN(s)); err != nil || txn.t == nil {
+		return err
 	}
 	for _, q := range []string{QueueInbox, QueueOutbox} {
 		if _, err := txn.t.DeletePartition(q, string(s)); err != nil {
@@ -177,6 +178,8 @@ func (v *Vault) ackLeases(ls []store.Lease) error {
 type OutboxClaim struct {
 	Lease store.Lease
 	Entry OutboxEntry
+	// Window is the subject's window record, read with the entry.
+	Window Window
 }
 
 // ClaimOutbox leases up to max replies, at most one per subject, each the
@@ -215,7 +218,11 @@ func (v *Vault) ClaimOutbox(ctx context.Context, owner string, max int, d time.D
 					}
 				}
 				if ok {
-					out = append(out, OutboxClaim{Lease: l, Entry: o})
+					w, err := getWindow(txn, o.Subject)
+					if err != nil {
+						return err
+					}
+					out = append(out, OutboxClaim{Lease: l, Entry: o, Window: w})
 				}
 			}
 			if !ok {
