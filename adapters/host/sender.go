@@ -34,6 +34,9 @@ type queued struct {
 	maybeSent bool
 	// lease is the entry's claim on a shared store (shared.go).
 	lease *store.Lease
+	// storeErr: the last attempt stopped because the store failed a write
+	// (not the channel).
+	storeErr bool
 }
 
 // sendQueue is one customer's replies on their way out, in commit order.
@@ -160,6 +163,12 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 	}
 	ch := b.ch
 	for q.sentID == "" {
+		// On a shared store: still ours, before anything is decided or
+		// recorded about it.
+		if !h.stillHeld(ctx, q) {
+			h.log.Warn("claim lost before the send; the reply is another instance's now", "subject", subject, "seq", q.seq)
+			return 0, true
+		}
 		now := h.cfg.Now()
 		if !it.Free && (!ch.WindowOpen(time.Unix(0, it.InboundAt), now) || h.windowClosed(sq)) {
 			// Free-form messages are not allowed outside the channel's
@@ -186,15 +195,13 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 			h.outboxDone(ctx, q)
 			return 0, true
 		}
-		if !h.stillHeld(ctx, q) {
-			h.log.Warn("claim lost before the send; the reply is another instance's now", "subject", subject, "seq", q.seq)
-			return 0, true
-		}
 		if q.status == "" || q.status == "queued" {
 			// Recorded before the send: after a crash only entries marked
 			// so may have reached the customer.
 			if err := h.write(ackReq{ack: session.Ack{Seq: q.seq}, mark: true}); err != nil {
 				h.storeFailed(err)
+				h.log.Error("outbox send mark failed; retrying it before the send", "subject", subject, "seq", q.seq, "err", err)
+				q.storeErr = true
 				return storeRetry, false
 			}
 			q.status = session.OutboxSending
@@ -244,7 +251,8 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 	h.sendMu.Unlock()
 	if err := h.write(ackReq{ack: session.Ack{Seq: q.seq, Subject: subject, ChannelMsgID: statusKey(it.Ch, q.sentID), Next: next, Lease: q.lease}}); err != nil {
 		h.storeFailed(err)
-		h.log.Error("outbox acknowledgement failed; retrying it (the reply is not sent again)", "subject", subject, "seq", q.seq)
+		h.log.Error("outbox acknowledgement failed; retrying it (the reply is not sent again)", "subject", subject, "seq", q.seq, "err", err)
+		q.storeErr = true
 		return storeRetry, false
 	}
 	h.storeOK()

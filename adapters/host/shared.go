@@ -166,27 +166,34 @@ func (h *Host) claimTurns(ctx context.Context, max int) (int, error) {
 		return 0, err
 	}
 	for _, c := range cs {
-		if c.Lease.Attempts > 1 {
-			h.metrics.Takeovers.WithLabelValues("inbox").Inc()
-		}
-		sh.busyIn.Add(1)
-		// Renewed from now: the turn may wait behind others for its worker.
-		stop := h.keepLease(c.Lease)
-		err := h.turns.Submit(h.stopCtx, c.Entry.Subject, func() {
-			defer func() {
-				stop()
-				sh.busyIn.Add(-1)
-				kick(sh.inKick)
-			}()
-			h.runClaimedTurn(c)
-		})
-		if err != nil {
-			stop()
-			sh.busyIn.Add(-1)
-			_ = sh.st.ReleaseLease(context.WithoutCancel(ctx), c.Lease, time.Time{})
-		}
+		h.runClaim(ctx, "inbox", h.turns, c.Entry.Subject, c.Lease, &sh.busyIn, sh.inKick, func() { h.runClaimedTurn(c) })
 	}
 	return len(cs), nil
+}
+
+// runClaim queues work on a claimed entry on pool, keeping its lease
+// renewed from now on (the work may wait behind others for its worker) and
+// counted in busy; kicked is kicked when it is done (the subject's next
+// entry is due). If it cannot be queued, the entry is given back.
+func (h *Host) runClaim(ctx context.Context, queue string, pool *Pool, subject string, l store.Lease, busy *atomic.Int64, kicked chan struct{}, work func()) {
+	if l.Attempts > 1 {
+		h.metrics.Takeovers.WithLabelValues(queue).Inc()
+	}
+	busy.Add(1)
+	stop := h.keepLease(l)
+	err := pool.Submit(h.stopCtx, subject, func() {
+		defer func() {
+			stop()
+			busy.Add(-1)
+			kick(kicked)
+		}()
+		work()
+	})
+	if err != nil {
+		stop()
+		busy.Add(-1)
+		_ = h.shared.st.ReleaseLease(context.WithoutCancel(ctx), l, time.Time{})
+	}
 }
 
 // runClaimedTurn processes a claimed message; a turn that did not commit
@@ -216,27 +223,11 @@ func (h *Host) claimSends(ctx context.Context, max int) (int, error) {
 		return 0, err
 	}
 	for _, c := range cs {
-		if c.Lease.Attempts > 1 {
-			h.metrics.Takeovers.WithLabelValues("outbox").Inc()
-		}
-		sh.busyOut.Add(1)
-		h.outboxDepth.Add(1)
-		stop := h.keepLease(c.Lease)
-		err := h.senders.Submit(h.stopCtx, c.Entry.Subject, func() {
-			defer func() {
-				stop()
-				h.outboxDepth.Add(-1)
-				sh.busyOut.Add(-1)
-				kick(sh.outKick)
-			}()
+		h.runClaim(ctx, "outbox", h.senders, c.Entry.Subject, c.Lease, &sh.busyOut, sh.outKick, func() {
+			h.outboxDepth.Add(1)
+			defer h.outboxDepth.Add(-1)
 			h.sendClaimed(c)
 		})
-		if err != nil {
-			stop()
-			h.outboxDepth.Add(-1)
-			sh.busyOut.Add(-1)
-			_ = sh.st.ReleaseLease(context.WithoutCancel(ctx), c.Lease, time.Time{})
-		}
 	}
 	return len(cs), nil
 }
@@ -265,10 +256,28 @@ func (h *Host) sendClaimed(c session.OutboxClaim) {
 	sq := &sendQueue{items: []queued{q}, templated: c.Templated,
 		closed: !closedAt.IsZero() && it.InboundAt <= closedAt.UnixNano()}
 	delay, done := h.sendHead(subject, sq, &q)
+	// A store write that failed (the send mark, or the acknowledgement of
+	// a reply the channel accepted) is retried here, holding the claim:
+	// given back, the reply would be sent again by the next claimer.
+	for try := 0; !done && q.storeErr && try < storeRetries; try++ {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-h.stopCtx.Done():
+			t.Stop()
+			return // the lease runs out; the next claimer counts a re-send
+		}
+		q.storeErr = false
+		delay, done = h.sendHead(subject, sq, &q)
+	}
 	if !done {
 		_ = h.shared.st.ReleaseLease(context.WithoutCancel(h.ctx), l, h.cfg.Now().Add(delay))
 	}
 }
+
+// storeRetries is how many times a claimed reply's failed store write is
+// retried before the claim is given back.
+const storeRetries = 10
 
 // closeWindowShared records a closed window for every instance.
 func (h *Host) closeWindowShared(ctx context.Context, subject string) {

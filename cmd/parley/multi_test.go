@@ -3,13 +3,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,7 +17,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/parleyhq/parley/adapters/whatsapp"
 	"github.com/parleyhq/parley/adapters/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/engine/store/postgres/pgtest"
 )
@@ -49,23 +45,13 @@ func TestThreeInstancesShareOnePostgres(t *testing.T) {
 		instances     = 3
 		victim        = 1 // the instance killed
 	)
-	script := []struct {
-		text    string
-		replies int
-	}{{"hi", 2}, {"YES", 1}, {"NAME", 1}, {killBadMail, 1}, {"EMAIL", 1}, {"2", 1}}
+	script := killScript
 	killAt := int64(conversations * len(script) / 3)
-
-	g := &killGraph{got: map[string][]string{}, changed: make(chan struct{})}
-	gs := httptest.NewServer(g)
-	defer gs.Close()
-	flows, err := filepath.Abs("../../flows")
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, graphURL, flows := newKillGraph(t)
 	// A short lease, so the victim's claims are taken over in 5 s.
 	args := []string{"--lease", "5s", "--claim-every", "50ms"}
 	start := func() *serverProc {
-		return startServeArgs(t, flows, t.TempDir(), gs.URL, args, "PARLEY_STORE_URL="+url)
+		return startServeArgs(t, flows, t.TempDir(), graphURL, args, "PARLEY_STORE_URL="+url)
 	}
 	began := time.Now()
 	var (
@@ -102,19 +88,11 @@ func TestThreeInstancesShareOnePostgres(t *testing.T) {
 	deliver := func(body []byte) bool {
 		for time.Now().Before(runDeadline) {
 			p := proc(int(rr.Add(1) % instances))
-			req, _ := http.NewRequest(http.MethodPost, p.base+"/webhook/whatsapp", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(killSecret), body))
-			resp, err := client.Do(req)
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					if answered.Add(1) == killAt {
-						killOnce.Do(func() { close(kill) })
-					}
-					return true
+			if code, err := p.tryWebhook(client, body); err == nil && code == http.StatusOK {
+				if answered.Add(1) == killAt {
+					killOnce.Do(func() { close(kill) })
 				}
+				return true
 			}
 			redelivered.Add(1)
 		}
@@ -128,7 +106,7 @@ func TestThreeInstancesShareOnePostgres(t *testing.T) {
 		p := proc(victim)
 		p.cmd.Process.Signal(syscall.SIGKILL)
 		<-p.exited
-		np := startServeArgs(t, flows, t.TempDir(), gs.URL, args, "PARLEY_STORE_URL="+url)
+		np := startServeArgs(t, flows, t.TempDir(), graphURL, args, "PARLEY_STORE_URL="+url)
 		mu.Lock()
 		procs[victim] = np
 		mu.Unlock()
@@ -141,8 +119,7 @@ func TestThreeInstancesShareOnePostgres(t *testing.T) {
 		users[i] = fmt.Sprintf("1888%08d", i)
 		wg.Go(func() {
 			for k, turn := range script {
-				text := strings.NewReplacer("NAME", "Name"+fmt.Sprint(i), "EMAIL", fmt.Sprintf("user%d@example.com", i)).Replace(turn.text)
-				if !deliver(whatsapptest.TextWebhook(killPNID, users[i], fmt.Sprintf("wamid.MULTI.%d.%d", i, k), text, time.Now())) {
+				if !deliver(whatsapptest.TextWebhook(killPNID, users[i], fmt.Sprintf("wamid.MULTI.%d.%d", i, k), killText(i, turn.text), time.Now())) {
 					lost <- fmt.Sprintf("conversation %d: message %d was never answered 200", i, k+1)
 					return
 				}
@@ -157,15 +134,10 @@ func TestThreeInstancesShareOnePostgres(t *testing.T) {
 
 	duplicates := 0
 	for i, user := range users {
-		email := fmt.Sprintf("user%d@example.com", i)
-		if !g.waitFor(runDeadline, func() bool {
-			r := g.replies(user)
-			return len(r) > 0 && strings.Contains(r[len(r)-1], email)
-		}) {
-			t.Errorf("conversation %d never received its confirmation; replies: %q", i, g.replies(user))
+		got, ok := g.confirmed(t, runDeadline, i, user)
+		if !ok {
 			continue
 		}
-		got := g.replies(user)
 		var collapsed []string
 		for j, r := range got {
 			if j > 0 && r == got[j-1] {

@@ -87,29 +87,38 @@ type InboxClaim struct {
 // nothing left to do (processed, erased, unreadable) are acked and not
 // returned.
 func (v *Vault) ClaimInbox(ctx context.Context, owner string, max int, d time.Duration) ([]InboxClaim, error) {
+	return claimWork(v, ctx, QueueInbox, owner, max, d, func(txn kvReader, keys map[SubjectID]*subjectKey, l store.Lease) (InboxClaim, bool, error) {
+		e, ok, err := v.claimedIQ(txn, keys, l)
+		return InboxClaim{Lease: l, Entry: e}, ok, err
+	})
+}
+
+// claimWork claims up to max entries of queue for d and opens each with
+// open in one read transaction; entries open says are finished with (ok
+// false) are acked and left out. On an error every claim is given back.
+func claimWork[C any](v *Vault, ctx context.Context, queue, owner string, max int, d time.Duration,
+	open func(kvReader, map[SubjectID]*subjectKey, store.Lease) (C, bool, error)) ([]C, error) {
 	if v.st == nil {
-		return nil, errors.New("vault: claim: the inbox is not shared on Badger")
+		return nil, fmt.Errorf("vault: claim %s: the %s is not shared on Badger", queue, queue)
 	}
-	ls, err := v.st.Claim(ctx, QueueInbox, owner, max, d)
+	ls, err := v.st.Claim(ctx, queue, owner, max, d)
+	if err == nil && len(ls) > 0 {
+		err = v.tk.refresh()
+	}
 	if err != nil {
-		return nil, fmt.Errorf("vault: claim inbox: %w", err)
+		return nil, fmt.Errorf("vault: claim %s: %w", queue, err)
 	}
-	if len(ls) > 0 {
-		if err := v.tk.refresh(); err != nil {
-			return nil, fmt.Errorf("vault: claim inbox: %w", err)
-		}
-	}
-	var out []InboxClaim
+	var out []C
 	var stale []store.Lease
 	err = v.view(func(txn kvReader) error {
 		keys := map[SubjectID]*subjectKey{}
 		for _, l := range ls {
-			e, ok, err := v.claimedIQ(txn, keys, l)
+			c, ok, err := open(txn, keys, l)
 			if err != nil {
 				return err
 			}
 			if ok {
-				out = append(out, InboxClaim{Lease: l, Entry: e})
+				out = append(out, c)
 			} else {
 				stale = append(stale, l)
 			}
@@ -123,7 +132,7 @@ func (v *Vault) ClaimInbox(ctx context.Context, owner string, max int, d time.Du
 		for _, l := range ls {
 			_ = v.st.Release(ctx, l, time.Time{})
 		}
-		return nil, fmt.Errorf("vault: claim inbox: %w", err)
+		return nil, fmt.Errorf("vault: claim %s: %w", queue, err)
 	}
 	return out, nil
 }
@@ -188,59 +197,25 @@ type OutboxClaim struct {
 // crash, an expired lease): it may have been delivered. Entries already
 // gone are acked and not returned.
 func (v *Vault) ClaimOutbox(ctx context.Context, owner string, max int, d time.Duration) ([]OutboxClaim, error) {
-	if v.st == nil {
-		return nil, errors.New("vault: claim: the outbox is not shared on Badger")
-	}
-	ls, err := v.st.Claim(ctx, QueueOutbox, owner, max, d)
-	if err != nil {
-		return nil, fmt.Errorf("vault: claim outbox: %w", err)
-	}
-	if len(ls) > 0 {
-		if err := v.tk.refresh(); err != nil {
-			return nil, fmt.Errorf("vault: claim outbox: %w", err)
+	return claimWork(v, ctx, QueueOutbox, owner, max, d, func(txn kvReader, keys map[SubjectID]*subjectKey, l store.Lease) (OutboxClaim, bool, error) {
+		seq, err := workSeq(l)
+		if err != nil {
+			return OutboxClaim{}, false, nil // unreadable for good: acked
 		}
-	}
-	var out []OutboxClaim
-	var stale []store.Lease
-	err = v.view(func(txn kvReader) error {
-		keys := map[SubjectID]*subjectKey{}
-		for _, l := range ls {
-			ok := false
-			if seq, err := workSeq(l); err == nil {
-				k := seqKey(prefixOut, seq)
-				o, sealed, err := getOut(txn, k)
-				if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, ErrCorrupt) {
-					return err
-				}
-				if err == nil {
-					if ok, err = v.openOut(txn, keys, k, &o, sealed); err != nil {
-						return err
-					}
-				}
-				if ok {
-					w, err := getWindow(txn, o.Subject)
-					if err != nil {
-						return err
-					}
-					out = append(out, OutboxClaim{Lease: l, Entry: o, Window: w})
-				}
-			}
-			if !ok {
-				stale = append(stale, l)
-			}
+		k := seqKey(prefixOut, seq)
+		o, sealed, err := getOut(txn, k)
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrCorrupt) {
+			return OutboxClaim{}, false, nil
 		}
-		return nil
+		if err != nil {
+			return OutboxClaim{}, false, err
+		}
+		if ok, err := v.openOut(txn, keys, k, &o, sealed); err != nil || !ok {
+			return OutboxClaim{}, false, err
+		}
+		w, err := getWindow(txn, o.Subject)
+		return OutboxClaim{Lease: l, Entry: o, Window: w}, err == nil, err
 	})
-	if err == nil {
-		err = v.ackLeases(stale)
-	}
-	if err != nil {
-		for _, l := range ls {
-			_ = v.st.Release(ctx, l, time.Time{})
-		}
-		return nil, fmt.Errorf("vault: claim outbox: %w", err)
-	}
-	return out, nil
 }
 
 // ExtendLease keeps a claim for d more (store.ErrLeaseLost once it is
