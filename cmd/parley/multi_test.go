@@ -3,10 +3,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,10 +50,16 @@ func TestThreeInstancesShareOnePostgres(t *testing.T) {
 	script := killScript
 	killAt := int64(conversations * len(script) / 3)
 	g, graphURL, flows := newKillGraph(t)
+	// The victim talks to the Graph API through stall: once armed, the
+	// replies it sends are accepted but never answered, so it dies in the
+	// middle of sends that reached the customer.
+	stall := &stallGraph{g: g, armed: make(chan struct{}), first: make(chan struct{})}
+	stallSrv := httptest.NewServer(stall)
+	defer stallSrv.Close()
 	// A short lease, so the victim's claims are taken over in 5 s.
 	args := []string{"--lease", "5s", "--claim-every", "50ms"}
-	start := func() *serverProc {
-		return startServeArgs(t, flows, t.TempDir(), graphURL, args, "PARLEY_STORE_URL="+url)
+	start := func(graph string) *serverProc {
+		return startServeArgs(t, flows, t.TempDir(), graph, args, "PARLEY_STORE_URL="+url)
 	}
 	began := time.Now()
 	var (
@@ -59,7 +67,11 @@ func TestThreeInstancesShareOnePostgres(t *testing.T) {
 		procs [instances]*serverProc
 	)
 	for i := range procs {
-		procs[i] = start()
+		if i == victim {
+			procs[i] = start(stallSrv.URL)
+		} else {
+			procs[i] = start(graphURL)
+		}
 	}
 	first := procs[victim]
 	proc := func(i int) *serverProc { mu.Lock(); defer mu.Unlock(); return procs[i] }
@@ -103,10 +115,15 @@ func TestThreeInstancesShareOnePostgres(t *testing.T) {
 	go func() {
 		defer close(restarted)
 		<-kill
+		close(stall.armed)
+		select {
+		case <-stall.first:
+		case <-time.After(10 * time.Second): // it sent nothing more: killed all the same
+		}
 		p := proc(victim)
 		p.cmd.Process.Signal(syscall.SIGKILL)
 		<-p.exited
-		np := startServeArgs(t, flows, t.TempDir(), graphURL, args, "PARLEY_STORE_URL="+url)
+		np := start(graphURL)
 		mu.Lock()
 		procs[victim] = np
 		mu.Unlock()
@@ -209,6 +226,11 @@ func TestThreeInstancesShareOnePostgres(t *testing.T) {
 	if float64(duplicates) > sum(dupMetric) {
 		t.Errorf("%d duplicate sends reached the Graph API but the instances counted %v", duplicates, dupMetric)
 	}
+	// Every reply the victim had sent unanswered was re-sent by the
+	// instance that took its claim over: the crash case did happen.
+	if n := stall.stalled.Load(); n == 0 || int64(duplicates) < n || sum(takeovers) == 0 {
+		t.Errorf("the victim died with %d sends unanswered; %d replies seen twice, takeovers %v: want every stalled reply taken over and re-sent", n, duplicates, takeovers)
+	}
 	for i, n := range turns {
 		if i != victim && n == 0 {
 			t.Errorf("instance %d ran no turn: the work was not shared", i)
@@ -229,6 +251,34 @@ func TestThreeInstancesShareOnePostgres(t *testing.T) {
 			t.Errorf("instance %d did not stop within 30s of SIGTERM", i)
 		}
 	}
+}
+
+// stallGraph is the Graph API as the victim sees it: once armed, each reply
+// is accepted (recorded by g) but its answer never comes, as when the
+// process dies during the request. Read receipts pass.
+type stallGraph struct {
+	g       *killGraph
+	armed   chan struct{}
+	first   chan struct{} // closed at the first stalled reply
+	once    sync.Once
+	stalled atomic.Int64
+}
+
+func (s *stallGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	select {
+	case <-s.armed:
+		if bytes.Contains(body, []byte(`"to"`)) {
+			s.g.ServeHTTP(httptest.NewRecorder(), r)
+			s.stalled.Add(1)
+			s.once.Do(func() { close(s.first) })
+			<-r.Context().Done()
+			return
+		}
+	default:
+	}
+	s.g.ServeHTTP(w, r)
 }
 
 // scrapeMetric sums every sample of a metric family on a server's /metrics.
