@@ -246,9 +246,14 @@ func (h *Host) Accept(ctx context.Context, channel, user string, m Message) (dup
 		return true, nil
 	}
 	if h.shared != nil {
-		// Whichever process claims the conversation first runs the turn
-		// (a number change too: not before Accept returns).
-		kick(h.shared.inKick)
+		// Whichever process claims the conversation runs the turn. A
+		// number change is waited for, as below: a message from the new id
+		// accepted next must find the moved conversation.
+		if m.NewFrom != "" {
+			h.waitSettled(ctx, m.ID)
+		} else {
+			kick(h.shared.inKick)
+		}
 		return false, nil
 	}
 	if m.NewFrom != "" {

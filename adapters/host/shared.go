@@ -35,6 +35,8 @@ type SharedStore interface {
 	// The window state every instance sees (see Status and sendHead).
 	WindowClosed(ctx context.Context, subject string, at time.Time) error
 	WindowTemplated(ctx context.Context, subject string, inboundAt int64) (first bool, err error)
+	// InboxSettled reports whether a stored message needs no more work.
+	InboxSettled(ctx context.Context, msgID string) (bool, error)
 }
 
 // Defaults of the shared mode (Config.Lease, Config.ClaimEvery).
@@ -278,6 +280,33 @@ func (h *Host) sendClaimed(c session.OutboxClaim) {
 // storeRetries is how many times a claimed reply's failed store write is
 // retried before the claim is given back.
 const storeRetries = 10
+
+// waitSettled waits (at most 5 s, checking every settleEvery) until
+// whichever instance claims it has processed the stored message msgID.
+func (h *Host) waitSettled(ctx context.Context, msgID string) {
+	kick(h.shared.inKick)
+	deadline := time.NewTimer(5 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(settleEvery)
+	defer tick.Stop()
+	for {
+		if done, err := h.shared.st.InboxSettled(ctx, msgID); err != nil || done {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return
+		case <-ctx.Done():
+			return
+		case <-h.stopCtx.Done():
+			return
+		}
+	}
+}
+
+// settleEvery is how often waitSettled looks.
+const settleEvery = 20 * time.Millisecond
 
 // closeWindowShared records a closed window for every instance.
 func (h *Host) closeWindowShared(ctx context.Context, subject string) {

@@ -335,3 +335,30 @@ func waitAcked(t *testing.T, st *session.Store, subject string) {
 		<-tick.C
 	}
 }
+
+// TestNumberChangeOnOneInstanceIsSeenByAnother: a customer changes number
+// in the middle of a conversation; the notice reaches one instance and the
+// customer's next message, from the new number, another. Accept of the
+// notice returns once the conversation has moved, so that message carries
+// the conversation on instead of starting a new one.
+func TestNumberChangeOnOneInstanceIsSeenByAnother(t *testing.T) {
+	url := pgtest.URL(t)
+	clock := &fakeClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	fake := newFake()
+	a, b := pgInstance(t, url, clock, true, fake), pgInstance(t, url, clock, true, fake)
+	want := 0
+	for i, turn := range booking[:3] { // hi, YES, the name: the email question is next
+		a.accept(t, canaryUser, fmt.Sprintf("n%d", i), turn.text, clock.Now())
+		want += turn.replies
+		fake.waitSent(t, canaryUser, want)
+	}
+	const newNumber = "15550004444"
+	if dup, err := b.host.Accept(t.Context(), "fake", canaryUser, host.Message{ID: "n-change", From: canaryUser, NewFrom: newNumber, At: clock.Now().UnixNano()}); err != nil || dup {
+		t.Fatalf("number change: dup %v, %v", dup, err)
+	}
+	a.accept(t, newNumber, "n-new", canaryEmail, clock.Now())
+	got := fake.waitSent(t, newNumber, 1)
+	if n := strings.Count(got[0].Text, "\n"); n != 3 {
+		t.Errorf("first reply to the new number %q; want the date question (the conversation moved before it ran)", got[0].Text)
+	}
+}

@@ -191,3 +191,9 @@ func (s *Store) WindowClosed(_ context.Context, subject string, at time.Time) er
 func (s *Store) WindowTemplated(_ context.Context, subject string, inboundAt int64) (first bool, err error) {
 	return s.V.WindowTemplated(vault.SubjectID(subject), inboundAt)
 }
+
+// InboxSettled reports whether an inbound message needs no more work
+// (vault.InboxSettled).
+func (s *Store) InboxSettled(_ context.Context, msgID string) (bool, error) {
+	return s.V.InboxSettled(msgID)
+}

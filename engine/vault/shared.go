@@ -263,3 +263,22 @@ func ackLease(txn kvTxn, l *store.Lease) error {
 	}
 	return nil
 }
+
+// InboxSettled reports whether the inbound message msgID needs no more
+// work: processed (its processed mark), or gone with its subject (an
+// erasure, a number change). An id never stored is settled.
+func (v *Vault) InboxSettled(msgID string) (bool, error) {
+	ref, found, pending, err := v.inboxRefOf(msgID)
+	if err != nil || !found || !pending {
+		return err == nil, err
+	}
+	var done bool
+	err = v.view(func(txn kvReader) error {
+		done, err = processed(txn, ref.hash, ref.seq)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("vault: inbox settled: %w", err)
+	}
+	return done, nil
+}
