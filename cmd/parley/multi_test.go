@@ -302,3 +302,30 @@ func scrapeMetric(t *testing.T, client *http.Client, base, name string) float64 
 	}
 	return sum
 }
+
+// TestSecondServeOnBadgerIsRefused: on Badger the data directory belongs to
+// one process; a second `parley serve` on it stops at once and says what to
+// do instead.
+func TestSecondServeOnBadgerIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server process; skipped with -short")
+	}
+	_, graphURL, flows := newKillGraph(t)
+	data := t.TempDir()
+	p := startServe(t, flows, data, graphURL)
+	defer func() {
+		p.cmd.Process.Kill()
+		<-p.exited
+	}()
+	t.Setenv("PARLEY_MASTER_KEY", killMasterKey)
+	var out, errb bytes.Buffer
+	code := run([]string{"serve", "--addr", "127.0.0.1:0", "--flows", flows, "--data", data, "--web-chat", "off"}, strings.NewReader(""), &out, &errb)
+	if code == 0 {
+		t.Fatal("a second parley serve on the same data directory exited 0")
+	}
+	for _, want := range []string{"in use by another parley process", "--store", "docs/deploy.md"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("second serve said %q; want it to mention %q", errb.String(), want)
+		}
+	}
+}
