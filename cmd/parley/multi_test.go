@@ -231,6 +231,11 @@ func TestThreeInstancesShareOnePostgres(t *testing.T) {
 	if n := stall.stalled.Load(); n == 0 || int64(duplicates) < n || sum(takeovers) == 0 {
 		t.Errorf("the victim died with %d sends unanswered; %d replies seen twice, takeovers %v: want every stalled reply taken over and re-sent", n, duplicates, takeovers)
 	}
+	// A turn commits once: the serving instances (the victim's first life
+	// aside) cannot have committed more turns than the script has.
+	if n := sum(turns); n > float64(conversations*len(script)) {
+		t.Errorf("the instances committed %v turns, more than the %d of the script", n, conversations*len(script))
+	}
 	for i, n := range turns {
 		if i != victim && n == 0 {
 			t.Errorf("instance %d ran no turn: the work was not shared", i)
