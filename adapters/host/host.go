@@ -535,8 +535,7 @@ func (h *Host) Start(ctx context.Context) error {
 	h.turns.OnPanic = func(any) { h.log.Error("a turn panicked; the message stays in the inbox for the next rescan") }
 	h.senders.OnPanic = func(any) { h.log.Error("a send panicked; the reply stays in the outbox for the next start") }
 	if h.shared != nil {
-		h.startShared(ctx)
-		return nil
+		return h.startShared(ctx)
 	}
 	if err := h.recoverOutbox(ctx); err != nil {
 		return err

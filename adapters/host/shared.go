@@ -37,6 +37,9 @@ type SharedStore interface {
 	WindowTemplated(ctx context.Context, subject string, inboundAt int64) (first bool, err error)
 	// InboxSettled reports whether a stored message needs no more work.
 	InboxSettled(ctx context.Context, msgID string) (bool, error)
+	// AdoptUnqueued makes work stored before the store was shared
+	// claimable, once; it returns how many entries it queued.
+	AdoptUnqueued(ctx context.Context) (int, error)
 }
 
 // Defaults of the shared mode (Config.Lease, Config.ClaimEvery).
@@ -86,8 +89,15 @@ func kick(c chan struct{}) {
 
 // startShared starts the claim loops in place of recovery and rescans:
 // work left by a dead process is claimed once its leases expire.
-func (h *Host) startShared(ctx context.Context) {
+func (h *Host) startShared(ctx context.Context) error {
 	sh := h.shared
+	n, err := sh.st.AdoptUnqueued(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		h.log.Info("work stored before instances shared it is claimable now", "entries", n)
+	}
 	sh.inKick, sh.outKick = make(chan struct{}, 1), make(chan struct{}, 1)
 	h.bg, h.quit = make(chan struct{}), make(chan struct{})
 	sh.wg.Add(2)
@@ -99,6 +109,7 @@ func (h *Host) startShared(ctx context.Context) {
 	}()
 	kick(sh.inKick)
 	kick(sh.outKick)
+	return nil
 }
 
 // claimLoop claims work whenever it is kicked and every ClaimEvery, as

@@ -362,3 +362,30 @@ func TestNumberChangeOnOneInstanceIsSeenByAnother(t *testing.T) {
 		t.Errorf("first reply to the new number %q; want the date question (the conversation moved before it ran)", got[0].Text)
 	}
 }
+
+// TestMessageStoredBeforeSharingIsAnswered: a message an older Parley
+// stored on the database (a record without a queue entry) is answered by
+// the first host that starts on it.
+func TestMessageStoredBeforeSharingIsAnswered(t *testing.T) {
+	url := pgtest.URL(t)
+	clock := &fakeClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	old := pgInstance(t, url, clock, false, nil)
+	ctx := t.Context()
+	sub := old.store.Subject("fake", canaryUser)
+	if _, err := old.store.InboxPut(ctx, "old-1", sub, []byte(`{"ch":"fake","id":"old-1","from":"`+canaryUser+`","type":"text","text":"hi","at":`+fmt.Sprint(clock.Now().UnixNano())+`}`), clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := postgres.Open(ctx, postgres.Options{URL: url, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	err = st.Update(ctx, func(x store.Txn) error { _, err := x.DeletePartition(vault.QueueInbox, sub); return err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := pgInstance(t, url, clock, true, nil)
+	if got := live.fake.waitSent(t, canaryUser, 2); !strings.Contains(got[0].Text, "Hi") {
+		t.Errorf("first reply %q, want the greeting", got[0].Text)
+	}
+}

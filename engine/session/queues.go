@@ -197,3 +197,7 @@ func (s *Store) WindowTemplated(_ context.Context, subject string, inboundAt int
 func (s *Store) InboxSettled(_ context.Context, msgID string) (bool, error) {
 	return s.V.InboxSettled(msgID)
 }
+
+// AdoptUnqueued gives a queue entry to pending inbox and outbox records
+// stored before the inbox and outbox were shared (vault.AdoptUnqueued).
+func (s *Store) AdoptUnqueued(context.Context) (int, error) { return s.V.AdoptUnqueued() }

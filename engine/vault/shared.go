@@ -282,3 +282,76 @@ func (v *Vault) InboxSettled(msgID string) (bool, error) {
 	}
 	return done, nil
 }
+
+// AdoptUnqueued gives a queue entry to every pending inbox record (not
+// processed) and outbox record that has none: records written before the
+// store's inbox and outbox were shared (an older Parley on this database).
+// It runs in one transaction, so instances starting together do not both
+// add them; it returns how many it added. Nothing on Badger.
+func (v *Vault) AdoptUnqueued() (int, error) {
+	if v.st == nil {
+		return 0, nil
+	}
+	n := 0
+	err := v.update(func(txn kvTxn) error {
+		n = 0
+		for _, q := range []struct {
+			queue  string
+			prefix []byte
+		}{{QueueInbox, prefixIQ}, {QueueOutbox, prefixOut}} {
+			has := map[uint64]bool{}
+			err := txn.t.ScanQueue(q.queue, func(e store.Entry) error {
+				if seq, err := workSeq(store.Lease{Payload: e.Payload}); err == nil {
+					has[seq] = true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			type orphan struct {
+				seq uint64
+				s   SubjectID
+			}
+			var orphans []orphan
+			err = txn.Scan(q.prefix, true, func(k []byte, item kvItem) error {
+				seq := parseSeq(k, len(q.prefix))
+				if has[seq] {
+					return nil
+				}
+				return item.Value(func(b []byte) error {
+					if q.queue == QueueOutbox {
+						d := dec{b: b}
+						if s := SubjectID(d.str()); d.err == nil {
+							orphans = append(orphans, orphan{seq, s})
+						}
+						return nil
+					}
+					iq, err := decodeIQ(k, b)
+					if err != nil {
+						return nil // unreadable: the sweep drops it
+					}
+					if done, err := processed(txn, iq.hash, iq.seq); err != nil || done {
+						return err
+					}
+					orphans = append(orphans, orphan{seq, iq.subject})
+					return nil
+				})
+			})
+			if err != nil {
+				return err
+			}
+			for _, o := range orphans {
+				if err := enqueueWork(txn, q.queue, o.s, o.seq); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("vault: queue stored work: %w", err)
+	}
+	return n, nil
+}

@@ -105,3 +105,52 @@ func TestBadgerVaultIsNotShared(t *testing.T) {
 		t.Error("ClaimInbox on Badger succeeded; the inbox there belongs to one process")
 	}
 }
+
+// TestInboxAndOutboxStoredBeforeSharingAreAdopted: inbox and outbox
+// records without queue entries (written by a Parley before the store's
+// inbox and outbox were shared) get one at start, once, and are then
+// claimed in order; a processed message gets none.
+func TestInboxAndOutboxStoredBeforeSharingAreAdopted(t *testing.T) {
+	c := newClock()
+	v, st := openPG(t, pgtest.URL(t), c)
+	ctx := context.Background()
+	s := v.SubjectID("whatsapp", "15550001234")
+	for _, id := range []string{"m1", "m2", "m3"} {
+		if _, err := v.InboxPut(id, s, []byte(id), c.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := v.CommitTurn(s, Change{State: []byte("st"), Outbox: [][]byte{[]byte("r1")}, InboxDone: "m1"}); err != nil {
+		t.Fatal(err)
+	}
+	// As an older Parley left them: records only.
+	err := st.Update(ctx, func(x store.Txn) error {
+		for _, q := range []string{QueueInbox, QueueOutbox} {
+			if _, err := x.DeletePartition(q, string(s)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, out := queued(t, st); in != 0 || out != 0 {
+		t.Fatalf("control: queues hold %d, %d entries; want none", in, out)
+	}
+	n, err := v.AdoptUnqueued()
+	if err != nil || n != 3 {
+		t.Fatalf("AdoptUnqueued = %d, %v; want 3 (m2, m3 and r1; m1 is processed)", n, err)
+	}
+	if n, err := v.AdoptUnqueued(); err != nil || n != 0 {
+		t.Errorf("a second AdoptUnqueued = %d, %v; want 0", n, err)
+	}
+	cs, err := v.ClaimInbox(ctx, "test", 10, time.Minute)
+	if err != nil || len(cs) != 1 || cs[0].Entry.MsgID != "m2" {
+		t.Fatalf("ClaimInbox = %+v, %v; want m2 first", cs, err)
+	}
+	oc, err := v.ClaimOutbox(ctx, "test", 10, time.Minute)
+	if err != nil || len(oc) != 1 || string(oc[0].Entry.Payload) != "r1" {
+		t.Fatalf("ClaimOutbox = %+v, %v; want r1", oc, err)
+	}
+}
