@@ -13,13 +13,20 @@
 // customer's backoff never holds a worker), failing storage makes
 // [Host.Ready] fail, and [Host.Stop] ends within its context.
 //
+// On a store several processes serve at once (engine/session on
+// PostgreSQL: [SharedStore]), nothing is recovered or rescanned from
+// memory: each process claims a conversation's next message or reply with
+// a lease, renews it while working, and acks it in the commit, so a
+// conversation is worked on by one process at a time and a dead process's
+// work is taken over when its leases expire (shared.go).
+//
 // A channel (WhatsApp, the web chat, a test double) implements [Channel] in
 // its own package and is registered with [Host.Register]; it decodes its own
 // requests and hands messages to [Host.Accept], or runs a synchronous turn
 // with [Host.Chat]. Storage comes in through the interfaces declared in
 // store.go, implemented by engine/session.
 //
-// It may import engine/runtime, engine/session and (later) engine/store;
+// It may import engine/runtime, engine/session and engine/store (leases);
 // never a channel package, the vault, or a storage backend
 // (engine/layers_test.go checks it).
 package host

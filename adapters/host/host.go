@@ -13,6 +13,7 @@ import (
 
 	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/session"
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // Config assembles a host.
@@ -39,6 +40,16 @@ type Config struct {
 	// error (the disk is nearly full) refuses it, so the channel's sender
 	// redelivers it later, and makes Ready fail.
 	CanWrite func() error
+	// Owner names this process in the leases it takes on a shared store
+	// (diagnostics only; default host name/pid).
+	Owner string
+	// Lease is how long a claim on a shared store lasts without renewal
+	// (renewed every third of it while the work runs): how long the work
+	// of a process that died waits before another takes it over (default
+	// 30 s). ClaimEvery is how often a shared store is asked for work
+	// besides when this process stores a message or finishes some
+	// (default 250 ms).
+	Lease, ClaimEvery time.Duration
 }
 
 // unreadyAfterFailure is how long Ready fails after a store write failed.
@@ -80,6 +91,8 @@ type Host struct {
 	// failedAt is when a store write last failed (UnixNano; 0: none since
 	// the last success).
 	failedAt atomic.Int64
+	// shared is set when several processes serve the store (shared.go).
+	shared *shared
 }
 
 // bound is a registered channel and the flow that answers its new
@@ -118,11 +131,23 @@ func New(cfg Config) (*Host, error) {
 	if cfg.RemindEvery <= 0 {
 		cfg.RemindEvery = 30 * time.Second
 	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = defaultLease
+	}
+	if cfg.ClaimEvery <= 0 {
+		cfg.ClaimEvery = defaultClaimEvery
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = defaultOwner()
+	}
 	h := &Host{
 		cfg: cfg, log: cfg.Logger, store: cfg.Store, engine: cfg.Engine, metrics: cfg.Metrics,
 		channels: map[string]*bound{}, sendQ: map[string]*sendQueue{},
 	}
 	h.sendIdle = sync.NewCond(&h.sendMu)
+	if ss, ok := sharedStore(cfg.Store); ok {
+		h.shared = &shared{st: ss, owner: cfg.Owner}
+	}
 	return h, nil
 }
 
@@ -237,6 +262,17 @@ func (h *Host) Accept(ctx context.Context, channel, user string, m Message) (dup
 	if dup {
 		return true, nil
 	}
+	if h.shared != nil {
+		// Whichever process claims the conversation runs the turn. A
+		// number change is waited for, as below: a message from the new id
+		// accepted next must find the moved conversation.
+		if m.NewFrom != "" {
+			h.waitSettled(ctx, m.ID)
+		} else {
+			kick(h.shared.inKick)
+		}
+		return false, nil
+	}
 	if m.NewFrom != "" {
 		h.enqueueWait(subject, m)
 	} else {
@@ -281,7 +317,7 @@ func (h *Host) submit(subject string, m Message, done chan struct{}) bool {
 		if done != nil {
 			defer close(done)
 		}
-		h.process(subject, m)
+		h.process(subject, m, nil)
 	})
 	if err != nil {
 		h.inflight.Delete(key)
@@ -291,35 +327,36 @@ func (h *Host) submit(subject string, m Message, done chan struct{}) bool {
 }
 
 // process runs one inbound message through the engine and commits the new
-// state, the rendered replies and the inbox mark in one transaction.
-func (h *Host) process(subject string, m Message) {
-	committed := false
-	defer func() {
-		if committed {
-			h.inflight.Store(inflightKey(m), time.Now())
-		} else {
-			h.inflight.Delete(inflightKey(m))
-		}
-	}()
+// state, the rendered replies and the inbox mark in one transaction, and
+// reports whether it did. lease is the message's claim on a shared store
+// (acked in that transaction), nil otherwise.
+func (h *Host) process(subject string, m Message, lease *store.Lease) (committed bool) {
+	if lease == nil {
+		defer func() {
+			if committed {
+				h.inflight.Store(inflightKey(m), time.Now())
+			} else {
+				h.inflight.Delete(inflightKey(m))
+			}
+		}()
+	}
 	b := h.channels[m.Ch]
 	if b == nil {
 		h.log.Error("inbox entry for a channel that is not served; it stays in the inbox", "subject", subject, "adapter", m.Ch)
-		return
+		return false
 	}
 	ctx := h.ctx
 	t0 := time.Now()
 	switch {
 	case m.Stale:
 		// Judged at receipt: dropped, only its id is marked processed.
-		if err := h.store.InboxDone(ctx, m.ID); err != nil {
+		if err := h.inboxDone(ctx, subject, m.ID, lease); err != nil {
 			h.log.Error("stale message not marked done; it stays in the inbox", "subject", subject, "err", err)
-			return
+			return false
 		}
-		committed = true
-		return
+		return true
 	case m.NewFrom != "":
-		committed = h.changeNumber(ctx, subject, m)
-		return
+		return h.changeNumber(ctx, subject, m, lease)
 	}
 	h.reopen(subject) // the customer wrote: the window is open again
 	if rm, ok := b.ch.(ReadMarker); ok && !m.Ignore {
@@ -350,7 +387,7 @@ func (h *Host) process(subject string, m Message) {
 			}
 			render([]runtime.Message{{Kind: runtime.KindSay, Text: ur.UnsupportedReply(lang)}}, lang, b.flow)
 		}
-		seqs, err = h.store.Commit(ctx, subject, session.Extra{Outbox: payloads, InboxDone: m.ID})
+		seqs, err = h.store.Commit(ctx, subject, session.Extra{Outbox: payloads, InboxDone: m.ID, Lease: lease})
 		if err != nil {
 			h.storeFailed(err)
 		}
@@ -362,7 +399,7 @@ func (h *Host) process(subject string, m Message) {
 				render(t.Out, st.Lang, st.Flow)
 				var err error
 				seqs, err = h.store.SaveTurn(ctx, subject, st, t.Effects, now,
-					session.Extra{Outbox: payloads, InboxDone: m.ID, Channel: m.Ch, User: m.From})
+					session.Extra{Outbox: payloads, InboxDone: m.ID, Channel: m.Ch, User: m.From, Lease: lease})
 				if err != nil {
 					h.storeFailed(err) // a storage fault, not a flow's error
 				}
@@ -376,15 +413,28 @@ func (h *Host) process(subject string, m Message) {
 	if err != nil {
 		// The message stays in the inbox and is retried at the next rescan.
 		h.log.Error("turn failed; the message stays in the inbox", "subject", subject, "err", err)
-		return
+		return false
 	}
 	h.storeOK()
-	committed = true
+	if h.shared != nil {
+		kick(h.shared.outKick) // whichever process claims them sends them
+		return true
+	}
 	queue := make([]queued, len(seqs))
 	for i, seq := range seqs {
 		queue[i] = queued{seq: seq, item: items[i]}
 	}
 	h.dispatch(subject, queue)
+	return true
+}
+
+// inboxDone marks a message processed without a turn (and acks its claim).
+func (h *Host) inboxDone(ctx context.Context, subject, msgID string, lease *store.Lease) error {
+	if lease == nil {
+		return h.store.InboxDone(ctx, msgID)
+	}
+	_, err := h.store.Commit(ctx, subject, session.Extra{InboxDone: msgID, Lease: lease})
+	return err
 }
 
 // changeNumber handles a number change notice from the old id: the
@@ -392,14 +442,14 @@ func (h *Host) process(subject string, m Message) {
 // old subject is erased. When the new id already has data nothing is merged
 // and the old subject is only erased. It reports whether the notice is done
 // with.
-func (h *Host) changeNumber(ctx context.Context, old string, m Message) bool {
+func (h *Host) changeNumber(ctx context.Context, old string, m Message, lease *store.Lease) bool {
 	res, err := h.store.Move(ctx, old, m.Ch, m.NewFrom, h.cfg.Now())
 	if err != nil {
 		h.log.Error("number change failed; the notice stays in the inbox", "subject", old, "err", err)
 		return false
 	}
 	if res.To == old {
-		return h.store.InboxDone(ctx, m.ID) == nil
+		return h.inboxDone(ctx, old, m.ID, lease) == nil
 	}
 	h.metrics.NumberChanges.WithLabelValues(res.Outcome).Inc()
 	h.log.Info("customer changed number", "subject", old, "to", res.To, "outcome", res.Outcome,
@@ -454,6 +504,9 @@ func (h *Host) Status(channel string, st DeliveryStatus) {
 	if st.Status == "failed" && st.CloseWindow && u.Status == "failed" {
 		h.metrics.WindowClosed.Inc()
 		h.log.Warn("delivery failed: the customer's window has closed; their queued replies wait for them to write", "subject", u.Subject)
+		if h.shared != nil {
+			h.closeWindowShared(ctx, u.Subject)
+		}
 		h.sendMu.Lock()
 		if sq := h.sendQ[u.Subject]; sq != nil {
 			sq.closed = true
@@ -498,6 +551,9 @@ func (h *Host) Start(ctx context.Context) error {
 	// The panic value is not logged: it could quote a message or a value.
 	h.turns.OnPanic = func(any) { h.log.Error("a turn panicked; the message stays in the inbox for the next rescan") }
 	h.senders.OnPanic = func(any) { h.log.Error("a send panicked; the reply stays in the outbox for the next start") }
+	if h.shared != nil {
+		return h.startShared(ctx)
+	}
 	if err := h.recoverOutbox(ctx); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -40,10 +41,14 @@ type fakeChannel struct {
 	fail    func(n int) error
 	block   bool // Send waits for ctx to end (an outage)
 	n       int
+	// template, when set, is the re-engagement sent once the window has
+	// closed (none: the reply is dropped).
+	template string
 }
 
 type fakeSend struct {
 	To, Text string
+	ID       string // what Send returned
 }
 
 var errFakeDown = errors.New("fake channel: temporarily down")
@@ -80,11 +85,12 @@ func (f *fakeChannel) Send(ctx context.Context, out host.Outbound) (string, erro
 		return "", err
 	}
 	f.mu.Lock()
-	f.sent = append(f.sent, fakeSend{To: out.To, Text: req.Text})
+	id := fmt.Sprintf("fake-%d", n)
+	f.sent = append(f.sent, fakeSend{To: out.To, Text: req.Text, ID: id})
 	close(f.changed)
 	f.changed = make(chan struct{})
 	f.mu.Unlock()
-	return "fake-" + time.Now().Format("150405.000000000"), nil
+	return id, nil
 }
 
 func (f *fakeChannel) Classify(_ host.Outbound, err error, attempt int, _ time.Time) host.SendFailure {
@@ -93,8 +99,12 @@ func (f *fakeChannel) Classify(_ host.Outbound, err error, attempt int, _ time.T
 
 func (f *fakeChannel) WindowOpen(time.Time, time.Time) bool { return true }
 
-func (f *fakeChannel) Reengage(host.Outbound, string) (host.Outbound, bool) {
-	return host.Outbound{}, false
+func (f *fakeChannel) Reengage(out host.Outbound, _ string) (host.Outbound, bool) {
+	if f.template == "" {
+		return host.Outbound{}, false
+	}
+	b, _ := json.Marshal(map[string]string{"text": f.template})
+	return host.Outbound{To: out.To, Req: b, Free: true}, true
 }
 
 // waitSent waits until n messages went to user, or fails the test.

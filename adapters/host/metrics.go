@@ -32,6 +32,9 @@ type Metrics struct {
 	NumberChanges *prometheus.CounterVec // outcome: moved, nothing_held, refused_new_has_data
 	Notices       *prometheus.CounterVec // event (erase, stop), result (delivered, retry, given_up)
 	Reminders     prometheus.Counter     // reminders queued for sending
+	// Work of another process (or of this one before a restart) claimed
+	// after its lease expired, by queue (inbox, outbox): shared stores only.
+	Takeovers *prometheus.CounterVec
 }
 
 // NewMetrics registers every metric on a fresh registry.
@@ -77,10 +80,12 @@ func NewMetrics() *Metrics {
 			Name: "parley_recipient_notices_total", Help: "Erasure and stop notices to integrations, by event and delivery result."}, []string{"event", "result"}),
 		Reminders: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_reminders_queued_total", Help: "Reminders scheduled by flows and queued for sending when due."}),
+		Takeovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_claims_taken_over_total", Help: "Inbound messages and replies claimed again after an earlier claim's lease expired (a process died or stalled), by queue."}, []string{"queue"}),
 	}
 	m.Registry.MustRegister(m.Stale, m.Misrouted, m.NumberChanges, m.WindowClosed, m.ChannelErrors, m.Reminders)
 	m.Registry.MustRegister(m.Webhooks, m.Turns, m.TurnSeconds, m.OutboxDepth, m.OutboxSent, m.OutboxRetries,
-		m.OutboxFailed, m.DuplicateSends, m.Statuses, m.Expired, m.Erased, m.AdminRequests, m.Notices,
+		m.OutboxFailed, m.DuplicateSends, m.Statuses, m.Takeovers, m.Expired, m.Erased, m.AdminRequests, m.Notices,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

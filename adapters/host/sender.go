@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/engine/session"
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // MaxReplyAge is how long the host keeps trying to send a reply the
@@ -31,6 +32,11 @@ type queued struct {
 	// maybeSent marks a recovered entry whose send had started before the
 	// restart: sending it again may deliver it twice.
 	maybeSent bool
+	// lease is the entry's claim on a shared store (shared.go).
+	lease *store.Lease
+	// storeErr: the last attempt stopped because the store failed a write
+	// (not the channel).
+	storeErr bool
 }
 
 // sendQueue is one customer's replies on their way out, in commit order.
@@ -157,6 +163,12 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 	}
 	ch := b.ch
 	for q.sentID == "" {
+		// On a shared store: still ours, before anything is decided or
+		// recorded about it.
+		if !h.stillHeld(ctx, q) {
+			h.log.Warn("claim lost before the send; the reply is another instance's now", "subject", subject, "seq", q.seq)
+			return 0, true
+		}
 		now := h.cfg.Now()
 		if !it.Free && (!ch.WindowOpen(time.Unix(0, it.InboundAt), now) || h.windowClosed(sq)) {
 			// Free-form messages are not allowed outside the channel's
@@ -164,10 +176,10 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 			// any, goes instead of the first such reply of the turn; the
 			// rest are dropped.
 			re, ok := ch.Reengage(it.Outbound, it.Flow)
-			if !ok || !h.markTemplated(sq, it.InboundAt) {
+			if !ok || !h.markTemplated(subject, sq, q) {
 				m.OutboxFailed.Inc()
 				h.log.Warn("reply not sent: outside the 24-hour window", "subject", subject, "seq", q.seq)
-				h.store.OutboxDone(ctx, q.seq)
+				h.outboxDone(ctx, q)
 				return 0, true
 			}
 			it.Outbound = re
@@ -180,7 +192,7 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 		if it.Free && queuedAt != 0 && now.Sub(time.Unix(0, queuedAt)) > MaxReplyAge {
 			m.OutboxFailed.Inc()
 			h.log.Error("reply given up: not sent within its useful life", "subject", subject, "seq", q.seq, "attempts", q.attempt)
-			h.store.OutboxDone(ctx, q.seq)
+			h.outboxDone(ctx, q)
 			return 0, true
 		}
 		if q.status == "" || q.status == "queued" {
@@ -188,6 +200,8 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 			// so may have reached the customer.
 			if err := h.write(ackReq{ack: session.Ack{Seq: q.seq}, mark: true}); err != nil {
 				h.storeFailed(err)
+				h.log.Error("outbox send mark failed; retrying it before the send", "subject", subject, "seq", q.seq, "err", err)
+				q.storeErr = true
 				return storeRetry, false
 			}
 			q.status = session.OutboxSending
@@ -209,12 +223,15 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 		f := ch.Classify(it.Outbound, err, q.attempt, now)
 		if f.CloseWindow && !it.Free {
 			h.closeWindow(sq)
+			if q.lease != nil {
+				h.closeWindowShared(context.WithoutCancel(ctx), subject)
+			}
 			continue // the next iteration sends the template or drops the reply
 		}
 		if !f.Retry {
 			m.OutboxFailed.Inc()
 			h.log.Error("reply failed permanently", "subject", subject, "seq", q.seq, "code", f.Code, "attempts", q.attempt)
-			h.store.OutboxDone(ctx, q.seq)
+			h.outboxDone(ctx, q)
 			return 0, true
 		}
 		if f.Uncertain {
@@ -232,9 +249,10 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 		next = sq.items[1].seq
 	}
 	h.sendMu.Unlock()
-	if err := h.write(ackReq{ack: session.Ack{Seq: q.seq, Subject: subject, ChannelMsgID: statusKey(it.Ch, q.sentID), Next: next}}); err != nil {
+	if err := h.write(ackReq{ack: session.Ack{Seq: q.seq, Subject: subject, ChannelMsgID: statusKey(it.Ch, q.sentID), Next: next, Lease: q.lease}}); err != nil {
 		h.storeFailed(err)
-		h.log.Error("outbox acknowledgement failed; retrying it (the reply is not sent again)", "subject", subject, "seq", q.seq)
+		h.log.Error("outbox acknowledgement failed; retrying it (the reply is not sent again)", "subject", subject, "seq", q.seq, "err", err)
+		q.storeErr = true
 		return storeRetry, false
 	}
 	h.storeOK()
@@ -280,8 +298,18 @@ func (h *Host) waitSendsDue(ctx context.Context) {
 func statusKey(channel, id string) string { return channel + "\x00" + id }
 
 // markTemplated records that the re-engagement for the turn answering the
-// message received at inboundAt is being sent; false if it already was.
-func (h *Host) markTemplated(sq *sendQueue, inboundAt int64) bool {
+// message q replies to is being sent; false if it already was (on a shared
+// store: by any instance).
+func (h *Host) markTemplated(subject string, sq *sendQueue, q *queued) bool {
+	inboundAt := q.item.InboundAt
+	if q.lease != nil {
+		first, err := h.shared.st.WindowTemplated(h.stopCtx, subject, inboundAt)
+		if err != nil {
+			h.storeFailed(err)
+			h.log.Error("re-engagement not recorded; not sent twice", "subject", subject, "err", err)
+		}
+		return first && err == nil
+	}
 	h.sendMu.Lock()
 	defer h.sendMu.Unlock()
 	if sq.templated == inboundAt {

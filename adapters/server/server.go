@@ -61,6 +61,9 @@ type Config struct {
 	// Workers and QueueDepth size the per-subject turn pool (defaults 2×CPU
 	// workers… see withDefaults).
 	Workers, QueueDepth int
+	// Lease and ClaimEvery tune the sharing of work between instances on
+	// a shared store (host.Config).
+	Lease, ClaimEvery time.Duration
 	// CanWrite, when set, is asked before each inbound message is stored
 	// (cmd/parley: the data directory's free space): while it fails,
 	// webhooks are answered 500 so the channel redelivers, and /readyz
@@ -152,7 +155,7 @@ func New(cfg Config) (*Server, error) {
 	var err error
 	s.host, err = host.New(host.Config{Store: s.store, Engine: s.engine, Metrics: s.metrics, Logger: cfg.Logger, Now: cfg.Now,
 		Workers: cfg.Workers, QueueDepth: cfg.QueueDepth, Senders: cfg.senders(), CanWrite: cfg.CanWrite,
-		RemindEvery: cfg.RemindEvery})
+		RemindEvery: cfg.RemindEvery, Lease: cfg.Lease, ClaimEvery: cfg.ClaimEvery})
 	if err != nil {
 		return nil, err
 	}

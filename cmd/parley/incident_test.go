@@ -94,7 +94,7 @@ func TestIncidentNotifyReachesExactlyTheAffected(t *testing.T) {
 	if code != exitOK || !ok {
 		t.Fatalf("incident keygen: exit %d, %q %q", code, out, errs)
 	}
-	g, graphURL, flows := startKillGraph(t)
+	g, graphURL, flows := newKillGraph(t)
 	p := startServe(t, flows, data, graphURL, "PARLEY_ADDRESS_KEY="+pub)
 	defer func() { p.cmd.Process.Kill(); <-p.exited }()
 	booking := []string{"hi", "YES", "Ada", "ada@example.com", "2"}

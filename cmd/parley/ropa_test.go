@@ -18,6 +18,8 @@ func TestROPACoversTheLifecycleTable(t *testing.T) {
 		"inbox dedupe markers": "messages",
 		"outbox payloads":      "messages",
 		"status callback map":  "messages",
+		"window state":         "messages",
+		"work queue entries":   "messages",
 		"transient keys":       "messages",
 		"consent records":      "consent",
 		"reminders":            "reminder",

@@ -35,7 +35,10 @@ chat at http://127.0.0.1:8080, keeping data encrypted in ./data (a development
 master key is created there on first run, with a warning). With --store
 postgres://USER@HOST/DB (or PARLEY_STORE_URL) the data is kept in that
 PostgreSQL database instead, and the master key must be set
-(PARLEY_MASTER_KEY or --key-file); see docs/storage.md.
+(PARLEY_MASTER_KEY or --key-file); see docs/storage.md. Several instances
+may serve one database: they share the inbox and the outbox, each
+conversation worked on by one instance at a time (see --lease and
+docs/deploy.md).
 
 WhatsApp is enabled when these environment variables are set:
   PARLEY_WHATSAPP_APP_SECRET       app secret, verifies X-Hub-Signature-256
@@ -96,6 +99,8 @@ func runServe(c *cli, args []string) int {
 	studioRemote := fs.Bool("studio-remote", false, "also serve the studio to other machines, behind an admin token of role admin")
 	workers := fs.Int("workers", 64, "concurrent conversation workers")
 	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long to flush the outbox on shutdown")
+	lease := fs.Duration("lease", 30*time.Second, "with --store: how long another instance waits before taking over the work of one that died (renewed every third of it while working)")
+	claimEvery := fs.Duration("claim-every", 250*time.Millisecond, "with --store: how often to look for work other instances stored")
 	minFree := fs.Uint64("min-free", defaultMinFreeMiB, "MiB the data directory's disk must keep free; below it webhooks are refused (5xx) and /readyz is unready")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	debugAddr := fs.String("debug-addr", "", "serve Go pprof profiles on this loopback address (off by default)")
@@ -217,7 +222,7 @@ func runServe(c *cli, args []string) int {
 	srv, err := server.New(server.Config{
 		Store: store, Flows: flows, Logger: log, WhatsApp: wa, WebChat: web, AdminTokens: tokens, Studio: studioCfg,
 		Staff: admin.NewStaff(v, nil, store.Audit), SessionIdle: *sessionIdle, SessionMax: *sessionMax, SecureCookies: *secureCookies,
-		Caller: caller, Notices: caller, Workers: *workers,
+		Caller: caller, Notices: caller, Workers: *workers, Lease: *lease, ClaimEvery: *claimEvery,
 		CanWrite: diskGuard(*vf.data, *minFree<<20, diskFree, time.Now),
 	})
 	if err != nil {

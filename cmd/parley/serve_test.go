@@ -141,11 +141,23 @@ func attackAnHourLater(t *testing.T, data string) *vault.Recovered {
 	return r
 }
 
-// startKillGraph starts a killGraph on loopback; it returns the graph,
-// its URL, and the absolute path of the shipped flows.
-func startKillGraph(t *testing.T) (*killGraph, string, string) {
+// killScript is the booking conversation of the kill tests, with the
+// number of replies to each message; NAME and EMAIL are conversation i's
+// (killText).
+var killScript = []struct {
+	text    string
+	replies int
+}{{"hi", 2}, {"YES", 1}, {"NAME", 1}, {killBadMail, 1}, {"EMAIL", 1}, {"2", 1}}
+
+func killText(i int, text string) string {
+	return strings.NewReplacer("NAME", "Name"+fmt.Sprint(i), "EMAIL", fmt.Sprintf("user%d@example.com", i)).Replace(text)
+}
+
+// newKillGraph starts a fake Graph API for the test; it returns it, its URL
+// and the shipped flows' directory.
+func newKillGraph(t *testing.T) (g *killGraph, url, flows string) {
 	t.Helper()
-	g := &killGraph{got: map[string][]string{}, changed: make(chan struct{})}
+	g = &killGraph{got: map[string][]string{}, changed: make(chan struct{})}
 	gs := httptest.NewServer(g)
 	t.Cleanup(gs.Close)
 	flows, err := filepath.Abs("../../flows")
@@ -153,6 +165,21 @@ func startKillGraph(t *testing.T) (*killGraph, string, string) {
 		t.Fatal(err)
 	}
 	return g, gs.URL, flows
+}
+
+// confirmed waits until conversation i's last reply is its confirmation
+// and returns its replies, or reports the conversation unfinished.
+func (g *killGraph) confirmed(t *testing.T, deadline time.Time, i int, user string) ([]string, bool) {
+	t.Helper()
+	email := fmt.Sprintf("user%d@example.com", i)
+	if !g.waitFor(deadline, func() bool {
+		r := g.replies(user)
+		return len(r) > 0 && strings.Contains(r[len(r)-1], email)
+	}) {
+		t.Errorf("conversation %d never received its confirmation; replies: %q", i, g.replies(user))
+		return nil, false
+	}
+	return g.replies(user), true
 }
 
 // serverProc is one `parley serve` process.
@@ -181,7 +208,7 @@ func startServe(t *testing.T, flows, data, graphURL string, extraEnv ...string) 
 	return startServeArgs(t, flows, data, graphURL, nil, extraEnv...)
 }
 
-// startServeArgs is startServe with more command-line arguments.
+// startServeArgs is startServe with more command-line flags.
 func startServeArgs(t *testing.T, flows, data, graphURL string, args []string, extraEnv ...string) *serverProc {
 	t.Helper()
 	bin, err := exec.LookPath("parley")
@@ -195,8 +222,7 @@ func startServeArgs(t *testing.T, flows, data, graphURL string, args []string, e
 	addr := ln.Addr().String()
 	ln.Close()
 	p := &serverProc{base: "http://" + addr, stderr: &bytes.Buffer{}, exited: make(chan struct{}), next: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve", "--addr", addr, "--flows", flows, "--data", data, "--web-chat", "off", "--log-format", "json")
-	p.cmd.Args = append(p.cmd.Args, args...)
+	p.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr, "--flows", flows, "--data", data, "--web-chat", "off", "--log-format", "json"}, args...)...)
 	p.cmd.Env = append(os.Environ(),
 		"PARLEY_WHATSAPP_APP_SECRET="+killSecret,
 		"PARLEY_WHATSAPP_ACCESS_TOKEN=kill-test-token",
@@ -243,16 +269,26 @@ func startServeArgs(t *testing.T, flows, data, graphURL string, args []string, e
 // signs it, and returns the HTTP status.
 func (p *serverProc) postWebhook(t *testing.T, body []byte) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, p.base+"/webhook/whatsapp", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(killSecret), body))
-	resp, err := http.DefaultClient.Do(req)
+	code, err := p.tryWebhook(http.DefaultClient, body)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return code
+}
+
+// tryWebhook is postWebhook for a server that may be down: a connection
+// error is returned, as Meta would see it.
+func (p *serverProc) tryWebhook(client *http.Client, body []byte) (int, error) {
+	req, _ := http.NewRequest(http.MethodPost, p.base+"/webhook/whatsapp", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(killSecret), body))
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, nil
 }
 
 func (p *serverProc) output() string {
@@ -284,24 +320,14 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 		t.Skip("starts and kills server processes; skipped with -short")
 	}
 	const conversations = 30
-	script := []struct {
-		text    string
-		replies int
-	}{{"hi", 2}, {"YES", 1}, {"NAME", 1}, {killBadMail, 1}, {"EMAIL", 1}, {"2", 1}}
+	script := killScript
 	killAt := int64(conversations * len(script) / 3)
-
-	g := &killGraph{got: map[string][]string{}, changed: make(chan struct{})}
-	gs := httptest.NewServer(g)
-	defer gs.Close()
-	flows, err := filepath.Abs("../../flows")
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, graphURL, flows := newKillGraph(t)
 	data := t.TempDir()
 
 	var (
 		curMu sync.Mutex
-		cur   = startServe(t, flows, data, gs.URL)
+		cur   = startServe(t, flows, data, graphURL)
 	)
 	first := cur
 	current := func() *serverProc { curMu.Lock(); defer curMu.Unlock(); return cur }
@@ -325,19 +351,11 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 	deliver := func(body []byte) bool {
 		for !gaveUp.Load() {
 			p := current()
-			req, _ := http.NewRequest(http.MethodPost, p.base+"/webhook/whatsapp", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(killSecret), body))
-			resp, err := client.Do(req)
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					if answered.Add(1) == killAt {
-						killOnce.Do(func() { close(kill) })
-					}
-					return true
+			if code, err := p.tryWebhook(client, body); err == nil && code == http.StatusOK {
+				if answered.Add(1) == killAt {
+					killOnce.Do(func() { close(kill) })
 				}
+				return true
 			}
 			// Not answered 200: Meta delivers it again, here once the
 			// restarted server is serving.
@@ -366,7 +384,7 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 				close(p.next)
 			}
 		}()
-		np := startServe(t, flows, data, gs.URL)
+		np := startServe(t, flows, data, graphURL)
 		curMu.Lock()
 		cur = np
 		curMu.Unlock()
@@ -382,8 +400,7 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 			user := users[i]
 			want := 0
 			for k, turn := range script {
-				text := strings.NewReplacer("NAME", "Name"+fmt.Sprint(i), "EMAIL", fmt.Sprintf("user%d@example.com", i)).Replace(turn.text)
-				if !deliver(whatsapptest.TextWebhook(killPNID, user, fmt.Sprintf("wamid.KILL.%d.%d", i, k), text, time.Now())) {
+				if !deliver(whatsapptest.TextWebhook(killPNID, user, fmt.Sprintf("wamid.KILL.%d.%d", i, k), killText(i, turn.text), time.Now())) {
 					stuck <- fmt.Sprintf("conversation %d: turn %d was never answered 200", i, k+1)
 					return
 				}
@@ -411,18 +428,13 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 	// the script, in order.
 	duplicates := 0
 	for i, user := range users {
-		email := fmt.Sprintf("user%d@example.com", i)
-		if !g.waitFor(runDeadline, func() bool {
-			r := g.replies(user)
-			return len(r) > 0 && strings.Contains(r[len(r)-1], email)
-		}) {
-			t.Errorf("conversation %d never received its confirmation; replies: %q", i, g.replies(user))
+		got, ok := g.confirmed(t, runDeadline, i, user)
+		if !ok {
 			continue
 		}
 		// The seven replies of the script are all different, so any repeat
 		// is a re-send after the crash: the replies of a turn that was
 		// committed but not acknowledged go out again, in order (A B A B).
-		got := g.replies(user)
 		var collapsed []string
 		seen := map[string]bool{}
 		for _, r := range got {

@@ -180,7 +180,7 @@ func (c *cli) createVault(dataDir, storeURL, keyFile string, now func() time.Tim
 	case errors.Is(err, vault.ErrWrongKey):
 		return nil, fmt.Errorf("the master key does not open the data in %s (nothing was changed): check PARLEY_MASTER_KEY or --key-file", dataDir)
 	case errors.Is(err, vault.ErrLocked):
-		return nil, fmt.Errorf("the data in %s is in use by another parley process; stop it first", dataDir)
+		return nil, fmt.Errorf("the data in %s is in use by another parley process; stop it first (several instances share a PostgreSQL database instead: --store, see docs/deploy.md)", dataDir)
 	case err != nil:
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/parleyhq/parley/engine/store"
 	"github.com/parleyhq/parley/engine/vault"
 )
 
@@ -18,6 +19,9 @@ type Ack struct {
 	// Next, when not zero, is the subject's next entry: its send starts
 	// now, so it is marked as possibly sent in the same write.
 	Next uint64
+	// Lease is the entry's claim on a shared store, acked in the same
+	// write (nil on Badger).
+	Lease *store.Lease
 }
 
 // StatusUpdate says what a delivery status changed (vault.StatusUpdate).
@@ -34,7 +38,7 @@ const OutboxSending = vault.OutboxSending
 func (s *Store) OutboxAck(_ context.Context, acks []Ack) error {
 	va := make([]vault.OutboxAck, len(acks))
 	for i, a := range acks {
-		va[i] = vault.OutboxAck{Seq: a.Seq, Subject: vault.SubjectID(a.Subject), ChannelMsgID: a.ChannelMsgID, Next: a.Next}
+		va[i] = vault.OutboxAck{Seq: a.Seq, Subject: vault.SubjectID(a.Subject), ChannelMsgID: a.ChannelMsgID, Next: a.Next, Lease: a.Lease}
 	}
 	return s.V.OutboxAckMany(va)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/parleyhq/parley/engine/store"
 	"github.com/parleyhq/parley/engine/vault"
 )
 
@@ -63,7 +64,7 @@ func (s *Store) InboxPending(context.Context) ([]InboxEntry, error) {
 // Commit queues replies and marks an inbound message done without touching
 // the conversation (a message no turn answers).
 func (s *Store) Commit(_ context.Context, subject string, x Extra) ([]uint64, error) {
-	return s.V.CommitTurn(vault.SubjectID(subject), vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone})
+	return s.V.CommitTurn(vault.SubjectID(subject), vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone, Ack: x.Lease})
 }
 
 // OutboxPending returns the replies committed but not acknowledged.
@@ -106,3 +107,97 @@ func (s *Store) Move(_ context.Context, from, channel, newUserID string, now tim
 	}
 	return MoveResult{To: to.Hex(), Outcome: r.Outcome, Fields: r.Fields, Consents: r.Consents}, nil
 }
+
+// Shared reports whether several processes serve this store at once (the
+// vault runs on PostgreSQL): the host then works the inbox and the outbox
+// through claims (ClaimInbox, ClaimOutbox) instead of from memory.
+func (s *Store) Shared() bool { return s.V.Shared() }
+
+// InboxClaim is an inbound message leased to this process.
+type InboxClaim struct {
+	Lease store.Lease
+	Entry InboxEntry
+}
+
+// OutboxClaim is a reply leased to this process.
+type OutboxClaim struct {
+	Lease store.Lease
+	Entry OutboxEntry
+	// Attempts counts the failed sends recorded so far.
+	Attempts int
+	// WindowClosedAt is when the channel last reported the subject's
+	// window closed, on any instance (zero: never); Templated is the
+	// inbound time (UnixNano) of the turn whose re-engagement was sent.
+	WindowClosedAt time.Time
+	Templated      int64
+}
+
+// ClaimInbox leases up to max inbound messages for d, at most one per
+// subject, each its subject's oldest unprocessed one (vault.ClaimInbox).
+func (s *Store) ClaimInbox(ctx context.Context, owner string, max int, d time.Duration) ([]InboxClaim, error) {
+	cs, err := s.V.ClaimInbox(ctx, owner, max, d)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]InboxClaim, len(cs))
+	for i, c := range cs {
+		e := c.Entry
+		out[i] = InboxClaim{Lease: c.Lease, Entry: InboxEntry{Seq: e.Seq, MsgID: e.MsgID, Subject: e.Subject.Hex(), Payload: e.Payload}}
+	}
+	return out, nil
+}
+
+// ClaimOutbox leases up to max replies for d, at most one per subject,
+// each its subject's oldest unacknowledged one (vault.ClaimOutbox).
+func (s *Store) ClaimOutbox(ctx context.Context, owner string, max int, d time.Duration) ([]OutboxClaim, error) {
+	cs, err := s.V.ClaimOutbox(ctx, owner, max, d)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]OutboxClaim, len(cs))
+	for i, c := range cs {
+		e := c.Entry
+		out[i] = OutboxClaim{Lease: c.Lease, Attempts: e.Attempts, WindowClosedAt: c.Window.ClosedAt, Templated: c.Window.Templated,
+			Entry: OutboxEntry{Seq: e.Seq, Subject: e.Subject.Hex(), Payload: e.Payload, Status: e.Status}}
+	}
+	return out, nil
+}
+
+// ExtendLease keeps a claim for d more.
+func (s *Store) ExtendLease(ctx context.Context, l store.Lease, d time.Duration) (store.Lease, error) {
+	return s.V.ExtendLease(ctx, l, d)
+}
+
+// ReleaseLease gives a claimed entry back, due again at notBefore.
+func (s *Store) ReleaseLease(ctx context.Context, l store.Lease, notBefore time.Time) error {
+	return s.V.ReleaseLease(ctx, l, notBefore)
+}
+
+// OutboxDoneLeased removes a claimed reply given up or dropped and acks its
+// claim.
+func (s *Store) OutboxDoneLeased(_ context.Context, seq uint64, l store.Lease) error {
+	return s.V.OutboxDoneLeased(seq, l)
+}
+
+// WindowClosed records, for every instance, that the channel said at at
+// that the subject's window has closed.
+func (s *Store) WindowClosed(_ context.Context, subject string, at time.Time) error {
+	return s.V.WindowClosed(vault.SubjectID(subject), at)
+}
+
+// WindowTemplated records that the re-engagement of the turn answering the
+// message received at inboundAt is being sent; first is false when it
+// already was, by any instance.
+func (s *Store) WindowTemplated(_ context.Context, subject string, inboundAt int64) (first bool, err error) {
+	return s.V.WindowTemplated(vault.SubjectID(subject), inboundAt)
+}
+
+// InboxSettled reports whether an inbound message needs no more work
+// (vault.InboxSettled).
+func (s *Store) InboxSettled(_ context.Context, msgID string) (bool, error) {
+	return s.V.InboxSettled(msgID)
+}
+
+// AdoptUnqueued gives a queue entry to pending inbox and outbox records
+// stored before the inbox and outbox were shared (vault.AdoptUnqueued).
+func (s *Store) AdoptUnqueued(context.Context) (int, error) { return s.V.AdoptUnqueued() }

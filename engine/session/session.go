@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/engine/runtime"
+	"github.com/parleyhq/parley/engine/store"
 	"github.com/parleyhq/parley/engine/vault"
 )
 
@@ -111,8 +112,12 @@ type Extra struct {
 	InboxDone string
 	// Channel and User are the customer's address on the channel, held
 	// sealed under the subject's key so that a breach notification can
-	// reach them (vault.Change.User).
+	// reach them (vault.Change.User), and where a reminder the turn
+	// schedules is sent.
 	Channel, User string
+	// Lease is the claim of that message on a shared store (ClaimInbox),
+	// acked in the same commit; nil on Badger.
+	Lease *store.Lease
 }
 
 // SaveTurn is Save plus the channel's outbox entries and inbox mark, all in
@@ -122,7 +127,7 @@ type Extra struct {
 // new key.
 func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, effects []runtime.Effect, now time.Time, x Extra) ([]uint64, error) {
 	sid := vault.SubjectID(subject)
-	c := vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone, Channel: x.Channel, User: x.User}
+	c := vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone, Channel: x.Channel, User: x.User, Ack: x.Lease}
 	for _, e := range effects {
 		switch e.Kind {
 		case runtime.EffectStore:
@@ -208,7 +213,8 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 				return nil, err
 			}
 			// Nothing of the old conversation is kept; the confirmation (if
-			// any) goes out under a fresh key with no state.
+			// any) goes out under a fresh key with no state. The erasure
+			// dropped the subject's claims with its queue entries.
 			return s.V.CommitTurn(sid, vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone})
 		}
 	}

@@ -72,6 +72,9 @@ func (v *Vault) erase(s SubjectID, now time.Time, notify bool) (Receipt, error) 
 		if r.Outbox, err = deleteQueued(txn, prefixOut, s); err != nil {
 			return err
 		}
+		if err := dropWork(txn, s); err != nil {
+			return err
+		}
 		r.PurgePending = sk != nil
 		r.ID = receiptID(&r, keyID)
 		e := ledgerEntry{Subject: string(s), KeyID: keyID, At: r.At, Receipt: r.ID}

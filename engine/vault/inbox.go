@@ -253,6 +253,9 @@ func (v *Vault) InboxPut(msgID string, s SubjectID, payload []byte, now time.Tim
 		if err := txn.SetTTL(ik, m.encode(), v.opts.DedupeWindow+ttlMargin); err != nil {
 			return err
 		}
+		if err := enqueueWork(txn, QueueInbox, s, seq); err != nil {
+			return err
+		}
 		return txn.Set(qk, q.encode())
 	})
 	v.tk.use.RUnlock()
@@ -270,9 +273,13 @@ func (v *Vault) InboxPut(msgID string, s SubjectID, payload []byte, now time.Tim
 	if err := v.inboxDurable(); err != nil {
 		return false, fmt.Errorf("vault: inbox put: %w", err)
 	}
-	v.inboxMu.Lock()
-	v.inboxSeqs[h] = inboxRef{hash: h, seq: seq, subject: s}
-	v.inboxMu.Unlock()
+	if v.st == nil {
+		// On a store another instance may process it: its commit finds the
+		// entry through the dedupe marker, and this map would only grow.
+		v.inboxMu.Lock()
+		v.inboxSeqs[h] = inboxRef{hash: h, seq: seq, subject: s}
+		v.inboxMu.Unlock()
+	}
 	return false, nil
 }
 
@@ -346,31 +353,13 @@ func (v *Vault) InboxPending() ([]InboxEntry, error) {
 				}
 				continue
 			}
-			sk, err := v.cachedKey(txn, keys, q.subject)
+			e, ok, err := v.openIQ(txn, keys, q)
 			if err != nil {
 				return err
 			}
-			if sk == nil || !bytes.Equal(sk.id, q.keyID) {
-				continue // erased meanwhile: unreadable, swept later
+			if ok {
+				out = append(out, e)
 			}
-			qk := seqKey(prefixIQ, q.seq)
-			inner, _, err := v.tk.open(qk, q.sealed)
-			if errors.Is(err, errKeyGone) {
-				continue // unreadable for good: dropped at the next rotation
-			}
-			if err != nil {
-				return err
-			}
-			pt, err := openValue(sk.aead, qk, inner)
-			if err != nil {
-				return err
-			}
-			pd := dec{b: pt}
-			e := InboxEntry{Seq: q.seq, MsgID: pd.str(), Payload: pd.bytes(), Subject: q.subject, At: q.at}
-			if pd.err != nil {
-				return ErrCorrupt
-			}
-			out = append(out, e)
 		}
 		return nil
 	})
@@ -384,6 +373,34 @@ func (v *Vault) InboxPending() ([]InboxEntry, error) {
 	}
 	v.inboxMu.Unlock()
 	return out, nil
+}
+
+// openIQ opens a pending inbox entry; ok is false when it is unreadable
+// for good (its subject erased meanwhile, or its transient key gone): it is
+// swept later.
+func (v *Vault) openIQ(txn kvReader, keys map[SubjectID]*subjectKey, q rawIQ) (e InboxEntry, ok bool, err error) {
+	sk, err := v.cachedKey(txn, keys, q.subject)
+	if err != nil || sk == nil || !bytes.Equal(sk.id, q.keyID) {
+		return InboxEntry{}, false, err
+	}
+	qk := seqKey(prefixIQ, q.seq)
+	inner, _, err := v.tk.open(qk, q.sealed)
+	if errors.Is(err, errKeyGone) {
+		return InboxEntry{}, false, nil
+	}
+	if err != nil {
+		return InboxEntry{}, false, err
+	}
+	pt, err := openValue(sk.aead, qk, inner)
+	if err != nil {
+		return InboxEntry{}, false, err
+	}
+	pd := dec{b: pt}
+	e = InboxEntry{Seq: q.seq, MsgID: pd.str(), Payload: pd.bytes(), Subject: q.subject, At: q.at}
+	if pd.err != nil {
+		return InboxEntry{}, false, ErrCorrupt
+	}
+	return e, true, nil
 }
 
 // inboxRefOf finds the inbox entry of a message id: from memory (every entry

@@ -31,6 +31,9 @@ type OutboxAck struct {
 	// Next, when not zero, is the subject's next entry, marked
 	// OutboxSending in the same write because its send starts now.
 	Next uint64
+	// Lease, on a store, is the claim of the entry, acked in the same
+	// write (see shared.go).
+	Lease *store.Lease
 }
 
 // OutboxAckMany removes accepted entries, records their channel ids with
@@ -45,6 +48,9 @@ func (v *Vault) OutboxAckMany(acks []OutboxAck) error {
 	err := v.update(func(txn kvTxn) error {
 		for _, a := range acks {
 			if err := txn.Delete(seqKey(prefixOut, a.Seq)); err != nil {
+				return err
+			}
+			if err := ackLease(txn, a.Lease); err != nil {
 				return err
 			}
 			if a.ChannelMsgID != "" {

@@ -169,6 +169,9 @@ func (v *Vault) putOutbox(txn kvTxn, s SubjectID, sk *subjectKey, payload []byte
 	if err != nil {
 		return 0, err
 	}
+	if err := enqueueWork(txn, QueueOutbox, s, seq); err != nil {
+		return 0, err
+	}
 	return seq, txn.Set(k, encodeOut(&OutboxEntry{Subject: s, Created: now.UTC(), Status: "queued"}, sealed))
 }
 
@@ -186,23 +189,11 @@ func (v *Vault) OutboxPending() ([]OutboxEntry, error) {
 				if err != nil {
 					return err
 				}
-				sk, err := v.cachedKey(txn, keys, o.Subject)
-				if err != nil || sk == nil {
-					return err
+				ok, err := v.openOut(txn, keys, k, &o, sealed)
+				if ok {
+					out = append(out, o)
 				}
-				inner, _, err := v.tk.open(k, sealed)
-				if errors.Is(err, errKeyGone) {
-					return nil // unreadable for good: dropped at the next rotation
-				}
-				if err != nil {
-					return err
-				}
-				if o.Payload, err = openValue(sk.aead, k, inner); err != nil {
-					return err
-				}
-				o.Seq = parseSeq(k, len(prefixOut))
-				out = append(out, o)
-				return nil
+				return err
 			})
 		})
 	})
@@ -210,6 +201,27 @@ func (v *Vault) OutboxPending() ([]OutboxEntry, error) {
 		return nil, fmt.Errorf("vault: outbox pending: %w", err)
 	}
 	return out, nil
+}
+
+// openOut opens the payload of the outbox entry o stored at k; ok is false
+// when it is unreadable for good (subject erased, transient key gone).
+func (v *Vault) openOut(txn kvReader, keys map[SubjectID]*subjectKey, k []byte, o *OutboxEntry, sealed []byte) (ok bool, err error) {
+	sk, err := v.cachedKey(txn, keys, o.Subject)
+	if err != nil || sk == nil {
+		return false, err
+	}
+	inner, _, err := v.tk.open(k, sealed)
+	if errors.Is(err, errKeyGone) {
+		return false, nil // dropped at the next rotation
+	}
+	if err != nil {
+		return false, err
+	}
+	if o.Payload, err = openValue(sk.aead, k, inner); err != nil {
+		return false, err
+	}
+	o.Seq = parseSeq(k, len(prefixOut))
+	return true, nil
 }
 
 // OutboxUpdate records delivery state for an entry (ErrNotFound if done).

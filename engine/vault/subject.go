@@ -137,6 +137,10 @@ type Change struct {
 	// Contacts records where the subject can be reached for the purposes
 	// they granted (see Contact); Stop and Withdrawn drop them.
 	Contacts []Contact
+	// Ack, on a store, acks the claim of the inbound message in the same
+	// transaction (see shared.go): when the lease was lost meanwhile the
+	// commit fails with store.ErrLeaseLost and nothing is written.
+	Ack *store.Lease
 }
 
 // Export is everything held about a subject, decrypted, for an access
@@ -502,6 +506,11 @@ func (v *Vault) CommitTurn(s SubjectID, c Change) (outSeqs []uint64, err error) 
 			outSeqs = outSeqs[:0]
 			if known {
 				if err := v.markProcessed(txn, ref, now); err != nil {
+					return err
+				}
+			}
+			if c.Ack != nil && txn.t != nil {
+				if err := txn.t.Ack(*c.Ack); err != nil {
 					return err
 				}
 			}
