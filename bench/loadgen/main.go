@@ -43,6 +43,8 @@ func run() int {
 	duration := flag.Duration("duration", 10*time.Second, "how long to send load")
 	rate := flag.Float64("rate", 0, "target turns per second across all conversations (0: as fast as possible)")
 	timeout := flag.Duration("turn-timeout", 10*time.Second, "give up on a turn whose replies have not all arrived by then")
+	pid := flag.Int("pid", 0, "server process id: report its CPU per turn and peak RSS from /proc (set by -spawn)")
+	batch := flag.Int("batch", 0, "instead of conversations, send one signed webhook carrying this many first messages and time its acknowledgement")
 	flag.Parse()
 
 	if err := checkLoopback(*graphAddr); err != nil {
@@ -68,6 +70,7 @@ func run() int {
 		}
 		defer srv.Stop()
 		base = srv.URL
+		*pid = srv.cmd.Process.Pid
 	}
 	if base == "" {
 		fmt.Fprintln(os.Stderr, "loadgen: give -target URL or -spawn BINARY")
@@ -78,12 +81,26 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "loadgen: -target must be a loopback URL such as http://127.0.0.1:8080, not %q\n", base)
 		return 2
 	}
-	res, err := drive(ctx, config{
+	cfg := config{
 		base: base, secret: []byte(*secret), graph: g, conversations: *conv,
 		duration: *duration, rate: *rate, turnTimeout: *timeout,
-	})
+	}
+	var stop func() (float64, int64, error)
+	if *pid > 0 {
+		stop = watch(*pid)
+	}
+	var res *result
+	if *batch > 0 {
+		res, err = sendBatch(ctx, cfg, *batch)
+	} else {
+		res, err = drive(ctx, cfg)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
+	}
+	if stop != nil {
+		res.cpu, res.peakKB, res.procErr = stop()
+		res.measured = true
 	}
 	res.print(os.Stdout)
 	if err != nil || res.failed > 0 {
