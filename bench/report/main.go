@@ -186,7 +186,7 @@ func chart(rows []row) string {
 	colours := []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"}
 	const pw, ph, left, top, gap = 360.0, 240.0, 60.0, 40.0, 90.0
 	var b strings.Builder
-	width, height := left+2*pw+gap+20, top+ph+90
+	width, height := left+2*pw+gap+20, top+ph+60
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="12">`+"\n", width, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	panels := []struct {

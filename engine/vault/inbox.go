@@ -2,7 +2,6 @@ package vault
 
 import (
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -79,7 +78,7 @@ type inboxRef struct {
 }
 
 func (v *Vault) inboxHash(msgID string) string {
-	return hex.EncodeToString(hmacSum(v.dedupeKey, msgID)[:20])
+	return v.dedupeMAC.hex(20, msgID)
 }
 func keyIn(h string) []byte { return []byte("in/" + h) }
 func keyIP(h string) []byte { return []byte("ip/" + h) }

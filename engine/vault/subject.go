@@ -49,7 +49,7 @@ func ParseSubjectID(h string) (SubjectID, error) {
 // SubjectID maps a channel user to its pseudonym. The channel's user id is
 // taken as is; the caller normalises it (E.164 for phone numbers).
 func (v *Vault) SubjectID(channel, userID string) SubjectID {
-	return SubjectID(hex.EncodeToString(hmacSum(v.subjectKey, channel, ":", userID)))
+	return SubjectID(v.subjectMAC.hex(32, channel, ":", userID))
 }
 
 // FieldRecord is one collected field with what privacy needs to know of it.
