@@ -246,7 +246,12 @@ func post(client *http.Client, url string, secret, body []byte) error {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("webhook answered %s", resp.Status)
+		return statusError(resp.StatusCode)
 	}
 	return nil
 }
+
+// statusError is a webhook answered with another status than 200.
+type statusError int
+
+func (e statusError) Error() string { return fmt.Sprintf("webhook answered %d", int(e)) }
