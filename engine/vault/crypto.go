@@ -122,6 +122,55 @@ func (m *macKey) hex(n int, parts ...string) string {
 	return string(out[:2*n])
 }
 
+// subjectCiphers holds the AES-GCM of recently used subject keys, so a turn
+// does not unwrap its subject's key and build a new cipher (key schedule
+// and GHASH tables) every time: that was the largest allocation of Parley's
+// own in a load run's profile. An entry is keyed by the subject and the whole
+// stored key record, so the record in storage is read and checked on every
+// use: an erased key (its record rewritten), a replaced one or an altered
+// one never matches, and its entry is evicted at erasure. The cache is
+// bounded (maxSubjectCiphers, about 1 KiB each); when full, an arbitrary
+// entry makes room. It holds nothing the KEK in memory could not recover.
+type subjectCiphers struct {
+	mu sync.Mutex
+	m  map[string]cipher.AEAD
+}
+
+const maxSubjectCiphers = 4096
+
+func (c *subjectCiphers) get(k string) cipher.AEAD {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[k]
+}
+
+func (c *subjectCiphers) put(k string, a cipher.AEAD) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]cipher.AEAD)
+	}
+	if len(c.m) >= maxSubjectCiphers {
+		for old := range c.m {
+			delete(c.m, old)
+			break
+		}
+	}
+	c.m[k] = a
+}
+
+func (c *subjectCiphers) forget(k string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, k)
+}
+
+func (c *subjectCiphers) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
+
 func hmacSum(key []byte, parts ...string) []byte {
 	m := hmac.New(sha256.New, key)
 	for _, p := range parts {

@@ -179,7 +179,8 @@ type subjectKey struct {
 	status byte
 	id     []byte
 	aead   cipher.AEAD
-	fresh  bool // created by this transaction (see Vault.keyCreated)
+	fresh  bool   // created by this transaction (see Vault.keyCreated)
+	cached string // its entry in Vault.ciphers, "" if none
 }
 
 var errPurgePending = errors.New("vault: subject erased, purge pending")
@@ -201,12 +202,21 @@ func (v *Vault) readKey(txn kvReader, s SubjectID) (*subjectKey, error) {
 		if sk.status != keyLive {
 			return nil
 		}
+		ck := string(s) + "\x00" + string(b)
+		if a := v.ciphers.get(ck); a != nil {
+			sk.aead, sk.cached = a, ck
+			return nil
+		}
 		dek, err := open(v.kek, b[keyHdrLen:], append(keyK(s), b[:keyHdrLen]...))
 		if err != nil {
 			return ErrCorrupt
 		}
 		sk.aead, err = newGCM(dek)
 		clear(dek)
+		if err == nil {
+			v.ciphers.put(ck, sk.aead)
+			sk.cached = ck
+		}
 		return err
 	})
 	return sk, err

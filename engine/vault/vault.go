@@ -174,10 +174,11 @@ type Vault struct {
 	kek        cipher.AEAD
 	meta       cipher.AEAD
 	backupRoot []byte
-	subjectKey []byte  // HMAC key for subject ids, derived from the pepper
-	dedupeKey  []byte  // HMAC key for message ids
-	subjectMAC *macKey // subjectKey, prepared (see macKey)
-	dedupeMAC  *macKey // dedupeKey, prepared
+	subjectKey []byte         // HMAC key for subject ids, derived from the pepper
+	dedupeKey  []byte         // HMAC key for message ids
+	ciphers    subjectCiphers // AES-GCM of recently used subject keys
+	subjectMAC *macKey        // subjectKey, prepared (see macKey)
+	dedupeMAC  *macKey        // dedupeKey, prepared
 
 	// dropMu: writers hold it shared, DropPrefix exclusive, because Badger
 	// rejects writes (ErrBlockedWrites) while it drops prefixes.
