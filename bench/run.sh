@@ -7,7 +7,7 @@
 #   bench/run.sh --quick                 # about 2-3 minutes
 #   bench/run.sh                         # the full run (about 15 minutes)
 #   bench/run.sh --scale-target 1000000  # scale test up to a million stored conversations
-#   PROFILE=1 bench/run.sh --quick       # also CPU and heap profiles of Parley at C=64 (in $OUT)
+#   DEBUG_ADDR=127.0.0.1:6061 bench/run.sh --quick  # also CPU and heap profiles of Parley at C=64 (in $OUT)
 #
 # Every process it starts is stopped by its PID on exit.
 set -euo pipefail
@@ -20,7 +20,7 @@ while [[ $# -gt 0 ]]; do
 	--quick) QUICK=1 ;;
 	--scale-target) SCALE_TARGET="$2"; shift ;;
 	--scale-target=*) SCALE_TARGET="${1#*=}" ;;
-	-h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,13p' "$0"; exit 0 ;;
 	*) echo "bench/run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -230,7 +230,7 @@ while ((SECONDS - t0 < SCALE_BUDGET)); do
 	fi
 	# a failed conversation stored some of its turns too
 	stored=$((stored + ${n:-0} + ${f:-0}))
-	disk="$(du -sb "$DATA" | cut -f1)"
+	disk="$(du -sB1 "$DATA" | cut -f1)" # blocks in use, not the preallocated size
 	echo "stored $stored, $disk bytes on disk"
 	row parley scale 64 "\"stored\":$stored,\"disk_bytes\":$disk" <<<"$out"
 	[[ $SCALE_TARGET -gt 0 && $stored -ge $SCALE_TARGET ]] && break

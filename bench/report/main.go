@@ -150,19 +150,24 @@ func writeTables(w io.Writer, rows []row) {
 	if sc := pick(rows, "scale"); len(sc) > 0 {
 		fmt.Fprintln(w, "### Scale: one server fed at C=64 while stored conversations accumulate")
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "| stored conversations (after the phase) | turns/s | p99 ms | failed | server CPU ms/turn | peak RSS MiB | bytes on disk | bytes per stored conversation |")
-		fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|--:|")
+		fmt.Fprintln(w, "| stored conversations (after the phase) | turns/s | p99 ms | failed | server CPU ms/turn | peak RSS MiB | bytes on disk | per stored conversation | per conversation since the first phase |")
+		fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+		first, _ := sc[0].value("stored")
+		firstDisk, _ := sc[0].value("disk_bytes")
 		for _, r := range sc {
 			stored, _ := r.value("stored")
 			disk, _ := r.value("disk_bytes")
-			per := "–"
+			per, since := "–", "–"
 			if stored > 0 {
 				per = fmt.Sprintf("%.0f", disk/stored)
 			}
-			fmt.Fprintf(w, "| %.0f | %s | %s | %s | %s | %s | %.0f | %s |\n", stored, r.cell("%.0f", "turns_per_s"),
+			if stored > first {
+				since = fmt.Sprintf("%.0f", (disk-firstDisk)/(stored-first))
+			}
+			fmt.Fprintf(w, "| %.0f | %s | %s | %s | %s | %s | %.0f | %s | %s |\n", stored, r.cell("%.0f", "turns_per_s"),
 				r.cell("%.1f", "turn_p99_ms"), r.cell("%.0f", "errors", "failed"),
 				r.cell("%.3f", "bot_cpu_ms_per_turn", "server_cpu_ms_per_turn"),
-				r.cell("%.0f", "bot_rss_peak_mib", "server_rss_peak_mib"), disk, per)
+				r.cell("%.0f", "bot_rss_peak_mib", "server_rss_peak_mib"), disk, per, since)
 		}
 		fmt.Fprintln(w)
 	}
