@@ -91,7 +91,7 @@ type inMarker struct {
 }
 
 func (m inMarker) encode() []byte {
-	var e enc
+	e := sizedEnc(len(m.subject))
 	e.uint(m.seq)
 	e.str(m.subject)
 	e.time(m.at)
@@ -116,7 +116,7 @@ type rawIQ struct {
 }
 
 func (q *rawIQ) encode() []byte {
-	var e enc
+	e := sizedEnc(len(q.subject) + len(q.sealed) + len(q.hash) + len(q.keyID))
 	e.str(string(q.subject))
 	e.time(q.at)
 	e.bytes(q.sealed)

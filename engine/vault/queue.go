@@ -104,7 +104,7 @@ func parseSeq(k []byte, skip int) uint64 {
 }
 
 func encodeOut(o *OutboxEntry, sealed []byte) []byte {
-	var e enc
+	e := sizedEnc(len(o.Subject) + len(o.Status) + len(o.ChannelMsgID) + len(sealed))
 	e.str(string(o.Subject))
 	e.time(o.Created)
 	e.int(int64(o.Attempts))

@@ -319,7 +319,7 @@ func deadMarker() []byte {
 }
 
 func encodeField(f *FieldRecord) []byte {
-	var e enc
+	e := sizedEnc(len(f.Name) + len(f.Value) + len(f.Purpose) + len(f.Basis) + len(f.Flow))
 	e.str(f.Name)
 	e.bytes(f.Value)
 	e.str(f.Purpose)
@@ -342,7 +342,7 @@ func decodeField(b []byte) (FieldRecord, error) {
 }
 
 func encodeConsent(c *ConsentRecord) []byte {
-	var e enc
+	e := sizedEnc(len(c.Purpose) + len(c.Flow) + len(c.NoticeHash) + len(c.MessageID))
 	e.str(c.Purpose)
 	e.bool(c.Granted)
 	e.time(c.At)
