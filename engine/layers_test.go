@@ -83,6 +83,10 @@ var layers = []layer{
 	// Not in the table: tools and test doubles outside the product.
 	{pkg: "engine/internal/flowgen", may: nil},
 	{pkg: "bench/loadgen", may: []string{"adapters/whatsapp", "adapters/whatsapp/whatsapptest"}},
+	// the bare relay bench/run.sh measures Parley against: the WhatsApp
+	// channel's signature check and decoder, nothing of the engine.
+	{pkg: "bench/relay", may: []string{"adapters/whatsapp"}, mustNot: []string{"engine/", "adapters/host", badger, pgx}},
+	{pkg: "bench/report", may: nil, mustNot: []string{"*"}},
 	{pkg: "engine", may: nil, exact: true}, // this test
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -39,6 +40,16 @@ type result struct {
 	wrongLast                    int
 	elapsed                      time.Duration
 	latencies                    []time.Duration
+
+	// the server process, when -pid or -spawn named it
+	measured bool
+	cpu      float64 // seconds of user+system CPU during the run
+	peakKB   int64
+	procErr  error
+
+	// -batch: messages in the webhook, time to its 200, time to the last reply
+	batch           int
+	ack, allReplies time.Duration
 }
 
 func (r *result) print(w io.Writer) {
@@ -63,6 +74,73 @@ func (r *result) print(w io.Writer) {
 	if r.wrongLast > 0 {
 		fmt.Fprintf(w, "confirmations without the email: %d\n", r.wrongLast)
 	}
+	out := map[string]any{
+		"turns": r.turns, "failed": r.failed, "conversations": r.conversations, "elapsed_s": secs,
+		"turns_per_s": float64(r.turns) / secs, "turn_p50_ms": ms(pct(0.50)), "turn_p99_ms": ms(pct(0.99)),
+	}
+	if r.batch > 0 {
+		fmt.Fprintf(w, "batch            %d messages acknowledged in %s, last reply after %s\n", r.batch, r.ack.Round(time.Millisecond), r.allReplies.Round(time.Millisecond))
+		out["batch"], out["batch_ack_ms"], out["batch_replies_ms"] = r.batch, ms(r.ack), ms(r.allReplies)
+	}
+	if r.measured {
+		if r.procErr != nil {
+			fmt.Fprintf(w, "server           %v\n", r.procErr)
+		} else {
+			perTurn := 1000 * r.cpu / float64(max(r.turns, 1))
+			fmt.Fprintf(w, "server CPU       %.2fs = %.2f cores, %.3f ms per turn\n", r.cpu, r.cpu/secs, perTurn)
+			fmt.Fprintf(w, "server RSS peak  %.1f MiB\n", float64(r.peakKB)/1024)
+			out["server_cpu_s"], out["server_cpu_ms_per_turn"], out["server_rss_peak_mib"] = r.cpu, perTurn, float64(r.peakKB)/1024
+		}
+	}
+	j, _ := json.Marshal(out)
+	fmt.Fprintf(w, "RESULT %s\n", j)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// sendBatch posts one signed webhook carrying n first messages ("hi") from n
+// customers, the way Meta batches a burst, and times its acknowledgement
+// (the server answers 200 only once all n are stored) and the arrival of
+// the last reply.
+func sendBatch(ctx context.Context, c config, n int) (*result, error) {
+	res := &result{batch: n}
+	chans := make([]chan string, n)
+	texts := make([]whatsapptest.Text, n)
+	run := time.Now().UnixNano() % 1e6
+	now := time.Now()
+	for i := range texts {
+		user := fmt.Sprintf("1998%06d%04d", run, i)
+		texts[i] = whatsapptest.Text{From: user, ID: fmt.Sprintf("wamid.LGB%d.%d", run, i), Body: "hi", At: now}
+		chans[i] = make(chan string, 4)
+		c.graph.expect(user, chans[i])
+	}
+	body := whatsapptest.TextsWebhook(phoneNumberID, texts...)
+	client := &http.Client{Timeout: 2 * time.Minute}
+	t0 := time.Now()
+	if err := post(client, c.base+"/webhook/whatsapp", c.secret, body); err != nil {
+		res.failed = n
+		return res, err
+	}
+	res.ack = time.Since(t0)
+	deadline := time.NewTimer(c.turnTimeout + 2*time.Minute)
+	defer deadline.Stop()
+	for i, ch := range chans {
+		for got := 0; got < script[0].replies; got++ {
+			select {
+			case <-ch:
+			case <-deadline.C:
+				res.failed = n - i
+				return res, fmt.Errorf("replies to the batch: %d of %d customers answered before the deadline", i, n)
+			case <-ctx.Done():
+				return res, ctx.Err()
+			}
+		}
+		res.turns++
+		res.latencies = append(res.latencies, time.Since(t0))
+	}
+	res.allReplies = time.Since(t0)
+	res.elapsed = res.allReplies
+	return res, nil
 }
 
 func drive(ctx context.Context, c config) (*result, error) {
@@ -168,7 +246,12 @@ func post(client *http.Client, url string, secret, body []byte) error {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("webhook answered %s", resp.Status)
+		return statusError(resp.StatusCode)
 	}
 	return nil
 }
+
+// statusError is a webhook answered with another status than 200.
+type statusError int
+
+func (e statusError) Error() string { return fmt.Sprintf("webhook answered %d", int(e)) }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // graph is a fake WhatsApp Graph API: it accepts
@@ -23,6 +24,56 @@ type graph struct {
 	replies atomic.Uint64
 	reads   atomic.Uint64
 	strays  atomic.Uint64
+
+	// chaos runs: every reply per recipient, and the fault schedule
+	recording bool
+	log       map[string][]string
+	faultFrom time.Time
+	faults    []faultPhase
+	refused   atomic.Int64
+}
+
+// record keeps every reply text per recipient from now on.
+func (g *graph) record() {
+	g.mu.Lock()
+	g.recording, g.log = true, map[string][]string{}
+	g.mu.Unlock()
+}
+
+// setFaults makes the API fail as the phases say, starting at from.
+func (g *graph) setFaults(from time.Time, phases []faultPhase) {
+	g.mu.Lock()
+	g.faultFrom, g.faults = from, phases
+	g.mu.Unlock()
+}
+
+// fault is the failure mode in force now, "" for none.
+func (g *graph) fault() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	at := time.Since(g.faultFrom)
+	for _, p := range g.faults {
+		if at < p.d {
+			return p.mode
+		}
+		at -= p.d
+	}
+	return ""
+}
+
+// logOf returns the distinct replies to recipient in order of first
+// arrival, and how many arrived in all.
+func (g *graph) logOf(recipient string) (distinct []string, total int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	seen := map[string]bool{}
+	for _, r := range g.log[recipient] {
+		if !seen[r] {
+			seen[r] = true
+			distinct = append(distinct, r)
+		}
+	}
+	return distinct, len(g.log[recipient])
 }
 
 func startGraph(addr string) (*graph, error) {
@@ -79,6 +130,20 @@ func (g *graph) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	switch g.fault() {
+	case "500":
+		g.refused.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `{"error":{"message":"An unknown error has occurred.","type":"OAuthException","code":1,"fbtrace_id":"LOADGEN"}}`)
+		return
+	case "429":
+		g.refused.Add(1)
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"error":{"message":"(#130429) Rate limit hit","type":"OAuthException","code":130429,"fbtrace_id":"LOADGEN"}}`)
+		return
+	case "slow":
+		time.Sleep(2 * time.Second) // a slow API, not a wait for work
+	}
 	if req.Status == "read" {
 		g.reads.Add(1)
 		fmt.Fprint(w, `{"success":true}`)
@@ -91,6 +156,9 @@ func (g *graph) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	g.mu.Lock()
 	ch := g.waiters[req.To]
+	if g.recording {
+		g.log[req.To] = append(g.log[req.To], text)
+	}
 	g.mu.Unlock()
 	if ch != nil {
 		g.replies.Add(1)

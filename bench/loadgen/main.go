@@ -20,12 +20,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -43,6 +45,13 @@ func run() int {
 	duration := flag.Duration("duration", 10*time.Second, "how long to send load")
 	rate := flag.Float64("rate", 0, "target turns per second across all conversations (0: as fast as possible)")
 	timeout := flag.Duration("turn-timeout", 10*time.Second, "give up on a turn whose replies have not all arrived by then")
+	pid := flag.Int("pid", 0, "server process id: report its CPU per turn and peak RSS from /proc (set by -spawn)")
+	cycles := flag.Int("chaos-cycles", 0, "reliability run (needs -spawn): stop the server this many times under load and restart it on the same data")
+	chaosSig := flag.String("chaos-signal", "KILL", "how to stop it: KILL or TERM")
+	minGap := flag.Duration("chaos-min-gap", 500*time.Millisecond, "shortest time between two stops")
+	maxGap := flag.Duration("chaos-max-gap", 3*time.Second, "longest time between two stops")
+	faults := flag.String("graph-faults", "", "reliability run (needs -spawn): the fake Graph API fails in phases from the start, e.g. 500:20s,429:10s,slow:10s")
+	batch := flag.Int("batch", 0, "instead of conversations, send one signed webhook carrying this many first messages and time its acknowledgement")
 	flag.Parse()
 
 	if err := checkLoopback(*graphAddr); err != nil {
@@ -60,6 +69,7 @@ func run() int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	base := *target
+	var srvHandle *server
 	if *spawn != "" {
 		srv, err := spawnServer(ctx, *spawn, *flowsDir, g.URL(), *secret)
 		if err != nil {
@@ -68,6 +78,8 @@ func run() int {
 		}
 		defer srv.Stop()
 		base = srv.URL
+		*pid = srv.cmd.Process.Pid
+		srvHandle = srv
 	}
 	if base == "" {
 		fmt.Fprintln(os.Stderr, "loadgen: give -target URL or -spawn BINARY")
@@ -78,12 +90,56 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "loadgen: -target must be a loopback URL such as http://127.0.0.1:8080, not %q\n", base)
 		return 2
 	}
-	res, err := drive(ctx, config{
+	cfg := config{
 		base: base, secret: []byte(*secret), graph: g, conversations: *conv,
 		duration: *duration, rate: *rate, turnTimeout: *timeout,
-	})
+	}
+	if *cycles > 0 || *faults != "" {
+		if *spawn == "" {
+			fmt.Fprintln(os.Stderr, "loadgen: -chaos-cycles and -graph-faults need -spawn BINARY")
+			return 2
+		}
+		sig := syscall.SIGKILL
+		if *chaosSig == "TERM" {
+			sig = syscall.SIGTERM
+		} else if *chaosSig != "KILL" {
+			fmt.Fprintln(os.Stderr, "loadgen: -chaos-signal must be KILL or TERM")
+			return 2
+		}
+		phases, err := parseFaults(*faults)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			return 2
+		}
+		rep, err := runChaos(ctx, cfg, srvHandle, chaos{cycles: *cycles, sig: sig, minGap: *minGap, maxGap: max(*maxGap, *minGap), faults: phases, duration: *duration})
+		j, _ := json.Marshal(rep)
+		fmt.Printf("RESULT %s\n", j)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			return 1
+		}
+		if rep.failed() {
+			fmt.Fprintln(os.Stderr, "loadgen: FAILED: conversations lost, stuck, out of order or left queued (see RESULT)")
+			return 1
+		}
+		return 0
+	}
+	var stop func() (float64, int64, error)
+	if *pid > 0 {
+		stop = watch(*pid)
+	}
+	var res *result
+	if *batch > 0 {
+		res, err = sendBatch(ctx, cfg, *batch)
+	} else {
+		res, err = drive(ctx, cfg)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
+	}
+	if stop != nil {
+		res.cpu, res.peakKB, res.procErr = stop()
+		res.measured = true
 	}
 	res.print(os.Stdout)
 	if err != nil || res.failed > 0 {

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	_ "net/http/pprof"
@@ -104,6 +106,7 @@ func runServe(c *cli, args []string) int {
 	minFree := fs.Uint64("min-free", defaultMinFreeMiB, "MiB the data directory's disk must keep free; below it webhooks are refused (5xx) and /readyz is unready")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	debugAddr := fs.String("debug-addr", "", "serve Go pprof profiles on this loopback address (off by default)")
+	memLimit := fs.Int64("memory-limit", defaultMemoryLimitMiB, "MiB the Go heap should stay under, the garbage collector working harder as it nears it (0: no limit; default PARLEY_MEMORY_LIMIT, else GOMEMLIMIT, else 256)")
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
@@ -123,10 +126,8 @@ func runServe(c *cli, args []string) int {
 		return exitUsage
 	}
 	log := slog.New(h)
-	if c.getenv("GOGC") == "" {
-		// The server keeps little live heap and allocates per request; a
-		// higher GC target trades a little memory for less GC CPU.
-		debug.SetGCPercent(400)
+	if code, ok := setMemoryLimit(c, fs, *memLimit); !ok {
+		return code
 	}
 
 	host, _, err := net.SplitHostPort(*addr)
@@ -289,6 +290,48 @@ func integrationClient() *http.Client {
 func graphClient() *http.Client {
 	return &http.Client{Timeout: 15 * time.Second, CheckRedirect: whatsapp.RefuseRedirect, Transport: &http.Transport{
 		MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}}
+}
+
+// defaultMemoryLimitMiB is serve's default --memory-limit. A C=64 load run
+// keeps about 110 MiB of live heap (Badger's block cache and memtables,
+// most of it); bench/RESULTS.md has the figures.
+const defaultMemoryLimitMiB = 256
+
+// setMemoryLimit applies --memory-limit (or PARLEY_MEMORY_LIMIT) and the GC
+// target. The server keeps little live heap and allocates per request, so a
+// high GC target (400, unless GOGC is set) saves GC CPU; alone it would let
+// the heap grow to five times the live heap, so the memory limit caps it:
+// near the limit the collector runs as often as it must. GOMEMLIMIT is
+// honoured when neither the flag nor PARLEY_MEMORY_LIMIT is given.
+func setMemoryLimit(c *cli, fs *flag.FlagSet, mib int64) (int, bool) {
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "memory-limit" })
+	if !explicit {
+		if env := c.getenv("PARLEY_MEMORY_LIMIT"); env != "" {
+			v, err := strconv.ParseInt(env, 10, 64)
+			if err != nil {
+				fmt.Fprintf(c.stderr, "parley serve: PARLEY_MEMORY_LIMIT=%q is not a number of MiB; set it to 256, say, or 0 for no limit\n", env)
+				return exitUsage, false
+			}
+			mib, explicit = v, true
+		}
+	}
+	if mib < 0 {
+		fmt.Fprintln(c.stderr, "parley serve: --memory-limit must be a number of MiB, 0 for no limit")
+		return exitUsage, false
+	}
+	if c.getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	switch {
+	case !explicit && c.getenv("GOMEMLIMIT") != "":
+		// the Go runtime already applied it
+	case mib == 0:
+		debug.SetMemoryLimit(math.MaxInt64)
+	default:
+		debug.SetMemoryLimit(mib << 20)
+	}
+	return 0, true
 }
 
 // isLoopbackIP reports whether host is a loopback IP address (127.0.0.0/8, ::1).

@@ -13,6 +13,15 @@ var errShort = errors.New("record truncated")
 
 type enc struct{ b []byte }
 
+// sizedEnc starts an encoder with room for n bytes of variable-length
+// content plus the varints and fixed fields of a record (encRoom), so
+// encoding a record allocates once instead of growing 8, 16, 32, … bytes.
+func sizedEnc(n int) enc { return enc{b: make([]byte, 0, n+encRoom)} }
+
+// encRoom covers the length prefixes, times and counters of the largest
+// record (the outbox entry: 7 fields).
+const encRoom = 80
+
 func (e *enc) bytes(p []byte) {
 	e.b = binary.AppendUvarint(e.b, uint64(len(p)))
 	e.b = append(e.b, p...)

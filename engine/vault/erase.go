@@ -122,6 +122,7 @@ func (v *Vault) markErased(txn kvTxn, s SubjectID, sk *subjectKey, e ledgerEntry
 	if sk == nil {
 		return nil
 	}
+	v.ciphers.forget(sk.cached)
 	m := make([]byte, keyHdrLen)
 	m[0], m[1] = 1, keyErased
 	copy(m[2:18], sk.id)

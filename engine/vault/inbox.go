@@ -2,7 +2,6 @@ package vault
 
 import (
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -79,7 +78,7 @@ type inboxRef struct {
 }
 
 func (v *Vault) inboxHash(msgID string) string {
-	return hex.EncodeToString(hmacSum(v.dedupeKey, msgID)[:20])
+	return v.dedupeMAC.hex(20, msgID)
 }
 func keyIn(h string) []byte { return []byte("in/" + h) }
 func keyIP(h string) []byte { return []byte("ip/" + h) }
@@ -92,7 +91,7 @@ type inMarker struct {
 }
 
 func (m inMarker) encode() []byte {
-	var e enc
+	e := sizedEnc(len(m.subject))
 	e.uint(m.seq)
 	e.str(m.subject)
 	e.time(m.at)
@@ -117,7 +116,7 @@ type rawIQ struct {
 }
 
 func (q *rawIQ) encode() []byte {
-	var e enc
+	e := sizedEnc(len(q.subject) + len(q.sealed) + len(q.hash) + len(q.keyID))
 	e.str(string(q.subject))
 	e.time(q.at)
 	e.bytes(q.sealed)

@@ -1,7 +1,6 @@
 package vault
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -46,7 +45,7 @@ func seqKey(prefix []byte, seq uint64) []byte {
 	return fmt.Appendf(append([]byte(nil), prefix...), "%016x", seq)
 }
 func (v *Vault) keyOW(chanID string) []byte {
-	return []byte("ow/" + hex.EncodeToString(hmacSum(v.dedupeKey, "outbox:", chanID)[:20]))
+	return []byte("ow/" + v.dedupeMAC.hex(20, "outbox:", chanID))
 }
 
 // withSubjectKey runs fn in a write transaction with the subject's key,
@@ -105,7 +104,7 @@ func parseSeq(k []byte, skip int) uint64 {
 }
 
 func encodeOut(o *OutboxEntry, sealed []byte) []byte {
-	var e enc
+	e := sizedEnc(len(o.Subject) + len(o.Status) + len(o.ChannelMsgID) + len(sealed))
 	e.str(string(o.Subject))
 	e.time(o.Created)
 	e.int(int64(o.Attempts))

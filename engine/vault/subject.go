@@ -49,7 +49,7 @@ func ParseSubjectID(h string) (SubjectID, error) {
 // SubjectID maps a channel user to its pseudonym. The channel's user id is
 // taken as is; the caller normalises it (E.164 for phone numbers).
 func (v *Vault) SubjectID(channel, userID string) SubjectID {
-	return SubjectID(hex.EncodeToString(hmacSum(v.subjectKey, channel, ":", userID)))
+	return SubjectID(v.subjectMAC.hex(32, channel, ":", userID))
 }
 
 // FieldRecord is one collected field with what privacy needs to know of it.
@@ -206,7 +206,8 @@ type subjectKey struct {
 	status byte
 	id     []byte
 	aead   cipher.AEAD
-	fresh  bool // created by this transaction (see Vault.keyCreated)
+	fresh  bool   // created by this transaction (see Vault.keyCreated)
+	cached string // its entry in Vault.ciphers, "" if none
 }
 
 var errPurgePending = errors.New("vault: subject erased, purge pending")
@@ -228,12 +229,21 @@ func (v *Vault) readKey(txn kvReader, s SubjectID) (*subjectKey, error) {
 		if sk.status != keyLive {
 			return nil
 		}
+		ck := string(s) + "\x00" + string(b)
+		if a := v.ciphers.get(ck); a != nil {
+			sk.aead, sk.cached = a, ck
+			return nil
+		}
 		dek, err := open(v.kek, b[keyHdrLen:], append(keyK(s), b[:keyHdrLen]...))
 		if err != nil {
 			return ErrCorrupt
 		}
 		sk.aead, err = newGCM(dek)
 		clear(dek)
+		if err == nil {
+			v.ciphers.put(ck, sk.aead)
+			sk.cached = ck
+		}
 		return err
 	})
 	return sk, err
@@ -336,7 +346,7 @@ func deadMarker() []byte {
 }
 
 func encodeField(f *FieldRecord) []byte {
-	var e enc
+	e := sizedEnc(len(f.Name) + len(f.Value) + len(f.Purpose) + len(f.Basis) + len(f.Flow))
 	e.str(f.Name)
 	e.bytes(f.Value)
 	e.str(f.Purpose)
@@ -359,7 +369,7 @@ func decodeField(b []byte) (FieldRecord, error) {
 }
 
 func encodeConsent(c *ConsentRecord) []byte {
-	var e enc
+	e := sizedEnc(len(c.Purpose) + len(c.Flow) + len(c.NoticeHash) + len(c.MessageID))
 	e.str(c.Purpose)
 	e.bool(c.Granted)
 	e.time(c.At)

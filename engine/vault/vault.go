@@ -176,8 +176,11 @@ type Vault struct {
 	kek        cipher.AEAD
 	meta       cipher.AEAD
 	backupRoot []byte
-	subjectKey []byte // HMAC key for subject ids, derived from the pepper
-	dedupeKey  []byte // HMAC key for message ids
+	subjectKey []byte         // HMAC key for subject ids, derived from the pepper
+	dedupeKey  []byte         // HMAC key for message ids
+	ciphers    subjectCiphers // AES-GCM of recently used subject keys
+	subjectMAC *macKey        // subjectKey, prepared (see macKey)
+	dedupeMAC  *macKey        // dedupeKey, prepared
 
 	// dropMu: writers hold it shared, DropPrefix exclusive, because Badger
 	// rejects writes (ErrBlockedWrites) while it drops prefixes.
@@ -484,6 +487,7 @@ func (v *Vault) initMeta() error {
 		}
 		v.subjectKey = hmacSum(pepper, "parley/subject/v1")
 		v.dedupeKey = hmacSum(pepper, "parley/message-id/v1")
+		v.subjectMAC, v.dedupeMAC = newMACKey(v.subjectKey), newMACKey(v.dedupeKey)
 		return nil
 	})
 }

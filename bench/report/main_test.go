@@ -1,0 +1,49 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestReportFromRows feeds rows as bench/run.sh writes them (the two load
+// generators' field names mixed) and checks the tables and the chart.
+func TestReportFromRows(t *testing.T) {
+	rows := `{"system":"parley","mode":"levels","c":64,"turns_per_s":1500,"turn_p50_ms":20,"turn_p99_ms":80,"errors":0,"conversations":250,"bot_cpu_ms_per_turn":0.4,"bot_rss_peak_mib":300}
+{"system":"relay","mode":"levels","c":64,"turns_per_s":6000,"turn_p50_ms":5,"turn_p99_ms":30,"errors":0,"conversations":1000,"bot_cpu_ms_per_turn":0.08,"bot_rss_peak_mib":27}
+{"system":"parley","mode":"levels","c":1,"turns_per_s":1000,"turn_p99_ms":2,"errors":0}
+{"system":"parley","mode":"batch","c":0,"batch":5000,"batch_ack_ms":14480,"batch_replies_ms":14482,"failed":0,"server_cpu_s":6.1,"server_rss_peak_mib":261}
+{"system":"parley","mode":"scale","c":64,"stored":1000,"disk_bytes":1000000,"turns_per_s":1600}
+{"system":"parley","mode":"scale","c":64,"stored":3000,"disk_bytes":1020000,"turns_per_s":1500}
+`
+	path := filepath.Join(t.TempDir(), "rows.jsonl")
+	if err := os.WriteFile(path, []byte(rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readRows(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	writeTables(&b, got)
+	out := b.String()
+	for _, want := range []string{
+		"| parley | 64 | 250 | 1500 | 20.0 | 80.0 | 0 | 0.400 | 300 | 25% |", // a quarter of the relay
+		"| relay | 64 | 1000 | 6000 | 5.0 | 30.0 | 0 | 0.080 | 27 | – |",
+		"| parley | 1 | – | 1000 | – | 2.0 | 0 | – | – | – |", // no relay at C=1: no ratio
+		"| parley | 5000 | 14480 | 14482 | 0 | 6.10 | 261 |",
+		"| 3000 | 1500 | – | – | – | – | 1020000 | 340 | 10 |", // 20,000 bytes for 2,000 more
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("tables lack %q:\n%s", want, out)
+		}
+	}
+	svg := chart(got)
+	if n := strings.Count(svg, "<polyline"); n != 4 { // two systems, two panels
+		t.Errorf("%d lines in the chart, want 4:\n%s", n, svg)
+	}
+	if !strings.Contains(svg, ">C=64<") || !strings.Contains(svg, ">relay<") || !strings.Contains(svg, ">10.0k<") {
+		t.Errorf("chart lacks its axis labels or legend:\n%s", svg)
+	}
+}

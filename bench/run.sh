@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# Benchmarks you can rerun: Parley, a bare relay (bench/relay: signature,
+# decode, fixed replies, no flow, no storage) and the Bot Framework peer
+# (../shared/peers, or PEERS=DIR), measured in one sitting with one load
+# generator, on loopback only. Writes bench/RESULTS.md and bench/chart.svg.
+#
+#   bench/run.sh --quick                 # about 2-3 minutes
+#   bench/run.sh                         # the full run (about 15 minutes)
+#   bench/run.sh --scale-target 1000000  # scale test up to a million stored conversations
+#   DEBUG_ADDR=127.0.0.1:6061 bench/run.sh --quick  # also CPU and heap profiles of Parley at C=64 (in $OUT)
+#
+# Every process it starts is stopped by its PID on exit.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+QUICK=0
+SCALE_TARGET=0
+while [[ $# -gt 0 ]]; do
+	case "$1" in
+	--quick) QUICK=1 ;;
+	--scale-target) SCALE_TARGET="$2"; shift ;;
+	--scale-target=*) SCALE_TARGET="${1#*=}" ;;
+	-h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+	*) echo "bench/run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+if [[ $QUICK == 1 ]]; then
+	LEVELS="${LEVELS:-1 16 64 256}" WARMUP="${WARMUP:-1s}" DURATION="${DURATION:-3s}"
+	RATE_DURATION="${RATE_DURATION:-5s}" BATCHES="${BATCHES:-1000 5000}"
+	SCALE_BUDGET="${SCALE_BUDGET:-20}" SCALE_PHASE="${SCALE_PHASE:-5s}"
+else
+	LEVELS="${LEVELS:-1 16 64 256}" WARMUP="${WARMUP:-5s}" DURATION="${DURATION:-20s}"
+	RATE_DURATION="${RATE_DURATION:-20s}" BATCHES="${BATCHES:-1000 5000}"
+	SCALE_BUDGET="${SCALE_BUDGET:-300}" SCALE_PHASE="${SCALE_PHASE:-20s}"
+fi
+RATE="${RATE:-1000}"
+[[ $SCALE_TARGET -gt 0 ]] && SCALE_BUDGET=$((1 << 30))
+PEERS="${PEERS:-$ROOT/../shared/peers}"
+OUT="${OUT:-$(mktemp -d /tmp/parley-bench.XXXXXX)}"
+PORT="${PORT:-18080}" GRAPH_PORT="${GRAPH_PORT:-18788}" BF_PORT="${BF_PORT:-13978}"
+SECRET="loadgen-app-secret" PNID="100000000000001"
+BIN="$OUT/bin" ROWS="$OUT/rows.jsonl"
+mkdir -p "$BIN"
+: >"$ROWS"
+COMMANDS=()
+STARTED="$(date -u '+%Y-%m-%d %H:%M UTC')"
+LOADAVG="$(cut -d" " -f1-3 /proc/loadavg)"
+
+# --- processes: every one we start is recorded and stopped by PID ---------
+PIDS=()
+SERVER_PID=""
+stop_pid() {
+	local pid="$1"
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+	for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { # $1 port, $2 pid, $3 log
+	for _ in $(seq 300); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "bench/run.sh: the server on port $1 did not start; its log ($3):" >&2
+	tail -20 "$3" >&2
+	exit 1
+}
+stop_server() {
+	[[ -n "$SERVER_PID" ]] && stop_pid "$SERVER_PID"
+	SERVER_PID=""
+}
+
+DATA=""
+start_server() { # $1: parley | relay | botframework, $2: log name
+	local log="$OUT/$2.log"
+	for p in "$PORT" "$BF_PORT"; do
+		port_free "$p" || { echo "bench/run.sh: port $p is in use; set PORT/BF_PORT" >&2; exit 1; }
+	done
+	case "$1" in
+	parley)
+		DATA="$(mktemp -d "$OUT/data.XXXXXX")"
+		local extra=()
+		[[ -n "${DEBUG_ADDR:-}" ]] && extra+=(--debug-addr "$DEBUG_ADDR")
+		PARLEY_WHATSAPP_APP_SECRET="$SECRET" PARLEY_WHATSAPP_ACCESS_TOKEN=bench-token \
+			PARLEY_WHATSAPP_VERIFY_TOKEN=bench-verify PARLEY_WHATSAPP_PHONE_NUMBER_ID="$PNID" \
+			PARLEY_WHATSAPP_FLOW=booking PARLEY_WHATSAPP_GRAPH_URL="http://127.0.0.1:$GRAPH_PORT" \
+			PARLEY_MASTER_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY= \
+			"$BIN/parley" serve --addr "127.0.0.1:$PORT" --flows "$ROOT/flows" --data "$DATA" \
+			--web-chat off "${extra[@]}" >"$log" 2>&1 &
+		SERVER_PID=$!
+		;;
+	relay)
+		"$BIN/relay" -addr "127.0.0.1:$PORT" -graph "http://127.0.0.1:$GRAPH_PORT" -secret "$SECRET" >"$log" 2>&1 &
+		SERVER_PID=$!
+		;;
+	botframework)
+		(cd "$OUT/peers/botframework" && PORT="$BF_PORT" exec node index.js) >"$log" 2>&1 &
+		SERVER_PID=$!
+		;;
+	esac
+	PIDS+=("$SERVER_PID")
+	if [[ $1 == botframework ]]; then wait_port "$BF_PORT" "$SERVER_PID" "$log"; else wait_port "$PORT" "$SERVER_PID" "$log"; fi
+	if [[ $1 == parley ]]; then
+		for _ in $(seq 300); do
+			curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break
+			sleep 0.1
+		done
+	fi
+}
+
+# row SYSTEM MODE C EXTRA-JSON < loadgen output: the RESULT line, tagged
+row() {
+	local line
+	line="$(grep '^RESULT ' | tail -1 || true)"
+	if [[ -z "$line" ]]; then
+		echo "bench/run.sh: no RESULT from $1 $2 C=$3" >&2
+		return
+	fi
+	echo "{\"system\":\"$1\",\"mode\":\"$2\",\"c\":$3${4:+,$4},${line#RESULT \{}" >>"$ROWS"
+}
+
+# --- build -------------------------------------------------------------
+echo "== build (into $BIN)"
+(cd "$ROOT" && go build -o "$BIN/parley" ./cmd/parley && go build -o "$BIN/relay" ./bench/relay &&
+	go build -o "$BIN/loadgen" ./bench/loadgen && go build -o "$BIN/report" ./bench/report)
+HAVE_PEER=0
+if [[ -d "$PEERS/loadgen" ]]; then
+	cp -r "$PEERS" "$OUT/peers"
+	(cd "$OUT/peers/loadgen" && go build -o "$BIN/peer-loadgen" .)
+	if command -v node >/dev/null && (cd "$OUT/peers/botframework" && npm ci --no-audit --no-fund --loglevel=error >"$OUT/npm.log" 2>&1); then
+		HAVE_PEER=1
+	else
+		echo "bench/run.sh: no Node.js or npm ci failed ($OUT/npm.log): the Bot Framework peer is left out" >&2
+	fi
+else
+	echo "bench/run.sh: no peers folder at $PEERS (set PEERS=DIR): using bench/loadgen for the levels, no peer" >&2
+fi
+
+# --- closed loop: C = LEVELS, a fresh server per level ---------------------
+systems=(parley relay)
+[[ $HAVE_PEER == 1 ]] && systems+=(botframework)
+for sys in "${systems[@]}"; do
+	for C in $LEVELS; do
+		echo
+		echo "== $sys C=$C (warm-up $WARMUP, measured $DURATION)"
+		start_server "$sys" "$sys-c$C"
+		prof_pid=""
+		if [[ $sys == parley && $C == 64 && -n "${DEBUG_ADDR:-}" ]]; then
+			secs="${DURATION%s}"
+			(sleep "${WARMUP%s}"; curl -fs -o "$OUT/cpu.pprof" "http://$DEBUG_ADDR/debug/pprof/profile?seconds=$secs";
+				curl -fs -o "$OUT/heap.pprof" "http://$DEBUG_ADDR/debug/pprof/heap") &
+			prof_pid=$!
+			PIDS+=("$prof_pid")
+		fi
+		if [[ -x "$BIN/peer-loadgen" ]]; then
+			args=(-c "$C" -duration "$DURATION" -warmup "$WARMUP" -pid "$SERVER_PID" -expect 2,1,1,1,1,1)
+			if [[ $sys == botframework ]]; then
+				args+=(-protocol botframework -target "http://127.0.0.1:$BF_PORT/api/messages" -final-contains 'ada{n}@example.com')
+			else
+				args+=(-protocol whatsapp -target "http://127.0.0.1:$PORT/webhook/whatsapp" -listen "127.0.0.1:$GRAPH_PORT"
+					-app-secret "$SECRET" -phone-number-id "$PNID")
+				[[ $sys == parley ]] && args+=(-final-contains 'ada{n}@example.com')
+			fi
+			COMMANDS+=("peer-loadgen ${args[*]}")
+			"$BIN/peer-loadgen" "${args[@]}" | tee "$OUT/$sys-c$C.txt" | row "$sys" levels "$C" || true
+		else
+			args=(-target "http://127.0.0.1:$PORT" -graph "127.0.0.1:$GRAPH_PORT" -conversations "$C" -duration "$DURATION" -pid "$SERVER_PID")
+			COMMANDS+=("loadgen ${args[*]}")
+			"$BIN/loadgen" "${args[@]}" | tee "$OUT/$sys-c$C.txt" | row "$sys" levels "$C" || true
+		fi
+		[[ -n "$prof_pid" ]] && wait "$prof_pid" 2>/dev/null || true
+		stop_server
+	done
+done
+
+# --- open loop: RATE turns/s offered ---------------------------------------
+for sys in parley relay; do
+	echo
+	echo "== $sys open loop at $RATE turns/s ($RATE_DURATION)"
+	start_server "$sys" "$sys-rate"
+	args=(-target "http://127.0.0.1:$PORT" -graph "127.0.0.1:$GRAPH_PORT" -secret "$SECRET" -rate "$RATE" -conversations 256 -duration "$RATE_DURATION" -pid "$SERVER_PID")
+	COMMANDS+=("loadgen ${args[*]}")
+	"$BIN/loadgen" "${args[@]}" | tee "$OUT/$sys-rate.txt" | row "$sys" rate 256 "\"rate\":$RATE" || true
+	stop_server
+done
+
+# --- batch: one signed webhook of N messages -------------------------------
+for sys in parley relay; do
+	for n in $BATCHES; do
+		echo
+		echo "== $sys batch of $n"
+		start_server "$sys" "$sys-batch$n"
+		args=(-target "http://127.0.0.1:$PORT" -graph "127.0.0.1:$GRAPH_PORT" -secret "$SECRET" -batch "$n" -pid "$SERVER_PID")
+		COMMANDS+=("loadgen ${args[*]}")
+		"$BIN/loadgen" "${args[@]}" | tee "$OUT/$sys-batch$n.txt" | row "$sys" batch 0 || true
+		stop_server
+	done
+done
+
+# --- scale: one Parley fed at C=64 while stored conversations accumulate ----
+echo
+echo "== parley scale: phases of $SCALE_PHASE at C=64 for ${SCALE_BUDGET}s${SCALE_TARGET:+ or until $SCALE_TARGET stored}"
+start_server parley parley-scale
+stored=0
+t0=$SECONDS
+while ((SECONDS - t0 < SCALE_BUDGET)); do
+	if [[ -x "$BIN/peer-loadgen" ]]; then
+		args=(-protocol whatsapp -target "http://127.0.0.1:$PORT/webhook/whatsapp" -listen "127.0.0.1:$GRAPH_PORT"
+			-app-secret "$SECRET" -phone-number-id "$PNID" -c 64 -duration "$SCALE_PHASE" -pid "$SERVER_PID" -expect 2,1,1,1,1,1)
+		out="$("$BIN/peer-loadgen" "${args[@]}" || true)"
+		n="$(grep '^RESULT ' <<<"$out" | sed -E 's/.*"conversations":([0-9]+).*/\1/' || echo 0)"
+		f="$(grep '^RESULT ' <<<"$out" | sed -E 's/.*"failed_conversations":([0-9]+).*/\1/' || echo 0)"
+	else
+		args=(-target "http://127.0.0.1:$PORT" -graph "127.0.0.1:$GRAPH_PORT" -secret "$SECRET" -conversations 64 -duration "$SCALE_PHASE" -pid "$SERVER_PID")
+		out="$("$BIN/loadgen" "${args[@]}" || true)"
+		n="$(grep '^RESULT ' <<<"$out" | sed -E 's/.*"conversations":([0-9]+).*/\1/' || echo 0)"
+		f=0
+	fi
+	# a failed conversation stored some of its turns too
+	stored=$((stored + ${n:-0} + ${f:-0}))
+	disk="$(du -sB1 "$DATA" | cut -f1)" # blocks in use, not the preallocated size
+	echo "stored $stored, $disk bytes on disk"
+	row parley scale 64 "\"stored\":$stored,\"disk_bytes\":$disk" <<<"$out"
+	[[ $SCALE_TARGET -gt 0 && $stored -ge $SCALE_TARGET ]] && break
+done
+COMMANDS+=("scale phases: ${args[*]}")
+stop_server
+
+# --- RESULTS.md and the chart --------------------------------------------
+RESULTS="$ROOT/bench/RESULTS.md"
+{
+	echo "# Benchmark results"
+	echo
+	echo "Written by \`bench/run.sh$([[ $QUICK == 1 ]] && echo ' --quick')\` (started $STARTED, finished $(date -u '+%H:%M UTC'))."
+	echo "Do not edit by hand: rerun the script. ${BENCH_NOTE:-}"
+	echo
+	echo "## Machine"
+	echo
+	echo "- $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+	echo "- $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) memory; $(uname -sr); $(go version | cut -d' ' -f3-)"
+	echo "- Node.js $(node --version 2>/dev/null || echo 'missing'); load average at the start: $LOADAVG"
+	echo "- Parley at $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo ' (uncommitted changes)')"
+	echo
+	echo "## Settings"
+	echo
+	echo "Levels C = $LEVELS, warm-up $WARMUP, measured $DURATION per level, a fresh server (and data directory) per level;"
+	echo "open loop $RATE turns/s for $RATE_DURATION; batches of $BATCHES; scale phases of $SCALE_PHASE at C=64 for ${SCALE_BUDGET}s."
+	echo "Latency runs from sending the inbound webhook to receiving the turn's last expected reply at the fake Graph API"
+	echo "(or Bot Framework connector). Server CPU is user+system time from /proc/PID/stat over the measured phase"
+	echo "divided by the turns; peak RSS is sampled from /proc/PID/status every 50 ms."
+	echo
+	echo "## Results"
+	echo
+	echo "![turns/s and p99 against C](chart.svg)"
+	echo
+	"$BIN/report" -rows "$ROWS" -svg "$ROOT/bench/chart.svg"
+	echo "## Commands"
+	echo
+	echo '```'
+	printf '%s\n' "${COMMANDS[@]}"
+	echo '```'
+	echo
+	[[ -f "$ROOT/bench/findings.md" ]] && cat "$ROOT/bench/findings.md"
+} >"$RESULTS.tmp"
+mv "$RESULTS.tmp" "$RESULTS"
+echo
+echo "wrote $RESULTS and $ROOT/bench/chart.svg (raw output in $OUT)"
