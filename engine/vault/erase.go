@@ -1,7 +1,6 @@
 package vault
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -227,18 +226,9 @@ func (v *Vault) purgeSome(subjects []SubjectID) error {
 	return nil
 }
 
-// dropPrefixes calls DropPrefix in batches; the caller holds dropMu.
-func (v *Vault) dropPrefixes(prefixes [][]byte) error {
-	if v.st != nil {
-		return v.st.Purge(context.Background(), prefixes...)
-	}
-	for batch := range slices.Chunk(prefixes, 4096) {
-		if err := v.db.DropPrefix(batch...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// dropPrefixes removes every version of the records under prefixes (a
+// DropPrefix on Badger); the caller holds dropMu.
+func (v *Vault) dropPrefixes(prefixes [][]byte) error { return v.purgePrefixes(prefixes) }
 
 func (v *Vault) purgeLoop() {
 	defer v.wg.Done()
