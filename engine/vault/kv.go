@@ -136,10 +136,12 @@ func (v *Vault) update(fn func(kvTxn) error) error {
 
 // updateOn runs fn in a transaction of st, retrying on conflicts.
 func (v *Vault) updateOn(st store.Store, fn func(kvTxn) error) error {
-	if v.tk != nil {
+	if v.tk != nil && !v.embedded() {
 		// Make the current transient key (a write of its own) before the
 		// transaction that seals under it: inside it, that write would need
-		// a second pooled connection on a shared store (see nextSeq).
+		// a second pooled connection (see nextSeq). Not on the embedded
+		// Badger, whose transient keys are files: there a transaction that
+		// seals nothing (a purge) must not make one.
 		if _, err := v.tk.current(v.now()); err != nil {
 			return err
 		}
