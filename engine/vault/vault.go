@@ -187,6 +187,10 @@ type Vault struct {
 	auditFileChecked bool
 	auditFileBroken  bool
 
+	// ledgerAhead counts, at Open, the erasures the ledger lists and the
+	// records do not (older records put back).
+	ledgerAhead int
+
 	group      groupSync // fsyncs of the main DB
 	inboxGroup groupSync // fsyncs of the inbox DB
 
@@ -345,7 +349,12 @@ func openVault(opts Options) (_ *Vault, err error) {
 			return nil, err
 		}
 	}
-	if v.ledger, err = openLedger(opts.ErasureLog); err != nil {
+	if ls, ok := opts.Store.(store.Ledger); ok {
+		v.ledger, err = openLedgerOn(ls)
+	} else {
+		v.ledger, err = openLedger(opts.ErasureLog)
+	}
+	if err != nil {
 		return nil, err
 	}
 	for _, k := range []struct {
