@@ -61,10 +61,10 @@ var Lifecycles = []Lifecycle{
 		"the batched purge", "`PurgeDelay` (10s) after the erasure, or when the vault closes"},
 	{"audit entries", "a/<seq>", "pseudonymous record of rights requests and operator actions, hash-chained",
 		"the audit retention sweep (audit.go)", "`AuditRetention` (default 2 years) after the entry"},
-	{"erasure ledger", "e/<s>, erasures.log", "subject pseudonym, erasure time, receipt id; no personal data",
+	{"erasure ledger", "e/<s>, erasures.log (PostgreSQL: table parley_ledger)", "subject pseudonym, erasure time, receipt id; no personal data",
 		"the ledger retention sweep (ledger.go)", "`LedgerRetention` (default 2 years) after the erasure"},
-	{"audit head file", "audit.head (beside erasures.log)", "sequence and hash of the last audit entry and of the retention anchor; no personal data",
-		"rewritten with every audit entry", "with the data directory"},
+	{"audit head file", "audit.head (beside erasures.log; PostgreSQL: parley_ledger)", "sequence and hash of the last audit entry and of the retention anchor; no personal data",
+		"rewritten with every audit entry", "with the data directory (the ledger table)"},
 	{"vault metadata", "m/...", "key check, pepper (sealed), schema version, sequences, audit head; no personal data",
 		"nobody: it is the vault itself", "with the data directory"},
 }

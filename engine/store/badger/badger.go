@@ -303,7 +303,9 @@ func (x *txn) Scan(prefix []byte, fn func(store.Record) error) error {
 func (x *txn) scanAll(prefix []byte, fn func(store.Record) error) error {
 	p := x.s.recordKey(prefix)
 	o := badgerdb.DefaultIteratorOptions
-	o.Prefix = p
+	// No prefetch: its goroutines cost more than they save on the short
+	// scans of a turn (values are read in place either way).
+	o.Prefix, o.PrefetchValues = p, false
 	it := x.t.NewIterator(o)
 	defer it.Close()
 	for it.Seek(p); it.ValidForPrefix(p); it.Next() {
