@@ -403,58 +403,60 @@ func TestWhatsAppHandshake(t *testing.T) {
 // looks for the phone number, the name, the email and what the customer
 // typed.
 func TestWhatsAppLogsHoldNoPersonalData(t *testing.T) {
-	const (
-		phone = "15557770123"
-		name  = "Zebulonia"
-		email = "zebulonia.canary@example.com"
-	)
-	var logs syncBuffer
-	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e := newEnv(t, envOptions{logger: logger, webChat: true, tokens: "dpo:dpo-token-0123456789",
-		// After the conversation, the Graph API refuses both replies to a
-		// new "hi": undeliverable (131026), so the sender logs a failure.
-		fail: func(n int, _ map[string]any) (int, string) {
-			if n > 7 {
-				return http.StatusBadRequest, `{"error":{"message":"(#131026) Message Undeliverable.","code":131026}}`
+	eachBackend(t, func(t *testing.T, backend string) {
+		const (
+			phone = "15557770123"
+			name  = "Zebulonia"
+			email = "zebulonia.canary@example.com"
+		)
+		var logs syncBuffer
+		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		e := newEnv(t, envOptions{backend: backend, logger: logger, webChat: true, tokens: "dpo:dpo-token-0123456789",
+			// After the conversation, the Graph API refuses both replies to a
+			// new "hi": undeliverable (131026), so the sender logs a failure.
+			fail: func(n int, _ map[string]any) (int, string) {
+				if n > 7 {
+					return http.StatusBadRequest, `{"error":{"message":"(#131026) Message Undeliverable.","code":131026}}`
+				}
+				return 0, ""
+			}})
+		e.converse(t, phone, name, email)
+		e.post(t, textWebhook(phone, "wamid.AGAIN", "hi", time.Now()))
+		e.graph.waitFor(t, "the refused replies", func() bool { return len(e.graph.all()) == 9 })
+		// A duplicate, a bad signature, an unknown status and a failed status
+		// of a sent message.
+		e.post(t, textWebhook(phone, "wamid.IN."+phone+".0", "hi", time.Now()))
+		e.do(t, webhookRequest(textWebhook(phone, "wamid.X", "not-an-email", time.Now()), false))
+		e.post(t, statusWebhook("wamid.UNKNOWN", "read", phone, 0))
+		e.post(t, statusWebhook("wamid.OUT7", "failed", phone, 131047))
+		// Admin requests log: export, then erase.
+		for _, path := range []string{"/admin/v1/subjects/export", "/admin/v1/subjects/erase"} {
+			req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(`{"channel":"whatsapp","user":"`+phone+`"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer dpo-token-0123456789")
+			if st := e.do(t, req); st != 200 {
+				t.Errorf("%s: %d", path, st)
 			}
-			return 0, ""
-		}})
-	e.converse(t, phone, name, email)
-	e.post(t, textWebhook(phone, "wamid.AGAIN", "hi", time.Now()))
-	e.graph.waitFor(t, "the refused replies", func() bool { return len(e.graph.all()) == 9 })
-	// A duplicate, a bad signature, an unknown status and a failed status
-	// of a sent message.
-	e.post(t, textWebhook(phone, "wamid.IN."+phone+".0", "hi", time.Now()))
-	e.do(t, webhookRequest(textWebhook(phone, "wamid.X", "not-an-email", time.Now()), false))
-	e.post(t, statusWebhook("wamid.UNKNOWN", "read", phone, 0))
-	e.post(t, statusWebhook("wamid.OUT7", "failed", phone, 131047))
-	// Admin requests log: export, then erase.
-	for _, path := range []string{"/admin/v1/subjects/export", "/admin/v1/subjects/erase"} {
-		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(`{"channel":"whatsapp","user":"`+phone+`"}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer dpo-token-0123456789")
-		if st := e.do(t, req); st != 200 {
-			t.Errorf("%s: %d", path, st)
 		}
-	}
-	_, metrics := e.get(t, "/metrics")
-	e.shutdown(t)
-	if got := e.metric(t, "parley_outbox_failed_total"); got != "2" {
-		t.Errorf("parley_outbox_failed_total = %q, want 2", got)
-	}
+		_, metrics := e.get(t, "/metrics")
+		e.shutdown(t)
+		if got := e.metric(t, "parley_outbox_failed_total"); got != "2" {
+			t.Errorf("parley_outbox_failed_total = %q, want 2", got)
+		}
 
-	for what, out := range map[string]string{"log": logs.String(), "/metrics": metrics} {
-		for _, canary := range []string{phone, name, email, "not-an-email", "Zebulonia"} {
-			if strings.Contains(out, canary) {
-				t.Errorf("%s output contains %q", what, canary)
+		for what, out := range map[string]string{"log": logs.String(), "/metrics": metrics} {
+			for _, canary := range []string{phone, name, email, "not-an-email", "Zebulonia"} {
+				if strings.Contains(out, canary) {
+					t.Errorf("%s output contains %q", what, canary)
+				}
 			}
 		}
-	}
-	for _, want := range []string{"reply failed permanently", "admin request", "subject="} {
-		if !strings.Contains(logs.String(), want) {
-			t.Errorf("the log lacks %q, so the scan proves less than it should:\n%s", want, logs.String())
+		for _, want := range []string{"reply failed permanently", "admin request", "subject="} {
+			if !strings.Contains(logs.String(), want) {
+				t.Errorf("the log lacks %q, so the scan proves less than it should:\n%s", want, logs.String())
+			}
 		}
-	}
+	})
 }
 
 // TestHealthReadyMetrics: liveness always, readiness only between Start and
@@ -499,60 +501,62 @@ func TestHealthReadyMetrics(t *testing.T) {
 // sent turns readiness off at once, lets the turn finish and its replies go
 // out, and leaves a vault that closes cleanly with nothing pending.
 func TestGracefulShutdown(t *testing.T) {
-	inSend := make(chan struct{})
-	release := make(chan struct{})
-	e := newEnv(t, envOptions{before: func(n int, _ map[string]any) {
-		if n == 1 {
-			close(inSend)
-			<-release
+	eachBackend(t, func(t *testing.T, backend string) {
+		inSend := make(chan struct{})
+		release := make(chan struct{})
+		e := newEnv(t, envOptions{backend: backend, before: func(n int, _ map[string]any) {
+			if n == 1 {
+				close(inSend)
+				<-release
+			}
+		}})
+		var releaseOnce sync.Once
+		unblock := func() { releaseOnce.Do(func() { close(release) }) }
+		t.Cleanup(unblock) // runs before the env's cleanups, so a failure cannot hang them
+		if st := e.post(t, textWebhook(testUser, "wamid.G1", "hi", time.Now())); st != 200 {
+			t.Fatalf("status %d", st)
 		}
-	}})
-	var releaseOnce sync.Once
-	unblock := func() { releaseOnce.Do(func() { close(release) }) }
-	t.Cleanup(unblock) // runs before the env's cleanups, so a failure cannot hang them
-	if st := e.post(t, textWebhook(testUser, "wamid.G1", "hi", time.Now())); st != 200 {
-		t.Fatalf("status %d", st)
-	}
-	<-inSend // the first reply is at the Graph API, the second queued behind it
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-		defer cancel()
-		done <- e.srv.Shutdown(ctx)
-	}()
-	e.stopped = true
-	// Readiness goes off first thing in Shutdown; poll for it.
-	deadline := time.Now().Add(waitLimit)
-	for {
-		resp, err := e.srv.App().Test(httptest.NewRequest(http.MethodGet, "/readyz", nil), -1)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusServiceUnavailable {
-				break
+		<-inSend // the first reply is at the Graph API, the second queued behind it
+		done := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			defer cancel()
+			done <- e.srv.Shutdown(ctx)
+		}()
+		e.stopped = true
+		// Readiness goes off first thing in Shutdown; poll for it.
+		deadline := time.Now().Add(waitLimit)
+		for {
+			resp, err := e.srv.App().Test(httptest.NewRequest(http.MethodGet, "/readyz", nil), -1)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusServiceUnavailable {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("/readyz did not turn 503 after Shutdown began")
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("Shutdown returned (%v) while a send was held", err)
+			case <-time.After(time.Millisecond):
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz did not turn 503 after Shutdown began")
+		unblock()
+		if err := <-done; err != nil {
+			t.Fatalf("Shutdown: %v", err)
 		}
-		select {
-		case err := <-done:
-			t.Fatalf("Shutdown returned (%v) while a send was held", err)
-		case <-time.After(time.Millisecond):
+		if got := len(e.graph.delivered()); got != 2 {
+			t.Errorf("after Shutdown %d replies were delivered, want 2", got)
 		}
-	}
-	unblock()
-	if err := <-done; err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
-	if got := len(e.graph.delivered()); got != 2 {
-		t.Errorf("after Shutdown %d replies were delivered, want 2", got)
-	}
-	if st := e.stats(t); st.InboxPending != 0 || st.OutboxPending != 0 {
-		t.Errorf("after Shutdown: inbox %d, outbox %d pending; want 0, 0", st.InboxPending, st.OutboxPending)
-	}
-	if err := e.vault.Close(); err != nil {
-		t.Errorf("vault Close after Shutdown: %v", err)
-	}
+		if st := e.stats(t); st.InboxPending != 0 || st.OutboxPending != 0 {
+			t.Errorf("after Shutdown: inbox %d, outbox %d pending; want 0, 0", st.InboxPending, st.OutboxPending)
+		}
+		if err := e.vault.Close(); err != nil {
+			t.Errorf("vault Close after Shutdown: %v", err)
+		}
+	})
 }
 
 // referenceTexts are the texts of the golden conversation's replies.
