@@ -197,7 +197,7 @@ func (b *backupReader) next() error {
 // ledger present is at least as new as the backup.
 func (v *Vault) Backup(w io.Writer) error {
 	if !v.embedded() {
-		return errors.New("vault: backup: this vault is on a shared store; back it up with the store's own tools (pg_dump), see docs/storage.md")
+		return errors.New("vault: backup: this vault is on a shared store; back it up with the store's own tools (pg_dump --exclude-table parley_ledger, and the table parley_ledger apart), see docs/storage.md")
 	}
 	bw, err := newBackupWriter(w, v.backupRoot)
 	if err != nil {
