@@ -148,3 +148,55 @@ func TestOpensADataDirectoryOfTheOldLayout(t *testing.T) {
 		t.Error("the attacker view misses Ann's live name: it reads nothing (control)")
 	}
 }
+
+// testdata/backup-v1.pvb and backup-v1.erasures.log were written by the
+// code of commit cca970f (the vault's own Badger code), from a copy of the
+// fixture opened at fixtureClock, with v.Backup and the ledger file beside
+// it: `git archive cca970f`, a test calling Backup, run once.
+
+// TestRestoresABackupOfTheOldLayout restores testdata/backup-v1.pvb, a
+// backup the vault's former Badger code made of the fixture, with the
+// erasure ledger kept beside it: Ann reads back, Bob stays erased, and the
+// attacker with the restored directory and the master key finds no Bob.
+func TestRestoresABackupOfTheOldLayout(t *testing.T) {
+	dir := t.TempDir()
+	ledger, err := os.ReadFile("testdata/backup-v1.erasures.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ledgerName), ledger, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open("testdata/backup-v1.pvb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := fixtureClock()
+	c.Add(time.Hour)
+	if err := Restore(diskOpts(dir, c), f); err != nil {
+		t.Fatalf("Restore(old backup) = %v", err)
+	}
+	v := openDisk(t, dir, c)
+	ann := v.SubjectID("whatsapp", canaries[2])
+	state, fields, err := v.LoadSubject(ann, c.Now())
+	if err != nil || string(state) != "step=ask_email" || len(fields) != 3 {
+		t.Fatalf("Ann after the restore: state %q, fields %v, %v", state, fieldNames(fields), err)
+	}
+	if _, err := v.AuditVerify(); err != nil {
+		t.Errorf("AuditVerify after restoring the old backup = %v", err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := AttackerView(dir, testKey(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Contains([]byte("Bob Erasedfixture")) {
+		t.Error("the attacker reads erased Bob's name after the restore")
+	}
+	if !rec.Contains([]byte(canaries[0])) {
+		t.Error("the attacker view misses Ann's restored name (control)")
+	}
+}
