@@ -208,6 +208,7 @@ type env struct {
 	graph    *fakeGraph
 	flowsDir string
 	dataDir  string
+	backend  backend
 	stopped  bool
 	visitors map[string]string // webTurn's visitor name -> session cookie
 }
@@ -243,6 +244,9 @@ type envOptions struct {
 	canWrite func() error
 	// studio enables the authoring studio.
 	studio *server.StudioConfig
+	// backend names the vault's backend (see backendNames; default
+	// badger, on dataDir).
+	backend string
 }
 
 // fastRetry keeps whatsapp.RetryDelay's decision but waits 1 ms.
@@ -290,10 +294,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatalf("LoadFlows: %v\n%s", err, report)
 	}
-	e.vault, err = vault.Open(vault.Options{Dir: e.dataDir, MasterKey: masterKey, Logger: o.logger, Now: o.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.backend = newBackend(t, o.backend, e.dataDir)
+	e.vault = e.backend.open(t, vault.Options{MasterKey: masterKey, Logger: o.logger, Now: o.now})
 	t.Cleanup(func() { e.vault.Close() })
 	var store server.Backend = session.New(e.vault)
 	if o.store != nil {

@@ -191,128 +191,130 @@ func TestSameIntegrationNameStaysInItsFlow(t *testing.T) {
 // hold no answer, phone number or subject id; the export and the erasure
 // receipt list them.
 func TestStopAndErasureNoticeTheRecipients(t *testing.T) {
-	e, clinic, shop := recipientsEnv(t, envOptions{waFlow: "clinic", tokens: "operator:" + operatorToken + ",dpo:" + dpoToken})
-	const stopper, eraser, chatEraser = "15550007001", "15550007002", "15550007003"
-	canaries := map[string]string{stopper: "CANARY-migraine-5150", eraser: "CANARY-rash-6160", chatEraser: "CANARY-fever-7170"}
-	say := func(user, id, text string) {
-		t.Helper()
-		if st := e.post(t, textWebhook(user, id, text, time.Now())); st != http.StatusOK {
-			t.Fatalf("webhook answered %d", st)
-		}
-	}
-	refs := map[string]string{}
-	for _, user := range []string{stopper, eraser, chatEraser} {
-		say(user, "wamid.R1."+user, "hi")
-		say(user, "wamid.R2."+user, "YES")
-		say(user, "wamid.R3."+user, canaries[user])
-		c := clinic.next(t, "/care")
-		if c.Raw != `{"symptom":"`+canaries[user]+`"}` {
-			t.Fatalf("clinic call body %s", c.Raw)
-		}
-		refs[user] = c.Ref
-	}
-	checkNotice := func(c recipientCall, event, user string) string {
-		t.Helper()
-		if c.Auth != "Bearer clinic-secret-token" {
-			t.Errorf("%s notice sent with %q, want the clinic's token", event, c.Auth)
-		}
-		if c.Body["event"] != event || c.Body["recipient_ref"] != refs[user] || c.Body["integration"] != "crm" || c.Body["flow"] != "clinic" {
-			t.Errorf("%s notice %s; want event %s and the reference of the call (%s)", event, c.Raw, event, refs[user])
-		}
-		receipt, _ := c.Body["receipt"].(string)
-		if len(receipt) != 32 {
-			t.Errorf("%s notice receipt %q, want 32 hex digits", event, receipt)
-		}
-		if _, err := time.Parse(time.RFC3339, fmt.Sprint(c.Body["at"])); err != nil {
-			t.Errorf("%s notice time %v: %v", event, c.Body["at"], err)
-		}
-		for _, secret := range []string{canaries[stopper], canaries[eraser], canaries[chatEraser], stopper, eraser, chatEraser,
-			e.vault.SubjectID("whatsapp", user).Hex()} {
-			if strings.Contains(c.Raw, secret) {
-				t.Errorf("%s notice holds personal data: %s", event, c.Raw)
+	eachBackend(t, func(t *testing.T, backend string) {
+		e, clinic, shop := recipientsEnv(t, envOptions{backend: backend, waFlow: "clinic", tokens: "operator:" + operatorToken + ",dpo:" + dpoToken})
+		const stopper, eraser, chatEraser = "15550007001", "15550007002", "15550007003"
+		canaries := map[string]string{stopper: "CANARY-migraine-5150", eraser: "CANARY-rash-6160", chatEraser: "CANARY-fever-7170"}
+		say := func(user, id, text string) {
+			t.Helper()
+			if st := e.post(t, textWebhook(user, id, text, time.Now())); st != http.StatusOK {
+				t.Fatalf("webhook answered %d", st)
 			}
 		}
-		return receipt
-	}
-
-	say(stopper, "wamid.R4."+stopper, "STOP")
-	stopReceipt := checkNotice(clinic.next(t, "/stop"), "stop", stopper)
-
-	subject := `{"channel":"whatsapp","user":"` + stopper + `"}`
-	status, ex := e.adminCall(t, http.MethodPost, "/subjects/export", operatorToken, subject)
-	if status != 200 {
-		t.Fatalf("export: %d %v", status, ex)
-	}
-	recips, _ := ex["recipients"].([]any)
-	if len(recips) != 1 {
-		t.Fatalf("export lists recipients %v, want clinic's crm", ex["recipients"])
-	}
-	r, _ := recips[0].(map[string]any)
-	notices, _ := r["notices"].([]any)
-	if r["flow"] != "clinic" || r["integration"] != "crm" || r["purpose"] != "care" || len(notices) != 1 {
-		t.Fatalf("exported recipient %v, want clinic/crm for care with one notice", r)
-	}
-	if n, _ := notices[0].(map[string]any); n["event"] != "stop" || n["receipt"] != stopReceipt || n["at"] == nil {
-		t.Errorf("exported notice %v, want the stop notice %s with its time", n, stopReceipt)
-	}
-
-	status, out := e.adminCall(t, http.MethodPost, "/subjects/erase", dpoToken, `{"channel":"whatsapp","user":"`+eraser+`"}`)
-	if status != 200 {
-		t.Fatalf("erase: %d %v", status, out)
-	}
-	eraseReceipt := checkNotice(clinic.next(t, "/erase"), "erase", eraser)
-	notified, _ := out["recipients_notified"].([]any)
-	if len(notified) != 1 {
-		t.Fatalf("erasure receipt lists %v, want the clinic's crm", out["recipients_notified"])
-	}
-	if n, _ := notified[0].(map[string]any); n["flow"] != "clinic" || n["integration"] != "crm" || n["event"] != "erase" || n["receipt"] != eraseReceipt {
-		t.Errorf("erasure receipt lists %v, want clinic/crm with receipt %s", n, eraseReceipt)
-	}
-	// DELETE MY DATA in the chat tells the recipient too.
-	say(chatEraser, "wamid.R4."+chatEraser, "DELETE MY DATA")
-	say(chatEraser, "wamid.R5."+chatEraser, "YES")
-	checkNotice(clinic.next(t, "/erase"), "erase", chatEraser)
-
-	if len(shop.all()) != 0 {
-		t.Errorf("the shop's integration, which got nothing, was sent %+v", shop.all())
-	}
-	// Shutdown lets a delivery under way finish: then every notice was
-	// delivered once and has left the queue.
-	e.shutdown(t)
-	rec := httptest.NewRecorder()
-	promhttp.HandlerFor(e.srv.Metrics().Registry, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	for event, want := range map[string]string{"stop": "1", "erase": "2"} {
-		sample := `parley_recipient_notices_total{event="` + event + `",result="delivered"}`
-		if got := metricValue(rec.Body.String(), sample); got != want {
-			t.Errorf("%s = %q, want %s", sample, got, want)
+		refs := map[string]string{}
+		for _, user := range []string{stopper, eraser, chatEraser} {
+			say(user, "wamid.R1."+user, "hi")
+			say(user, "wamid.R2."+user, "YES")
+			say(user, "wamid.R3."+user, canaries[user])
+			c := clinic.next(t, "/care")
+			if c.Raw != `{"symptom":"`+canaries[user]+`"}` {
+				t.Fatalf("clinic call body %s", c.Raw)
+			}
+			refs[user] = c.Ref
 		}
-	}
-	if due, err := e.vault.DueNotices(time.Now().Add(time.Hour), 10); err != nil || len(due) != 0 {
-		t.Errorf("queue after delivery: %d notices, %v; want none", len(due), err)
-	}
+		checkNotice := func(c recipientCall, event, user string) string {
+			t.Helper()
+			if c.Auth != "Bearer clinic-secret-token" {
+				t.Errorf("%s notice sent with %q, want the clinic's token", event, c.Auth)
+			}
+			if c.Body["event"] != event || c.Body["recipient_ref"] != refs[user] || c.Body["integration"] != "crm" || c.Body["flow"] != "clinic" {
+				t.Errorf("%s notice %s; want event %s and the reference of the call (%s)", event, c.Raw, event, refs[user])
+			}
+			receipt, _ := c.Body["receipt"].(string)
+			if len(receipt) != 32 {
+				t.Errorf("%s notice receipt %q, want 32 hex digits", event, receipt)
+			}
+			if _, err := time.Parse(time.RFC3339, fmt.Sprint(c.Body["at"])); err != nil {
+				t.Errorf("%s notice time %v: %v", event, c.Body["at"], err)
+			}
+			for _, secret := range []string{canaries[stopper], canaries[eraser], canaries[chatEraser], stopper, eraser, chatEraser,
+				e.vault.SubjectID("whatsapp", user).Hex()} {
+				if strings.Contains(c.Raw, secret) {
+					t.Errorf("%s notice holds personal data: %s", event, c.Raw)
+				}
+			}
+			return receipt
+		}
 
-	// An erasure while no server runs (what parley subject erase does)
-	// queues its notice durably; the next server start delivers it.
-	rc, err := session.EraseSubject(e.vault, e.vault.SubjectID("whatsapp", stopper), time.Now())
-	if err != nil || len(rc.Notified) != 1 {
-		t.Fatalf("offline erasure: %+v, %v; want one recipient notified", rc, err)
-	}
-	flows, report, err := server.LoadFlows(e.flowsDir)
-	if err != nil {
-		t.Fatalf("LoadFlows: %v\n%s", err, report)
-	}
-	caller := &server.HTTPCaller{Getenv: func(string) string { return "clinic-secret-token" }, Client: clinic.Client()}
-	srv, err := server.New(server.Config{Store: session.New(e.vault), Flows: flows, SweepEvery: -1, Notices: caller})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if got := checkNotice(clinic.next(t, "/erase"), "erase", stopper); got != rc.Notified[0].Receipt {
-		t.Errorf("delivered receipt %s, want the one on the erasure receipt %s", got, rc.Notified[0].Receipt)
-	}
-	if err := srv.Shutdown(t.Context()); err != nil {
-		t.Error(err)
-	}
+		say(stopper, "wamid.R4."+stopper, "STOP")
+		stopReceipt := checkNotice(clinic.next(t, "/stop"), "stop", stopper)
+
+		subject := `{"channel":"whatsapp","user":"` + stopper + `"}`
+		status, ex := e.adminCall(t, http.MethodPost, "/subjects/export", operatorToken, subject)
+		if status != 200 {
+			t.Fatalf("export: %d %v", status, ex)
+		}
+		recips, _ := ex["recipients"].([]any)
+		if len(recips) != 1 {
+			t.Fatalf("export lists recipients %v, want clinic's crm", ex["recipients"])
+		}
+		r, _ := recips[0].(map[string]any)
+		notices, _ := r["notices"].([]any)
+		if r["flow"] != "clinic" || r["integration"] != "crm" || r["purpose"] != "care" || len(notices) != 1 {
+			t.Fatalf("exported recipient %v, want clinic/crm for care with one notice", r)
+		}
+		if n, _ := notices[0].(map[string]any); n["event"] != "stop" || n["receipt"] != stopReceipt || n["at"] == nil {
+			t.Errorf("exported notice %v, want the stop notice %s with its time", n, stopReceipt)
+		}
+
+		status, out := e.adminCall(t, http.MethodPost, "/subjects/erase", dpoToken, `{"channel":"whatsapp","user":"`+eraser+`"}`)
+		if status != 200 {
+			t.Fatalf("erase: %d %v", status, out)
+		}
+		eraseReceipt := checkNotice(clinic.next(t, "/erase"), "erase", eraser)
+		notified, _ := out["recipients_notified"].([]any)
+		if len(notified) != 1 {
+			t.Fatalf("erasure receipt lists %v, want the clinic's crm", out["recipients_notified"])
+		}
+		if n, _ := notified[0].(map[string]any); n["flow"] != "clinic" || n["integration"] != "crm" || n["event"] != "erase" || n["receipt"] != eraseReceipt {
+			t.Errorf("erasure receipt lists %v, want clinic/crm with receipt %s", n, eraseReceipt)
+		}
+		// DELETE MY DATA in the chat tells the recipient too.
+		say(chatEraser, "wamid.R4."+chatEraser, "DELETE MY DATA")
+		say(chatEraser, "wamid.R5."+chatEraser, "YES")
+		checkNotice(clinic.next(t, "/erase"), "erase", chatEraser)
+
+		if len(shop.all()) != 0 {
+			t.Errorf("the shop's integration, which got nothing, was sent %+v", shop.all())
+		}
+		// Shutdown lets a delivery under way finish: then every notice was
+		// delivered once and has left the queue.
+		e.shutdown(t)
+		rec := httptest.NewRecorder()
+		promhttp.HandlerFor(e.srv.Metrics().Registry, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		for event, want := range map[string]string{"stop": "1", "erase": "2"} {
+			sample := `parley_recipient_notices_total{event="` + event + `",result="delivered"}`
+			if got := metricValue(rec.Body.String(), sample); got != want {
+				t.Errorf("%s = %q, want %s", sample, got, want)
+			}
+		}
+		if due, err := e.vault.DueNotices(time.Now().Add(time.Hour), 10); err != nil || len(due) != 0 {
+			t.Errorf("queue after delivery: %d notices, %v; want none", len(due), err)
+		}
+
+		// An erasure while no server runs (what parley subject erase does)
+		// queues its notice durably; the next server start delivers it.
+		rc, err := session.EraseSubject(e.vault, e.vault.SubjectID("whatsapp", stopper), time.Now())
+		if err != nil || len(rc.Notified) != 1 {
+			t.Fatalf("offline erasure: %+v, %v; want one recipient notified", rc, err)
+		}
+		flows, report, err := server.LoadFlows(e.flowsDir)
+		if err != nil {
+			t.Fatalf("LoadFlows: %v\n%s", err, report)
+		}
+		caller := &server.HTTPCaller{Getenv: func(string) string { return "clinic-secret-token" }, Client: clinic.Client()}
+		srv, err := server.New(server.Config{Store: session.New(e.vault), Flows: flows, SweepEvery: -1, Notices: caller})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := checkNotice(clinic.next(t, "/erase"), "erase", stopper); got != rc.Notified[0].Receipt {
+			t.Errorf("delivered receipt %s, want the one on the erasure receipt %s", got, rc.Notified[0].Receipt)
+		}
+		if err := srv.Shutdown(t.Context()); err != nil {
+			t.Error(err)
+		}
+	})
 }

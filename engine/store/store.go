@@ -192,6 +192,24 @@ type Queues interface {
 	Release(ctx context.Context, l Lease, notBefore time.Time) error
 }
 
+// Ledger is what a backend without a data directory offers in its place:
+// a small key-value table apart from the records, written at once (each
+// call durable on its own). The vault keeps its erasure ledger and audit
+// head there, the roles erasures.log and audit.head play beside a Badger
+// data directory. It is outside the records on purpose: a restore of an
+// older copy of the records (a dump) leaves it, and the vault then
+// re-applies every erasure it lists. Keys and values hold pseudonyms only.
+// A backend implements it optionally (PostgreSQL does); the vault uses it
+// when present.
+type Ledger interface {
+	// LedgerPut stores value under key, replacing what was there.
+	LedgerPut(ctx context.Context, key, value []byte) error
+	// LedgerDelete removes key; a missing key is not an error.
+	LedgerDelete(ctx context.Context, key []byte) error
+	// LedgerScan calls fn for every entry, in ascending key order.
+	LedgerScan(ctx context.Context, fn func(key, value []byte) error) error
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	KV

@@ -5,11 +5,9 @@ import (
 	"context"
 	"crypto/cipher"
 	"fmt"
-	"path/filepath"
-
-	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/parleyhq/parley/engine/store"
+	sbadger "github.com/parleyhq/parley/engine/store/badger"
 )
 
 // Recovered is what an attacker holding a stopped vault's data directory
@@ -47,30 +45,15 @@ func AttackerView(dir string, masterKey []byte) (*Recovered, error) {
 	o = o.withDefaults()
 	var all []kv
 	for _, db := range []struct{ sub, label string }{{dbSubdir, labelBadger}, {inboxSubdir, labelInbox}} {
-		enc, err := derive(masterKey, nil, db.label)
-		if err != nil {
-			return nil, err
-		}
-		bo := o.badgerOptionsAt(filepath.Join(dir, db.sub), enc).WithReadOnly(true)
-		bdb, err := badger.Open(bo)
+		bst, err := o.badgerStore(db.sub, db.label, db.sub == inboxSubdir, true)
 		if err != nil {
 			return nil, fmt.Errorf("vault: attacker view: open %s: %w", db.sub, err)
 		}
-		err = bdb.View(func(txn *badger.Txn) error {
-			io := badger.DefaultIteratorOptions
-			io.AllVersions = true
-			it := txn.NewIterator(io)
-			defer it.Close()
-			for it.Rewind(); it.Valid(); it.Next() {
-				val, err := it.Item().ValueCopy(nil)
-				if err != nil {
-					return err
-				}
-				all = append(all, kv{it.Item().KeyCopy(nil), val})
-			}
+		err = bst.ScanVersions(context.Background(), nil, func(ver sbadger.Version) error {
+			all = append(all, kv{ver.Key, ver.Value})
 			return nil
 		})
-		if cerr := bdb.Close(); err == nil {
+		if cerr := bst.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -192,7 +193,36 @@ func readAuditHeadFile(path string) (hf auditHeadFile, ok bool, err error) {
 	return hf, true, nil
 }
 
+// readAuditHead returns the head file's content, or on a shared store with
+// a ledger table the head kept there; ok is false when there is none.
+func (v *Vault) readAuditHead() (hf auditHeadFile, ok bool, err error) {
+	if v.ledger == nil || v.ledger.ls == nil {
+		return readAuditHeadFile(v.auditHeadPath())
+	}
+	err = v.ledger.ls.LedgerScan(context.Background(), func(k, b []byte) error {
+		if !bytes.Equal(k, ledgerAuditHead) {
+			return nil
+		}
+		ok = true
+		if json.Unmarshal(b, &hf) != nil {
+			return fmt.Errorf("%w: the audit head in the ledger table is unreadable", ErrAuditTampered)
+		}
+		return nil
+	})
+	return hf, ok, err
+}
+
 func (v *Vault) writeAuditHeadFile(hf auditHeadFile) error {
+	if v.ledger != nil && v.ledger.ls != nil {
+		b, err := json.Marshal(hf)
+		if err != nil {
+			return err
+		}
+		if err := v.ledger.ls.LedgerPut(context.Background(), ledgerAuditHead, b); err != nil {
+			return fmt.Errorf("vault: write audit head: %w", err)
+		}
+		return nil
+	}
 	path := v.auditHeadPath()
 	if path == "" {
 		return nil
@@ -246,7 +276,7 @@ func (v *Vault) auditCheckFile() {
 		return
 	}
 	v.auditFileChecked = true
-	hf, ok, err := readAuditHeadFile(v.auditHeadPath())
+	hf, ok, err := v.readAuditHead()
 	if err != nil {
 		v.auditFileBroken = true
 		v.log.Warn("vault audit head file unreadable; it is left as it is", "err", err)
@@ -323,7 +353,7 @@ func checkAgainstFile(txn kvReader, hf auditHeadFile, head auditHead, anchor aud
 func (v *Vault) AuditVerify() (n int, err error) {
 	v.auditMu.Lock()
 	defer v.auditMu.Unlock()
-	hf, hasFile, err := readAuditHeadFile(v.auditHeadPath())
+	hf, hasFile, err := v.readAuditHead()
 	if err != nil {
 		return 0, err
 	}

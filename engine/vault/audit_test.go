@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	badger "github.com/dgraph-io/badger/v4"
 )
 
 // TestAuditAndLedgerRetention moves a fake clock past both retentions: the
@@ -70,14 +68,14 @@ func TestAuditAndLedgerRetention(t *testing.T) {
 	v = openDisk(t, dir, c)
 	defer v.Close()
 	for seq := uint64(1); seq <= 3; seq++ {
-		if n := rawVersions(t, v.db, auditKey(seq), true); n != 0 {
+		if n := rawVersions(t, v, auditKey(seq), true); n != 0 {
 			t.Errorf("audit entry %d: %d versions still in the files", seq, n)
 		}
 	}
-	if n := rawVersions(t, v.db, keyE(s), true); n != 0 {
+	if n := rawVersions(t, v, keyE(s), true); n != 0 {
 		t.Errorf("e/ entry of the old erasure: %d versions still in the files", n)
 	}
-	if n := rawVersions(t, v.db, auditKey(4), true); n != 1 {
+	if n := rawVersions(t, v, auditKey(4), true); n != 1 {
 		t.Errorf("young audit entry 4: %d versions, want it kept", n)
 	}
 	if n, err := v.AuditVerify(); n != 2 || err != nil {
@@ -97,7 +95,7 @@ func TestAuditAndLedgerRetention(t *testing.T) {
 	}
 
 	// Deleting a young entry and moving the anchor by hand is caught.
-	err = v.db.Update(func(txn *badger.Txn) error {
+	err = v.update(func(txn kvTxn) error {
 		item, err := txn.Get(auditKey(4))
 		if err != nil {
 			return err

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/parleyhq/parley/engine/store"
 	"github.com/parleyhq/parley/engine/store/postgres"
 	"github.com/parleyhq/parley/engine/store/postgres/pgtest"
@@ -57,27 +55,17 @@ func openPG(t testing.TB, url string, c *clock) (*Vault, store.Store) {
 }
 
 // recordOf returns the value of key as the vault's backend holds it and its
-// expiry there (Badger: its TTL, Unix seconds; a store: Unix nanoseconds).
+// expiry there, in Unix nanoseconds (Badger's TTL has whole seconds).
 func recordOf(t testing.TB, v *Vault, key []byte) (val []byte, exp uint64) {
 	t.Helper()
-	var err error
-	if v.st != nil {
-		err = v.st.View(context.Background(), func(r store.Reader) error {
-			rec, err := r.Get(key)
-			val, exp = rec.Value, uint64(rec.ExpiresAt.UnixNano())
-			return err
-		})
-	} else {
-		err = v.db.View(func(txn *badger.Txn) error {
-			item, err := txn.Get(key)
-			if err != nil {
-				return err
-			}
-			exp = item.ExpiresAt()
-			val, err = item.ValueCopy(nil)
-			return err
-		})
-	}
+	err := v.st.View(context.Background(), func(r store.Reader) error {
+		rec, err := r.Get(key)
+		if !rec.ExpiresAt.IsZero() {
+			exp = uint64(rec.ExpiresAt.UnixNano())
+		}
+		val = rec.Value
+		return err
+	})
 	if err != nil {
 		t.Fatalf("reading %q from the backend: %v", key, err)
 	}

@@ -15,10 +15,7 @@ import (
 	"strconv"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/pb"
-	"github.com/dgraph-io/ristretto/v2/z"
-	"google.golang.org/protobuf/proto"
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // Backup format. Badger's own backup stream is plaintext (decrypted keys and
@@ -199,8 +196,8 @@ func (b *backupReader) next() error {
 // the backup (key m/backup): Restore uses the mark to tell whether the
 // ledger present is at least as new as the backup.
 func (v *Vault) Backup(w io.Writer) error {
-	if v.st != nil {
-		return errors.New("vault: backup: this vault is on a shared store; back it up with the store's own tools (pg_dump), see docs/storage.md")
+	if !v.embedded() {
+		return errors.New("vault: backup: this vault is on a shared store; back it up with the store's own tools (pg_dump --exclude-table parley_ledger, and the table parley_ledger apart), see docs/storage.md")
 	}
 	bw, err := newBackupWriter(w, v.backupRoot)
 	if err != nil {
@@ -217,7 +214,7 @@ func (v *Vault) Backup(w io.Writer) error {
 	if err := v.sweepFields(v.now(), &SweepStats{}); err != nil {
 		return fmt.Errorf("vault: backup: %w", err)
 	}
-	if err := backupLatest(v.db, bw); err != nil {
+	if err := v.bdb.BackupLatest(context.Background(), bw); err != nil {
 		return fmt.Errorf("vault: backup: %w", err)
 	}
 	if err := bw.Close(); err != nil {
@@ -332,22 +329,17 @@ func restore(opts Options, r io.Reader, withoutLedger bool) (err error) {
 			os.RemoveAll(dbDir) // never leave a half-restored store behind
 		}
 	}()
-	encKey, err := derive(opts.MasterKey, nil, labelBadger)
-	if err != nil {
-		unlockDir(lock)
-		return err
-	}
-	db, err := badger.Open(opts.badgerOptions(encKey))
+	db, err := opts.badgerStore(dbSubdir, labelBadger, false, false)
 	if err != nil {
 		unlockDir(lock)
 		return fmt.Errorf("vault: restore: %w", err)
 	}
-	loadErr := db.Load(br, 256)
+	loadErr := db.Load(context.Background(), br)
 	var meta backupMeta
 	hasMeta := false
 	if loadErr == nil {
-		loadErr = db.View(func(t *badger.Txn) error {
-			txn := badgerKV(t)
+		loadErr = db.View(context.Background(), func(r store.Reader) error {
+			txn := kvTx{r: r}
 			_, err := txn.Get(keyBackupMeta)
 			hasMeta = err == nil
 			return getJSON(txn, keyBackupMeta, &meta)
@@ -418,52 +410,4 @@ func checkLedgerFor(opts Options, m backupMeta, hasMeta bool) error {
 			ErrLedgerBehind, opts.ErasureLog, m.At.UTC().Format(time.RFC3339))
 	}
 	return nil
-}
-
-// backupLatest writes db in Badger's backup format (what Restore loads),
-// but only the newest version of each key that is neither deleted nor
-// expired. Badger's own DB.Backup copies every version of a live key, so a
-// corrected answer's old value (subject rectify) or an offered list in an
-// older conversation state would live on in every backup, readable with
-// the master key, long after the files themselves dropped it.
-func backupLatest(db *badger.DB, w io.Writer) error {
-	stream := db.NewStream()
-	stream.LogPrefix = "vault.Backup"
-	stream.KeyToList = func(key []byte, itr *badger.Iterator) (*pb.KVList, error) {
-		list := &pb.KVList{}
-		item := itr.Item()
-		if !bytes.Equal(item.Key(), key) || item.IsDeletedOrExpired() {
-			return list, nil
-		}
-		val, err := item.ValueCopy(nil)
-		if err != nil {
-			return nil, err
-		}
-		list.Kv = append(list.Kv, &pb.KV{Key: item.KeyCopy(nil), Value: val, UserMeta: []byte{item.UserMeta()},
-			Version: item.Version(), ExpiresAt: item.ExpiresAt()})
-		return list, nil
-	}
-	stream.Send = func(buf *z.Buffer) error {
-		list, err := badger.BufferToKVList(buf)
-		if err != nil {
-			return err
-		}
-		out := list.Kv[:0]
-		for _, kv := range list.Kv {
-			if !kv.StreamDone {
-				out = append(out, kv)
-			}
-		}
-		list.Kv = out
-		b, err := proto.Marshal(list)
-		if err != nil {
-			return err
-		}
-		if err := binary.Write(w, binary.LittleEndian, uint64(len(b))); err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	}
-	return stream.Orchestrate(context.Background())
 }

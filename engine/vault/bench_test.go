@@ -11,15 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/engine/store"
 	"github.com/parleyhq/parley/engine/store/postgres/pgtest"
 )
 
 // populate writes n subjects (key, state, two fields, one consent), sealed
-// exactly as Commit seals them, through one WriteBatch.
+// exactly as Commit seals them, in batched transactions.
 func populate(b *testing.B, v *Vault, n int, now time.Time) []SubjectID {
 	b.Helper()
-	wb := v.db.NewWriteBatch()
-	defer wb.Cancel()
+	var recs []store.Record
 	subjects := make([]SubjectID, n)
 	for i := range n {
 		s := v.SubjectID("whatsapp", fmt.Sprintf("+4477009%05d", i))
@@ -37,13 +37,9 @@ func populate(b *testing.B, v *Vault, n int, now time.Time) []SubjectID {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := wb.Set(k, val); err != nil {
-				b.Fatal(err)
-			}
+			recs = append(recs, store.Record{Key: k, Value: val})
 		}
-		if err := wb.Set(keyK(s), kv); err != nil {
-			b.Fatal(err)
-		}
+		recs = append(recs, store.Record{Key: keyK(s), Value: kv})
 		set(keyS(s), valHdr{}, []byte("flow=dental;v=3;step=ask_email;lang=en;attempts=0"))
 		for _, f := range []FieldRecord{
 			{Name: "name", Value: []byte("Ada Lovelace"), Purpose: "booking", Basis: "contract", CollectedAt: now, ExpiresAt: now.Add(90 * day), Flow: "dental", FlowVersion: 3},
@@ -54,7 +50,7 @@ func populate(b *testing.B, v *Vault, n int, now time.Time) []SubjectID {
 		cr := ConsentRecord{Purpose: "reminders", Granted: true, At: now, Flow: "dental", FlowVersion: 3, NoticeHash: "9f2c", MessageID: "wamid.X", Seq: uint64(i + 1)}
 		set(keyC(s, cr.Purpose, cr.Seq), valHdr{}, encodeConsent(&cr))
 	}
-	if err := wb.Flush(); err != nil {
+	if err := v.batchOn(v.st, recs, nil); err != nil {
 		b.Fatal(err)
 	}
 	return subjects

@@ -1,7 +1,10 @@
-// Package vault is Parley's encrypted store for personal data, built on
-// Badger v4.
+// Package vault is Parley's encrypted store for personal data, on the
+// storage interfaces of engine/store: by default two embedded Badger v4
+// databases in the data directory, opened through engine/store/badger in
+// the layout the vault has always written (this package does not import
+// Badger), or a shared store (Options.Store: PostgreSQL).
 //
-// It owns: the Badger database (encryption at rest under a key derived from
+// It owns: the databases' encryption at rest (under a key derived from
 // the master key), pseudonymous subject ids, one random data key (DEK) per
 // subject wrapped by a key-encryption key, AES-256-GCM sealing of every value
 // stored about a subject, retention (stored expiry checked against the

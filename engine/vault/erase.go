@@ -1,13 +1,13 @@
 package vault
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/parleyhq/parley/engine/store"
@@ -43,7 +43,9 @@ func (v *Vault) erase(s SubjectID, now time.Time, notify bool) (Receipt, error) 
 	if err != nil {
 		return Receipt{}, fmt.Errorf("vault: erase %s: %w", s, err)
 	}
+	var pending *ledgerEntry
 	err = v.update(func(txn kvTxn) error {
+		pending = nil
 		at := now
 		if v.opts.HistoryNow != nil {
 			at = v.opts.HistoryNow()
@@ -78,6 +80,14 @@ func (v *Vault) erase(s SubjectID, now time.Time, notify bool) (Receipt, error) 
 		r.PurgePending = sk != nil
 		r.ID = receiptID(&r, keyID)
 		e := ledgerEntry{Subject: string(s), KeyID: keyID, At: r.At, Receipt: r.ID}
+		if v.ledger.ls != nil {
+			// A ledger table is written after the commit: inside the
+			// transaction it would need a second pooled connection. A
+			// crash in between leaves the e/ record, which the next Open
+			// copies into the ledger before acknowledging anything.
+			pending = &e
+			return v.markErased(txn, s, sk, e)
+		}
 		// The ledger file first: if we crash after this line, Open finishes
 		// the erasure; if we crash before it, nothing was acknowledged.
 		if err := v.ledger.append(e); err != nil {
@@ -85,6 +95,9 @@ func (v *Vault) erase(s SubjectID, now time.Time, notify bool) (Receipt, error) 
 		}
 		return v.markErased(txn, s, sk, e)
 	})
+	if err == nil && pending != nil {
+		err = v.ledger.append(*pending)
+	}
 	if err != nil {
 		return Receipt{}, fmt.Errorf("vault: erase %s: %w", s, err)
 	}
@@ -231,18 +244,9 @@ func (v *Vault) purgeSome(subjects []SubjectID) error {
 	return nil
 }
 
-// dropPrefixes calls DropPrefix in batches; the caller holds dropMu.
-func (v *Vault) dropPrefixes(prefixes [][]byte) error {
-	if v.st != nil {
-		return v.st.Purge(context.Background(), prefixes...)
-	}
-	for batch := range slices.Chunk(prefixes, 4096) {
-		if err := v.db.DropPrefix(batch...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// dropPrefixes removes every version of the records under prefixes (a
+// DropPrefix on Badger); the caller holds dropMu.
+func (v *Vault) dropPrefixes(prefixes [][]byte) error { return v.purgePrefixes(prefixes) }
 
 func (v *Vault) purgeLoop() {
 	defer v.wg.Done()
@@ -271,6 +275,53 @@ func (v *Vault) purgeLoop() {
 // crash between ledger append and commit) is erased and purged again, before
 // the vault serves anyone.
 func (v *Vault) applyLedger() error {
+	if err := v.applyLedgerEntries(); err != nil {
+		return err
+	}
+	return v.noticeRestore()
+}
+
+// noticeRestore, on a store with a ledger table, tells an older copy of
+// the records put back (a dump restored) from the ledger table: it lists
+// erasures the records lack, or its audit head is ahead of theirs. The
+// erasures were re-applied (applyLedgerEntries) and the restore is logged;
+// a shorter audit chain is recorded in the audit log as Restore records
+// one on Badger, naming the head it replaces, so that AuditVerify accepts
+// it and the evidence stays in the chain.
+func (v *Vault) noticeRestore() error {
+	if v.ledger.ls == nil {
+		return nil
+	}
+	hf, ok, err := v.readAuditHead()
+	if err != nil && !errors.Is(err, ErrAuditTampered) {
+		return err
+	}
+	var head auditHead
+	if err := v.view(func(txn kvReader) error { return getJSON(txn, keyAuditHead, &head) }); err != nil {
+		return err
+	}
+	if v.ledgerAhead == 0 && (!ok || hf.Head.Seq <= head.Seq) {
+		return nil
+	}
+	v.log.Warn("vault records are older than the erasure ledger table: an older copy of the database was restored; the ledger's erasures were re-applied",
+		"erasures_reapplied", v.ledgerAhead, "records_audit_seq", head.Seq, "ledger_audit_seq", hf.Head.Seq)
+	if !ok || hf.Head.Seq <= head.Seq {
+		// Only erasures ahead: the records may also be between another
+		// instance's ledger write and its erasure, a race Open must not
+		// record as a restore. The erasure was re-applied either way.
+		return nil
+	}
+	detail := map[string]string{"detected": "true", "ledger_ahead": strconv.Itoa(v.ledgerAhead),
+		"replaced_seq": strconv.FormatUint(hf.Head.Seq, 10), "replaced_hash": hf.Head.Hash}
+	v.auditMu.Lock()
+	defer v.auditMu.Unlock()
+	v.auditFileChecked = true
+	return v.appendAudit("parley", "restore", "", detail, true)
+}
+
+// applyLedgerEntries merges the records' e/ entries into the ledger and
+// erases again every subject whose live key the ledger says was destroyed.
+func (v *Vault) applyLedgerEntries() error {
 	var fromDB []ledgerEntry
 	err := v.view(func(txn kvReader) error {
 		return txn.Scan([]byte("e/"), true, func(_ []byte, item kvItem) error {
@@ -285,6 +336,18 @@ func (v *Vault) applyLedger() error {
 	})
 	if err != nil {
 		return fmt.Errorf("vault: read erasure ledger: %w", err)
+	}
+	// Erasures the ledger lists and the records do not: the records are
+	// older than the ledger (an older copy was restored).
+	inDB := map[string]bool{}
+	for _, e := range fromDB {
+		inDB[e.Subject+"/"+e.KeyID] = true
+	}
+	v.ledgerAhead = 0
+	for _, e := range v.ledger.snapshot() {
+		if !inDB[e.Subject+"/"+e.KeyID] {
+			v.ledgerAhead++
+		}
 	}
 	for _, e := range fromDB {
 		if err := v.ledger.append(e); err != nil {

@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"time"
-
-	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/parleyhq/parley/engine/store"
 )
@@ -39,14 +36,10 @@ import (
 // unsynced turn safe: after a power cut that loses the turn, the ip/ marker
 // is gone too, and the message is processed again.
 
-const (
-	inboxSubdir = "inbox"
-	// inboxMemTable keeps the inbox DB small in memory; values over
-	// inboxValueThreshold go to its value log (Badger requires the threshold
-	// to be at most 15% of the memtable size).
-	inboxMemTable       = 4 << 20
-	inboxValueThreshold = 512 << 10
-)
+// inboxSubdir holds the inbox DB, opened with engine/store/badger's Small
+// profile (low memory: it holds dedupe markers and the few messages not
+// processed yet).
+const inboxSubdir = "inbox"
 
 var (
 	prefixIQ = []byte("iq/")
@@ -54,20 +47,6 @@ var (
 	prefixIP = []byte("ip/")
 	keySeqIn = []byte("m/seq/inbox")
 )
-
-// inboxOptions sizes the inbox DB for a low memory footprint: it holds only
-// dedupe markers and the few messages not processed yet.
-func (o Options) inboxOptions(encKey []byte) badger.Options {
-	bo := o.badgerOptionsAt(filepath.Join(o.Dir, inboxSubdir), encKey)
-	return bo.WithIndexCacheSize(2 << 20). // required with encryption
-						WithBlockCacheSize(4 << 20).
-						WithMemTableSize(inboxMemTable).
-						WithNumMemtables(2).
-						WithValueThreshold(inboxValueThreshold).
-						WithValueLogFileSize(16 << 20).
-						WithNumLevelZeroTables(2).
-						WithNumLevelZeroTablesStall(8)
-}
 
 // inboxRef names one pending inbox entry: the hash of its message id, its
 // seq and its subject.
@@ -213,7 +192,7 @@ func (v *Vault) InboxPut(msgID string, s SubjectID, payload []byte, now time.Tim
 		}
 		return true, nil
 	}
-	seq, err := v.nextSeq(kvTx{}, v.seqInbox, "inbox")
+	seq, err := v.nextSeq(kvTx{}, "inbox")
 	if err != nil {
 		return false, fmt.Errorf("vault: inbox put: %w", err)
 	}
@@ -272,7 +251,7 @@ func (v *Vault) InboxPut(msgID string, s SubjectID, payload []byte, now time.Tim
 	if err := v.inboxDurable(); err != nil {
 		return false, fmt.Errorf("vault: inbox put: %w", err)
 	}
-	if v.st == nil {
+	if !v.Shared() {
 		// On a store another instance may process it: its commit finds the
 		// entry through the dedupe marker, and this map would only grow.
 		v.inboxMu.Lock()
@@ -303,18 +282,6 @@ func seenIn(txn kvReader, ik []byte, now time.Time, window time.Duration) (bool,
 		return false, err
 	}
 	return now.Before(m.at.Add(window)), nil
-}
-
-// inboxUpdate runs fn in a read-write transaction of the inbox DB, retrying
-// on conflicts (two deliveries of one message id at once).
-func (v *Vault) inboxUpdateBadger(fn func(txn *badger.Txn) error) error {
-	var err error
-	for range 50 {
-		if err = v.inbox.Update(fn); !errors.Is(err, badger.ErrConflict) {
-			return err
-		}
-	}
-	return err
 }
 
 // inboxDurable fsyncs the inbox DB with group commit; the main DB is not
@@ -673,23 +640,13 @@ func (v *Vault) deleteMain(keys [][]byte) error {
 // openInbox opens the inbox DB beside the main one and, for a store made
 // before the inbox had its own DB, moves the inbox records over.
 func (v *Vault) openInbox() error {
-	encKey, err := derive(v.opts.MasterKey, nil, labelInbox)
-	if err != nil {
+	var err error
+	if v.bin, err = v.opts.badgerStore(inboxSubdir, labelInbox, true, false); err != nil {
 		return err
 	}
-	db, err := badger.Open(v.opts.inboxOptions(encKey))
-	if err != nil {
-		if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
-			return ErrWrongKey
-		}
-		return fmt.Errorf("vault: open inbox: %w", err)
-	}
-	v.inbox = db
+	v.ist = v.bin
 	if err := v.seedInboxSeq(); err != nil {
 		return err
-	}
-	if v.seqInbox, err = v.inbox.GetSequence(keySeqIn, 256); err != nil {
-		return fmt.Errorf("vault: sequence: %w", err)
 	}
 	return v.migrateInbox()
 }
@@ -724,18 +681,15 @@ func (v *Vault) seedInboxSeq() error {
 // holds in its main DB into the inbox DB (synced), then deletes them from
 // the main DB. Entries of erased subjects are dropped.
 func (v *Vault) migrateInbox() error {
-	var moved []*badger.Entry
+	var moved []store.Record
 	var old [][]byte
-	err := v.db.View(func(t *badger.Txn) error { // a legacy layout: Badger-specific
-		txn := badgerKV(t)
+	err := v.view(func(txn kvReader) error { // a legacy layout of the embedded Badger
 		err := txn.Scan(prefixIn, true, func(k []byte, item kvItem) error {
 			val, err := item.ValueCopy(nil)
 			if err != nil {
 				return err
 			}
-			e := badger.NewEntry(bytes.Clone(k), val)
-			e.ExpiresAt = item.it.ExpiresAt()
-			moved = append(moved, e)
+			moved = append(moved, store.Record{Key: bytes.Clone(k), Value: val, ExpiresAt: item.exp})
 			old = append(old, bytes.Clone(k))
 			return nil
 		})
@@ -768,7 +722,7 @@ func (v *Vault) migrateInbox() error {
 				if q.sealed, err = v.tk.seal(tk, k, q.sealed); err != nil {
 					return err
 				}
-				moved = append(moved, badger.NewEntry(bytes.Clone(k), q.encode()))
+				moved = append(moved, store.Record{Key: bytes.Clone(k), Value: q.encode()})
 				return nil
 			})
 		})
@@ -776,31 +730,17 @@ func (v *Vault) migrateInbox() error {
 	if err != nil || len(old) == 0 {
 		return err
 	}
-	wb := v.inbox.NewWriteBatch()
-	defer wb.Cancel()
-	for _, e := range moved {
-		if err := wb.SetEntry(e); err != nil {
-			return err
-		}
-	}
-	if err := wb.Flush(); err != nil {
+	if err := v.batchOn(v.ist, moved, nil); err != nil {
 		return err
 	}
-	if err := v.inbox.Sync(); err != nil {
+	if err := v.syncInboxDB(); err != nil {
 		return err
 	}
-	mb := v.db.NewWriteBatch()
-	defer mb.Cancel()
-	for _, k := range old {
-		if err := mb.Delete(k); err != nil {
-			return err
-		}
-	}
-	if err := mb.Flush(); err != nil {
+	if err := v.batchOn(v.st, nil, old); err != nil {
 		return err
 	}
 	v.log.Info("vault moved the inbox into its own database", "records", len(old))
-	return v.db.Sync()
+	return v.syncDB()
 }
 
 // inboxPendingCount counts the inbox entries not marked processed.

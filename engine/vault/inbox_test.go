@@ -16,8 +16,8 @@ import (
 func rawInbox(t *testing.T, v *Vault) int {
 	t.Helper()
 	n := 0
-	err := v.inbox.View(func(txn *badger.Txn) error {
-		return badgerKV(txn).Scan(prefixIQ, false, func([]byte, kvItem) error { n++; return nil })
+	err := v.inboxView(func(txn kvReader) error {
+		return txn.Scan(prefixIQ, false, func([]byte, kvItem) error { n++; return nil })
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -333,7 +333,7 @@ func TestEraseDropsInboxEntries(t *testing.T) {
 	// An orphan: sealed under a key destroyed since (as a message arriving
 	// during an erasure would be).
 	q := rawIQ{seq: 999, subject: s, at: c.Now(), hash: "00", keyID: make([]byte, 16), sealed: []byte{1}}
-	if err := v.inbox.Update(func(txn *badger.Txn) error { return txn.Set(seqKey(prefixIQ, 999), q.encode()) }); err != nil {
+	if err := v.inboxUpdate(func(txn kvTxn) error { return txn.Set(seqKey(prefixIQ, 999), q.encode()) }); err != nil {
 		t.Fatal(err)
 	}
 	if got := pendingIDs(t, v); len(got) != 3 {
@@ -427,8 +427,8 @@ func TestOpenMovesOldInboxRecords(t *testing.T) {
 	}
 	for _, p := range [][]byte{prefixIQ, prefixIn} {
 		n := 0
-		_ = v.db.View(func(txn *badger.Txn) error {
-			return badgerKV(txn).Scan(p, false, func([]byte, kvItem) error { n++; return nil })
+		_ = v.view(func(txn kvReader) error {
+			return txn.Scan(p, false, func([]byte, kvItem) error { n++; return nil })
 		})
 		if n != 0 {
 			t.Errorf("main DB still holds %d live %s records", n, p)

@@ -2,66 +2,54 @@ package vault
 
 import (
 	"context"
-	"errors"
+	"slices"
 	"sync"
 	"time"
-
-	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/parleyhq/parley/engine/store"
 )
 
 // kv.go is the vault's seam over its databases (issue 9). The record logic
-// of this package reads and writes through kvTx (kvReader, kvTxn), never
-// through *badger.Txn. A kvTx wraps either a Badger transaction (the
-// default, zero-copy, with the key layout and TTL backstops the vault has
-// always written, so data directories, backups and the attacker tests see
-// the same bytes as before) or an engine/store transaction
-// (Options.Store: PostgreSQL). What is still Badger-only (Open, the
-// every-version sweep, DropPrefix and its write-back, backups, the legacy
-// inbox migration) branches on v.st; see docs/storage.md.
+// of this package reads and writes through kvTx (kvReader, kvTxn) over an
+// engine/store transaction, whatever the backend: the embedded Badger
+// (engine/store/badger in its Raw layout, the key layout and TTL backstops
+// the vault has always written, so existing data directories, backups and
+// the attacker tests see the same bytes as before) or a shared store
+// (Options.Store: PostgreSQL). What only Badger offers (every version of a
+// key, backups in its stream format, value log GC) is reached through the
+// *sbadger.Store the vault opened (v.bdb, v.bin), never through Badger
+// itself: this package does not import Badger. See docs/storage.md.
 //
-// Missing keys are store.ErrNotFound, as on engine/store.
+// Missing keys are store.ErrNotFound.
 
-// kvItem is one stored value as a read returns it: a Badger item (read
-// lazily) or a value a store returned. The slice Value passes to fn is
-// valid only inside fn.
+// kvItem is one stored value as a read returns it. The slice Value passes
+// to fn is valid only inside fn.
 //
 // kvItem and kvTx are concrete types, not interfaces, on purpose: a
 // closure passed through an interface method escapes to the heap (and
 // with it every variable it captures), which cost the turn path about 50
 // allocations before they were made concrete.
 type kvItem struct {
-	it  *badger.Item
 	v   []byte
-	exp time.Time // a store record's expiry
+	exp time.Time // the record's expiry, by the store clock
 }
 
 // Value calls fn with the value.
-func (i kvItem) Value(fn func([]byte) error) error {
-	if i.it != nil {
-		return i.it.Value(fn)
-	}
-	return fn(i.v)
-}
+func (i kvItem) Value(fn func([]byte) error) error { return fn(i.v) }
 
 // ValueCopy returns a copy of the value, in dst when it is large enough.
-func (i kvItem) ValueCopy(dst []byte) ([]byte, error) {
-	if i.it != nil {
-		return i.it.ValueCopy(dst)
-	}
-	return append(dst[:0], i.v...), nil
-}
+func (i kvItem) ValueCopy(dst []byte) ([]byte, error) { return append(dst[:0], i.v...), nil }
 
-// kvTx is a transaction of the main (or inbox) database: a Badger one (b)
-// or a store's (r, and t when it may write). kvReader marks the functions
-// that only read.
+// kvTx is a transaction of the main (or inbox) database: r, and t when it
+// may write. kvReader marks the functions that only read.
 type kvTx struct {
-	b   *badger.Txn
 	r   store.Reader
-	t   store.Txn // nil in a store View
-	now time.Time // the vault clock when a store transaction began
-	res *seqRes   // sequence numbers reserved for a store transaction
+	t   store.Txn // nil in a View
+	now time.Time // the store clock when the transaction began
+	res *seqRes   // sequence numbers reserved for a shared-store transaction
+	// shared: the store is shared between processes (not the embedded
+	// Badger), so inbox and outbox records get queue entries.
+	shared bool
 }
 
 type (
@@ -69,24 +57,11 @@ type (
 	kvTxn    = kvTx
 )
 
-func badgerKV(t *badger.Txn) kvTx { return kvTx{b: t} }
-
-// writable reports whether the transaction may write (a Badger View says
-// so at the write).
-func (x kvTx) writable() bool { return x.b != nil || x.t != nil }
+// writable reports whether the transaction may write.
+func (x kvTx) writable() bool { return x.t != nil }
 
 // Get returns the value under key, or store.ErrNotFound.
 func (x kvTx) Get(key []byte) (kvItem, error) {
-	if x.b != nil {
-		it, err := x.b.Get(key)
-		if err != nil {
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				return kvItem{}, store.ErrNotFound
-			}
-			return kvItem{}, err
-		}
-		return kvItem{it: it}, nil
-	}
 	r, err := x.r.Get(key)
 	if err != nil {
 		return kvItem{}, err
@@ -96,22 +71,8 @@ func (x kvTx) Get(key []byte) (kvItem, error) {
 
 // Scan calls fn for every live key under prefix, in ascending byte order;
 // k and the item are valid only inside fn. values false: fn will rarely
-// read the value (Badger then does not prefetch it; values are read
-// lazily either way, as before the seam).
+// read the value (kept for the callers' intent; every store reads it).
 func (x kvTx) Scan(prefix []byte, values bool, fn func(k []byte, it kvItem) error) error {
-	if x.b != nil {
-		o := badger.DefaultIteratorOptions
-		o.Prefix = prefix
-		o.PrefetchValues = false
-		it := x.b.NewIterator(o)
-		defer it.Close()
-		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-			if err := fn(it.Item().Key(), kvItem{it: it.Item()}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	// Collected first, so that fn is not handed to the store (and does not
 	// escape): see kvItem.
 	var recs []store.Record
@@ -131,172 +92,142 @@ func (x kvTx) Scan(prefix []byte, values bool, fn func(k []byte, it kvItem) erro
 }
 
 // Set stores value under key, with no expiry.
-func (x kvTx) Set(key, value []byte) error {
-	if x.b != nil {
-		return x.b.Set(key, value)
-	}
-	return x.t.Set(key, value, time.Time{})
-}
+func (x kvTx) Set(key, value []byte) error { return x.t.Set(key, value, time.Time{}) }
 
-// SetTTL stores value under key; the database may drop it ttl after now:
-// on Badger by the wall clock, on a store by the vault clock (a backstop
-// either way, the vault judges expiry itself).
+// SetTTL stores value under key; the database may drop it ttl after now
+// (the store clock: the wall clock on the embedded Badger, the vault clock
+// on a shared store). A backstop either way: the vault judges expiry itself.
 func (x kvTx) SetTTL(key, value []byte, ttl time.Duration) error {
-	if x.b != nil {
-		return x.b.SetEntry(badger.NewEntry(key, value).WithTTL(ttl))
-	}
 	return x.t.Set(key, value, x.now.Add(ttl))
 }
 
 // SetLike stores value under key with the expiry like (read in this
 // transaction) has: a record that changes but keeps its lifetime.
-func (x kvTx) SetLike(key, value []byte, like kvItem) error {
-	if x.b != nil {
-		e := badger.NewEntry(key, value)
-		e.ExpiresAt = like.it.ExpiresAt()
-		return x.b.SetEntry(e)
-	}
-	return x.t.Set(key, value, like.exp)
-}
+func (x kvTx) SetLike(key, value []byte, like kvItem) error { return x.t.Set(key, value, like.exp) }
 
 // Delete removes key; a missing key is not an error.
-func (x kvTx) Delete(key []byte) error {
-	if x.b != nil {
-		return x.b.Delete(key)
-	}
-	return x.t.Delete(key)
-}
+func (x kvTx) Delete(key []byte) error { return x.t.Delete(key) }
 
 // kvPair is one write of a batch.
 type kvPair struct{ key, value []byte }
 
+// embedded reports whether the vault runs on its own Badger databases
+// (Options.Dir or InMemory), not on a shared store.
+func (v *Vault) embedded() bool { return v.bdb != nil }
+
+// storeNow is the clock of the vault's stores: Badger's TTLs run on the
+// wall clock; a shared store is opened with the vault clock.
+func (v *Vault) storeNow() time.Time {
+	if v.embedded() {
+		return time.Now()
+	}
+	return v.now()
+}
+
 // view runs fn in a read-only transaction of the main database.
 func (v *Vault) view(fn func(kvReader) error) error {
-	if v.st != nil {
-		return v.st.View(context.Background(), func(r store.Reader) error { return fn(kvTx{r: r}) })
-	}
-	return v.db.View(func(t *badger.Txn) error { return fn(badgerKV(t)) })
+	return v.st.View(context.Background(), func(r store.Reader) error { return fn(kvTx{r: r}) })
 }
 
 // update runs fn in a read-write transaction of the main database, retrying
-// on conflicts (Badger never retries for us) and while a DropPrefix blocks
-// writes.
+// on conflicts, and waits while a purge runs.
 func (v *Vault) update(fn func(kvTxn) error) error {
-	if v.st != nil {
-		v.dropMu.RLock()
-		defer v.dropMu.RUnlock()
-		return v.updateStore(fn)
-	}
-	return v.updateBadger(func(t *badger.Txn) error { return fn(badgerKV(t)) })
-}
-
-// updateBadger runs fn in a read-write Badger transaction of the main
-// database, with update's retries.
-func (v *Vault) updateBadger(fn func(txn *badger.Txn) error) error {
 	v.dropMu.RLock()
 	defer v.dropMu.RUnlock()
-	var err error
-	for range 50 {
-		err = v.db.Update(fn)
-		if !errors.Is(err, badger.ErrConflict) && !errors.Is(err, badger.ErrBlockedWrites) {
-			return err
-		}
-	}
-	return err
+	return v.updateOn(v.st, fn)
 }
 
-// updateStore runs fn in a store transaction, retrying on conflicts.
-func (v *Vault) updateStore(fn func(kvTxn) error) error {
-	if v.tk != nil {
+// updateOn runs fn in a transaction of st, retrying on conflicts.
+func (v *Vault) updateOn(st store.Store, fn func(kvTxn) error) error {
+	if v.tk != nil && !v.embedded() {
 		// Make the current transient key (a write of its own) before the
 		// transaction that seals under it: inside it, that write would need
-		// a second pooled connection (see nextSeq).
+		// a second pooled connection (see nextSeq). Not on the embedded
+		// Badger, whose transient keys are files: there a transaction that
+		// seals nothing (a purge) must not make one.
 		if _, err := v.tk.current(v.now()); err != nil {
 			return err
 		}
 	}
-	return store.UpdateRetry(context.Background(), v.st, 50, func(t store.Txn) error {
-		return fn(kvTx{r: t, t: t, now: v.now()})
+	return store.UpdateRetry(context.Background(), st, 50, func(t store.Txn) error {
+		return fn(kvTx{r: t, t: t, now: v.storeNow(), shared: !v.embedded()})
 	})
 }
 
 // inboxView runs fn in a read-only transaction of the inbox database (on
-// a store, the same as the main one: their keys are apart).
+// a shared store, the same as the main one: their keys are apart).
 func (v *Vault) inboxView(fn func(kvReader) error) error {
-	if v.st != nil {
-		return v.view(fn)
-	}
-	return v.inbox.View(func(t *badger.Txn) error { return fn(badgerKV(t)) })
+	return v.ist.View(context.Background(), func(r store.Reader) error { return fn(kvTx{r: r}) })
 }
 
 // inboxUpdate runs fn in a read-write transaction of the inbox database,
-// retrying on conflicts.
-func (v *Vault) inboxUpdate(fn func(kvTxn) error) error {
-	if v.st != nil {
-		return v.updateStore(fn)
-	}
-	return v.inboxUpdateBadger(func(t *badger.Txn) error { return fn(badgerKV(t)) })
-}
+// retrying on conflicts (two deliveries of one message id at once).
+func (v *Vault) inboxUpdate(fn func(kvTxn) error) error { return v.updateOn(v.ist, fn) }
 
 // updateHeld is update for a caller that holds dropMu exclusively (a purge).
-func (v *Vault) updateHeld(fn func(kvTxn) error) error {
-	if v.st != nil {
-		return v.updateStore(fn)
-	}
-	return v.db.Update(func(t *badger.Txn) error { return fn(badgerKV(t)) })
-}
+func (v *Vault) updateHeld(fn func(kvTxn) error) error { return v.updateOn(v.st, fn) }
 
-// inboxBatch writes and deletes inbox keys outside a transaction (a Badger
-// WriteBatch; on a store, transactions of up to 1000 writes).
-func (v *Vault) inboxBatch(sets []kvPair, dels [][]byte) error {
-	if v.st != nil {
-		n := len(dels) + len(sets)
-		for lo := 0; lo < n; lo += 1000 {
-			err := v.updateStore(func(txn kvTxn) error {
-				for i := lo; i < min(lo+1000, n); i++ {
-					var err error
-					if i < len(dels) {
-						err = txn.Delete(dels[i])
-					} else {
-						err = txn.Set(sets[i-len(dels)].key, sets[i-len(dels)].value)
-					}
-					if err != nil {
-						return err
-					}
+// batchOn writes records to and deletes keys from st outside one
+// transaction, in transactions of up to 1000 writes.
+func (v *Vault) batchOn(st store.Store, sets []store.Record, dels [][]byte) error {
+	n := len(dels) + len(sets)
+	for lo := 0; lo < n; lo += 1000 {
+		err := store.UpdateRetry(context.Background(), st, 50, func(txn store.Txn) error {
+			for i := lo; i < min(lo+1000, n); i++ {
+				var err error
+				if i < len(dels) {
+					err = txn.Delete(dels[i])
+				} else {
+					r := sets[i-len(dels)]
+					err = txn.Set(r.Key, r.Value, r.ExpiresAt)
 				}
-				return nil
-			})
-			if err != nil {
-				return err
+				if err != nil {
+					return err
+				}
 			}
-		}
-		return nil
-	}
-	wb := v.inbox.NewWriteBatch()
-	defer wb.Cancel()
-	for _, k := range dels {
-		if err := wb.Delete(k); err != nil {
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 	}
-	for _, p := range sets {
-		if err := wb.Set(p.key, p.value); err != nil {
-			return err
-		}
-	}
-	return wb.Flush()
+	return nil
 }
 
-// nextSeq returns the next number of a sequence: Badger's (seq) or, on a
-// store, one from the blocks of seqBlockSize numbers this process leases
+// inboxBatch writes and deletes inbox keys outside a transaction.
+func (v *Vault) inboxBatch(sets []kvPair, dels [][]byte) error {
+	recs := make([]store.Record, len(sets))
+	for i, p := range sets {
+		recs[i] = store.Record{Key: p.key, Value: p.value}
+	}
+	return v.batchOn(v.ist, recs, dels)
+}
+
+// purgePrefixes removes every version of the records under prefixes from
+// the main database's files, in batches; the caller holds dropMu.
+func (v *Vault) purgePrefixes(prefixes [][]byte) error {
+	for batch := range slices.Chunk(prefixes, 4096) {
+		if err := v.st.Purge(context.Background(), batch...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nextSeq returns the next number of a sequence: on the embedded Badger,
+// the sequence of the database that holds its records (Badger leases
+// blocks of 256 itself); on a shared store, one from the blocks of seqBlockSize numbers this process leases
 // with the store's NextSeq(name): unique across instances, increasing in
 // this process, with gaps after a restart (as Badger's leases). Inside a
 // store transaction it takes the numbers reserved for it (seqRes): leasing
 // a block there would need a second pooled connection, and concurrent
 // turns holding every connection would wait for each other for good.
-func (v *Vault) nextSeq(txn kvTx, seq *badger.Sequence, name string) (uint64, error) {
-	if v.st == nil {
-		return seq.Next()
+func (v *Vault) nextSeq(txn kvTx, name string) (uint64, error) {
+	if v.embedded() {
+		if name == "inbox" {
+			return v.bin.NextSeq(context.Background(), string(keySeqIn))
+		}
+		return v.bdb.NextSeq(context.Background(), "m/seq/"+name)
 	}
 	if n, ok := txn.res.pop(name); ok {
 		return n, nil
@@ -341,9 +272,9 @@ type seqRes struct {
 }
 
 // reserveSeqs reserves numbers for a transaction about to run (nil on
-// Badger): outbox and consent numbers, as many as it may take.
+// the embedded Badger): outbox and consent numbers, as many as it may take.
 func (v *Vault) reserveSeqs(outbox, consent int) (*seqRes, error) {
-	if v.st == nil || outbox+consent == 0 {
+	if v.embedded() || outbox+consent == 0 {
 		return nil, nil
 	}
 	r := &seqRes{used: map[string]int{}}
@@ -390,24 +321,14 @@ func (r *seqRes) pop(name string) (uint64, bool) {
 }
 
 // syncDB forces the main database's committed writes to stable storage.
-func (v *Vault) syncDB() error {
-	if v.st != nil {
-		return v.st.Sync(context.Background())
-	}
-	return v.db.Sync()
-}
+func (v *Vault) syncDB() error { return v.st.Sync(context.Background()) }
 
 // syncInboxDB is syncDB for the inbox database.
-func (v *Vault) syncInboxDB() error {
-	if v.st != nil {
-		return v.st.Sync(context.Background())
-	}
-	return v.inbox.Sync()
-}
+func (v *Vault) syncInboxDB() error { return v.ist.Sync(context.Background()) }
 
 // openOnStore finishes openVault on Options.Store: no Badger, no files.
 func (v *Vault) openOnStore(opts Options) error {
-	v.st = opts.Store
+	v.st, v.ist = opts.Store, opts.Store
 	v.seqs = map[string]*seqBlock{}
 	for _, name := range storeSeqNames {
 		v.seqs[name] = &seqBlock{}

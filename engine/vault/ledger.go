@@ -3,13 +3,17 @@ package vault
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // ledgerEntry is one line of erasures.log and the value of e/<subject>. It
@@ -34,10 +38,15 @@ const defaultLedgerRetention = 2 * 365 * 24 * time.Hour
 // ledger is the erasure ledger file kept beside the database. It is outside
 // the restorable data set on purpose: restoring an older backup brings back
 // the data but not a shorter ledger, and Open re-applies it.
+//
+// On a shared store that implements store.Ledger (PostgreSQL) the ledger
+// is that table instead of a file (ls), with the same role: the store's
+// records can be restored from an older dump, the ledger table is not.
 type ledger struct {
 	mu      sync.Mutex
 	path    string
 	f       *os.File
+	ls      store.Ledger // instead of the file
 	entries []ledgerEntry
 	seen    map[string]bool // subject + "/" + key id
 	marks   []ledgerEntry   // backup marks
@@ -76,6 +85,42 @@ func openLedger(path string) (*ledger, error) {
 	return l, nil
 }
 
+// openLedgerOn loads the ledger kept in a store's ledger table.
+func openLedgerOn(ls store.Ledger) (*ledger, error) {
+	l := &ledger{ls: ls, seen: map[string]bool{}}
+	err := ls.LedgerScan(context.Background(), func(k, b []byte) error {
+		var e ledgerEntry
+		switch {
+		case !bytes.HasPrefix(k, ledgerErasures) && !bytes.HasPrefix(k, ledgerMarks):
+		case json.Unmarshal(b, &e) != nil:
+		case e.Backup != "":
+			l.marks = append(l.marks, e)
+		case e.Subject != "":
+			l.add(e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault: read erasure ledger: %w", err)
+	}
+	return l, nil
+}
+
+// Keys of a ledger table: erasures, backup marks, the audit head.
+var (
+	ledgerErasures  = []byte("e/")
+	ledgerMarks     = []byte("b/")
+	ledgerAuditHead = []byte("audit.head")
+)
+
+// tableKey is e's key in a ledger table.
+func (e ledgerEntry) tableKey() []byte {
+	if e.Backup != "" {
+		return append(bytes.Clone(ledgerMarks), e.Backup...)
+	}
+	return fmt.Appendf(bytes.Clone(ledgerErasures), "%s/%s", e.Subject, e.KeyID)
+}
+
 func (l *ledger) add(e ledgerEntry) bool {
 	k := e.Subject + "/" + e.KeyID
 	if l.seen[k] {
@@ -90,11 +135,34 @@ func (l *ledger) add(e ledgerEntry) bool {
 // before the store is changed.
 func (l *ledger) append(e ledgerEntry) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.add(e) || l.f == nil {
+	if !l.add(e) || (l.f == nil && l.ls == nil) {
+		l.mu.Unlock()
 		return nil
 	}
+	if l.ls != nil {
+		// Outside mu: a table write may wait for a pooled connection
+		// that a transaction calling notBefore holds.
+		l.mu.Unlock()
+		err := l.put(e)
+		if err != nil {
+			l.mu.Lock()
+			delete(l.seen, e.Subject+"/"+e.KeyID) // not on record: a retry writes it
+			l.entries = slices.DeleteFunc(l.entries, func(x ledgerEntry) bool { return x == e })
+			l.mu.Unlock()
+		}
+		return err
+	}
+	defer l.mu.Unlock()
 	return l.write(e)
+}
+
+// put writes e to the ledger table.
+func (l *ledger) put(e ledgerEntry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return l.ls.LedgerPut(context.Background(), e.tableKey(), b)
 }
 
 // notBefore returns t, or the time of the newest erasure or backup mark if
@@ -126,9 +194,18 @@ func (v *Vault) historyNow() time.Time {
 
 // mark appends a backup mark, fsynced.
 func (l *ledger) mark(id string, at time.Time) error {
+	e := ledgerEntry{Backup: id, At: at.UTC()}
+	if l.ls != nil {
+		if err := l.put(e); err != nil {
+			return err
+		}
+		l.mu.Lock()
+		l.marks = append(l.marks, e)
+		l.mu.Unlock()
+		return nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e := ledgerEntry{Backup: id, At: at.UTC()}
 	l.marks = append(l.marks, e)
 	if l.f == nil {
 		return nil
@@ -174,6 +251,25 @@ func (l *ledger) snapshot() []ledgerEntry {
 // rewrites the file without them (a new file renamed over the old one, so a
 // crash leaves one or the other). It returns the number of erasures dropped.
 func (l *ledger) expire(cutoff time.Time, sync bool) (int, error) {
+	if l.ls != nil {
+		// The table's rows first, outside mu (see append); a crash or an
+		// error leaves rows the next sweep deletes.
+		l.mu.Lock()
+		var old []ledgerEntry
+		for _, es := range [][]ledgerEntry{l.entries, l.marks} {
+			for _, e := range es {
+				if e.At.Before(cutoff) {
+					old = append(old, e)
+				}
+			}
+		}
+		l.mu.Unlock()
+		for _, e := range old {
+			if err := l.ls.LedgerDelete(context.Background(), e.tableKey()); err != nil {
+				return 0, fmt.Errorf("vault: erasure ledger retention: %w", err)
+			}
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	keep := func(es []ledgerEntry) []ledgerEntry {

@@ -2,14 +2,14 @@ package vault
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/parleyhq/parley/engine/store"
+	sbadger "github.com/parleyhq/parley/engine/store/badger"
 )
 
 // Lifecycle is one kind of record the vault stores: what it holds, who
@@ -78,10 +78,10 @@ var Lifecycles = []Lifecycle{
 		"the batched purge", "`PurgeDelay` (10s) after the erasure, or when the vault closes"},
 	{"audit entries", "a/<seq>", "pseudonymous record of rights requests and operator actions, hash-chained",
 		"the audit retention sweep (audit.go)", "`AuditRetention` (default 2 years) after the entry"},
-	{"erasure ledger", "e/<s>, erasures.log", "subject pseudonym, erasure time, receipt id; no personal data",
+	{"erasure ledger", "e/<s>, erasures.log (PostgreSQL: table parley_ledger)", "subject pseudonym, erasure time, receipt id; no personal data",
 		"the ledger retention sweep (ledger.go)", "`LedgerRetention` (default 2 years) after the erasure"},
-	{"audit head file", "audit.head (beside erasures.log)", "sequence and hash of the last audit entry and of the retention anchor; no personal data",
-		"rewritten with every audit entry", "with the data directory"},
+	{"audit head file", "audit.head (beside erasures.log; PostgreSQL: parley_ledger)", "sequence and hash of the last audit entry and of the retention anchor; no personal data",
+		"rewritten with every audit entry", "with the data directory (the ledger table)"},
 	{"staff accounts", "st/a/<hmac(user name)>", "a staff member's user name, role, argon2id password hash, TOTP secret and SHA-256 hashes of the unused recovery codes, sealed under the meta key; never a password or recovery code",
 		"`parley staff remove` (delete; Badger drops older versions at compaction)", "when the account is removed; a disabled account stays until removed"},
 	{"staff sessions", "st/s/<hmac(sha256(session))>", "account, role, sign-in time, last use, CSRF token and stage of one console sign-in, sealed under the meta key; never the session cookie itself",
@@ -115,9 +115,9 @@ func LifecycleMarkdown() string {
 func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 	v.dropMu.Lock()
 	var drop, legacy [][]byte
-	var keep []*badger.Entry
+	var keep []store.Record
 	var err error
-	if v.st != nil {
+	if !v.embedded() {
 		// A store keeps no older versions the vault can see (a purge
 		// removes them physically): the current state decides.
 		err = v.view(func(txn kvReader) error {
@@ -191,8 +191,8 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 	if err == nil && len(drop) > 0 {
 		err = v.dropPrefixes(drop)
 	}
-	if err == nil && v.st == nil {
-		err = writeBack(v.db, keep)
+	if err == nil {
+		err = v.writeBack(keep)
 	}
 	v.dropMu.Unlock()
 	if err != nil {
@@ -209,47 +209,35 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 // sweepStateVersions reads every version Badger keeps of s/ (conversation
 // states): an expired current version is dropped; a live current version
 // over expired older ones is dropped and kept (written back after the drop).
-func (v *Vault) sweepStateVersions(now time.Time, st *SweepStats) (drop, legacy [][]byte, keep []*badger.Entry, err error) {
-	err = v.db.View(func(txn *badger.Txn) error {
-		o := badger.DefaultIteratorOptions
-		o.AllVersions, o.Prefix = true, []byte("s/")
-		it := txn.NewIterator(o)
-		defer it.Close()
-		var cur []byte // key of the group being read
-		var latest *badger.Entry
-		done := false // the group is decided
-		for it.Rewind(); it.Valid(); it.Next() {
-			item := it.Item()
-			if !bytes.Equal(item.Key(), cur) {
-				cur, latest, done = item.KeyCopy(nil), nil, false
-				if item.IsDeletedOrExpired() {
-					done = true // nothing live: a DropPrefix would skip it
-					continue
-				}
+func (v *Vault) sweepStateVersions(now time.Time, st *SweepStats) (drop, legacy [][]byte, keep []store.Record, err error) {
+	var cur []byte // key of the group being read
+	var latest *store.Record
+	done := false // the group is decided
+	err = v.bdb.ScanVersions(context.Background(), []byte("s/"), func(ver sbadger.Version) error {
+		if !bytes.Equal(ver.Key, cur) {
+			cur, latest, done = ver.Key, nil, false
+			if ver.Gone {
+				done = true // nothing live: a purge would skip it
+				return nil
 			}
-			if done {
-				continue
+		}
+		if done {
+			return nil
+		}
+		h, ok := parseHdr(ver.Value)
+		expired := ok && h.expired(now)
+		switch {
+		case latest == nil && expired:
+			drop, done = append(drop, cur), true
+			st.States++
+		case latest == nil:
+			latest = &store.Record{Key: cur, Value: ver.Value, ExpiresAt: ver.ExpiresAt}
+			if ok && h.expiry == 0 {
+				legacy = append(legacy, cur)
 			}
-			val, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			h, ok := parseHdr(val)
-			expired := ok && h.expired(now)
-			switch {
-			case latest == nil && expired:
-				drop, done = append(drop, cur), true
-				st.States++
-			case latest == nil:
-				latest = badger.NewEntry(cur, val)
-				latest.ExpiresAt = item.ExpiresAt()
-				if ok && h.expiry == 0 {
-					legacy = append(legacy, cur)
-				}
-			case expired:
-				drop, keep, done = append(drop, cur), append(keep, latest), true
-				st.States++
-			}
+		case expired:
+			drop, keep, done = append(drop, cur), append(keep, *latest), true
+			st.States++
 		}
 		return nil
 	})

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	badger "github.com/dgraph-io/badger/v4"
 )
 
 // One test per row of Lifecycles: canary values go in, a fake clock moves
@@ -171,7 +169,7 @@ func TestLifecycleConversationStateExpires(t *testing.T) {
 	if err != nil || sw.States != 1 {
 		t.Errorf("Sweep = %+v, %v; want 1 state", sw, err)
 	}
-	if n := rawVersions(t, v.db, keyS(s), true); n != 0 {
+	if n := rawVersions(t, v, keyS(s), true); n != 0 {
 		t.Errorf("%d versions of the expired state remain", n)
 	}
 	v.Close()
@@ -260,10 +258,10 @@ func TestLifecycleSubjectKeyDestroyedWhenIdle(t *testing.T) {
 	if sw, err := v.Sweep(t0.Add(day)); err != nil || sw.Keys != 1 {
 		t.Errorf("Sweep at +1d = %+v, %v; want the erased subject's new key destroyed", sw, err)
 	}
-	if n := rawVersions(t, v.db, keyK(erased), true); n != 0 {
+	if n := rawVersions(t, v, keyK(erased), true); n != 0 {
 		t.Errorf("%d versions of the erased subject's new key remain", n)
 	}
-	if n := rawVersions(t, v.db, keyK(idle), true); n == 0 {
+	if n := rawVersions(t, v, keyK(idle), true); n == 0 {
 		t.Fatal("control: the key of a subject holding data was destroyed")
 	}
 	v.Close()
@@ -276,7 +274,7 @@ func TestLifecycleSubjectKeyDestroyedWhenIdle(t *testing.T) {
 		t.Errorf("Sweep at +31d = %+v, %v; want 1 key destroyed", sw, err)
 	}
 	for _, p := range subjectPrefixes(idle) {
-		if n := rawVersions(t, v.db, p, false); n != 0 {
+		if n := rawVersions(t, v, p, false); n != 0 {
 			t.Errorf("%d versions under %.3s… of the idle subject remain", n, p)
 		}
 	}
@@ -364,7 +362,7 @@ func TestLifecycleOldConversationGoneWhenCustomerReturns(t *testing.T) {
 	if st, _, err := v.LoadSubject(s, c.Now()); err != nil || string(st) != "new "+canaries[4] {
 		t.Errorf("current state after the sweep = %q, %v; want the new one kept", st, err)
 	}
-	if n := rawVersions(t, v.db, keyS(s), true); n != 1 {
+	if n := rawVersions(t, v, keyS(s), true); n != 1 {
 		t.Errorf("%d versions of the state remain, want 1 (the current one)", n)
 	}
 	v.Close()
@@ -387,13 +385,13 @@ func TestLifecycleLegacyRecordsGetALifetime(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Rewrite both as an older version of the vault did: no expiry.
-	err := v.db.Update(func(txn *badger.Txn) error {
-		sk, err := v.readKey(badgerKV(txn), s)
+	err := v.update(func(txn kvTxn) error {
+		sk, err := v.readKey(txn, s)
 		if err != nil {
 			return err
 		}
 		legacy := map[string][]byte{string(keyS(s)): []byte("legacy " + canaries[0])}
-		err = badgerKV(txn).Scan(prefixC(s), false, func(k []byte, _ kvItem) error {
+		err = txn.Scan(prefixC(s), false, func(k []byte, _ kvItem) error {
 			cr := ConsentRecord{Purpose: "booking", Granted: true, At: t0, MessageID: canaries[3]}
 			legacy[string(k)] = encodeConsent(&cr)
 			return nil
@@ -589,7 +587,7 @@ func TestLifecycleRecipientRecordKeepsTheKeyThenGoes(t *testing.T) {
 		t.Errorf("Sweep after RecipientKeep = %+v, %v; want the record and the key gone", sw, err)
 	}
 	for _, p := range subjectPrefixes(s) {
-		if n := rawVersions(t, v.db, p, false); n != 0 {
+		if n := rawVersions(t, v, p, false); n != 0 {
 			t.Errorf("%d versions under %.3s… remain", n, p)
 		}
 	}

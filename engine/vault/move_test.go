@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"maps"
 	"slices"
@@ -9,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
+	sbadger "github.com/parleyhq/parley/engine/store/badger"
 )
 
 // decryptable is the attacker of the move tests: holding the data directory
@@ -21,41 +22,31 @@ func decryptable(t *testing.T, v *Vault, s SubjectID) []string {
 	t.Helper()
 	var deks [][]byte
 	var out []string
-	err := v.db.View(func(txn *badger.Txn) error {
-		o := badger.DefaultIteratorOptions
-		o.AllVersions = true
-		o.Prefix = keyK(s)
-		it := txn.NewIterator(o)
-		for it.Rewind(); it.Valid(); it.Next() {
-			b, err := it.Item().ValueCopy(nil)
-			if err != nil || len(b) < keyHdrLen || b[1] != keyLive {
-				continue
-			}
-			if dek, err := open(v.kek, b[keyHdrLen:], append(keyK(s), b[:keyHdrLen]...)); err == nil {
-				deks = append(deks, dek)
-			}
+	ctx := context.Background()
+	err := v.bdb.ScanVersions(ctx, keyK(s), func(ver sbadger.Version) error {
+		b := ver.Value
+		if len(b) < keyHdrLen || b[1] != keyLive {
+			return nil
 		}
-		it.Close()
-		for _, p := range [][]byte{keyS(s), prefixF(s), prefixC(s)} {
-			o.Prefix = p
-			it := txn.NewIterator(o)
-			for it.Rewind(); it.Valid(); it.Next() {
-				k := it.Item().KeyCopy(nil)
-				b, err := it.Item().ValueCopy(nil)
-				if err != nil {
-					continue
-				}
-				for _, dek := range deks {
-					a, _ := newGCM(dek)
-					if pt, err := openValue(a, k, b); err == nil {
-						out = append(out, string(pt))
-					}
-				}
-			}
-			it.Close()
+		if dek, err := open(v.kek, b[keyHdrLen:], append(keyK(s), b[:keyHdrLen]...)); err == nil {
+			deks = append(deks, dek)
 		}
 		return nil
 	})
+	for _, p := range [][]byte{keyS(s), prefixF(s), prefixC(s)} {
+		if err != nil {
+			break
+		}
+		err = v.bdb.ScanVersions(ctx, p, func(ver sbadger.Version) error {
+			for _, dek := range deks {
+				a, _ := newGCM(dek)
+				if pt, err := openValue(a, ver.Key, ver.Value); err == nil {
+					out = append(out, string(pt))
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,14 +128,14 @@ func TestMoveReKeysAndShredsTheOldSubject(t *testing.T) {
 		t.Errorf("after the move the attacker still decrypts %d records of the old subject", len(got))
 	}
 	for _, p := range subjectPrefixes(old) {
-		if n := rawVersions(t, v.db, p, false); n != 0 {
+		if n := rawVersions(t, v, p, false); n != 0 {
 			t.Errorf("after purge, %d versions under %.3s… of the old subject remain", n, p)
 		}
 	}
 	// The audit entry names pseudonyms only.
 	var audit []string
-	v.db.View(func(txn *badger.Txn) error {
-		return badgerKV(txn).Scan([]byte("a/"), true, func(_ []byte, item kvItem) error {
+	v.view(func(txn kvReader) error {
+		return txn.Scan([]byte("a/"), true, func(_ []byte, item kvItem) error {
 			b, _ := item.ValueCopy(nil)
 			audit = append(audit, string(b))
 			return nil
@@ -197,7 +188,7 @@ func TestMoveRefusesToMerge(t *testing.T) {
 		t.Errorf("second Move = %+v, %v; want nothing_held", r, err)
 	}
 	var detail map[string]string
-	v.db.View(func(txn *badger.Txn) error {
+	v.view(func(txn kvReader) error {
 		item, err := txn.Get(auditKey(1))
 		if err != nil {
 			return err

@@ -2,12 +2,13 @@ package vault
 
 import (
 	"bytes"
+	"context"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
+	sbadger "github.com/parleyhq/parley/engine/store/badger"
 )
 
 func crmRecipient() Recipient {
@@ -112,7 +113,7 @@ func TestErasureNoticesSurviveTheSubjectAndHoldNoPersonalData(t *testing.T) {
 	if err := v.Purge(); err != nil {
 		t.Fatal(err)
 	}
-	if n := rawVersions(t, v.db, prefixR(s), false); n != 0 {
+	if n := rawVersions(t, v, prefixR(s), false); n != 0 {
 		t.Errorf("%d versions of recipient records remain after the purge", n)
 	}
 	due, err := v.DueNotices(c.Now(), 10)
@@ -120,27 +121,20 @@ func TestErasureNoticesSurviveTheSubjectAndHoldNoPersonalData(t *testing.T) {
 		t.Fatalf("DueNotices after erasure = %+v, %v; want the stop and the erasure notice", due, err)
 	}
 	opened := 0
-	err = v.db.View(func(txn *badger.Txn) error {
-		o := badger.DefaultIteratorOptions
-		o.AllVersions = true
-		it := txn.NewIterator(o)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			k := it.Item().KeyCopy(nil)
-			val, err := it.Item().ValueCopy(nil)
-			if err != nil || !bytes.HasPrefix(k, prefixNQ) || len(val) == 0 {
-				continue
-			}
-			pt, err := open(v.meta, val, k)
-			if err != nil {
-				t.Errorf("notice %q does not open with the master key: %v", k, err)
-				continue
-			}
-			opened++
-			assertBytesClean(t, "notice", pt)
-			if bytes.Contains(pt, []byte(s)) {
-				t.Error("a queued notice holds the subject id")
-			}
+	err = v.bdb.ScanVersions(context.Background(), prefixNQ, func(ver sbadger.Version) error {
+		k, val := ver.Key, ver.Value
+		if len(val) == 0 {
+			return nil
+		}
+		pt, err := open(v.meta, val, k)
+		if err != nil {
+			t.Errorf("notice %q does not open with the master key: %v", k, err)
+			return nil
+		}
+		opened++
+		assertBytesClean(t, "notice", pt)
+		if bytes.Contains(pt, []byte(s)) {
+			t.Error("a queued notice holds the subject id")
 		}
 		return nil
 	})

@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	badger "github.com/dgraph-io/badger/v4"
 )
 
 // fillSubject stores every kind of record that can hold personal data.
@@ -56,7 +54,7 @@ func TestReopenEncryptedStoreReadsBack(t *testing.T) {
 	// read an encrypted index (IndexCacheSize > 0 or Badger panics).
 	big := make([]byte, 1<<20)
 	for i := range 20 {
-		err := v.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte{'z', '/', byte(i)}, big) })
+		err := v.update(func(txn kvTxn) error { return txn.Set([]byte{'z', '/', byte(i)}, big) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,11 +160,11 @@ func TestEraseShredsAndPurges(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range subjectPrefixes(s) {
-		if n := rawVersions(t, v.db, p, false); n != 0 {
+		if n := rawVersions(t, v, p, false); n != 0 {
 			t.Errorf("after purge, %d versions under %.3s… remain (AllVersions)", n, p)
 		}
 	}
-	if n := rawVersions(t, v.db, keyE(s), true); n != 1 {
+	if n := rawVersions(t, v, keyE(s), true); n != 1 {
 		t.Errorf("erasure ledger entry versions = %d, want 1", n)
 	}
 	if st, _, _ := v.LoadSubject(keep, c.Now()); string(st) != "other" {
@@ -220,7 +218,7 @@ func TestEraseSurvivesRestoreOfOlderBackup(t *testing.T) {
 			t.Errorf("Export after restore = %+v, %v; want empty", ex, err)
 		}
 		for _, p := range subjectPrefixes(s) {
-			if n := rawVersions(t, v.db, p, false); n != 0 {
+			if n := rawVersions(t, v, p, false); n != 0 {
 				t.Errorf("after restore, %d versions under %.3s… remain", n, p)
 			}
 		}

@@ -151,7 +151,7 @@ func (v *Vault) OutboxPut(s SubjectID, payload []byte) (seq uint64, err error) {
 }
 
 func (v *Vault) putOutbox(txn kvTxn, s SubjectID, sk *subjectKey, payload []byte, now time.Time) (uint64, error) {
-	seq, err := v.nextSeq(txn, v.seqOutbox, "outbox")
+	seq, err := v.nextSeq(txn, "outbox")
 	if err != nil {
 		return 0, err
 	}

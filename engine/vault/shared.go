@@ -37,12 +37,12 @@ const (
 // Shared reports whether several processes may serve this vault at once
 // (it runs on a store): the inbox and outbox are then worked through
 // ClaimInbox and ClaimOutbox.
-func (v *Vault) Shared() bool { return v.st != nil }
+func (v *Vault) Shared() bool { return v.st != nil && !v.embedded() }
 
 // enqueueWork adds the queue entry of record seq in a store transaction
-// (nothing on Badger).
+// (nothing on the embedded Badger, where one process owns the inbox).
 func enqueueWork(txn kvTxn, queue string, s SubjectID, seq uint64) error {
-	if txn.t == nil {
+	if txn.t == nil || !txn.shared {
 		return nil
 	}
 	var e enc
@@ -55,7 +55,7 @@ func enqueueWork(txn kvTxn, queue string, s SubjectID, seq uint64) error {
 // entries and leases (an erasure); the inbox and outbox records are
 // deleted by the caller.
 func dropWork(txn kvTxn, s SubjectID) error {
-	if err := txn.Delete(keyWN(s)); err != nil || txn.t == nil {
+	if err := txn.Delete(keyWN(s)); err != nil || txn.t == nil || !txn.shared {
 		return err
 	}
 	for _, q := range []string{QueueInbox, QueueOutbox} {
@@ -98,7 +98,7 @@ func (v *Vault) ClaimInbox(ctx context.Context, owner string, max int, d time.Du
 // false) are acked and left out. On an error every claim is given back.
 func claimWork[C any](v *Vault, ctx context.Context, queue, owner string, max int, d time.Duration,
 	open func(kvReader, map[SubjectID]*subjectKey, store.Lease) (C, bool, error)) ([]C, error) {
-	if v.st == nil {
+	if !v.Shared() {
 		return nil, fmt.Errorf("vault: claim %s: the %s is not shared on Badger", queue, queue)
 	}
 	ls, err := v.st.Claim(ctx, queue, owner, max, d)
@@ -221,7 +221,7 @@ func (v *Vault) ClaimOutbox(ctx context.Context, owner string, max int, d time.D
 // ExtendLease keeps a claim for d more (store.ErrLeaseLost once it is
 // lost).
 func (v *Vault) ExtendLease(ctx context.Context, l store.Lease, d time.Duration) (store.Lease, error) {
-	if v.st == nil {
+	if !v.Shared() {
 		return l, errors.New("vault: leases need a store")
 	}
 	return v.st.Extend(ctx, l, d)
@@ -230,7 +230,7 @@ func (v *Vault) ExtendLease(ctx context.Context, l store.Lease, d time.Duration)
 // ReleaseLease gives a claimed entry back, due again at notBefore (zero:
 // now), for any process to claim.
 func (v *Vault) ReleaseLease(ctx context.Context, l store.Lease, notBefore time.Time) error {
-	if v.st == nil {
+	if !v.Shared() {
 		return errors.New("vault: leases need a store")
 	}
 	return v.st.Release(ctx, l, notBefore)
@@ -289,7 +289,7 @@ func (v *Vault) InboxSettled(msgID string) (bool, error) {
 // It runs in one transaction, so instances starting together do not both
 // add them; it returns how many it added. Nothing on Badger.
 func (v *Vault) AdoptUnqueued() (int, error) {
-	if v.st == nil {
+	if !v.Shared() {
 		return 0, nil
 	}
 	n := 0

@@ -104,6 +104,25 @@ func TestBadgerVaultIsNotShared(t *testing.T) {
 	if _, err := v.ClaimInbox(context.Background(), "x", 1, time.Minute); err == nil {
 		t.Error("ClaimInbox on Badger succeeded; the inbox there belongs to one process")
 	}
+	// Nothing claims work on Badger, so nothing may queue it there either:
+	// entries written anyway would never be acked and would only grow.
+	c := newClock()
+	s := v.SubjectID("whatsapp", "15550001234")
+	if _, err := v.InboxPut("wamid.NS", s, []byte(`{}`), c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.OutboxPut(s, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{QueueInbox, QueueOutbox} {
+		ls, err := v.bdb.Claim(context.Background(), q, "probe", 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ls) != 0 {
+			t.Errorf("%d %s queue entries on an embedded Badger vault; want none", len(ls), q)
+		}
+	}
 }
 
 // TestInboxAndOutboxStoredBeforeSharingAreAdopted: inbox and outbox

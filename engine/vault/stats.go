@@ -49,9 +49,9 @@ func (v *Vault) Stats() (Stats, error) {
 	if st.InboxPending, err = v.inboxPendingCount(); err != nil {
 		return st, err
 	}
-	if v.st == nil {
-		st.LSMBytes, st.VlogBytes = v.db.Size()
-		lsm, vlog := v.inbox.Size()
+	if v.embedded() {
+		st.LSMBytes, st.VlogBytes = v.bdb.Size()
+		lsm, vlog := v.bin.Size()
 		st.LSMBytes += lsm
 		st.VlogBytes += vlog
 	}

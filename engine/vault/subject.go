@@ -618,7 +618,7 @@ func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs 
 	}
 	for i := range c.Consents {
 		cr := c.Consents[i]
-		seq, err := v.nextSeq(txn, v.seqConsent, "consent")
+		seq, err := v.nextSeq(txn, "consent")
 		if err != nil {
 			return err
 		}

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/parleyhq/parley/engine/store"
 )
 
@@ -83,7 +81,7 @@ func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 	if st.Incidents, err = v.sweepIncidents(now); err != nil {
 		return st, fmt.Errorf("vault: sweep: incidents: %w", err)
 	}
-	if v.st != nil {
+	if !v.embedded() {
 		// What only a TTL bounds (dedupe and status records, markers)
 		// leaves a store here; on Badger its TTL drops it at a compaction.
 		// The rows go physically with the next Purge's VACUUM FULL.
@@ -91,10 +89,12 @@ func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 			return st, fmt.Errorf("vault: sweep: %w", err)
 		}
 	}
-	if !v.opts.InMemory && v.st == nil {
-		for v.db.RunValueLogGC(0.5) == nil {
+	if !v.opts.InMemory && v.embedded() {
+		if err := v.bdb.CollectGarbage(context.Background()); err != nil {
+			return st, fmt.Errorf("vault: sweep: %w", err)
 		}
-		for v.inbox.RunValueLogGC(0.5) == nil {
+		if err := v.bin.CollectGarbage(context.Background()); err != nil {
+			return st, fmt.Errorf("vault: sweep: %w", err)
 		}
 	}
 	return st, nil
@@ -158,44 +158,11 @@ func (v *Vault) dropFields(keys [][]byte) error {
 	for _, k := range keys {
 		set[string(k)] = true
 	}
-	if v.st != nil {
-		return v.dropFieldsStore(keys, set)
-	}
-	var keep []*badger.Entry
-	err := v.db.View(func(t *badger.Txn) error { // keeps Badger TTLs: Badger-specific
-		txn := badgerKV(t)
-		for _, k := range keys {
-			err := txn.Scan(k, true, func(sk []byte, item kvItem) error {
-				if set[string(sk)] {
-					return nil
-				}
-				val, err := item.ValueCopy(nil)
-				if err != nil {
-					return err
-				}
-				e := badger.NewEntry(bytes.Clone(sk), val)
-				e.ExpiresAt = item.it.ExpiresAt()
-				keep = append(keep, e)
-				set[string(sk)] = true // once is enough
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if err := v.dropPrefixes(keys); err != nil {
-		return err
-	}
-	return writeBack(v.db, keep)
+	return v.dropFieldsStore(keys, set)
 }
 
-// dropFieldsStore is dropFields on a store: the siblings are written back
-// with their expiry after the purge.
+// dropFieldsStore is dropFields on the store: the siblings are written
+// back with their expiry after the purge.
 func (v *Vault) dropFieldsStore(keys [][]byte, set map[string]bool) error {
 	ctx := context.Background()
 	var keep []store.Record
@@ -217,31 +184,21 @@ func (v *Vault) dropFieldsStore(keys [][]byte, set map[string]bool) error {
 	if err != nil {
 		return err
 	}
-	if err := v.st.Purge(ctx, keys...); err != nil {
+	if err := v.purgePrefixes(keys); err != nil {
 		return err
 	}
-	if len(keep) == 0 {
-		return nil
-	}
-	return store.UpdateRetry(ctx, v.st, 50, func(txn store.Txn) error {
-		for _, r := range keep {
-			if err := txn.Set(r.Key, r.Value, r.ExpiresAt); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return v.writeBack(keep)
 }
 
-// writeBack writes entries read before a DropPrefix back after it; the
-// caller holds dropMu, so no other write can come between.
-func writeBack(db *badger.DB, keep []*badger.Entry) error {
+// writeBack writes records read before a purge back after it, with their
+// expiry; the caller holds dropMu, so no other write can come between.
+func (v *Vault) writeBack(keep []store.Record) error {
 	if len(keep) == 0 {
 		return nil
 	}
-	return db.Update(func(txn *badger.Txn) error {
-		for _, e := range keep {
-			if err := txn.SetEntry(e); err != nil {
+	return store.UpdateRetry(context.Background(), v.st, 50, func(txn store.Txn) error {
+		for _, r := range keep {
+			if err := txn.Set(r.Key, r.Value, r.ExpiresAt); err != nil {
 				return err
 			}
 		}
@@ -267,7 +224,7 @@ func (v *Vault) StartSweeper(ctx context.Context, every time.Duration) {
 			case <-t.C:
 				st, err := v.Sweep(v.now())
 				if err != nil {
-					if !errors.Is(err, badger.ErrDBClosed) {
+					if !errors.Is(err, store.ErrClosed) {
 						v.log.Warn("vault sweep", "err", err)
 					}
 					continue

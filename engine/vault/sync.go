@@ -59,7 +59,7 @@ func (v *Vault) durable() error {
 // needsSync: only SyncCritical on disk fsyncs explicitly (SyncAlways already
 // fsynced every commit; SyncNever and in-memory stores never do).
 func (v *Vault) needsSync() bool {
-	return !v.opts.InMemory && v.st == nil && v.opts.Sync == SyncCritical
+	return !v.opts.InMemory && v.embedded() && v.opts.Sync == SyncCritical
 }
 
 // syncMain fsyncs the main DB. Data keys created before it began are on

@@ -14,9 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/parleyhq/parley/engine/store"
+	sbadger "github.com/parleyhq/parley/engine/store/badger"
 )
 
 // Errors callers branch on with errors.Is. None of them carries personal data.
@@ -165,10 +164,11 @@ type Vault struct {
 	opts   Options
 	now    func() time.Time
 	log    *slog.Logger
-	db     *badger.DB
-	inbox  *badger.DB           // inbound messages and their dedupe markers; see inbox.go
-	st     store.Store          // instead of db and inbox: Options.Store; see kv.go
-	seqs   map[string]*seqBlock // on st: leased sequence blocks, by name
+	st     store.Store          // the main database: bdb, or Options.Store; see kv.go
+	ist    store.Store          // inbound messages and their dedupe markers (bin, or st); see inbox.go
+	bdb    *sbadger.Store       // the embedded main database (nil on Options.Store)
+	bin    *sbadger.Store       // the embedded inbox database (nil on Options.Store)
+	seqs   map[string]*seqBlock // on Options.Store: leased sequence blocks, by name
 	lock   *os.File
 	ledger *ledger
 	tk     *transientKeys // seal inbox and outbox payloads; see transient.go
@@ -182,17 +182,19 @@ type Vault struct {
 	subjectMAC *macKey        // subjectKey, prepared (see macKey)
 	dedupeMAC  *macKey        // dedupeKey, prepared
 
-	// dropMu: writers hold it shared, DropPrefix exclusive, because Badger
-	// rejects writes (ErrBlockedWrites) while it drops prefixes.
+	// dropMu: writers hold it shared, a purge exclusive, so that what a
+	// purge reads and writes back is not changed meanwhile.
 	dropMu sync.RWMutex
-
-	seqInbox, seqOutbox, seqConsent *badger.Sequence
 
 	// auditMu guards the audit chain and the two flags below: whether the
 	// head file was compared with the store, and whether they disagreed.
 	auditMu          sync.Mutex
 	auditFileChecked bool
 	auditFileBroken  bool
+
+	// ledgerAhead counts, at Open, the erasures the ledger lists and the
+	// records do not (older records put back).
+	ledgerAhead int
 
 	group      groupSync // fsyncs of the main DB
 	inboxGroup groupSync // fsyncs of the inbox DB
@@ -285,45 +287,31 @@ func (o Options) check() error {
 	return nil
 }
 
-// badgerOptions sizes Badger for a small (2-core) machine; see
-// shared/reference/libraries.md §1.
-func (o Options) badgerOptions(encKey []byte) badger.Options {
-	return o.badgerOptionsAt(filepath.Join(o.Dir, dbSubdir), encKey)
-}
-
-func (o Options) badgerOptionsAt(dir string, encKey []byte) badger.Options {
-	bo := badger.DefaultOptions(dir)
-	if o.InMemory {
-		bo = badger.DefaultOptions("").WithInMemory(true)
+// badgerStore opens one of the embedded databases (sub: dbSubdir or
+// inboxSubdir) in the layout the vault has always written, encrypted with
+// the key derived under label. The options chain is engine/store/badger's.
+func (o Options) badgerStore(sub, label string, small, readOnly bool) (*sbadger.Store, error) {
+	encKey, err := derive(o.MasterKey, nil, label)
+	if err != nil {
+		return nil, err
 	}
-	bo = bo.WithEncryptionKey(encKey).
-		WithEncryptionKeyRotationDuration(7 * 24 * time.Hour).
-		WithIndexCacheSize(16 << 20). // required with encryption: 0 panics at the first table read
-		WithBlockCacheSize(32 << 20). // required with encryption
-		WithMemTableSize(16 << 20).
-		WithNumMemtables(2).
-		WithValueLogFileSize(64 << 20).
-		WithNumCompactors(2).
-		WithSyncWrites(o.Sync == SyncAlways).
-		WithLogger(nil)
-	if o.Logger != nil {
-		bo = bo.WithLogger(badgerLogger{o.Logger}).WithLoggingLevel(badger.WARNING)
+	so := sbadger.Options{EncryptionKey: encKey, InMemory: o.InMemory, SyncWrites: o.Sync == SyncAlways,
+		Logger: o.Logger, Raw: true, Small: small, ReadOnly: readOnly}
+	if !o.InMemory {
+		so.Dir = filepath.Join(o.Dir, sub)
 	}
-	return bo
+	st, err := sbadger.Open(so)
+	if err != nil {
+		if errors.Is(err, store.ErrWrongKey) {
+			return nil, ErrWrongKey
+		}
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, ErrLocked // a non-Parley process holds Badger's own lock
+		}
+		return nil, fmt.Errorf("vault: open %s database: %w", sub, err)
+	}
+	return st, nil
 }
-
-// badgerLogger forwards Badger's warnings and errors to slog. Badger prints
-// keys in some error paths; our keys hold pseudonyms only.
-type badgerLogger struct{ l *slog.Logger }
-
-func (b badgerLogger) Errorf(f string, a ...any) {
-	b.l.Error(fmt.Sprintf(f, a...), "component", "badger")
-}
-func (b badgerLogger) Warningf(f string, a ...any) {
-	b.l.Warn(fmt.Sprintf(f, a...), "component", "badger")
-}
-func (badgerLogger) Infof(string, ...any)  {}
-func (badgerLogger) Debugf(string, ...any) {}
 
 // Open opens (or creates) the vault. A master key that does not match
 // existing data gives ErrWrongKey and leaves the directory untouched; a
@@ -369,10 +357,11 @@ func openVault(opts Options) (_ *Vault, err error) {
 			return nil, err
 		}
 	}
-	if v.ledger, err = openLedger(opts.ErasureLog); err != nil {
-		return nil, err
+	if ls, ok := opts.Store.(store.Ledger); ok {
+		v.ledger, err = openLedgerOn(ls)
+	} else {
+		v.ledger, err = openLedger(opts.ErasureLog)
 	}
-	encKey, err := derive(opts.MasterKey, nil, labelBadger)
 	if err != nil {
 		return nil, err
 	}
@@ -392,27 +381,12 @@ func openVault(opts Options) (_ *Vault, err error) {
 	if opts.Store != nil {
 		return v, v.openOnStore(opts)
 	}
-	db, err := badger.Open(opts.badgerOptions(encKey))
-	if err != nil {
-		if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
-			return nil, ErrWrongKey
-		}
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, ErrLocked // a non-Parley process holds Badger's own lock
-		}
-		return nil, fmt.Errorf("vault: open badger: %w", err)
-	}
-	v.db = db
-	if err := v.initMeta(); err != nil {
+	if v.bdb, err = opts.badgerStore(dbSubdir, labelBadger, false, false); err != nil {
 		return nil, err
 	}
-	for _, s := range []struct {
-		key string
-		dst **badger.Sequence
-	}{{"m/seq/outbox", &v.seqOutbox}, {"m/seq/consent", &v.seqConsent}} {
-		if *s.dst, err = v.db.GetSequence([]byte(s.key), 256); err != nil {
-			return nil, fmt.Errorf("vault: sequence: %w", err)
-		}
+	v.st = v.bdb
+	if err := v.initMeta(); err != nil {
+		return nil, err
 	}
 	if v.tk, err = openTransient(opts); err != nil {
 		return nil, err
@@ -546,11 +520,11 @@ func (v *Vault) Close() error {
 	v.closeMu.Unlock()
 	v.wg.Wait()
 	var errs []error
-	if v.db != nil || v.st != nil {
+	if v.st != nil {
 		if err := v.Purge(); err != nil {
 			errs = append(errs, err)
 		}
-		if v.inbox != nil || v.st != nil {
+		if v.ist != nil {
 			// Sync the main DB, then drop the processed messages' payloads
 			// from the inbox DB (never the other way round).
 			if err := v.syncAndPurge(); err != nil {
@@ -570,24 +544,16 @@ func (v *Vault) Close() error {
 // release frees what openVault acquired, in reverse order.
 func (v *Vault) release() error {
 	var errs []error
-	for _, s := range []*badger.Sequence{v.seqInbox, v.seqOutbox, v.seqConsent} {
-		if s != nil {
-			errs = append(errs, s.Release())
-		}
+	if v.bdb != nil {
+		errs = append(errs, v.bdb.Close())
 	}
-	v.seqInbox, v.seqOutbox, v.seqConsent = nil, nil, nil
-	if v.db != nil {
-		errs = append(errs, v.db.Close())
-		v.db = nil
+	if v.bin != nil {
+		errs = append(errs, v.bin.Close())
 	}
-	if v.inbox != nil {
-		errs = append(errs, v.inbox.Close())
-		v.inbox = nil
-	}
-	if v.st != nil && v.opts.CloseStore {
+	if v.st != nil && v.bdb == nil && v.opts.CloseStore {
 		errs = append(errs, v.st.Close())
 	}
-	v.st = nil
+	v.st, v.ist, v.bdb, v.bin = nil, nil, nil, nil
 	if v.ledger != nil {
 		errs = append(errs, v.ledger.close())
 		v.ledger = nil

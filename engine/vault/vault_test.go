@@ -2,11 +2,12 @@ package vault
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
+	sbadger "github.com/parleyhq/parley/engine/store/badger"
 )
 
 const day = 24 * time.Hour
@@ -132,7 +133,7 @@ func TestExpiryUsesStoredTimeAndSweepRemovesAllVersions(t *testing.T) {
 	if st.Expired != 1 {
 		t.Errorf("Sweep expired = %d, want 1", st.Expired)
 	}
-	if n := rawVersions(t, v.db, keyF(s, "email"), true); n != 0 {
+	if n := rawVersions(t, v, keyF(s, "email"), true); n != 0 {
 		t.Errorf("after Sweep, %d versions of the expired field remain (AllVersions)", n)
 	}
 	// The sibling whose name starts with the expired one survives the drop.
@@ -143,20 +144,13 @@ func TestExpiryUsesStoredTimeAndSweepRemovesAllVersions(t *testing.T) {
 }
 
 // rawVersions counts every version of keys with the prefix (exact key when
-// exact), deleted and expired ones included, straight from Badger.
-func rawVersions(t *testing.T, db *badger.DB, prefix []byte, exact bool) int {
+// exact), deleted and expired ones included, as the main Badger database's
+// files hold them.
+func rawVersions(t *testing.T, v *Vault, prefix []byte, exact bool) int {
 	t.Helper()
 	n := 0
-	err := db.View(func(txn *badger.Txn) error {
-		o := badger.DefaultIteratorOptions
-		o.AllVersions = true
-		o.Prefix = prefix
-		it := txn.NewIterator(o)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			if exact && !bytes.Equal(it.Item().Key(), prefix) {
-				continue
-			}
+	err := v.bdb.ScanVersions(context.Background(), prefix, func(ver sbadger.Version) error {
+		if !exact || bytes.Equal(ver.Key, prefix) {
 			n++
 		}
 		return nil
@@ -267,10 +261,10 @@ func TestSweepSubjectTouchesOnlyThatSubject(t *testing.T) {
 	if st.Expired != 1 {
 		t.Errorf("SweepSubject expired = %d, want 1", st.Expired)
 	}
-	if n := rawVersions(t, v.db, keyF(studio, "email"), true); n != 0 {
+	if n := rawVersions(t, v, keyF(studio, "email"), true); n != 0 {
 		t.Errorf("after SweepSubject, %d versions of the studio user's expired field remain", n)
 	}
-	if n := rawVersions(t, v.db, keyF(customer, "email"), true); n == 0 {
+	if n := rawVersions(t, v, keyF(customer, "email"), true); n == 0 {
 		t.Error("SweepSubject dropped another subject's field")
 	}
 }

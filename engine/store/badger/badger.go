@@ -14,6 +14,16 @@
 // Expiry is judged by Options.Now; Badger's own TTL is set as a backstop
 // Options.Backstop after the expiry (by the wall clock), so that records
 // nobody sweeps still leave the files eventually.
+//
+// Options.Raw selects the layout engine/vault has always written in its data
+// directory (db/ and inbox/): a record is the Badger key and value as given,
+// and its expiry is Badger's own TTL, by the wall clock. The vault opens its
+// directories so, and existing data directories open as they are, with no
+// migration. Raw stores also offer what only Badger has and the vault's
+// privacy guarantees rely on: ScanVersions (every version the files still
+// hold), BackupLatest and Load, Size and CollectGarbage.
+//
+// This file holds the one Badger options chain of the module (Open).
 package badger
 
 import (
@@ -52,6 +62,59 @@ type Options struct {
 	Backstop time.Duration
 	// Logger receives Badger's warnings and errors. Nil: silent.
 	Logger *slog.Logger
+	// Raw: keys and values are stored as given and a record's expiry is
+	// Badger's TTL, judged by the wall clock (Now and Backstop are ignored;
+	// ExpiresAt has Unix-second precision): the vault's on-disk layout.
+	// Queue keys then share the key space (they begin with 'q' and hold a
+	// NUL byte).
+	Raw bool
+	// Small sizes caches and tables for a database that holds little (the
+	// vault's inbox: dedupe markers and the few messages not yet processed).
+	Small bool
+	// ReadOnly opens existing files without writing (an auditor's view).
+	ReadOnly bool
+}
+
+// Sizes of the Small profile: values over SmallValueThreshold go to the
+// value log (Badger requires the threshold below the memtable size).
+const (
+	SmallMemTable       = 4 << 20
+	SmallValueThreshold = 512 << 10
+)
+
+// badgerOptions is the one Badger options chain of the module: sized for a
+// small (2-core) machine; see shared/reference/libraries.md §1.
+func (o Options) badgerOptions() badgerdb.Options {
+	bo := badgerdb.DefaultOptions(o.Dir)
+	if o.InMemory {
+		bo = badgerdb.DefaultOptions("").WithInMemory(true)
+	}
+	bo = bo.WithEncryptionKey(o.EncryptionKey).
+		WithEncryptionKeyRotationDuration(7 * 24 * time.Hour).
+		WithIndexCacheSize(16 << 20). // required with encryption: 0 panics at the first table read
+		WithBlockCacheSize(32 << 20).
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(2).
+		WithValueLogFileSize(64 << 20).
+		WithNumCompactors(2).
+		WithSyncWrites(o.SyncWrites).
+		WithReadOnly(o.ReadOnly).
+		WithLogger(nil)
+	if o.Small {
+		bo = bo.WithIndexCacheSize(2 << 20). // required with encryption
+							WithBlockCacheSize(4 << 20).
+							WithMemTableSize(SmallMemTable).
+							WithValueThreshold(SmallValueThreshold).
+							WithValueLogFileSize(16 << 20).
+							WithNumLevelZeroTables(2).
+							WithNumLevelZeroTablesStall(8)
+	}
+	if o.Logger != nil {
+		// Badger prints keys in some error paths; Parley's keys hold
+		// pseudonyms only.
+		bo = bo.WithLogger(logger{o.Logger}).WithLoggingLevel(badgerdb.WARNING)
+	}
+	return bo
 }
 
 // Store is a Badger-backed store.Store. Safe for concurrent use.
@@ -60,6 +123,7 @@ type Store struct {
 	now      func() time.Time
 	backstop time.Duration
 	dir      string
+	raw      bool
 	closed   atomic.Bool
 
 	// dropMu: writers hold it shared, Purge exclusive, because Badger
@@ -85,32 +149,15 @@ const (
 
 // Open opens (or creates) the database.
 func Open(o Options) (*Store, error) {
-	bo := badgerdb.DefaultOptions(o.Dir)
-	if o.InMemory {
-		bo = badgerdb.DefaultOptions("").WithInMemory(true)
-	}
-	bo = bo.WithEncryptionKey(o.EncryptionKey).
-		WithEncryptionKeyRotationDuration(7 * 24 * time.Hour).
-		WithIndexCacheSize(16 << 20). // required with encryption: 0 panics at the first table read
-		WithBlockCacheSize(32 << 20).
-		WithMemTableSize(16 << 20).
-		WithNumMemtables(2).
-		WithValueLogFileSize(64 << 20).
-		WithNumCompactors(2).
-		WithSyncWrites(o.SyncWrites).
-		WithLogger(nil)
-	if o.Logger != nil {
-		bo = bo.WithLogger(logger{o.Logger}).WithLoggingLevel(badgerdb.WARNING)
-	}
-	db, err := badgerdb.Open(bo)
+	db, err := badgerdb.Open(o.badgerOptions())
 	if errors.Is(err, badgerdb.ErrEncryptionKeyMismatch) {
 		return nil, fmt.Errorf("badger store: open %s: %w", o.Dir, store.ErrWrongKey)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("badger store: open: %w", err)
 	}
-	s := &Store{db: db, now: o.Now, backstop: o.Backstop, dir: o.Dir, seqs: map[string]*badgerdb.Sequence{}}
-	if s.now == nil {
+	s := &Store{db: db, now: o.Now, backstop: o.Backstop, dir: o.Dir, raw: o.Raw, seqs: map[string]*badgerdb.Sequence{}}
+	if s.now == nil || s.raw {
 		s.now = time.Now
 	}
 	if s.backstop == 0 {
@@ -140,7 +187,59 @@ func mapErr(err error) error {
 	return err
 }
 
-func recordKey(k []byte) []byte { return append([]byte{spaceRecord}, k...) }
+// recordKey is the Badger key of a record.
+func (s *Store) recordKey(k []byte) []byte {
+	if s.raw {
+		return k
+	}
+	return append([]byte{spaceRecord}, k...)
+}
+
+// keyOf is the record key of a Badger key.
+func (s *Store) keyOf(bk []byte) []byte {
+	if s.raw {
+		return bk
+	}
+	return bk[1:]
+}
+
+// entry is the Badger entry of a record.
+func (s *Store) entry(key, value []byte, exp, now time.Time) *badgerdb.Entry {
+	if s.raw {
+		e := badgerdb.NewEntry(key, value)
+		if !exp.IsZero() {
+			e.ExpiresAt = uint64(max(exp.Unix(), 1))
+		}
+		return e
+	}
+	e := badgerdb.NewEntry(s.recordKey(key), encodeRecord(value, exp))
+	if !exp.IsZero() && s.backstop >= 0 {
+		wall := time.Now().Add(exp.Sub(now) + s.backstop)
+		e.ExpiresAt = uint64(max(wall.Unix(), 1))
+	}
+	return e
+}
+
+// record reads the record of a Badger item.
+func (s *Store) record(item *badgerdb.Item) (store.Record, error) {
+	var r store.Record
+	err := item.Value(func(v []byte) error {
+		if s.raw {
+			r = store.Record{Key: item.KeyCopy(nil), Value: bytes.Clone(v)}
+			if r.Value == nil {
+				r.Value = []byte{}
+			}
+			if e := item.ExpiresAt(); e != 0 {
+				r.ExpiresAt = time.Unix(int64(e), 0).UTC()
+			}
+			return nil
+		}
+		var err error
+		r, err = decodeRecord(item.Key()[1:], v)
+		return err
+	})
+	return r, err
+}
 
 func encodeRecord(v []byte, exp time.Time) []byte {
 	b := make([]byte, 8, 8+len(v))
@@ -177,20 +276,14 @@ func (x *txn) Get(key []byte) (store.Record, error) {
 }
 
 func (x *txn) getRaw(key []byte) (store.Record, error) {
-	item, err := x.t.Get(recordKey(key))
+	item, err := x.t.Get(x.s.recordKey(key))
 	if errors.Is(err, badgerdb.ErrKeyNotFound) {
 		return store.Record{}, store.ErrNotFound
 	}
 	if err != nil {
 		return store.Record{}, mapErr(err)
 	}
-	var r store.Record
-	err = item.Value(func(v []byte) error {
-		var err error
-		r, err = decodeRecord(key, v)
-		return err
-	})
-	return r, err
+	return x.s.record(item)
 }
 
 func (x *txn) Scan(prefix []byte, fn func(store.Record) error) error {
@@ -208,19 +301,15 @@ func (x *txn) Scan(prefix []byte, fn func(store.Record) error) error {
 
 // scanAll visits every record under prefix, expired ones included.
 func (x *txn) scanAll(prefix []byte, fn func(store.Record) error) error {
-	p := recordKey(prefix)
+	p := x.s.recordKey(prefix)
 	o := badgerdb.DefaultIteratorOptions
-	o.Prefix = p
+	// No prefetch: its goroutines cost more than they save on the short
+	// scans of a turn (values are read in place either way).
+	o.Prefix, o.PrefetchValues = p, false
 	it := x.t.NewIterator(o)
 	defer it.Close()
 	for it.Seek(p); it.ValidForPrefix(p); it.Next() {
-		item := it.Item()
-		var r store.Record
-		err := item.Value(func(v []byte) error {
-			var err error
-			r, err = decodeRecord(item.Key()[1:], v)
-			return err
-		})
+		r, err := x.s.record(it.Item())
 		if err != nil {
 			return err
 		}
@@ -232,15 +321,13 @@ func (x *txn) scanAll(prefix []byte, fn func(store.Record) error) error {
 }
 
 func (x *txn) Set(key, value []byte, exp time.Time) error {
-	e := badgerdb.NewEntry(recordKey(key), encodeRecord(value, exp))
-	if !exp.IsZero() && x.s.backstop >= 0 {
-		wall := time.Now().Add(exp.Sub(x.now) + x.s.backstop)
-		e.ExpiresAt = uint64(max(wall.Unix(), 1))
+	if value == nil {
+		value = []byte{}
 	}
-	return mapErr(x.t.SetEntry(e))
+	return mapErr(x.t.SetEntry(x.s.entry(key, value, exp, x.now)))
 }
 
-func (x *txn) Delete(key []byte) error { return mapErr(x.t.Delete(recordKey(key))) }
+func (x *txn) Delete(key []byte) error { return mapErr(x.t.Delete(x.s.recordKey(key))) }
 
 // View implements store.KV.
 func (s *Store) View(ctx context.Context, fn func(store.Reader) error) error {
@@ -330,8 +417,8 @@ func (s *Store) Purge(ctx context.Context, prefixes ...[]byte) error {
 	drop := make([][]byte, len(prefixes))
 	err := s.db.Update(func(t *badgerdb.Txn) error {
 		for i, p := range prefixes {
-			drop[i] = recordKey(p)
-			if err := t.Set(drop[i], encodeRecord(nil, time.Time{})); err != nil {
+			drop[i] = bytes.Clone(s.recordKey(p))
+			if err := t.SetEntry(s.entry(p, []byte{}, time.Time{}, time.Time{})); err != nil {
 				return err
 			}
 		}
@@ -351,6 +438,9 @@ func (s *Store) Purge(ctx context.Context, prefixes ...[]byte) error {
 func (s *Store) NextSeq(ctx context.Context, name string) (uint64, error) {
 	if err := s.usable(ctx); err != nil {
 		return 0, err
+	}
+	if s.raw {
+		return s.next([]byte(name))
 	}
 	return s.next(append([]byte{spaceSeq}, name...))
 }
