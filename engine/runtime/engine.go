@@ -133,3 +133,37 @@ func stripe(s string) uint8 {
 	}
 	return uint8(h ^ h>>8 ^ h>>16 ^ h>>24)
 }
+
+// HandleStaff carries out a team member's action (StepStaff) on subject's
+// handed-off conversation, under the subject's lock like a customer's turn;
+// save commits it. ErrNotHandedOff when the conversation is not handed off
+// (or does not exist).
+func (e *Engine) HandleStaff(ctx context.Context, subject string, op StaffOp, save func(st *State, t Turn, now time.Time) error) (Turn, *State, error) {
+	mu := &e.locks[stripe(subject)]
+	mu.Lock()
+	defer mu.Unlock()
+	now := time.Now
+	if e.Now != nil {
+		now = e.Now
+	}
+	t := now()
+	st, err := e.Store.Load(ctx, subject, t)
+	if err != nil {
+		return Turn{}, nil, fmt.Errorf("load conversation: %w", err)
+	}
+	if st == nil || st.Status != StatusHandedOff {
+		return Turn{}, nil, ErrNotHandedOff
+	}
+	p := e.program(st.Flow)
+	if p == nil {
+		return Turn{}, nil, ErrNoFlow
+	}
+	turn, err := StepStaff(p, st, op, Env{Now: t, Ctx: ctx, Caller: e.Caller, Subject: subject})
+	if err != nil {
+		return Turn{}, nil, err
+	}
+	if err := save(st, turn, t); err != nil {
+		return Turn{}, nil, fmt.Errorf("save conversation: %w", err)
+	}
+	return turn, st, nil
+}
