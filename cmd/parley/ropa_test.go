@@ -25,6 +25,8 @@ func TestROPACoversTheLifecycleTable(t *testing.T) {
 		"recipient notices":    "recipient",
 		"purge queue":          "erasure ledger",
 		"audit entries":        "audit",
+		"hand-off transcript":  "handoff",
+		"hand-off queue":       "handoff",
 		"erasure ledger":       "erasure ledger",
 		"audit head file":      "audit",
 		"vault metadata":       "", // key check, pepper, sequences: nothing about a person

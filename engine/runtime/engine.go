@@ -151,7 +151,7 @@ func (e *Engine) HandleStaff(ctx context.Context, subject string, op StaffOp, sa
 	if err != nil {
 		return Turn{}, nil, fmt.Errorf("load conversation: %w", err)
 	}
-	if st == nil || st.Status != StatusHandedOff {
+	if st == nil || st.Status != StatusHandedOff && op.Kind != StaffCollect {
 		return Turn{}, nil, ErrNotHandedOff
 	}
 	p := e.program(st.Flow)

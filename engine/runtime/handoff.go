@@ -97,8 +97,9 @@ const (
 	// StaffExpire takes the conversation back if its timeout has passed
 	// (ErrNotDue otherwise).
 	StaffExpire
-	// StaffCollect returns the replies waiting for a channel that cannot
-	// push (Handoff.Waiting) and clears them.
+	// StaffCollect returns the messages waiting for a channel that cannot
+	// push (State.Waiting) and clears them; the conversation need not be
+	// handed off any more.
 	StaffCollect
 )
 
@@ -123,14 +124,14 @@ var (
 // like Step does for a customer's message. Replies of the team are
 // KindStaff messages; everything said is kept in the transcript.
 func StepStaff(p *compile.Program, st *State, op StaffOp, env Env) (Turn, error) {
-	if st.Status != StatusHandedOff {
+	if st.Status != StatusHandedOff && op.Kind != StaffCollect {
 		return Turn{}, ErrNotHandedOff
 	}
 	t := turn{p: p, st: st, env: env, envDirty: true}
 	t.li = p.LangIndex(st.Lang)
 	t.w = wordsFor(st.Lang)
 	st.Keep = p.ConversationRetention()
-	if st.Handoff == nil {
+	if st.Handoff == nil && st.Status == StatusHandedOff {
 		st.Handoff = &Handoff{Reason: ReasonKeyword, Since: env.Now, Until: env.Now.Add(p.Handoff().Timeout)}
 	}
 	switch op.Kind {
@@ -155,10 +156,8 @@ func StepStaff(p *compile.Program, st *State, op StaffOp, env Env) (Turn, error)
 		}
 		t.handoffTimeout()
 	case StaffCollect:
-		for _, text := range st.Handoff.Waiting {
-			t.send(KindStaff, text, nil)
-		}
-		st.Handoff.Waiting = nil
+		t.out = append(t.out, st.Waiting...)
+		st.Waiting = nil
 	default:
 		return Turn{}, fmt.Errorf("runtime: unknown staff action %d", op.Kind)
 	}

@@ -140,6 +140,10 @@ type State struct {
 	// Handoff is set while the conversation is handed off to a person
 	// (Status StatusHandedOff).
 	Handoff *Handoff
+	// Waiting holds messages for a channel that cannot push (the web
+	// chat): the team's replies, and what the bot said when the team
+	// handed the conversation back, until the page collects them.
+	Waiting []Message
 }
 
 // Handoff is a hand-off in progress: why it began, until when the team
@@ -158,9 +162,6 @@ type Handoff struct {
 	// the host, so a person's reply can reach them. Personal data: kept
 	// only in the sealed conversation state.
 	Channel, To string
-	// Waiting holds the team's replies that a channel which cannot push
-	// (the web chat) has not collected yet.
-	Waiting []string
 }
 
 // ReasonKeyword is the Handoff.Reason of a customer who typed HUMAN (or a

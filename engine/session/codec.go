@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"sort"
+	"time"
 
 	"github.com/parleyhq/parley/engine/runtime"
 )
@@ -43,15 +44,87 @@ func encodeState(st *runtime.State) []byte {
 	}
 	b = binary.AppendVarint(b, unixNano(st.LastInbound))
 	// Added later, at the end and only when there are some, so states
-	// written before decode unchanged: the options an integration offered.
-	if len(st.Offered) > 0 {
+	// written before decode unchanged: the options an integration offered
+	// (a count, then the options; the count may be 0 only when a hand-off
+	// follows), then a hand-off in progress.
+	if len(st.Offered) > 0 || st.Handoff != nil || len(st.Waiting) > 0 {
 		b = binary.AppendUvarint(b, uint64(len(st.Offered)))
 		for _, o := range st.Offered {
 			b = appendStr(b, o.ID)
 			b = appendStr(b, o.Title)
 		}
 	}
+	if h := st.Handoff; h != nil {
+		b = append(b, handoffTag)
+		b = appendStr(b, h.Reason)
+		b = binary.AppendVarint(b, unixNano(h.Since))
+		b = binary.AppendVarint(b, unixNano(h.Until))
+		if h.Acked {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+		b = appendStr(b, h.Channel)
+		b = appendStr(b, h.To)
+	}
+	if len(st.Waiting) > 0 {
+		if st.Handoff == nil {
+			b = append(b, 0) // no hand-off
+		}
+		b = binary.AppendUvarint(b, uint64(len(st.Waiting)))
+		for _, m := range st.Waiting {
+			b = binary.AppendVarint(b, int64(m.Kind))
+			b = appendStr(b, m.Text)
+			b = binary.AppendUvarint(b, uint64(len(m.Options)))
+			for _, o := range m.Options {
+				b = appendStr(b, o.ID)
+				b = appendStr(b, o.Title)
+			}
+		}
+	}
 	return b
+}
+
+func decodeWaiting(r *reader) []runtime.Message {
+	n := r.uvarint()
+	if n == 0 || n > maxWaiting {
+		r.err = true
+		return nil
+	}
+	out := make([]runtime.Message, 0, n)
+	for range n {
+		m := runtime.Message{Kind: runtime.MessageKind(r.varint()), Text: r.str()}
+		k := r.uvarint()
+		if k > 16 {
+			r.err = true
+			return nil
+		}
+		for range k {
+			m.Options = append(m.Options, runtime.Option{ID: r.str(), Title: r.str()})
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// handoffTag begins the hand-off part of an encoded state.
+const handoffTag = 'h'
+
+// maxWaiting bounds the team's replies a web chat visitor has not
+// collected yet.
+const maxWaiting = 64
+
+func decodeHandoff(r *reader) *runtime.Handoff {
+	h := &runtime.Handoff{Reason: r.str()}
+	if t := r.varint(); t != 0 {
+		h.Since = time.Unix(0, t).UTC()
+	}
+	if t := r.varint(); t != 0 {
+		h.Until = time.Unix(0, t).UTC()
+	}
+	h.Acked = r.byte1() == 1
+	h.Channel, h.To = r.str(), r.str()
+	return h
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -140,13 +213,27 @@ func decodeState(b []byte) (state, error) {
 	ps.LastInbound = r.varint()
 	if len(r.b) > 0 && !r.err {
 		n := r.uvarint()
-		if n == 0 || n > runtime.MaxOffered {
+		if n > runtime.MaxOffered || n == 0 && len(r.b) == 0 {
 			return state{}, errState
 		}
-		ps.Offered = make([]runtime.Option, n)
-		for i := range ps.Offered {
-			ps.Offered[i] = runtime.Option{ID: r.str(), Title: r.str()}
+		if n > 0 {
+			ps.Offered = make([]runtime.Option, n)
+			for i := range ps.Offered {
+				ps.Offered[i] = runtime.Option{ID: r.str(), Title: r.str()}
+			}
 		}
+	}
+	if len(r.b) > 0 && !r.err {
+		switch r.byte1() {
+		case handoffTag:
+			ps.Handoff = decodeHandoff(r)
+		case 0:
+		default:
+			return state{}, errState
+		}
+	}
+	if len(r.b) > 0 && !r.err {
+		ps.Waiting = decodeWaiting(r)
 	}
 	if r.err || len(r.b) != 0 {
 		return state{}, errState

@@ -51,3 +51,28 @@ func TestStateCodecRejectsDamage(t *testing.T) {
 		}
 	}
 }
+
+// TestStateCodecKeepsHandoffAndWaiting: a hand-off in progress (with the
+// customer's address a reply needs) and the messages a web chat visitor has
+// not collected survive the state's round trip, with and without offered
+// options, each without the others.
+func TestStateCodecKeepsHandoffAndWaiting(t *testing.T) {
+	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	h := &runtime.Handoff{Reason: "step:person", Since: at, Until: at.Add(4 * time.Hour), Acked: true, Channel: "whatsapp", To: "15550001111"}
+	w := []runtime.Message{{Kind: runtime.KindStaff, Text: "hello"}, {Kind: runtime.KindAsk, Text: "pick", Options: []runtime.Option{{ID: "a", Title: "A"}}}}
+	offered := []runtime.Option{{ID: "mon9", Title: "Monday 9:00"}}
+	for _, tc := range []struct {
+		offered []runtime.Option
+		h       *runtime.Handoff
+		w       []runtime.Message
+	}{{nil, h, nil}, {offered, h, nil}, {nil, nil, w}, {offered, nil, w}, {nil, h, w}, {offered, h, w}} {
+		st := &runtime.State{Flow: "shop", Status: runtime.StatusHandedOff, Offered: tc.offered, Handoff: tc.h, Waiting: tc.w}
+		got, err := decodeState(encodeState(st))
+		if err != nil {
+			t.Fatalf("%+v: %v", tc, err)
+		}
+		if !reflect.DeepEqual(got.Handoff, tc.h) || !reflect.DeepEqual(got.Waiting, tc.w) || !reflect.DeepEqual(got.Offered, tc.offered) {
+			t.Errorf("round trip of %+v gave %+v", tc, got)
+		}
+	}
+}

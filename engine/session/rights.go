@@ -44,6 +44,9 @@ type Export struct {
 	// Recipients are the integrations that were sent data about the
 	// subject, with the notices they were sent (GDPR art. 15(1)(c), 19).
 	Recipients []ExportedRecipient `json:"recipients"`
+	// Transcript is what was written while the conversation was handed
+	// off to a person, by the customer and by the team.
+	Transcript []TranscriptLine `json:"transcript"`
 }
 
 // ExportedRecipient is an integration that was sent data about the subject.
@@ -108,7 +111,7 @@ func ExportSubject(v *vault.Vault, s vault.SubjectID, now time.Time) (*Export, e
 		return nil, err
 	}
 	out := &Export{Subject: s.Hex(), ExportedAt: now.UTC(), Fields: []ExportedField{}, Consents: []ExportedConsent{},
-		Recipients: []ExportedRecipient{}}
+		Recipients: []ExportedRecipient{}, Transcript: transcriptLines(ex.Fields)}
 	for _, r := range rs {
 		out.Recipients = append(out.Recipients, ExportedRecipient{
 			Flow: r.Flow, Integration: r.Integration, Purpose: r.Purpose,
@@ -126,6 +129,9 @@ func ExportSubject(v *vault.Vault, s vault.SubjectID, now time.Time) (*Export, e
 		}
 	}
 	for _, f := range ex.Fields {
+		if strings.HasPrefix(f.Name, vault.TranscriptPrefix) {
+			continue // in Transcript
+		}
 		val, err := DecodeValue(f.Value)
 		if err != nil {
 			return nil, err

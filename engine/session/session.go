@@ -55,6 +55,8 @@ type state struct {
 	OptedOut    bool
 	LastInbound int64
 	Offered     []runtime.Option
+	Handoff     *runtime.Handoff
+	Waiting     []runtime.Message
 }
 
 // Load implements runtime.Store.
@@ -75,7 +77,7 @@ func (s *Store) Load(_ context.Context, subject string, now time.Time) (*runtime
 	st := &runtime.State{
 		Flow: ps.Flow, Version: ps.Version, Lang: ps.Lang, Status: ps.Status, Step: ps.Step,
 		Attempts: ps.Attempts, Pending: ps.Pending, Consent: ps.Consent, Noticed: ps.Noticed, Offered: ps.Offered,
-		OptedOut: ps.OptedOut,
+		OptedOut: ps.OptedOut, Handoff: ps.Handoff, Waiting: ps.Waiting,
 	}
 	if ps.LastInbound != 0 {
 		st.LastInbound = time.Unix(0, ps.LastInbound).UTC()
@@ -83,6 +85,9 @@ func (s *Store) Load(_ context.Context, subject string, now time.Time) (*runtime
 	if len(fields) > 0 {
 		st.Values = make(map[string]runtime.Value, len(fields))
 		for _, f := range fields {
+			if strings.HasPrefix(f.Name, vault.TranscriptPrefix) {
+				continue // the team's, not an answer of the flow (Transcript)
+			}
 			v, err := DecodeValue(f.Value)
 			if err != nil {
 				return nil, err
@@ -155,6 +160,19 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 			}
 		case runtime.EffectStop:
 			c.Stop = true
+		case runtime.EffectTranscript:
+			text, _ := e.Value.V.(string)
+			c.Put = append(c.Put, transcriptRecord(e.Right, text, e.Value.CollectedAt, e.Value.ExpiresAt, len(c.Put), st))
+		case runtime.EffectHandoff:
+			if h := st.Handoff; h != nil {
+				c.Handoff = &vault.HandoffEntry{Channel: h.Channel, Flow: st.Flow, Reason: h.Reason,
+					Since: h.Since, Until: h.Until, Notify: e.Notify}
+			}
+		case runtime.EffectHandoffEnd:
+			c.HandoffDone = true
+			if st.Handoff == nil {
+				c.Handoff = nil // ended in the turn it began
+			}
 		case runtime.EffectCall:
 			if in := e.Target; in != nil && len(e.Fields) > 0 {
 				c.Sent = append(c.Sent, vault.Recipient{
