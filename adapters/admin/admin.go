@@ -66,10 +66,12 @@ const (
 
 // grants is the permission matrix; see Role.
 var grants = map[Role][]string{
-	RoleViewer:   {ActionFlowsList, ActionMetricsSummary},
-	RoleOperator: {ActionFlowsList, ActionMetricsSummary, ActionExport},
-	RoleDPO:      {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionErase, ActionRectify, ActionAuditVerify},
-	RoleAdmin:    {ActionFlowsList, ActionMetricsSummary, ActionFlowsReload},
+	RoleViewer: {ActionFlowsList, ActionMetricsSummary},
+	RoleOperator: {ActionFlowsList, ActionMetricsSummary, ActionExport,
+		ActionHandoffsList, ActionHandoffsRead, ActionHandoffsReply, ActionHandoffsReturn, ActionHandoffsClose},
+	RoleDPO: {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionErase, ActionRectify, ActionAuditVerify,
+		ActionHandoffsList, ActionHandoffsRead, ActionHandoffsReply, ActionHandoffsReturn, ActionHandoffsClose, ActionAuditRead},
+	RoleAdmin: {ActionFlowsList, ActionMetricsSummary, ActionFlowsReload},
 }
 
 // Can reports whether r may perform action.
@@ -144,6 +146,9 @@ type Config struct {
 	Backend Backend
 	// Metrics, when set, is included in GET /metrics-summary as "engine".
 	Metrics MetricsSource
+	// Handoffs, when set, serves the operator console's routes (the
+	// hand-off queue, transcripts, replies; the audit log read).
+	Handoffs HandoffBackend
 	// Logger gets one line per request (action, actor, outcome, status);
 	// nil discards.
 	Logger *slog.Logger
@@ -176,6 +181,7 @@ type handler struct {
 	maxBody    int
 	channels   []string
 	subjectRef func(channel, user string) string
+	handoffs   HandoffBackend
 
 	countMu sync.Mutex
 	counts  map[string]int // by outcome
@@ -225,6 +231,9 @@ func Register(r fiber.Router, cfg Config) {
 	g.Post("/subjects/rectify", h.guard(ActionRectify, h.rectify))
 	g.Get("/audit/verify", h.guard(ActionAuditVerify, h.auditVerify))
 	g.Post("/flows/reload", h.guard(ActionFlowsReload, h.reload))
+	if cfg.Handoffs != nil {
+		h.registerHandoffs(g, cfg.Handoffs)
+	}
 }
 
 func positive(v, def int) int {

@@ -31,6 +31,12 @@ type Metrics struct {
 	Misrouted     *prometheus.CounterVec // reason: missing, foreign (phone_number_id)
 	NumberChanges *prometheus.CounterVec // outcome: moved, nothing_held, refused_new_has_data
 	Notices       *prometheus.CounterVec // event (erase, stop), result (delivered, retry, given_up)
+	// Hand-offs to a person: begun, by channel and reason (keyword, step,
+	// integration); ended, by how (returned, closed, timeout, ended); and
+	// the team's replies, by channel.
+	Handoffs     *prometheus.CounterVec
+	HandoffEnds  *prometheus.CounterVec
+	StaffReplies *prometheus.CounterVec
 }
 
 // NewMetrics registers every metric on a fresh registry.
@@ -74,7 +80,14 @@ func NewMetrics() *Metrics {
 			Name: "parley_number_changes_total", Help: "user_changed_number notices handled, by outcome."}, []string{"outcome"}),
 		Notices: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_recipient_notices_total", Help: "Erasure and stop notices to integrations, by event and delivery result."}, []string{"event", "result"}),
+		Handoffs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_handoffs_total", Help: "Conversations handed off to a person, by channel and reason (keyword, step, integration)."}, []string{"channel", "reason"}),
+		HandoffEnds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_handoff_ends_total", Help: "Hand-offs ended, by how: returned to the bot, closed, timeout, ended."}, []string{"how"}),
+		StaffReplies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_staff_replies_total", Help: "Replies written by the team in the console, by channel."}, []string{"channel"}),
 	}
+	m.Registry.MustRegister(m.Handoffs, m.HandoffEnds, m.StaffReplies)
 	m.Registry.MustRegister(m.Stale, m.Misrouted, m.NumberChanges, m.WindowClosed, m.ChannelErrors)
 	m.Registry.MustRegister(m.Webhooks, m.Turns, m.TurnSeconds, m.OutboxDepth, m.OutboxSent, m.OutboxRetries,
 		m.OutboxFailed, m.DuplicateSends, m.Statuses, m.Expired, m.Erased, m.AdminRequests, m.Notices,

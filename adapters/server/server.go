@@ -57,6 +57,9 @@ type Config struct {
 	CanWrite func() error
 	// SweepEvery runs the retention sweeper this often (default 10m; <0 off).
 	SweepEvery time.Duration
+	// HandoffEvery is how often hand-offs past their timeout are taken
+	// back from the team (default 1m; <0 off).
+	HandoffEvery time.Duration
 	// ReadTimeout, WriteTimeout and IdleTimeout bound HTTP connections.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
@@ -76,6 +79,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.NoticeEvery <= 0 {
 		c.NoticeEvery = 30 * time.Second
+	}
+	if c.HandoffEvery == 0 {
+		c.HandoffEvery = time.Minute
 	}
 	if c.SweepEvery == 0 {
 		c.SweepEvery = 10 * time.Minute
@@ -118,6 +124,8 @@ type Server struct {
 	cancel  context.CancelFunc
 	bg      chan struct{}
 	notices chan struct{} // closed when the notice loop has stopped
+	// handoffs is closed when the hand-off timeout loop has stopped.
+	handoffs chan struct{}
 }
 
 // New builds the server and its routes. Nothing runs until Start.
@@ -172,7 +180,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.AdminTokens != nil {
 		admin.Register(s.app, admin.Config{
-			Tokens: cfg.AdminTokens, Backend: adminBackend{s}, Metrics: adminBackend{s}, Logger: cfg.Logger, Now: cfg.Now,
+			Tokens: cfg.AdminTokens, Backend: adminBackend{s}, Metrics: adminBackend{s}, Handoffs: consoleBackend{s},
+			Logger: cfg.Logger, Now: cfg.Now,
 			SubjectRef: func(channel, user string) string { return s.store.Subject(channel, user) },
 		})
 	}
@@ -214,6 +223,19 @@ func (s *Server) Start(ctx context.Context) error {
 		}()
 	} else {
 		close(s.bg)
+	}
+	s.handoffs = make(chan struct{})
+	if s.cfg.HandoffEvery > 0 {
+		go func() {
+			defer close(s.handoffs)
+			every(ctx, s.cfg.HandoffEvery, func() {
+				if _, err := s.ExpireHandoffs(ctx); err != nil {
+					s.log.Error("hand-off timeouts: read queue", "err", err)
+				}
+			})
+		}()
+	} else {
+		close(s.handoffs)
 	}
 	s.notices = make(chan struct{})
 	if s.cfg.Notices != nil {
@@ -263,6 +285,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.cancel != nil {
 		s.cancel()
 		<-s.bg
+		<-s.handoffs
 		<-s.notices
 		s.host.Wait()
 	}
@@ -284,6 +307,13 @@ func (w webChatter) Chat(ctx context.Context, flowID, user string, in runtime.In
 		return nil, web.ErrUnknownFlow
 	}
 	return w.s.host.Chat(ctx, web.ChannelName, flowID, strings.TrimPrefix(user, web.UserPrefix), in)
+}
+
+var _ web.Collector = webChatter{}
+
+// Collect implements web.Collector: what the team said to the visitor.
+func (w webChatter) Collect(ctx context.Context, user string) ([]runtime.Message, error) {
+	return w.s.host.Collect(ctx, web.ChannelName, strings.TrimPrefix(user, web.UserPrefix))
 }
 
 func (w webChatter) Flows() []web.FlowInfo {

@@ -83,3 +83,16 @@ func (s *Store) Transcript(_ context.Context, subject string, now time.Time) ([]
 
 // Handoffs lists the conversations waiting for a person, oldest first.
 func (s *Store) Handoffs(context.Context) ([]HandoffEntry, error) { return s.V.Handoffs() }
+
+// AuditEntry is one audit log entry; AuditFilter selects entries.
+// SubjectID is the vault's pseudonym of a subject (AuditFilter.Subject).
+type (
+	AuditEntry  = vault.AuditEntry
+	AuditFilter = vault.AuditFilter
+	SubjectID   = vault.SubjectID
+)
+
+// AuditEntries returns the audit entries f selects, oldest first.
+func (s *Store) AuditEntries(_ context.Context, f AuditFilter) ([]AuditEntry, error) {
+	return s.V.AuditEntries(f)
+}
