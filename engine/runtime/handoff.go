@@ -19,6 +19,7 @@ import (
 func (t *turn) handoff(reason string) {
 	st := t.st
 	h := t.p.Handoff()
+	st.Flow, st.Version = t.p.ID(), t.p.Version() // also when HUMAN is the first message
 	st.Status, st.Pending, st.Attempts = StatusHandedOff, "", 0
 	st.Handoff = &Handoff{Reason: reason, Since: t.env.Now, Until: t.env.Now.Add(h.Timeout)}
 	t.eff = append(t.eff, Effect{Kind: EffectHandoff, Reason: reason, Notify: h.Notify})
@@ -52,7 +53,9 @@ func (t *turn) handedOff() {
 // retention.
 func (t *turn) transcript(from, text string) {
 	now := t.env.Now
-	t.eff = append(t.eff, Effect{Kind: EffectTranscript, Right: from,
+	h := t.st.Handoff
+	h.Lines++
+	t.eff = append(t.eff, Effect{Kind: EffectTranscript, Right: from, Field: transcriptLine(h),
 		Value: Value{V: text, CollectedAt: now, ExpiresAt: now.Add(t.p.Handoff().TranscriptRetention)}})
 }
 
@@ -162,4 +165,10 @@ func StepStaff(p *compile.Program, st *State, op StaffOp, env Env) (Turn, error)
 		return Turn{}, fmt.Errorf("runtime: unknown staff action %d", op.Kind)
 	}
 	return t.finish(), nil
+}
+
+// transcriptLine names line h.Lines of hand-off h: unique, and in the
+// order the lines were written.
+func transcriptLine(h *Handoff) string {
+	return fmt.Sprintf("%019d.%06d", h.Since.UnixNano(), h.Lines)
 }

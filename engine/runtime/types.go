@@ -158,6 +158,8 @@ type Handoff struct {
 	// Acked is set once the customer was told that their messages reach
 	// the team (they are told once, not after every message).
 	Acked bool
+	// Lines counts the transcript lines of the hand-off (it numbers them).
+	Lines int
 	// Channel and To are the customer's channel and address on it, set by
 	// the host, so a person's reply can reach them. Personal data: kept
 	// only in the sealed conversation state.

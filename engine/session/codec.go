@@ -66,6 +66,7 @@ func encodeState(st *runtime.State) []byte {
 		}
 		b = appendStr(b, h.Channel)
 		b = appendStr(b, h.To)
+		b = binary.AppendUvarint(b, uint64(h.Lines))
 	}
 	if len(st.Waiting) > 0 {
 		if st.Handoff == nil {
@@ -124,6 +125,7 @@ func decodeHandoff(r *reader) *runtime.Handoff {
 	}
 	h.Acked = r.byte1() == 1
 	h.Channel, h.To = r.str(), r.str()
+	h.Lines = int(r.uvarint())
 	return h
 }
 

@@ -58,7 +58,7 @@ func TestStateCodecRejectsDamage(t *testing.T) {
 // options, each without the others.
 func TestStateCodecKeepsHandoffAndWaiting(t *testing.T) {
 	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	h := &runtime.Handoff{Reason: "step:person", Since: at, Until: at.Add(4 * time.Hour), Acked: true, Channel: "whatsapp", To: "15550001111"}
+	h := &runtime.Handoff{Reason: "step:person", Since: at, Until: at.Add(4 * time.Hour), Acked: true, Lines: 3, Channel: "whatsapp", To: "15550001111"}
 	w := []runtime.Message{{Kind: runtime.KindStaff, Text: "hello"}, {Kind: runtime.KindAsk, Text: "pick", Options: []runtime.Option{{ID: "a", Title: "A"}}}}
 	offered := []runtime.Option{{ID: "mon9", Title: "Monday 9:00"}}
 	for _, tc := range []struct {

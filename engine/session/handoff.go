@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -31,15 +30,14 @@ const (
 	handoffBasis   = "contract"
 )
 
-// transcriptRecord is a transcript line as a field record of the subject:
-// sealed under the subject key, expiring with the flow's
-// handoff.transcript_retention, exported and erased like every answer. The
-// name orders the lines by time and says who wrote each; i tells apart the
-// lines of one commit.
-func transcriptRecord(from, text string, at, expires time.Time, i int, st *runtime.State) vault.FieldRecord {
+// transcriptRecord is transcript line (runtime's name for it) as a field
+// record of the subject: sealed under the subject key, expiring with the
+// flow's handoff.transcript_retention, exported and erased like every
+// answer. The name orders the lines and says who wrote each.
+func transcriptRecord(line, from, text string, at, expires time.Time, st *runtime.State) vault.FieldRecord {
 	b, _ := EncodeValue(text)
 	return vault.FieldRecord{
-		Name:  fmt.Sprintf("%s%019d.%03d.%s", vault.TranscriptPrefix, at.UnixNano(), i, from),
+		Name:  vault.TranscriptPrefix + line + "." + from,
 		Value: b, Purpose: handoffPurpose, Basis: handoffBasis,
 		CollectedAt: at, ExpiresAt: expires, Flow: st.Flow, FlowVersion: st.Version,
 	}

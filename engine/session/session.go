@@ -162,7 +162,7 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 			c.Stop = true
 		case runtime.EffectTranscript:
 			text, _ := e.Value.V.(string)
-			c.Put = append(c.Put, transcriptRecord(e.Right, text, e.Value.CollectedAt, e.Value.ExpiresAt, len(c.Put), st))
+			c.Put = append(c.Put, transcriptRecord(e.Field, e.Right, text, e.Value.CollectedAt, e.Value.ExpiresAt, st))
 		case runtime.EffectHandoff:
 			if h := st.Handoff; h != nil {
 				c.Handoff = &vault.HandoffEntry{Channel: h.Channel, Flow: st.Flow, Reason: h.Reason,
