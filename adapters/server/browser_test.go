@@ -35,54 +35,8 @@ const browserPath = "/usr/bin/chromium"
 // PARLEY_BROWSER_SCREENSHOT=/some/file.png to keep a PNG of what the viewport
 // shows at the end.
 func TestWebChatInBrowser(t *testing.T) {
-	if _, err := os.Stat(browserPath); err != nil {
-		if os.Getenv("PARLEY_BROWSER_TESTS") == "required" {
-			t.Fatalf("PARLEY_BROWSER_TESTS=required but there is no browser at %s: install it with `apt-get install chromium`", browserPath)
-		}
-		t.Skipf("no Chromium at %s (apt-get install chromium, or run .ci/run); set PARLEY_BROWSER_TESTS=required to fail instead of skipping", browserPath)
-	}
 	base := startWebChatServer(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var browserOut lockedBuffer
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(browserPath),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(filepath.Join(t.TempDir(), "profile")),
-		chromedp.WindowSize(900, 1100),
-		chromedp.CombinedOutput(&browserOut),
-	)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	defer cancelTab()
-
-	// Start the browser on ctx (its lifetime), then listen to the console
-	// before the page loads, so no script error or CSP report is missed.
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting %s: %v\nbrowser output:\n%s", browserPath, err, browserOut.String())
-	}
-	consoleCtx, stopConsole := context.WithCancel(ctx)
-	var problems []string
-	consoleDone := make(chan struct{})
-	messages := chromedp.Console(consoleCtx)
-	go func() {
-		defer close(consoleDone)
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if (m.Type == chromedp.ConsoleError || m.IsException()) && !strings.HasSuffix(m.URL, "/favicon.ico") {
-				problems = append(problems, m.String())
-			}
-		}
-	}()
+	ctx, browserProblems := startBrowser(t)
 
 	const (
 		// botCount counts the bot's bubbles; the typing indicator is one
@@ -199,10 +153,68 @@ func TestWebChatInBrowser(t *testing.T) {
 		}
 	}
 
-	stopConsole()
-	<-consoleDone
-	for _, p := range problems {
+	for _, p := range browserProblems() {
 		t.Errorf("browser console: %s", p)
+	}
+}
+
+// startBrowser starts a headless Chromium for the test and listens to its
+// console from the start, so no script error or CSP report is missed;
+// problems stops listening and returns the errors seen. Without Chromium
+// the test is skipped, unless PARLEY_BROWSER_TESTS=required.
+func startBrowser(t *testing.T) (ctx context.Context, problems func() []string) {
+	t.Helper()
+	if _, err := os.Stat(browserPath); err != nil {
+		if os.Getenv("PARLEY_BROWSER_TESTS") == "required" {
+			t.Fatalf("PARLEY_BROWSER_TESTS=required but there is no browser at %s: install it with `apt-get install chromium`", browserPath)
+		}
+		t.Skipf("no Chromium at %s (apt-get install chromium, or run .ci/run); set PARLEY_BROWSER_TESTS=required to fail instead of skipping", browserPath)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	var browserOut lockedBuffer
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(browserPath),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(filepath.Join(t.TempDir(), "profile")),
+		chromedp.WindowSize(900, 1100),
+		chromedp.CombinedOutput(&browserOut),
+	)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(ctx)
+	t.Cleanup(cancelTab)
+
+	// Start the browser on ctx (its lifetime), then listen to the console
+	// before the page loads, so no script error or CSP report is missed.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting %s: %v\nbrowser output:\n%s", browserPath, err, browserOut.String())
+	}
+	consoleCtx, stopConsole := context.WithCancel(ctx)
+	var seen []string
+	consoleDone := make(chan struct{})
+	messages := chromedp.Console(consoleCtx)
+	go func() {
+		defer close(consoleDone)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if (m.Type == chromedp.ConsoleError || m.IsException()) && !strings.HasSuffix(m.URL, "/favicon.ico") {
+				seen = append(seen, m.String())
+			}
+		}
+	}()
+
+	return ctx, func() []string {
+		stopConsole()
+		<-consoleDone
+		return seen
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parleyhq/parley/adapters/admin"
+	"github.com/parleyhq/parley/adapters/console"
 	"github.com/parleyhq/parley/adapters/host"
 	"github.com/parleyhq/parley/adapters/web"
 	"github.com/parleyhq/parley/adapters/whatsapp"
@@ -184,6 +185,7 @@ func New(cfg Config) (*Server, error) {
 			Logger: cfg.Logger, Now: cfg.Now,
 			SubjectRef: func(channel, user string) string { return s.store.Subject(channel, user) },
 		})
+		console.Register(s.app)
 	}
 	if cfg.WebChat {
 		key, err := cfg.Store.WebSessionKey()
