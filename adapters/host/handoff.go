@@ -23,10 +23,11 @@ type Puller interface {
 // reach the customer.
 var ErrNoChannel = errors.New("host: the conversation's channel is not served")
 
-// address records, when a conversation has just been handed off, where the
-// customer is: the team's replies go there. It is kept in the sealed state.
+// address records, while a conversation is handed off, where the customer
+// wrote from last: the team's replies go there (after a number change too).
+// It is kept in the sealed state.
 func address(st *runtime.State, channel, user string) {
-	if h := st.Handoff; h != nil && h.To == "" {
+	if h := st.Handoff; h != nil {
 		h.Channel, h.To = channel, user
 	}
 }

@@ -59,7 +59,7 @@ var Lifecycles = []Lifecycle{
 		"when the recipient accepted it, or `NoticeGiveUp` (7 days) after it was queued"},
 	{"purge queue", "pq/<s>", "the pseudonym of an erased subject whose files are not purged yet",
 		"the batched purge", "`PurgeDelay` (10s) after the erasure, or when the vault closes"},
-	{"hand-off transcript", "f/<s>/~handoff/<time>", "one message written while the conversation was handed off to a person (by the customer or the team), sealed under the subject key as a field record",
+	{"hand-off transcript", "f/<s>/~handoff/<since>.<n>.<who>", "one message written while the conversation was handed off to a person (by the customer or the team), sealed under the subject key as a field record",
 		"Sweep (DropPrefix of every version); Erase at once (crypto-shredding)",
 		"the flow's `handoff.transcript_retention:` (default 30d) after the message"},
 	{"hand-off queue", "hq/<s>", "that the subject's conversation waits for a person: channel, flow, reason (keyword, step id, integration name), since and until; sealed under the meta key; no content",
