@@ -102,6 +102,7 @@ var backendNeutral = []struct {
 	{"AuditChainDetectsTampering", TestAuditChainDetectsTampering},
 	{"ValuesCannotBeSwappedBetweenKeys", TestValuesCannotBeSwappedBetweenKeys},
 	{"WrongKeyInMemoryCheck", TestWrongKeyInMemoryCheck},
+	{"HandoffQueueAndNotice", TestHandoffQueueAndNotice},
 }
 
 func TestOnPostgres(t *testing.T) {
