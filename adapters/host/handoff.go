@@ -161,7 +161,13 @@ func (h *Host) ExpireHandoffs(ctx context.Context) (int, error) {
 		switch {
 		case err == nil:
 			n++
-		case errors.Is(err, runtime.ErrNotDue), errors.Is(err, runtime.ErrNotHandedOff):
+		case errors.Is(err, runtime.ErrNotDue):
+		case errors.Is(err, runtime.ErrNotHandedOff):
+			// The conversation expired (conversation_retention) or moved:
+			// nobody can answer it, so it leaves the queue.
+			if err := h.store.DropHandoff(ctx, string(e.Subject)); err != nil {
+				h.log.Error("stale hand-off not dropped; retried at the next round", "subject", string(e.Subject), "err", err)
+			}
 		default:
 			h.log.Error("hand-off timeout not applied; retried at the next round", "subject", string(e.Subject), "err", err)
 		}

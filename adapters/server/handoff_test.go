@@ -422,3 +422,27 @@ func TestHandoffRoutesRoleMatrix(t *testing.T) {
 }
 
 var _ = slog.LevelDebug
+
+// TestHandoffWhoseConversationExpiredLeavesTheQueue: a conversation kept
+// for less time than its hand-off timeout is gone by then; the timeout round
+// takes it out of the queue instead of listing it for ever.
+func TestHandoffWhoseConversationExpiredLeavesTheQueue(t *testing.T) {
+	clock := newManualClock()
+	flow := strings.Replace(shopFlow("", "4h"), "version: 1\n", "version: 1\nconversation_retention: 1h\n", 1)
+	e := newEnv(t, envOptions{now: clock.Now, tokens: handoffTokens, waFlow: "shop", files: map[string]string{"shop.yaml": flow}})
+	e.post(t, textWebhook(testUser, "wamid.X1", "HUMAN", clock.Now()))
+	e.graph.waitDelivered(t, testUser, 1)
+	if q := e.queue(t); len(q) != 1 {
+		t.Fatalf("queue %+v, want the hand-off", q)
+	}
+	clock.Add(5 * time.Hour)
+	if n, err := e.srv.ExpireHandoffs(t.Context()); n != 0 || err != nil {
+		t.Fatalf("timeout round: %d taken back, %v; want none (nothing left to take back)", n, err)
+	}
+	if q := e.queue(t); len(q) != 0 {
+		t.Errorf("queue after the conversation expired: %+v", q)
+	}
+	if got := len(e.graph.deliveredTo(testUser)); got != 1 {
+		t.Errorf("the customer was sent %d messages, want only the hand-off's", got)
+	}
+}

@@ -79,6 +79,12 @@ func (s *Store) Transcript(_ context.Context, subject string, now time.Time) ([]
 	return transcriptLines(fields), nil
 }
 
+// DropHandoff takes subject out of the hand-off queue when its
+// conversation is gone.
+func (s *Store) DropHandoff(_ context.Context, subject string) error {
+	return s.V.DropHandoff(vault.SubjectID(subject))
+}
+
 // Handoffs lists the conversations waiting for a person, oldest first.
 func (s *Store) Handoffs(context.Context) ([]HandoffEntry, error) { return s.V.Handoffs() }
 

@@ -115,6 +115,21 @@ func (v *Vault) applyHandoff(txn kvTxn, s SubjectID, c *Change, now time.Time) (
 	return true, v.putNotice(txn, &n, now)
 }
 
+// DropHandoff removes s from the hand-off queue without a turn: its
+// conversation is gone (expired, or moved) and nobody can answer it.
+func (v *Vault) DropHandoff(s SubjectID) error {
+	err := v.update(func(txn kvTxn) error {
+		if err := txn.Delete(keyHQ(s)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("vault: hand-off %s: %w", s, err)
+	}
+	return nil
+}
+
 // Handoffs lists the handed-off conversations, oldest first.
 func (v *Vault) Handoffs() ([]HandoffEntry, error) {
 	var out []HandoffEntry

@@ -51,4 +51,14 @@ func TestHandoffQueueAndNotice(t *testing.T) {
 	if hs, err := v.Handoffs(); err != nil || len(hs) != 0 {
 		t.Errorf("after the hand-off ended and the erasure: %+v, %v", hs, err)
 	}
+	put(a, "")
+	if err := v.DropHandoff(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.DropHandoff(a); err != nil {
+		t.Errorf("dropping twice: %v", err)
+	}
+	if hs, err := v.Handoffs(); err != nil || len(hs) != 0 {
+		t.Errorf("after DropHandoff: %+v, %v", hs, err)
+	}
 }
