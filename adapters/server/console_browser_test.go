@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,15 +12,19 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/parleyhq/parley/adapters/web"
 )
 
 // TestConsoleInBrowser runs the operator console in a real headless
-// Chromium against the real server on a loopback port: an operator finds a
-// web chat visitor's hand-off in the queue, opens it, replies (the visitor's
-// page collects the reply) and hands it back to the bot; a DPO exports the
-// visitor's data, transcript included, and reads the audit log, which
-// shows the operator's read of the transcript. The page is also checked in
-// Italian, and without credentials it goes to the sign-in page.
+// Chromium against the real server on a loopback port. A visitor writes
+// HUMAN in the web chat page (one tab); an operator finds the hand-off in
+// the console's queue (another tab), opens it, replies — the visitor's page
+// shows the reply by itself — and hands it back to the bot, whose question
+// the visitor's page shows too; a DPO exports the visitor's data,
+// transcript included, and reads the audit log, which shows the operator's
+// read of the transcript. The page is also checked in Italian, and without
+// credentials it goes to the sign-in page.
 //
 // A screenshot of each scene is written to $PARLEY_CONSOLE_SCREENSHOTS (a
 // directory; default a temporary one); docs/img/console-*.png are copies.
@@ -35,16 +40,30 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e.webTurn(t, "shop", "ada", "hi")
-	e.webTurn(t, "shop", "ada", "HUMAN")
-	e.webTurn(t, "shop", "ada", question)
-
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+	// The visitor's tab: the web chat page, as a customer uses it.
+	visitor, closeVisitor := chromedp.NewContext(ctx)
+	defer closeVisitor()
+	stepIn := func(ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, actions...); err != nil {
 			page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 			t.Fatalf("%s: %v\npage:\n%s", what, err, page)
 		}
+	}
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		stepIn(ctx, what, actions...)
+	}
+	bubbles := func(kind string) string {
+		return `document.querySelectorAll('#transcript li.msg.bot[data-kind=` + kind + `]').length`
+	}
+	visitorSays := func(text, kind string, n int) {
+		t.Helper()
+		stepIn(visitor, "the visitor sends "+text,
+			chromedp.WaitEnabled(chromedp.CSS("#send")),
+			chromedp.SendKeys(chromedp.CSS("#text"), text),
+			chromedp.Click(chromedp.CSS("#send")),
+			chromedp.Poll[chromedp.Void](bubbles(kind)+` === `+strconv.Itoa(n), chromedp.WithPollingTimeout(10*time.Second)))
 	}
 	wait := func(js string) chromedp.Action[chromedp.Void] {
 		return chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(10*time.Second))
@@ -75,6 +94,32 @@ func TestConsoleInBrowser(t *testing.T) {
 		return s
 	}
 
+	stepIn(visitor, "opening the web chat with the shop flow",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitReady(chromedp.CSS(`#flow option[value="shop"]`)),
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const sel = document.getElementById('flow');
+			sel.value = 'shop';
+			sel.dispatchEvent(new Event('change', {bubbles: true}));
+		})()`),
+		chromedp.Poll[chromedp.Void](`document.querySelector('#transcript li.system')?.textContent.startsWith('New conversation with shop') && `+bubbles("ask")+` === 1`,
+			chromedp.WithPollingTimeout(10*time.Second)))
+	visitorSays("HUMAN", "handoff", 1)
+	visitorSays(question, "handoff", 2) // "your message is with our team"
+	visitorID := ""
+	stepIn(visitor, "reading the visitor's id", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		res, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{})
+		for _, c := range res.Cookies {
+			if c.Name == web.SessionCookie {
+				visitorID, _, _ = strings.Cut(c.Value, ".")
+			}
+		}
+		return err
+	}))
+	if visitorID == "" {
+		t.Fatal("the web chat page has no session cookie")
+	}
+
 	step("opening the console as an operator",
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			_, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{})
@@ -85,7 +130,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		wait(`document.querySelectorAll('#queue tbody tr').length === 1`))
 	row := text(`document.querySelector('#queue tbody tr').innerText`)
 	if !strings.Contains(row, "asked for a person") || !strings.Contains(row, "web") || !strings.Contains(row, "shop") ||
-		strings.Contains(row, e.visitorID("ada")) {
+		strings.Contains(row, visitorID) {
 		t.Errorf("queue row %q: want reason, channel and flow, and no customer id", row)
 	}
 	shot("queue")
@@ -103,8 +148,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#reply-send`)),
 		wait(`document.querySelectorAll('#conv-transcript li.staff').length === 1`))
 	shot("reply")
-	if got := e.webUpdates(t, "ada"); len(got) != 1 || got[0] != "staff: Yes: it arrives tomorrow. Marta" {
-		t.Errorf("the visitor's page collected %q, want the operator's reply", got)
+	stepIn(visitor, "the visitor's page shows the operator's reply by itself",
+		chromedp.Poll[chromedp.Void](bubbles("staff")+` === 1`, chromedp.WithPollingTimeout(10*time.Second)))
+	if got, _ := chromedp.Run(visitor, chromedp.Evaluate[string](`document.querySelector('#transcript li.msg.bot[data-kind=staff]').innerText`)); !strings.Contains(got, "Yes: it arrives tomorrow. Marta") {
+		t.Errorf("the visitor's page shows %q, want the operator's reply", got)
 	}
 
 	step("handing back at menu",
@@ -112,8 +159,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#return-send`)),
 		wait(`!document.getElementById('queue-view').hidden && !document.getElementById('queue-empty').hidden`))
 	shot("handed-back")
-	if got := e.webUpdates(t, "ada"); len(got) != 1 || !strings.Contains(got[0], "What can we help you with?") {
-		t.Errorf("after the hand-back the visitor's page collected %q, want the menu", got)
+	stepIn(visitor, "the visitor's page shows the bot's question after the hand-back",
+		chromedp.Poll[chromedp.Void](bubbles("ask")+` === 2`, chromedp.WithPollingTimeout(10*time.Second)))
+	visitorSays("sizes", "say", 1) // the bot carries on: "Thanks, noted."
+	if png, err := chromedp.Run(visitor, chromedp.CaptureScreenshot()); err == nil {
+		os.WriteFile(filepath.Join(shots, "console-visitor.png"), png, 0o644)
 	}
 
 	step("exporting as the DPO",
@@ -122,7 +172,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		wait(`document.readyState === 'complete'`),
 		chromedp.Click(chromedp.CSS(`#tab-dpo`)),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById('subject-channel').value = 'web'`),
-		chromedp.SendKeys(chromedp.CSS(`#subject-user`), e.visitorID("ada")),
+		chromedp.SendKeys(chromedp.CSS(`#subject-user`), visitorID),
 		chromedp.Click(chromedp.CSS(`#export`)),
 		wait(`document.getElementById('subject-result').textContent.includes('"transcript"')`))
 	if got := text(`document.getElementById('subject-result').textContent`); !strings.Contains(got, question) || !strings.Contains(got, "Marta") {
