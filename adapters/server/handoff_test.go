@@ -164,6 +164,9 @@ func TestHandoffOverWhatsApp(t *testing.T) {
 		q[0].Until.Sub(q[0].Since) != 4*time.Hour {
 		t.Fatalf("queue %+v, want the customer's conversation, reason keyword, 4h timeout", q)
 	}
+	if status, raw := e.adminRaw(t, http.MethodGet, "/metrics-summary", "viewer-token-0123456789", ""); status != 200 || !strings.Contains(raw, `"handoffs_waiting":1`) {
+		t.Errorf("metrics summary: %d %s, want one hand-off waiting", status, raw)
+	}
 	d := e.openHandoff(t, ref)
 	if len(d.Transcript) != 2 || d.Transcript[0].Text != canary1 || d.Transcript[1].Text != canary2 || d.Transcript[0].From != "customer" {
 		t.Fatalf("transcript %+v, want both messages of the customer", d.Transcript)

@@ -55,8 +55,10 @@ The webhook is /webhook/whatsapp; docs/whatsapp.md walks through the setup.
 
 The admin API (/admin/v1) is enabled by --admin-tokens FILE or
 PARLEY_ADMIN_TOKENS ("role:token" entries; roles viewer, operator, dpo,
-admin). The master key comes from PARLEY_MASTER_KEY or --key-file. Other
-endpoints: /healthz, /readyz, /metrics (Prometheus).
+admin); with it, the operator console at /console answers hand-offs to a
+person and data-subject requests. The master key comes from
+PARLEY_MASTER_KEY or --key-file. Other endpoints: /healthz, /readyz,
+/metrics (Prometheus).
 
 A flow with lint errors stops the server from starting (exit 1). SIGINT or
 SIGTERM stop it gracefully: no new requests, in-flight turns finish, the
