@@ -213,7 +213,12 @@ func buildGraph(p *compile.Program, f *flow.Flow) *flowGraph {
 			}
 		case compile.StepHandoff:
 			n.Class = classHandoff
-			n.Lines = append(n.Lines, "hands over to a person")
+			h := p.Handoff()
+			wait := flow.Retention{Kind: flow.RetainFor, For: h.Timeout}.String()
+			keep := flow.Retention{Kind: flow.RetainFor, For: h.TranscriptRetention}.String()
+			n.Lines = append(n.Lines, "hands over to a person", "waits up to "+wait+", transcript kept: "+keep)
+			// Nobody answered in time: the bot takes the conversation back.
+			g.Edges = append(g.Edges, graphEdge{From: n.ID, To: id(h.OnTimeout), Label: "nobody answers in " + wait, Alt: true})
 		case compile.StepForget:
 			n.Class = classForget
 			names := make([]string, len(s.Forget))
