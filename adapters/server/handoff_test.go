@@ -449,3 +449,20 @@ func TestHandoffWhoseConversationExpiredLeavesTheQueue(t *testing.T) {
 		t.Errorf("the customer was sent %d messages, want only the hand-off's", got)
 	}
 }
+
+// TestHandoffTimeoutLoopRunsBySelf: serve's own round (HandoffEvery) takes
+// back a hand-off once the clock has passed its timeout, without anyone
+// calling it; the test waits for the customer's message at the fake Graph
+// API.
+func TestHandoffTimeoutLoopRunsBySelf(t *testing.T) {
+	clock := newManualClock()
+	e := newEnv(t, envOptions{now: clock.Now, handoffEvery: 5 * time.Millisecond, waFlow: "shop",
+		files: map[string]string{"shop.yaml": shopFlow("", "4h")}})
+	e.post(t, textWebhook(testUser, "wamid.L1", "HUMAN", clock.Now()))
+	e.graph.waitDelivered(t, testUser, 1)
+	clock.Add(4*time.Hour + time.Minute)
+	e.graph.waitDelivered(t, testUser, 3) // "nobody could reply in time", then the menu
+	if got := e.graph.deliveredTo(testUser)[1].text(); !strings.Contains(got, "nobody from our team could reply in time") {
+		t.Errorf("the loop's message: %q", got)
+	}
+}
