@@ -339,6 +339,24 @@ func TestHandoffOverTheWebChat(t *testing.T) {
 	if got := e.webTurn(t, "shop", "ada", "sizes"); len(got) != 1 || got[0] != "Thanks, noted." {
 		t.Fatalf("the bot answered %q after the hand-back", got)
 	}
+
+	// Another visitor's hand-off is closed by the team: their page is told,
+	// and their next message starts the flow again.
+	e.webTurn(t, "shop", "bob", "HUMAN")
+	bob := e.vault.SubjectID("web", e.visitorID("bob")).Hex()
+	if status, raw := e.adminRaw(t, http.MethodPost, "/handoffs/"+bob+"/close", operatorToken, ""); status != 200 {
+		t.Fatalf("close: %d %s", status, raw)
+	}
+	if got := e.webUpdates(t, "bob"); len(got) != 1 || !strings.Contains(got[0], "closed this conversation") {
+		t.Fatalf("after the close the page collected %q", got)
+	}
+	if got := e.webTurn(t, "shop", "bob", "hello again"); len(got) != 1 || !strings.Contains(got[0], "What can we help you with?") {
+		t.Fatalf("after the close the bot answered %q, want the flow from the start", got)
+	}
+	if q := e.queue(t); len(q) != 0 {
+		t.Errorf("queue after the close: %+v", q)
+	}
+	e.wantMetrics(t, map[string]string{`parley_handoff_ends_total{how="closed"}`: "1", `parley_handoffs_total{channel="web",reason="keyword"}`: "2"})
 }
 
 // TestHandoffTranscriptGoneAfterEraseAndExpiry: the master-key attacker
