@@ -547,6 +547,18 @@ const (
 	invalidBodyMsg = "body must be one JSON object with channel and user (and field and value to rectify)"
 )
 
+// decodeOne decodes raw as exactly one JSON object of v's fields, nothing
+// unknown and nothing after it.
+func decodeOne(raw []byte, v any) bool {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return false
+	}
+	_, err := dec.Token()
+	return err == io.EOF
+}
+
 // subjectRequest checks and decodes the body. On a bad body it answers,
 // audits the invalid request and returns (nil, nil) or the write error.
 func (h *handler) subjectRequest(rq *request, rectify bool) (*subjectBody, error) {
@@ -565,12 +577,7 @@ func (h *handler) subjectRequest(rq *request, rectify bool) (*subjectBody, error
 		return reject(fiber.StatusRequestEntityTooLarge, "request body is too large")
 	}
 	var b subjectBody
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		return reject(fiber.StatusBadRequest, invalidBodyMsg)
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	if !decodeOne(raw, &b) {
 		return reject(fiber.StatusBadRequest, invalidBodyMsg)
 	}
 	b.Channel = strings.ToLower(strings.TrimSpace(b.Channel)) // "WhatsApp" as a DPO may type it

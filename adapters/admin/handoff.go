@@ -3,9 +3,7 @@ package admin
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"regexp"
 	"strconv"
@@ -178,12 +176,7 @@ func (h *handler) consoleRequest(rq *request, key string) (*consoleBody, error) 
 	if len(raw) > h.maxBody+maxReplyChars*4 {
 		return reject(fiber.StatusRequestEntityTooLarge, "request body is too large")
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		return reject(fiber.StatusBadRequest, "body must be one JSON object with "+key)
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	if !decodeOne(raw, &b) {
 		return reject(fiber.StatusBadRequest, "body must be one JSON object with "+key)
 	}
 	switch {
