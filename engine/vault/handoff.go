@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/engine/store"
@@ -157,9 +159,10 @@ func (v *Vault) Handoffs() ([]HandoffEntry, error) {
 }
 
 func sortHandoffs(hs []HandoffEntry) {
-	for i := 1; i < len(hs); i++ {
-		for j := i; j > 0 && (hs[j].Since.Before(hs[j-1].Since) || hs[j].Since.Equal(hs[j-1].Since) && hs[j].Subject < hs[j-1].Subject); j-- {
-			hs[j], hs[j-1] = hs[j-1], hs[j]
+	slices.SortFunc(hs, func(a, b HandoffEntry) int {
+		if c := a.Since.Compare(b.Since); c != 0 {
+			return c
 		}
-	}
+		return strings.Compare(string(a.Subject), string(b.Subject))
+	})
 }

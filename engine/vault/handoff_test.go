@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -60,5 +61,25 @@ func TestHandoffQueueAndNotice(t *testing.T) {
 	}
 	if hs, err := v.Handoffs(); err != nil || len(hs) != 0 {
 		t.Errorf("after DropHandoff: %+v, %v", hs, err)
+	}
+}
+
+// BenchmarkHandoffsList1000 lists a queue of 1,000 waiting conversations,
+// what the console's queue and serve's timeout round read.
+func BenchmarkHandoffsList1000(b *testing.B) {
+	c := newClock()
+	v := openMem(b, c)
+	for i := range 1000 {
+		at := c.Add(time.Second)
+		s := v.SubjectID("whatsapp", fmt.Sprintf("1555%07d", i))
+		if err := v.Commit(s, Change{State: []byte("state"), Handoff: &HandoffEntry{Channel: "whatsapp", Flow: "shop",
+			Reason: "keyword", Since: at, Until: at.Add(24 * time.Hour)}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		if hs, err := v.Handoffs(); err != nil || len(hs) != 1000 {
+			b.Fatalf("%d, %v", len(hs), err)
+		}
 	}
 }
