@@ -79,7 +79,7 @@ var layers = []layer{
 	// `parley serve` (routes, health, metrics endpoint) over the host and
 	// the channels. Like every adapter it reaches storage only through
 	// interfaces.
-	{pkg: "adapters/server", may: []string{"adapters/host", "adapters/whatsapp", "adapters/web", "adapters/admin", "adapters/studio", "engine/runtime", "engine/session", "engine/compile", "engine/diag", "engine/check", "engine/lint", "engine/flowgraph"}, mustNot: []string{"engine/vault", "engine/store/", badger, pgx}},
+	{pkg: "adapters/server", may: []string{"adapters/host", "adapters/whatsapp", "adapters/web", "adapters/admin", "adapters/studio", "adapters/console", "engine/runtime", "engine/session", "engine/compile", "engine/diag", "engine/check", "engine/lint", "engine/flowgraph"}, mustNot: []string{"engine/vault", "engine/store/", badger, pgx}},
 	{pkg: "cmd/parley", may: []string{"*"}},
 	{pkg: "schemas", may: nil, mustNot: []string{"*"}},
 	{pkg: "flows", may: []string{"engine/lint", "engine/flowtest"}},

@@ -257,9 +257,13 @@ func TestSupportItalianHandsOff(t *testing.T) {
 	if c.status != runtime.StatusHandedOff {
 		t.Fatalf("status %d, want handed off", c.status)
 	}
-	// A person is answering now: the bot stays quiet...
-	if out := c.say("c'è qualcuno?"); len(out) != 0 {
-		t.Errorf("bot replied %q during the hand-off", texts(out))
+	// A person is answering now: the message is acknowledged once, in
+	// the customer's language, and then the bot stays quiet...
+	if out := c.say("c'è qualcuno?"); len(out) != 1 || out[0].Kind != runtime.KindHandoff || !strings.Contains(out[0].Text, "è arrivato al nostro team") {
+		t.Errorf("first message during the hand-off: %q", texts(out))
+	}
+	if out := c.say("pronto?"); len(out) != 0 {
+		t.Errorf("bot replied %q to a second message during the hand-off", texts(out))
 	}
 	// ...except for the rights keywords, in the customer's language.
 	if out := c.say("I MIEI DATI"); len(out) != 1 || out[0].Kind != runtime.KindRights {

@@ -71,10 +71,12 @@ const (
 
 // grants is the permission matrix; see Role.
 var grants = map[Role][]string{
-	RoleViewer:   {ActionFlowsList, ActionMetricsSummary},
-	RoleOperator: {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionBroadcast},
-	RoleDPO:      {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionErase, ActionRectify, ActionAuditVerify, ActionBroadcast},
-	RoleAdmin:    {ActionFlowsList, ActionMetricsSummary, ActionFlowsReload, ActionStudio, ActionStaffList, ActionStaffChange},
+	RoleViewer: {ActionFlowsList, ActionMetricsSummary},
+	RoleOperator: {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionBroadcast,
+		ActionHandoffsList, ActionHandoffsRead, ActionHandoffsReply, ActionHandoffsReturn, ActionHandoffsClose},
+	RoleDPO: {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionErase, ActionRectify, ActionAuditVerify, ActionBroadcast,
+		ActionHandoffsList, ActionHandoffsRead, ActionHandoffsReply, ActionHandoffsReturn, ActionHandoffsClose, ActionAuditRead},
+	RoleAdmin: {ActionFlowsList, ActionMetricsSummary, ActionFlowsReload, ActionStudio, ActionStaffList, ActionStaffChange},
 }
 
 // Can reports whether r may perform action.
@@ -167,6 +169,9 @@ type Config struct {
 	Issuer string
 	// Metrics, when set, is included in GET /metrics-summary as "engine".
 	Metrics MetricsSource
+	// Handoffs, when set, serves the operator console's routes (the
+	// hand-off queue, transcripts, replies; the audit log read).
+	Handoffs HandoffBackend
 	// Logger gets one line per request (action, actor, outcome, status);
 	// nil discards.
 	Logger *slog.Logger
@@ -211,6 +216,7 @@ type handler struct {
 	maxBody    int
 	channels   []string
 	subjectRef func(channel, user string) string
+	handoffs   HandoffBackend
 
 	countMu sync.Mutex
 	counts  map[string]int // by outcome
@@ -234,6 +240,9 @@ func Register(r fiber.Router, cfg Config) {
 	g.Get("/audit/verify", h.guard(ActionAuditVerify, h.auditVerify))
 	g.Post("/flows/reload", h.guard(ActionFlowsReload, h.reload))
 	g.Post("/broadcasts", h.guard(ActionBroadcast, h.broadcast))
+	if cfg.Handoffs != nil {
+		h.registerHandoffs(g, cfg.Handoffs)
+	}
 	if h.staff != nil {
 		h.registerStaffAPI(g)
 	}
@@ -655,6 +664,18 @@ const (
 	invalidBodyMsg = "body must be one JSON object with channel and user (and field and value to rectify)"
 )
 
+// decodeOne decodes raw as exactly one JSON object of v's fields, nothing
+// unknown and nothing after it.
+func decodeOne(raw []byte, v any) bool {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return false
+	}
+	_, err := dec.Token()
+	return err == io.EOF
+}
+
 // subjectRequest checks and decodes the body. On a bad body it answers,
 // audits the invalid request and returns (nil, nil) or the write error.
 func (h *handler) subjectRequest(rq *request, rectify bool) (*subjectBody, error) {
@@ -673,12 +694,7 @@ func (h *handler) subjectRequest(rq *request, rectify bool) (*subjectBody, error
 		return reject(fiber.StatusRequestEntityTooLarge, "request body is too large")
 	}
 	var b subjectBody
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		return reject(fiber.StatusBadRequest, invalidBodyMsg)
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	if !decodeOne(raw, &b) {
 		return reject(fiber.StatusBadRequest, invalidBodyMsg)
 	}
 	b.Channel = strings.ToLower(strings.TrimSpace(b.Channel)) // "WhatsApp" as a DPO may type it

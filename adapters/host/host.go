@@ -393,9 +393,11 @@ func (h *Host) process(subject string, m Message, lease *store.Lease) (committed
 		}
 	} else {
 		in := runtime.Inbound{ID: m.ID, Text: runtime.Answer(m.Text), Choice: m.Choice, Campaign: m.Campaign}
-		_, _, err = h.engine.HandleWith(ctx, subject, b.flow, in,
+		var turn runtime.Turn
+		turn, _, err = h.engine.HandleWith(ctx, subject, b.flow, in,
 			func(st *runtime.State, t runtime.Turn, now time.Time) error {
 				st.LastInbound = time.Unix(0, m.At)
+				address(st, m.Ch, m.From)
 				render(t.Out, st.Lang, st.Flow)
 				var err error
 				seqs, err = h.store.SaveTurn(ctx, subject, st, t.Effects, now,
@@ -408,6 +410,7 @@ func (h *Host) process(subject string, m Message, lease *store.Lease) (committed
 		if err == nil {
 			h.metrics.Turns.WithLabelValues(m.Ch).Inc()
 			h.metrics.TurnSeconds.Observe(time.Since(t0).Seconds())
+			h.handoffEvents(subject, m.Ch, turn.Effects)
 		}
 	}
 	if err != nil {
@@ -466,12 +469,21 @@ func (h *Host) Chat(ctx context.Context, channel, flowID, user string, in runtim
 	}
 	subject := h.store.Subject(channel, user)
 	t0 := time.Now()
-	out, _, err := h.engine.HandleFlow(ctx, subject, flowID, in)
+	var out []runtime.Message
+	turn, _, err := h.engine.HandleWith(ctx, subject, flowID, in, func(st *runtime.State, t runtime.Turn, now time.Time) error {
+		address(st, channel, user)
+		// What the team said since the page last asked goes first.
+		out = append(st.Waiting, t.Out...)
+		st.Waiting = nil
+		_, err := h.store.SaveTurn(ctx, subject, st, t.Effects, now, session.Extra{})
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	h.metrics.Turns.WithLabelValues(channel).Inc()
 	h.metrics.TurnSeconds.Observe(time.Since(t0).Seconds())
+	h.handoffEvents(subject, channel, turn.Effects)
 	return out, nil
 }
 

@@ -35,6 +35,12 @@ type Metrics struct {
 	// Work of another process (or of this one before a restart) claimed
 	// after its lease expired, by queue (inbox, outbox): shared stores only.
 	Takeovers *prometheus.CounterVec
+	// Hand-offs to a person: begun, by channel and reason (keyword, step,
+	// integration); ended, by how (returned, closed, timeout, ended); and
+	// the team's replies, by channel.
+	Handoffs     *prometheus.CounterVec
+	HandoffEnds  *prometheus.CounterVec
+	StaffReplies *prometheus.CounterVec
 }
 
 // NewMetrics registers every metric on a fresh registry.
@@ -82,8 +88,15 @@ func NewMetrics() *Metrics {
 			Name: "parley_reminders_queued_total", Help: "Reminders scheduled by flows and queued for sending when due."}),
 		Takeovers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_claims_taken_over_total", Help: "Inbound messages and replies claimed again after an earlier claim's lease expired (a process died or stalled), by queue."}, []string{"queue"}),
+		Handoffs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_handoffs_total", Help: "Conversations handed off to a person, by channel and reason (keyword, step, integration)."}, []string{"channel", "reason"}),
+		HandoffEnds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_handoff_ends_total", Help: "Hand-offs ended, by how: returned to the bot, closed, timeout, ended."}, []string{"how"}),
+		StaffReplies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_staff_replies_total", Help: "Replies written by the team in the console, by channel."}, []string{"channel"}),
 	}
 	m.Registry.MustRegister(m.Stale, m.Misrouted, m.NumberChanges, m.WindowClosed, m.ChannelErrors, m.Reminders)
+	m.Registry.MustRegister(m.Handoffs, m.HandoffEnds, m.StaffReplies)
 	m.Registry.MustRegister(m.Webhooks, m.Turns, m.TurnSeconds, m.OutboxDepth, m.OutboxSent, m.OutboxRetries,
 		m.OutboxFailed, m.DuplicateSends, m.Statuses, m.Takeovers, m.Expired, m.Erased, m.AdminRequests, m.Notices,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -53,10 +53,18 @@ type Outbox interface {
 	DeliveryStatus(ctx context.Context, channelMsgID, status string) (u session.StatusUpdate, known bool, err error)
 }
 
+// Handoffs lists the conversations waiting for a person; DropHandoff takes
+// out one whose conversation is gone.
+type Handoffs interface {
+	Handoffs(ctx context.Context) ([]session.HandoffEntry, error)
+	DropHandoff(ctx context.Context, subject string) error
+}
+
 // Store is everything the host keeps.
 type Store interface {
 	Subjects
 	TurnStore
 	Inbox
 	Outbox
+	Handoffs
 }

@@ -100,6 +100,11 @@ func (b adminBackend) MetricsSummary(ctx context.Context) (json.RawMessage, erro
 		"inbox_pending": st.InboxPending, "outbox_pending": st.OutboxPending, "audit_entries": st.AuditEntries,
 		"erasures": st.Erasures, "disk_bytes": st.DiskBytes,
 	}
+	hs, err := b.s.store.Handoffs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sum["handoffs_waiting"] = len(hs)
 	return json.Marshal(sum)
 }
 

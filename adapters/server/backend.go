@@ -38,4 +38,7 @@ type Rights interface {
 	AuditVerify(ctx context.Context) (int, error)
 	Audit(ctx context.Context, actor, action, subjectRef string) error
 	Stats(ctx context.Context) (session.Stats, error)
+	// Transcript and AuditEntries serve the operator console.
+	Transcript(ctx context.Context, subject string, now time.Time) ([]session.TranscriptLine, error)
+	AuditEntries(ctx context.Context, f session.AuditFilter) ([]session.AuditEntry, error)
 }

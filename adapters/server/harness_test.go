@@ -247,6 +247,9 @@ type envOptions struct {
 	// backend names the vault's backend (see backendNames; default
 	// badger, on dataDir).
 	backend string
+	// handoffEvery is server.Config.HandoffEvery (default: off, tests call
+	// ExpireHandoffs).
+	handoffEvery time.Duration
 }
 
 // fastRetry keeps whatsapp.RetryDelay's decision but waits 1 ms.
@@ -280,6 +283,9 @@ func copyBookingFlowWith(t testing.TB, extra string) string {
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	e := &env{graph: newFakeGraph(t), flowsDir: copyBookingFlowWith(t, o.flowExtra), dataDir: t.TempDir()}
+	if o.handoffEvery == 0 {
+		o.handoffEvery = -1
+	}
 	e.graph.fail, e.graph.before = o.fail, o.before
 	for name, src := range o.files {
 		if err := os.WriteFile(filepath.Join(e.flowsDir, name), []byte(src), 0o644); err != nil {
@@ -306,7 +312,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		retry = o.retry
 	}
 	cfg := server.Config{
-		Store: store, Flows: flows, Logger: o.logger, SweepEvery: -1, WebChat: o.webChat, Now: o.now,
+		Store: store, Flows: flows, Logger: o.logger, SweepEvery: -1, HandoffEvery: o.handoffEvery, WebChat: o.webChat, Now: o.now,
 		Workers: o.workers, QueueDepth: o.queue, CanWrite: o.canWrite, Studio: o.studio,
 		WhatsApp: &server.WhatsAppConfig{
 			AppSecret: testSecret, AccessToken: testToken, VerifyToken: testVerify, PhoneNumberID: testPNID,

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parleyhq/parley/adapters/admin"
+	"github.com/parleyhq/parley/adapters/console"
 	"github.com/parleyhq/parley/adapters/host"
 	"github.com/parleyhq/parley/adapters/web"
 	"github.com/parleyhq/parley/adapters/whatsapp"
@@ -74,6 +75,9 @@ type Config struct {
 	// RemindEvery is how often reminders that flows scheduled are queued
 	// when due (default 30s).
 	RemindEvery time.Duration
+	// HandoffEvery is how often hand-offs past their timeout are taken
+	// back from the team (default 1m; <0 off).
+	HandoffEvery time.Duration
 	// ReadTimeout, WriteTimeout and IdleTimeout bound HTTP connections.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
@@ -93,6 +97,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.NoticeEvery <= 0 {
 		c.NoticeEvery = 30 * time.Second
+	}
+	if c.HandoffEvery == 0 {
+		c.HandoffEvery = time.Minute
 	}
 	if c.SweepEvery == 0 {
 		c.SweepEvery = 10 * time.Minute
@@ -142,6 +149,8 @@ type Server struct {
 	runningMu  sync.Mutex
 	running    map[string]bool // flow/template of the broadcasts running
 	bgCtx      context.Context
+	// handoffs is closed when the hand-off timeout loop has stopped.
+	handoffs chan struct{}
 }
 
 // New builds the server and its routes. Nothing runs until Start.
@@ -197,6 +206,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.AdminTokens != nil || cfg.Staff != nil {
 		admin.Register(s.app, s.adminConfig())
+		console.Register(s.app)
 	}
 	if cfg.Studio != nil {
 		if err := s.registerStudio(); err != nil {
@@ -218,7 +228,8 @@ func New(cfg Config) (*Server, error) {
 
 func (s *Server) adminConfig() admin.Config {
 	return admin.Config{
-		Tokens: s.cfg.AdminTokens, Backend: adminBackend{s}, Metrics: adminBackend{s}, Logger: s.cfg.Logger, Now: s.cfg.Now,
+		Tokens: s.cfg.AdminTokens, Backend: adminBackend{s}, Metrics: adminBackend{s}, Handoffs: consoleBackend{s},
+		Logger: s.cfg.Logger, Now: s.cfg.Now,
 		Staff: s.cfg.Staff, SessionIdle: s.cfg.SessionIdle, SessionMax: s.cfg.SessionMax, SecureCookies: s.cfg.SecureCookies,
 		SubjectRef: func(channel, user string) string { return s.store.Subject(channel, user) },
 	}
@@ -254,6 +265,19 @@ func (s *Server) Start(ctx context.Context) error {
 		}()
 	} else {
 		close(s.bg)
+	}
+	s.handoffs = make(chan struct{})
+	if s.cfg.HandoffEvery > 0 {
+		go func() {
+			defer close(s.handoffs)
+			every(ctx, s.cfg.HandoffEvery, func() {
+				if _, err := s.ExpireHandoffs(ctx); err != nil {
+					s.log.Error("hand-off timeouts: read queue", "err", err)
+				}
+			})
+		}()
+	} else {
+		close(s.handoffs)
 	}
 	s.notices = make(chan struct{})
 	if s.cfg.Notices != nil {
@@ -310,6 +334,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cancel()
 		s.broadcasts.Wait() // interrupted: the next run resumes them
 		<-s.bg
+		<-s.handoffs
 		<-s.notices
 		s.host.Wait()
 	}
@@ -331,6 +356,13 @@ func (w webChatter) Chat(ctx context.Context, flowID, user string, in runtime.In
 		return nil, web.ErrUnknownFlow
 	}
 	return w.s.host.Chat(ctx, web.ChannelName, flowID, strings.TrimPrefix(user, web.UserPrefix), in)
+}
+
+var _ web.Collector = webChatter{}
+
+// Collect implements web.Collector: what the team said to the visitor.
+func (w webChatter) Collect(ctx context.Context, user string) ([]runtime.Message, error) {
+	return w.s.host.Collect(ctx, web.ChannelName, strings.TrimPrefix(user, web.UserPrefix))
 }
 
 func (w webChatter) Flows() []web.FlowInfo {

@@ -2,9 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,20 +51,10 @@ const (
 
 func (e *env) adminCall(t *testing.T, method, path, token, body string) (int, map[string]any) {
 	t.Helper()
-	req := httptest.NewRequest(method, "/admin/v1"+path, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := e.srv.App().Test(req, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	status, raw := e.adminRaw(t, method, path, token, body)
 	var out map[string]any
-	json.Unmarshal(raw, &out)
-	return resp.StatusCode, out
+	json.Unmarshal([]byte(raw), &out)
+	return status, out
 }
 
 // TestAdminExportEraseAndReload uses the admin API against the real

@@ -34,6 +34,11 @@ func (Channel) Render(_, _ string, m runtime.Message) []host.Outbound {
 	return []host.Outbound{{Req: b, Free: true}}
 }
 
+var _ host.Puller = Channel{}
+
+// Pulls implements host.Puller: the page collects what the team says.
+func (Channel) Pulls() bool { return true }
+
 // Send implements host.Channel; see ErrNoPush.
 func (Channel) Send(context.Context, host.Outbound) (string, error) { return "", ErrNoPush }
 

@@ -109,6 +109,37 @@ func Register(r fiber.Router, cfg Config) {
 	r.Get("/api/flows", h.flows)
 	r.Post("/api/chat", h.post)
 	r.Post("/api/session", h.newSession)
+	if col, ok := cfg.Chat.(Collector); ok {
+		r.Post("/api/updates", func(c *fiber.Ctx) error { return h.updates(c, col) })
+	}
+}
+
+// Collector is implemented by a Chatter whose conversations can be handed
+// off to a person: what the team says waits until the page collects it.
+type Collector interface {
+	// Collect returns, and forgets, the messages waiting for user.
+	Collect(ctx context.Context, user string) ([]runtime.Message, error)
+}
+
+// updates answers the page's poll while a person has the conversation:
+// the team's replies, and what the bot says when it takes the
+// conversation back.
+func (h *handler) updates(c *fiber.Ctx, col Collector) error {
+	apiHeaders(c)
+	// The JSON content type keeps cross-site form posts out.
+	if code, msg := checkJSONRequest(c, h.maxBody); code != 0 {
+		return writeJSONError(c, code, msg)
+	}
+	out, err := col.Collect(c.UserContext(), UserPrefix+h.sessions.visitor(c))
+	if err != nil {
+		h.log.ErrorContext(c.UserContext(), "web chat updates failed", "adapter", "web")
+		return writeError(c, fiber.StatusInternalServerError)
+	}
+	msgs := make([]chatMessage, 0, len(out))
+	for _, m := range out {
+		msgs = append(msgs, render(m))
+	}
+	return c.JSON(fiber.Map{"messages": msgs})
 }
 
 // newSession starts a new conversation as a new visitor (the page's
@@ -291,6 +322,8 @@ func KindName(k runtime.MessageKind) string {
 		return "rights"
 	case runtime.KindHandoff:
 		return "handoff"
+	case runtime.KindStaff:
+		return "staff"
 	}
 	return "unknown"
 }

@@ -27,7 +27,9 @@ message and press Enter; type a number to pick an option. With piped input it
 reads one customer message per line and prints each bot message on its own
 line(s), options as "[1] Mon 9:00", and exits at the end of the flow or of
 the input; lines left after the end of the flow are not sent, and stderr
-says how many.
+says how many. After a hand-off to a person (HUMAN, a handoff: step) the
+lines go on being sent: they are kept for the team, as parley serve keeps
+them, and the first is acknowledged.
 
 The flow is linted first; a flow with errors is not run (exit 1).
 
@@ -122,6 +124,7 @@ type chatSession struct {
 	sim         flowtest.Sim
 	interactive bool
 	seq         int
+	handedOff   bool // the hand-off was announced on stderr
 }
 
 func (s *chatSession) loop() int {
@@ -173,9 +176,14 @@ func (s *chatSession) loop() int {
 				fmt.Fprintf(s.c.stderr, "(the conversation ended at the end of the flow: the %d lines after it were not sent)\n", left)
 			}
 			return exitOK
-		case st.Status == runtime.StatusHandedOff:
-			fmt.Fprintln(s.c.stderr, "(handed over to a person: the simulation ends here)")
-			return exitOK
+		case st.Status == runtime.StatusHandedOff && !s.handedOff:
+			// The conversation goes on: what the customer writes now is
+			// kept for the team (acknowledged once), rights keywords work,
+			// and the team answers in the console of parley serve.
+			s.handedOff = true
+			fmt.Fprintln(s.c.stderr, "(handed over to a person: your next messages are kept for the team, who answer in the console of parley serve)")
+		case st.Status != runtime.StatusHandedOff:
+			s.handedOff = false
 		}
 	}
 }

@@ -71,7 +71,7 @@ func TestGraphShowsDataConsentHandoffAndCalls(t *testing.T) {
 	cases := map[string][]string{
 		"booking.yaml":    {"collects name (text)", "for booking, basis consent, kept: 30d", "asks consent for booking first", "declines booking", "3 bad answers"},
 		"newsletter.yaml": {"calls mailer at mailer.orto.example", "sends email, topic", "fails"},
-		"support.yaml":    {"hands over to a person", `if topic == `, "kept: until the conversation ends", "kept: never (transient: not stored)"},
+		"support.yaml":    {"hands over to a person", "waits up to 1d, transcript kept: 30d", "nobody answers in 1d", `if topic == `, "kept: until the conversation ends", "kept: never (transient: not stored)"},
 	}
 	for file, wants := range cases {
 		for _, format := range graphFormats {

@@ -32,6 +32,8 @@ func TestROPACoversTheLifecycleTable(t *testing.T) {
 		"incidents":            "", // counts, kinds and purposes of a breach: nothing about a person
 		"purge queue":          "erasure ledger",
 		"audit entries":        "audit",
+		"hand-off transcript":  "handoff",
+		"hand-off queue":       "handoff",
 		"erasure ledger":       "erasure ledger",
 		"audit head file":      "audit",
 		"staff accounts":       "staff access",

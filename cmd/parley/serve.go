@@ -74,7 +74,9 @@ Staff sign in at /console/login with their account ('parley staff add'),
 a password and, for operators, DPOs and admins, a second factor; the
 session cookie ends after --session-idle without use and --session-max
 after sign-in. The admin API (/admin/v1) takes that session (with the
-X-CSRF-Token header on changes) or an API token ('parley staff token add').
+X-CSRF-Token header on changes) or an API token ('parley staff token add');
+the operator console at /console answers hand-offs to a person and
+data-subject requests.
 --admin-tokens FILE and PARLEY_ADMIN_TOKENS ("role:token" entries) still
 work as service tokens but are deprecated: they cannot expire or be
 revoked without a restart. The master key comes from PARLEY_MASTER_KEY or --key-file. Other

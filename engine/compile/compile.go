@@ -165,6 +165,7 @@ func Flow(f *flow.Flow) (*Program, diag.Diagnostics) {
 	} else if len(f.Steps) > 0 {
 		p.start = 0
 	}
+	p.handoff.OnTimeout = target(f.OnHandoffTimeout)
 	for pi, fp := range f.Purposes {
 		p.purposes[pi].OnDecline = target(fp.OnDecline)
 		p.purposes[pi].Description = ec.text(fp.Description)

@@ -313,6 +313,8 @@ type Program struct {
 	keywords     []map[string]Right // per language
 	// conversationRetention: see ConversationRetention (lifetimes.go).
 	conversationRetention time.Duration
+	// handoff: see Handoff (lifetimes.go).
+	handoff Handoff
 }
 
 // ID returns the flow id.

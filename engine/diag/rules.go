@@ -68,6 +68,7 @@ const (
 	InvalidPolicy            RuleID = "PARLEY-020"
 	DeadEnd                  RuleID = "PARLEY-215"
 	MaybeUnset               RuleID = "PARLEY-216"
+	HandoffTimeoutLoops      RuleID = "PARLEY-218"
 	ProhibitedData           RuleID = "PARLEY-401"
 	UndeclaredSpecial        RuleID = "PARLEY-402"
 	MarketingNeedsConsent    RuleID = "PARLEY-403"
@@ -245,6 +246,19 @@ retention:
 # good
   thanks:
     say: Thanks {{ name | default("for writing") }}!`)
+	def(HandoffTimeoutLoops, "handoff-timeout-loops", Warning, "on_handoff_timeout leads straight back to a handoff step.",
+		"When nobody from your team answered within handoff.timeout, the bot takes the conversation back at on_handoff_timeout. If that step (or the steps it runs without waiting for the customer) hands off again, the customer is told a person will answer, waits another timeout, and nobody ever does. Return to a step that helps without a person (a question, a link, a phone number), or leave on_handoff_timeout out so the conversation ends and the customer is told so.")
+	example(HandoffTimeoutLoops, `# bad: after the timeout the customer is handed off again
+on_handoff_timeout: to_person
+steps:
+  to_person:
+    handoff: A person will answer you here.
+# good
+on_handoff_timeout: after_wait
+steps:
+  after_wait:
+    ask: Our team is busy. Do you want us to call you back tomorrow?
+    save: callback`)
 	def(ProhibitedData, "prohibited-data", Error, "The flow asks for data a chat must never collect: a full card number, CVV, PIN, password, one-time code or national id number.",
 		"Chat messages are stored by the customer's phone, by Meta and in backups: a card number, a security code, a PIN, a password or a one-time code asked in chat is a fraud pattern and a breach waiting to happen, and national id numbers are over-collection for almost every purpose. Ask for something that identifies without exposing: the last four digits of the card, a customer or case reference number, or hand the customer off to a secure channel (your app, a payment page, a person on the phone). Found by field name, label, the question and the retry text, in every language the flow declares.")
 	example(ProhibitedData, `# bad

@@ -141,6 +141,27 @@ type Flow struct {
 	// ConversationRetention is how long the conversation state is kept
 	// after the last message (a retention such as 30d).
 	ConversationRetention Scalar
+
+	// Handoff holds the flow's hand-off settings (handoff: at the top
+	// level); nil when the flow declares none.
+	Handoff *HandoffSettings
+	// OnHandoffTimeout is the step a handed-off conversation returns to
+	// when nobody answered within the hand-off timeout. Unset: it ends.
+	OnHandoffTimeout Scalar
+}
+
+// HandoffSettings says how a hand-off to a person runs.
+type HandoffSettings struct {
+	Range diag.Range
+	// Timeout is how long a conversation waits for a person (24h when
+	// unset) before the bot takes it back.
+	Timeout Scalar
+	// TranscriptRetention is how long what the customer wrote while
+	// handed off is kept (30d when unset).
+	TranscriptRetention Scalar
+	// Notify is an https address told of each new hand-off, with a
+	// pseudonymous conversation reference only.
+	Notify Scalar
 }
 
 // Controller names who is responsible for the data (GDPR art. 4(7)).

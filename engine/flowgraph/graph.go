@@ -153,7 +153,12 @@ func Build(p *compile.Program, f *flow.Flow) *Graph {
 			}
 		case compile.StepHandoff:
 			n.Class = classHandoff
-			n.Lines = append(n.Lines, "hands over to a person")
+			h := p.Handoff()
+			wait := flow.Retention{Kind: flow.RetainFor, For: h.Timeout}.String()
+			keep := flow.Retention{Kind: flow.RetainFor, For: h.TranscriptRetention}.String()
+			n.Lines = append(n.Lines, "hands over to a person", "waits up to "+wait+", transcript kept: "+keep)
+			// Nobody answered in time: the bot takes the conversation back.
+			g.Edges = append(g.Edges, Edge{From: n.ID, To: id(h.OnTimeout), Label: "nobody answers in " + wait, Alt: true})
 		case compile.StepForget:
 			n.Class = classForget
 			names := make([]string, len(s.Forget))

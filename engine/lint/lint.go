@@ -23,6 +23,7 @@ func one(id diag.RuleID, run func(l *linter)) rule { return rule{[]diag.RuleID{i
 var catalogue = []rule{
 	one(diag.DeadEnd, checkDeadEnds),
 	one(diag.MaybeUnset, checkMaybeUnset),
+	one(diag.HandoffTimeoutLoops, checkHandoffTimeout),
 	one(diag.ProhibitedData, checkProhibited),
 	one(diag.UndeclaredSpecial, checkUndeclaredSpecial),
 	one(diag.MarketingNeedsConsent, checkMarketing),

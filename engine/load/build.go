@@ -26,6 +26,23 @@ func (l *loader) build(root *yaml.Node) *flow.Flow {
 			f.Description = l.scalar(v)
 		case "conversation_retention":
 			f.ConversationRetention = l.scalar(v)
+		case "on_handoff_timeout":
+			f.OnHandoffTimeout = l.scalar(v)
+		case "handoff":
+			if v.Kind == yaml.MappingNode {
+				h := &flow.HandoffSettings{Range: l.src.nodeRange(v)}
+				l.eachPair(v, func(k, v *yaml.Node) {
+					switch k.Value {
+					case "timeout":
+						h.Timeout = l.scalar(v)
+					case "transcript_retention":
+						h.TranscriptRetention = l.scalar(v)
+					case "notify":
+						h.Notify = l.scalar(v)
+					}
+				})
+				f.Handoff = h
+			}
 		case "languages":
 			if v.Kind == yaml.SequenceNode {
 				for _, c := range v.Content {

@@ -62,19 +62,11 @@ func (e *Engine) HandleFlow(ctx context.Context, subject, flowID string, in Inbo
 // channel can commit its rendered replies in the same transaction as the new
 // state. save runs while the subject's lock is held.
 func (e *Engine) HandleWith(ctx context.Context, subject, flowID string, in Inbound, save func(st *State, t Turn, now time.Time) error) (Turn, *State, error) {
-	mu := &e.locks[stripe(subject)]
-	mu.Lock()
-	defer mu.Unlock()
-
-	now := time.Now
-	if e.Now != nil {
-		now = e.Now
-	}
-	t := now()
-	st, err := e.Store.Load(ctx, subject, t)
+	st, t, unlock, err := e.lockAndLoad(ctx, subject)
 	if err != nil {
-		return Turn{}, nil, fmt.Errorf("load conversation: %w", err)
+		return Turn{}, nil, err
 	}
+	defer unlock()
 	if st == nil {
 		st = &State{}
 	}
@@ -142,4 +134,50 @@ func stripe(s string) uint8 {
 		h *= 16777619
 	}
 	return uint8(h ^ h>>8 ^ h>>16 ^ h>>24)
+}
+
+// HandleStaff carries out a team member's action (StepStaff) on subject's
+// handed-off conversation, under the subject's lock like a customer's turn;
+// save commits it. ErrNotHandedOff when the conversation is not handed off
+// (or does not exist).
+func (e *Engine) HandleStaff(ctx context.Context, subject string, op StaffOp, save func(st *State, t Turn, now time.Time) error) (Turn, *State, error) {
+	st, t, unlock, err := e.lockAndLoad(ctx, subject)
+	if err != nil {
+		return Turn{}, nil, err
+	}
+	defer unlock()
+	if st == nil || st.Status != StatusHandedOff && op.Kind != StaffCollect {
+		return Turn{}, nil, ErrNotHandedOff
+	}
+	p := e.program(st.Flow)
+	if p == nil {
+		return Turn{}, nil, ErrNoFlow
+	}
+	turn, err := StepStaff(p, st, op, Env{Now: t, Ctx: ctx, Caller: e.Caller, Subject: subject})
+	if err != nil {
+		return Turn{}, nil, err
+	}
+	if err := save(st, turn, t); err != nil {
+		return Turn{}, nil, fmt.Errorf("save conversation: %w", err)
+	}
+	return turn, st, nil
+}
+
+// lockAndLoad takes subject's lock (turns of one subject run one after the
+// other) and loads its conversation as of now; st is nil for a subject
+// never seen. The caller runs unlock when its turn is saved.
+func (e *Engine) lockAndLoad(ctx context.Context, subject string) (st *State, now time.Time, unlock func(), err error) {
+	mu := &e.locks[stripe(subject)]
+	mu.Lock()
+	clock := time.Now
+	if e.Now != nil {
+		clock = e.Now
+	}
+	now = clock()
+	st, err = e.Store.Load(ctx, subject, now)
+	if err != nil {
+		mu.Unlock()
+		return nil, now, nil, fmt.Errorf("load conversation: %w", err)
+	}
+	return st, now, mu.Unlock, nil
 }

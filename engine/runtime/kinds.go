@@ -80,8 +80,12 @@ func runCall(t *turn, s *compile.Step) (int, bool) { return t.call(s), false }
 
 func runHandoff(t *turn, s *compile.Step) (int, bool) {
 	t.send(KindHandoff, t.render(s.Text.For(t.li)), nil)
-	t.eff = append(t.eff, Effect{Kind: EffectHandoff})
-	t.st.Step, t.st.Status = s.ID, StatusHandedOff
+	reason := "step:" + s.ID
+	if t.failedCall != "" {
+		reason = "integration:" + t.failedCall // a call's on_fail led here
+	}
+	t.handoff(reason)
+	t.st.Step = s.ID
 	return 0, true
 }
 

@@ -27,9 +27,12 @@ func (t *turn) right(r compile.Right, fresh bool) {
 	case compile.RightLanguage:
 		t.askLanguage(false)
 	case compile.RightHuman:
+		if t.st.Status == StatusHandedOff {
+			t.handedOff() // already with the team: one more message for them
+			return
+		}
 		t.send(KindHandoff, t.w.handoff, nil)
-		t.eff = append(t.eff, Effect{Kind: EffectHandoff})
-		t.st.Status, t.st.Pending = StatusHandedOff, ""
+		t.handoff(ReasonKeyword)
 	}
 }
 

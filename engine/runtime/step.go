@@ -59,6 +59,9 @@ type turn struct {
 	transient []string
 	exprEnv   map[string]any
 	envDirty  bool
+	// failedCall is the integration whose failed call sent the turn to
+	// its on_fail (a hand-off there names it as the reason).
+	failedCall string
 }
 
 // Step runs one inbound message through the conversation st of program p.
@@ -111,7 +114,8 @@ func Step(p *compile.Program, st *State, in Inbound, env Env) Turn {
 	case fresh:
 		t.restart()
 	case st.Status == StatusHandedOff:
-		// A person is answering; the bot stays quiet.
+		// A person is answering: the message is kept for them.
+		t.handedOff()
 	case st.Status == StatusWaiting:
 		t.answer()
 	default:
@@ -420,6 +424,7 @@ func (t *turn) store(fd *compile.Field, v any) {
 // end finishes the conversation; session fields go.
 func (t *turn) end() {
 	st := t.st
+	t.endHandoff(HandoffEnded)
 	st.Status, st.Pending, st.Attempts, st.Offered = StatusEnded, "", 0, nil
 	t.eff = append(t.eff, Effect{Kind: EffectEnd})
 	for name := range st.Values {
@@ -482,6 +487,7 @@ func (t *turn) call(s *compile.Step) int {
 		t.st.Offered = offer
 	}
 	if err != nil && s.OnFail != compile.None {
+		t.failedCall = in.Name
 		return s.OnFail
 	}
 	return next

@@ -100,8 +100,18 @@ func TestBranchElseAndHandoff(t *testing.T) {
 	if len(effects(tr, runtime.EffectHandoff)) != 1 || c.st.Status != runtime.StatusHandedOff {
 		t.Errorf("handoff: status %d effects %+v", c.st.Status, tr.Effects)
 	}
-	if tr := c.say("hello?"); len(tr.Out) != 0 {
-		t.Errorf("bot answered during a hand-off: %q", texts(tr))
+	if h := c.st.Handoff; h == nil || h.Reason != "step:"+c.st.Step {
+		t.Errorf("hand-off reason: %+v, want step:%s", h, c.st.Step)
+	}
+	// The customer's messages are kept for the team and acknowledged
+	// once, not answered by the bot.
+	tr = c.say("hello?")
+	wantReplies(t, tr, 1, runtime.KindHandoff)
+	if got := effects(tr, runtime.EffectTranscript); len(got) != 1 || got[0].Value.V != "hello?" {
+		t.Errorf("transcript effects %+v", got)
+	}
+	if tr := c.say("anyone?"); len(tr.Out) != 0 || len(effects(tr, runtime.EffectTranscript)) != 1 {
+		t.Errorf("second message: replies %q, effects %+v", texts(tr), tr.Effects)
 	}
 }
 

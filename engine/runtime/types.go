@@ -58,8 +58,11 @@ const (
 	KindNotice
 	// KindRights answers MY DATA, DELETE MY DATA, STOP and PRIVACY.
 	KindRights
-	// KindHandoff tells the customer a person takes over.
+	// KindHandoff tells the customer a person takes over, that their
+	// message reached the team, or that the bot took the conversation back.
 	KindHandoff
+	// KindStaff is a reply written by a person of the team (the console).
+	KindStaff
 )
 
 // Option is one choice offered with a message.
@@ -142,7 +145,38 @@ type State struct {
 	// Keep is how long the store keeps this state after the turn: the
 	// flow's conversation_retention, set by Step (not persisted).
 	Keep time.Duration
+	// Handoff is set while the conversation is handed off to a person
+	// (Status StatusHandedOff).
+	Handoff *Handoff
+	// Waiting holds messages for a channel that cannot push (the web
+	// chat): the team's replies, and what the bot said when the team
+	// handed the conversation back, until the page collects them.
+	Waiting []Message
 }
+
+// Handoff is a hand-off in progress: why it began, until when the team
+// has to answer, and how to reach the customer meanwhile.
+type Handoff struct {
+	// Reason is why: ReasonKeyword, or "step:<id>", or
+	// "integration:<name>" (a failed call whose on_fail hands off).
+	Reason string
+	Since  time.Time
+	// Until is when the bot takes the conversation back.
+	Until time.Time
+	// Acked is set once the customer was told that their messages reach
+	// the team (they are told once, not after every message).
+	Acked bool
+	// Lines counts the transcript lines of the hand-off (it numbers them).
+	Lines int
+	// Channel and To are the customer's channel and address on it, set by
+	// the host, so a person's reply can reach them. Personal data: kept
+	// only in the sealed conversation state.
+	Channel, To string
+}
+
+// ReasonKeyword is the Handoff.Reason of a customer who typed HUMAN (or a
+// translation of it).
+const ReasonKeyword = "keyword"
 
 // EffectKind names a side effect the host must carry out.
 type EffectKind int
@@ -159,7 +193,8 @@ const (
 	EffectNotice
 	// EffectErase erases everything held about the subject.
 	EffectErase
-	// EffectHandoff asks a person to take over.
+	// EffectHandoff asks a person to take over (Reason says why; the
+	// state's Handoff holds the rest).
 	EffectHandoff
 	// EffectEnd marks the end of the conversation; session fields go.
 	EffectEnd
@@ -177,6 +212,27 @@ const (
 	// under Purpose; Until (zero: none) is when the field it was computed
 	// from expires, after which it must not go out.
 	EffectRemind
+	// EffectTranscript keeps one message of a handed-off conversation
+	// (Value.V is its text, Value.ExpiresAt the end of the flow's
+	// transcript retention; Right is TranscriptCustomer or TranscriptStaff).
+	EffectTranscript
+	// EffectHandoffEnd records that a hand-off ended; Reason says how
+	// (HandoffTimedOut, HandoffReturned, HandoffClosed, HandoffEnded).
+	EffectHandoffEnd
+)
+
+// Who wrote a transcript line (Effect.Right of EffectTranscript).
+const (
+	TranscriptCustomer = "customer"
+	TranscriptStaff    = "staff"
+)
+
+// How a hand-off ended (Effect.Reason of EffectHandoffEnd).
+const (
+	HandoffTimedOut = "timeout"
+	HandoffReturned = "returned"
+	HandoffClosed   = "closed"
+	HandoffEnded    = "ended" // STOP, or the conversation ended otherwise
 )
 
 // Rights an EffectAccess names.
@@ -214,6 +270,12 @@ type Effect struct {
 	// Template, At and Until describe an EffectRemind.
 	Template  string
 	At, Until time.Time
+	// Reason is why a hand-off began (EffectHandoff: see Handoff.Reason)
+	// or how it ended (EffectHandoffEnd).
+	Reason string
+	// Notify is the address told of a new hand-off (EffectHandoff), from
+	// the flow's handoff.notify; "" for none.
+	Notify string
 }
 
 // Turn is what one inbound message produced.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"sort"
+	"time"
 
 	"github.com/parleyhq/parley/engine/runtime"
 )
@@ -43,19 +44,95 @@ func encodeState(st *runtime.State) []byte {
 	}
 	b = binary.AppendVarint(b, unixNano(st.LastInbound))
 	// Added later, at the end and only when there are some, so states
-	// written before decode unchanged: the options an integration offered,
+	// written before decode unchanged: the options an integration offered
+	// (a count, then the options; the count may be 0 only when more
+	// follows), then a hand-off in progress (or 0), then the messages a web
+	// chat visitor has not collected (a count, 0 only when more follows),
 	// then the campaign the conversation started from.
-	if len(st.Offered) > 0 || st.Campaign != "" {
+	campaign := st.Campaign != ""
+	waitingPart := len(st.Waiting) > 0 || campaign
+	handoffPart := st.Handoff != nil || waitingPart
+	if len(st.Offered) > 0 || handoffPart {
 		b = binary.AppendUvarint(b, uint64(len(st.Offered)))
 		for _, o := range st.Offered {
 			b = appendStr(b, o.ID)
 			b = appendStr(b, o.Title)
 		}
 	}
-	if st.Campaign != "" {
+	if h := st.Handoff; h != nil {
+		b = append(b, handoffTag)
+		b = appendStr(b, h.Reason)
+		b = binary.AppendVarint(b, unixNano(h.Since))
+		b = binary.AppendVarint(b, unixNano(h.Until))
+		if h.Acked {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+		b = appendStr(b, h.Channel)
+		b = appendStr(b, h.To)
+		b = binary.AppendUvarint(b, uint64(h.Lines))
+	} else if handoffPart {
+		b = append(b, 0) // no hand-off
+	}
+	if waitingPart {
+		b = binary.AppendUvarint(b, uint64(len(st.Waiting)))
+		for _, m := range st.Waiting {
+			b = binary.AppendVarint(b, int64(m.Kind))
+			b = appendStr(b, m.Text)
+			b = binary.AppendUvarint(b, uint64(len(m.Options)))
+			for _, o := range m.Options {
+				b = appendStr(b, o.ID)
+				b = appendStr(b, o.Title)
+			}
+		}
+	}
+	if campaign {
 		b = appendStr(b, st.Campaign)
 	}
 	return b
+}
+
+func decodeWaiting(r *reader, n uint64) []runtime.Message {
+	if n > maxWaiting {
+		r.err = true
+		return nil
+	}
+	out := make([]runtime.Message, 0, n)
+	for range n {
+		m := runtime.Message{Kind: runtime.MessageKind(r.varint()), Text: r.str()}
+		k := r.uvarint()
+		if k > 16 {
+			r.err = true
+			return nil
+		}
+		for range k {
+			m.Options = append(m.Options, runtime.Option{ID: r.str(), Title: r.str()})
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// handoffTag begins the hand-off part of an encoded state.
+const handoffTag = 'h'
+
+// maxWaiting bounds the team's replies a web chat visitor has not
+// collected yet.
+const maxWaiting = 64
+
+func decodeHandoff(r *reader) *runtime.Handoff {
+	h := &runtime.Handoff{Reason: r.str()}
+	if t := r.varint(); t != 0 {
+		h.Since = time.Unix(0, t).UTC()
+	}
+	if t := r.varint(); t != 0 {
+		h.Until = time.Unix(0, t).UTC()
+	}
+	h.Acked = r.byte1() == 1
+	h.Channel, h.To = r.str(), r.str()
+	h.Lines = int(r.uvarint())
+	return h
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -144,7 +221,6 @@ func decodeState(b []byte) (state, error) {
 	ps.LastInbound = r.varint()
 	if len(r.b) > 0 && !r.err {
 		n := r.uvarint()
-		// No options is written only before a campaign.
 		if n > runtime.MaxOffered || n == 0 && len(r.b) == 0 {
 			return state{}, errState
 		}
@@ -154,10 +230,27 @@ func decodeState(b []byte) (state, error) {
 				ps.Offered[i] = runtime.Option{ID: r.str(), Title: r.str()}
 			}
 		}
-		if len(r.b) > 0 && !r.err {
-			if ps.Campaign = r.str(); ps.Campaign == "" {
-				return state{}, errState
-			}
+	}
+	if len(r.b) > 0 && !r.err {
+		switch r.byte1() {
+		case handoffTag:
+			ps.Handoff = decodeHandoff(r)
+		case 0:
+		default:
+			return state{}, errState
+		}
+	}
+	if len(r.b) > 0 && !r.err {
+		// No waiting messages is written only before a campaign.
+		if n := r.uvarint(); n > 0 {
+			ps.Waiting = decodeWaiting(r, n)
+		} else if len(r.b) == 0 {
+			return state{}, errState
+		}
+	}
+	if len(r.b) > 0 && !r.err {
+		if ps.Campaign = r.str(); ps.Campaign == "" {
+			return state{}, errState
 		}
 	}
 	if r.err || len(r.b) != 0 {

@@ -52,17 +52,37 @@ func TestStateCodecRejectsDamage(t *testing.T) {
 	}
 }
 
-func TestStateCodecKeepsTheCampaign(t *testing.T) {
-	for _, st := range []*runtime.State{
-		{Flow: "booking", Campaign: "spring-24"},
-		{Flow: "booking", Campaign: "ad:120208", Offered: []runtime.Option{{ID: "a", Title: "A"}}},
-	} {
-		ps, err := decodeState(encodeState(st))
-		if err != nil {
-			t.Fatal(err)
+// TestStateCodecKeepsItsTail: the parts added at the end of the state —
+// offered options, a hand-off in progress (with the customer's address a
+// reply needs), the messages a web chat visitor has not collected, and the
+// campaign the conversation started from — survive the round trip in every
+// combination, each with and without the others.
+func TestStateCodecKeepsItsTail(t *testing.T) {
+	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	h := &runtime.Handoff{Reason: "step:person", Since: at, Until: at.Add(4 * time.Hour), Acked: true, Lines: 3, Channel: "whatsapp", To: "15550001111"}
+	w := []runtime.Message{{Kind: runtime.KindStaff, Text: "hello"}, {Kind: runtime.KindAsk, Text: "pick", Options: []runtime.Option{{ID: "a", Title: "A"}}}}
+	offered := []runtime.Option{{ID: "mon9", Title: "Monday 9:00"}}
+	for mask := range 16 {
+		st := &runtime.State{Flow: "shop", Status: runtime.StatusHandedOff}
+		if mask&1 != 0 {
+			st.Offered = offered
 		}
-		if ps.Campaign != st.Campaign || len(ps.Offered) != len(st.Offered) {
-			t.Errorf("decoded campaign %q and %d options, want %q and %d", ps.Campaign, len(ps.Offered), st.Campaign, len(st.Offered))
+		if mask&2 != 0 {
+			st.Handoff = h
+		}
+		if mask&4 != 0 {
+			st.Waiting = w
+		}
+		if mask&8 != 0 {
+			st.Campaign = "ad:120208"
+		}
+		got, err := decodeState(encodeState(st))
+		if err != nil {
+			t.Fatalf("combination %04b: %v", mask, err)
+		}
+		if !reflect.DeepEqual(got.Handoff, st.Handoff) || !reflect.DeepEqual(got.Waiting, st.Waiting) ||
+			!reflect.DeepEqual(got.Offered, st.Offered) || got.Campaign != st.Campaign {
+			t.Errorf("combination %04b: round trip of %+v gave %+v", mask, st, got)
 		}
 	}
 }

@@ -52,6 +52,9 @@ type Export struct {
 	// they granted (the channel id itself is the subject's own).
 	Reminders []ExportedReminder `json:"reminders,omitempty"`
 	Contacts  []ExportedContact  `json:"broadcast_contacts,omitempty"`
+	// Transcript is what was written while the conversation was handed
+	// off to a person, by the customer and by the team.
+	Transcript []TranscriptLine `json:"transcript"`
 }
 
 // ExportedReminder is a scheduled reminder.
@@ -135,7 +138,7 @@ func ExportSubject(v *vault.Vault, s vault.SubjectID, now time.Time) (*Export, e
 		return nil, err
 	}
 	out := &Export{Subject: s.Hex(), ExportedAt: now.UTC(), Fields: []ExportedField{}, Consents: []ExportedConsent{},
-		Recipients: []ExportedRecipient{}}
+		Recipients: []ExportedRecipient{}, Transcript: transcriptLines(ex.Fields)}
 	for _, r := range rs {
 		out.Recipients = append(out.Recipients, ExportedRecipient{
 			Flow: r.Flow, Integration: r.Integration, Purpose: r.Purpose,
@@ -153,6 +156,9 @@ func ExportSubject(v *vault.Vault, s vault.SubjectID, now time.Time) (*Export, e
 		}
 	}
 	for _, f := range ex.Fields {
+		if strings.HasPrefix(f.Name, vault.TranscriptPrefix) {
+			continue // in Transcript
+		}
 		val, err := DecodeValue(f.Value)
 		if err != nil {
 			return nil, err

@@ -57,6 +57,8 @@ type state struct {
 	LastInbound int64
 	Offered     []runtime.Option
 	Campaign    string
+	Handoff     *runtime.Handoff
+	Waiting     []runtime.Message
 }
 
 // Load implements runtime.Store.
@@ -77,7 +79,7 @@ func (s *Store) Load(_ context.Context, subject string, now time.Time) (*runtime
 	st := &runtime.State{
 		Flow: ps.Flow, Version: ps.Version, Lang: ps.Lang, Status: ps.Status, Step: ps.Step,
 		Attempts: ps.Attempts, Pending: ps.Pending, Consent: ps.Consent, Noticed: ps.Noticed, Offered: ps.Offered, Campaign: ps.Campaign,
-		OptedOut: ps.OptedOut,
+		OptedOut: ps.OptedOut, Handoff: ps.Handoff, Waiting: ps.Waiting,
 	}
 	if ps.LastInbound != 0 {
 		st.LastInbound = time.Unix(0, ps.LastInbound).UTC()
@@ -85,6 +87,9 @@ func (s *Store) Load(_ context.Context, subject string, now time.Time) (*runtime
 	if len(fields) > 0 {
 		st.Values = make(map[string]runtime.Value, len(fields))
 		for _, f := range fields {
+			if strings.HasPrefix(f.Name, vault.TranscriptPrefix) {
+				continue // the team's, not an answer of the flow (Transcript)
+			}
 			v, err := DecodeValue(f.Value)
 			if err != nil {
 				return nil, err
@@ -185,6 +190,19 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 				Purpose: e.Purpose, Flow: st.Flow, Template: e.Template, At: e.At, Until: until,
 				Channel: x.Channel, To: x.User,
 			})
+		case runtime.EffectTranscript:
+			text, _ := e.Value.V.(string)
+			c.Put = append(c.Put, transcriptRecord(e.Field, e.Right, text, e.Value.CollectedAt, e.Value.ExpiresAt, st))
+		case runtime.EffectHandoff:
+			if h := st.Handoff; h != nil {
+				c.Handoff = &vault.HandoffEntry{Channel: h.Channel, Flow: st.Flow, Reason: h.Reason,
+					Since: h.Since, Until: h.Until, Notify: e.Notify}
+			}
+		case runtime.EffectHandoffEnd:
+			c.HandoffDone = true
+			if st.Handoff == nil {
+				c.Handoff = nil // ended in the turn it began
+			}
 		case runtime.EffectCall:
 			if in := e.Target; in != nil && len(e.Fields) > 0 {
 				c.Sent = append(c.Sent, vault.Recipient{

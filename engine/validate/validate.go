@@ -109,6 +109,7 @@ func (c *Checker) add(rule diag.RuleID, r diag.Range, format string, args ...any
 func checkReferences(c *Checker) {
 	f := c.Flow
 	c.stepRef(f.Start, "start")
+	c.stepRef(f.OnHandoffTimeout, "on_handoff_timeout")
 	for _, p := range f.Purposes {
 		c.stepRef(p.OnDecline, fmt.Sprintf("on_decline of purpose %q", p.Name.Value))
 	}
@@ -414,6 +415,9 @@ func checkPrivacy(c *Checker) {
 			c.fieldLimits(fd)
 		}
 	}
+	if h := f.Handoff; h != nil {
+		c.httpsAddress(h.Notify, "notify of handoff", "notify of handoff")
+	}
 	for _, in := range f.Integrations {
 		c.httpsURL(in.URL, "url", in.Name.Value)
 		c.httpsURL(in.OnErase, "on_erase", in.Name.Value)
@@ -441,18 +445,24 @@ func checkPrivacy(c *Checker) {
 // httpsURL checks that an address of integration name (its url, on_erase or
 // on_stop) is an https web address.
 func (c *Checker) httpsURL(s flow.Scalar, key, name string) {
+	what := fmt.Sprintf("integration %q", name)
+	if key != "url" {
+		what = fmt.Sprintf("%s of integration %q", key, name)
+	}
+	c.httpsAddress(s, fmt.Sprintf("%s of integration %q", key, name), what)
+}
+
+// httpsAddress checks that s is an https web address; where names the key
+// in a finding about its form, what in one about its scheme.
+func (c *Checker) httpsAddress(s flow.Scalar, where, what string) {
 	if !s.IsSet() {
 		return
 	}
 	u, err := url.Parse(s.Value)
 	switch {
 	case err != nil || u.Host == "":
-		c.add(diag.InvalidValue, s.Range, "%s of integration %q is not a web address: write it as https://host/path", key, name)
+		c.add(diag.InvalidValue, s.Range, "%s is not a web address: write it as https://host/path", where)
 	case u.Scheme != "https":
-		what := fmt.Sprintf("integration %q", name)
-		if key != "url" {
-			what = fmt.Sprintf("%s of integration %q", key, name)
-		}
 		d := c.add(diag.InsecureURL, s.Range, "%s uses %s: personal data must travel encrypted, so use https", what, u.Scheme)
 		if u.Scheme == "http" {
 			d.Suggestion = `did you mean "` + httpsWithoutSecrets(u) + `"?`
@@ -629,6 +639,9 @@ func checkGraph(c *Checker) {
 			if j, ok := index[p.OnDecline.Value]; ok && p.OnDecline.IsSet() {
 				roots = append(roots, j)
 			}
+		}
+		if j, ok := index[c.Flow.OnHandoffTimeout.Value]; ok && c.Flow.OnHandoffTimeout.IsSet() {
+			roots = append(roots, j) // the engine returns there after a hand-off times out
 		}
 		seen := make([]bool, len(steps))
 		var visit func(int)

@@ -97,6 +97,7 @@ var backendNeutral = []struct {
 	{"StaffRecordsRoundTrip", TestStaffRecordsRoundTrip},
 	{"IncidentRecordsAreNumberedNotifiedOnceAndSwept", TestIncidentRecordsAreNumberedNotifiedOnceAndSwept},
 	{"IncidentNotifyQueuesTheAffected", TestIncidentNotifyQueuesTheAffected},
+	{"HandoffQueueAndNotice", TestHandoffQueueAndNotice},
 }
 
 func TestOnPostgres(t *testing.T) {

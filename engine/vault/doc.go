@@ -21,7 +21,7 @@
 //
 // Entry points: LoadMasterKey, Open, Restore, AttackerView; on a *Vault:
 // SubjectID, LoadSubject, Commit, Export, Erase, Rectify, Sweep, InboxPut,
-// OutboxPut, Audit, Backup, Recipients, DueNotices.
+// OutboxPut, Audit, Backup, Recipients, DueNotices, Handoffs, DropHandoff.
 //
 // Every record kind has a lifecycle declared in Lifecycles (lifecycle.go):
 // what it holds, what deletes it and when; nothing about a customer is
@@ -51,8 +51,10 @@
 //	out/<seq>              outbox entry, payload sealed under the subject's DEK and a transient key
 //	ow/<hmac(wamid)>       channel message id -> outbox seq, subject and delivery status (never regressing)
 //	a/<seq>                audit entry, hash-chained (deleted after Options.AuditRetention)
-//	nq/<receipt>           erasure or stop notice for a recipient, sealed under the meta key; no personal data
+//	nq/<receipt>           erasure, stop or hand-off notice, sealed under the meta key; no personal data
 //	ic/<id>                personal data breach record (incident.go), sealed under the meta key; no personal data
+//	hq/<s>                 hand-off queue entry (channel, flow, reason, since, until), sealed under the meta key; no content (handoff.go)
+//	f/<s>/~handoff/<…>     hand-off transcript line: a field record under a reserved name (handoff.go)
 //	m/...                  metadata: key check, pepper (sealed), schema, audit head and
 //	                       retention anchor, last backup's id (m/backup), sequences
 //

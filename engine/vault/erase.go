@@ -71,6 +71,11 @@ func (v *Vault) erase(s SubjectID, now time.Time, notify bool) (Receipt, error) 
 			}
 		}
 		r.Inbox = inboxPending
+		// Out of the team's hand-off queue (the transcript went with the
+		// fields).
+		if err := txn.Delete(keyHQ(s)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 		if r.Outbox, err = deleteQueued(txn, prefixOut, s); err != nil {
 			return err
 		}

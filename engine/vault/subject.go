@@ -119,6 +119,10 @@ type Change struct {
 	Sent      []Recipient
 	Stop      bool
 	Withdrawn []string
+	// Handoff puts the subject in the team's hand-off queue (and queues
+	// its notice); HandoffDone takes it out.
+	Handoff     *HandoffEntry
+	HandoffDone bool
 	// InboxDone marks this inbound message processed in the same
 	// transaction (processed marker ip/ in the main DB): after a crash a
 	// message is either fully processed (state, replies, done) or not at
@@ -192,7 +196,7 @@ func keyC(s SubjectID, purpose string, seq uint64) []byte {
 
 // subjectPrefixes are dropped physically when a subject is purged.
 func subjectPrefixes(s SubjectID) [][]byte {
-	return [][]byte{keyK(s), keyS(s), prefixF(s), prefixC(s), prefixR(s), keyCH(s), prefixT(s), prefixB(s)}
+	return [][]byte{keyK(s), keyS(s), prefixF(s), prefixC(s), prefixR(s), keyCH(s), prefixT(s), prefixB(s), keyHQ(s)}
 }
 
 // k/<s> value: ver | status | key id (16) | time (8) | [nonce | wrapped DEK]
@@ -647,6 +651,11 @@ func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs 
 	}
 	if err := applyContacts(txn, s, sk, c, now); err != nil {
 		return err
+	}
+	if handoffQueued, err := v.applyHandoff(txn, s, c, now); err != nil {
+		return err
+	} else if handoffQueued {
+		*queued = true
 	}
 	for _, payload := range c.Outbox {
 		seq, err := v.putOutbox(txn, s, sk, payload, now)
