@@ -456,7 +456,7 @@ func (h *Host) changeNumber(ctx context.Context, old string, m Message, lease *s
 	}
 	h.metrics.NumberChanges.WithLabelValues(res.Outcome).Inc()
 	h.log.Info("customer changed number", "subject", old, "to", res.To, "outcome", res.Outcome,
-		"fields", res.Fields, "consents", res.Consents)
+		"fields", res.Fields, "consents", res.Consents, "reminders", res.Reminders, "contacts", res.Contacts)
 	return true
 }
 

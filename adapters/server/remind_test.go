@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/adapters/server"
+	"github.com/parleyhq/parley/adapters/whatsapp/whatsapptest"
 	"github.com/parleyhq/parley/engine/session"
 )
 
@@ -213,5 +214,37 @@ func TestReminderSurvivesARestart(t *testing.T) {
 	}
 	if got := r.templates(user); !slices.Equal(got, []string{"promemoria_visita/it[2026-05-06]"}) {
 		t.Fatalf("templates sent = %v, want the reminder once", got)
+	}
+}
+
+// TestDentalReminderFollowsANumberChange: a customer books from one number
+// and WhatsApp then reports their number change; at the reminder's time the
+// template goes to the new number, and nothing more to the old one (which
+// may already belong to someone else).
+func TestDentalReminderFollowsANumberChange(t *testing.T) {
+	r := newRemindEnv(t)
+	const oldPhone, newPhone = "393330002221", "393330002222"
+	r.book(t, oldPhone, "06/05/2026")
+	sentOld := len(r.graph.deliveredTo(oldPhone))
+	r.n++
+	if st := r.post(t, whatsapptest.NumberChangeWebhook(testPNID, oldPhone, newPhone, "wamid.NC.dental", r.clock())); st != http.StatusOK {
+		t.Fatalf("number change webhook answered %d", st)
+	}
+	oldSubject := r.vault.SubjectID("whatsapp", oldPhone)
+	r.graph.waitFor(t, "the move", func() bool {
+		ex, err := r.vault.Export(oldSubject, r.clock())
+		return err == nil && ex.State == nil
+	})
+	r.setClock(time.Date(2026, 5, 5, 9, 0, 0, 0, time.UTC))
+	if q, c := r.runReminders(t); q != 1 || c != 0 {
+		t.Fatalf("at its time: %d queued, %d cancelled; want the moved reminder queued", q, c)
+	}
+	r.graph.waitFor(t, "the reminder at the new number", func() bool { return len(r.templates(newPhone)) == 1 })
+	r.shutdown(t)
+	if got, want := r.templates(newPhone), []string{"promemoria_visita/it[2026-05-06]"}; !slices.Equal(got, want) {
+		t.Errorf("templates sent to the new number = %v, want %v", got, want)
+	}
+	if n := len(r.graph.deliveredTo(oldPhone)); n != sentOld {
+		t.Errorf("the old number was sent %d more messages after the change", n-sentOld)
 	}
 }

@@ -37,6 +37,8 @@ type MoveResult struct {
 	Outcome  string // vault.MoveMoved, MoveNothing or MoveRefused
 	Fields   int
 	Consents int
+	// Reminders and Contacts moved, readdressed to the new id.
+	Reminders, Contacts int
 }
 
 // InboxPut stores an inbound message under its id; dup reports an id seen
@@ -93,19 +95,22 @@ func (s *Store) OutboxRetry(_ context.Context, seq uint64, attempts int, next ti
 	return s.V.OutboxUpdate(seq, vault.OutboxUpdate{Status: "retrying", Attempts: attempts, NextAttempt: next})
 }
 
-// Move hands a subject's conversation, fields and consents to the subject
-// of the customer's new id on channel (vault.Move) and erases the old one.
+// Move hands a subject's conversation, fields, consents, and the reminders
+// and broadcast contacts on channel (readdressed to newUserID) to the
+// subject of the customer's new id on channel (vault.MoveTo) and erases the
+// old one.
 // When the new id maps to the same subject nothing is done and To is from.
 func (s *Store) Move(_ context.Context, from, channel, newUserID string, now time.Time) (MoveResult, error) {
 	to := s.V.SubjectID(channel, newUserID)
 	if to.Hex() == from {
 		return MoveResult{To: from}, nil
 	}
-	r, err := s.V.Move(vault.SubjectID(from), to, now)
+	r, err := s.V.MoveTo(vault.SubjectID(from), to, channel, newUserID, now)
 	if err != nil {
 		return MoveResult{}, err
 	}
-	return MoveResult{To: to.Hex(), Outcome: r.Outcome, Fields: r.Fields, Consents: r.Consents}, nil
+	return MoveResult{To: to.Hex(), Outcome: r.Outcome, Fields: r.Fields, Consents: r.Consents,
+		Reminders: r.Reminders, Contacts: r.Contacts}, nil
 }
 
 // Shared reports whether several processes serve this store at once (the

@@ -28,6 +28,9 @@ type MoveResult struct {
 	Consents int
 	// Recipients counts the recipient records that moved with the data.
 	Recipients int
+	// Reminders and Contacts count the scheduled reminders and broadcast
+	// contacts that moved, readdressed to the new id (MoveTo only).
+	Reminders, Contacts int
 	// Erasure is the receipt of the old subject's erasure (always done).
 	Erasure Receipt
 }
@@ -61,6 +64,16 @@ type MoveResult struct {
 // refused and only erases the old subject, without notices, since the new
 // subject's recipient records already carry the old references.
 func (v *Vault) Move(from, to SubjectID, now time.Time) (MoveResult, error) {
+	return v.MoveTo(from, to, "", "", now)
+}
+
+// MoveTo is Move for a customer whose new id on channel is addr: their
+// scheduled reminders and broadcast contacts on that channel move too,
+// readdressed to addr (they hold the address to send to, which must never
+// stay the old number: it may be given to someone else). Those on another
+// channel, and all of them when addr is empty (Move), are shredded with the
+// old subject.
+func (v *Vault) MoveTo(from, to SubjectID, channel, addr string, now time.Time) (MoveResult, error) {
 	r := MoveResult{From: from, To: to}
 	if from == to {
 		return r, fmt.Errorf("vault: move %s: old and new subject are the same", from)
@@ -69,8 +82,9 @@ func (v *Vault) Move(from, to SubjectID, now time.Time) (MoveResult, error) {
 	var err error
 	for range 2 {
 		err = v.update(func(txn kvTxn) error {
-			r.States, r.Fields, r.Consents, r.Recipients, fresh, carried = 0, 0, 0, 0, false, false
-			return v.moveTxn(txn, from, to, now, &r, &fresh, &carried)
+			r.States, r.Fields, r.Consents, r.Recipients, r.Reminders, r.Contacts = 0, 0, 0, 0, 0, 0
+			fresh, carried = false, false
+			return v.moveTxn(txn, from, to, channel, addr, now, &r, &fresh, &carried)
 		})
 		if !errors.Is(err, errPurgePending) {
 			break
@@ -92,7 +106,8 @@ func (v *Vault) Move(from, to SubjectID, now time.Time) (MoveResult, error) {
 	}
 	detail := map[string]string{"to": to.Hex(), "outcome": r.Outcome,
 		"states": fmt.Sprint(r.States), "fields": fmt.Sprint(r.Fields), "consents": fmt.Sprint(r.Consents),
-		"recipients": fmt.Sprint(r.Recipients), "erasure": r.Erasure.ID, "notices": fmt.Sprint(len(r.Erasure.Notices))}
+		"recipients": fmt.Sprint(r.Recipients), "reminders": fmt.Sprint(r.Reminders), "contacts": fmt.Sprint(r.Contacts),
+		"erasure": r.Erasure.ID, "notices": fmt.Sprint(len(r.Erasure.Notices))}
 	if err := v.Audit("channel", "subject.move", from.Hex(), detail); err != nil {
 		return r, fmt.Errorf("vault: move %s: %w", from, err)
 	}
@@ -103,7 +118,7 @@ func (v *Vault) Move(from, to SubjectID, now time.Time) (MoveResult, error) {
 // reports, for a refused move, that to's recipient records already name
 // from's references: an earlier Move copied them and crashed before the
 // erasure.
-func (v *Vault) moveTxn(txn kvTxn, from, to SubjectID, now time.Time, r *MoveResult, fresh, carried *bool) error {
+func (v *Vault) moveTxn(txn kvTxn, from, to SubjectID, channel, addr string, now time.Time, r *MoveResult, fresh, carried *bool) error {
 	src, err := v.liveKey(txn, from, false, now)
 	if err != nil {
 		return err
@@ -173,6 +188,53 @@ func (v *Vault) moveTxn(txn kvTxn, from, to SubjectID, now time.Time, r *MoveRes
 		rc.FormerRefs = append(rc.FormerRefs, v.RecipientRef(from, rc.Flow, rc.Integration))
 		recs[i].plain = encodeRecipient(&rc)
 	}
+	if addr != "" {
+		// Reminders and contacts, readdressed; those on another channel stay
+		// behind and are shredded with the old subject.
+		readdress := func(prefix []byte, count *int, fix func(pt []byte) ([]byte, bool, error)) error {
+			n := len(recs)
+			if err := txn.Scan(prefix, true, func(k []byte, item kvItem) error {
+				return collect(k, item, true)
+			}); err != nil {
+				return err
+			}
+			kept := recs[:n]
+			for _, x := range recs[n:] {
+				pt, ok, err := fix(x.plain)
+				clear(x.plain)
+				if err != nil {
+					return err
+				}
+				if ok {
+					x.plain = pt
+					kept = append(kept, x)
+				}
+			}
+			*count = len(kept) - n
+			recs = kept
+			return nil
+		}
+		if err := readdress(prefixT(from), &r.Reminders, func(pt []byte) ([]byte, bool, error) {
+			rm, err := decodeReminder(from, pt)
+			if err != nil || rm.Channel != channel {
+				return nil, false, err
+			}
+			rm.To = addr
+			return encodeReminder(&rm), true, nil
+		}); err != nil {
+			return err
+		}
+		if err := readdress(prefixB(from), &r.Contacts, func(pt []byte) ([]byte, bool, error) {
+			ct, err := decodeContact(from, pt)
+			if err != nil || ct.Channel != channel {
+				return nil, false, err
+			}
+			ct.To = addr
+			return encodeContact(&ct), true, nil
+		}); err != nil {
+			return err
+		}
+	}
 	if len(recs) == 0 {
 		r.Outcome = MoveNothing
 		return nil
@@ -187,7 +249,7 @@ func (v *Vault) moveTxn(txn kvTxn, from, to SubjectID, now time.Time, r *MoveRes
 		return err
 	}
 	if held {
-		r.Outcome, r.States, r.Fields, r.Consents, r.Recipients = MoveRefused, 0, 0, 0, 0
+		r.Outcome, r.States, r.Fields, r.Consents, r.Recipients, r.Reminders, r.Contacts = MoveRefused, 0, 0, 0, 0, 0, 0
 		*carried, err = v.carriesRefs(txn, from, to, now)
 		return err
 	}
@@ -196,7 +258,7 @@ func (v *Vault) moveTxn(txn kvTxn, from, to SubjectID, now time.Time, r *MoveRes
 		return err
 	}
 	*fresh = dst.fresh
-	oldPrefix := len("s/") + subjectLen // "s/", "f/", "c/" and "r/" all have two bytes
+	oldPrefix := len("s/") + subjectLen // "s/", "f/", "c/", "r/", "t/" and "b/" all have two bytes
 	for _, x := range recs {
 		k := append([]byte(nil), x.key[:2]...)
 		k = append(append(k, to...), x.key[oldPrefix:]...)

@@ -297,7 +297,7 @@ func TestRefusedMoveNotifiesOnlyOnce(t *testing.T) {
 	to2 := v.SubjectID("whatsapp", "wa-crashing-number-new")
 	var half MoveResult
 	var fresh, carried bool
-	if err := v.update(func(txn kvTxn) error { return v.moveTxn(txn, old2, to2, c.Now(), &half, &fresh, &carried) }); err != nil {
+	if err := v.update(func(txn kvTxn) error { return v.moveTxn(txn, old2, to2, "", "", c.Now(), &half, &fresh, &carried) }); err != nil {
 		t.Fatal(err)
 	}
 	if half.Outcome != MoveMoved {
@@ -312,5 +312,69 @@ func TestRefusedMoveNotifiesOnlyOnce(t *testing.T) {
 	}
 	if refs := noticeRefs(t, v, c); len(refs) != 1 {
 		t.Errorf("queued notices after the repeated move = %v, want only the first test's one", refs)
+	}
+}
+
+// TestMoveReaddressesRemindersAndContacts: a number change moves the
+// customer's scheduled reminder and broadcast contact on the channel to the
+// new subject, addressed to the new number (never the old one, which may go
+// to someone else); one on another channel is shredded with the old
+// subject, and so is everything when no new address is known (Move).
+func TestMoveReaddressesRemindersAndContacts(t *testing.T) {
+	for _, withAddr := range []bool{true, false} {
+		c := newClock()
+		v := openMem(t, c)
+		const oldNum, newNum = "15550007001", "15550007002"
+		old := v.SubjectID("whatsapp", oldNum)
+		to := v.SubjectID("whatsapp", newNum)
+		at := c.Now().Add(48 * time.Hour)
+		rm := Reminder{Purpose: "booking", Flow: "dental", Template: "appointment_reminder",
+			At: at, Until: at.Add(ReminderGrace), Channel: "whatsapp", To: oldNum}
+		web := rm
+		web.Flow, web.Channel, web.To = "dental_web", "web", "browser-1"
+		ch := Change{
+			Consents: []ConsentRecord{{Purpose: "newsletter", Granted: true, At: c.Now(), Flow: "news"}},
+			Remind:   []Reminder{rm, web},
+			Contacts: []Contact{{Purpose: "newsletter", Flow: "news", Channel: "whatsapp", To: oldNum,
+				Granted: c.Now(), Until: c.Now().Add(365 * day)}},
+		}
+		if err := v.Commit(old, ch); err != nil {
+			t.Fatal(err)
+		}
+		var r MoveResult
+		var err error
+		if withAddr {
+			r, err = v.MoveTo(old, to, "whatsapp", newNum, c.Now())
+		} else {
+			r, err = v.Move(old, to, c.Now())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Add(48 * time.Hour)
+		due, err := v.DueReminders(c.Now(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		contacts, err := v.Contacts("news", "newsletter", c.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !withAddr {
+			if len(due)+len(contacts) != 0 || r.Reminders+r.Contacts != 0 {
+				t.Errorf("Move without the new address kept reminders %+v and contacts %+v (result %+v): they would go to the old number",
+					due, contacts, r)
+			}
+			continue
+		}
+		if r.Outcome != MoveMoved || r.Reminders != 1 || r.Contacts != 1 {
+			t.Errorf("MoveTo = %+v, want moved with 1 reminder and 1 contact", r)
+		}
+		if len(due) != 1 || due[0].Subject != to || due[0].To != newNum || due[0].Channel != "whatsapp" || !due[0].At.Equal(at) {
+			t.Errorf("due reminders after the move = %+v, want the WhatsApp one for the new subject at the new number", due)
+		}
+		if len(contacts) != 1 || contacts[0].Subject != to || contacts[0].To != newNum {
+			t.Errorf("newsletter contacts after the move = %+v, want the new subject at the new number", contacts)
+		}
 	}
 }
