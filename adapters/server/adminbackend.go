@@ -172,17 +172,30 @@ func (b adminBackend) Broadcast(ctx context.Context, actor string, r admin.Broad
 	}
 	b.s.running[key] = true
 	b.s.runningMu.Unlock()
+	// The request is answered once the broadcast is claimed, or refused
+	// when it runs elsewhere (another instance or parley broadcast).
+	started, refused := make(chan struct{}), make(chan error, 1)
+	job.Started = func(session.BroadcastResult) { close(started) }
 	b.s.broadcasts.Add(1)
 	go func() {
 		defer b.s.broadcasts.Done()
 		defer func() { b.s.runningMu.Lock(); delete(b.s.running, key); b.s.runningMu.Unlock() }()
 		res, err := bs.Broadcast(b.s.bgCtx, job, send)
 		if err != nil {
+			refused <- err
 			b.s.log.Error("broadcast stopped; request it again to resume", "flow", r.Flow, "template", r.Template, "err", err)
 			return
 		}
 		b.s.log.Info("broadcast done", "flow", r.Flow, "template", r.Template, "audience", res.Audience,
 			"sent", res.Sent+res.Resent, "skipped", res.Skipped, "failed", res.Failed)
 	}()
+	select {
+	case <-started:
+	case err := <-refused:
+		if errors.Is(err, session.ErrBroadcastRunning) {
+			return nil, fmt.Errorf("%w: %w", err, admin.ErrInvalid)
+		}
+		return nil, err
+	}
 	return json.Marshal(map[string]any{"started": true, "template": tpl.Name, "purpose": tpl.Purpose})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/parleyhq/parley/adapters/server"
 	"github.com/parleyhq/parley/adapters/whatsapp"
 	"github.com/parleyhq/parley/engine/session"
+	"github.com/parleyhq/parley/engine/vault"
 )
 
 func init() {
@@ -39,7 +40,11 @@ skipping those already sent; only a message whose send had started when
 the process died is sent again (counted in the summary as possibly
 delivered twice). The start, the end and dry runs are written to the audit
 log with the audience size. Stop parley serve first when the data is in a
-directory (--data): a directory is opened by one process at a time.
+directory (--data): a directory is opened by one process at a time. On a
+database (--store) one broadcast of a template runs at a time, whoever
+starts it (this command on any machine, or the admin API of any parley
+serve): a second start is refused, and a broadcast whose process died is
+resumed by the next start once a minute has passed without progress.
 
 The WhatsApp settings come from the environment, as for parley serve:
 PARLEY_WHATSAPP_ACCESS_TOKEN, PARLEY_WHATSAPP_PHONE_NUMBER_ID and, for
@@ -142,7 +147,7 @@ func runBroadcast(c *cli, args []string) int {
 		if len(res.Sample) > 0 {
 			fmt.Fprintf(c.stdout, "sample: %s\n", strings.Join(res.Sample, " "))
 		}
-	} else {
+	} else if res.ID != "" {
 		how := "started"
 		if res.Resumed {
 			how = "resumed"
@@ -152,6 +157,12 @@ func runBroadcast(c *cli, args []string) int {
 		if res.Resent > 0 {
 			fmt.Fprintf(c.stdout, "%d sent again because the interrupted run had started sending to them: each may have received it twice\n", res.Resent)
 		}
+	}
+	var busy *vault.BroadcastBusy
+	if errors.As(err, &busy) {
+		fmt.Fprintf(c.stderr, "parley broadcast: the broadcast of template %s in flow %s is already running (broadcast %s, by another parley broadcast or a POST /admin/v1/broadcasts); nothing was sent. Wait for it to finish; if the process running it died, run this command again after %s to resume it\n",
+			*tplName, *flowID, busy.ID, busy.Until.UTC().Format("15:04:05 UTC"))
+		return exitFailure
 	}
 	if err != nil {
 		fmt.Fprintf(c.stderr, "parley broadcast: %v\n", err)

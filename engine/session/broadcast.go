@@ -35,7 +35,16 @@ type Broadcast struct {
 	Actor string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Started, when set, is called once the broadcast is claimed for this
+	// run (not for a dry run): a caller that runs it in the background
+	// answers after it (see ErrBroadcastRunning for a refused start).
+	Started func(BroadcastResult)
 }
+
+// ErrBroadcastRunning: the template's broadcast is being run elsewhere (by
+// another request, or another process on a shared store); the error says
+// when it can be resumed if that process died.
+var ErrBroadcastRunning = vault.ErrBroadcastRunning
 
 // BroadcastResult is what a broadcast did.
 type BroadcastResult struct {
@@ -65,8 +74,11 @@ type BroadcastSend func(ctx context.Context, c Contact, params []string) error
 // or withdrawal committed meanwhile takes effect before the next message.
 // Progress is recorded durably per subject: after a crash, running the same
 // broadcast again skips those sent and sends again only the one whose send
-// had started (counted in Resent). Start, end and dry runs are audited with
-// the audience size.
+// had started (counted in Resent). One run at a time: a start while another
+// run holds the broadcast fails with ErrBroadcastRunning, and a run whose
+// lease passed and was taken over stops before its next send
+// (vault.ErrBroadcastTaken). Start, end and dry runs are audited with the
+// audience size.
 func (s *Store) Broadcast(ctx context.Context, b Broadcast, send BroadcastSend) (BroadcastResult, error) {
 	now := b.Now
 	if now == nil {
@@ -102,6 +114,15 @@ func (s *Store) Broadcast(ctx context.Context, b Broadcast, send BroadcastSend) 
 		return res, err
 	}
 	res.ID, res.Resumed = run.ID, resumed
+	finished := false
+	defer func() {
+		if !finished { // stopped early: the next start resumes it at once
+			s.V.BroadcastRelease(run, now())
+		}
+	}()
+	if b.Started != nil {
+		b.Started(res)
+	}
 	marks, err := s.V.BroadcastMarks(run)
 	if err != nil {
 		return res, err
@@ -166,9 +187,10 @@ func (s *Store) Broadcast(ctx context.Context, b Broadcast, send BroadcastSend) 
 			return res, err
 		}
 	}
-	if err := s.V.BroadcastFinish(run); err != nil {
+	if err := s.V.BroadcastFinish(run, now()); err != nil {
 		return res, err
 	}
+	finished = true
 	done := map[string]string{"broadcast": run.ID, "flow": b.Flow, "template": b.Template, "audience": strconv.Itoa(res.Audience),
 		"sent": strconv.Itoa(res.Sent + res.Resent), "skipped": strconv.Itoa(res.Skipped), "failed": strconv.Itoa(res.Failed)}
 	return res, s.V.Audit(b.Actor, "broadcast.done", "", done)

@@ -88,6 +88,7 @@ var backendNeutral = []struct {
 	{"ReminderIsDueOnceAndQueuedWithItsMessage", TestReminderIsDueOnceAndQueuedWithItsMessage},
 	{"RemindersCancelledByStopWithdrawalAndLateness", TestRemindersCancelledByStopWithdrawalAndLateness},
 	{"ContactsFollowTheConsent", TestContactsFollowTheConsent},
+	{"BroadcastRunsOnceAtATime", TestBroadcastRunsOnceAtATime},
 	{"NoticeRetriesThenGivesUp", TestNoticeRetriesThenGivesUp},
 	{"OutboxAckKeepsStatusesThatNeverRegress", TestOutboxAckKeepsStatusesThatNeverRegress},
 	{"AuditChainDetectsTampering", TestAuditChainDetectsTampering},

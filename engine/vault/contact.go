@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/parleyhq/parley/engine/store"
 )
 
 // Contact is where a subject who granted a consent can be reached for that
@@ -165,10 +168,61 @@ const (
 
 // BroadcastRun is one broadcast of a flow's template: bm/<flow>/<template>
 // holds the unfinished one, so running the same broadcast again resumes it.
+// The record also holds a lease: who runs the broadcast and until when, so
+// that two processes (or two requests) never run it at once.
 type BroadcastRun struct {
 	ID             string
 	Flow, Template string
 	Started        time.Time
+	owner          string // this instance's id and a token of this run
+}
+
+// BroadcastLease is how long a broadcast stays claimed by the process
+// running it without recording progress. Every send renews it. A run
+// whose process died is resumed by another process on a shared store
+// (PostgreSQL) once its lease has passed; on a data directory, which one
+// process opens at a time, at once.
+const BroadcastLease = time.Minute
+
+// ErrBroadcastRunning is returned by BroadcastStart when the template's
+// broadcast is being run, by this process or (on a shared store) by
+// another one whose lease has not passed: see BroadcastBusy.
+var ErrBroadcastRunning = errors.New("vault: this template's broadcast is already running")
+
+// ErrBroadcastTaken is returned by BroadcastMark and BroadcastFinish to a
+// run whose lease passed and which another process took over: it must stop
+// at once (that process sends the rest).
+var ErrBroadcastTaken = errors.New("vault: this broadcast was taken over by another process after its lease passed")
+
+// BroadcastBusy is the error of a start refused because the broadcast is
+// running; Until is when its lease passes if its process makes no progress.
+type BroadcastBusy struct {
+	ID    string
+	Until time.Time
+}
+
+func (e *BroadcastBusy) Error() string {
+	return fmt.Sprintf("%v (broadcast %s; if the process running it died, it can be resumed after %s)",
+		ErrBroadcastRunning, e.ID, e.Until.UTC().Format(time.RFC3339))
+}
+
+func (e *BroadcastBusy) Unwrap() error { return ErrBroadcastRunning }
+
+// instanceID is a random name for one open vault, made on first use.
+type instanceID struct {
+	once sync.Once
+	id   string
+}
+
+func (i *instanceID) get() string {
+	i.once.Do(func() {
+		b, err := randomBytes(8)
+		if err != nil {
+			panic("vault: no randomness: " + err.Error())
+		}
+		i.id = fmt.Sprintf("%x", b)
+	})
+	return i.id
 }
 
 func keyBM(flow, template string) []byte { return []byte("bm/" + flow + "/" + template) }
@@ -183,45 +237,122 @@ func clearValue(exp time.Time, payload []byte) []byte {
 	return append(out, payload...)
 }
 
-// BroadcastStart returns the unfinished broadcast of template in flow
-// (resumed), or records a new one started at now.
+// bmRecord is the unfinished broadcast record: the run and its lease.
+type bmRecord struct {
+	run   BroadcastRun
+	lease time.Time // zero: released
+}
+
+func readBM(txn kvReader, flow, template string, now time.Time) (rec bmRecord, ok bool, err error) {
+	item, err := txn.Get(keyBM(flow, template))
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		return rec, false, err
+	}
+	err = item.Value(func(b []byte) error {
+		if h, live := parseHdr(b); live && !h.expired(now) {
+			d := dec{b: b[valHdrLen:]}
+			rec.run = BroadcastRun{ID: d.str(), Flow: flow, Template: template, Started: d.time()}
+			if d.err != nil {
+				return ErrCorrupt
+			}
+			if len(d.b) > 0 { // older records hold no lease
+				rec.run.owner, rec.lease = d.str(), d.time()
+				if d.err != nil {
+					return ErrCorrupt
+				}
+			}
+			ok = true
+		}
+		return nil
+	})
+	return rec, ok, err
+}
+
+func writeBM(txn kvTxn, rec bmRecord, now time.Time) error {
+	var e enc
+	e.str(rec.run.ID)
+	e.time(rec.run.Started)
+	e.str(rec.run.owner)
+	e.time(rec.lease)
+	exp := rec.run.Started.Add(BroadcastKeep)
+	return txn.SetTTL(keyBM(rec.run.Flow, rec.run.Template), clearValue(exp, e.b), max(exp.Sub(now), 0)+ttlMargin)
+}
+
+// BroadcastStart claims the broadcast of template in flow for this run:
+// the unfinished one (resumed) or a new one started at now. It fails with
+// a *BroadcastBusy (ErrBroadcastRunning) while another run holds it: one
+// in this process, or on a shared store one in any process whose lease
+// has not passed. A data directory is opened by one process at a time, so
+// there a lease another process left behind is a dead one and is taken
+// over at once.
 func (v *Vault) BroadcastStart(flow, template string, now time.Time) (run BroadcastRun, resumed bool, err error) {
 	if strings.Contains(flow+template, "/") || flow == "" || template == "" {
 		return run, false, errors.New("vault: broadcast without a flow or template name")
 	}
+	token, err := randomBytes(8)
+	if err != nil {
+		return run, false, err
+	}
+	me := v.bcastID.get()
+	owner := fmt.Sprintf("%s/%x", me, token)
 	err = v.update(func(txn kvTxn) error {
-		if item, err := txn.Get(keyBM(flow, template)); err == nil {
-			err = item.Value(func(b []byte) error {
-				if h, ok := parseHdr(b); ok && !h.expired(now) {
-					d := dec{b: b[valHdrLen:]}
-					run = BroadcastRun{ID: d.str(), Flow: flow, Template: template, Started: d.time()}
-					resumed = d.err == nil
-				}
-				return nil
-			})
-			if err != nil || resumed {
-				return err
-			}
-		}
-		id, err := randomBytes(8)
+		resumed = false
+		rec, ok, err := readBM(txn, flow, template, now)
 		if err != nil {
 			return err
 		}
-		run = BroadcastRun{ID: fmt.Sprintf("%x", id), Flow: flow, Template: template, Started: now}
-		var e enc
-		e.str(run.ID)
-		e.time(run.Started)
-		return txn.SetTTL(keyBM(flow, template), clearValue(now.Add(BroadcastKeep), e.b), BroadcastKeep+ttlMargin)
+		if ok {
+			held := rec.run.owner != "" && rec.lease.After(now)
+			mine := strings.HasPrefix(rec.run.owner, me+"/")
+			if held && (mine || v.Shared()) {
+				return &BroadcastBusy{ID: rec.run.ID, Until: rec.lease}
+			}
+			resumed = true
+		} else {
+			id, err := randomBytes(8)
+			if err != nil {
+				return err
+			}
+			rec.run = BroadcastRun{ID: fmt.Sprintf("%x", id), Flow: flow, Template: template, Started: now}
+		}
+		rec.run.owner, rec.lease = owner, now.Add(BroadcastLease)
+		run = rec.run
+		return writeBM(txn, rec, now)
 	})
+	if err == nil {
+		err = v.durable()
+	}
 	if err != nil {
 		return BroadcastRun{}, false, fmt.Errorf("vault: broadcast start: %w", err)
 	}
 	return run, resumed, nil
 }
 
-// BroadcastMark records, durably, the state of the broadcast's send to s.
+// claimBM checks, inside txn, that run still holds its broadcast, and
+// renews its lease (or, with lease zero, releases it).
+func claimBM(txn kvTxn, run BroadcastRun, lease, now time.Time) error {
+	rec, ok, err := readBM(txn, run.Flow, run.Template, now)
+	if err != nil {
+		return err
+	}
+	if !ok || rec.run.ID != run.ID || rec.run.owner != run.owner {
+		return ErrBroadcastTaken
+	}
+	rec.lease = lease
+	return writeBM(txn, rec, now)
+}
+
+// BroadcastMark records, durably, the state of the broadcast's send to s,
+// and renews run's lease. ErrBroadcastTaken: another process took the
+// broadcast over; nothing was written.
 func (v *Vault) BroadcastMark(run BroadcastRun, s SubjectID, state byte, now time.Time) error {
 	err := v.update(func(txn kvTxn) error {
+		if err := claimBM(txn, run, now.Add(BroadcastLease), now); err != nil {
+			return err
+		}
 		var e enc
 		e.uint(uint64(state))
 		e.time(now)
@@ -232,6 +363,26 @@ func (v *Vault) BroadcastMark(run BroadcastRun, s SubjectID, state byte, now tim
 	}
 	if err != nil {
 		return fmt.Errorf("vault: broadcast progress: %w", err)
+	}
+	return nil
+}
+
+// BroadcastRelease gives up run's lease without finishing it (the run
+// stopped on an error or was interrupted): the next start resumes it at
+// once. A run already taken over is left alone.
+func (v *Vault) BroadcastRelease(run BroadcastRun, now time.Time) error {
+	err := v.update(func(txn kvTxn) error {
+		err := claimBM(txn, run, time.Time{}, now)
+		if errors.Is(err, ErrBroadcastTaken) {
+			return nil
+		}
+		return err
+	})
+	if err == nil {
+		err = v.durable()
+	}
+	if err != nil {
+		return fmt.Errorf("vault: broadcast release: %w", err)
 	}
 	return nil
 }
@@ -261,8 +412,14 @@ func (v *Vault) BroadcastMarks(run BroadcastRun) (map[SubjectID]byte, error) {
 
 // BroadcastFinish marks run finished: the next broadcast of its template
 // is a new one. Its progress stays until BroadcastKeep has passed.
-func (v *Vault) BroadcastFinish(run BroadcastRun) error {
-	err := v.update(func(txn kvTxn) error { return txn.Delete(keyBM(run.Flow, run.Template)) })
+// ErrBroadcastTaken: another process took it over (and finishes it).
+func (v *Vault) BroadcastFinish(run BroadcastRun, now time.Time) error {
+	err := v.update(func(txn kvTxn) error {
+		if err := claimBM(txn, run, now, now); err != nil {
+			return err
+		}
+		return txn.Delete(keyBM(run.Flow, run.Template))
+	})
 	if err == nil {
 		err = v.durable()
 	}

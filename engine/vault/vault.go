@@ -226,6 +226,8 @@ type Vault struct {
 
 	// addrKey is the public address key (HoldAddresses), or nil.
 	addrKey atomic.Pointer[ecdh.PublicKey]
+
+	bcastID instanceID // names this instance in broadcast leases; see contact.go
 }
 
 func (o Options) withDefaults() Options {
