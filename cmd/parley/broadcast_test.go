@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/adapters/whatsapp/whatsapptest"
+	"github.com/parleyhq/parley/engine/store/postgres/pgtest"
 )
 
 func newBCGraph(t *testing.T) (*killGraph, string) {
@@ -53,13 +55,13 @@ func (g *killGraph) waitReply(t *testing.T, to, want string) {
 // subscribe runs newsletter conversations against a `parley serve` process
 // over signed webhooks, then stops it: each script is a customer's
 // messages, each with a word its reply must contain.
-func subscribe(t *testing.T, g *killGraph, graphURL, data string, scripts map[string][][2]string) {
+func subscribe(t *testing.T, g *killGraph, graphURL, data string, scripts map[string][][2]string, env ...string) {
 	t.Helper()
 	flows, err := filepath.Abs("../../flows")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startServe(t, flows, data, graphURL, "PARLEY_WHATSAPP_FLOW=newsletter")
+	p := startServe(t, flows, data, graphURL, append([]string{"PARLEY_WHATSAPP_FLOW=newsletter"}, env...)...)
 	n := 0
 	for user, script := range scripts {
 		for _, step := range script {
@@ -240,5 +242,85 @@ func TestBroadcastResumesAfterSIGKILL(t *testing.T) {
 	}
 	if twice > 1 {
 		t.Errorf("%d customers got the issue twice; only the one in flight at the kill may", twice)
+	}
+}
+
+// TestBroadcastOnPostgresRunsOnceAtATime: on a shared PostgreSQL, a second
+// `parley broadcast` of the same template started while the first is
+// sending is refused (it says why and when a dead run could be resumed)
+// and sends nothing; the first finishes, and every subscriber gets the
+// issue exactly once.
+func TestBroadcastOnPostgresRunsOnceAtATime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes; skipped with -short")
+	}
+	url := pgtest.URL(t)
+	g, graphURL := newBCGraph(t)
+	users := map[string][][2]string{}
+	for i := range 3 {
+		users[fmt.Sprintf("1555040000%d", i)] = subscribeScript(fmt.Sprintf("Pg%d", i))
+	}
+	subscribe(t, g, graphURL, t.TempDir(), users, "PARLEY_STORE_URL="+url)
+
+	blocked, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	g.mu.Lock()
+	g.hold = func(n int) {
+		if n == 1 {
+			once.Do(func() { close(blocked) })
+			<-release
+		}
+	}
+	g.mu.Unlock()
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+	bin, err := exec.LookPath("parley")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows, _ := filepath.Abs("../../flows")
+	args := []string{"broadcast", "--flow", "newsletter", "--template", "monthly_issue", "--flows", flows, "--rate", "80"}
+	env := append(append(os.Environ(), broadcastEnv...), "PARLEY_WHATSAPP_GRAPH_URL="+graphURL, "PARLEY_STORE_URL="+url)
+	first := exec.Command(bin, args...)
+	first.Env = env
+	var out1 bytes.Buffer
+	first.Stdout, first.Stderr = &out1, &out1
+	first.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-blocked:
+	case <-time.After(30 * time.Second):
+		first.Process.Kill()
+		t.Fatalf("the first broadcast never sent:\n%s", out1.String())
+	}
+	second := exec.Command(bin, args...)
+	second.Env = env
+	out2, err := second.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+		t.Errorf("the second broadcast while the first runs exited with %v, want status %d\n%s", err, exitFailure, out2)
+	}
+	if !strings.Contains(string(out2), "is already running") || !strings.Contains(string(out2), "nothing was sent") ||
+		!strings.Contains(string(out2), "run this command again after") {
+		t.Errorf("the second broadcast printed:\n%s\nwant that one is already running and when a dead one can be resumed", out2)
+	}
+	close(release)
+	released = true
+	if err := first.Wait(); err != nil {
+		t.Fatalf("the first broadcast failed: %v\n%s", err, out1.String())
+	}
+	if !strings.Contains(out1.String(), "3 sent,") {
+		t.Errorf("the first broadcast printed:\n%s", out1.String())
+	}
+	for u := range users {
+		if n := len(g.templatesTo(u)); n != 1 {
+			t.Errorf("%s got the issue %d times, want once", u, n)
+		}
 	}
 }
