@@ -58,7 +58,7 @@ var Lifecycles = []Lifecycle{
 	{"broadcast contacts", "b/<s>/<purpose>/<flow>", "the channel and the customer's id on it, for a purpose they granted in a flow that declares a template for it, sealed under the subject key",
 		"a commit with STOP or the purpose's withdrawal; Sweep (DropPrefix of every version); Erase (crypto-shredding)",
 		"on STOP, withdrawal or erasure; at the end of the grant's consent proof period"},
-	{"broadcast progress", "bq/<broadcast>/<s>, bm/<flow>/<template>", "which subjects a broadcast was sent to (pseudonym, state, time) and the broadcast's own state; no content, no address",
+	{"broadcast progress", "bq/<broadcast>/<s>, bm/<flow>/<template>", "which subjects a broadcast was sent to (pseudonym, state, time) and the broadcast's own state with the lease of the run sending it (random ids, a time); no content, no address",
 		"Sweep", "`BroadcastKeep` (30 days) after it was written"},
 	{"subject keys", "k/<s>", "the subject's data key, wrapped under the master key",
 		"Sweep (DropPrefix of every version); Erase at once (crypto-shredding)",
