@@ -484,3 +484,27 @@ func TestHandoffTimeoutLoopRunsBySelf(t *testing.T) {
 		t.Errorf("the loop's message: %q", got)
 	}
 }
+
+// TestMyDataListsTheHandoffTranscript: a customer who talked to the team
+// sees in MY DATA that what they and the team wrote is kept, and until
+// when (transcript_retention), in English and in Italian.
+func TestMyDataListsTheHandoffTranscript(t *testing.T) {
+	e := newEnv(t, envOptions{webChat: true, tokens: handoffTokens, files: map[string]string{"shop.yaml": shopFlow("", "4h")}})
+	for _, tc := range []struct{ visitor, hello, mine, want string }{
+		{"ann", "hello", "MY DATA", "2 messages you and our team wrote while you talked to a person (until "},
+		{"bea", "ciao", "I MIEI DATI", "2 messaggi scritti da te e dal nostro team mentre parlavi con una persona (fino al "},
+	} {
+		e.webTurn(t, "shop", tc.visitor, tc.hello)
+		before := strings.Join(e.webTurn(t, "shop", tc.visitor, tc.mine), "\n")
+		if strings.Contains(before, tc.want[:12]) {
+			t.Errorf("%s: MY DATA lists a transcript before any hand-off: %q", tc.visitor, before)
+		}
+		e.webTurn(t, "shop", tc.visitor, "HUMAN")
+		e.webTurn(t, "shop", tc.visitor, "my order never came")
+		e.webTurn(t, "shop", tc.visitor, "it was order 42")
+		got := strings.Join(e.webTurn(t, "shop", tc.visitor, tc.mine), "\n")
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("%s: MY DATA during the hand-off answered %q, want %q", tc.visitor, got, tc.want)
+		}
+	}
+}

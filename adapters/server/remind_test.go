@@ -248,3 +248,24 @@ func TestDentalReminderFollowsANumberChange(t *testing.T) {
 		t.Errorf("the old number was sent %d more messages after the change", n-sentOld)
 	}
 }
+
+// TestMyDataListsTheReminder: after booking in Italian, I MIEI DATI lists
+// the reminder that will be sent (day, time and why), as the export does;
+// after STOP cancelled it, MY DATA no longer lists it.
+func TestMyDataListsTheReminder(t *testing.T) {
+	r := newRemindEnv(t)
+	const user = "393330003331"
+	r.book(t, user, "06/05/2026")
+	r.say(t, user, "I MIEI DATI", "Promemoria che ti invieremo:")
+	last := r.graph.deliveredTo(user)
+	got := last[len(last)-1].text()
+	if !strings.Contains(got, "• 2026-05-05 09:00 UTC (per prenotare la tua visita)") {
+		t.Errorf("I MIEI DATI answered %q, want the reminder of 5 May 09:00 for the booking", got)
+	}
+	r.say(t, user, "STOP", "revocato")
+	r.say(t, user, "I MIEI DATI", "Ecco cosa")
+	last = r.graph.deliveredTo(user)
+	if got := last[len(last)-1].text(); strings.Contains(got, "Promemoria") {
+		t.Errorf("after STOP, I MIEI DATI still lists a reminder: %q", got)
+	}
+}

@@ -83,7 +83,11 @@ func (e *Engine) HandleWith(ctx context.Context, subject, flowID string, in Inbo
 	if p == nil {
 		return Turn{}, nil, ErrNoFlow
 	}
-	turn := Step(p, st, in, Env{Now: t, Ctx: ctx, Caller: e.Caller, Subject: subject})
+	env := Env{Now: t, Ctx: ctx, Caller: e.Caller, Subject: subject}
+	if hl, ok := e.Store.(HeldLister); ok {
+		env.Held = func() (Held, error) { return hl.Held(ctx, subject, t) }
+	}
+	turn := Step(p, st, in, env)
 	if err := save(st, turn, t); err != nil {
 		return Turn{}, nil, fmt.Errorf("save conversation: %w", err)
 	}

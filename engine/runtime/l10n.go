@@ -13,6 +13,9 @@ type words struct {
 	gaveUp         string
 	myDataHead     string
 	myDataEmpty    string
+	remindHead     string
+	remindItem     string // date and time, why
+	transcriptItem string // count, until
 	until          string // date
 	untilEnd       string
 	forPurpose     string
@@ -57,6 +60,9 @@ var locales = map[string]*words{
 		gaveUp:             "Sorry, I couldn't understand that. Let's stop here; send me a message whenever you want to start again.",
 		myDataHead:         "This is what we hold about you:",
 		myDataEmpty:        "We hold no answers of yours at the moment.",
+		remindHead:         "Reminders we will send you:",
+		remindItem:         "• %s UTC (%s)",
+		transcriptItem:     "• %s messages you and our team wrote while you talked to a person (%s)",
 		until:              "until %s",
 		untilEnd:           "until this conversation ends",
 		forPurpose:         "for",
@@ -97,6 +103,9 @@ var locales = map[string]*words{
 		gaveUp:             "Scusa, non ho capito. Ci fermiamo qui; scrivimi quando vuoi ricominciare.",
 		myDataHead:         "Ecco cosa conserviamo su di te:",
 		myDataEmpty:        "Al momento non conserviamo nessuna tua risposta.",
+		remindHead:         "Promemoria che ti invieremo:",
+		remindItem:         "• %s UTC (%s)",
+		transcriptItem:     "• %s messaggi scritti da te e dal nostro team mentre parlavi con una persona (%s)",
 		until:              "fino al %s",
 		untilEnd:           "fino alla fine di questa conversazione",
 		forPurpose:         "per",
@@ -128,6 +137,7 @@ func init() {
 			*w = words{yes: w.yes, no: w.no, yesWords: w.yesWords, noWords: w.noWords,
 				consentUnclear: en.consentUnclear, retry: en.retry, between: en.between, atMost: en.atMost,
 				gaveUp: en.gaveUp, myDataHead: en.myDataHead, myDataEmpty: en.myDataEmpty, until: en.until,
+				remindHead: en.remindHead, remindItem: en.remindItem, transcriptItem: en.transcriptItem,
 				untilEnd: en.untilEnd, forPurpose: en.forPurpose, consentHead: en.consentHead,
 				consentStates: en.consentStates, eraseAsk: en.eraseAsk, eraseDone: en.eraseDone,
 				eraseKept: en.eraseKept, eraseUnclear: en.eraseUnclear, stopDone: en.stopDone,

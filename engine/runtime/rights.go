@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/parleyhq/parley/engine/compile"
@@ -151,6 +152,7 @@ func (t *turn) myData() string {
 	if n == 0 {
 		b.WriteString(w.myDataEmpty)
 	}
+	t.myHeld(&b)
 	head := false
 	for i := range p.Purposes() {
 		pu := p.PurposeAt(i)
@@ -164,6 +166,41 @@ func (t *turn) myData() string {
 		b.WriteString("\n• " + t.purposeText(pu) + ": " + w.consentStates[st.Consent[pu.Name]])
 	}
 	return b.String()
+}
+
+// myHeld adds what the store holds besides the answers: the reminders
+// scheduled for the customer and the kept hand-off transcript. A store that
+// cannot say leaves them out (the export still lists them).
+func (t *turn) myHeld(b *strings.Builder) {
+	if t.env.Held == nil {
+		return
+	}
+	h, err := t.env.Held()
+	if err != nil {
+		return
+	}
+	w := t.w
+	if h.Transcript > 0 {
+		until := w.untilEnd
+		if !h.TranscriptUntil.IsZero() {
+			until = sprintf(w.until, h.TranscriptUntil.UTC().Format("2006-01-02"))
+		}
+		b.WriteString("\n" + sprintf(w.transcriptItem, strconv.Itoa(h.Transcript), until))
+	}
+	for i, r := range h.Reminders {
+		if i == 0 {
+			b.WriteString("\n" + w.remindHead)
+		}
+		why := r.Purpose
+		if r.Flow == t.p.ID() {
+			for j := range t.p.Purposes() {
+				if pu := t.p.PurposeAt(j); pu.Name == r.Purpose {
+					why = t.purposeText(pu)
+				}
+			}
+		}
+		b.WriteString("\n" + sprintf(w.remindItem, r.At.UTC().Format("2006-01-02 15:04"), why))
+	}
 }
 
 // privacy is the full notice: who, which purposes on which basis, what is

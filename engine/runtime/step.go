@@ -27,6 +27,10 @@ type Env struct {
 	// Subject is the conversation's pseudonymous subject, handed to the
 	// Caller with each call.
 	Subject string
+	// Held, when set, reads what else is held about the subject (scheduled
+	// reminders, a hand-off transcript): MY DATA lists it. It is called
+	// only for MY DATA.
+	Held func() (Held, error)
 }
 
 // maxStepsPerTurn bounds the steps one inbound message can run. validate

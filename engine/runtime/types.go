@@ -292,6 +292,29 @@ type Store interface {
 	Save(ctx context.Context, subject string, st *State, effects []Effect, now time.Time) error
 }
 
+// Held is what is held about a subject besides the flow's answers and the
+// consents in the state: MY DATA lists it after them.
+type Held struct {
+	Reminders []HeldReminder
+	// Transcript counts the messages written while the conversation was
+	// handed off to a person that are still kept; TranscriptUntil is when
+	// the last of them goes.
+	Transcript      int
+	TranscriptUntil time.Time
+}
+
+// HeldReminder is a message a flow scheduled for the subject.
+type HeldReminder struct {
+	Flow, Purpose string
+	At            time.Time
+}
+
+// HeldLister is the optional part of a Store that reads Held; the Engine
+// calls it only for MY DATA.
+type HeldLister interface {
+	Held(ctx context.Context, subject string, now time.Time) (Held, error)
+}
+
 // Call is one integration call. Integration is the compiled integration of
 // the program that runs the conversation, so a name is never resolved in
 // another flow; Fields holds exactly the values of its sends: list that are

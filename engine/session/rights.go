@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -277,4 +278,29 @@ func RectifySubject(v *vault.Vault, s vault.SubjectID, field, value string, now 
 		return err
 	}
 	return v.Rectify(s, field, b, now)
+}
+
+var _ runtime.HeldLister = (*Store)(nil)
+
+// Held implements runtime.HeldLister: the subject's scheduled reminders
+// and how many hand-off transcript lines are kept, for MY DATA.
+func (s *Store) Held(_ context.Context, subject string, now time.Time) (runtime.Held, error) {
+	ex, err := s.V.Export(vault.SubjectID(subject), now)
+	if err != nil {
+		return runtime.Held{}, err
+	}
+	var h runtime.Held
+	for _, r := range ex.Reminders {
+		h.Reminders = append(h.Reminders, runtime.HeldReminder{Flow: r.Flow, Purpose: r.Purpose, At: r.At})
+	}
+	sort.Slice(h.Reminders, func(i, j int) bool { return h.Reminders[i].At.Before(h.Reminders[j].At) })
+	for _, f := range ex.Fields {
+		if strings.HasPrefix(f.Name, vault.TranscriptPrefix) {
+			h.Transcript++
+			if f.ExpiresAt.After(h.TranscriptUntil) {
+				h.TranscriptUntil = f.ExpiresAt
+			}
+		}
+	}
+	return h, nil
 }
