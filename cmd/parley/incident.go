@@ -582,10 +582,16 @@ func (ic *incidentCmd) notify(vf vaultFlags, id, tpl, lang, keyFile string, dry 
 	case errors.Is(err, vault.ErrIncidentNotified):
 		return ic.usage("incident %s was notified meanwhile; a second notification is not sent", in.ID)
 	case err != nil:
-		ic.audit(in.ID, "failed", nil)
-		return ic.fail("%v", err)
+		ic.audit(in.ID, "failed", map[string]string{"queued": strconv.Itoa(n)})
+		return ic.fail("%v; %d customers were queued before it stopped: run the same command again to queue the rest (nobody is queued twice)", err, n)
 	}
 	ic.audit(in.ID, "ok", map[string]string{"queued": strconv.Itoa(n), "audience": strconv.Itoa(len(aud)), "template": tpl, "language": lang})
+	if v.Shared() {
+		// The running instances claim outbox entries from the database.
+		fmt.Fprintf(ic.c.stdout, "incident %s: %d of %d customers queued for template %s/%s; the parley serve instances on this database send them now, paced (if none runs, the next one to start, within %s, or they are given up)\n",
+			in.ID, n, len(aud), tpl, lang, host.MaxReplyAge)
+		return exitOK
+	}
 	fmt.Fprintf(ic.c.stdout, "incident %s: %d of %d customers queued for template %s/%s; parley serve sends them, paced, when it next starts (within %s, or they are given up)\n",
 		in.ID, n, len(aud), tpl, lang, host.MaxReplyAge)
 	return exitOK

@@ -285,3 +285,46 @@ func TestIncidentOnPostgres(t *testing.T) {
 		t.Errorf("the database holds the incident in the clear: %v", leaks)
 	}
 }
+
+// TestIncidentNotifyReachesTheRunningServerOnPostgres: on PostgreSQL the
+// DPO runs parley incident notify while parley serve keeps running: the
+// server sends the notification without a restart, to the affected
+// customer only, once.
+func TestIncidentNotifyReachesTheRunningServerOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server process; skipped with -short")
+	}
+	url := pgtest.URL(t)
+	const ann, dan = "15550004501", "15550004504"
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "address.key")
+	t.Setenv("PARLEY_MASTER_KEY", killMasterKey)
+	code, out, errs := runParley("incident", "keygen", "--out", keyFile)
+	pub, ok := strings.CutPrefix(strings.TrimSpace(out), "PARLEY_ADDRESS_KEY=")
+	if code != exitOK || !ok {
+		t.Fatalf("incident keygen: exit %d, %q %q", code, out, errs)
+	}
+	g, graphURL, flows := newKillGraph(t)
+	p := startServe(t, flows, t.TempDir(), graphURL, "PARLEY_ADDRESS_KEY="+pub, "PARLEY_STORE_URL="+url)
+	defer func() { p.cmd.Process.Kill(); <-p.exited }()
+	converseOver(t, p, g, ann, "hi", "YES", "Ada", "ada@example.com", "2")
+	converseOver(t, p, g, dan, "hi")
+
+	code, out, errs = runParley("incident", "add", "--store", url, "--flows", flows, "--what", "laptop stolen",
+		"--kinds", "fields", "--purposes", "booking", "--detected", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
+	if code != exitOK || !strings.Contains(out, "1 customers estimated") {
+		t.Fatalf("incident add beside the running server: exit %d, %q, %q", code, out, errs)
+	}
+	id := strings.TrimSuffix(strings.Fields(out)[1], ":")
+	code, out, errs = runParley("incident", "notify", id, "--store", url, "--template", "breach_notice", "--language", "en", "--address-key", keyFile)
+	if code != exitOK || !strings.Contains(out, "1 of 1 customers queued") || !strings.Contains(out, "send them now") {
+		t.Fatalf("notify beside the running server: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if !g.waitFor(time.Now().Add(30*time.Second), func() bool { return len(templatesSent(g, "breach_notice")) >= 1 }) {
+		t.Fatalf("the running server did not send the notification:\n%s", p.output())
+	}
+	stopServe(t, p)
+	if got, want := templatesSent(g, "breach_notice"), []string{ann}; !slices.Equal(got, want) {
+		t.Errorf("the template went to %v, want exactly %v", got, want)
+	}
+}

@@ -98,6 +98,7 @@ var backendNeutral = []struct {
 	{"StaffRecordsRoundTrip", TestStaffRecordsRoundTrip},
 	{"IncidentRecordsAreNumberedNotifiedOnceAndSwept", TestIncidentRecordsAreNumberedNotifiedOnceAndSwept},
 	{"IncidentNotifyQueuesTheAffected", TestIncidentNotifyQueuesTheAffected},
+	{"IncidentNotifyInBatchesResumes", TestIncidentNotifyInBatchesResumes},
 	{"HandoffQueueAndNotice", TestHandoffQueueAndNotice},
 }
 

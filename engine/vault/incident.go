@@ -369,12 +369,33 @@ func (v *Vault) putAddress(txn kvTxn, s SubjectID, sk *subjectKey, channel, user
 	return txn.Set(keyCH(s), val)
 }
 
+// notifyBatch is how many customers one transaction of NotifyIncident
+// queues: a breach may concern more than one Badger transaction holds.
+var notifyBatch = 500
+
+// notifyBatchDone, when set (tests), runs after each committed batch; an
+// error stops the notification there, as a crash would.
+var notifyBatchDone func(batch int) error
+
+// IncidentNotifyKeep is how long the marks of the customers a notification
+// queued (iw/<id>/<s>: pseudonyms only) are kept, so that a notification
+// interrupted halfway resumes without queueing anyone twice.
+const IncidentNotifyKeep = 30 * 24 * time.Hour
+
+func keyIW(id string, s SubjectID) []byte { return []byte("iw/" + id + "/" + string(s)) }
+
 // NotifyIncident queues one outbox entry for each affected subject whose
-// channel address on channel is held: payload(user) is the entry. All
-// entries and the incident's notified mark are written in one
-// transaction, so a crash queues all or none, and the host's outbox then
-// delivers them (paced, resumed after a restart). It returns how many were
-// queued; an incident already notified is refused (ErrIncidentNotified).
+// channel address on channel is held: payload(user) is the entry. The
+// entries are written in batches (notifyBatch customers per transaction);
+// each entry is written with a mark of its subject (iw/), in the same
+// transaction, and a subject already marked is skipped, so a notification
+// that crashed halfway is resumed by running it again, queueing nobody
+// twice, and two runs at once queue each customer once. The incident's
+// notified mark is written last. The host's outbox then delivers the
+// entries (paced, resumed after a restart; on a shared store the running
+// instances claim them at once). It returns how many are queued in all,
+// earlier interrupted runs included; an incident already notified is
+// refused (ErrIncidentNotified).
 func (v *Vault) NotifyIncident(id, channel, template, language string, priv *ecdh.PrivateKey, payload func(user string) []byte, now time.Time) (int, error) {
 	v.tk.use.RLock()
 	defer v.tk.use.RUnlock()
@@ -394,15 +415,62 @@ func (v *Vault) NotifyIncident(id, channel, template, language string, priv *ecd
 		return 0, fmt.Errorf("vault: notify incident %s: %w", id, err)
 	}
 	aud = slices.DeleteFunc(aud, func(a Addressee) bool { return a.Channel != channel || a.User == "" })
-	res, err := v.reserveSeqs(len(aud), 0)
-	if err != nil {
-		return 0, fmt.Errorf("vault: notify incident %s: %w", id, err)
+	total := 0
+	for b := 0; len(aud) > 0; b++ {
+		chunk := aud[:min(notifyBatch, len(aud))]
+		aud = aud[len(chunk):]
+		res, err := v.reserveSeqs(len(chunk), 0)
+		if err != nil {
+			return total, fmt.Errorf("vault: notify incident %s: %w", id, err)
+		}
+		n := 0
+		err = v.update(func(txn kvTxn) error {
+			res.again()
+			txn.res = res
+			n = 0
+			in, err := v.getIncident(txn, id)
+			if err != nil {
+				return err
+			}
+			if !in.NotifiedAt.IsZero() {
+				return ErrIncidentNotified
+			}
+			for _, a := range chunk {
+				if _, err := txn.Get(keyIW(id, a.Subject)); err == nil {
+					n++ // queued by an earlier run
+					continue
+				} else if !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				sk, err := v.liveKey(txn, a.Subject, false, now)
+				if err != nil {
+					return err
+				}
+				if sk == nil {
+					continue // erased meanwhile
+				}
+				if _, err := v.putOutbox(txn, a.Subject, sk, payload(a.User), now); err != nil {
+					return err
+				}
+				if err := txn.SetTTL(keyIW(id, a.Subject), clearValue(now.Add(IncidentNotifyKeep), nil), IncidentNotifyKeep+ttlMargin); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err == nil {
+			err = v.durable()
+		}
+		if err == nil && notifyBatchDone != nil {
+			err = notifyBatchDone(b)
+		}
+		if err != nil {
+			return total, fmt.Errorf("vault: notify incident %s: %w", id, err)
+		}
+		total += n
 	}
-	n := 0
 	err = v.update(func(txn kvTxn) error {
-		res.again()
-		txn.res = res
-		n = 0
 		in, err := v.getIncident(txn, id)
 		if err != nil {
 			return err
@@ -410,29 +478,16 @@ func (v *Vault) NotifyIncident(id, channel, template, language string, priv *ecd
 		if !in.NotifiedAt.IsZero() {
 			return ErrIncidentNotified
 		}
-		for _, a := range aud {
-			sk, err := v.liveKey(txn, a.Subject, false, now)
-			if err != nil {
-				return err
-			}
-			if sk == nil {
-				continue // erased meanwhile
-			}
-			if _, err := v.putOutbox(txn, a.Subject, sk, payload(a.User), now); err != nil {
-				return err
-			}
-			n++
-		}
-		in.NotifiedAt, in.Notified, in.Template, in.Language = now.UTC(), n, template, language
+		in.NotifiedAt, in.Notified, in.Template, in.Language = now.UTC(), total, template, language
 		return v.putIncident(txn, &in)
 	})
+	if err == nil {
+		err = v.durable()
+	}
 	if err != nil {
-		return 0, fmt.Errorf("vault: notify incident %s: %w", id, err)
+		return total, fmt.Errorf("vault: notify incident %s: %w", id, err)
 	}
-	if err := v.durable(); err != nil {
-		return n, err
-	}
-	return n, nil
+	return total, nil
 }
 
 // sweepIncidents drops incident records past their KeepUntil.

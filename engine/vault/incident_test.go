@@ -241,3 +241,72 @@ func BenchmarkCommitHoldingAddress(b *testing.B) {
 		}
 	})
 }
+
+// TestIncidentNotifyInBatchesResumes: a notification is queued in
+// batches; one interrupted after its first batch (as by a crash) leaves
+// that batch queued and the incident not notified, and running it again
+// queues the rest, nobody twice, then marks the incident notified.
+func TestIncidentNotifyInBatchesResumes(t *testing.T) {
+	c := newClock()
+	v := openMem(t, c)
+	pubB64, privB64, err := NewAddressKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := ParseAddressPublicKey(pubB64)
+	priv, _ := ParseAddressPrivateKey(privB64)
+	v.HoldAddresses(pub)
+	for i := range 7 {
+		user := fmt.Sprintf("1555009000%d", i)
+		err := v.Commit(v.SubjectID("whatsapp", user), Change{Channel: "whatsapp", User: user,
+			Put: []FieldRecord{{Name: "email", Value: []byte("x"), Purpose: "booking", ExpiresAt: c.Now().Add(time.Hour)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, err := v.AddIncident(Incident{What: "t", Kinds: []string{"fields"}, DetectedAt: c.Now()}, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(b int) { notifyBatch, notifyBatchDone = b, nil }(notifyBatch)
+	notifyBatch = 3
+	crash := errors.New("crash after the first batch")
+	notifyBatchDone = func(b int) error {
+		if b == 0 {
+			return crash
+		}
+		return nil
+	}
+	payload := func(user string) []byte { return []byte("to:" + user) }
+	if _, err := v.NotifyIncident(in.ID, "whatsapp", "breach_notice", "en", priv, payload, c.Now()); !errors.Is(err, crash) {
+		t.Fatalf("interrupted NotifyIncident = %v", err)
+	}
+	if pending, _ := v.OutboxPending(); len(pending) != 3 {
+		t.Fatalf("after the interrupted run the outbox holds %d entries, want the first batch of 3", len(pending))
+	}
+	if got, _ := v.GetIncident(in.ID); !got.NotifiedAt.IsZero() {
+		t.Fatalf("the interrupted run marked the incident notified: %+v", got)
+	}
+	notifyBatchDone = nil
+	n, err := v.NotifyIncident(in.ID, "whatsapp", "breach_notice", "en", priv, payload, c.Now())
+	if err != nil || n != 7 {
+		t.Fatalf("resumed NotifyIncident = %d, %v; want 7 in all", n, err)
+	}
+	pending, err := v.OutboxPending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, p := range pending {
+		seen[string(p.Payload)]++
+	}
+	if len(pending) != 7 || len(seen) != 7 {
+		t.Errorf("outbox holds %d entries for %d customers, want 7 for 7 (nobody twice): %v", len(pending), len(seen), seen)
+	}
+	if got, err := v.GetIncident(in.ID); err != nil || got.Notified != 7 || got.NotifiedAt.IsZero() {
+		t.Errorf("incident after the resumed run: %+v, %v", got, err)
+	}
+	if _, err := v.NotifyIncident(in.ID, "whatsapp", "breach_notice", "en", priv, payload, c.Now()); !errors.Is(err, ErrIncidentNotified) {
+		t.Errorf("third NotifyIncident = %v, want ErrIncidentNotified", err)
+	}
+}

@@ -74,6 +74,8 @@ var Lifecycles = []Lifecycle{
 		"with the subject's key: when the subject holds nothing else, or on erasure; it never keeps the key alive"},
 	{"incidents", "ic/<id>", "a personal data breach as recorded by `parley incident add`: what, when detected, record kinds, purposes, estimated and notified counts, sealed under the meta key; no personal data",
 		"Sweep", "`IncidentKeep` (5 years) after it was recorded"},
+	{"incident notification marks", "iw/<id>/<s>", "that an incident's notification was queued for a subject (pseudonym); no content, no address",
+		"Sweep", "`IncidentNotifyKeep` (30 days) after it was written"},
 	{"purge queue", "pq/<s>", "the pseudonym of an erased subject whose files are not purged yet",
 		"the batched purge", "`PurgeDelay` (10s) after the erasure, or when the vault closes"},
 	{"hand-off transcript", "f/<s>/~handoff/<since>.<n>.<who>", "one message written while the conversation was handed off to a person (by the customer or the team), sealed under the subject key as a field record",
@@ -177,7 +179,7 @@ func (v *Vault) sweepLifecycle(now time.Time, st *SweepStats) error {
 			for _, kind := range []struct {
 				prefix string
 				n      *int
-			}{{"t/", &st.Reminders}, {"b/", &st.Contacts}, {"bq/", &st.Broadcasts}, {"bm/", &st.Broadcasts}} {
+			}{{"t/", &st.Reminders}, {"b/", &st.Contacts}, {"bq/", &st.Broadcasts}, {"bm/", &st.Broadcasts}, {"iw/", &st.Incidents}} {
 				err := txn.Scan([]byte(kind.prefix), true, func(key []byte, item kvItem) error {
 					return item.Value(func(b []byte) error {
 						if h, ok := parseHdr(b); ok && h.expired(now) {
