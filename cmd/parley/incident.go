@@ -53,8 +53,12 @@ notify it: to the supervisory authority within 72 hours of detection
             queues the approved template for every customer the incident
             concerns (holding records of its kinds and purposes, as of
             now) whose number is held. parley serve then sends them through
-            its outbox: paced, and resumed after a restart. An incident is
-            notified once. --dry-run prints the counts and sends nothing.
+            its outbox: paced, and resumed after a restart (on --data, stop
+            serve first and the sends go when it starts again; on --store
+            the running instances send them at once). An incident is
+            notified once; an interrupted notify is resumed by running it
+            again, queueing nobody twice. --dry-run prints the counts and
+            sends nothing.
 
 Every action is written to the audit log.`,
 		run: runIncident,
