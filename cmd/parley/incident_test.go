@@ -88,12 +88,7 @@ func TestIncidentNotifyReachesExactlyTheAffected(t *testing.T) {
 	const ann, bob, cat, dan = "15550004401", "15550004402", "15550004403", "15550004404"
 	dir := t.TempDir()
 	data, keyFile := filepath.Join(dir, "data"), filepath.Join(dir, "address.key")
-	t.Setenv("PARLEY_MASTER_KEY", killMasterKey)
-	code, out, errs := runParley("incident", "keygen", "--out", keyFile)
-	pub, ok := strings.CutPrefix(strings.TrimSpace(out), "PARLEY_ADDRESS_KEY=")
-	if code != exitOK || !ok {
-		t.Fatalf("incident keygen: exit %d, %q %q", code, out, errs)
-	}
+	pub := addressKeygen(t, keyFile)
 	g, graphURL, flows := newKillGraph(t)
 	p := startServe(t, flows, data, graphURL, "PARLEY_ADDRESS_KEY="+pub)
 	defer func() { p.cmd.Process.Kill(); <-p.exited }()
@@ -107,7 +102,7 @@ func TestIncidentNotifyReachesExactlyTheAffected(t *testing.T) {
 		t.Fatalf("subject erase: exit %d: %s", code, errs)
 	}
 
-	code, out, errs = runParley("incident", "add", "--data", data, "--flows", flows, "--what", "backup disk lost",
+	code, out, errs := runParley("incident", "add", "--data", data, "--flows", flows, "--what", "backup disk lost",
 		"--kinds", "fields,consents", "--purposes", "booking", "--detected", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
 	if code != exitOK || !strings.Contains(out, "2 customers estimated") {
 		t.Fatalf("incident add: exit %d, stdout %q, stderr %q; want 2 customers estimated (Ann and Bob)", code, out, errs)
@@ -298,19 +293,14 @@ func TestIncidentNotifyReachesTheRunningServerOnPostgres(t *testing.T) {
 	const ann, dan = "15550004501", "15550004504"
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "address.key")
-	t.Setenv("PARLEY_MASTER_KEY", killMasterKey)
-	code, out, errs := runParley("incident", "keygen", "--out", keyFile)
-	pub, ok := strings.CutPrefix(strings.TrimSpace(out), "PARLEY_ADDRESS_KEY=")
-	if code != exitOK || !ok {
-		t.Fatalf("incident keygen: exit %d, %q %q", code, out, errs)
-	}
+	pub := addressKeygen(t, keyFile)
 	g, graphURL, flows := newKillGraph(t)
 	p := startServe(t, flows, t.TempDir(), graphURL, "PARLEY_ADDRESS_KEY="+pub, "PARLEY_STORE_URL="+url)
 	defer func() { p.cmd.Process.Kill(); <-p.exited }()
 	converseOver(t, p, g, ann, "hi", "YES", "Ada", "ada@example.com", "2")
 	converseOver(t, p, g, dan, "hi")
 
-	code, out, errs = runParley("incident", "add", "--store", url, "--flows", flows, "--what", "laptop stolen",
+	code, out, errs := runParley("incident", "add", "--store", url, "--flows", flows, "--what", "laptop stolen",
 		"--kinds", "fields", "--purposes", "booking", "--detected", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
 	if code != exitOK || !strings.Contains(out, "1 customers estimated") {
 		t.Fatalf("incident add beside the running server: exit %d, %q, %q", code, out, errs)
@@ -327,4 +317,18 @@ func TestIncidentNotifyReachesTheRunningServerOnPostgres(t *testing.T) {
 	if got, want := templatesSent(g, "breach_notice"), []string{ann}; !slices.Equal(got, want) {
 		t.Errorf("the template went to %v, want exactly %v", got, want)
 	}
+}
+
+// addressKeygen sets the master key for runParley, writes an address key
+// pair with parley incident keygen (the private half to keyFile) and
+// returns the public half.
+func addressKeygen(t *testing.T, keyFile string) string {
+	t.Helper()
+	t.Setenv("PARLEY_MASTER_KEY", killMasterKey)
+	code, out, errs := runParley("incident", "keygen", "--out", keyFile)
+	pub, ok := strings.CutPrefix(strings.TrimSpace(out), "PARLEY_ADDRESS_KEY=")
+	if code != exitOK || !ok {
+		t.Fatalf("incident keygen: exit %d, %q %q", code, out, errs)
+	}
+	return pub
 }

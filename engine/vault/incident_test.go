@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"crypto/ecdh"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -164,13 +165,7 @@ func TestIncidentRecordsAreNumberedNotifiedOnceAndSwept(t *testing.T) {
 func TestIncidentNotifyQueuesTheAffected(t *testing.T) {
 	c := newClock()
 	v := openMem(t, c)
-	pubB64, privB64, err := NewAddressKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := ParseAddressPublicKey(pubB64)
-	priv, _ := ParseAddressPrivateKey(privB64)
-	v.HoldAddresses(pub)
+	priv := holdAddresses(t, v)
 	users := map[string]string{"ann": "booking", "bob": "newsletter", "cat": "booking"}
 	for user, purpose := range users {
 		ch := "whatsapp"
@@ -249,13 +244,7 @@ func BenchmarkCommitHoldingAddress(b *testing.B) {
 func TestIncidentNotifyInBatchesResumes(t *testing.T) {
 	c := newClock()
 	v := openMem(t, c)
-	pubB64, privB64, err := NewAddressKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := ParseAddressPublicKey(pubB64)
-	priv, _ := ParseAddressPrivateKey(privB64)
-	v.HoldAddresses(pub)
+	priv := holdAddresses(t, v)
 	for i := range 7 {
 		user := fmt.Sprintf("1555009000%d", i)
 		err := v.Commit(v.SubjectID("whatsapp", user), Change{Channel: "whatsapp", User: user,
@@ -309,4 +298,18 @@ func TestIncidentNotifyInBatchesResumes(t *testing.T) {
 	if _, err := v.NotifyIncident(in.ID, "whatsapp", "breach_notice", "en", priv, payload, c.Now()); !errors.Is(err, ErrIncidentNotified) {
 		t.Errorf("third NotifyIncident = %v, want ErrIncidentNotified", err)
 	}
+}
+
+// holdAddresses makes an address key, has v hold addresses under its
+// public half and returns the private half.
+func holdAddresses(t *testing.T, v *Vault) *ecdh.PrivateKey {
+	t.Helper()
+	pubB64, privB64, err := NewAddressKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := ParseAddressPublicKey(pubB64)
+	priv, _ := ParseAddressPrivateKey(privB64)
+	v.HoldAddresses(pub)
+	return priv
 }
