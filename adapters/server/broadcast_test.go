@@ -12,7 +12,8 @@ import (
 // TestAdminBroadcastReachesOnlyConsentingSubscribers: flows/newsletter.yaml
 // served on WhatsApp; one customer subscribes (signed webhooks), one
 // declines. Through the admin API an operator's dry run counts one and
-// sends nothing, a viewer is refused, and the broadcast sends the monthly
+// sends nothing, a viewer is refused, a request while another run holds
+// the broadcast is refused at once, and the broadcast sends the monthly
 // issue, with the subscriber's name, to the subscriber only.
 func TestAdminBroadcastReachesOnlyConsentingSubscribers(t *testing.T) {
 	src, err := os.ReadFile("../../flows/newsletter.yaml")
@@ -69,6 +70,21 @@ func TestAdminBroadcastReachesOnlyConsentingSubscribers(t *testing.T) {
 	}
 	if got := templates(sub); len(got) != 0 {
 		t.Fatalf("the dry run sent %v", got)
+	}
+	// While another run holds the broadcast (as parley broadcast would),
+	// the request is refused at once and sends nothing.
+	other, _, err := e.vault.BroadcastStart("newsletter", "monthly_issue", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, out := e.adminCall(t, http.MethodPost, "/broadcasts", operatorToken, `{"flow":"newsletter","template":"monthly_issue"}`); st != http.StatusBadRequest {
+		t.Fatalf("a broadcast while another run holds it answered %d %v, want 400", st, out)
+	}
+	if err := e.vault.BroadcastRelease(other, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := templates(sub); len(got) != 0 {
+		t.Fatalf("the refused broadcast sent %v", got)
 	}
 	if st, out := e.adminCall(t, http.MethodPost, "/broadcasts", operatorToken, `{"flow":"newsletter","template":"monthly_issue"}`); st != http.StatusAccepted {
 		t.Fatalf("broadcast answered %d %v, want 202", st, out)
