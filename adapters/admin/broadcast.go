@@ -33,6 +33,11 @@ type Broadcaster interface {
 	Broadcast(ctx context.Context, actor string, r BroadcastRequest) (json.RawMessage, error)
 }
 
+// ErrBroadcastBusy is returned by a Broadcaster whose broadcast of the
+// template is already being run (another request, another instance, or
+// parley broadcast): the request is answered 409 and nothing is sent.
+var ErrBroadcastBusy = errors.New("this template's broadcast is already running")
+
 var flowNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
 
 func (h *handler) broadcast(rq *request) error {
@@ -70,6 +75,10 @@ func (h *handler) broadcast(rq *request) error {
 	out, err := bc.Broadcast(c.UserContext(), rq.actor, b)
 	if err == nil && !json.Valid(out) {
 		err = errors.New("backend returned invalid JSON")
+	}
+	if errors.Is(err, ErrBroadcastBusy) {
+		return h.failAfter(rq, OutcomeRefused, fiber.StatusConflict,
+			"this template's broadcast is already running (another request, another instance or parley broadcast); nothing was sent: wait for it to finish, or, if the process running it died, ask again a minute after its last progress to resume it")
 	}
 	if err != nil {
 		return h.backendFailure(rq, err)

@@ -165,7 +165,7 @@ func (b adminBackend) Broadcast(ctx context.Context, actor string, r admin.Broad
 	if b.s.running[key] {
 		b.s.runningMu.Unlock()
 		// Two runs of one broadcast would both resume the same progress.
-		return nil, fmt.Errorf("broadcast of %s already running: %w", key, admin.ErrInvalid)
+		return nil, fmt.Errorf("broadcast of %s: %w", key, admin.ErrBroadcastBusy)
 	}
 	if b.s.running == nil {
 		b.s.running = map[string]bool{}
@@ -193,7 +193,7 @@ func (b adminBackend) Broadcast(ctx context.Context, actor string, r admin.Broad
 	case <-started:
 	case err := <-refused:
 		if errors.Is(err, session.ErrBroadcastRunning) {
-			return nil, fmt.Errorf("%w: %w", err, admin.ErrInvalid)
+			return nil, fmt.Errorf("%w: %w", err, admin.ErrBroadcastBusy)
 		}
 		return nil, err
 	}

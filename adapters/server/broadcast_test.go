@@ -77,8 +77,8 @@ func TestAdminBroadcastReachesOnlyConsentingSubscribers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, out := e.adminCall(t, http.MethodPost, "/broadcasts", operatorToken, `{"flow":"newsletter","template":"monthly_issue"}`); st != http.StatusBadRequest {
-		t.Fatalf("a broadcast while another run holds it answered %d %v, want 400", st, out)
+	if st, out := e.adminCall(t, http.MethodPost, "/broadcasts", operatorToken, `{"flow":"newsletter","template":"monthly_issue"}`); st != http.StatusConflict {
+		t.Fatalf("a broadcast while another run holds it answered %d %v, want 409", st, out)
 	}
 	if err := e.vault.BroadcastRelease(other, time.Now()); err != nil {
 		t.Fatal(err)
