@@ -31,7 +31,7 @@ func addVaultFlags(fs *flag.FlagSet, defaultDir string) vaultFlags {
 }
 
 func addStoreFlag(fs *flag.FlagSet) *string {
-	return fs.String("store", "", "keep the vault in this PostgreSQL database, postgres://USER@HOST/DB, instead of --data (default: $PARLEY_STORE_URL); for now one parley serve per database, CLI commands may run beside it")
+	return fs.String("store", "", "keep the vault in this PostgreSQL database, postgres://USER@HOST/DB, instead of --data (default: $PARLEY_STORE_URL); several parley serve may share one database, CLI commands may run beside them (docs/deploy.md)")
 }
 
 // hasVault reports whether the command was told where the vault is.
