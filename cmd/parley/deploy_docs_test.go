@@ -227,13 +227,15 @@ func TestDockerfileBuildsAStaticNonRootImageWithDataOnAVolume(t *testing.T) {
 		t.Errorf("Dockerfile: %q", p)
 	}
 	mutations := map[string]func(string) string{
-		"runs as root":     func(s string) string { return strings.Replace(s, "USER 65532:65532", "USER root", 1) },
-		"no user":          func(s string) string { return strings.Replace(s, "USER 65532:65532", "", 1) },
-		"no volume":        func(s string) string { return strings.Replace(s, `VOLUME ["/data"]`, "", 1) },
-		"cgo on":           func(s string) string { return strings.Replace(s, "CGO_ENABLED=0", "CGO_ENABLED=1", 1) },
-		"data elsewhere":   func(s string) string { return strings.Replace(s, `"--data", "/data"`, `"--data", "/tmp"`, 1) },
-		"single stage":     func(s string) string { return strings.Replace(s, "FROM scratch", "", 1) },
-		"other entrypoint": func(s string) string { return strings.Replace(s, `ENTRYPOINT ["/parley"]`, `ENTRYPOINT ["/bin/sh"]`, 1) },
+		"runs as root":   func(s string) string { return strings.Replace(s, "USER 65532:65532", "USER root", 1) },
+		"no user":        func(s string) string { return strings.Replace(s, "USER 65532:65532", "", 1) },
+		"no volume":      func(s string) string { return strings.Replace(s, `VOLUME ["/data"]`, "", 1) },
+		"cgo on":         func(s string) string { return strings.Replace(s, "CGO_ENABLED=0", "CGO_ENABLED=1", 1) },
+		"data elsewhere": func(s string) string { return strings.Replace(s, `"--data", "/data"`, `"--data", "/tmp"`, 1) },
+		"single stage":   func(s string) string { return strings.Replace(s, "FROM scratch", "", 1) },
+		"other entrypoint": func(s string) string {
+			return strings.Replace(s, `ENTRYPOINT ["/parley"]`, `ENTRYPOINT ["/bin/sh"]`, 1)
+		},
 	}
 	for name, mutate := range mutations {
 		m := mutate(src)
