@@ -20,3 +20,6 @@ var backend = storetest.Backend{
 
 // TestConformance runs the suite every backend passes.
 func TestConformance(t *testing.T) { storetest.RunConformance(t, backend) }
+
+// BenchmarkTurn is the store-level turn the other backends measure.
+func BenchmarkTurn(b *testing.B) { storetest.BenchmarkTurn(b, backend) }
