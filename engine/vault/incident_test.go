@@ -164,13 +164,7 @@ func TestIncidentRecordsAreNumberedNotifiedOnceAndSwept(t *testing.T) {
 func TestIncidentNotifyQueuesTheAffected(t *testing.T) {
 	c := newClock()
 	v := openMem(t, c)
-	pubB64, privB64, err := NewAddressKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := ParseAddressPublicKey(pubB64)
-	priv, _ := ParseAddressPrivateKey(privB64)
-	v.HoldAddresses(pub)
+	priv := holdAddresses(t, v)
 	users := map[string]string{"ann": "booking", "bob": "newsletter", "cat": "booking"}
 	for user, purpose := range users {
 		ch := "whatsapp"

@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"context"
+	"crypto/ecdh"
 	"errors"
 	"testing"
 	"time"
@@ -25,13 +26,7 @@ func TestPostgresEveryRecordKindOfAnErasedCustomerLeavesNothing(t *testing.T) {
 	c := newClock()
 	url := pgtest.URL(t)
 	v, st := openPG(t, url, c)
-	pubB64, privB64, err := NewAddressKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := ParseAddressPublicKey(pubB64)
-	priv, _ := ParseAddressPrivateKey(privB64)
-	v.HoldAddresses(pub)
+	priv := holdAddresses(t, v)
 
 	const (
 		user        = "447700900123"
@@ -41,7 +36,7 @@ func TestPostgresEveryRecordKindOfAnErasedCustomerLeavesNothing(t *testing.T) {
 	)
 	s := v.SubjectID("whatsapp", user)
 	at := c.Now()
-	err = v.Commit(s, Change{Channel: "whatsapp", User: user, State: []byte("state of " + canaries[0]),
+	err := v.Commit(s, Change{Channel: "whatsapp", User: user, State: []byte("state of " + canaries[0]),
 		Put: []FieldRecord{
 			{Name: "name", Value: []byte(canaries[0]), Purpose: "booking", Basis: "contract", CollectedAt: at, ExpiresAt: at.Add(30 * day)},
 			{Name: TranscriptPrefix + "1.0.customer", Value: []byte(transcript), Purpose: "booking", Basis: "contract", CollectedAt: at, ExpiresAt: at.Add(30 * day)},
@@ -224,4 +219,18 @@ func metaPlaintext(t *testing.T, v *Vault, st store.Store) [][]byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// holdAddresses makes v hold channel addresses under a new address key and
+// returns its private half.
+func holdAddresses(t *testing.T, v *Vault) *ecdh.PrivateKey {
+	t.Helper()
+	pubB64, privB64, err := NewAddressKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := ParseAddressPublicKey(pubB64)
+	priv, _ := ParseAddressPrivateKey(privB64)
+	v.HoldAddresses(pub)
+	return priv
 }
