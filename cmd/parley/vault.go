@@ -12,7 +12,6 @@ import (
 
 	"github.com/parleyhq/parley/engine/session"
 	"github.com/parleyhq/parley/engine/store"
-	"github.com/parleyhq/parley/engine/store/postgres"
 	"github.com/parleyhq/parley/engine/vault"
 )
 
@@ -32,7 +31,7 @@ func addVaultFlags(fs *flag.FlagSet, defaultDir string) vaultFlags {
 }
 
 func addStoreFlag(fs *flag.FlagSet) *string {
-	return fs.String("store", "", "keep the vault in this PostgreSQL database, postgres://USER@HOST/DB, instead of --data (default: $PARLEY_STORE_URL); for now one parley serve per database, CLI commands may run beside it")
+	return fs.String("store", "", "keep the vault in this PostgreSQL database, postgres://USER@HOST/DB, instead of --data (default: $PARLEY_STORE_URL); several parley serve may share one database, CLI commands may run beside them (docs/deploy.md)")
 }
 
 // hasVault reports whether the command was told where the vault is.
@@ -47,15 +46,19 @@ func (c *cli) storeURL(flag *string) string {
 	return c.getenv("PARLEY_STORE_URL")
 }
 
-// openStore connects to the PostgreSQL database of url (applying the
+// openStore connects to the database of url through the backend registered
+// under its scheme (postgres://: engine/store/postgres, which applies the
 // schema migrations); the vault it is given to closes it.
 func openStore(url string, now func() time.Time) (store.Store, error) {
-	if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+	if scheme, _, _ := strings.Cut(url, "://"); scheme == vault.LocalBackend || !strings.Contains(url, "://") {
 		return nil, errors.New("--store (or PARLEY_STORE_URL) takes a PostgreSQL URL such as postgres://parley@db.internal:5432/parley; for the embedded store on this machine use --data DIR instead")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := postgres.Open(ctx, postgres.Options{URL: url, Now: now})
+	st, err := store.OpenURL(ctx, store.Config{URL: url, Now: now})
+	if errors.Is(err, store.ErrUnknownBackend) {
+		return nil, fmt.Errorf("--store (or PARLEY_STORE_URL) takes a PostgreSQL URL such as postgres://parley@db.internal:5432/parley; this parley knows the stores %s, not the one the URL names", strings.Join(store.Backends(), ", "))
+	}
 	if err != nil {
 		return nil, err
 	}

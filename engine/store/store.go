@@ -210,6 +210,16 @@ type Ledger interface {
 	LedgerScan(ctx context.Context, fn func(key, value []byte) error) error
 }
 
+// Compactor is implemented by a backend whose deleted records stay in its
+// files until they are rewritten (PostgreSQL's dead tuples until VACUUM
+// FULL). Purge compacts by itself; the vault calls Compact after a sweep
+// deleted records that hold sealed content (an incident after its five
+// years), so they do not wait for the next erasure's purge.
+type Compactor interface {
+	// Compact rewrites the files so that no deleted record is left in them.
+	Compact(ctx context.Context) error
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	KV

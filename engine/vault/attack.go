@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/parleyhq/parley/engine/store"
-	sbadger "github.com/parleyhq/parley/engine/store/badger"
 )
 
 // Recovered is what an attacker holding a stopped vault's data directory
@@ -49,7 +48,7 @@ func AttackerView(dir string, masterKey []byte) (*Recovered, error) {
 		if err != nil {
 			return nil, fmt.Errorf("vault: attacker view: open %s: %w", db.sub, err)
 		}
-		err = bst.ScanVersions(context.Background(), nil, func(ver sbadger.Version) error {
+		err = bst.ScanVersions(context.Background(), nil, func(ver store.Version) error {
 			all = append(all, kv{ver.Key, ver.Value})
 			return nil
 		})

@@ -1,8 +1,10 @@
 // Package vault is Parley's encrypted store for personal data, on the
 // storage interfaces of engine/store: by default two embedded Badger v4
-// databases in the data directory, opened through engine/store/badger in
-// the layout the vault has always written (this package does not import
-// Badger), or a shared store (Options.Store: PostgreSQL).
+// databases in the data directory, opened by name ("badger",
+// LocalBackend) through engine/store's registry in the layout the vault has
+// always written (this package imports no backend: engine/store/badger
+// registers itself, cmd/parley imports it), or a shared store
+// (Options.Store: PostgreSQL).
 //
 // It owns: the databases' encryption at rest (under a key derived from
 // the master key), pseudonymous subject ids, one random data key (DEK) per

@@ -17,7 +17,7 @@ import (
 // the attacker tests see the same bytes as before) or a shared store
 // (Options.Store: PostgreSQL). What only Badger offers (every version of a
 // key, backups in its stream format, value log GC) is reached through the
-// *sbadger.Store the vault opened (v.bdb, v.bin), never through Badger
+// store.Local the vault opened (v.bdb, v.bin), never through Badger
 // itself: this package does not import Badger. See docs/storage.md.
 //
 // Missing keys are store.ErrNotFound.

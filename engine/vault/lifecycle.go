@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/engine/store"
-	sbadger "github.com/parleyhq/parley/engine/store/badger"
 )
 
 // Lifecycle is one kind of record the vault stores: what it holds, who
@@ -221,7 +220,7 @@ func (v *Vault) sweepStateVersions(now time.Time, st *SweepStats) (drop, legacy 
 	var cur []byte // key of the group being read
 	var latest *store.Record
 	done := false // the group is decided
-	err = v.bdb.ScanVersions(context.Background(), []byte("s/"), func(ver sbadger.Version) error {
+	err = v.bdb.ScanVersions(context.Background(), []byte("s/"), func(ver store.Version) error {
 		if !bytes.Equal(ver.Key, cur) {
 			cur, latest, done = ver.Key, nil, false
 			if ver.Gone {

@@ -81,6 +81,13 @@ func (v *Vault) Sweep(now time.Time) (SweepStats, error) {
 	if st.Incidents, err = v.sweepIncidents(now); err != nil {
 		return st, fmt.Errorf("vault: sweep: incidents: %w", err)
 	}
+	if c, ok := v.st.(store.Compactor); ok && st.Incidents > 0 && !v.embedded() {
+		// An incident's sealed record would otherwise stay in the table
+		// files until the next erasure's purge.
+		if err := c.Compact(context.Background()); err != nil {
+			return st, fmt.Errorf("vault: sweep: incidents: %w", err)
+		}
+	}
 	if !v.embedded() {
 		// What only a TTL bounds (dedupe and status records, markers)
 		// leaves a store here; on Badger its TTL drops it at a compaction.

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"context"
 	"crypto/cipher"
 	"crypto/ecdh"
 	"errors"
@@ -15,7 +16,6 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/engine/store"
-	sbadger "github.com/parleyhq/parley/engine/store/badger"
 )
 
 // Errors callers branch on with errors.Is. None of them carries personal data.
@@ -166,8 +166,8 @@ type Vault struct {
 	log    *slog.Logger
 	st     store.Store          // the main database: bdb, or Options.Store; see kv.go
 	ist    store.Store          // inbound messages and their dedupe markers (bin, or st); see inbox.go
-	bdb    *sbadger.Store       // the embedded main database (nil on Options.Store)
-	bin    *sbadger.Store       // the embedded inbox database (nil on Options.Store)
+	bdb    store.Local          // the embedded main database (nil on Options.Store)
+	bin    store.Local          // the embedded inbox database (nil on Options.Store)
 	seqs   map[string]*seqBlock // on Options.Store: leased sequence blocks, by name
 	lock   *os.File
 	ledger *ledger
@@ -289,30 +289,45 @@ func (o Options) check() error {
 	return nil
 }
 
+// LocalBackend is the engine/store backend that holds a data directory
+// (Options.Dir, InMemory). The vault does not import it: it is registered
+// by engine/store/badger, which cmd/parley (and every test that opens a
+// vault on a directory) imports.
+const LocalBackend = "badger"
+
 // badgerStore opens one of the embedded databases (sub: dbSubdir or
-// inboxSubdir) in the layout the vault has always written, encrypted with
-// the key derived under label. The options chain is engine/store/badger's.
-func (o Options) badgerStore(sub, label string, small, readOnly bool) (*sbadger.Store, error) {
+// inboxSubdir) in the layout the vault has always written (store.Config.Raw),
+// encrypted with the key derived under label, through the registered
+// LocalBackend.
+func (o Options) badgerStore(sub, label string, small, readOnly bool) (store.Local, error) {
 	encKey, err := derive(o.MasterKey, nil, label)
 	if err != nil {
 		return nil, err
 	}
-	so := sbadger.Options{EncryptionKey: encKey, InMemory: o.InMemory, SyncWrites: o.Sync == SyncAlways,
-		Logger: o.Logger, Raw: true, Small: small, ReadOnly: readOnly}
+	c := store.Config{EncryptionKey: encKey, InMemory: o.InMemory, SyncWrites: o.Sync == SyncAlways,
+		Logger: o.Logger, Raw: true, Small: small, ReadOnly: readOnly, Now: time.Now}
 	if !o.InMemory {
-		so.Dir = filepath.Join(o.Dir, sub)
+		c.Dir = filepath.Join(o.Dir, sub)
 	}
-	st, err := sbadger.Open(so)
+	st, err := store.Open(context.Background(), LocalBackend, c)
 	if err != nil {
 		if errors.Is(err, store.ErrWrongKey) {
 			return nil, ErrWrongKey
+		}
+		if errors.Is(err, store.ErrUnknownBackend) {
+			return nil, fmt.Errorf("vault: a data directory needs the %s backend, which this program did not import (blank-import github.com/parleyhq/parley/engine/store/badger): %w", LocalBackend, err)
 		}
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
 			return nil, ErrLocked // a non-Parley process holds Badger's own lock
 		}
 		return nil, fmt.Errorf("vault: open %s database: %w", sub, err)
 	}
-	return st, nil
+	local, ok := st.(store.Local)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("vault: the %s backend cannot hold a data directory: it does not implement store.Local", LocalBackend)
+	}
+	return local, nil
 }
 
 // Open opens (or creates) the vault. A master key that does not match

@@ -12,19 +12,12 @@ import (
 	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/ristretto/v2/z"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/parleyhq/parley/engine/store"
 )
 
-// Version is one version of a record that the files still hold, as
-// ScanVersions reads it.
-type Version struct {
-	Key   []byte
-	Value []byte
-	// ExpiresAt is the version's expiry (zero: none).
-	ExpiresAt time.Time
-	// Gone: a delete marker or an expired version; no read returns it,
-	// but the files still hold it until a compaction or a Purge.
-	Gone bool
-}
+// Version is store.Version, the type ScanVersions reads.
+type Version = store.Version
 
 // ScanVersions calls fn for every version the files still hold of every
 // record under prefix (nil: all), deleted and expired ones included: keys

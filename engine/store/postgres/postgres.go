@@ -42,7 +42,10 @@ import (
 	"github.com/parleyhq/parley/engine/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store     = (*Store)(nil)
+	_ store.Compactor = (*Store)(nil)
+)
 
 //go:embed migrations/*.sql
 var migrations embed.FS
@@ -344,6 +347,19 @@ func (s *Store) Purge(ctx context.Context, prefixes ...[]byte) error {
 	}
 	if err != nil {
 		return fmt.Errorf("postgres store: purge: %w", mapErr(err))
+	}
+	return nil
+}
+
+// Compact implements store.Compactor: VACUUM FULL rewrites parley_records
+// into new files, so the bytes of deleted rows leave the disk (plain VACUUM
+// leaves them in the pages).
+func (s *Store) Compact(ctx context.Context) error {
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, "VACUUM (FULL) parley_records"); err != nil {
+		return fmt.Errorf("postgres store: compact: %w", mapErr(err))
 	}
 	return nil
 }
