@@ -3,7 +3,6 @@ package vault
 import (
 	"bytes"
 	"context"
-	"crypto/ecdh"
 	"errors"
 	"testing"
 	"time"
@@ -219,18 +218,4 @@ func metaPlaintext(t *testing.T, v *Vault, st store.Store) [][]byte {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// holdAddresses makes v hold channel addresses under a new address key and
-// returns its private half.
-func holdAddresses(t *testing.T, v *Vault) *ecdh.PrivateKey {
-	t.Helper()
-	pubB64, privB64, err := NewAddressKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := ParseAddressPublicKey(pubB64)
-	priv, _ := ParseAddressPrivateKey(privB64)
-	v.HoldAddresses(pub)
-	return priv
 }
