@@ -673,9 +673,19 @@ func (h *Host) Stop(ctx context.Context) error {
 			// closed.
 			if h.quit != nil {
 				close(h.quit)
-				<-h.bg
+				if h.shared == nil {
+					<-h.bg
+				}
 			}
 			h.turns.Close()
+			if h.shared != nil {
+				// Shared: the turns' replies, and each conversation's next
+				// reply once the one before is acknowledged, are claimed
+				// and sent before the outbox loop stops.
+				h.drainOutbox(ctx)
+				close(h.shared.quitOut)
+				<-h.bg
+			}
 			h.waitSendsDue(ctx)
 			h.senders.Close()
 			h.stopCancel() // retry timers still pending restart nothing

@@ -34,6 +34,9 @@ type SharedStore interface {
 	OutboxDoneLeased(ctx context.Context, seq uint64, l store.Lease) error
 	// The window state every instance sees (see Status and sendHead).
 	WindowClosed(ctx context.Context, subject string, at time.Time) error
+	// WindowClosedAt is when the channel last reported the subject's window
+	// closed, to any instance (zero: never, or the customer wrote since).
+	WindowClosedAt(ctx context.Context, subject string) (time.Time, error)
 	WindowTemplated(ctx context.Context, subject string, inboundAt int64) (first bool, err error)
 	// InboxSettled reports whether a stored message needs no more work.
 	InboxSettled(ctx context.Context, msgID string) (bool, error)
@@ -63,6 +66,9 @@ type shared struct {
 	// Workers and Senders.
 	busyIn, busyOut atomic.Int64
 	wg              sync.WaitGroup // claim loops
+	// quitOut stops the outbox claim loop; Stop closes it after h.quit,
+	// once the turns have finished and the claimable replies are sent.
+	quitOut chan struct{}
 }
 
 // sharedStore returns the store's shared side when it is shared.
@@ -99,10 +105,10 @@ func (h *Host) startShared(ctx context.Context) error {
 		h.log.Info("work stored before instances shared it is claimable now", "entries", n)
 	}
 	sh.inKick, sh.outKick = make(chan struct{}, 1), make(chan struct{}, 1)
-	h.bg, h.quit = make(chan struct{}), make(chan struct{})
+	h.bg, h.quit, sh.quitOut = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	sh.wg.Add(2)
-	go h.claimLoop(ctx, sh.inKick, &sh.busyIn, h.cfg.Workers, h.claimTurns)
-	go h.claimLoop(ctx, sh.outKick, &sh.busyOut, h.cfg.Senders, h.claimSends)
+	go h.claimLoop(ctx, h.quit, sh.inKick, &sh.busyIn, h.cfg.Workers, h.claimTurns)
+	go h.claimLoop(ctx, sh.quitOut, sh.outKick, &sh.busyOut, h.cfg.Senders, h.claimSends)
 	go func() {
 		sh.wg.Wait()
 		close(h.bg)
@@ -113,8 +119,8 @@ func (h *Host) startShared(ctx context.Context) error {
 }
 
 // claimLoop claims work whenever it is kicked and every ClaimEvery, as
-// long as fewer than limit claims are being worked on.
-func (h *Host) claimLoop(ctx context.Context, kicked chan struct{}, busy *atomic.Int64, limit int, claim func(ctx context.Context, max int) (int, error)) {
+// long as fewer than limit claims are being worked on, until quit.
+func (h *Host) claimLoop(ctx context.Context, quit chan struct{}, kicked chan struct{}, busy *atomic.Int64, limit int, claim func(ctx context.Context, max int) (int, error)) {
 	defer h.shared.wg.Done()
 	t := time.NewTicker(h.cfg.ClaimEvery)
 	defer t.Stop()
@@ -122,12 +128,12 @@ func (h *Host) claimLoop(ctx context.Context, kicked chan struct{}, busy *atomic
 		select {
 		case <-ctx.Done():
 			return
-		case <-h.quit:
+		case <-quit:
 			return
 		case <-kicked:
 		case <-t.C:
 		}
-		for !h.quitting() {
+		for !closed(quit) {
 			free := limit - int(busy.Load())
 			if free <= 0 {
 				break
@@ -144,6 +150,44 @@ func (h *Host) claimLoop(ctx context.Context, kicked chan struct{}, busy *atomic
 		}
 	}
 }
+
+func closed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// drainOutbox, in Stop after the turns finished, waits while this process
+// sends what it claimed and claims what is claimable now (a conversation's
+// next reply, due once the one before it is acknowledged), until nothing
+// is left to claim and nothing is being sent, or ctx ends. A reply given
+// back for a later retry stays for whichever instance runs then.
+func (h *Host) drainOutbox(ctx context.Context) {
+	sh := h.shared
+	tick := time.NewTicker(drainEvery)
+	defer tick.Stop()
+	for {
+		if sh.busyOut.Load() == 0 {
+			n, err := h.claimSends(ctx, h.cfg.Senders)
+			if err != nil || n == 0 {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.stopCtx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// drainEvery is how often drainOutbox looks whether the sends finished.
+const drainEvery = 5 * time.Millisecond
 
 // keepLease renews l every third of the lease until stop is called or the
 // lease is lost.
@@ -282,6 +326,15 @@ func (h *Host) sendClaimed(c session.OutboxClaim) {
 		}
 		q.storeErr = false
 		delay, done = h.sendHead(subject, sq, &q)
+	}
+	if !done && !q.storeErr && !sq.closed {
+		// The channel asked for a retry. Meanwhile it may have reported the
+		// window closed (to this instance or another): then the reply is
+		// given up now, as the retry would, rather than left to linger.
+		if at, err := h.shared.st.WindowClosedAt(h.stopCtx, subject); err == nil && !at.IsZero() && it.InboundAt <= at.UnixNano() {
+			sq.closed = true
+			delay, done = h.sendHead(subject, sq, &q)
+		}
 	}
 	if !done {
 		_ = h.shared.st.ReleaseLease(context.WithoutCancel(h.ctx), l, h.cfg.Now().Add(delay))

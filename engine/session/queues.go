@@ -190,6 +190,13 @@ func (s *Store) WindowClosed(_ context.Context, subject string, at time.Time) er
 	return s.V.WindowClosed(vault.SubjectID(subject), at)
 }
 
+// WindowClosedAt is when the channel last reported the subject's window
+// closed, to any instance (vault.WindowOf).
+func (s *Store) WindowClosedAt(_ context.Context, subject string) (time.Time, error) {
+	w, err := s.V.WindowOf(vault.SubjectID(subject))
+	return w.ClosedAt, err
+}
+
 // WindowTemplated records that the re-engagement of the turn answering the
 // message received at inboundAt is being sent; first is false when it
 // already was, by any instance.
