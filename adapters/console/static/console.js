@@ -20,7 +20,8 @@
       sent: 'Reply sent.', handedBack: 'Handed back to the bot.', closed: 'Conversation closed.', gone: 'This conversation is no longer handed off.',
       denied: 'Your role does not allow this.', failed: 'That did not work: ', exported: 'Export of the subject:', erased: 'Erased. Receipt:',
       rectified: 'Rectified.', verified: 'The audit chain verifies: %n entries.', broken: 'The audit chain is BROKEN after %n entries.',
-      entries: '%n entries.', unreachable: 'The server cannot be reached.'
+      entries: '%n entries.', unreachable: 'The server cannot be reached.',
+      signedInAs: 'Signed in as', signOut: 'Sign out', noAccess: 'Your role gives no access to customers\' conversations or data.'
     },
     it: {
       title: 'Console Parley', tabQueue: 'Passaggi a operatore', tabDPO: 'Protezione dei dati', language: 'Lingua',
@@ -39,7 +40,8 @@
       sent: 'Risposta inviata.', handedBack: 'Restituita al bot.', closed: 'Conversazione chiusa.', gone: 'Questa conversazione non è più in attesa.',
       denied: 'Il tuo ruolo non lo consente.', failed: 'Non è riuscito: ', exported: 'Esportazione dell\'interessato:', erased: 'Cancellato. Ricevuta:',
       rectified: 'Rettificato.', verified: 'La catena di audit è integra: %n voci.', broken: 'La catena di audit è ROTTA dopo %n voci.',
-      entries: '%n voci.', unreachable: 'Il server non è raggiungibile.'
+      entries: '%n voci.', unreachable: 'Il server non è raggiungibile.',
+      signedInAs: 'Accesso come', signOut: 'Esci', noAccess: 'Il tuo ruolo non dà accesso alle conversazioni né ai dati dei clienti.'
     }
   };
   var $ = function (id) { return document.getElementById(id); };
@@ -47,6 +49,9 @@
   var lang = params.get('lang') || ((navigator.language || 'en').slice(0, 2) === 'it' ? 'it' : 'en');
   if (!T[lang]) { lang = 'en'; }
   var current = null; // the opened hand-off's reference
+  var allowed = []; // the actions of the signed-in role (GET /me)
+
+  function can(action) { return allowed.indexOf(action) >= 0; }
 
   function t(key, n) { return (T[lang][key] || T.en[key] || key).replace('%n', n); }
 
@@ -265,6 +270,36 @@
     });
   });
 
+  $('signout').addEventListener('click', function () {
+    fetch('/console/logout', { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': csrf() } })
+      .then(function () { location.href = '/console/login'; }, function () { status(t('unreachable'), true); });
+  });
+
+  // applyRole shows only what the role allows; the server refuses the
+  // rest whatever the page shows.
+  function applyRole(me) {
+    allowed = me.actions || [];
+    $('who-actor').textContent = me.actor + ' (' + me.role + ')';
+    $('who').hidden = false;
+    var queue = can('handoffs.list');
+    var dpo = can('subjects.export') || can('subjects.erase') || can('subjects.rectify') || can('audit.read');
+    $('tab-queue').hidden = !queue;
+    $('tab-dpo').hidden = !dpo;
+    $('close-conv').hidden = !can('handoffs.close');
+    $('reply-form').hidden = !can('handoffs.reply');
+    $('return-form').hidden = !can('handoffs.return');
+    $('export').hidden = !can('subjects.export');
+    $('erase').hidden = !can('subjects.erase');
+    $('rectify-part').hidden = !can('subjects.rectify');
+    $('audit-part').hidden = !can('audit.read');
+    $('audit-verify').hidden = !can('audit.verify');
+    $('no-access').hidden = queue || dpo;
+    if (queue) { return loadQueue(); }
+    if (dpo) { show('dpo-view'); }
+  }
+
   translate();
-  loadQueue();
+  api('GET', '/me').then(function (r) {
+    if (r.status === 200) { applyRole(r.data); }
+  });
 })();
