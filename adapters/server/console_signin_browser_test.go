@@ -259,7 +259,8 @@ func TestConsoleSignedInWithTOTPInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#tab-dpo`)),
 		wait(`!document.getElementById('dpo-view').hidden`),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById('subject-channel').value = 'whatsapp'`),
-		chromedp.SendKeys(chromedp.CSS(`#subject-user`), testUser),
+		// As the customer wrote it to the DPO, not as WhatsApp's id.
+		chromedp.SendKeys(chromedp.CSS(`#subject-user`), "+1 (555) 000-1234"),
 		chromedp.Click(chromedp.CSS(`#export`)),
 		wait(`document.getElementById('subject-result').textContent.includes('"transcript"')`))
 	for id, want := range map[string]bool{"export": true, "erase": true, "rectify-part": true, "audit-part": true} {
