@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,12 +50,7 @@ func TestConsoleSignedInWithTOTPInBrowser(t *testing.T) {
 	}
 	base := e.listen(t)
 	ctx, browserProblems := startBrowser(t, 1280, 1000)
-	shots := os.Getenv("PARLEY_CONSOLE_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots, shoot := consoleScreenshots(t)
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, actions...); err != nil {
@@ -68,24 +61,8 @@ func TestConsoleSignedInWithTOTPInBrowser(t *testing.T) {
 	wait := func(js string) chromedp.Action[chromedp.Void] {
 		return chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(10*time.Second))
 	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, "console-signin-"+name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := func(js string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("%s: %v", js, err)
-		}
-		return s
-	}
+	shot := func(name string) { t.Helper(); shoot(ctx, "console-signin-"+name) }
+	text := evaluator(t, ctx)
 	// arrive waits for js after a navigation, which may interrupt a first
 	// poll (the page it runs in goes away); the next runs in the new page.
 	arrive := func(what, js string) {
