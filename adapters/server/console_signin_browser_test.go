@@ -24,8 +24,9 @@ import (
 // makes carries the X-CSRF-Token header with the parley_csrf cookie's
 // value; the same POST without it is refused and reaches nobody. Then a
 // DPO signs in the same way and exports the customer, transcript included;
-// a viewer and an admin see nothing of customers. Each role's page shows
-// only what the role allows (from GET /admin/v1/me).
+// a viewer and an admin see nothing of customers, and the admin disables
+// an account and revokes an API token on the staff tab. Each role's page
+// shows only what the role allows (from GET /admin/v1/me).
 //
 // Screenshots go to $PARLEY_CONSOLE_SCREENSHOTS (default a temporary
 // directory); docs/img/console-signin-*.png are copies.
@@ -157,7 +158,7 @@ func TestConsoleSignedInWithTOTPInBrowser(t *testing.T) {
 		t.Errorf("queue row %q: want reason, channel and flow, and no phone number", row)
 	}
 	// An operator: hand-offs and export; no erase, rectify or audit log.
-	for id, want := range map[string]bool{"tab-queue": true, "tab-dpo": true, "export": true, "erase": false,
+	for id, want := range map[string]bool{"tab-queue": true, "tab-dpo": true, "tab-staff": false, "export": true, "erase": false,
 		"rectify-part": false, "audit-part": false, "no-access": false} {
 		if id == "export" || id == "erase" || id == "rectify-part" || id == "audit-part" {
 			continue // inside the Data protection tab: checked below
@@ -227,7 +228,7 @@ func TestConsoleSignedInWithTOTPInBrowser(t *testing.T) {
 	signOut()
 
 	signIn("dora", true, "")
-	for id, want := range map[string]bool{"tab-queue": true, "tab-dpo": true} {
+	for id, want := range map[string]bool{"tab-queue": true, "tab-dpo": true, "tab-staff": false} {
 		if got := visible(id); got != want {
 			t.Errorf("dpo: #%s visible = %v, want %v", id, got, want)
 		}
@@ -258,22 +259,54 @@ func TestConsoleSignedInWithTOTPInBrowser(t *testing.T) {
 	}
 	signOut()
 
-	for _, who := range []struct {
-		name  string
-		enrol bool
-	}{{"vera", false}, {"adam", true}} {
-		signIn(who.name, who.enrol, "")
-		step(who.name+" sees no customer data", wait(`!document.getElementById('no-access').hidden`))
-		for _, id := range []string{"tab-queue", "tab-dpo", "queue-view", "dpo-view", "conv-view"} {
-			if visible(id) {
-				t.Errorf("%s: #%s is shown", who.name, id)
-			}
+	signIn("vera", false, "")
+	step("a viewer sees no customer data", wait(`!document.getElementById('no-access').hidden`))
+	for _, id := range []string{"tab-queue", "tab-dpo", "tab-staff", "queue-view", "dpo-view", "conv-view", "staff-view"} {
+		if visible(id) {
+			t.Errorf("viewer: #%s is shown", id)
 		}
-		if who.name == "vera" {
-			shot("viewer")
-		}
-		signOut()
 	}
+	shot("viewer")
+	signOut()
+
+	// An admin: no customer data, the staff tab; disabling an account and
+	// revoking a token there take effect at once.
+	crm, _, err := staff.AddToken(t.Context(), admin.ActorCLI, "crm export", "", "operator", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.adminRaw(t, "GET", "/handoffs", crm, ""); st != 200 {
+		t.Fatalf("control: the service token reads the queue: %d", st)
+	}
+	signIn("adam", true, "")
+	step("the admin's staff tab", wait(`!document.getElementById('staff-view').hidden && document.querySelectorAll('#staff tbody tr').length === 4 && document.querySelectorAll('#tokens tbody tr').length === 1`))
+	for _, id := range []string{"tab-queue", "tab-dpo", "queue-view", "dpo-view", "conv-view", "no-access"} {
+		if visible(id) {
+			t.Errorf("admin: #%s is shown", id)
+		}
+	}
+	step("disabling vera and revoking the token",
+		chromedp.Click(chromedp.CSS(`#staff tr[data-name=vera] button`)),
+		wait(`document.querySelector('#staff tr[data-name=vera] .state').textContent === 'disabled'`),
+		chromedp.Click(chromedp.CSS(`#tokens tbody tr button`)),
+		wait(`document.querySelectorAll('#tokens tbody tr').length === 0`))
+	if n := text(`String(document.querySelectorAll('#staff tr[data-name=adam] button').length)`); n != "0" {
+		t.Errorf("the admin is offered to disable their own account (%s buttons)", n)
+	}
+	shot("admin-staff")
+	accounts, err := staff.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range accounts {
+		if a.Disabled != (a.Name == "vera") {
+			t.Errorf("after the admin's click %s disabled = %v", a.Name, a.Disabled)
+		}
+	}
+	if st, _ := e.adminRaw(t, "GET", "/handoffs", crm, ""); st != 401 {
+		t.Errorf("the revoked token: %d, want 401", st)
+	}
+	signOut()
 
 	for _, p := range browserProblems() {
 		if strings.Contains(p, "Failed to load resource: the server responded with a status of 40") {

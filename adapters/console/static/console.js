@@ -21,7 +21,11 @@
       denied: 'Your role does not allow this.', failed: 'That did not work: ', exported: 'Export of the subject:', erased: 'Erased. Receipt:',
       rectified: 'Rectified.', verified: 'The audit chain verifies: %n entries.', broken: 'The audit chain is BROKEN after %n entries.',
       entries: '%n entries.', unreachable: 'The server cannot be reached.',
-      signedInAs: 'Signed in as', signOut: 'Sign out', noAccess: 'Your role gives no access to customers\' conversations or data.'
+      signedInAs: 'Signed in as', signOut: 'Sign out', noAccess: 'Your role gives no access to customers\' conversations or data.',
+      tabStaff: 'Staff', staffTitle: 'Staff accounts', tokensTitle: 'API tokens',
+      staffHint: 'Disabling an account or revoking a token takes effect at once. Accounts are added, reset and given roles with parley staff.',
+      colName: 'Name', colId: 'Id', colRole: 'Role', colTwoFactor: 'Two-factor', colState: 'State', colOwner: 'Owner', colExpires: 'Expires',
+      active: 'active', disabled: 'disabled', yes: 'yes', no: 'no', disable: 'Disable', enable: 'Enable', revoke: 'Revoke', done: 'Done.'
     },
     it: {
       title: 'Console Parley', tabQueue: 'Passaggi a operatore', tabDPO: 'Protezione dei dati', language: 'Lingua',
@@ -41,7 +45,11 @@
       denied: 'Il tuo ruolo non lo consente.', failed: 'Non è riuscito: ', exported: 'Esportazione dell\'interessato:', erased: 'Cancellato. Ricevuta:',
       rectified: 'Rettificato.', verified: 'La catena di audit è integra: %n voci.', broken: 'La catena di audit è ROTTA dopo %n voci.',
       entries: '%n voci.', unreachable: 'Il server non è raggiungibile.',
-      signedInAs: 'Accesso come', signOut: 'Esci', noAccess: 'Il tuo ruolo non dà accesso alle conversazioni né ai dati dei clienti.'
+      signedInAs: 'Accesso come', signOut: 'Esci', noAccess: 'Il tuo ruolo non dà accesso alle conversazioni né ai dati dei clienti.',
+      tabStaff: 'Personale', staffTitle: 'Account del personale', tokensTitle: 'Token API',
+      staffHint: 'Disattivare un account o revocare un token ha effetto subito. Gli account si aggiungono, si reimpostano e ricevono un ruolo con parley staff.',
+      colName: 'Nome', colId: 'Id', colRole: 'Ruolo', colTwoFactor: 'Due fattori', colState: 'Stato', colOwner: 'Titolare', colExpires: 'Scade',
+      active: 'attivo', disabled: 'disattivato', yes: 'sì', no: 'no', disable: 'Disattiva', enable: 'Riattiva', revoke: 'Revoca', done: 'Fatto.'
     }
   };
   var $ = function (id) { return document.getElementById(id); };
@@ -50,6 +58,7 @@
   if (!T[lang]) { lang = 'en'; }
   var current = null; // the opened hand-off's reference
   var allowed = []; // the actions of the signed-in role (GET /me)
+  var myID = ''; // the signed-in account's id
 
   function can(action) { return allowed.indexOf(action) >= 0; }
 
@@ -124,9 +133,10 @@
   }
 
   function show(view) {
-    ['queue-view', 'conv-view', 'dpo-view'].forEach(function (id) { $(id).hidden = id !== view; });
-    $('tab-queue').setAttribute('aria-pressed', String(view !== 'dpo-view'));
+    ['queue-view', 'conv-view', 'dpo-view', 'staff-view'].forEach(function (id) { $(id).hidden = id !== view; });
+    $('tab-queue').setAttribute('aria-pressed', String(view === 'queue-view' || view === 'conv-view'));
     $('tab-dpo').setAttribute('aria-pressed', String(view === 'dpo-view'));
+    $('tab-staff').setAttribute('aria-pressed', String(view === 'staff-view'));
   }
 
   function loadQueue() {
@@ -270,6 +280,60 @@
     });
   });
 
+  // staffButton is a button of a staff table row that posts body to path
+  // and reloads the tab.
+  function staffButton(tr, label, path, body) {
+    var b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = t(label);
+    b.addEventListener('click', function () {
+      api('POST', path, body).then(function (r) {
+        if (r.status === 200) { status(t('done')); loadStaff(); } else if (r.status !== 403) { status(t('failed') + (r.data.error || r.status), true); }
+      });
+    });
+    cell(tr, '').appendChild(b);
+  }
+
+  function loadStaff() {
+    show('staff-view');
+    var change = can('staff.change');
+    api('GET', '/staff').then(function (r) {
+      var body = $('staff').tBodies[0];
+      body.textContent = '';
+      if (r.status !== 200) { return; }
+      r.data.accounts.forEach(function (a) {
+        var tr = document.createElement('tr');
+        tr.setAttribute('data-name', a.name);
+        cell(tr, a.name);
+        cell(tr, a.id);
+        cell(tr, a.role);
+        cell(tr, t(a.two_factor ? 'yes' : 'no'));
+        cell(tr, t(a.disabled ? 'disabled' : 'active')).className = 'state';
+        if (change && a.id !== myID) { // one's own account: with parley staff
+          staffButton(tr, a.disabled ? 'enable' : 'disable', a.disabled ? '/staff/enable' : '/staff/disable', { name: a.name });
+        }
+        body.appendChild(tr);
+      });
+    });
+    api('GET', '/staff/tokens').then(function (r) {
+      var body = $('tokens').tBodies[0];
+      body.textContent = '';
+      if (r.status !== 200) { return; }
+      r.data.tokens.forEach(function (k) {
+        var tr = document.createElement('tr');
+        tr.setAttribute('data-id', k.id);
+        cell(tr, k.id);
+        cell(tr, k.name);
+        cell(tr, k.owner || '');
+        cell(tr, k.role);
+        cell(tr, new Date(k.expires).toLocaleString(lang));
+        if (change) { staffButton(tr, 'revoke', '/staff/tokens/revoke', { id: k.id }); }
+        body.appendChild(tr);
+      });
+    });
+  }
+  $('tab-staff').addEventListener('click', loadStaff);
+
   $('signout').addEventListener('click', function () {
     fetch('/console/logout', { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': csrf() } })
       .then(function () { location.href = '/console/login'; }, function () { status(t('unreachable'), true); });
@@ -279,6 +343,7 @@
   // rest whatever the page shows.
   function applyRole(me) {
     allowed = me.actions || [];
+    myID = me.id;
     $('who-actor').textContent = me.actor + ' (' + me.role + ')';
     $('who').hidden = false;
     var queue = can('handoffs.list');
@@ -293,9 +358,12 @@
     $('rectify-part').hidden = !can('subjects.rectify');
     $('audit-part').hidden = !can('audit.read');
     $('audit-verify').hidden = !can('audit.verify');
-    $('no-access').hidden = queue || dpo;
+    var staff = can('staff.list');
+    $('tab-staff').hidden = !staff;
+    $('no-access').hidden = queue || dpo || staff;
     if (queue) { return loadQueue(); }
-    if (dpo) { show('dpo-view'); }
+    if (dpo) { return show('dpo-view'); }
+    if (staff) { loadStaff(); }
   }
 
   translate();
