@@ -339,8 +339,9 @@
       .then(function () { location.href = '/console/login'; }, function () { status(t('unreachable'), true); });
   });
 
-  // applyRole shows only what the role allows; the server refuses the
-  // rest whatever the page shows.
+  // applyRole shows only what the role allows; the server refuses the rest
+  // whatever the page shows. The tabs stay hidden until then, so a click
+  // cannot race it.
   function applyRole(me) {
     allowed = me.actions || [];
     myID = me.id;
