@@ -47,6 +47,9 @@ const (
 	// ActionAuth is used for the lockout entry written when a client starts
 	// a cooldown after too many bad tokens.
 	ActionAuth = "auth"
+	// ActionMe is GET /me: who is signed in and what the role allows, so
+	// the console shows only that (the server refuses the rest anyway).
+	ActionMe = "me"
 )
 
 // Outcomes, the part of an audit action after the colon.
@@ -71,12 +74,12 @@ const (
 
 // grants is the permission matrix; see Role.
 var grants = map[Role][]string{
-	RoleViewer: {ActionFlowsList, ActionMetricsSummary},
-	RoleOperator: {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionBroadcast,
+	RoleViewer: {ActionMe, ActionFlowsList, ActionMetricsSummary},
+	RoleOperator: {ActionMe, ActionFlowsList, ActionMetricsSummary, ActionExport, ActionBroadcast,
 		ActionHandoffsList, ActionHandoffsRead, ActionHandoffsReply, ActionHandoffsReturn, ActionHandoffsClose},
-	RoleDPO: {ActionFlowsList, ActionMetricsSummary, ActionExport, ActionErase, ActionRectify, ActionAuditVerify, ActionBroadcast,
+	RoleDPO: {ActionMe, ActionFlowsList, ActionMetricsSummary, ActionExport, ActionErase, ActionRectify, ActionAuditVerify, ActionBroadcast,
 		ActionHandoffsList, ActionHandoffsRead, ActionHandoffsReply, ActionHandoffsReturn, ActionHandoffsClose, ActionAuditRead},
-	RoleAdmin: {ActionFlowsList, ActionMetricsSummary, ActionFlowsReload, ActionStudio, ActionStaffList, ActionStaffChange},
+	RoleAdmin: {ActionMe, ActionFlowsList, ActionMetricsSummary, ActionFlowsReload, ActionStudio, ActionStaffList, ActionStaffChange},
 }
 
 // Can reports whether r may perform action.
@@ -232,6 +235,7 @@ func Register(r fiber.Router, cfg Config) {
 		h.registerLogin(r)
 	}
 	g := r.Group(Prefix)
+	g.Get("/me", h.guard(ActionMe, h.me))
 	g.Get("/flows", h.guard(ActionFlowsList, h.flows))
 	g.Get("/metrics-summary", h.guard(ActionMetricsSummary, h.metricsSummary))
 	g.Post("/subjects/export", h.guard(ActionExport, h.export))
@@ -339,6 +343,7 @@ type request struct {
 	c      *fiber.Ctx
 	action string
 	actor  string
+	role   Role
 	ref    string // subject pseudonym, once known
 }
 
@@ -368,7 +373,7 @@ func (h *handler) guard(action string, fn actionFunc) fiber.Handler {
 			h.audit(c, p.Actor(), action, OutcomeDenied, "")
 			return h.fail(c, action, p.Actor(), OutcomeDenied, fiber.StatusForbidden, "your role may not do that")
 		}
-		return fn(&request{c: c, action: action, actor: p.Actor()})
+		return fn(&request{c: c, action: action, actor: p.Actor(), role: p.Role})
 	}
 }
 
@@ -540,6 +545,19 @@ func (h *handler) flows(rq *request) error {
 	sort.Slice(fs, func(i, j int) bool { return fs[i].ID < fs[j].ID })
 	h.finish(rq, OutcomeOK, fiber.StatusOK)
 	return rq.c.JSON(fiber.Map{"flows": fs})
+}
+
+// me answers who is calling (the account or token id and its role) and
+// the actions of the grants table the role may perform.
+func (h *handler) me(rq *request) error {
+	if ok, err := h.begin(rq); !ok {
+		return err
+	}
+	actions := slices.Clone(grants[rq.role])
+	slices.Sort(actions)
+	_, id, _ := strings.Cut(rq.actor, ":")
+	h.finish(rq, OutcomeOK, fiber.StatusOK)
+	return rq.c.JSON(fiber.Map{"actor": rq.actor, "id": id, "role": rq.role.String(), "actions": actions})
 }
 
 func (h *handler) metricsSummary(rq *request) error {

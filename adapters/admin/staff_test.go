@@ -73,8 +73,9 @@ const staffPassword = "correct horse battery staple"
 
 type staffEnv struct {
 	*env
-	store *memStaff
-	staff *Staff
+	store    *memStaff
+	staff    *Staff
+	handoffs *fakeHandoffs
 }
 
 // newStaffEnv serves the admin API with staff accounts (and no legacy
@@ -86,11 +87,11 @@ func newStaffEnv(t *testing.T) *staffEnv {
 		clock:   &fakeClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)},
 		logs:    &bytes.Buffer{},
 	}
-	se := &staffEnv{env: e, store: &memStaff{}}
+	se := &staffEnv{env: e, store: &memStaff{}, handoffs: &fakeHandoffs{}}
 	se.staff = NewStaff(se.store, e.clock.Now, e.backend.Audit)
 	e.app = fiber.New(fiber.Config{DisableStartupMessage: true, ProxyHeader: fiber.HeaderXForwardedFor})
 	Register(e.app, Config{
-		Backend: e.backend, Staff: se.staff, Now: e.clock.Now,
+		Backend: e.backend, Staff: se.staff, Now: e.clock.Now, Handoffs: se.handoffs,
 		Logger:     slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		SubjectRef: func(channel, user string) string { return "subj-" + channel + "-" + pseudo(user) },
 	})
@@ -662,6 +663,12 @@ func TestStaffRoleMatrixEveryRoute(t *testing.T) {
 	if len(routes) < 7 {
 		t.Fatalf("found %d admin routes, want at least the 7 of the admin API", len(routes))
 	}
+	for _, want := range []string{"GET /admin/v1/me", "POST /admin/v1/broadcasts", "GET /admin/v1/handoffs",
+		"GET /admin/v1/handoffs/x1", "POST /admin/v1/handoffs/x1/reply", "GET /admin/v1/audit", "POST /admin/v1/staff/disable"} {
+		if !slices.ContainsFunc(routes, func(e endpoint) bool { return e.method+" "+e.path == want }) {
+			t.Errorf("the matrix does not walk %s", want)
+		}
+	}
 	granted := map[string]bool{}
 	for _, actions := range grants {
 		for _, a := range actions {
@@ -680,7 +687,7 @@ func TestStaffRoleMatrixEveryRoute(t *testing.T) {
 		}
 		for r, b := range browsers {
 			before := len(se.backend.auditActions())
-			calls := len(se.backend.calls)
+			calls := len(se.backend.calls) + len(se.handoffs.calls)
 			st, body := b.api(t, rt.method, rt.path, `{"channel":"whatsapp","user":"`+canaryUser+`"}`)
 			acts := se.backend.auditActions()[before:]
 			if len(acts) == 0 {
@@ -694,7 +701,7 @@ func TestStaffRoleMatrixEveryRoute(t *testing.T) {
 			switch {
 			case !r.Can(action) && st != 403:
 				t.Errorf("%s %s (%s) as %s: %d, want 403 %s", rt.method, rt.path, action, r, st, body)
-			case !r.Can(action) && len(se.backend.calls) != calls:
+			case !r.Can(action) && len(se.backend.calls)+len(se.handoffs.calls) != calls:
 				t.Errorf("%s %s as %s: refused but the backend was called", rt.method, rt.path, r)
 			case r.Can(action) && (st == 401 || st == 403):
 				t.Errorf("%s %s (%s) as %s: %d, want it allowed", rt.method, rt.path, action, r, st)

@@ -33,12 +33,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	e := newEnv(t, envOptions{webChat: true, tokens: handoffTokens, files: map[string]string{"shop.yaml": shopFlow("", "4h")}})
 	base := e.listen(t)
 	ctx, browserProblems := startBrowser(t, 1280, 1000)
-	shots := os.Getenv("PARLEY_CONSOLE_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots, shoot := consoleScreenshots(t)
 
 	// The visitor's tab: the web chat page, as a customer uses it.
 	visitor, closeVisitor := chromedp.NewContext(ctx)
@@ -75,24 +70,8 @@ func TestConsoleInBrowser(t *testing.T) {
 			return err
 		})
 	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, "console-"+name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := func(js string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("%s: %v", js, err)
-		}
-		return s
-	}
+	shot := func(name string) { t.Helper(); shoot(ctx, "console-"+name) }
+	text := evaluator(t, ctx)
 
 	stepIn(visitor, "opening the web chat with the shop flow",
 		chromedp.Navigate(base+"/"),
@@ -218,5 +197,28 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	if err != nil {
 		t.Errorf("without credentials the console did not go to /console/login: %v", err)
+	}
+}
+
+// consoleScreenshots returns the directory of the console's screenshots,
+// $PARLEY_CONSOLE_SCREENSHOTS (default a temporary one), and a function
+// that writes the page of ctx there as name.png.
+func consoleScreenshots(t *testing.T) (string, func(ctx context.Context, name string)) {
+	t.Helper()
+	dir := os.Getenv("PARLEY_CONSOLE_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir, func(ctx context.Context, name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

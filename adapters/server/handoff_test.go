@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/adapters/admin"
 	"github.com/parleyhq/parley/adapters/server"
 	"github.com/parleyhq/parley/adapters/web"
 	"github.com/parleyhq/parley/engine/vault"
@@ -396,8 +398,10 @@ func TestHandoffTranscriptGoneAfterEraseAndExpiry(t *testing.T) {
 	}
 }
 
-// TestHandoffRoutesRoleMatrix: every console route, for every role: the
-// hand-off routes are for operator and dpo, the audit log read for dpo.
+// TestHandoffRoutesRoleMatrix: every admin route the server serves (the
+// table is checked against Fiber's), for every role: the hand-off routes
+// and broadcasts are for operator and dpo, the audit log read for dpo,
+// GET /me for everyone.
 func TestHandoffRoutesRoleMatrix(t *testing.T) {
 	e := newEnv(t, envOptions{webChat: true, tokens: handoffTokens, files: map[string]string{"shop.yaml": shopFlow("", "4h")}})
 	ref := strings.Repeat("0", 64) // no such hand-off: an allowed role gets 404 or 409, never 403
@@ -411,6 +415,30 @@ func TestHandoffRoutesRoleMatrix(t *testing.T) {
 		{http.MethodPost, "/handoffs/" + ref + "/return", `{"step":"menu"}`, []string{"operator", "dpo"}},
 		{http.MethodPost, "/handoffs/" + ref + "/close", "", []string{"operator", "dpo"}},
 		{http.MethodGet, "/audit?action=handoffs.", "", []string{"dpo"}},
+		{http.MethodGet, "/me", "", []string{"viewer", "operator", "dpo", "admin"}},
+		{http.MethodGet, "/flows", "", []string{"viewer", "operator", "dpo", "admin"}},
+		{http.MethodGet, "/metrics-summary", "", []string{"viewer", "operator", "dpo", "admin"}},
+		{http.MethodPost, "/subjects/export", `{"channel":"web","user":"nobody-here"}`, []string{"operator", "dpo"}},
+		{http.MethodPost, "/subjects/erase", `{"channel":"web","user":"nobody-here"}`, []string{"dpo"}},
+		{http.MethodPost, "/subjects/rectify", `{"channel":"web","user":"nobody-here","field":"name","value":"X"}`, []string{"dpo"}},
+		{http.MethodGet, "/audit/verify", "", []string{"dpo"}},
+		{http.MethodPost, "/broadcasts", `{"flow":"shop","template":"no_such_template","dry_run":true}`, []string{"operator", "dpo"}},
+		{http.MethodPost, "/flows/reload", "", []string{"admin"}},
+	}
+	// The table holds every route the server serves under /admin/v1.
+	for _, r := range e.srv.App().GetRoutes(true) {
+		if !strings.HasPrefix(r.Path, admin.Prefix+"/") || r.Method == http.MethodHead {
+			continue
+		}
+		path := strings.Replace(strings.TrimPrefix(r.Path, admin.Prefix), ":ref", ref, 1)
+		if !slices.ContainsFunc(routes, func(x struct {
+			method, path, body string
+			allowed            []string
+		}) bool {
+			return x.method == r.Method && strings.SplitN(x.path, "?", 2)[0] == path
+		}) {
+			t.Errorf("the matrix does not check %s %s", r.Method, r.Path)
+		}
 	}
 	tokens := map[string]string{"viewer": "viewer-token-0123456789", "operator": operatorToken, "dpo": dpoToken, "admin": adminToken}
 	for _, r := range routes {

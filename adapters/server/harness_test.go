@@ -250,6 +250,8 @@ type envOptions struct {
 	// handoffEvery is server.Config.HandoffEvery (default: off, tests call
 	// ExpireHandoffs).
 	handoffEvery time.Duration
+	// staff, when set, makes server.Config.Staff on the env's vault.
+	staff func(*vault.Vault) *admin.Staff
 }
 
 // fastRetry keeps whatsapp.RetryDelay's decision but waits 1 ms.
@@ -328,6 +330,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	if o.staff != nil {
+		cfg.Staff = o.staff(e.vault)
 	}
 	e.srv, err = server.New(cfg)
 	if err != nil {

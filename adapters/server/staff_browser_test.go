@@ -57,21 +57,7 @@ func TestStaffSignInInBrowser(t *testing.T) {
 	}
 	fetchStatus := func(method, path string, csrf bool) int {
 		t.Helper()
-		js := `(async () => {
-			const h = {'Content-Type': 'application/json'};
-			if (` + map[bool]string{true: "true", false: "false"}[csrf] + `) {
-				const m = document.cookie.match(/(?:^|; )parley_csrf=([^;]*)/);
-				h['X-CSRF-Token'] = m ? m[1] : '';
-			}
-			const r = await fetch('` + path + `', {method: '` + method + `', credentials: 'same-origin', headers: h,
-				body: '` + method + `' === 'GET' ? undefined : JSON.stringify({channel: 'web', user: 'nobody-here'})});
-			return r.status;
-		})()`
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](js, chromedp.EvalAwaitPromise))
-		if err != nil {
-			t.Fatalf("fetch %s %s: %v", method, path, err)
-		}
-		return n
+		return fetchStatusBody(t, ctx, method, path, `{"channel": "web", "user": "nobody-here"}`, csrf)
 	}
 
 	step("opening the sign-in page",

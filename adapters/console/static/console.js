@@ -20,7 +20,12 @@
       sent: 'Reply sent.', handedBack: 'Handed back to the bot.', closed: 'Conversation closed.', gone: 'This conversation is no longer handed off.',
       denied: 'Your role does not allow this.', failed: 'That did not work: ', exported: 'Export of the subject:', erased: 'Erased. Receipt:',
       rectified: 'Rectified.', verified: 'The audit chain verifies: %n entries.', broken: 'The audit chain is BROKEN after %n entries.',
-      entries: '%n entries.', unreachable: 'The server cannot be reached.'
+      entries: '%n entries.', unreachable: 'The server cannot be reached.',
+      signedInAs: 'Signed in as', signOut: 'Sign out', noAccess: 'Your role gives no access to customers\' conversations or data.',
+      tabStaff: 'Staff', staffTitle: 'Staff accounts', tokensTitle: 'API tokens',
+      staffHint: 'Disabling an account or revoking a token takes effect at once. Accounts are added, reset and given roles with parley staff.',
+      colName: 'Name', colId: 'Id', colRole: 'Role', colTwoFactor: 'Two-factor', colState: 'State', colOwner: 'Owner', colExpires: 'Expires',
+      active: 'active', disabled: 'disabled', yes: 'yes', no: 'no', disable: 'Disable', enable: 'Enable', revoke: 'Revoke', done: 'Done.'
     },
     it: {
       title: 'Console Parley', tabQueue: 'Passaggi a operatore', tabDPO: 'Protezione dei dati', language: 'Lingua',
@@ -39,7 +44,12 @@
       sent: 'Risposta inviata.', handedBack: 'Restituita al bot.', closed: 'Conversazione chiusa.', gone: 'Questa conversazione non è più in attesa.',
       denied: 'Il tuo ruolo non lo consente.', failed: 'Non è riuscito: ', exported: 'Esportazione dell\'interessato:', erased: 'Cancellato. Ricevuta:',
       rectified: 'Rettificato.', verified: 'La catena di audit è integra: %n voci.', broken: 'La catena di audit è ROTTA dopo %n voci.',
-      entries: '%n voci.', unreachable: 'Il server non è raggiungibile.'
+      entries: '%n voci.', unreachable: 'Il server non è raggiungibile.',
+      signedInAs: 'Accesso come', signOut: 'Esci', noAccess: 'Il tuo ruolo non dà accesso alle conversazioni né ai dati dei clienti.',
+      tabStaff: 'Personale', staffTitle: 'Account del personale', tokensTitle: 'Token API',
+      staffHint: 'Disattivare un account o revocare un token ha effetto subito. Gli account si aggiungono, si reimpostano e ricevono un ruolo con parley staff.',
+      colName: 'Nome', colId: 'Id', colRole: 'Ruolo', colTwoFactor: 'Due fattori', colState: 'Stato', colOwner: 'Titolare', colExpires: 'Scade',
+      active: 'attivo', disabled: 'disattivato', yes: 'sì', no: 'no', disable: 'Disattiva', enable: 'Riattiva', revoke: 'Revoca', done: 'Fatto.'
     }
   };
   var $ = function (id) { return document.getElementById(id); };
@@ -47,6 +57,10 @@
   var lang = params.get('lang') || ((navigator.language || 'en').slice(0, 2) === 'it' ? 'it' : 'en');
   if (!T[lang]) { lang = 'en'; }
   var current = null; // the opened hand-off's reference
+  var allowed = []; // the actions of the signed-in role (GET /me)
+  var myID = ''; // the signed-in account's id
+
+  function can(action) { return allowed.indexOf(action) >= 0; }
 
   function t(key, n) { return (T[lang][key] || T.en[key] || key).replace('%n', n); }
 
@@ -119,9 +133,10 @@
   }
 
   function show(view) {
-    ['queue-view', 'conv-view', 'dpo-view'].forEach(function (id) { $(id).hidden = id !== view; });
-    $('tab-queue').setAttribute('aria-pressed', String(view !== 'dpo-view'));
+    ['queue-view', 'conv-view', 'dpo-view', 'staff-view'].forEach(function (id) { $(id).hidden = id !== view; });
+    $('tab-queue').setAttribute('aria-pressed', String(view === 'queue-view' || view === 'conv-view'));
     $('tab-dpo').setAttribute('aria-pressed', String(view === 'dpo-view'));
+    $('tab-staff').setAttribute('aria-pressed', String(view === 'staff-view'));
   }
 
   function loadQueue() {
@@ -265,6 +280,95 @@
     });
   });
 
+  // staffButton is a button of a staff table row that posts body to path
+  // and reloads the tab.
+  function staffButton(tr, label, path, body) {
+    var b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = t(label);
+    b.addEventListener('click', function () {
+      api('POST', path, body).then(function (r) {
+        if (r.status === 200) { status(t('done')); loadStaff(); } else if (r.status !== 403) { status(t('failed') + (r.data.error || r.status), true); }
+      });
+    });
+    cell(tr, '').appendChild(b);
+  }
+
+  function loadStaff() {
+    show('staff-view');
+    var change = can('staff.change');
+    api('GET', '/staff').then(function (r) {
+      var body = $('staff').tBodies[0];
+      body.textContent = '';
+      if (r.status !== 200) { return; }
+      r.data.accounts.forEach(function (a) {
+        var tr = document.createElement('tr');
+        tr.setAttribute('data-name', a.name);
+        cell(tr, a.name);
+        cell(tr, a.id);
+        cell(tr, a.role);
+        cell(tr, t(a.two_factor ? 'yes' : 'no'));
+        cell(tr, t(a.disabled ? 'disabled' : 'active')).className = 'state';
+        if (change && a.id !== myID) { // one's own account: with parley staff
+          staffButton(tr, a.disabled ? 'enable' : 'disable', a.disabled ? '/staff/enable' : '/staff/disable', { name: a.name });
+        }
+        body.appendChild(tr);
+      });
+    });
+    api('GET', '/staff/tokens').then(function (r) {
+      var body = $('tokens').tBodies[0];
+      body.textContent = '';
+      if (r.status !== 200) { return; }
+      r.data.tokens.forEach(function (k) {
+        var tr = document.createElement('tr');
+        tr.setAttribute('data-id', k.id);
+        cell(tr, k.id);
+        cell(tr, k.name);
+        cell(tr, k.owner || '');
+        cell(tr, k.role);
+        cell(tr, new Date(k.expires).toLocaleString(lang));
+        if (change) { staffButton(tr, 'revoke', '/staff/tokens/revoke', { id: k.id }); }
+        body.appendChild(tr);
+      });
+    });
+  }
+  $('tab-staff').addEventListener('click', loadStaff);
+
+  $('signout').addEventListener('click', function () {
+    fetch('/console/logout', { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': csrf() } })
+      .then(function () { location.href = '/console/login'; }, function () { status(t('unreachable'), true); });
+  });
+
+  // applyRole shows only what the role allows; the server refuses the rest
+  // whatever the page shows. The tabs stay hidden until then, so a click
+  // cannot race it.
+  function applyRole(me) {
+    allowed = me.actions || [];
+    myID = me.id;
+    $('who-actor').textContent = me.actor + ' (' + me.role + ')';
+    $('who').hidden = false;
+    var queue = can('handoffs.list');
+    var dpo = can('subjects.export') || can('subjects.erase') || can('subjects.rectify') || can('audit.read');
+    $('tab-queue').hidden = !queue;
+    $('tab-dpo').hidden = !dpo;
+    $('close-conv').hidden = !can('handoffs.close');
+    $('reply-form').hidden = !can('handoffs.reply');
+    $('return-form').hidden = !can('handoffs.return');
+    $('export').hidden = !can('subjects.export');
+    $('erase').hidden = !can('subjects.erase');
+    $('rectify-part').hidden = !can('subjects.rectify');
+    $('audit-part').hidden = !can('audit.read');
+    $('audit-verify').hidden = !can('audit.verify');
+    var staff = can('staff.list');
+    $('tab-staff').hidden = !staff;
+    $('no-access').hidden = queue || dpo || staff;
+    if (queue) { return loadQueue(); }
+    if (dpo) { return show('dpo-view'); }
+    if (staff) { loadStaff(); }
+  }
+
   translate();
-  loadQueue();
+  api('GET', '/me').then(function (r) {
+    if (r.status === 200) { applyRole(r.data); }
+  });
 })();
