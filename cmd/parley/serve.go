@@ -252,7 +252,7 @@ func runServe(c *cli, args []string) int {
 	if wa != nil && wa.VerifyToken == "" {
 		log.Warn("PARLEY_WHATSAPP_VERIFY_TOKEN is not set: the webhook handshake is refused, so Meta cannot (re)subscribe the webhook")
 	}
-	log.Info("parley is serving", "addr", "http://"+ln.Addr().String(), "flows", len(flows.All()), "channels", channels, "admin", tokens != nil)
+	log.Info("parley is serving", "addr", "http://"+ln.Addr().String(), "flows", len(flows.All()), "channels", channels, "console", "http://"+ln.Addr().String()+"/console", "legacy_admin_tokens", tokens != nil)
 	if web {
 		fmt.Fprintf(c.stderr, "Open http://%s in a browser to chat with the flows. Ctrl-C stops.\n", ln.Addr())
 	}
