@@ -268,31 +268,63 @@ func (v *Vault) inboxPutBatch(items []InboxItem, now time.Time) ([]bool, error) 
 	// payload's own short life), held from sealing until it is written.
 	v.tk.use.RLock()
 	defer v.tk.use.RUnlock()
-	for _, s := range subjects {
-		err := v.withSubjectKey(s, now, func(_ kvTxn, sk *subjectKey) error {
-			tk, err := v.tk.current(now)
+	seal := func(s SubjectID, sk *subjectKey) error {
+		tk, err := v.tk.current(now)
+		if err != nil {
+			return err
+		}
+		for _, i := range bySubject[s] {
+			q := &qs[i]
+			qk := seqKey(prefixIQ, q.seq)
+			var pe enc
+			pe.str(items[i].MsgID)
+			pe.bytes(items[i].Payload)
+			q.keyID = sk.id
+			inner, err := sealValue(sk.aead, qk, valHdr{}, pe.b)
 			if err != nil {
 				return err
 			}
-			for _, i := range bySubject[s] {
-				q := &qs[i]
-				qk := seqKey(prefixIQ, q.seq)
-				var pe enc
-				pe.str(items[i].MsgID)
-				pe.bytes(items[i].Payload)
-				q.keyID = sk.id
-				inner, err := sealValue(sk.aead, qk, valHdr{}, pe.b)
+			if q.sealed, err = v.tk.seal(tk, qk, inner); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// The subjects' keys are read (or made) in main DB transactions of
+	// many subjects each: one transaction per subject cost most of a
+	// batch's time.
+	for chunk := range slices.Chunk(subjects, inboxTxnMessages) {
+		var fresh []SubjectID
+		err := v.update(func(txn kvTxn) error {
+			fresh = fresh[:0]
+			for _, s := range chunk {
+				sk, err := v.liveKey(txn, s, true, now)
 				if err != nil {
 					return err
 				}
-				if q.sealed, err = v.tk.seal(tk, qk, inner); err != nil {
+				if sk.fresh {
+					fresh = append(fresh, s)
+				}
+				if err := seal(s, sk); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
-		if err != nil {
+		if errors.Is(err, errPurgePending) {
+			// An erased subject writes again: its purge comes first, one
+			// subject at a time.
+			fresh = nil
+			for _, s := range chunk {
+				if err := v.withSubjectKey(s, now, func(_ kvTxn, sk *subjectKey) error { return seal(s, sk) }); err != nil {
+					return nil, err
+				}
+			}
+		} else if err != nil {
 			return nil, err
+		}
+		for _, s := range fresh {
+			v.keyCreated(s)
 		}
 	}
 	var todo []int

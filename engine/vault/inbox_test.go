@@ -500,4 +500,21 @@ func TestInboxPutBatchGroupCommit(t *testing.T) {
 	if err != nil || !dups[0] || !dups[1] {
 		t.Errorf("redelivered batch = %v, %v; want both duplicates", dups, err)
 	}
+
+	// A subject erased a moment ago (its purge still pending) writes again
+	// in a batch with a new one: both stored, under a new key for it.
+	erased := items[0].Subject
+	if _, err := v.Erase(erased, c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	again := []InboxItem{{MsgID: "wamid.AFTER1", Subject: erased, Payload: []byte("back")},
+		{MsgID: "wamid.AFTER2", Subject: v.SubjectID("whatsapp", "15559999"), Payload: []byte("new")}}
+	if dups, err := v.InboxPutBatch(again, c.Now()); err != nil || dups[0] || dups[1] {
+		t.Fatalf("batch after an erasure = %v, %v", dups, err)
+	}
+	got := pendingIDs(t, v)
+	if !slices.Contains(got, "wamid.AFTER1") || !slices.Contains(got, "wamid.AFTER2") || slices.Contains(got, "wamid.B0") {
+		t.Errorf("pending after the erasure and the new batch: %d messages, AFTER1 %v, AFTER2 %v, erased B0 %v",
+			len(got), slices.Contains(got, "wamid.AFTER1"), slices.Contains(got, "wamid.AFTER2"), slices.Contains(got, "wamid.B0"))
+	}
 }
