@@ -7,6 +7,7 @@
 #   go build -o /tmp/before ./cmd/parley   # on the old commit
 #   go build -o /tmp/after ./cmd/parley
 #   bench/ab.sh /tmp/before /tmp/after
+#   BATCH=5000 bench/ab.sh /tmp/before /tmp/after   # one signed batch instead
 #
 # Needs the peers' load generator (PEERS=DIR, default ../shared/peers) and
 # stops every process it starts by PID.
@@ -19,7 +20,7 @@ PEERS="${PEERS:-$ROOT/../shared/peers}"
 OUT="$(mktemp -d /tmp/parley-ab.XXXXXX)"
 cp -r "$PEERS/loadgen" "$OUT/loadgen"
 (cd "$OUT/loadgen" && go build -o "$OUT/peer-loadgen" .)
-(cd "$ROOT" && go build -o "$OUT/relay" ./bench/relay)
+(cd "$ROOT" && go build -o "$OUT/relay" ./bench/relay && go build -o "$OUT/batch-loadgen" ./bench/loadgen)
 
 PID=""
 stop() { if [[ -n "$PID" ]]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi; PID=""; }
@@ -41,6 +42,22 @@ start() { # $1: binary or "relay"
 	for _ in $(seq 300); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && return 0; sleep 0.1; done
 	echo "server did not start:" >&2; cat "$OUT/server.log" >&2; exit 1
 }
+
+if [[ -n "${BATCH:-}" ]]; then # one signed webhook of BATCH first messages per run
+	printf '%-8s %10s %14s %10s %8s\n' run ack-ms last-reply-ms cpu-s rss-MiB
+	for r in $(seq "$ROUNDS"); do
+		for name in relay before after; do
+			bin="relay"; [[ $name == before ]] && bin="$BEFORE"; [[ $name == after ]] && bin="$AFTER"
+			start "$bin"
+			"$OUT/batch-loadgen" -target "http://127.0.0.1:$PORT" -graph "127.0.0.1:$GRAPH_PORT" -secret loadgen-app-secret \
+				-batch "$BATCH" -pid "$PID" 2>/dev/null | grep '^RESULT ' | sed "s/^RESULT /$name /" >>"$OUT/rows"
+			stop
+			tail -1 "$OUT/rows" | python3 -c 'import json,sys; n,j=sys.stdin.read().split(" ",1); r=json.loads(j); print("%-8s %10.0f %14.0f %10.2f %8.0f" % (n, r.get("batch_ack_ms", 0), r.get("batch_replies_ms", 0), r.get("server_cpu_s", 0), r.get("server_rss_peak_mib", 0)))'
+		done
+	done
+	echo "(raw rows in $OUT/rows)"
+	exit 0
+fi
 
 printf '%-8s %10s %8s %12s %8s\n' run turns/s p99-ms cpu-ms/turn rss-MiB
 for r in $(seq "$ROUNDS"); do

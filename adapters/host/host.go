@@ -241,44 +241,95 @@ func OutboxPayload(ch string, out Outbound, queued time.Time) []byte {
 // before Accept returns, so a later message from the new id finds the moved
 // conversation.
 func (h *Host) Accept(ctx context.Context, channel, user string, m Message) (dup bool, err error) {
+	dups, err := h.AcceptBatch(ctx, channel, []Inbound{{User: user, Msg: m}})
+	if err != nil {
+		return false, err
+	}
+	return dups[0], nil
+}
+
+// Inbound is one message of AcceptBatch and its sender's id on the channel.
+type Inbound struct {
+	User string
+	Msg  Message
+}
+
+// AcceptBatch is Accept for the messages of one request, with one group
+// commit: they are stored, made durable together, then queued in the order
+// given, so a channel acknowledges the request once, when all of it is
+// durable. dups[i] reports in[i] seen before (or earlier in the request). A
+// number change ends a group: it is processed before the messages after it
+// are stored. An error means some messages may not be stored: the channel
+// should make its sender deliver the request again (the stored ones are
+// duplicates then).
+func (h *Host) AcceptBatch(ctx context.Context, channel string, in []Inbound) (dups []bool, err error) {
 	if _, ok := h.channels[channel]; !ok {
-		return false, fmt.Errorf("host: no channel %q", channel)
+		return nil, fmt.Errorf("host: no channel %q", channel)
 	}
 	if h.cfg.CanWrite != nil {
 		if err := h.cfg.CanWrite(); err != nil {
 			h.storeFailed(err)
-			return false, fmt.Errorf("host: message not stored: %w", err)
+			return nil, fmt.Errorf("host: message not stored: %w", err)
 		}
 	}
-	m.Ch = channel
-	subject := h.store.Subject(channel, user)
-	payload, _ := json.Marshal(m)
-	dup, err = h.store.InboxPut(ctx, m.ID, subject, payload, h.cfg.Now())
+	dups = make([]bool, 0, len(in))
+	for lo := 0; lo < len(in); {
+		hi := lo
+		for hi < len(in) && in[hi].Msg.NewFrom == "" {
+			hi++
+		}
+		hi = min(hi+1, len(in)) // the number change closes its group
+		d, err := h.acceptGroup(ctx, channel, in[lo:hi])
+		if err != nil {
+			return nil, err
+		}
+		dups = append(dups, d...)
+		lo = hi
+	}
+	return dups, nil
+}
+
+// acceptGroup stores in (no number change but maybe the last) with one
+// group commit and queues the new messages in order.
+func (h *Host) acceptGroup(ctx context.Context, channel string, in []Inbound) ([]bool, error) {
+	items := make([]session.InboxItem, len(in))
+	subjects := make([]string, len(in))
+	for i := range in {
+		m := &in[i].Msg
+		m.Ch = channel
+		subjects[i] = h.store.Subject(channel, in[i].User)
+		payload, _ := json.Marshal(m)
+		items[i] = session.InboxItem{MsgID: m.ID, Subject: subjects[i], Payload: payload}
+	}
+	dups, err := h.store.InboxPutBatch(ctx, items, h.cfg.Now())
 	if err != nil {
 		h.storeFailed(err)
-		return false, err
+		return nil, err
 	}
 	h.storeOK()
-	if dup {
-		return true, nil
-	}
-	if h.shared != nil {
-		// Whichever process claims the conversation runs the turn. A
-		// number change is waited for, as below: a message from the new id
-		// accepted next must find the moved conversation.
-		if m.NewFrom != "" {
-			h.waitSettled(ctx, m.ID)
-		} else {
-			kick(h.shared.inKick)
+	for i, dup := range dups {
+		if dup {
+			continue
 		}
-		return false, nil
+		m := in[i].Msg
+		if h.shared != nil {
+			// Whichever process claims the conversation runs the turn. A
+			// number change is waited for, as below: a message from the
+			// new id accepted next must find the moved conversation.
+			if m.NewFrom != "" {
+				h.waitSettled(ctx, m.ID)
+			} else {
+				kick(h.shared.inKick)
+			}
+			continue
+		}
+		if m.NewFrom != "" {
+			h.enqueueWait(subjects[i], m)
+		} else {
+			h.enqueue(subjects[i], m)
+		}
 	}
-	if m.NewFrom != "" {
-		h.enqueueWait(subject, m)
-	} else {
-		h.enqueue(subject, m)
-	}
-	return false, nil
+	return dups, nil
 }
 
 // SubjectRef returns the pseudonymous subject of a channel user, for logs.

@@ -32,7 +32,9 @@ type TurnStore interface {
 // Inbox keeps inbound messages, deduplicated by id, until their turn is
 // committed.
 type Inbox interface {
-	InboxPut(ctx context.Context, msgID, subject string, payload []byte, now time.Time) (dup bool, err error)
+	// InboxPutBatch stores the messages of one request, durable together
+	// when it returns; dups[i] reports items[i] seen before.
+	InboxPutBatch(ctx context.Context, items []session.InboxItem, now time.Time) (dups []bool, err error)
 	InboxDone(ctx context.Context, msgID string) error
 	InboxPending(ctx context.Context) ([]session.InboxEntry, error)
 }

@@ -40,11 +40,11 @@ func (f *failingStore) fail() error {
 	return nil
 }
 
-func (f *failingStore) InboxPut(ctx context.Context, msgID, subject string, payload []byte, now time.Time) (bool, error) {
+func (f *failingStore) InboxPutBatch(ctx context.Context, items []session.InboxItem, now time.Time) ([]bool, error) {
 	if err := f.fail(); err != nil {
-		return false, err
+		return nil, err
 	}
-	return f.Store.InboxPut(ctx, msgID, subject, payload, now)
+	return f.Store.InboxPutBatch(ctx, items, now)
 }
 
 func (f *failingStore) SaveTurn(ctx context.Context, subject string, st *runtime.State, effects []runtime.Effect, now time.Time, x session.Extra) ([]uint64, error) {

@@ -242,6 +242,8 @@ type envOptions struct {
 	store func(*session.Store) server.Backend
 	// canWrite is server.Config.CanWrite.
 	canWrite func() error
+	// drain is server.Config.Drain.
+	drain time.Duration
 	// studio enables the authoring studio.
 	studio *server.StudioConfig
 	// backend names the vault's backend (see backendNames; default
@@ -315,7 +317,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	cfg := server.Config{
 		Store: store, Flows: flows, Logger: o.logger, SweepEvery: -1, HandoffEvery: o.handoffEvery, WebChat: o.webChat, Now: o.now,
-		Workers: o.workers, QueueDepth: o.queue, CanWrite: o.canWrite, Studio: o.studio,
+		Workers: o.workers, QueueDepth: o.queue, CanWrite: o.canWrite, Studio: o.studio, Drain: o.drain,
 		WhatsApp: &server.WhatsAppConfig{
 			AppSecret: testSecret, AccessToken: testToken, VerifyToken: testVerify, PhoneNumberID: testPNID,
 			Flow: waFlow, GraphURL: e.graph.URL, APIVersion: testVersion, MaxAttempts: o.attempts,

@@ -80,6 +80,9 @@ type Config struct {
 	HandoffEvery time.Duration
 	// ReadTimeout, WriteTimeout and IdleTimeout bound HTTP connections.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// Drain bounds how long Shutdown drains before it closes the listener
+	// (default 2s; <0: no drain): see Shutdown.
+	Drain time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -112,6 +115,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 60 * time.Second
+	}
+	if c.Drain == 0 {
+		c.Drain = 2 * time.Second
 	}
 	return c
 }
@@ -151,6 +157,12 @@ type Server struct {
 	bgCtx      context.Context
 	// handoffs is closed when the hand-off timeout loop has stopped.
 	handoffs chan struct{}
+	// The drain (Shutdown): whether Serve was called and the drain has
+	// begun, requests in progress and when the last one began (UnixNano).
+	served   atomic.Bool
+	draining atomic.Bool
+	inflight atomic.Int64
+	lastReq  atomic.Int64
 }
 
 // New builds the server and its routes. Nothing runs until Start.
@@ -182,6 +194,7 @@ func New(cfg Config) (*Server, error) {
 	// (A connection that never sent a request is closed after 5 s, as in
 	// net/http, which bounds how long Shutdown can wait for it.)
 	s.app.Server().CloseOnShutdown = true
+	s.app.Use(s.track)
 	s.app.Use(recover.New())
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok\n") })
 	s.app.Get("/readyz", func(c *fiber.Ctx) error {
@@ -318,14 +331,19 @@ func (s *Server) RunReminders(ctx context.Context) (queued, cancelled int, err e
 }
 
 // Serve accepts connections on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+func (s *Server) Serve(ln net.Listener) error {
+	s.served.Store(true)
+	return s.app.Listener(drainListener{ln, s})
+}
 
-// Shutdown stops accepting requests, lets in-flight requests and queued
-// turns finish, tries to flush the outbox until ctx is done, and stops the
-// background work. The caller closes the vault afterwards. Whatever is not
-// sent by then stays in the durable outbox for the next start.
+// Shutdown drains, stops accepting requests, lets in-flight requests and
+// queued turns finish, tries to flush the outbox until ctx is done, and
+// stops the background work. The caller closes the vault afterwards.
+// Whatever is not sent by then stays in the durable outbox for the next
+// start.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
+	s.drain(ctx)
 	err := s.app.ShutdownWithContext(ctx)
 	if s.hostOn {
 		err = errors.Join(err, s.host.Stop(ctx))
@@ -339,6 +357,85 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.host.Wait()
 	}
 	return err
+}
+
+// track counts the requests in progress for the drain. Once Shutdown has
+// begun, each response closes its connection, so a keep-alive client opens
+// a new one instead of sending on a connection about to be closed under
+// it, and a request on a connection accepted since is answered 503 at once
+// (nothing stored: the sender delivers it again, to the next server).
+func (s *Server) track(c *fiber.Ctx) error {
+	s.inflight.Add(1)
+	s.lastReq.Store(time.Now().UnixNano())
+	defer s.inflight.Add(-1)
+	if !s.draining.Load() {
+		return c.Next()
+	}
+	c.Context().SetConnectionClose()
+	if lc, ok := c.Context().Conn().(*drainConn); ok && !lc.early {
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return c.Status(fiber.StatusServiceUnavailable).SendString("shutting down\n")
+	}
+	return c.Next()
+}
+
+// drainQuiet is how long no request must have begun, with none in
+// progress, for the drain to end before Config.Drain.
+const drainQuiet = 100 * time.Millisecond
+
+// drain is the first step of Shutdown. A listener closed while clients
+// still send resets the connections the kernel completed but the server
+// had not accepted yet, and a keep-alive connection closed as its client
+// sends on it loses the request: a delivery lost in flight, which the
+// sender must notice and retry. So the server goes on accepting while it
+// drains: requests on connections it had before finish and close their
+// connection, new connections are answered 503 (track). The listener
+// closes once no request is in progress and none began for drainQuiet
+// (the senders have gone to retry later), or after Config.Drain. (Ending
+// when the earlier connections are gone is too soon: senders still open
+// new ones, and those the kernel has queued when the listener closes are
+// reset.)
+func (s *Server) drain(ctx context.Context) {
+	s.draining.Store(true)
+	if s.cfg.Drain < 0 || !s.served.Load() {
+		return
+	}
+	end := time.NewTimer(s.cfg.Drain)
+	defer end.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s.inflight.Load() == 0 && time.Since(time.Unix(0, s.lastReq.Load())) >= drainQuiet {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-end.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// drainListener marks the connections it accepts before the drain began.
+type drainListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l drainListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &drainConn{Conn: c, early: !l.s.draining.Load()}, nil
+}
+
+// drainConn is an accepted connection; early: accepted before the drain.
+type drainConn struct {
+	net.Conn
+	early bool
 }
 
 func (s *Server) updateGauges(c *fiber.Ctx) error {

@@ -237,6 +237,10 @@ func (c *Channel) webhook(ctx *fiber.Ctx) error {
 	// order, so a rescan after a crash replays them in it too.
 	msgs := batch.Messages
 	sort.SliceStable(msgs, func(i, j int) bool { return msgs[i].Timestamp.Before(msgs[j].Timestamp) })
+	// All messages of the request are stored with one group commit and
+	// acknowledged together.
+	in := make([]host.Inbound, 0, len(msgs))
+	stales := make([]string, 0, len(msgs))
 	for _, msg := range msgs {
 		if reason := c.misrouted(msg); reason != "" {
 			mt.Misrouted.WithLabelValues(reason).Inc()
@@ -254,22 +258,26 @@ func (c *Channel) webhook(ctx *fiber.Ctx) error {
 			// duplicate, and never run. Acknowledged with the rest.
 			item = host.Message{ID: msg.ID, At: item.At, Stale: true}
 		}
-		dup, err := c.h.Accept(ctx.UserContext(), ChannelName, key, item)
-		if err != nil {
-			// Not stored: answer 500 so Meta redelivers the batch; messages
-			// already stored are deduplicated then.
-			log.Error("inbox write failed", "err", err)
-			m.WithLabelValues("error").Inc()
-			return ctx.SendStatus(fiber.StatusInternalServerError)
-		}
+		in = append(in, host.Inbound{User: key, Msg: item})
+		stales = append(stales, stale)
+	}
+	dups, err := c.h.AcceptBatch(ctx.UserContext(), ChannelName, in)
+	if err != nil {
+		// Not all stored: answer 500 so Meta redelivers the batch; messages
+		// already stored are deduplicated then.
+		log.Error("inbox write failed", "err", err)
+		m.WithLabelValues("error").Inc()
+		return ctx.SendStatus(fiber.StatusInternalServerError)
+	}
+	for i, dup := range dups {
 		if dup {
 			m.WithLabelValues("duplicate").Inc()
 			continue
 		}
-		if stale != "" {
+		if stale := stales[i]; stale != "" {
 			mt.Stale.WithLabelValues(stale).Inc()
-			log.Warn("webhook message outside the accepted time range dropped", "reason", stale, "id", msg.ID,
-				"subject", c.h.SubjectRef(ChannelName, key))
+			log.Warn("webhook message outside the accepted time range dropped", "reason", stale, "id", in[i].Msg.ID,
+				"subject", c.h.SubjectRef(ChannelName, in[i].User))
 		}
 	}
 	for _, st := range batch.Statuses {

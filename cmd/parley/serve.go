@@ -108,7 +108,7 @@ func runServe(c *cli, args []string) int {
 	minFree := fs.Uint64("min-free", defaultMinFreeMiB, "MiB the data directory's disk must keep free; below it webhooks are refused (5xx) and /readyz is unready")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	debugAddr := fs.String("debug-addr", "", "serve Go pprof profiles on this loopback address (off by default)")
-	memLimit := fs.Int64("memory-limit", defaultMemoryLimitMiB, "MiB the Go heap should stay under, the garbage collector working harder as it nears it (0: no limit; default PARLEY_MEMORY_LIMIT, else GOMEMLIMIT, else 256)")
+	memLimit := fs.Int64("memory-limit", defaultMemoryLimitMiB, "MiB the Go heap should stay under, the garbage collector working harder as it nears it (0: no limit; default PARLEY_MEMORY_LIMIT, else GOMEMLIMIT, else 128)")
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
@@ -295,9 +295,10 @@ func graphClient() *http.Client {
 }
 
 // defaultMemoryLimitMiB is serve's default --memory-limit. A C=64 load run
-// keeps about 110 MiB of live heap (Badger's block cache and memtables,
-// most of it); bench/RESULTS.md has the figures.
-const defaultMemoryLimitMiB = 256
+// keeps 60-120 MiB of live heap (Badger's table builders during a flush or
+// compaction, its block cache and memtables, most of it; sized in
+// engine/store/badger); bench/RESULTS.md has the figures.
+const defaultMemoryLimitMiB = 128
 
 // setMemoryLimit applies --memory-limit (or PARLEY_MEMORY_LIMIT) and the GC
 // target. The server keeps little live heap and allocates per request, so a

@@ -47,6 +47,24 @@ func (s *Store) InboxPut(_ context.Context, msgID, subject string, payload []byt
 	return s.V.InboxPut(msgID, vault.SubjectID(subject), payload, now)
 }
 
+// InboxItem is an inbound message to store: its id, its subject (hex) and
+// its payload.
+type InboxItem struct {
+	MsgID   string
+	Subject string
+	Payload []byte
+}
+
+// InboxPutBatch stores the inbound messages of one request with one group
+// commit (vault.InboxPutBatch); dups[i] reports items[i] seen before.
+func (s *Store) InboxPutBatch(_ context.Context, items []InboxItem, now time.Time) (dups []bool, err error) {
+	vs := make([]vault.InboxItem, len(items))
+	for i, it := range items {
+		vs[i] = vault.InboxItem{MsgID: it.MsgID, Subject: vault.SubjectID(it.Subject), Payload: it.Payload}
+	}
+	return s.V.InboxPutBatch(vs, now)
+}
+
 // InboxDone marks an inbound message processed without a turn.
 func (s *Store) InboxDone(_ context.Context, msgID string) error { return s.V.InboxDone(msgID) }
 

@@ -173,100 +173,220 @@ func keyIDOf(txn kvReader, s SubjectID) ([]byte, error) {
 	return id, err
 }
 
+// InboxItem is one inbound message of InboxPutBatch.
+type InboxItem struct {
+	MsgID   string
+	Subject SubjectID
+	Payload []byte
+}
+
+// inboxTxnMessages bounds the messages of one inbox transaction: the inbox
+// DB's small memtable caps a transaction's size (Badger: 15% of it).
+const inboxTxnMessages = 128
+
 // InboxPut stores an inbound message durably (fsynced before it returns, so
 // the webhook can answer 200) unless its id was seen within
 // Options.DedupeWindow, in which case dup is true and nothing is stored. The
 // payload holds message text, so it is sealed under the subject's key.
+func (v *Vault) InboxPut(msgID string, s SubjectID, payload []byte, now time.Time) (dup bool, err error) {
+	dups, err := v.InboxPutBatch([]InboxItem{{MsgID: msgID, Subject: s, Payload: payload}}, now)
+	if err != nil {
+		return false, err
+	}
+	return dups[0], nil
+}
+
+// InboxPutBatch stores the messages of one webhook request with one group
+// commit: every message is written, then the inbox DB is fsynced once (and
+// the main DB once before it if a message's data key is not on stable
+// storage yet), so an acknowledgement after it returns is durable for all
+// of them. dups[i] reports items[i] seen within Options.DedupeWindow (or
+// earlier in items): it is not stored. Stored messages take inbox seqs in
+// the order of items, the order a rescan replays them in.
 //
 // It writes to and fsyncs the inbox DB only. The one exception is a data
-// key the main DB does not hold on stable storage yet (the subject's first
+// key the main DB does not hold on stable storage yet (a subject's first
 // message, or a key made by an unsynced write less than a SyncInterval ago):
 // the main DB is synced first, or a power cut could keep the sealed payload
-// and lose the key that opens it.
-func (v *Vault) InboxPut(msgID string, s SubjectID, payload []byte, now time.Time) (dup bool, err error) {
-	h := v.inboxHash(msgID)
-	ik := keyIn(h)
-	if dup, err = v.seenWithin(ik, now); err != nil || dup {
-		if err != nil {
-			return false, fmt.Errorf("vault: inbox put: %w", err)
-		}
-		return true, nil
-	}
-	seq, err := v.nextSeq(kvTx{}, "inbox")
+// and lose the key that opens it. On an error some messages may be stored:
+// a redelivery finds them as duplicates.
+func (v *Vault) InboxPutBatch(items []InboxItem, now time.Time) (dups []bool, err error) {
+	dups, err = v.inboxPutBatch(items, now)
 	if err != nil {
-		return false, fmt.Errorf("vault: inbox put: %w", err)
+		return nil, fmt.Errorf("vault: inbox put: %w", err)
 	}
-	q := rawIQ{seq: seq, subject: s, at: now, hash: h}
-	qk := seqKey(prefixIQ, seq)
+	return dups, nil
+}
+
+func (v *Vault) inboxPutBatch(items []InboxItem, now time.Time) ([]bool, error) {
+	dups := make([]bool, len(items))
+	hashes := make([]string, len(items))
+	inBatch := make(map[string]bool, len(items))
+	err := v.inboxView(func(txn kvReader) error {
+		for i, it := range items {
+			h := v.inboxHash(it.MsgID)
+			hashes[i] = h
+			if inBatch[h] {
+				dups[i] = true
+				continue
+			}
+			inBatch[h] = true
+			d, err := seenIn(txn, keyIn(h), now, v.opts.DedupeWindow)
+			if err != nil {
+				return err
+			}
+			dups[i] = d
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Seqs in the order of items; messages grouped by subject, so each
+	// subject's key is read (or made) once.
+	qs := make([]rawIQ, len(items))
+	var subjects []SubjectID
+	bySubject := map[SubjectID][]int{}
+	for i, it := range items {
+		if dups[i] {
+			continue
+		}
+		seq, err := v.nextSeq(kvTx{}, "inbox")
+		if err != nil {
+			return nil, err
+		}
+		qs[i] = rawIQ{seq: seq, subject: it.Subject, at: now, hash: hashes[i]}
+		if _, ok := bySubject[it.Subject]; !ok {
+			subjects = append(subjects, it.Subject)
+		}
+		bySubject[it.Subject] = append(bySubject[it.Subject], i)
+	}
+	if len(subjects) == 0 {
+		return dups, nil
+	}
 	// Sealed under the subject's key (erasure) and a transient key (the
 	// payload's own short life), held from sealing until it is written.
 	v.tk.use.RLock()
-	err = v.withSubjectKey(s, now, func(_ kvTxn, sk *subjectKey) error {
+	defer v.tk.use.RUnlock()
+	seal := func(s SubjectID, sk *subjectKey) error {
 		tk, err := v.tk.current(now)
 		if err != nil {
 			return err
 		}
-		var pe enc
-		pe.str(msgID)
-		pe.bytes(payload)
-		q.keyID = sk.id
-		inner, err := sealValue(sk.aead, qk, valHdr{}, pe.b)
+		for _, i := range bySubject[s] {
+			q := &qs[i]
+			qk := seqKey(prefixIQ, q.seq)
+			var pe enc
+			pe.str(items[i].MsgID)
+			pe.bytes(items[i].Payload)
+			q.keyID = sk.id
+			inner, err := sealValue(sk.aead, qk, valHdr{}, pe.b)
+			if err != nil {
+				return err
+			}
+			if q.sealed, err = v.tk.seal(tk, qk, inner); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// The subjects' keys are read (or made) in main DB transactions of
+	// many subjects each: one transaction per subject cost most of a
+	// batch's time.
+	for chunk := range slices.Chunk(subjects, inboxTxnMessages) {
+		var fresh []SubjectID
+		err := v.update(func(txn kvTxn) error {
+			fresh = fresh[:0]
+			for _, s := range chunk {
+				sk, err := v.liveKey(txn, s, true, now)
+				if err != nil {
+					return err
+				}
+				if sk.fresh {
+					fresh = append(fresh, s)
+				}
+				if err := seal(s, sk); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if errors.Is(err, errPurgePending) {
+			// An erased subject writes again: its purge comes first, one
+			// subject at a time.
+			fresh = nil
+			for _, s := range chunk {
+				if err := v.withSubjectKey(s, now, func(_ kvTxn, sk *subjectKey) error { return seal(s, sk) }); err != nil {
+					return nil, err
+				}
+			}
+		} else if err != nil {
+			return nil, err
+		}
+		for _, s := range fresh {
+			v.keyCreated(s)
+		}
+	}
+	var todo []int
+	for i := range items {
+		if !dups[i] {
+			todo = append(todo, i)
+		}
+	}
+	for chunk := range slices.Chunk(todo, inboxTxnMessages) {
+		err := v.inboxUpdate(func(txn kvTxn) error {
+			for _, i := range chunk {
+				q := &qs[i]
+				ik := keyIn(q.hash)
+				// Another request may have stored the same id meanwhile.
+				d, err := seenIn(txn, ik, now, v.opts.DedupeWindow)
+				if dups[i] = d; err != nil || d {
+					if err != nil {
+						return err
+					}
+					continue
+				}
+				m := inMarker{seq: q.seq, subject: string(q.subject), at: now}
+				if err := txn.SetTTL(ik, m.encode(), v.opts.DedupeWindow+ttlMargin); err != nil {
+					return err
+				}
+				if err := enqueueWork(txn, QueueInbox, q.subject, q.seq); err != nil {
+					return err
+				}
+				if err := txn.Set(seqKey(prefixIQ, q.seq), q.encode()); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		q.sealed, err = v.tk.seal(tk, qk, inner)
-		return err
-	})
-	if err != nil {
-		v.tk.use.RUnlock()
-		return false, fmt.Errorf("vault: inbox put: %w", err)
 	}
-	err = v.inboxUpdate(func(txn kvTxn) error {
-		dup = false
-		if d, err := seenIn(txn, ik, now, v.opts.DedupeWindow); err != nil || d {
-			dup = d
-			return err
-		}
-		m := inMarker{seq: seq, subject: string(s), at: now}
-		if err := txn.SetTTL(ik, m.encode(), v.opts.DedupeWindow+ttlMargin); err != nil {
-			return err
-		}
-		if err := enqueueWork(txn, QueueInbox, s, seq); err != nil {
-			return err
-		}
-		return txn.Set(qk, q.encode())
-	})
-	v.tk.use.RUnlock()
-	if err != nil {
-		return false, fmt.Errorf("vault: inbox put: %w", err)
-	}
-	if dup {
-		return true, nil
-	}
-	if v.keyUnsynced(s) {
-		if err := v.durable(); err != nil {
-			return false, fmt.Errorf("vault: inbox put: %w", err)
+	for _, s := range subjects {
+		if v.keyUnsynced(s) {
+			if err := v.durable(); err != nil {
+				return nil, err
+			}
+			break
 		}
 	}
 	if err := v.inboxDurable(); err != nil {
-		return false, fmt.Errorf("vault: inbox put: %w", err)
+		return nil, err
 	}
 	if !v.Shared() {
 		// On a store another instance may process it: its commit finds the
 		// entry through the dedupe marker, and this map would only grow.
 		v.inboxMu.Lock()
-		v.inboxSeqs[h] = inboxRef{hash: h, seq: seq, subject: s}
+		for _, i := range todo {
+			if !dups[i] {
+				q := qs[i]
+				v.inboxSeqs[q.hash] = inboxRef{hash: q.hash, seq: q.seq, subject: q.subject}
+			}
+		}
 		v.inboxMu.Unlock()
 	}
-	return false, nil
-}
-
-func (v *Vault) seenWithin(ik []byte, now time.Time) (dup bool, err error) {
-	err = v.inboxView(func(txn kvReader) error {
-		dup, err = seenIn(txn, ik, now, v.opts.DedupeWindow)
-		return err
-	})
-	return dup, err
+	return dups, nil
 }
 
 func seenIn(txn kvReader, ik []byte, now time.Time, window time.Duration) (bool, error) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -433,5 +434,87 @@ func TestOpenMovesOldInboxRecords(t *testing.T) {
 		if n != 0 {
 			t.Errorf("main DB still holds %d live %s records", n, p)
 		}
+	}
+}
+
+// A batch of first messages from 600 new subjects (more than one inbox
+// transaction holds) is stored with one main DB sync (their data keys) and
+// one inbox DB sync (cmd/parley's TestServeBatchAcknowledgedDurably kills
+// the process after the 200), then survives a reopen: every message pending, in the
+// order of the batch, the repeated id and a redelivery deduplicated.
+func TestInboxPutBatchGroupCommit(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	o := diskOpts(dir, c)
+	o.SyncInterval = time.Hour
+	var mainSyncs, inboxSyncs atomic.Int64
+	o.onSync = func(db string) {
+		switch db {
+		case dbSubdir:
+			mainSyncs.Add(1)
+		case inboxSubdir:
+			inboxSyncs.Add(1)
+		}
+	}
+	v, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 600
+	var items []InboxItem
+	var want []string
+	for i := range n {
+		id := fmt.Sprint("wamid.B", i)
+		items = append(items, InboxItem{MsgID: id, Subject: v.SubjectID("whatsapp", fmt.Sprint("1555", i)), Payload: []byte("hi " + id)})
+		want = append(want, id)
+		if i == 7 {
+			items = append(items, InboxItem{MsgID: "wamid.B3", Subject: v.SubjectID("whatsapp", "15553"), Payload: []byte("again")})
+		}
+	}
+	mainSyncs.Store(0)
+	inboxSyncs.Store(0)
+	dups, err := v.InboxPutBatch(items, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range dups {
+		if d != (i == 8) {
+			t.Errorf("dups[%d] = %v, want %v", i, d, i == 8)
+		}
+	}
+	if m, in := mainSyncs.Load(), inboxSyncs.Load(); m != 1 || in != 1 {
+		t.Errorf("a batch of %d messages: main DB syncs %d, inbox DB syncs %d; want 1 and 1", n, m, in)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	v, err = Open(diskOpts(dir, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if got := pendingIDs(t, v); !slices.Equal(got, want) {
+		t.Errorf("pending after reopen: %d messages (first %v), want the %d of the batch in order", len(got), got[:min(3, len(got))], n)
+	}
+	dups, err = v.InboxPutBatch(items[:2], c.Now())
+	if err != nil || !dups[0] || !dups[1] {
+		t.Errorf("redelivered batch = %v, %v; want both duplicates", dups, err)
+	}
+
+	// A subject erased a moment ago (its purge still pending) writes again
+	// in a batch with a new one: both stored, under a new key for it.
+	erased := items[0].Subject
+	if _, err := v.Erase(erased, c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	again := []InboxItem{{MsgID: "wamid.AFTER1", Subject: erased, Payload: []byte("back")},
+		{MsgID: "wamid.AFTER2", Subject: v.SubjectID("whatsapp", "15559999"), Payload: []byte("new")}}
+	if dups, err := v.InboxPutBatch(again, c.Now()); err != nil || dups[0] || dups[1] {
+		t.Fatalf("batch after an erasure = %v, %v", dups, err)
+	}
+	got := pendingIDs(t, v)
+	if !slices.Contains(got, "wamid.AFTER1") || !slices.Contains(got, "wamid.AFTER2") || slices.Contains(got, "wamid.B0") {
+		t.Errorf("pending after the erasure and the new batch: %d messages, AFTER1 %v, AFTER2 %v, erased B0 %v",
+			len(got), slices.Contains(got, "wamid.AFTER1"), slices.Contains(got, "wamid.AFTER2"), slices.Contains(got, "wamid.B0"))
 	}
 }

@@ -82,6 +82,19 @@ const (
 	SmallValueThreshold = 512 << 10
 )
 
+// Sizes of the default profile, for a chat workload: many small records
+// (a conversation is a few KB), a hot set of the conversations going on
+// now, written a few times a minute each. Caches and memtables are most of
+// the server's live heap, so they are what bounds its memory: a memtable
+// of 8 MiB holds ~2,000 turns, the block cache the blocks of several
+// thousand active conversations, the index cache the table indexes of a
+// store of a million conversations (bench/RESULTS.md has the figures).
+const (
+	MainMemTable   = 8 << 20
+	MainBlockCache = 16 << 20
+	MainIndexCache = 8 << 20
+)
+
 // badgerOptions is the one Badger options chain of the module: sized for a
 // small (2-core) machine; see shared/reference/libraries.md §1.
 func (o Options) badgerOptions() badgerdb.Options {
@@ -91,9 +104,9 @@ func (o Options) badgerOptions() badgerdb.Options {
 	}
 	bo = bo.WithEncryptionKey(o.EncryptionKey).
 		WithEncryptionKeyRotationDuration(7 * 24 * time.Hour).
-		WithIndexCacheSize(16 << 20). // required with encryption: 0 panics at the first table read
-		WithBlockCacheSize(32 << 20).
-		WithMemTableSize(16 << 20).
+		WithIndexCacheSize(MainIndexCache). // required with encryption: 0 panics at the first table read
+		WithBlockCacheSize(MainBlockCache).
+		WithMemTableSize(MainMemTable).
 		WithNumMemtables(2).
 		WithValueLogFileSize(64 << 20).
 		WithNumCompactors(2).
