@@ -7,6 +7,8 @@
 #   bench/run.sh --quick                 # about 2-3 minutes
 #   bench/run.sh                         # the full run (about 15 minutes)
 #   bench/run.sh --scale-target 1000000  # scale test up to a million stored conversations
+#   bench/run.sh --scale-only            # only the scale test, in steps (SCALE_STEPS, default 1000 10000 100000):
+#                                        # at each step a measured phase of Parley and one of the relay; writes bench/SCALE.md
 #   DEBUG_ADDR=127.0.0.1:6061 bench/run.sh --quick  # also CPU and heap profiles of Parley at C=64 (in $OUT)
 #
 # Every process it starts is stopped by its PID on exit.
@@ -15,12 +17,14 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 QUICK=0
 SCALE_TARGET=0
+SCALE_ONLY=0
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
+	--scale-only) SCALE_ONLY=1 ;;
 	--scale-target) SCALE_TARGET="$2"; shift ;;
 	--scale-target=*) SCALE_TARGET="${1#*=}" ;;
-	-h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
 	*) echo "bench/run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -37,9 +41,13 @@ else
 fi
 RATE="${RATE:-1000}"
 [[ $SCALE_TARGET -gt 0 ]] && SCALE_BUDGET=$((1 << 30))
+# --scale-only: fill to each step in chunks of at most SCALE_FILL conversations
+# (each chunk a recorded phase), then measure SCALE_PHASE of Parley and of the
+# relay (on RELAY_PORT, Parley idle) at C=64.
+SCALE_STEPS="${SCALE_STEPS:-1000 10000 100000}" SCALE_FILL="${SCALE_FILL:-10000}"
 PEERS="${PEERS:-$ROOT/../shared/peers}"
 OUT="${OUT:-$(mktemp -d /tmp/parley-bench.XXXXXX)}"
-PORT="${PORT:-18080}" GRAPH_PORT="${GRAPH_PORT:-18788}" BF_PORT="${BF_PORT:-13978}"
+PORT="${PORT:-18080}" RELAY_PORT="${RELAY_PORT:-18081}" GRAPH_PORT="${GRAPH_PORT:-18788}" BF_PORT="${BF_PORT:-13978}"
 SECRET="loadgen-app-secret" PNID="100000000000001"
 BIN="$OUT/bin" ROWS="$OUT/rows.jsonl"
 mkdir -p "$BIN"
@@ -139,7 +147,9 @@ HAVE_PEER=0
 if [[ -d "$PEERS/loadgen" ]]; then
 	cp -r "$PEERS" "$OUT/peers"
 	(cd "$OUT/peers/loadgen" && go build -o "$BIN/peer-loadgen" .)
-	if command -v node >/dev/null && (cd "$OUT/peers/botframework" && npm ci --no-audit --no-fund --loglevel=error >"$OUT/npm.log" 2>&1); then
+	if [[ $SCALE_ONLY == 1 ]]; then
+		: # the scale steps measure Parley and the relay only
+	elif command -v node >/dev/null && (cd "$OUT/peers/botframework" && npm ci --no-audit --no-fund --loglevel=error >"$OUT/npm.log" 2>&1); then
 		HAVE_PEER=1
 	else
 		echo "bench/run.sh: no Node.js or npm ci failed ($OUT/npm.log): the Bot Framework peer is left out" >&2
@@ -151,6 +161,7 @@ fi
 # --- closed loop: C = LEVELS, a fresh server per level ---------------------
 systems=(parley relay)
 [[ $HAVE_PEER == 1 ]] && systems+=(botframework)
+[[ $SCALE_ONLY == 1 ]] && systems=()
 for sys in "${systems[@]}"; do
 	for C in $LEVELS; do
 		echo
@@ -186,7 +197,9 @@ for sys in "${systems[@]}"; do
 done
 
 # --- open loop: RATE turns/s offered ---------------------------------------
-for sys in parley relay; do
+systems=(parley relay)
+[[ $SCALE_ONLY == 1 ]] && systems=()
+for sys in "${systems[@]}"; do
 	echo
 	echo "== $sys open loop at $RATE turns/s ($RATE_DURATION)"
 	start_server "$sys" "$sys-rate"
@@ -197,7 +210,7 @@ for sys in parley relay; do
 done
 
 # --- batch: one signed webhook of N messages -------------------------------
-for sys in parley relay; do
+for sys in "${systems[@]}"; do
 	for n in $BATCHES; do
 		echo
 		echo "== $sys batch of $n"
@@ -210,35 +223,112 @@ for sys in parley relay; do
 done
 
 # --- scale: one Parley fed at C=64 while stored conversations accumulate ----
+# scale_phase PORT PID ARGS...: one peer-loadgen phase at C=64 against the
+# server on PORT (whose CPU and RSS it reads from PID); sets out, n and f.
+scale_phase() {
+	local port="$1" pid="$2"
+	shift 2
+	args=(-protocol whatsapp -target "http://127.0.0.1:$port/webhook/whatsapp" -listen "127.0.0.1:$GRAPH_PORT"
+		-app-secret "$SECRET" -phone-number-id "$PNID" -c 64 -pid "$pid" -expect 2,1,1,1,1,1 "$@")
+	out="$("$BIN/peer-loadgen" "${args[@]}" || true)"
+	n="$(grep '^RESULT ' <<<"$out" | sed -E 's/.*"conversations":([0-9]+).*/\1/' || echo 0)"
+	f="$(grep '^RESULT ' <<<"$out" | sed -E 's/.*"failed_conversations":([0-9]+).*/\1/' || echo 0)"
+}
 echo
-echo "== parley scale: phases of $SCALE_PHASE at C=64 for ${SCALE_BUDGET}s${SCALE_TARGET:+ or until $SCALE_TARGET stored}"
-start_server parley parley-scale
 stored=0
-t0=$SECONDS
-while ((SECONDS - t0 < SCALE_BUDGET)); do
-	if [[ -x "$BIN/peer-loadgen" ]]; then
-		args=(-protocol whatsapp -target "http://127.0.0.1:$PORT/webhook/whatsapp" -listen "127.0.0.1:$GRAPH_PORT"
-			-app-secret "$SECRET" -phone-number-id "$PNID" -c 64 -duration "$SCALE_PHASE" -pid "$SERVER_PID" -expect 2,1,1,1,1,1)
-		out="$("$BIN/peer-loadgen" "${args[@]}" || true)"
-		n="$(grep '^RESULT ' <<<"$out" | sed -E 's/.*"conversations":([0-9]+).*/\1/' || echo 0)"
-		f="$(grep '^RESULT ' <<<"$out" | sed -E 's/.*"failed_conversations":([0-9]+).*/\1/' || echo 0)"
-	else
-		args=(-target "http://127.0.0.1:$PORT" -graph "127.0.0.1:$GRAPH_PORT" -secret "$SECRET" -conversations 64 -duration "$SCALE_PHASE" -pid "$SERVER_PID")
-		out="$("$BIN/loadgen" "${args[@]}" || true)"
-		n="$(grep '^RESULT ' <<<"$out" | sed -E 's/.*"conversations":([0-9]+).*/\1/' || echo 0)"
-		f=0
-	fi
-	# a failed conversation stored some of its turns too
-	stored=$((stored + ${n:-0} + ${f:-0}))
-	disk="$(du -sB1 "$DATA" | cut -f1)" # blocks in use, not the preallocated size
-	echo "stored $stored, $disk bytes on disk"
-	row parley scale 64 "\"stored\":$stored,\"disk_bytes\":$disk" <<<"$out"
-	[[ $SCALE_TARGET -gt 0 && $stored -ge $SCALE_TARGET ]] && break
-done
-COMMANDS+=("scale phases: ${args[*]}")
+if [[ $SCALE_ONLY == 1 ]]; then
+	[[ -x "$BIN/peer-loadgen" ]] || { echo "bench/run.sh: --scale-only needs the peers' loadgen (-n): set PEERS=DIR" >&2; exit 1; }
+	port_free "$RELAY_PORT" || { echo "bench/run.sh: port $RELAY_PORT is in use; set RELAY_PORT" >&2; exit 1; }
+	echo "== parley scale in steps of $SCALE_STEPS stored conversations (fill chunks of $SCALE_FILL, measured phases of $SCALE_PHASE, relay at each step)"
+	start_server parley parley-scale
+	"$BIN/relay" -addr "127.0.0.1:$RELAY_PORT" -graph "http://127.0.0.1:$GRAPH_PORT" -secret "$SECRET" >"$OUT/relay-scale.log" 2>&1 &
+	relay_pid=$!
+	PIDS+=("$relay_pid")
+	wait_port "$RELAY_PORT" "$relay_pid" "$OUT/relay-scale.log"
+	for step in $SCALE_STEPS; do
+		filled=0
+		while ((stored < step)); do
+			filled=1
+			scale_phase "$PORT" "$SERVER_PID" -n $((step - stored < SCALE_FILL ? step - stored : SCALE_FILL))
+			stored=$((stored + ${n:-0} + ${f:-0})) # a failed conversation stored some of its turns too
+			disk="$(du -sB1 "$DATA" | cut -f1)"
+			echo "$(date -u +%H:%M:%S) fill: stored $stored, $disk bytes on disk"
+			row parley scale 64 "\"stored\":$stored,\"disk_bytes\":$disk" <<<"$out"
+			[[ ${n:-0} -gt 0 ]] || { echo "bench/run.sh: a fill phase completed no conversation" >&2; break 2; }
+		done
+		[[ $filled == 1 ]] && COMMANDS+=("scale fill to $step: peer-loadgen ${args[*]}")
+		before=$stored
+		scale_phase "$PORT" "$SERVER_PID" -duration "$SCALE_PHASE"
+		stored=$((stored + ${n:-0} + ${f:-0}))
+		disk="$(du -sB1 "$DATA" | cut -f1)"
+		echo "$(date -u +%H:%M:%S) step $step: stored $stored, $disk bytes on disk"
+		row parley scale 64 "\"stored\":$stored,\"disk_bytes\":$disk,\"step\":$step,\"stored_before\":$before,\"load1\":$(cut -d" " -f1 /proc/loadavg)" <<<"$out"
+		COMMANDS+=("scale step $step: peer-loadgen ${args[*]}")
+		scale_phase "$RELAY_PORT" "$relay_pid" -warmup 2s -duration "$SCALE_PHASE"
+		row relay scale-relay 64 "\"step\":$step,\"load1\":$(cut -d" " -f1 /proc/loadavg)" <<<"$out"
+		COMMANDS+=("relay at step $step: peer-loadgen ${args[*]}")
+		echo "$(date -u +%H:%M:%S) relay at step $step: $(grep -o '"turns_per_s":[0-9.]*' <<<"$out" || true)"
+	done
+	stop_pid "$relay_pid"
+else
+	echo "== parley scale: phases of $SCALE_PHASE at C=64 for ${SCALE_BUDGET}s${SCALE_TARGET:+ or until $SCALE_TARGET stored}"
+	start_server parley parley-scale
+	t0=$SECONDS
+	while ((SECONDS - t0 < SCALE_BUDGET)); do
+		if [[ -x "$BIN/peer-loadgen" ]]; then
+			scale_phase "$PORT" "$SERVER_PID" -duration "$SCALE_PHASE"
+		else
+			args=(-target "http://127.0.0.1:$PORT" -graph "127.0.0.1:$GRAPH_PORT" -secret "$SECRET" -conversations 64 -duration "$SCALE_PHASE" -pid "$SERVER_PID")
+			out="$("$BIN/loadgen" "${args[@]}" || true)"
+			n="$(grep '^RESULT ' <<<"$out" | sed -E 's/.*"conversations":([0-9]+).*/\1/' || echo 0)"
+			f=0
+		fi
+		# a failed conversation stored some of its turns too
+		stored=$((stored + ${n:-0} + ${f:-0}))
+		disk="$(du -sB1 "$DATA" | cut -f1)" # blocks in use, not the preallocated size
+		echo "stored $stored, $disk bytes on disk"
+		row parley scale 64 "\"stored\":$stored,\"disk_bytes\":$disk" <<<"$out"
+		[[ $SCALE_TARGET -gt 0 && $stored -ge $SCALE_TARGET ]] && break
+	done
+	COMMANDS+=("scale phases: ${args[*]}")
+fi
 stop_server
 
 # --- RESULTS.md and the chart --------------------------------------------
+machine() {
+	echo "- $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+	echo "- $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) memory; $(uname -sr); $(go version | cut -d' ' -f3-)"
+	echo "- Node.js $(node --version 2>/dev/null || echo 'missing'); load average at the start: $LOADAVG"
+	echo "- Parley at $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo ' (uncommitted changes)')"
+}
+if [[ $SCALE_ONLY == 1 ]]; then
+	SCALE_MD="$ROOT/bench/SCALE.md"
+	{
+		echo "## Scale: stored conversations up to $stored (\`bench/run.sh --scale-only\`, a sitting of its own)"
+		echo
+		echo "Written by \`bench/run.sh --scale-only\` (started $STARTED, finished $(date -u '+%H:%M UTC'); load average at the end:"
+		echo "$(cut -d" " -f1-3 /proc/loadavg)). Do not edit by hand: rerun the script. ${BENCH_NOTE:-}"
+		echo
+		machine
+		echo
+		echo "One Parley server (signed webhooks, durable inbox, encrypted vault on disk, fake Graph API) on one data directory,"
+		echo "fed at C=64 with the booking flow by the peers' load generator. Steps $SCALE_STEPS: the server is filled to each"
+		echo "step in phases of at most $SCALE_FILL conversations (every phase recorded below), then measured for $SCALE_PHASE;"
+		echo "right after it, the bare relay (started with Parley, idle until then) is measured for $SCALE_PHASE after a 2 s warm-up on"
+		echo "another port while Parley idles. Bytes on disk are the blocks in use (\`du -sB1\`) of the data directory after each phase."
+		echo
+		"$BIN/report" -rows "$ROWS"
+		echo "Commands:"
+		echo
+		echo '```'
+		printf '%s\n' "${COMMANDS[@]}"
+		echo '```'
+	} >"$SCALE_MD.tmp"
+	mv "$SCALE_MD.tmp" "$SCALE_MD"
+	echo
+	echo "wrote $SCALE_MD (raw output in $OUT)"
+	exit 0
+fi
 RESULTS="$ROOT/bench/RESULTS.md"
 {
 	echo "# Benchmark results"
@@ -248,10 +338,7 @@ RESULTS="$ROOT/bench/RESULTS.md"
 	echo
 	echo "## Machine"
 	echo
-	echo "- $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-	echo "- $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) memory; $(uname -sr); $(go version | cut -d' ' -f3-)"
-	echo "- Node.js $(node --version 2>/dev/null || echo 'missing'); load average at the start: $LOADAVG"
-	echo "- Parley at $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo ' (uncommitted changes)')"
+	machine
 	echo
 	echo "## Settings"
 	echo
@@ -272,6 +359,7 @@ RESULTS="$ROOT/bench/RESULTS.md"
 	printf '%s\n' "${COMMANDS[@]}"
 	echo '```'
 	echo
+	[[ -f "$ROOT/bench/SCALE.md" ]] && { cat "$ROOT/bench/SCALE.md"; echo; }
 	[[ -f "$ROOT/bench/findings.md" ]] && cat "$ROOT/bench/findings.md"
 } >"$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"

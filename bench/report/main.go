@@ -170,7 +170,62 @@ func writeTables(w io.Writer, rows []row) {
 				r.cell("%.0f", "bot_rss_peak_mib", "server_rss_peak_mib"), disk, per, since)
 		}
 		fmt.Fprintln(w)
+		scaleSteps(w, sc, pick(rows, "scale-relay"))
 	}
+}
+
+// scaleSteps writes the measured phases of bench/run.sh --scale-only (the
+// scale rows that carry a step) next to the relay measured right after each,
+// and each step's turns/s and p99 against the first step's.
+func scaleSteps(w io.Writer, sc, relays []row) {
+	var steps []row
+	for _, r := range sc {
+		if _, ok := r.value("step"); ok {
+			steps = append(steps, r)
+		}
+	}
+	if len(steps) == 0 {
+		return
+	}
+	relay := map[float64]row{}
+	for _, r := range relays {
+		s, _ := r.value("step")
+		relay[s] = r
+	}
+	fmt.Fprintln(w, "### Scale steps: Parley measured at each step, the relay right after it")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| step | stored before → after | turns/s | vs first step | p99 ms | vs first step | failed | server CPU ms/turn | peak RSS MiB | bytes on disk per stored conversation | relay turns/s | relay p99 ms | % of relay | load average |")
+	fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	firstTPS, _ := steps[0].value("turns_per_s")
+	firstP99, _ := steps[0].value("turn_p99_ms")
+	versus := func(v, first float64) string {
+		if first == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%+.0f%%", 100*(v/first-1))
+	}
+	for _, r := range steps {
+		step, _ := r.value("step")
+		before, _ := r.value("stored_before")
+		stored, _ := r.value("stored")
+		disk, _ := r.value("disk_bytes")
+		tps, _ := r.value("turns_per_s")
+		p99, _ := r.value("turn_p99_ms")
+		per := "–"
+		if stored > 0 {
+			per = fmt.Sprintf("%.0f", disk/stored)
+		}
+		rl, ok := relay[step]
+		pct := "–"
+		if rt, _ := rl.value("turns_per_s"); ok && rt > 0 {
+			pct = fmt.Sprintf("%.0f%%", 100*tps/rt)
+		}
+		fmt.Fprintf(w, "| %.0f | %.0f → %.0f | %.0f | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			step, before, stored, tps, versus(tps, firstTPS), p99, versus(p99, firstP99), r.cell("%.0f", "errors", "failed"),
+			r.cell("%.3f", "bot_cpu_ms_per_turn", "server_cpu_ms_per_turn"), r.cell("%.0f", "bot_rss_peak_mib", "server_rss_peak_mib"),
+			per, rl.cell("%.0f", "turns_per_s"), rl.cell("%.1f", "turn_p99_ms"), pct, r.cell("%.2f", "load1"))
+	}
+	fmt.Fprintln(w)
 }
 
 // chart draws two panels side by side: turns/s and p99 ms against C (on a

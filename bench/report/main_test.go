@@ -16,6 +16,9 @@ func TestReportFromRows(t *testing.T) {
 {"system":"parley","mode":"batch","c":0,"batch":5000,"batch_ack_ms":14480,"batch_replies_ms":14482,"failed":0,"server_cpu_s":6.1,"server_rss_peak_mib":261}
 {"system":"parley","mode":"scale","c":64,"stored":1000,"disk_bytes":1000000,"turns_per_s":1600}
 {"system":"parley","mode":"scale","c":64,"stored":3000,"disk_bytes":1020000,"turns_per_s":1500}
+{"system":"parley","mode":"scale","c":64,"stored":5000,"disk_bytes":2000000,"turns_per_s":2000,"turn_p99_ms":40,"step":3000,"stored_before":3000,"errors":0,"bot_cpu_ms_per_turn":0.5,"bot_rss_peak_mib":140,"load1":1.5}
+{"system":"relay","mode":"scale-relay","c":64,"step":3000,"turns_per_s":8000,"turn_p99_ms":10}
+{"system":"parley","mode":"scale","c":64,"stored":12000,"disk_bytes":6000000,"turns_per_s":1800,"turn_p99_ms":50,"step":10000,"stored_before":10000,"errors":0,"bot_cpu_ms_per_turn":0.6,"bot_rss_peak_mib":150,"load1":2}
 `
 	path := filepath.Join(t.TempDir(), "rows.jsonl")
 	if err := os.WriteFile(path, []byte(rows), 0o644); err != nil {
@@ -34,6 +37,9 @@ func TestReportFromRows(t *testing.T) {
 		"| parley | 1 | – | 1000 | – | 2.0 | 0 | – | – | – |", // no relay at C=1: no ratio
 		"| parley | 5000 | 14480 | 14482 | 0 | 6.10 | 261 |",
 		"| 3000 | 1500 | – | – | – | – | 1020000 | 340 | 10 |", // 20,000 bytes for 2,000 more
+		// a step with its relay: a quarter of it; the next step without one, 10% slower and 25% later than the first
+		"| 3000 | 3000 → 5000 | 2000 | +0% | 40.0 | +0% | 0 | 0.500 | 140 | 400 | 8000 | 10.0 | 25% | 1.50 |",
+		"| 10000 | 10000 → 12000 | 1800 | -10% | 50.0 | +25% | 0 | 0.600 | 150 | 500 | – | – | – | 2.00 |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("tables lack %q:\n%s", want, out)
