@@ -87,8 +87,9 @@ const (
 // now, written a few times a minute each. Caches and memtables are most of
 // the server's live heap, so they are what bounds its memory: a memtable
 // of 8 MiB holds ~2,000 turns, the block cache the blocks of several
-// thousand active conversations, the index cache the table indexes of a
-// store of a million conversations (bench/RESULTS.md has the figures).
+// thousand active conversations, the index cache the hot table indexes.
+// Measured up to 100,000 stored conversations (bench/SCALE.md): the memory
+// maps of the table files, not these caches, then dominate the RSS.
 const (
 	MainMemTable   = 8 << 20
 	MainBlockCache = 16 << 20
