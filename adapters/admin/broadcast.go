@@ -1,11 +1,9 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"regexp"
 	"strings"
@@ -54,12 +52,7 @@ func (h *handler) broadcast(rq *request) error {
 		return h.failAfter(rq, OutcomeInvalid, fiber.StatusRequestEntityTooLarge, "request body is too large")
 	}
 	var b BroadcastRequest
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		return h.failAfter(rq, OutcomeInvalid, fiber.StatusBadRequest, invalidBodyMsg)
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	if !decodeOne(raw, &b) {
 		return h.failAfter(rq, OutcomeInvalid, fiber.StatusBadRequest, invalidBodyMsg)
 	}
 	b.Flow, b.Template = strings.TrimSpace(b.Flow), strings.TrimSpace(b.Template)

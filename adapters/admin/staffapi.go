@@ -1,10 +1,7 @@
 package admin
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 
 	"github.com/gofiber/fiber/v2"
@@ -57,13 +54,8 @@ func (h *handler) staffBody(rq *request) (name, id string, ok bool, err error) {
 	}
 	mt, _, perr := mime.ParseMediaType(rq.c.Get(fiber.HeaderContentType))
 	raw := rq.c.BodyRaw()
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if perr != nil || mt != fiber.MIMEApplicationJSON || len(raw) > h.maxBody || dec.Decode(&b) != nil {
+	if perr != nil || mt != fiber.MIMEApplicationJSON || len(raw) > h.maxBody || !decodeOne(raw, &b) {
 		return "", "", false, h.failAfter(rq, OutcomeInvalid, fiber.StatusBadRequest, `body must be one JSON object: {"name": "<account>"} or {"id": "<token id>"}`)
-	}
-	if _, terr := dec.Token(); terr != io.EOF {
-		return "", "", false, h.failAfter(rq, OutcomeInvalid, fiber.StatusBadRequest, "body must be one JSON object")
 	}
 	return b.Name, b.ID, true, nil
 }
