@@ -694,15 +694,7 @@ func (h *Host) rescanInbox(ctx context.Context) error {
 }
 
 func (h *Host) quitting() bool {
-	if h.quit == nil {
-		return false // the rescan at Start
-	}
-	select {
-	case <-h.quit:
-		return true
-	default:
-		return false
-	}
+	return h.quit != nil && closed(h.quit) // nil: the rescan at Start
 }
 
 // Stop finishes queued turns, then waits for the senders, all until ctx is

@@ -307,11 +307,7 @@ func (h *Host) sendClaimed(c session.OutboxClaim) {
 	// delivered, and is counted when sent again.
 	q := queued{seq: c.Entry.Seq, item: it, status: c.Entry.Status, attempt: c.Attempts,
 		maybeSent: c.Entry.Status != "" && c.Entry.Status != "queued", lease: &l}
-	// The window as the channel last reported it, to whichever instance:
-	// closed until the customer writes after that report.
-	closedAt := c.WindowClosedAt
-	sq := &sendQueue{items: []queued{q}, templated: c.Templated,
-		closed: !closedAt.IsZero() && it.InboundAt <= closedAt.UnixNano()}
+	sq := &sendQueue{items: []queued{q}, templated: c.Templated, closed: closedBefore(c.WindowClosedAt, it)}
 	delay, done := h.sendHead(subject, sq, &q)
 	// A store write that failed (the send mark, or the acknowledgement of
 	// a reply the channel accepted) is retried here, holding the claim:
@@ -331,7 +327,7 @@ func (h *Host) sendClaimed(c session.OutboxClaim) {
 		// The channel asked for a retry. Meanwhile it may have reported the
 		// window closed (to this instance or another): then the reply is
 		// given up now, as the retry would, rather than left to linger.
-		if at, err := h.shared.st.WindowClosedAt(h.stopCtx, subject); err == nil && !at.IsZero() && it.InboundAt <= at.UnixNano() {
+		if at, err := h.shared.st.WindowClosedAt(h.stopCtx, subject); err == nil && closedBefore(at, it) {
 			sq.closed = true
 			delay, done = h.sendHead(subject, sq, &q)
 		}
@@ -339,6 +335,13 @@ func (h *Host) sendClaimed(c session.OutboxClaim) {
 	if !done {
 		_ = h.shared.st.ReleaseLease(context.WithoutCancel(h.ctx), l, h.cfg.Now().Add(delay))
 	}
+}
+
+// closedBefore reports whether the window, as the channel last reported it
+// at closedAt (to whichever instance), is closed for the reply it: closed
+// until the customer writes after that report.
+func closedBefore(closedAt time.Time, it outItem) bool {
+	return !closedAt.IsZero() && it.InboundAt <= closedAt.UnixNano()
 }
 
 // storeRetries is how many times a claimed reply's failed store write is
