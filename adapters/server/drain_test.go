@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -119,5 +121,37 @@ func TestShutdownDrains(t *testing.T) {
 		if n := len(e.graph.deliveredTo(user)); n != 2 {
 			t.Errorf("replies to %s = %d, want 2 (greeting and consent question)", user, n)
 		}
+	}
+}
+
+// TestShutdownBeforeServeReturns: a stop that comes before Serve has begun
+// (a SIGTERM during start-up) still ends Serve. Fiber's own shutdown does
+// not know a listener it has not registered yet; before the fix, Serve ran
+// forever and this test hung (and so did any test whose server was stopped
+// without a request, such as a browser test skipped for want of Chromium).
+func TestShutdownBeforeServeReturns(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := e.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- e.srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Serve after Shutdown = %v, want net.ErrClosed", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Serve after Shutdown did not return")
+	}
+	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		c.Close()
+		t.Error("the listener given to Serve after Shutdown still accepts connections")
 	}
 }

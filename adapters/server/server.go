@@ -160,6 +160,9 @@ type Server struct {
 	// The drain (Shutdown): whether Serve was called and the drain has
 	// begun, requests in progress and when the last one began (UnixNano).
 	served   atomic.Bool
+	lnMu     sync.Mutex   // guards ln and shut: Serve and Shutdown may race
+	ln       net.Listener // what Serve was given, closed by Shutdown
+	shut     bool         // Shutdown has begun: a later Serve returns at once
 	draining atomic.Bool
 	inflight atomic.Int64
 	lastReq  atomic.Int64
@@ -331,7 +334,20 @@ func (s *Server) RunReminders(ctx context.Context) (queued, cancelled int, err e
 }
 
 // Serve accepts connections on ln until Shutdown.
+//
+// A Serve that begins after Shutdown closes ln and returns net.ErrClosed;
+// one that began just before it returns when Shutdown closes ln (Fiber's
+// own shutdown misses a listener it has not registered yet, and Serve
+// would then run forever: a SIGTERM during start-up).
 func (s *Server) Serve(ln net.Listener) error {
+	s.lnMu.Lock()
+	if s.shut {
+		s.lnMu.Unlock()
+		ln.Close()
+		return net.ErrClosed
+	}
+	s.ln = ln
+	s.lnMu.Unlock()
 	s.served.Store(true)
 	return s.app.Listener(drainListener{ln, s})
 }
@@ -345,6 +361,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
 	s.drain(ctx)
 	err := s.app.ShutdownWithContext(ctx)
+	s.lnMu.Lock()
+	s.shut = true
+	if s.ln != nil {
+		s.ln.Close() // already closed by Fiber unless Serve had not registered it
+	}
+	s.lnMu.Unlock()
 	if s.hostOn {
 		err = errors.Join(err, s.host.Stop(ctx))
 	}
