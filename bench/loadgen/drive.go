@@ -251,22 +251,29 @@ func drive(ctx context.Context, c config) (*result, error) {
 }
 
 func post(client *http.Client, url string, secret, body []byte) error {
+	status, _, err := postAnswer(client, url, secret, body)
+	if err == nil && status != http.StatusOK {
+		err = statusError(status)
+	}
+	return err
+}
+
+// postAnswer posts a signed webhook and returns the status it was answered
+// with and the answer's Retry-After header.
+func postAnswer(client *http.Client, url string, secret, body []byte) (status int, retryAfter string, err error) {
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(secret, body))
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return 0, "", err
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return statusError(resp.StatusCode)
-	}
-	return nil
+	return resp.StatusCode, resp.Header.Get("Retry-After"), nil
 }
 
 // statusError is a webhook answered with another status than 200.
