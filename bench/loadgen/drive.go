@@ -53,11 +53,14 @@ type result struct {
 
 	// -rate (open loop): turns scheduled; of those failed, the ones never
 	// sent; how many were sent later than lateAfter after their scheduled
-	// time, and by how much each was late (latencies then run from the
-	// scheduled time)
-	offered, unsent, late int
-	rate                  float64
-	lags                  []time.Duration
+	// time (busy of them because every customer was still busy with an
+	// earlier turn when it was due, the rest because the load generator
+	// woke late), and by how much each was late (latencies then run from
+	// the scheduled time)
+	offered, unsent, late, busy int
+	customers                   int
+	rate                        float64
+	lags                        []time.Duration
 }
 
 // percentile returns the p-quantile of the sorted ds, 0 for none.
@@ -78,8 +81,8 @@ func (r *result) print(w io.Writer) {
 	}
 	if r.offered > 0 {
 		fmt.Fprintf(w, "offered          %d turns at %g/s (open loop; latency from each turn's scheduled time)\n", r.offered, r.rate)
-		fmt.Fprintf(w, "sent late        %d more than %s after their scheduled time (send lag p50 %s, p99 %s, max %s)\n",
-			r.late, lateAfter, percentile(r.lags, 0.5), percentile(r.lags, 0.99), percentile(r.lags, 1))
+		fmt.Fprintf(w, "sent late        %d more than %s after their scheduled time, %d of them because all %d customers were busy (send lag p50 %s, p99 %s, max %s)\n",
+			r.late, lateAfter, r.busy, r.customers, percentile(r.lags, 0.5), percentile(r.lags, 0.99), percentile(r.lags, 1))
 		if r.unsent > 0 {
 			fmt.Fprintf(w, "never sent       %d (all customers busy for a whole turn timeout; counted as failed)\n", r.unsent)
 		}
@@ -101,7 +104,7 @@ func (r *result) print(w io.Writer) {
 	if r.offered > 0 {
 		out["offered"], out["offered_per_s"], out["unsent"], out["late"] = r.offered, r.rate, r.unsent, r.late
 		out["carried_pct"] = 100 * float64(r.turns) / float64(r.offered)
-		out["send_lag_p99_ms"], out["late_after_ms"] = ms(percentile(r.lags, 0.99)), ms(lateAfter)
+		out["send_lag_p99_ms"], out["late_after_ms"], out["late_no_free_customer"] = ms(percentile(r.lags, 0.99)), ms(lateAfter), r.busy
 	}
 	if r.batch > 0 {
 		fmt.Fprintf(w, "batch            %d messages acknowledged in %s, last reply after %s\n", r.batch, r.ack.Round(time.Millisecond), r.allReplies.Round(time.Millisecond))

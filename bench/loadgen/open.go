@@ -33,7 +33,7 @@ const lateAfter = time.Millisecond
 // that is later.
 func driveOpen(ctx context.Context, c config, clk clock) (*result, error) {
 	offered := int64(math.Round(c.rate * c.duration.Seconds()))
-	res := &result{offered: int(offered), rate: c.rate}
+	res := &result{offered: int(offered), rate: c.rate, customers: max(c.conversations, 1)}
 	if offered <= 0 {
 		return res, fmt.Errorf("-rate %g for %s offers no turn", c.rate, c.duration)
 	}
@@ -60,7 +60,7 @@ func driveOpen(ctx context.Context, c config, clk clock) (*result, error) {
 		lastDone time.Time
 	)
 	start := clk.Now()
-	for range max(c.conversations, 1) {
+	for range res.customers {
 		wg.Go(func() {
 			var (
 				user string
@@ -82,7 +82,8 @@ func driveOpen(ctx context.Context, c config, clk clock) (*result, error) {
 					break
 				}
 				at := start.Add(time.Duration(float64(i) * interval))
-				err := clk.Sleep(ctx, at.Sub(clk.Now()))
+				claimed := clk.Now()
+				err := clk.Sleep(ctx, at.Sub(claimed))
 				sent := clk.Now()
 				if err != nil || sent.Sub(at) > c.turnTimeout {
 					// Interrupted, or the customers were all busy for a
@@ -115,6 +116,9 @@ func driveOpen(ctx context.Context, c config, clk clock) (*result, error) {
 				res.lags = append(res.lags, sent.Sub(at))
 				if sent.Sub(at) > lateAfter {
 					res.late++
+					if claimed.Sub(at) > lateAfter {
+						res.busy++ // no customer was free when it was due
+					}
 				}
 				if err != nil {
 					res.failed++

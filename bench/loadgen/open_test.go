@@ -21,9 +21,10 @@ import (
 // fakeClock is a clock that moves only when told: Sleep moves it forward
 // by the time asked for and returns at once.
 type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	slept []time.Duration
+	mu        sync.Mutex
+	now       time.Time
+	slept     []time.Duration
+	oversleep time.Duration // added to every sleep: a sleeper woken late
 }
 
 func newFakeClock() *fakeClock {
@@ -38,7 +39,7 @@ func (f *fakeClock) Now() time.Time {
 
 func (f *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 	if d > 0 {
-		f.Advance(d)
+		f.Advance(d + f.oversleep)
 		f.mu.Lock()
 		f.slept = append(f.slept, d)
 		f.mu.Unlock()
@@ -195,8 +196,9 @@ func TestOpenLoopLatencyFromSchedule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.offered != 10 || res.turns != 10 || res.failed != 0 || res.late != 9 {
-		t.Fatalf("offered %d, carried %d, failed %d, late %d; want 10 carried, 9 of them late", res.offered, res.turns, res.failed, res.late)
+	if res.offered != 10 || res.turns != 10 || res.failed != 0 || res.late != 9 || res.busy != 9 {
+		t.Fatalf("offered %d, carried %d, failed %d, late %d (%d for want of a free customer); want 10 carried, 9 of them late for want of one",
+			res.offered, res.turns, res.failed, res.late, res.busy)
 	}
 	var want []time.Duration
 	for k := range 10 {
@@ -212,10 +214,31 @@ func TestOpenLoopLatencyFromSchedule(t *testing.T) {
 	}
 	var out bytes.Buffer
 	res.print(&out)
-	for _, s := range []string{"offered          10 turns at 100/s", "sent late        9 ", "turns/s          2\n", `"carried_pct":100`, `"late":9`} {
+	for _, s := range []string{"offered          10 turns at 100/s", "sent late        9 more than 1ms after their scheduled time, 9 of them because all 1 customers were busy", "turns/s          2\n", `"carried_pct":100`, `"late":9`} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("report lacks %q:\n%s", s, out.String())
 		}
+	}
+}
+
+// TestOpenLoopGeneratorWokenLate: a load generator that wakes 3 ms after
+// each turn is due (a busy machine) sends those turns late, though its
+// customer was free, and the 3 ms count in their latency.
+func TestOpenLoopGeneratorWokenLate(t *testing.T) {
+	g := startTestGraph(t)
+	clk := newFakeClock()
+	clk.oversleep = 3 * time.Millisecond
+	bot := newFakeBot(t, g, []byte("test-secret"), nil)
+	res, err := driveOpen(t.Context(), openConfig(g, bot, 100, 100*time.Millisecond, 1), clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.turns != 10 || res.late != 9 || res.busy != 0 {
+		t.Errorf("carried %d, late %d (%d for want of a free customer); want 10, 9 late, none for want of a customer", res.turns, res.late, res.busy)
+	}
+	slices.Sort(res.latencies)
+	if res.latencies[0] != 0 || res.latencies[1] != 3*time.Millisecond || res.latencies[9] != 3*time.Millisecond {
+		t.Errorf("latencies %v, want 0 for the first turn and 3ms for the nine sent late", res.latencies)
 	}
 }
 
