@@ -2,8 +2,9 @@
 # Reliability runs, long forms (the short forms are go tests: see
 # bench/README.md). Each starts `parley serve` through bench/loadgen on a
 # fresh data directory, drives the booking conversation at C concurrent
-# customers, re-delivers every webhook that did not get a 200 (as Meta does),
-# and exits non-zero if any conversation was lost, got stuck, received its
+# customers, re-delivers every webhook that did not get a 200 (as Meta does:
+# after the Retry-After of a 503 or 429, otherwise after a backoff that
+# doubles from 20 ms to 1 s), and exits non-zero if any conversation was lost, got stuck, received its
 # replies out of order, or left something queued. Duplicate sends, deliveries
 # that got no answer, the peak RSS and the peak outbox depth are reported.
 #
@@ -76,7 +77,10 @@ run graph-faults -duration "$FAULT_DURATION" -turn-timeout 3m -graph-faults "$FA
 	echo
 	echo "\"no answer\": deliveries whose connection was reset before a response (under SIGTERM: connections still"
 	echo "in the accept queue when the listener closed; under SIGKILL: everything in flight). They are re-delivered,"
-	echo "as Meta does, and are not a failure; lost, stuck, out of order and left queued are."
+	echo "as Meta does, and are not a failure; lost, stuck, out of order and left queued are. \"re-deliveries\": every"
+	echo "delivery sent again after no answer, a refused connection or another status than 200; the driver waits as"
+	echo "long as a 503's or 429's Retry-After says (a draining server answers 503 with Retry-After: 1), otherwise"
+	echo "20 ms doubling to 1 s."
 } >"$ROOT/bench/RELIABILITY.md"
 echo "wrote $ROOT/bench/RELIABILITY.md (raw output in $OUT)"
 exit $status

@@ -345,8 +345,9 @@ RESULTS="$ROOT/bench/RESULTS.md"
 	echo "Levels C = $LEVELS, warm-up $WARMUP, measured $DURATION per level, a fresh server (and data directory) per level;"
 	echo "open loop $RATE turns/s for $RATE_DURATION; batches of $BATCHES; scale phases of $SCALE_PHASE at C=64 for ${SCALE_BUDGET}s."
 	echo "Latency runs from sending the inbound webhook to receiving the turn's last expected reply at the fake Graph API"
-	echo "(or Bot Framework connector). Server CPU is user+system time from /proc/PID/stat over the measured phase"
-	echo "divided by the turns; peak RSS is sampled from /proc/PID/status every 50 ms."
+	echo "(or Bot Framework connector); in the open loop, from the time the turn was due, so a late send counts. Server"
+	echo "CPU is user+system time from /proc/PID/stat over the measured phase divided by the turns; peak RSS is sampled"
+	echo "from /proc/PID/status every 50 ms."
 	echo
 	echo "## Results"
 	echo

@@ -23,7 +23,8 @@ import (
 // under load while the server is killed (SIGKILL) or stopped (SIGTERM) at
 // random moments and restarted on the same data, and/or while the fake Graph
 // API fails. The driver re-delivers every webhook that did not get a 200,
-// as Meta does. At the end it checks, per customer: every conversation
+// as Meta does, after the wait a 503's or 429's Retry-After asks for, or
+// a growing backoff (redeliverer). At the end it checks, per customer: every conversation
 // finished (inbound lost 0, stuck 0), the replies arrived in the script's
 // order (out of order 0), and counts the duplicates (a send whose outcome
 // was unknown at a crash may go out twice). It also reports the peak RSS
@@ -66,6 +67,7 @@ type chaosReport struct {
 	OutOfOrder     int     `json:"out_of_order"`
 	Duplicates     int     `json:"duplicate_sends"`
 	Redelivered    int64   `json:"redelivered"`
+	RetryAfter     int64   `json:"retry_after_waits"` // re-deliveries that waited as a Retry-After said
 	DroppedInFlght int64   `json:"in_flight_dropped"`
 	Cycles         int     `json:"cycles"`
 	PeakRSSMiB     float64 `json:"server_rss_peak_mib"`
@@ -97,9 +99,8 @@ func runChaos(ctx context.Context, c config, srv *server, ch chaos) (chaosReport
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
 	var (
-		mu      sync.Mutex
-		current = srv.URL
-		up      = make(chan struct{}) // closed while the server is serving
+		mu sync.Mutex
+		up = make(chan struct{}) // closed while the server is serving
 	)
 	close(up)
 	serving := func() chan struct{} { mu.Lock(); defer mu.Unlock(); return up }
@@ -139,7 +140,6 @@ func runChaos(ctx context.Context, c config, srv *server, ch chaos) (chaosReport
 			fmt.Fprintf(os.Stderr, "cycle %d: %s, restarted\n", i+1, ch.sig)
 		}
 	}()
-	_ = current
 	sampleStop := make(chan struct{})
 	go func() {
 		t := time.NewTicker(200 * time.Millisecond)
@@ -159,14 +159,15 @@ func runChaos(ctx context.Context, c config, srv *server, ch chaos) (chaosReport
 		}
 	}()
 
+	rd := &redeliverer{client: client, clk: realClock{}, url: srv.URL + "/webhook/whatsapp", secret: c.secret,
+		hold: func() <-chan struct{} { return serving() }}
 	var (
-		redelivered, dropped atomic.Int64
-		stuckMu              sync.Mutex
-		stuck, lost          int
-		users                []string
-		wg                   sync.WaitGroup
-		seq                  atomic.Uint64
-		stopNew              atomic.Bool
+		stuckMu     sync.Mutex
+		stuck, lost int
+		users       []string
+		wg          sync.WaitGroup
+		seq         atomic.Uint64
+		stopNew     atomic.Bool
 	)
 	go func() {
 		<-done
@@ -192,23 +193,7 @@ func runChaos(ctx context.Context, c config, srv *server, ch chaos) (chaosReport
 				for k, turn := range script {
 					body := whatsapptest.TextWebhook(phoneNumberID, user, fmt.Sprintf("wamid.CH%d.%d", n, k), turn.text, time.Now())
 					deadline := time.Now().Add(c.turnTimeout)
-					ok := false
-					for time.Now().Before(deadline) {
-						<-serving()
-						status, err := postStatus(client, srv.URL+"/webhook/whatsapp", c.secret, body)
-						if err == nil && status == http.StatusOK {
-							ok = true
-							break
-						}
-						if err != nil && !errors.Is(err, syscall.ECONNREFUSED) {
-							if dropped.Add(1) <= 3 { // the server had the request and gave no answer
-								fmt.Fprintf(os.Stderr, "no answer to a delivery: %v\n", err)
-							}
-						}
-						redelivered.Add(1)
-						time.Sleep(20 * time.Millisecond) // Meta's redelivery, much compressed
-					}
-					if !ok {
+					if !rd.deliver(ctx, body, deadline) {
 						stuckMu.Lock()
 						stuck++
 						stuckMu.Unlock()
@@ -237,7 +222,7 @@ func runChaos(ctx context.Context, c config, srv *server, ch chaos) (chaosReport
 	if monkeyErr != nil {
 		return rep, monkeyErr
 	}
-	rep.Redelivered, rep.DroppedInFlght = redelivered.Load(), dropped.Load()
+	rep.Redelivered, rep.DroppedInFlght, rep.RetryAfter = rd.redelivered.Load(), rd.dropped.Load(), rd.retryAfter.Load()
 	rep.Stuck, rep.LostInbound = stuck, lost
 
 	// Nothing may stay queued once the server is idle.
@@ -275,18 +260,6 @@ func runChaos(ctx context.Context, c config, srv *server, ch chaos) (chaosReport
 	rep.PeakRSSMiB = float64(peakRSS.Load()) / 1024
 	rep.GraphRefused = g.refused.Load()
 	return rep, nil
-}
-
-func postStatus(client *http.Client, url string, secret, body []byte) (int, error) {
-	err := post(client, url, secret, body)
-	var se statusError
-	if errors.As(err, &se) {
-		return int(se), nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return http.StatusOK, nil
 }
 
 // queued reads the inbox and outbox depths from the admin API.

@@ -50,19 +50,42 @@ type result struct {
 	// -batch: messages in the webhook, time to its 200, time to the last reply
 	batch           int
 	ack, allReplies time.Duration
+
+	// -rate (open loop): turns scheduled; of those failed, the ones never
+	// sent; how many were sent later than lateAfter after their scheduled
+	// time (busy of them because every customer was still busy with an
+	// earlier turn when it was due, the rest because the load generator
+	// woke late), and by how much each was late (latencies then run from
+	// the scheduled time)
+	offered, unsent, late, busy int
+	customers                   int
+	rate                        float64
+	lags                        []time.Duration
+}
+
+// percentile returns the p-quantile of the sorted ds, 0 for none.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return ds[min(len(ds)-1, int(p*float64(len(ds))))]
 }
 
 func (r *result) print(w io.Writer) {
 	slices.Sort(r.latencies)
-	pct := func(p float64) time.Duration {
-		if len(r.latencies) == 0 {
-			return 0
-		}
-		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
-	}
+	slices.Sort(r.lags)
+	pct := func(p float64) time.Duration { return percentile(r.latencies, p) }
 	secs := r.elapsed.Seconds()
 	if secs == 0 {
 		secs = 1
+	}
+	if r.offered > 0 {
+		fmt.Fprintf(w, "offered          %d turns at %g/s (open loop; latency from each turn's scheduled time)\n", r.offered, r.rate)
+		fmt.Fprintf(w, "sent late        %d more than %s after their scheduled time, %d of them because all %d customers were busy (send lag p50 %s, p99 %s, max %s)\n",
+			r.late, lateAfter, r.busy, r.customers, percentile(r.lags, 0.5), percentile(r.lags, 0.99), percentile(r.lags, 1))
+		if r.unsent > 0 {
+			fmt.Fprintf(w, "never sent       %d (all customers busy for a whole turn timeout; counted as failed)\n", r.unsent)
+		}
 	}
 	fmt.Fprintf(w, "turns            %d (%d failed)\n", r.turns, r.failed)
 	fmt.Fprintf(w, "conversations    %d completed\n", r.conversations)
@@ -77,6 +100,11 @@ func (r *result) print(w io.Writer) {
 	out := map[string]any{
 		"turns": r.turns, "failed": r.failed, "conversations": r.conversations, "elapsed_s": secs,
 		"turns_per_s": float64(r.turns) / secs, "turn_p50_ms": ms(pct(0.50)), "turn_p99_ms": ms(pct(0.99)),
+	}
+	if r.offered > 0 {
+		out["offered"], out["offered_per_s"], out["unsent"], out["late"] = r.offered, r.rate, r.unsent, r.late
+		out["carried_pct"] = 100 * float64(r.turns) / float64(r.offered)
+		out["send_lag_p99_ms"], out["late_after_ms"], out["late_no_free_customer"] = ms(percentile(r.lags, 0.99)), ms(lateAfter), r.busy
 	}
 	if r.batch > 0 {
 		fmt.Fprintf(w, "batch            %d messages acknowledged in %s, last reply after %s\n", r.batch, r.ack.Round(time.Millisecond), r.allReplies.Round(time.Millisecond))
@@ -143,18 +171,18 @@ func sendBatch(ctx context.Context, c config, n int) (*result, error) {
 	return res, nil
 }
 
+// drive runs the closed loop: c.conversations customers, each sending its
+// next turn as soon as the previous one is answered, for c.duration. With
+// c.rate set it runs the open loop instead (driveOpen).
 func drive(ctx context.Context, c config) (*result, error) {
+	if c.rate > 0 {
+		return driveOpen(ctx, c, realClock{})
+	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second}}
 	ctx, cancel := context.WithTimeout(ctx, c.duration)
 	defer cancel()
 
-	var tokens <-chan time.Time
-	if c.rate > 0 {
-		t := time.NewTicker(time.Duration(float64(time.Second) / c.rate))
-		defer t.Stop()
-		tokens = t.C
-	}
 	var (
 		mu    sync.Mutex
 		res   = &result{}
@@ -173,14 +201,7 @@ func drive(ctx context.Context, c config) (*result, error) {
 				c.graph.expect(user, ch)
 				ok := true
 				for _, turn := range script {
-					if tokens != nil {
-						select {
-						case <-tokens:
-						case <-ctx.Done():
-							ok = false
-						}
-					}
-					if !ok || ctx.Err() != nil {
+					if ctx.Err() != nil {
 						ok = false
 						break
 					}
@@ -233,22 +254,29 @@ func drive(ctx context.Context, c config) (*result, error) {
 }
 
 func post(client *http.Client, url string, secret, body []byte) error {
+	status, _, err := postAnswer(client, url, secret, body)
+	if err == nil && status != http.StatusOK {
+		err = statusError(status)
+	}
+	return err
+}
+
+// postAnswer posts a signed webhook and returns the status it was answered
+// with and the answer's Retry-After header.
+func postAnswer(client *http.Client, url string, secret, body []byte) (status int, retryAfter string, err error) {
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(secret, body))
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return 0, "", err
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return statusError(resp.StatusCode)
-	}
-	return nil
+	return resp.StatusCode, resp.Header.Get("Retry-After"), nil
 }
 
 // statusError is a webhook answered with another status than 200.

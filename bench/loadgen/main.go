@@ -6,6 +6,12 @@
 // the next turn. It reports turns/s and the p50/p90/p99 turn latency (from
 // sending the webhook to receiving the last reply of that turn).
 //
+// With -rate it runs an open loop instead: rate × duration turns, each due
+// at a fixed time whatever the server does, taken by whichever of the
+// -conversations customers is free. Latency then runs from the time a turn
+// was due, turns sent late are counted, and turns/s is what was carried
+// (see driveOpen).
+//
 // By default it builds nothing and starts nothing: point it at a running
 // server with -target, and start that server with
 // PARLEY_WHATSAPP_GRAPH_URL set to the address printed by -graph. With
@@ -27,6 +33,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"syscall"
 	"time"
 )
@@ -41,10 +48,10 @@ func run() int {
 	flowsDir := flag.String("flows", "flows", "flows directory for -spawn")
 	graphAddr := flag.String("graph", "127.0.0.1:0", "listen address of the fake Graph API (loopback only)")
 	secret := flag.String("secret", "loadgen-app-secret", "WhatsApp app secret shared with the server")
-	conv := flag.Int("conversations", 64, "concurrent conversations")
+	conv := flag.Int("conversations", 64, "concurrent conversations (with -rate: customers taking the scheduled turns, so at most this many turns in flight)")
 	duration := flag.Duration("duration", 10*time.Second, "how long to send load")
-	rate := flag.Float64("rate", 0, "target turns per second across all conversations (0: as fast as possible)")
-	timeout := flag.Duration("turn-timeout", 10*time.Second, "give up on a turn whose replies have not all arrived by then")
+	rate := flag.Float64("rate", 0, "open loop: offer this many turns per second across all conversations, latency measured from each turn's scheduled time (0: closed loop, as fast as possible)")
+	timeout := flag.Duration("turn-timeout", 10*time.Second, "give up on a turn whose replies have not all arrived by then (with -rate: counted from its scheduled time)")
 	pid := flag.Int("pid", 0, "server process id: report its CPU per turn and peak RSS from /proc (set by -spawn)")
 	cycles := flag.Int("chaos-cycles", 0, "reliability run (needs -spawn): stop the server this many times under load and restart it on the same data")
 	chaosSig := flag.String("chaos-signal", "KILL", "how to stop it: KILL or TERM")
@@ -52,7 +59,21 @@ func run() int {
 	maxGap := flag.Duration("chaos-max-gap", 3*time.Second, "longest time between two stops")
 	faults := flag.String("graph-faults", "", "reliability run (needs -spawn): the fake Graph API fails in phases from the start, e.g. 500:20s,429:10s,slow:10s")
 	batch := flag.Int("batch", 0, "instead of conversations, send one signed webhook carrying this many first messages and time its acknowledgement")
+	cpuProfile := flag.String("cpuprofile", "", "write the load generator's own CPU profile here (is it the bottleneck?)")
 	flag.Parse()
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: -cpuprofile:", err)
+			return 2
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 
 	if err := checkLoopback(*graphAddr); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)

@@ -13,6 +13,7 @@ func TestReportFromRows(t *testing.T) {
 	rows := `{"system":"parley","mode":"levels","c":64,"turns_per_s":1500,"turn_p50_ms":20,"turn_p99_ms":80,"errors":0,"conversations":250,"bot_cpu_ms_per_turn":0.4,"bot_rss_peak_mib":300}
 {"system":"relay","mode":"levels","c":64,"turns_per_s":6000,"turn_p50_ms":5,"turn_p99_ms":30,"errors":0,"conversations":1000,"bot_cpu_ms_per_turn":0.08,"bot_rss_peak_mib":27}
 {"system":"parley","mode":"levels","c":1,"turns_per_s":1000,"turn_p99_ms":2,"errors":0}
+{"system":"relay","mode":"rate","c":256,"rate":1000,"offered":20000,"offered_per_s":1000,"turns_per_s":999.9,"turn_p50_ms":1.2,"turn_p99_ms":4.56,"failed":0,"late":812,"send_lag_p99_ms":2.34,"server_cpu_ms_per_turn":0.2,"server_rss_peak_mib":20}
 {"system":"parley","mode":"batch","c":0,"batch":5000,"batch_ack_ms":14480,"batch_replies_ms":14482,"failed":0,"server_cpu_s":6.1,"server_rss_peak_mib":261}
 {"system":"parley","mode":"scale","c":64,"stored":1000,"disk_bytes":1000000,"turns_per_s":1600}
 {"system":"parley","mode":"scale","c":64,"stored":3000,"disk_bytes":1020000,"turns_per_s":1500}
@@ -36,6 +37,7 @@ func TestReportFromRows(t *testing.T) {
 		"| relay | 64 | 1000 | 6000 | 5.0 | 30.0 | 0 | 0.080 | 27 | – |",
 		"| parley | 1 | – | 1000 | – | 2.0 | 0 | – | – | – |", // no relay at C=1: no ratio
 		"| parley | 5000 | 14480 | 14482 | 0 | 6.10 | 261 |",
+		"| relay | 1000 | 1000 | 1.2 | 4.6 | 0 | 812 | 2.3 | 0.200 | 20 |",
 		"| 3000 | 1500 | – | – | – | – | 1020000 | 340 | 10 |", // 20,000 bytes for 2,000 more
 		// a step with its relay: a quarter of it; the next step without one, 10% slower and 25% later than the first
 		"| 3000 | 3000 → 5000 | 2000 | +0% | 40.0 | +0% | 0 | 0.500 | 140 | 400 | 8000 | 10.0 | 25% | 1.50 |",
