@@ -428,6 +428,10 @@ func (h *Host) process(subject string, m Message, lease *store.Lease) (committed
 			}
 		}
 	}
+	// The first reply's send starts right after the commit when nothing of
+	// the subject's is waiting to be sent: it is committed as being sent,
+	// instead of being marked so by a write of its own before the send.
+	sending := h.shared == nil && h.nothingToSend(subject)
 	var seqs []uint64
 	var err error
 	if m.Unsupported || m.Ignore {
@@ -438,7 +442,7 @@ func (h *Host) process(subject string, m Message, lease *store.Lease) (committed
 			}
 			render([]runtime.Message{{Kind: runtime.KindSay, Text: ur.UnsupportedReply(lang)}}, lang, b.flow)
 		}
-		seqs, err = h.store.Commit(ctx, subject, session.Extra{Outbox: payloads, InboxDone: m.ID, Lease: lease})
+		seqs, err = h.store.Commit(ctx, subject, session.Extra{Outbox: payloads, OutboxSending: sending, InboxDone: m.ID, Lease: lease})
 		if err != nil {
 			h.storeFailed(err)
 		}
@@ -452,7 +456,7 @@ func (h *Host) process(subject string, m Message, lease *store.Lease) (committed
 				render(t.Out, st.Lang, st.Flow)
 				var err error
 				seqs, err = h.store.SaveTurn(ctx, subject, st, t.Effects, now,
-					session.Extra{Outbox: payloads, InboxDone: m.ID, Channel: m.Ch, User: m.From, Lease: lease})
+					session.Extra{Outbox: payloads, OutboxSending: sending, InboxDone: m.ID, Channel: m.Ch, User: m.From, Lease: lease})
 				if err != nil {
 					h.storeFailed(err) // a storage fault, not a flow's error
 				}
@@ -477,6 +481,9 @@ func (h *Host) process(subject string, m Message, lease *store.Lease) (committed
 	queue := make([]queued, len(seqs))
 	for i, seq := range seqs {
 		queue[i] = queued{seq: seq, item: items[i]}
+	}
+	if sending && len(queue) > 0 {
+		queue[0].status = session.OutboxSending
 	}
 	h.dispatch(subject, queue)
 	return true

@@ -413,3 +413,62 @@ func TestStopEndsTheRescanBeforeClosingTheWorkers(t *testing.T) {
 		t.Fatal("the inbox rescan still runs after Stop returned")
 	}
 }
+
+// markCounter counts the host's separate "send starts" marks.
+type markCounter struct {
+	*session.Store
+	mu    sync.Mutex
+	marks int
+}
+
+func (m *markCounter) OutboxSending(ctx context.Context, seqs []uint64) error {
+	m.mu.Lock()
+	m.marks += len(seqs)
+	m.mu.Unlock()
+	return m.Store.OutboxSending(ctx, seqs)
+}
+
+// TestRepliesAreMarkedSendingWithoutAWriteOfTheirOwn: whenever a reply is
+// handed to the channel, the outbox already records that its send started
+// (after a crash it counts as possibly sent), but a conversation answered
+// one turn at a time never needs a write of its own for that mark: the
+// turn's commit stores its first reply as being sent, the acknowledgement
+// of each reply marks the next.
+func TestRepliesAreMarkedSendingWithoutAWriteOfTheirOwn(t *testing.T) {
+	r := newRig(t)
+	defer r.vault.Close()
+	store := &markCounter{Store: r.store}
+	fake := newFake()
+	var bad []string
+	fake.fail = func(n int) error {
+		out, err := r.vault.OutboxPending()
+		if err != nil || len(out) == 0 || out[0].Status != vault.OutboxSending {
+			bad = append(bad, fmt.Sprintf("send %d: outbox %+v, %v", n, out, err))
+		}
+		return nil
+	}
+	h, err := host.New(host.Config{Store: store, Engine: &runtime.Engine{Lookup: r.flows.Get, Store: r.store}, Workers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Register(fake, "booking")
+	if err := h.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for i, turn := range booking {
+		r.accept(t, h, canaryUser, "in-"+string(rune('a'+i)), turn.text)
+		want += turn.replies
+		fake.waitSent(t, canaryUser, want)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	for _, b := range bad {
+		t.Errorf("a reply was handed to the channel before its outbox entry was marked sending: %s", b)
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if store.marks != 0 {
+		t.Errorf("%d replies were marked sending by a write of their own, want 0 (the turn's commit or the previous reply's acknowledgement marks them)", store.marks)
+	}
+}

@@ -80,6 +80,15 @@ func (h *Host) dispatch(subject string, queue []queued) {
 	}
 }
 
+// nothingToSend reports whether the subject has no reply waiting to be sent or
+// being sent: a reply queued now is sent next.
+func (h *Host) nothingToSend(subject string) bool {
+	h.sendMu.Lock()
+	defer h.sendMu.Unlock()
+	sq := h.sendQ[subject]
+	return sq == nil || len(sq.items) == 0
+}
+
 // startDrain queues the subject's drain on its sending worker. It blocks
 // while the worker's queue is full (back-pressure on the turn workers) and
 // gives up when the host stops: the entries are durable and sent at the

@@ -84,7 +84,7 @@ func (s *Store) InboxPending(context.Context) ([]InboxEntry, error) {
 // Commit queues replies and marks an inbound message done without touching
 // the conversation (a message no turn answers).
 func (s *Store) Commit(_ context.Context, subject string, x Extra) ([]uint64, error) {
-	return s.V.CommitTurn(vault.SubjectID(subject), vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone, Ack: x.Lease})
+	return s.V.CommitTurn(vault.SubjectID(subject), vault.Change{Outbox: x.Outbox, OutboxSending: x.OutboxSending, InboxDone: x.InboxDone, Ack: x.Lease})
 }
 
 // OutboxPending returns the replies committed but not acknowledged.

@@ -113,6 +113,9 @@ type Extra struct {
 	// Outbox holds the turn's rendered replies, queued in the same
 	// transaction as the new state.
 	Outbox [][]byte
+	// OutboxSending: the first Outbox entry's send starts right after the
+	// commit, so it is stored as OutboxSending (vault.Change.OutboxSending).
+	OutboxSending bool
 	// InboxDone is the inbound message id the turn answered.
 	InboxDone string
 	// Channel and User are the customer's address on the channel, held
@@ -132,7 +135,7 @@ type Extra struct {
 // new key.
 func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, effects []runtime.Effect, now time.Time, x Extra) ([]uint64, error) {
 	sid := vault.SubjectID(subject)
-	c := vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone, Channel: x.Channel, User: x.User, Ack: x.Lease}
+	c := vault.Change{Outbox: x.Outbox, OutboxSending: x.OutboxSending, InboxDone: x.InboxDone, Channel: x.Channel, User: x.User, Ack: x.Lease}
 	for _, e := range effects {
 		switch e.Kind {
 		case runtime.EffectStore:
@@ -233,7 +236,7 @@ func (s *Store) SaveTurn(_ context.Context, subject string, st *runtime.State, e
 			// Nothing of the old conversation is kept; the confirmation (if
 			// any) goes out under a fresh key with no state. The erasure
 			// dropped the subject's claims with its queue entries.
-			return s.V.CommitTurn(sid, vault.Change{Outbox: x.Outbox, InboxDone: x.InboxDone})
+			return s.V.CommitTurn(sid, vault.Change{Outbox: x.Outbox, OutboxSending: x.OutboxSending, InboxDone: x.InboxDone})
 		}
 	}
 	c.State = encodeState(st)

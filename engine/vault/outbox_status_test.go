@@ -52,3 +52,33 @@ func TestOutboxAckKeepsStatusesThatNeverRegress(t *testing.T) {
 		t.Errorf("status of an id never acknowledged = %v, want ErrNotFound", err)
 	}
 }
+
+// TestCommitTurnOutboxSending: a turn whose first reply is sent right after
+// the commit stores that entry as being sent, in the turn's own write, and
+// the rest as queued; without the flag every entry is queued.
+func TestCommitTurnOutboxSending(t *testing.T) {
+	c := newClock()
+	v := openMem(t, c)
+	for _, tc := range []struct {
+		sending bool
+		want    []string
+	}{{true, []string{OutboxSending, "queued"}}, {false, []string{"queued", "queued"}}} {
+		s := v.SubjectID("whatsapp", canaries[2])
+		seqs, err := v.CommitTurn(s, Change{Outbox: [][]byte{[]byte("one"), []byte("two")}, OutboxSending: tc.sending})
+		if err != nil || len(seqs) != 2 {
+			t.Fatalf("CommitTurn = %v, %v", seqs, err)
+		}
+		out, err := v.OutboxPending()
+		if err != nil || len(out) != 2 {
+			t.Fatalf("OutboxPending = %+v, %v", out, err)
+		}
+		for i, o := range out {
+			if o.Seq != seqs[i] || o.Status != tc.want[i] {
+				t.Errorf("OutboxSending=%v: entry %d is seq %d with status %q; want seq %d, %q", tc.sending, i, o.Seq, o.Status, seqs[i], tc.want[i])
+			}
+		}
+		if err := v.OutboxAckMany([]OutboxAck{{Seq: seqs[0], Subject: s}, {Seq: seqs[1], Subject: s}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -141,7 +141,7 @@ func (v *Vault) OutboxPut(s SubjectID, payload []byte) (seq uint64, err error) {
 	err = v.withSubjectKey(s, now, func(txn kvTxn, sk *subjectKey) error {
 		res.again()
 		txn.res = res
-		seq, err = v.putOutbox(txn, s, sk, payload, now)
+		seq, err = v.putOutbox(txn, s, sk, payload, "queued", now)
 		return err
 	})
 	if err != nil {
@@ -150,7 +150,9 @@ func (v *Vault) OutboxPut(s SubjectID, payload []byte) (seq uint64, err error) {
 	return seq, nil
 }
 
-func (v *Vault) putOutbox(txn kvTxn, s SubjectID, sk *subjectKey, payload []byte, now time.Time) (uint64, error) {
+// putOutbox queues payload for s with status "queued", or OutboxSending
+// when its send starts right after the commit.
+func (v *Vault) putOutbox(txn kvTxn, s SubjectID, sk *subjectKey, payload []byte, status string, now time.Time) (uint64, error) {
 	seq, err := v.nextSeq(txn, "outbox")
 	if err != nil {
 		return 0, err
@@ -171,7 +173,7 @@ func (v *Vault) putOutbox(txn kvTxn, s SubjectID, sk *subjectKey, payload []byte
 	if err := enqueueWork(txn, QueueOutbox, s, seq); err != nil {
 		return 0, err
 	}
-	return seq, txn.Set(k, encodeOut(&OutboxEntry{Subject: s, Created: now.UTC(), Status: "queued"}, sealed))
+	return seq, txn.Set(k, encodeOut(&OutboxEntry{Subject: s, Created: now.UTC(), Status: status}, sealed))
 }
 
 // OutboxPending returns the entries not yet done, in queue order.

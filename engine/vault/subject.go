@@ -113,6 +113,12 @@ type Change struct {
 	// Outbox queues messages for the subject in the same transaction, so a
 	// turn's replies exist exactly when its state does (see CommitTurn).
 	Outbox [][]byte
+	// OutboxSending stores the first Outbox entry as OutboxSending instead
+	// of "queued": the caller starts its send right after the commit (the
+	// subject has no reply waiting before it), so the mark the sender
+	// would write before the send is part of this commit. After a crash
+	// between the commit and the send it counts as possibly sent, once.
+	OutboxSending bool
 	// Sent records the integrations this turn sent data to (see notify.go);
 	// Stop queues a stop notice for every recipient of the subject with an
 	// OnStop address, Withdrawn for those of the withdrawn purposes.
@@ -657,8 +663,12 @@ func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs 
 	} else if handoffQueued {
 		*queued = true
 	}
-	for _, payload := range c.Outbox {
-		seq, err := v.putOutbox(txn, s, sk, payload, now)
+	for i, payload := range c.Outbox {
+		status := "queued"
+		if i == 0 && c.OutboxSending {
+			status = OutboxSending
+		}
+		seq, err := v.putOutbox(txn, s, sk, payload, status, now)
 		if err != nil {
 			return err
 		}
