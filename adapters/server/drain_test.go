@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/parleyhq/parley/adapters/server"
 	"github.com/parleyhq/parley/engine/session"
+	"github.com/parleyhq/parley/engine/vault"
 )
 
 // heldStore holds the first inbox write until released: a webhook in
@@ -119,5 +122,42 @@ func TestShutdownDrains(t *testing.T) {
 		if n := len(e.graph.deliveredTo(user)); n != 2 {
 			t.Errorf("replies to %s = %d, want 2 (greeting and consent question)", user, n)
 		}
+	}
+}
+
+// TestServeAfterShutdownReturns: a Serve whose goroutine starts only after
+// Shutdown (a test that skips at once, a busy machine) closes its listener
+// and returns instead of serving for ever.
+func TestServeAfterShutdownReturns(t *testing.T) {
+	v, err := vault.Open(vault.Options{Dir: t.TempDir(), MasterKey: masterKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	flows, report, err := server.LoadFlows(copyBookingFlow(t))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, report)
+	}
+	srv, err := server.New(server.Config{Store: session.New(v), Flows: flows, SweepEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(ln); err != nil {
+		t.Errorf("Serve after Shutdown = %v, want nil", err)
+	}
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("listener after Serve returned: Accept = %v, want it closed", err)
 	}
 }

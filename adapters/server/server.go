@@ -161,6 +161,9 @@ type Server struct {
 	// begun, requests in progress and when the last one began (UnixNano).
 	served   atomic.Bool
 	draining atomic.Bool
+	// ln is the listener Serve was given, closed by Shutdown too: a Serve
+	// that begins after Shutdown must not go on serving.
+	ln       atomic.Pointer[net.Listener]
 	inflight atomic.Int64
 	lastReq  atomic.Int64
 }
@@ -333,6 +336,13 @@ func (s *Server) RunReminders(ctx context.Context) (queued, cancelled int, err e
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	s.served.Store(true)
+	s.ln.Store(&ln)
+	if s.draining.Load() {
+		// Shutdown has begun (Serve's goroutine started late): its
+		// listener close may have run before this listener was known.
+		ln.Close()
+		return nil
+	}
 	return s.app.Listener(drainListener{ln, s})
 }
 
@@ -345,6 +355,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
 	s.drain(ctx)
 	err := s.app.ShutdownWithContext(ctx)
+	if ln := s.ln.Load(); ln != nil {
+		(*ln).Close() // a Serve that began during the drain (see Serve)
+	}
 	if s.hostOn {
 		err = errors.Join(err, s.host.Stop(ctx))
 	}
