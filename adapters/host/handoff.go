@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -95,8 +94,7 @@ func (h *Host) Staff(ctx context.Context, subject string, op runtime.StaffOp) ([
 			for _, msg := range t.Out {
 				for _, out := range b.ch.Render(to, st.Lang, msg) {
 					oi := outItem{Ch: chName, Outbound: out, InboundAt: st.LastInbound.UnixNano(), Flow: st.Flow, Queued: now.UnixNano()}
-					p, _ := json.Marshal(oi)
-					items, x.Outbox = append(items, oi), append(x.Outbox, p)
+					items, x.Outbox = append(items, oi), append(x.Outbox, encodeOutItem(oi))
 				}
 			}
 		}

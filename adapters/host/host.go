@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parleyhq/parley/engine/runtime"
 	"github.com/parleyhq/parley/engine/session"
@@ -225,13 +227,73 @@ type outItem struct {
 	Queued int64 `json:"q,omitempty"`
 }
 
+// encodeOutItem is json.Marshal(oi) without reflection and without a
+// second pass over the channel's request, which the channel encoded
+// itself: a turn stores one per reply. Decoded with json.Unmarshal; a
+// value it does not write by hand (a request that is not valid JSON, a
+// string that is not UTF-8) goes through json.Marshal as before.
+func encodeOutItem(oi outItem) []byte {
+	if !json.Valid(oi.Req) || !utf8.ValidString(oi.Ch) || !utf8.ValidString(oi.To) || !utf8.ValidString(oi.Flow) {
+		b, _ := json.Marshal(oi)
+		return b
+	}
+	b := make([]byte, 0, len(oi.Req)+len(oi.Ch)+len(oi.To)+len(oi.Flow)+96)
+	b = append(b, '{')
+	if oi.Ch != "" {
+		b = appendJSONString(append(b, `"ch":`...), oi.Ch)
+		b = append(b, ',')
+	}
+	if oi.To != "" {
+		b = appendJSONString(append(b, `"to":`...), oi.To)
+		b = append(b, ',')
+	}
+	b = append(append(b, `"req":`...), oi.Req...)
+	if oi.Free {
+		b = append(b, `,"free":true`...)
+	}
+	b = strconv.AppendInt(append(b, `,"in":`...), oi.InboundAt, 10)
+	if oi.Flow != "" {
+		b = appendJSONString(append(b, `,"flow":`...), oi.Flow)
+	}
+	if oi.Queued != 0 {
+		b = strconv.AppendInt(append(b, `,"q":`...), oi.Queued, 10)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s, valid UTF-8, as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case c == '\b':
+			b = append(b, '\\', 'b')
+		case c == '\f':
+			b = append(b, '\\', 'f')
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
 // OutboxPayload is the stored form of a send queued outside a turn (a
 // breach notification): out goes on channel ch, queued at queued. The host
 // delivers such entries like replies: paced, acknowledged, resumed after a
 // restart; a Free one is given up MaxReplyAge after it was queued.
 func OutboxPayload(ch string, out Outbound, queued time.Time) []byte {
-	b, _ := json.Marshal(outItem{Ch: ch, Outbound: out, Queued: queued.UnixNano()})
-	return b
+	return encodeOutItem(outItem{Ch: ch, Outbound: out, Queued: queued.UnixNano()})
 }
 
 // Accept stores an inbound message from user on channel in the durable
@@ -423,8 +485,7 @@ func (h *Host) process(subject string, m Message, lease *store.Lease) (committed
 		for _, msg := range msgs {
 			for _, out := range b.ch.Render(m.From, lang, msg) {
 				oi := outItem{Ch: m.Ch, Outbound: out, InboundAt: m.At, Flow: flowID, Queued: queuedAt}
-				p, _ := json.Marshal(oi)
-				items, payloads = append(items, oi), append(payloads, p)
+				items, payloads = append(items, oi), append(payloads, encodeOutItem(oi))
 			}
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +49,8 @@ type Client struct {
 	AccessToken string
 	// HTTP should carry a Timeout; nil uses one with DefaultTimeout.
 	HTTP *http.Client
+
+	ep atomic.Pointer[clientEndpoint]
 }
 
 // APIError is a failed Graph API call: an error object from Meta, an
@@ -237,7 +241,42 @@ func (c *Client) markRead(ctx context.Context, wamid string, typing bool) error 
 	return nil
 }
 
+// endpoint is the messages URL, built once per configuration: a send is
+// on every turn's path.
 func (c *Client) endpoint() string {
+	if e := c.ep.Load(); e != nil && e.base == c.BaseURL && e.ver == c.APIVersion && e.pnid == c.PhoneNumberID && e.token == c.AccessToken {
+		return e.url
+	}
+	e := &clientEndpoint{base: c.BaseURL, ver: c.APIVersion, pnid: c.PhoneNumberID, token: c.AccessToken,
+		url: c.buildEndpoint(), auth: []string{"Bearer " + c.AccessToken}}
+	c.ep.Store(e)
+	return e.url
+}
+
+// authHeader is the Authorization header's value, built with endpoint.
+func (c *Client) authHeader() []string {
+	c.endpoint()
+	return c.ep.Load().auth
+}
+
+// clientEndpoint caches what endpoint and authHeader build from a Client's
+// fields, with the fields it was built from (a caller may change them).
+type clientEndpoint struct {
+	base, ver, pnid, token string
+	url                    string
+	auth                   []string
+}
+
+// The constant request headers; net/http reads a request's headers and
+// never changes them, so every request can share these slices.
+var (
+	headerJSON = []string{"application/json"}
+)
+
+// responseBufs holds the buffers Graph API answers are read into.
+var responseBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func (c *Client) buildEndpoint() string {
 	base := c.BaseURL
 	if base == "" {
 		base = DefaultBaseURL
@@ -254,17 +293,20 @@ func (c *Client) post(ctx context.Context, body, out any) error {
 	if c.PhoneNumberID == "" || c.AccessToken == "" {
 		return errors.New("whatsapp: client needs a phone number id and an access token")
 	}
-	payload, err := encodeJSON(body)
-	if err != nil {
-		return fmt.Errorf("whatsapp: encode request: %w", err)
+	// An outbox entry is sent as stored: encodeJSON made it (render.go),
+	// and encoding it again would only re-check and copy it.
+	payload, ok := body.(json.RawMessage)
+	if !ok || len(payload) == 0 {
+		var err error
+		if payload, err = encodeJSON(body); err != nil {
+			return fmt.Errorf("whatsapp: encode request: %w", err)
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint(), bytes.NewReader(payload))
 	if err != nil {
 		return fmt.Errorf("whatsapp: build request: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.AccessToken)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
+	req.Header = http.Header{"Authorization": c.authHeader(), "Content-Type": headerJSON, "Accept": headerJSON}
 	hc := c.HTTP
 	switch {
 	case hc == nil:
@@ -279,10 +321,17 @@ func (c *Client) post(ctx context.Context, body, out any) error {
 		return transportError(err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
+	buf := responseBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			buf.Reset()
+			responseBufs.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxResponseBytes)); err != nil {
 		return transportError(err)
 	}
+	data := buf.Bytes()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return responseError(resp, data)
 	}

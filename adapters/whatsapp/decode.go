@@ -420,6 +420,30 @@ func Decode(body []byte) (Batch, error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return b, fmt.Errorf("%w: not a JSON object", ErrMalformed)
 	}
+	// Most bodies decode in one pass into typed items; any type error
+	// anywhere sends the body through the item-by-item decoding below,
+	// which skips and counts only the items at fault.
+	var typed typedEnvelope
+	if json.Unmarshal(trimmed, &typed) == nil {
+		if typed.Object != "whatsapp_business_account" {
+			return b, nil
+		}
+		for _, e := range typed.Entry {
+			for _, c := range e.Changes {
+				if c.Field == "messages" && c.Value != nil {
+					b.addTyped(c.Value)
+				}
+			}
+		}
+		return b, nil
+	}
+	return decodeByItem(trimmed)
+}
+
+// decodeByItem is Decode item by item: an item whose known fields have
+// impossible types is skipped and counted.
+func decodeByItem(trimmed []byte) (Batch, error) {
+	var b Batch
 	var env wireEnvelope
 	if err := json.Unmarshal(trimmed, &env); err != nil {
 		return b, fmt.Errorf("%w: %s", ErrMalformed, jsonProblem(err))
@@ -459,6 +483,65 @@ func jsonProblem(err error) string {
 	}
 }
 
+// typedEnvelope is wireEnvelope with every item typed: Decode's one-pass
+// form of a body without a type error.
+type typedEnvelope struct {
+	Object string `json:"object"`
+	Entry  []struct {
+		Changes []struct {
+			Field string      `json:"field"`
+			Value *typedValue `json:"value"`
+		} `json:"changes"`
+	} `json:"entry"`
+}
+
+type typedValue struct {
+	Metadata struct {
+		PhoneNumberID string `json:"phone_number_id"`
+	} `json:"metadata"`
+	Contacts []wireContact `json:"contacts"`
+	Messages []wireMessage `json:"messages"`
+	Statuses []wireStatus  `json:"statuses"`
+	Errors   []wireError   `json:"errors"`
+}
+
+// addTyped is addValue for a value decoded in one pass.
+func (b *Batch) addTyped(v *typedValue) {
+	pnid := v.Metadata.PhoneNumberID
+	for i := range v.Messages {
+		m, ok := convertMessage(&v.Messages[i], v.Contacts, pnid)
+		if !ok {
+			b.Dropped++
+			continue
+		}
+		b.Messages = append(b.Messages, m)
+	}
+	for i := range v.Statuses {
+		st, ok := convertStatus(&v.Statuses[i], pnid)
+		if !ok {
+			b.Dropped++
+			continue
+		}
+		b.Statuses = append(b.Statuses, st)
+	}
+	b.Errors = append(b.Errors, convertErrors(v.Errors)...)
+}
+
+func convertStatus(w *wireStatus, pnid string) (Status, bool) {
+	if w.ID == "" || len(w.ID) > maxIDBytes {
+		return Status{}, false
+	}
+	return Status{
+		ID:            w.ID,
+		Recipient:     Identity{WaID: w.RecipientID, UserID: w.RecipientUserID},
+		PhoneNumberID: pnid,
+		Status:        w.Status,
+		Timestamp:     w.Timestamp.Time,
+		CallbackData:  w.CallbackData,
+		Errors:        convertErrors(w.Errors),
+	}, true
+}
+
 func (b *Batch) addValue(v *wireValue) {
 	pnid := v.Metadata.PhoneNumberID
 	contacts := make([]wireContact, 0, len(v.Contacts))
@@ -483,19 +566,16 @@ func (b *Batch) addValue(v *wireValue) {
 	}
 	for _, raw := range v.Statuses {
 		var w wireStatus
-		if err := json.Unmarshal(raw, &w); err != nil || w.ID == "" || len(w.ID) > maxIDBytes {
+		if err := json.Unmarshal(raw, &w); err != nil {
 			b.Dropped++
 			continue
 		}
-		b.Statuses = append(b.Statuses, Status{
-			ID:            w.ID,
-			Recipient:     Identity{WaID: w.RecipientID, UserID: w.RecipientUserID},
-			PhoneNumberID: pnid,
-			Status:        w.Status,
-			Timestamp:     w.Timestamp.Time,
-			CallbackData:  w.CallbackData,
-			Errors:        convertErrors(w.Errors),
-		})
+		st, ok := convertStatus(&w, pnid)
+		if !ok {
+			b.Dropped++
+			continue
+		}
+		b.Statuses = append(b.Statuses, st)
 	}
 	for _, raw := range v.Errors {
 		var w wireError

@@ -451,6 +451,13 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"id":"x","from_user_id":"US.1","type":"interactive","interactive":{"type":"nfm_reply"}}]}}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, err := Decode(body)
+		// The one-pass decoding and the item-by-item one agree.
+		if trimmed := bytes.TrimSpace(body); err == nil && len(body) <= MaxBodyBytes {
+			slow, serr := decodeByItem(trimmed)
+			if serr != nil || !reflect.DeepEqual(b, slow) {
+				t.Fatalf("Decode = %+v, item by item = %+v, %v", b, slow, serr)
+			}
+		}
 		if err != nil {
 			if len(b.Messages)+len(b.Statuses) != 0 {
 				t.Fatalf("error %v with a non-empty batch", err)
@@ -498,6 +505,19 @@ func TestDecodeNumberChange(t *testing.T) {
 	for _, m := range b.Messages {
 		if _, ok := ToInbound(m); ok || m.NeedsUnsupportedReply() {
 			t.Errorf("system notice %s would be answered", m.ID)
+		}
+	}
+}
+
+// BenchmarkDecode is the webhook body of one text message, as Meta sends it.
+//
+//	go test ./adapters/whatsapp -run '^$' -bench Decode -benchmem
+func BenchmarkDecode(b *testing.B) {
+	body := readTestdata(b, "text.json")
+	b.ReportAllocs()
+	for b.Loop() {
+		if batch, err := Decode(body); err != nil || len(batch.Messages) != 1 {
+			b.Fatal(len(batch.Messages), err)
 		}
 	}
 }

@@ -222,28 +222,15 @@ func (v *Vault) inboxPutBatch(items []InboxItem, now time.Time) ([]bool, error) 
 	dups := make([]bool, len(items))
 	hashes := make([]string, len(items))
 	inBatch := make(map[string]bool, len(items))
-	err := v.inboxView(func(txn kvReader) error {
-		for i, it := range items {
-			h := v.inboxHash(it.MsgID)
-			hashes[i] = h
-			if inBatch[h] {
-				dups[i] = true
-				continue
-			}
-			inBatch[h] = true
-			d, err := seenIn(txn, keyIn(h), now, v.opts.DedupeWindow)
-			if err != nil {
-				return err
-			}
-			dups[i] = d
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+	for i, it := range items {
+		h := v.inboxHash(it.MsgID)
+		hashes[i] = h
+		dups[i] = inBatch[h]
+		inBatch[h] = true
 	}
 	// Seqs in the order of items; messages grouped by subject, so each
-	// subject's key is read (or made) once.
+	// subject's key is read (or made) once. A message found to be a
+	// duplicate later leaves its seq unused.
 	qs := make([]rawIQ, len(items))
 	var subjects []SubjectID
 	bySubject := map[SubjectID][]int{}
@@ -274,6 +261,9 @@ func (v *Vault) inboxPutBatch(items []InboxItem, now time.Time) ([]bool, error) 
 			return err
 		}
 		for _, i := range bySubject[s] {
+			if dups[i] {
+				continue
+			}
 			q := &qs[i]
 			qk := seqKey(prefixIQ, q.seq)
 			var pe enc
@@ -290,10 +280,55 @@ func (v *Vault) inboxPutBatch(items []InboxItem, now time.Time) ([]bool, error) 
 		}
 		return nil
 	}
-	// The subjects' keys are read (or made) in main DB transactions of
-	// many subjects each: one transaction per subject cost most of a
-	// batch's time.
+	// Most messages come from a subject that has a key: it is read in
+	// read-only transactions of many subjects each (one transaction per
+	// subject cost most of a batch's time), and such a message is checked
+	// for a duplicate once, in the inbox transaction that stores it.
+	var keyless []SubjectID
 	for chunk := range slices.Chunk(subjects, inboxTxnMessages) {
+		err := v.view(func(txn kvReader) error {
+			for _, s := range chunk {
+				sk, err := v.liveKey(txn, s, false, now)
+				if err != nil {
+					return err
+				}
+				if sk == nil || sk.status != keyLive {
+					keyless = append(keyless, s)
+					continue
+				}
+				if err := seal(s, sk); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	// A subject without a live key gets one only for a message that is not
+	// a duplicate: a redelivery after an erasure makes no key.
+	if len(keyless) > 0 {
+		err := v.inboxView(func(txn kvReader) error {
+			for _, s := range keyless {
+				for _, i := range bySubject[s] {
+					d, err := seenIn(txn, keyIn(hashes[i]), now, v.opts.DedupeWindow)
+					if err != nil {
+						return err
+					}
+					dups[i] = d
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		keyless = slices.DeleteFunc(keyless, func(s SubjectID) bool {
+			return !slices.ContainsFunc(bySubject[s], func(i int) bool { return !dups[i] })
+		})
+	}
+	for chunk := range slices.Chunk(keyless, inboxTxnMessages) {
 		var fresh []SubjectID
 		err := v.update(func(txn kvTxn) error {
 			fresh = fresh[:0]

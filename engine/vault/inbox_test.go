@@ -518,3 +518,59 @@ func TestInboxPutBatchGroupCommit(t *testing.T) {
 			len(got), slices.Contains(got, "wamid.AFTER1"), slices.Contains(got, "wamid.AFTER2"), slices.Contains(got, "wamid.B0"))
 	}
 }
+
+// A redelivered message is a duplicate whether its subject has a key, has
+// none any more (erased) or never had one, and a duplicate makes no key: a
+// redelivery after an erasure must not bring the subject back. A new
+// message of the erased subject gets a fresh key.
+func TestInboxDuplicateMakesNoKey(t *testing.T) {
+	c := newClock()
+	v := openDisk(t, t.TempDir(), c)
+	defer v.Close()
+	s := v.SubjectID("whatsapp", canaries[2])
+	live := v.SubjectID("whatsapp", canaries[3])
+	for _, p := range []struct {
+		id string
+		s  SubjectID
+	}{{"wamid.A", s}, {"wamid.L", live}} {
+		if dup, err := v.InboxPut(p.id, p.s, []byte("x"), c.Now()); dup || err != nil {
+			t.Fatalf("InboxPut(%s) = %v, %v", p.id, dup, err)
+		}
+	}
+	if _, err := v.Erase(s, c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	status := func(s SubjectID) byte {
+		var st byte
+		if err := v.view(func(txn kvReader) error {
+			sk, err := v.readKey(txn, s)
+			if sk != nil {
+				st = sk.status
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	before := rawInbox(t, v)
+	dups, err := v.InboxPutBatch([]InboxItem{{MsgID: "wamid.A", Subject: s}, {MsgID: "wamid.L", Subject: live}, {MsgID: "wamid.L", Subject: live}}, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(dups, []bool{true, true, true}) {
+		t.Errorf("redeliveries: dups = %v, want all true", dups)
+	}
+	if st := status(s); st == keyLive {
+		t.Error("a redelivery after the erasure made the subject a live key again")
+	}
+	if n := rawInbox(t, v); n != before {
+		t.Errorf("inbox DB holds %d entries after duplicates, want %d as before", n, before)
+	}
+	if dup, err := v.InboxPut("wamid.N", s, []byte("y"), c.Now()); dup || err != nil {
+		t.Fatalf("InboxPut(new message after erasure) = %v, %v", dup, err)
+	}
+	if st := status(s); st != keyLive {
+		t.Errorf("after a new message the key status is %d, want live", st)
+	}
+}
