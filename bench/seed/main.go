@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -71,7 +72,11 @@ type Config struct {
 	Workers       int    // the server's turn workers (serve --workers)
 	TurnTimeout   time.Duration
 	Progress      time.Duration // how often to print progress (0: never)
-	Log           *slog.Logger
+	// For, when positive, stops starting conversations after this long:
+	// the run ends with those in flight done and reports how many it
+	// seeded (a time-boxed fill).
+	For time.Duration
+	Log *slog.Logger
 }
 
 func main() {
@@ -87,11 +92,15 @@ func main() {
 	flag.IntVar(&cfg.Workers, "workers", 64, "the server's concurrent conversation workers (parley serve --workers)")
 	flag.DurationVar(&cfg.TurnTimeout, "turn-timeout", time.Minute, "longest wait for a turn's replies before the run fails")
 	flag.DurationVar(&cfg.Progress, "progress", 10*time.Second, "how often to print progress")
+	flag.DurationVar(&cfg.For, "for", 0, "stop starting conversations after this long (0: run all N); the last line says how many were seeded")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	if cfg.Data == "" || cfg.N <= 0 || cfg.First < 0 || cfg.First+cfg.N > 1e8 || flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "usage: seed -data DIR -n N [-first K] [-flows DIR] (N+K at most 100,000,000)")
 		os.Exit(2)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400) // as parley serve; the seeder has no memory limit
 	}
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	key, _, err := vault.LoadMasterKey(os.Getenv("PARLEY_MASTER_KEY"), *keyFile, cfg.Data)
@@ -183,7 +192,13 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	start := time.Now()
 	progress := make(chan struct{})
 	go s.report(out, start, progress)
-	s.runAll(ctx)
+	runCtx := ctx
+	if cfg.For > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, cfg.For)
+		defer cancel()
+	}
+	s.runAll(ctx, runCtx)
 	close(progress)
 	if err := s.firstErr(); err != nil {
 		return fmt.Errorf("%w (%d of %d conversations done)", err, s.done.Load(), cfg.N)
@@ -191,9 +206,13 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	if err := stop(); err != nil {
 		return fmt.Errorf("server shutdown: %w", err)
 	}
-	el := time.Since(start)
-	fmt.Fprintf(out, "seeded %d conversations (numbers %s to %s) in %.1f s: %.0f conversations/s\n",
-		cfg.N, Number(cfg.First), Number(cfg.First+cfg.N-1), el.Seconds(), float64(cfg.N)/el.Seconds())
+	el, n := time.Since(start), int(s.done.Load())
+	cut := ""
+	if n < cfg.N {
+		cut = fmt.Sprintf(", stopped by -for %v before %d", cfg.For, cfg.N)
+	}
+	fmt.Fprintf(out, "seeded %d conversations (numbers %s to %s%s) in %.1f s: %.0f conversations/s\nSEEDED %d\n",
+		n, Number(cfg.First), Number(cfg.First+n-1), cut, el.Seconds(), float64(n)/el.Seconds(), n)
 	return nil
 }
 
@@ -205,7 +224,6 @@ type seeder struct {
 	done  atomic.Int64
 	mu    sync.Mutex
 	err   error
-	msgID atomic.Int64
 }
 
 func (s *seeder) fail(err error) {
@@ -242,13 +260,15 @@ func (s *seeder) report(out io.Writer, start time.Time, stop <-chan struct{}) {
 	}
 }
 
-func (s *seeder) runAll(ctx context.Context) {
+// runAll runs the conversations until all are done or until starting
+// (For) ends; a conversation begun is finished unless ctx ends.
+func (s *seeder) runAll(ctx, starting context.Context) {
 	var wg sync.WaitGroup
 	for range min(s.cfg.Concurrency, s.cfg.N) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for s.firstErr() == nil && ctx.Err() == nil {
+			for s.firstErr() == nil && starting.Err() == nil {
 				i := int(s.next.Add(1) - 1)
 				if i >= s.cfg.N {
 					return
@@ -276,7 +296,7 @@ func (s *seeder) conversation(n int) error {
 	var last string
 	for ti, tmpl := range Script {
 		text := strings.ReplaceAll(tmpl, "{n}", ns)
-		body := whatsapptest.TextWebhook(s.cfg.PhoneNumberID, user, "wamid.SEED"+strconv.FormatInt(s.msgID.Add(1), 10), text, time.Now())
+		body := whatsapptest.TextWebhook(s.cfg.PhoneNumberID, user, "wamid.SEED"+ns+"."+strconv.Itoa(ti), text, time.Now())
 		req, _ := http.NewRequest(http.MethodPost, "/webhook/whatsapp", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(appSecret), body))
@@ -311,7 +331,8 @@ func (s *seeder) conversation(n int) error {
 }
 
 // fakeGraph answers the Graph API's send-message calls in-process, as
-// Meta does, and hands each reply's text to the conversation waiting for
+// Meta does (message ids unique across runs: the recipient's number is in
+// them), and hands each reply's text to the conversation waiting for
 // its recipient.
 type fakeGraph struct {
 	phoneNumberID string
@@ -381,8 +402,8 @@ func (g *fakeGraph) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	id := g.ids.Add(1)
-	return answer(req, http.StatusOK, fmt.Sprintf(`{"messaging_product":"whatsapp","contacts":[{"input":%q,"wa_id":%q}],"messages":[{"id":"wamid.SEEDOUT%d"}]}`,
-		m.To, m.To, id)), nil
+	return answer(req, http.StatusOK, fmt.Sprintf(`{"messaging_product":"whatsapp","contacts":[{"input":%q,"wa_id":%q}],"messages":[{"id":"wamid.SEEDOUT%s.%d"}]}`,
+		m.To, m.To, m.To, id)), nil
 }
 
 func answer(req *http.Request, status int, body string) *http.Response {

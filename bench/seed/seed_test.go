@@ -51,15 +51,19 @@ func TestSeedLeavesWhatServedConversationsLeave(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Two runs, as bench/run.sh seeds step after step: the second
+	// continues the numbers (and message ids) of the first.
 	seeded := t.TempDir()
-	var out bytes.Buffer
-	err = Run(context.Background(), Config{Data: seeded, Flows: flows, MasterKey: key, Flow: "booking",
-		PhoneNumberID: testPNID, N: fidelityK, Concurrency: 4, TurnTimeout: 30 * time.Second}, &out)
-	if err != nil {
-		t.Fatalf("seed: %v\n%s", err, out.String())
-	}
-	if !strings.Contains(out.String(), fmt.Sprintf("seeded %d conversations", fidelityK)) {
-		t.Errorf("seed printed no summary: %q", out.String())
+	for _, first := range []int{0, fidelityK / 2} {
+		var out bytes.Buffer
+		err = Run(context.Background(), Config{Data: seeded, Flows: flows, MasterKey: key, Flow: "booking",
+			PhoneNumberID: testPNID, First: first, N: fidelityK / 2, Concurrency: 4, TurnTimeout: 30 * time.Second}, &out)
+		if err != nil {
+			t.Fatalf("seed from %d: %v\n%s", first, err, out.String())
+		}
+		if !strings.Contains(out.String(), fmt.Sprintf("SEEDED %d\n", fidelityK/2)) {
+			t.Errorf("seed from %d printed no count: %q", first, out.String())
+		}
 	}
 
 	served := t.TempDir()
@@ -110,8 +114,8 @@ func TestCompareCensusCatchesAMissingKind(t *testing.T) {
 }
 
 // compareCensus lists how the seeded census differs from the served one:
-// kinds, live records and versions per kind must be equal, live bytes in
-// all within 15%.
+// kinds, live records and versions per kind (but the vault's metadata, m/)
+// must be equal, live bytes in all within 15%.
 func compareCensus(seeded, served map[string]vault.KindCount) []string {
 	var problems []string
 	var bytesA, bytesB int64
@@ -123,7 +127,9 @@ func compareCensus(seeded, served map[string]vault.KindCount) []string {
 			problems = append(problems, fmt.Sprintf("kind %q: served conversations leave %d records, seeding none", k, b.Live))
 		case !okB:
 			problems = append(problems, fmt.Sprintf("kind %q: seeding leaves %d records, served conversations none", k, a.Live))
-		case a.Live != b.Live || a.Versions != b.Versions:
+		case a.Live != b.Live || (a.Versions != b.Versions && !strings.HasSuffix(k, " m/")):
+			// m/ holds sequence leases and the vault's metadata, written at each open:
+			// the seeded directory was opened once per run.
 			problems = append(problems, fmt.Sprintf("kind %q: seeded %d live records (%d versions), served %d (%d versions)", k, a.Live, a.Versions, b.Live, b.Versions))
 		}
 		bytesA += a.LiveBytes
