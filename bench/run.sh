@@ -9,6 +9,8 @@
 #   bench/run.sh --scale-target 1000000  # scale test up to a million stored conversations
 #   bench/run.sh --scale-only            # only the scale test, in steps (SCALE_STEPS, default 1000 10000 100000):
 #                                        # at each step a measured phase of Parley and one of the relay; writes bench/SCALE.md
+#                                        # SCALE_FILL_MODE=http|seed|auto (auto: bench/seed for steps >= 100000),
+#                                        # SCALE_DEADLINE=HH:MM (UTC): seeding stops then, the step is measured where it got
 #   DEBUG_ADDR=127.0.0.1:6061 bench/run.sh --quick  # also CPU and heap profiles of Parley at C=64 (in $OUT)
 #
 # Every process it starts is stopped by its PID on exit.
@@ -24,7 +26,7 @@ while [[ $# -gt 0 ]]; do
 	--scale-only) SCALE_ONLY=1 ;;
 	--scale-target) SCALE_TARGET="$2"; shift ;;
 	--scale-target=*) SCALE_TARGET="${1#*=}" ;;
-	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,17p' "$0"; exit 0 ;;
 	*) echo "bench/run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -45,6 +47,13 @@ RATE="${RATE:-1000}"
 # (each chunk a recorded phase), then measure SCALE_PHASE of Parley and of the
 # relay (on RELAY_PORT, Parley idle) at C=64.
 SCALE_STEPS="${SCALE_STEPS:-1000 10000 100000}" SCALE_FILL="${SCALE_FILL:-10000}"
+# How a step is reached: http (the load generator at C=64, as above), seed
+# (the server stopped, bench/seed runs the booking conversations through the
+# same server code in-process on its data directory, the server restarted
+# and warmed up for SCALE_WARMUP before the measured phase) or auto: seed for
+# steps of 100,000 and more. SCALE_DEADLINE (HH:MM UTC) stops a seeding then.
+SCALE_FILL_MODE="${SCALE_FILL_MODE:-auto}" SCALE_WARMUP="${SCALE_WARMUP:-5s}" SCALE_DEADLINE="${SCALE_DEADLINE:-}"
+MASTER_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=
 PEERS="${PEERS:-$ROOT/../shared/peers}"
 OUT="${OUT:-$(mktemp -d /tmp/parley-bench.XXXXXX)}"
 PORT="${PORT:-18080}" RELAY_PORT="${RELAY_PORT:-18081}" GRAPH_PORT="${GRAPH_PORT:-18788}" BF_PORT="${BF_PORT:-13978}"
@@ -76,7 +85,7 @@ trap 'exit 130' INT TERM
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 wait_port() { # $1 port, $2 pid, $3 log
-	for _ in $(seq 300); do
+	for _ in $(seq 3000); do # a server opening a large data directory takes a while
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
 		kill -0 "$2" 2>/dev/null || break
 		sleep 0.1
@@ -91,20 +100,20 @@ stop_server() {
 }
 
 DATA=""
-start_server() { # $1: parley | relay | botframework, $2: log name
+start_server() { # $1: parley | relay | botframework, $2: log name, $3: "same" (parley: keep DATA)
 	local log="$OUT/$2.log"
 	for p in "$PORT" "$BF_PORT"; do
 		port_free "$p" || { echo "bench/run.sh: port $p is in use; set PORT/BF_PORT" >&2; exit 1; }
 	done
 	case "$1" in
 	parley)
-		DATA="$(mktemp -d "$OUT/data.XXXXXX")"
+		[[ ${3:-} == same ]] || DATA="$(mktemp -d "$OUT/data.XXXXXX")"
 		local extra=()
 		[[ -n "${DEBUG_ADDR:-}" ]] && extra+=(--debug-addr "$DEBUG_ADDR")
 		PARLEY_WHATSAPP_APP_SECRET="$SECRET" PARLEY_WHATSAPP_ACCESS_TOKEN=bench-token \
 			PARLEY_WHATSAPP_VERIFY_TOKEN=bench-verify PARLEY_WHATSAPP_PHONE_NUMBER_ID="$PNID" \
 			PARLEY_WHATSAPP_FLOW=booking PARLEY_WHATSAPP_GRAPH_URL="http://127.0.0.1:$GRAPH_PORT" \
-			PARLEY_MASTER_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY= \
+			PARLEY_MASTER_KEY="$MASTER_KEY" \
 			"$BIN/parley" serve --addr "127.0.0.1:$PORT" --flows "$ROOT/flows" --data "$DATA" \
 			--web-chat off "${extra[@]}" >"$log" 2>&1 &
 		SERVER_PID=$!
@@ -121,7 +130,7 @@ start_server() { # $1: parley | relay | botframework, $2: log name
 	PIDS+=("$SERVER_PID")
 	if [[ $1 == botframework ]]; then wait_port "$BF_PORT" "$SERVER_PID" "$log"; else wait_port "$PORT" "$SERVER_PID" "$log"; fi
 	if [[ $1 == parley ]]; then
-		for _ in $(seq 300); do
+		for _ in $(seq 3000); do
 			curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break
 			sleep 0.1
 		done
@@ -142,7 +151,8 @@ row() {
 # --- build -------------------------------------------------------------
 echo "== build (into $BIN)"
 (cd "$ROOT" && go build -o "$BIN/parley" ./cmd/parley && go build -o "$BIN/relay" ./bench/relay &&
-	go build -o "$BIN/loadgen" ./bench/loadgen && go build -o "$BIN/report" ./bench/report)
+	go build -o "$BIN/loadgen" ./bench/loadgen && go build -o "$BIN/report" ./bench/report &&
+	go build -o "$BIN/seed" ./bench/seed)
 HAVE_PEER=0
 if [[ -d "$PEERS/loadgen" ]]; then
 	cp -r "$PEERS" "$OUT/peers"
@@ -245,25 +255,58 @@ if [[ $SCALE_ONLY == 1 ]]; then
 	relay_pid=$!
 	PIDS+=("$relay_pid")
 	wait_port "$RELAY_PORT" "$relay_pid" "$OUT/relay-scale.log"
+	SEEDED_STEPS=()
+	seeded=0 # conversations bench/seed ran: the next seeding continues its numbers
 	for step in $SCALE_STEPS; do
-		filled=0
-		while ((stored < step)); do
+		mode="$SCALE_FILL_MODE"
+		[[ $mode == auto ]] && if ((step >= 100000)); then mode=seed; else mode=http; fi
+		filled=0 warm=()
+		if [[ $mode == seed ]] && ((stored < step)); then
+			filled=1
+			stop_server
+			seed_args=(-data "$DATA" -flows "$ROOT/flows" -n $((step - stored)) -first "$seeded" -progress 30s)
+			if [[ -n $SCALE_DEADLINE ]]; then
+				left=$(($(date -u -d "$SCALE_DEADLINE" +%s) - $(date +%s)))
+				((left > 0)) || left=1
+				seed_args+=(-for "${left}s")
+			fi
+			echo "$(date -u +%H:%M:%S) fill to $step: seed ${seed_args[*]} (load average $(cut -d" " -f1-3 /proc/loadavg))"
+			t0=$SECONDS
+			seed_out="$(PARLEY_MASTER_KEY="$MASTER_KEY" PARLEY_WHATSAPP_FLOW=booking PARLEY_WHATSAPP_PHONE_NUMBER_ID="$PNID" \
+				"$BIN/seed" "${seed_args[@]}" | tee "$OUT/seed-$step.log" >&2)" || { echo "bench/run.sh: bench/seed failed ($OUT/seed-$step.log)" >&2; exit 1; }
+			k="$(grep '^SEEDED ' "$OUT/seed-$step.log" | cut -d" " -f2)"
+			secs=$((SECONDS - t0 > 0 ? SECONDS - t0 : 1))
+			seeded=$((seeded + k)) stored=$((stored + k))
+			disk="$(du -sB1 "$DATA" | cut -f1)"
+			echo "$(date -u +%H:%M:%S) fill: seeded $k in ${secs}s, stored $stored, $disk bytes on disk"
+			echo "{\"system\":\"parley\",\"mode\":\"scale\",\"c\":0,\"fill\":\"seed\",\"stored\":$stored,\"disk_bytes\":$disk,\"seeded\":$k,\"seed_s\":$secs,\"load1\":$(cut -d" " -f1 /proc/loadavg)}" >>"$ROWS"
+			COMMANDS+=("scale fill to $step: seed ${seed_args[*]}")
+			SEEDED_STEPS+=("$step")
+			start_server parley parley-scale-$step same
+			warm=(-warmup "$SCALE_WARMUP")
+		fi
+		while [[ $mode != seed ]] && ((stored < step)); do
 			filled=1
 			scale_phase "$PORT" "$SERVER_PID" -n $((step - stored < SCALE_FILL ? step - stored : SCALE_FILL))
 			stored=$((stored + ${n:-0} + ${f:-0})) # a failed conversation stored some of its turns too
 			disk="$(du -sB1 "$DATA" | cut -f1)"
 			echo "$(date -u +%H:%M:%S) fill: stored $stored, $disk bytes on disk"
-			row parley scale 64 "\"stored\":$stored,\"disk_bytes\":$disk" <<<"$out"
+			row parley scale 64 "\"stored\":$stored,\"disk_bytes\":$disk,\"fill\":\"http\"" <<<"$out"
 			[[ ${n:-0} -gt 0 ]] || { echo "bench/run.sh: a fill phase completed no conversation" >&2; break 2; }
 		done
-		[[ $filled == 1 ]] && COMMANDS+=("scale fill to $step: peer-loadgen ${args[*]}")
+		[[ $filled == 1 && $mode != seed ]] && COMMANDS+=("scale fill to $step: peer-loadgen ${args[*]}")
 		before=$stored
-		scale_phase "$PORT" "$SERVER_PID" -duration "$SCALE_PHASE"
+		load1="$(cut -d" " -f1 /proc/loadavg)"
+		scale_phase "$PORT" "$SERVER_PID" "${warm[@]}" -duration "$SCALE_PHASE"
 		stored=$((stored + ${n:-0} + ${f:-0}))
 		disk="$(du -sB1 "$DATA" | cut -f1)"
-		echo "$(date -u +%H:%M:%S) step $step: stored $stored, $disk bytes on disk"
-		row parley scale 64 "\"stored\":$stored,\"disk_bytes\":$disk,\"step\":$step,\"stored_before\":$before,\"load1\":$(cut -d" " -f1 /proc/loadavg)" <<<"$out"
+		echo "$(date -u +%H:%M:%S) step $step: stored $stored, $disk bytes on disk, $(grep -o '"turns_per_s":[0-9.]*' <<<"$out" || true)"
+		row parley scale 64 "\"stored\":$stored,\"disk_bytes\":$disk,\"step\":$step,\"stored_before\":$before,\"fill\":\"$mode\",\"load1\":$load1" <<<"$out"
 		COMMANDS+=("scale step $step: peer-loadgen ${args[*]}")
+		if [[ -n "${DEBUG_ADDR:-}" ]]; then # Parley idle after the step: what its memory holds
+			curl -fs -o "$OUT/heap-$step.pprof" "http://$DEBUG_ADDR/debug/pprof/heap" || true
+			cp "/proc/$SERVER_PID/smaps_rollup" "$OUT/smaps-$step.txt" 2>/dev/null || true
+		fi
 		scale_phase "$RELAY_PORT" "$relay_pid" -warmup 2s -duration "$SCALE_PHASE"
 		row relay scale-relay 64 "\"step\":$step,\"load1\":$(cut -d" " -f1 /proc/loadavg)" <<<"$out"
 		COMMANDS+=("relay at step $step: peer-loadgen ${args[*]}")
@@ -316,6 +359,16 @@ if [[ $SCALE_ONLY == 1 ]]; then
 		echo "step in phases of at most $SCALE_FILL conversations (every phase recorded below), then measured for $SCALE_PHASE;"
 		echo "right after it, the bare relay (started with Parley, idle until then) is measured for $SCALE_PHASE after a 2 s warm-up on"
 		echo "another port while Parley idles. Bytes on disk are the blocks in use (\`du -sB1\`) of the data directory after each phase."
+		if [[ ${#SEEDED_STEPS[@]} -gt 0 ]]; then
+			echo
+			echo "Steps ${SEEDED_STEPS[*]} were not filled over HTTP but seeded (SCALE_FILL_MODE=$SCALE_FILL_MODE): the server was stopped,"
+			echo "\`bench/seed\` ran the booking conversations to their confirmation through the same server code in-process on its"
+			echo "data directory (\`server.New\` as \`parley serve\` builds it, signed webhooks handed to its HTTP handler, a fake Graph API"
+			echo "answering the sends, customer numbers 1996xxxxxxxx, nothing fsynced until the vault closed; its fidelity test finds the"
+			echo "same kinds and counts of records as conversations served by \`parley serve\`), then the server was started again on"
+			echo "the same directory and measured after a $SCALE_WARMUP warm-up (whose conversations are not counted as stored)."
+			echo "The seeding rows (turns/s \"–\") say how many were seeded.${SCALE_DEADLINE:+ Seeding was cut off at $SCALE_DEADLINE UTC: a step short of its number is measured where the seeding got.}"
+		fi
 		echo
 		"$BIN/report" -rows "$ROWS"
 		echo "Commands:"

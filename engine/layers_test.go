@@ -90,6 +90,10 @@ var layers = []layer{
 	// channel's signature check and decoder, nothing of the engine.
 	{pkg: "bench/relay", may: []string{"adapters/whatsapp"}, mustNot: []string{"engine/", "adapters/host", badger, pgx}},
 	{pkg: "bench/report", may: nil, mustNot: []string{"*"}},
+	// the seeder of the large scale steps: a data directory built as
+	// `parley serve` builds one (server.New on the vault, the WhatsApp
+	// channel), so it wires what cmd/parley wires.
+	{pkg: "bench/seed", may: []string{"adapters/server", "adapters/admin", "adapters/whatsapp", "adapters/whatsapp/whatsapptest", "engine/session", "engine/vault", "engine/store/badger"}},
 	{pkg: "engine", may: nil, exact: true}, // this test
 }
 

@@ -154,8 +154,8 @@ func writeTables(w io.Writer, rows []row) {
 	if sc := pick(rows, "scale"); len(sc) > 0 {
 		fmt.Fprintln(w, "### Scale: one server fed at C=64 while stored conversations accumulate")
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "| stored conversations (after the phase) | turns/s | p99 ms | failed | server CPU ms/turn | peak RSS MiB | bytes on disk | per stored conversation | per conversation since the first phase |")
-		fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+		fmt.Fprintln(w, "| stored conversations (after the phase) | turns/s | p99 ms | failed | server CPU ms/turn | peak RSS MiB | bytes on disk | per stored conversation | per conversation since the first phase | filled by |")
+		fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
 		first, _ := sc[0].value("stored")
 		firstDisk, _ := sc[0].value("disk_bytes")
 		for _, r := range sc {
@@ -168,13 +168,33 @@ func writeTables(w io.Writer, rows []row) {
 			if stored > first {
 				since = fmt.Sprintf("%.0f", (disk-firstDisk)/(stored-first))
 			}
-			fmt.Fprintf(w, "| %.0f | %s | %s | %s | %s | %s | %.0f | %s | %s |\n", stored, r.cell("%.0f", "turns_per_s"),
+			fmt.Fprintf(w, "| %.0f | %s | %s | %s | %s | %s | %.0f | %s | %s | %s |\n", stored, r.cell("%.0f", "turns_per_s"),
 				r.cell("%.1f", "turn_p99_ms"), r.cell("%.0f", "errors", "failed"),
 				r.cell("%.3f", "bot_cpu_ms_per_turn", "server_cpu_ms_per_turn"),
-				r.cell("%.0f", "bot_rss_peak_mib", "server_rss_peak_mib"), disk, per, since)
+				r.cell("%.0f", "bot_rss_peak_mib", "server_rss_peak_mib"), disk, per, since, filledBy(r))
 		}
 		fmt.Fprintln(w)
 		scaleSteps(w, sc, pick(rows, "scale-relay"))
+	}
+}
+
+// filledBy says how a scale phase's conversations came: over HTTP from the
+// load generator, or bench/seed (how many, in how long) for a seeding row.
+func filledBy(r row) string {
+	if _, ok := r.value("step"); ok {
+		return "load generator, C=64: the measured step"
+	}
+	switch f := r.str("fill"); f {
+	case "seed":
+		if k, ok := r.value("seeded"); ok {
+			secs, _ := r.value("seed_s")
+			return fmt.Sprintf("bench/seed: %.0f in %.0f s", k, secs)
+		}
+		return "bench/seed"
+	case "", "http":
+		return "load generator, C=64"
+	default:
+		return f
 	}
 }
 
@@ -198,8 +218,8 @@ func scaleSteps(w io.Writer, sc, relays []row) {
 	}
 	fmt.Fprintln(w, "### Scale steps: Parley measured at each step, the relay right after it")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| step | stored before → after | turns/s | vs first step | p99 ms | vs first step | failed | server CPU ms/turn | peak RSS MiB | bytes on disk per stored conversation | relay turns/s | relay p99 ms | % of relay | load average |")
-	fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| step | stored before → after | filled by | turns/s | vs first step | p99 ms | vs first step | failed | server CPU ms/turn | peak RSS MiB | bytes on disk per stored conversation | relay turns/s | relay p99 ms | % of relay | load average |")
+	fmt.Fprintln(w, "|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	firstTPS, _ := steps[0].value("turns_per_s")
 	firstP99, _ := steps[0].value("turn_p99_ms")
 	versus := func(v, first float64) string {
@@ -224,8 +244,12 @@ func scaleSteps(w io.Writer, sc, relays []row) {
 		if rt, _ := rl.value("turns_per_s"); ok && rt > 0 {
 			pct = fmt.Sprintf("%.0f%%", 100*tps/rt)
 		}
-		fmt.Fprintf(w, "| %.0f | %.0f → %.0f | %.0f | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			step, before, stored, tps, versus(tps, firstTPS), p99, versus(p99, firstP99), r.cell("%.0f", "errors", "failed"),
+		fill := "load generator"
+		if r.str("fill") == "seed" {
+			fill = "bench/seed"
+		}
+		fmt.Fprintf(w, "| %.0f | %.0f → %.0f | %s | %.0f | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			step, before, stored, fill, tps, versus(tps, firstTPS), p99, versus(p99, firstP99), r.cell("%.0f", "errors", "failed"),
 			r.cell("%.3f", "bot_cpu_ms_per_turn", "server_cpu_ms_per_turn"), r.cell("%.0f", "bot_rss_peak_mib", "server_rss_peak_mib"),
 			per, rl.cell("%.0f", "turns_per_s"), rl.cell("%.1f", "turn_p99_ms"), pct, r.cell("%.2f", "load1"))
 	}

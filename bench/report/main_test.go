@@ -19,7 +19,9 @@ func TestReportFromRows(t *testing.T) {
 {"system":"parley","mode":"scale","c":64,"stored":3000,"disk_bytes":1020000,"turns_per_s":1500}
 {"system":"parley","mode":"scale","c":64,"stored":5000,"disk_bytes":2000000,"turns_per_s":2000,"turn_p99_ms":40,"step":3000,"stored_before":3000,"errors":0,"bot_cpu_ms_per_turn":0.5,"bot_rss_peak_mib":140,"load1":1.5}
 {"system":"relay","mode":"scale-relay","c":64,"step":3000,"turns_per_s":8000,"turn_p99_ms":10}
-{"system":"parley","mode":"scale","c":64,"stored":12000,"disk_bytes":6000000,"turns_per_s":1800,"turn_p99_ms":50,"step":10000,"stored_before":10000,"errors":0,"bot_cpu_ms_per_turn":0.6,"bot_rss_peak_mib":150,"load1":2}
+{"system":"parley","mode":"scale","c":64,"stored":12000,"disk_bytes":6000000,"turns_per_s":1800,"turn_p99_ms":50,"step":10000,"stored_before":10000,"errors":0,"bot_cpu_ms_per_turn":0.6,"bot_rss_peak_mib":150,"load1":2,"fill":"http"}
+{"system":"parley","mode":"scale","c":0,"fill":"seed","stored":100000,"disk_bytes":270000000,"seeded":88000,"seed_s":300,"load1":3}
+{"system":"parley","mode":"scale","c":64,"stored":101000,"disk_bytes":271000000,"turns_per_s":1500,"turn_p99_ms":60,"step":100000,"stored_before":100000,"errors":0,"bot_cpu_ms_per_turn":0.7,"bot_rss_peak_mib":200,"load1":3,"fill":"seed"}
 `
 	path := filepath.Join(t.TempDir(), "rows.jsonl")
 	if err := os.WriteFile(path, []byte(rows), 0o644); err != nil {
@@ -38,10 +40,13 @@ func TestReportFromRows(t *testing.T) {
 		"| parley | 1 | – | 1000 | – | 2.0 | 0 | – | – | – |", // no relay at C=1: no ratio
 		"| parley | 5000 | 14480 | 14482 | 0 | 6.10 | 261 |",
 		"| relay | 1000 | 1000 | 1.2 | 4.6 | 0 | 812 | 2.3 | 0.200 | 20 |",
-		"| 3000 | 1500 | – | – | – | – | 1020000 | 340 | 10 |", // 20,000 bytes for 2,000 more
+		"| 3000 | 1500 | – | – | – | – | 1020000 | 340 | 10 | load generator, C=64 |", // 20,000 bytes for 2,000 more
+		"| 100000 | – | – | – | – | – | 270000000 | 2700 | 2717 | bench/seed: 88000 in 300 s |",
+		"| 101000 | 1500 | 60.0 | 0 | 0.700 | 200 | 271000000 | 2683 | 2700 | load generator, C=64: the measured step |",
 		// a step with its relay: a quarter of it; the next step without one, 10% slower and 25% later than the first
-		"| 3000 | 3000 → 5000 | 2000 | +0% | 40.0 | +0% | 0 | 0.500 | 140 | 400 | 8000 | 10.0 | 25% | 1.50 |",
-		"| 10000 | 10000 → 12000 | 1800 | -10% | 50.0 | +25% | 0 | 0.600 | 150 | 500 | – | – | – | 2.00 |",
+		"| 3000 | 3000 → 5000 | load generator | 2000 | +0% | 40.0 | +0% | 0 | 0.500 | 140 | 400 | 8000 | 10.0 | 25% | 1.50 |",
+		"| 10000 | 10000 → 12000 | load generator | 1800 | -10% | 50.0 | +25% | 0 | 0.600 | 150 | 500 | – | – | – | 2.00 |",
+		"| 100000 | 100000 → 101000 | bench/seed | 1500 | -25% |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("tables lack %q:\n%s", want, out)

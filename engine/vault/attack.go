@@ -167,3 +167,76 @@ func (r *Recovered) peel(keys []cipher.AEAD, storageKey, blob []byte, depth int)
 		}
 	}
 }
+
+// KindCount is what Census finds of one kind of record.
+type KindCount struct {
+	// Live records: the newest version of a key, neither deleted nor
+	// expired; LiveBytes their keys and values.
+	Live      int
+	LiveBytes int64
+	// Versions of every key the files still hold, deleted and expired
+	// ones included (what compaction has not dropped yet).
+	Versions int
+}
+
+// Census counts the records of the stopped vault in dir by kind, as an
+// auditor holding the data directory and the master key reads them (both
+// Badger databases opened read-only, every version, as AttackerView): a
+// kind is the database ("db" or "inbox") and the key's prefix up to its
+// first '/' ("db k/", "inbox iq/"), or "q name" for a queue entry. It reads
+// keys and sizes only, no plaintext, and changes no data. Tools that build
+// a data directory another way than a served conversation (bench/seed)
+// compare their census with a served one's.
+func Census(dir string, masterKey []byte) (map[string]KindCount, error) {
+	o := Options{Dir: dir, MasterKey: masterKey}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	o = o.withDefaults()
+	kinds := map[string]KindCount{}
+	for _, db := range []struct{ sub, label string }{{dbSubdir, labelBadger}, {inboxSubdir, labelInbox}} {
+		bst, err := o.badgerStore(db.sub, db.label, db.sub == inboxSubdir, true)
+		if err != nil {
+			return nil, fmt.Errorf("vault: census: open %s: %w", db.sub, err)
+		}
+		var last []byte
+		err = bst.ScanVersions(context.Background(), nil, func(ver store.Version) error {
+			kind := db.sub + " " + recordKind(ver.Key)
+			c := kinds[kind]
+			c.Versions++
+			if !bytes.Equal(ver.Key, last) { // the newest version of a key comes first
+				last = append(last[:0], ver.Key...)
+				if !ver.Gone {
+					c.Live++
+					c.LiveBytes += int64(len(ver.Key) + len(ver.Value))
+				}
+			}
+			kinds[kind] = c
+			return nil
+		})
+		if cerr := bst.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("vault: census: read %s: %w", db.sub, err)
+		}
+	}
+	return kinds, nil
+}
+
+// recordKind is the kind part of a key (see Census): the prefix up to its
+// first '/', or the queue's name for a queue entry ('q', name, NUL, …).
+func recordKind(k []byte) string {
+	if i := bytes.IndexByte(k, '/'); i > 0 && i < 8 {
+		return string(k[:i+1])
+	}
+	if len(k) > 1 && k[0] == 'q' {
+		if i := bytes.IndexByte(k, 0); i > 0 {
+			return "q " + string(k[1:i])
+		}
+	}
+	if i := bytes.IndexByte(k, '!'); i == 0 {
+		return "badger internal"
+	}
+	return "other"
+}
