@@ -28,11 +28,13 @@ package badger
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,7 +75,15 @@ type Options struct {
 	Small bool
 	// ReadOnly opens existing files without writing (an auditor's view).
 	ReadOnly bool
+	// PageOutEvery is how often the pages of the table files mapped into
+	// the process are handed back to the kernel (see pageOutTables; Linux
+	// only): 0 means DefaultPageOutEvery, negative never.
+	PageOutEvery time.Duration
 }
+
+// DefaultPageOutEvery is Options.PageOutEvery's default: the tables written
+// (flushes, compactions) in the last 5 s at most stay resident.
+const DefaultPageOutEvery = 5 * time.Second
 
 // Sizes of the Small profile: values over SmallValueThreshold go to the
 // value log (Badger requires the threshold below the memtable size).
@@ -147,6 +157,10 @@ type Store struct {
 	seqMu sync.Mutex
 	seqs  map[string]*badgerdb.Sequence
 
+	// stop ends the page-out loop (startPageOut), wg waits for it.
+	stop chan struct{}
+	wg   sync.WaitGroup
+
 	// claimMu runs one Claim at a time: claims read every entry of a queue,
 	// so two at once would mostly conflict with each other and retry.
 	claimMu sync.Mutex
@@ -170,14 +184,43 @@ func Open(o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("badger store: open: %w", err)
 	}
-	s := &Store{db: db, now: o.Now, backstop: o.Backstop, dir: o.Dir, raw: o.Raw, seqs: map[string]*badgerdb.Sequence{}}
+	s := &Store{db: db, now: o.Now, backstop: o.Backstop, dir: o.Dir, raw: o.Raw, seqs: map[string]*badgerdb.Sequence{}, stop: make(chan struct{})}
 	if s.now == nil || s.raw {
 		s.now = time.Now
 	}
 	if s.backstop == 0 {
 		s.backstop = 7 * 24 * time.Hour
 	}
+	if every := cmp.Or(o.PageOutEvery, DefaultPageOutEvery); pageOutSupported && !o.InMemory && every > 0 {
+		s.startPageOut(every)
+	}
 	return s, nil
+}
+
+// startPageOut hands the mapped table pages back to the kernel every
+// interval until Close.
+func (s *Store) startPageOut(every time.Duration) {
+	dir, err := filepath.Abs(s.dir)
+	if err == nil {
+		dir, err = filepath.EvalSymlinks(dir) // /proc/self/maps shows the resolved path
+	}
+	if err != nil {
+		return // nothing found by this path would be paged out
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				pageOutTables(dir)
+			}
+		}
+	}()
 }
 
 // logger forwards Badger's warnings and errors to slog.
@@ -495,6 +538,8 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	close(s.stop)
+	s.wg.Wait()
 	s.dropMu.Lock() // wait for running writes
 	defer s.dropMu.Unlock()
 	s.seqMu.Lock()
