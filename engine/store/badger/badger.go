@@ -96,14 +96,26 @@ const (
 // (a conversation is a few KB), a hot set of the conversations going on
 // now, written a few times a minute each. Caches and memtables are most of
 // the server's live heap, so they are what bounds its memory: a memtable
-// of 8 MiB holds ~2,000 turns, the block cache the blocks of several
+// of 4 MiB holds ~1,000 turns, the block cache the blocks of several
 // thousand active conversations, the index cache the hot table indexes.
-// Measured up to 100,000 stored conversations (bench/SCALE.md): the memory
-// maps of the table files, not these caches, then dominate the RSS.
+//
+// Badger's table builders are the rest of it: a memtable flush or a
+// compaction builds each table in buffers of twice the table's size,
+// growing by doubling to about three times the table's data (the blocks,
+// compressed, encrypted), and keeps up to 8 of them pooled for reuse, each
+// as large as the largest table it ever built. So the memtable (a flush
+// builds one table of it) and the table size (every compaction's tables:
+// BaseTableSize at every level, TableSizeMultiplier 1) bound the builders;
+// a memtable also maps a write-ahead file of its size, which stays
+// resident. Values over ValueThreshold go to the value log; Badger
+// requires it below 15% of the memtable. bench/findings.md §3 has the
+// figures.
 const (
-	MainMemTable   = 8 << 20
-	MainBlockCache = 16 << 20
-	MainIndexCache = 8 << 20
+	MainMemTable       = 4 << 20
+	MainValueThreshold = 512 << 10
+	MainBaseTable      = 1 << 20
+	MainBlockCache     = 16 << 20
+	MainIndexCache     = 8 << 20
 )
 
 // badgerOptions is the one Badger options chain of the module: sized for a
@@ -118,12 +130,15 @@ func (o Options) badgerOptions() badgerdb.Options {
 		WithIndexCacheSize(MainIndexCache). // required with encryption: 0 panics at the first table read
 		WithBlockCacheSize(MainBlockCache).
 		WithMemTableSize(MainMemTable).
+		WithValueThreshold(MainValueThreshold).
+		WithBaseTableSize(MainBaseTable).
 		WithNumMemtables(2).
 		WithValueLogFileSize(64 << 20).
 		WithNumCompactors(2).
 		WithSyncWrites(o.SyncWrites).
 		WithReadOnly(o.ReadOnly).
 		WithLogger(nil)
+	bo.TableSizeMultiplier = 1 // no With method in Badger v4
 	if o.Small {
 		bo = bo.WithIndexCacheSize(2 << 20). // required with encryption
 							WithBlockCacheSize(4 << 20).
