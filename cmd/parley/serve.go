@@ -298,9 +298,9 @@ func graphClient() *http.Client {
 // heap sits at the limit (the GC target of 400 would let it grow further),
 // so the limit is most of the anonymous RSS; the live heap under it is
 // 60-90 MiB (Badger's pooled table builders, memtables and caches, sized in
-// engine/store/badger). 112 rather than 128: peak RSS 134-143 MiB instead
-// of 153-157 for 3-10% more CPU per turn (bench/findings.md §3); 96 cost
-// 0-27% more.
+// engine/store/badger). 112 rather than 128: 10-22 MiB less peak RSS for
+// 3-10% more CPU per turn in an A/B run (bench/findings.md §3); 96 cost
+// up to 27% more.
 const defaultMemoryLimitMiB = 112
 
 // setMemoryLimit applies --memory-limit (or PARLEY_MEMORY_LIMIT) and the GC
