@@ -26,7 +26,7 @@ func TestServeMemoryLimit(t *testing.T) {
 		env  []string
 		want string
 	}{
-		{"default", []string{"PARLEY_MEMORY_LIMIT=", "GOMEMLIMIT="}, "1.34217728e+08"},
+		{"default", []string{"PARLEY_MEMORY_LIMIT=", "GOMEMLIMIT="}, "1.17440512e+08"},
 		{"PARLEY_MEMORY_LIMIT", []string{"PARLEY_MEMORY_LIMIT=100", "GOMEMLIMIT=900MiB"}, "1.048576e+08"},
 		{"GOMEMLIMIT", []string{"PARLEY_MEMORY_LIMIT=", "GOMEMLIMIT=300MiB"}, "3.145728e+08"},
 		{"no limit", []string{"PARLEY_MEMORY_LIMIT=0", "GOMEMLIMIT="}, "9.223372036854776e+18"},

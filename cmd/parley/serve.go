@@ -108,7 +108,7 @@ func runServe(c *cli, args []string) int {
 	minFree := fs.Uint64("min-free", defaultMinFreeMiB, "MiB the data directory's disk must keep free; below it webhooks are refused (5xx) and /readyz is unready")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	debugAddr := fs.String("debug-addr", "", "serve Go pprof profiles on this loopback address (off by default)")
-	memLimit := fs.Int64("memory-limit", defaultMemoryLimitMiB, "MiB the Go heap should stay under, the garbage collector working harder as it nears it (0: no limit; default PARLEY_MEMORY_LIMIT, else GOMEMLIMIT, else 128)")
+	memLimit := fs.Int64("memory-limit", defaultMemoryLimitMiB, "MiB the Go heap should stay under, the garbage collector working harder as it nears it (0: no limit; default PARLEY_MEMORY_LIMIT, else GOMEMLIMIT, else 112)")
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
@@ -294,11 +294,14 @@ func graphClient() *http.Client {
 		MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}}
 }
 
-// defaultMemoryLimitMiB is serve's default --memory-limit. A C=64 load run
-// keeps 60-120 MiB of live heap (Badger's table builders during a flush or
-// compaction, its block cache and memtables, most of it; sized in
-// engine/store/badger); bench/RESULTS.md has the figures.
-const defaultMemoryLimitMiB = 128
+// defaultMemoryLimitMiB is serve's default --memory-limit. At C=64 the
+// heap sits at the limit (the GC target of 400 would let it grow further),
+// so the limit is most of the anonymous RSS; the live heap under it is
+// 60-90 MiB (Badger's pooled table builders, memtables and caches, sized in
+// engine/store/badger). 112 rather than 128: 10-22 MiB less peak RSS for
+// 3-10% more CPU per turn in an A/B run (bench/findings.md §3); 96 cost
+// up to 27% more.
+const defaultMemoryLimitMiB = 112
 
 // setMemoryLimit applies --memory-limit (or PARLEY_MEMORY_LIMIT) and the GC
 // target. The server keeps little live heap and allocates per request, so a

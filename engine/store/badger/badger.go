@@ -28,11 +28,13 @@ package badger
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,7 +75,15 @@ type Options struct {
 	Small bool
 	// ReadOnly opens existing files without writing (an auditor's view).
 	ReadOnly bool
+	// PageOutEvery is how often the pages of the table files mapped into
+	// the process are handed back to the kernel (see pageOutTables; Linux
+	// only): 0 means DefaultPageOutEvery, negative never.
+	PageOutEvery time.Duration
 }
+
+// DefaultPageOutEvery is Options.PageOutEvery's default: the tables written
+// (flushes, compactions) in the last 5 s at most stay resident.
+const DefaultPageOutEvery = 5 * time.Second
 
 // Sizes of the Small profile: values over SmallValueThreshold go to the
 // value log (Badger requires the threshold below the memtable size).
@@ -86,14 +96,26 @@ const (
 // (a conversation is a few KB), a hot set of the conversations going on
 // now, written a few times a minute each. Caches and memtables are most of
 // the server's live heap, so they are what bounds its memory: a memtable
-// of 8 MiB holds ~2,000 turns, the block cache the blocks of several
+// of 4 MiB holds ~1,000 turns, the block cache the blocks of several
 // thousand active conversations, the index cache the hot table indexes.
-// Measured up to 100,000 stored conversations (bench/SCALE.md): the memory
-// maps of the table files, not these caches, then dominate the RSS.
+//
+// Badger's table builders are the rest of it: a memtable flush or a
+// compaction builds each table in buffers of twice the table's size,
+// growing by doubling to about three times the table's data (the blocks,
+// compressed, encrypted), and keeps up to 8 of them pooled for reuse, each
+// as large as the largest table it ever built. So the memtable (a flush
+// builds one table of it) and the table size (BaseTableSize, doubling per
+// level below the base) bound the builders; a memtable also maps a
+// write-ahead file of its size, which stays resident. Badger's 2 MiB
+// tables stay: 1 MiB tables at every level (TableSizeMultiplier 1) cost
+// 16-32% more CPU per turn while filling. Values over ValueThreshold go to
+// the value log; Badger requires it below 15% of the memtable.
+// bench/findings.md §3 has the figures.
 const (
-	MainMemTable   = 8 << 20
-	MainBlockCache = 16 << 20
-	MainIndexCache = 8 << 20
+	MainMemTable       = 4 << 20
+	MainValueThreshold = 512 << 10
+	MainBlockCache     = 16 << 20
+	MainIndexCache     = 8 << 20
 )
 
 // badgerOptions is the one Badger options chain of the module: sized for a
@@ -108,6 +130,7 @@ func (o Options) badgerOptions() badgerdb.Options {
 		WithIndexCacheSize(MainIndexCache). // required with encryption: 0 panics at the first table read
 		WithBlockCacheSize(MainBlockCache).
 		WithMemTableSize(MainMemTable).
+		WithValueThreshold(MainValueThreshold).
 		WithNumMemtables(2).
 		WithValueLogFileSize(64 << 20).
 		WithNumCompactors(2).
@@ -147,6 +170,10 @@ type Store struct {
 	seqMu sync.Mutex
 	seqs  map[string]*badgerdb.Sequence
 
+	// stop ends the page-out loop (startPageOut), wg waits for it.
+	stop chan struct{}
+	wg   sync.WaitGroup
+
 	// claimMu runs one Claim at a time: claims read every entry of a queue,
 	// so two at once would mostly conflict with each other and retry.
 	claimMu sync.Mutex
@@ -170,14 +197,43 @@ func Open(o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("badger store: open: %w", err)
 	}
-	s := &Store{db: db, now: o.Now, backstop: o.Backstop, dir: o.Dir, raw: o.Raw, seqs: map[string]*badgerdb.Sequence{}}
+	s := &Store{db: db, now: o.Now, backstop: o.Backstop, dir: o.Dir, raw: o.Raw, seqs: map[string]*badgerdb.Sequence{}, stop: make(chan struct{})}
 	if s.now == nil || s.raw {
 		s.now = time.Now
 	}
 	if s.backstop == 0 {
 		s.backstop = 7 * 24 * time.Hour
 	}
+	if every := cmp.Or(o.PageOutEvery, DefaultPageOutEvery); pageOutSupported && !o.InMemory && every > 0 {
+		s.startPageOut(every)
+	}
 	return s, nil
+}
+
+// startPageOut hands the mapped table pages back to the kernel every
+// interval until Close.
+func (s *Store) startPageOut(every time.Duration) {
+	dir, err := filepath.Abs(s.dir)
+	if err == nil {
+		dir, err = filepath.EvalSymlinks(dir) // /proc/self/maps shows the resolved path
+	}
+	if err != nil {
+		return // nothing found by this path would be paged out
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				pageOutTables(dir)
+			}
+		}
+	}()
 }
 
 // logger forwards Badger's warnings and errors to slog.
@@ -495,6 +551,8 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	close(s.stop)
+	s.wg.Wait()
 	s.dropMu.Lock() // wait for running writes
 	defer s.dropMu.Unlock()
 	s.seqMu.Lock()
