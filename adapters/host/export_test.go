@@ -14,3 +14,13 @@ func (h *Host) Tracked() (queues, messages int) {
 
 // Rescan runs one inbox rescan now.
 func (h *Host) Rescan(ctx context.Context) error { return h.rescanInbox(ctx) }
+
+// WaitSendsIdle blocks until no customer has a reply queued or being sent
+// (every send queue acknowledged and dropped).
+func (h *Host) WaitSendsIdle() {
+	h.sendMu.Lock()
+	for len(h.sendQ) > 0 {
+		h.sendIdle.Wait()
+	}
+	h.sendMu.Unlock()
+}

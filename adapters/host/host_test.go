@@ -460,6 +460,10 @@ func TestRepliesAreMarkedSendingWithoutAWriteOfTheirOwn(t *testing.T) {
 		r.accept(t, h, canaryUser, "in-"+string(rune('a'+i)), turn.text)
 		want += turn.replies
 		fake.waitSent(t, canaryUser, want)
+		// One turn at a time: the next message comes once the replies
+		// are acknowledged (otherwise its first reply waits behind the
+		// last one and is marked by a write of its own, as it must be).
+		h.WaitSendsIdle()
 	}
 	fake.mu.Lock()
 	defer fake.mu.Unlock()
