@@ -370,6 +370,17 @@ type graphSend struct {
 	} `json:"interactive"`
 }
 
+// text is the message's text: a text's body or an interactive's body text.
+func (m graphSend) text() string {
+	switch {
+	case m.Text != nil:
+		return m.Text.Body
+	case m.Interactive != nil && m.Interactive.Body != nil:
+		return m.Interactive.Body.Text
+	}
+	return ""
+}
+
 func (g *fakeGraph) RoundTrip(req *http.Request) (*http.Response, error) {
 	body, err := io.ReadAll(req.Body)
 	req.Body.Close()
@@ -385,13 +396,7 @@ func (g *fakeGraph) RoundTrip(req *http.Request) (*http.Response, error) {
 	if m.Status != "" && m.To == "" {
 		return answer(req, http.StatusOK, `{"success":true}`), nil
 	}
-	text := ""
-	switch {
-	case m.Text != nil:
-		text = m.Text.Body
-	case m.Interactive != nil && m.Interactive.Body != nil:
-		text = m.Interactive.Body.Text
-	}
+	text := m.text()
 	g.mu.Lock()
 	ch := g.waiting[m.To]
 	g.mu.Unlock()

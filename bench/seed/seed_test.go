@@ -322,13 +322,7 @@ func (g *graphRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":{"message":"Invalid parameter","code":100}}`, http.StatusBadRequest)
 		return
 	}
-	text := ""
-	switch {
-	case m.Text != nil:
-		text = m.Text.Body
-	case m.Interactive != nil && m.Interactive.Body != nil:
-		text = m.Interactive.Body.Text
-	}
+	text := m.text()
 	g.mu.Lock()
 	g.ids++
 	id := g.ids
