@@ -23,7 +23,7 @@ const storeRetry = time.Second
 type queued struct {
 	seq  uint64
 	item outItem
-	// status is the stored status: "" or "queued" until a send starts.
+	// status is the stored status: "" or session.OutboxQueued until a send starts.
 	status  string
 	attempt int // failed attempts so far
 	// sentID is set once the channel accepted the entry: only its
@@ -204,7 +204,7 @@ func (h *Host) sendHead(subject string, sq *sendQueue, q *queued) (delay time.Du
 			h.outboxDone(ctx, q)
 			return 0, true
 		}
-		if q.status == "" || q.status == "queued" {
+		if q.status == "" || q.status == session.OutboxQueued {
 			// Recorded before the send: after a crash only entries marked
 			// so may have reached the customer.
 			if err := h.write(ackReq{ack: session.Ack{Seq: q.seq}, mark: true}); err != nil {

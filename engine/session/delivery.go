@@ -30,8 +30,11 @@ type StatusUpdate struct {
 	Previous, Status string
 }
 
-// OutboxSending is the status of an outbox entry whose send has started.
-const OutboxSending = vault.OutboxSending
+// Outbox statuses: OutboxQueued until a send starts, OutboxSending after.
+const (
+	OutboxQueued  = vault.OutboxQueued
+	OutboxSending = vault.OutboxSending
+)
 
 // OutboxAck removes accepted replies and remembers their channel ids, in one
 // write.

@@ -26,7 +26,7 @@ type OutboxEntry struct {
 	Seq     uint64
 	Subject string
 	Payload []byte
-	// Status is "queued" until a send starts (OutboxSending), then
+	// Status is OutboxQueued until a send starts (OutboxSending), then
 	// "sending" or "retrying".
 	Status string
 }

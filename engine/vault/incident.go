@@ -449,7 +449,7 @@ func (v *Vault) NotifyIncident(id, channel, template, language string, priv *ecd
 				if sk == nil {
 					continue // erased meanwhile
 				}
-				if _, err := v.putOutbox(txn, a.Subject, sk, payload(a.User), "queued", now); err != nil {
+				if _, err := v.putOutbox(txn, a.Subject, sk, payload(a.User), OutboxQueued, now); err != nil {
 					return err
 				}
 				if err := txn.SetTTL(keyIW(id, a.Subject), clearValue(now.Add(IncidentNotifyKeep), nil), IncidentNotifyKeep+ttlMargin); err != nil {

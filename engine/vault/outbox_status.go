@@ -17,9 +17,13 @@ const (
 	StatusFailed    = "failed"
 )
 
-// OutboxSending is the outbox status of an entry whose send has started: if
-// the process dies before its acknowledgement, it may have been delivered.
-const OutboxSending = "sending"
+// Outbox statuses: OutboxQueued until a send starts; OutboxSending once it
+// has started: if the process dies before its acknowledgement, it may have
+// been delivered.
+const (
+	OutboxQueued  = "queued"
+	OutboxSending = "sending"
+)
 
 // OutboxAck acknowledges one reply the channel accepted.
 type OutboxAck struct {

@@ -141,7 +141,7 @@ func (v *Vault) OutboxPut(s SubjectID, payload []byte) (seq uint64, err error) {
 	err = v.withSubjectKey(s, now, func(txn kvTxn, sk *subjectKey) error {
 		res.again()
 		txn.res = res
-		seq, err = v.putOutbox(txn, s, sk, payload, "queued", now)
+		seq, err = v.putOutbox(txn, s, sk, payload, OutboxQueued, now)
 		return err
 	})
 	if err != nil {
@@ -150,7 +150,7 @@ func (v *Vault) OutboxPut(s SubjectID, payload []byte) (seq uint64, err error) {
 	return seq, nil
 }
 
-// putOutbox queues payload for s with status "queued", or OutboxSending
+// putOutbox queues payload for s with status OutboxQueued, or OutboxSending
 // when its send starts right after the commit.
 func (v *Vault) putOutbox(txn kvTxn, s SubjectID, sk *subjectKey, payload []byte, status string, now time.Time) (uint64, error) {
 	seq, err := v.nextSeq(txn, "outbox")

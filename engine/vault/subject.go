@@ -114,7 +114,7 @@ type Change struct {
 	// turn's replies exist exactly when its state does (see CommitTurn).
 	Outbox [][]byte
 	// OutboxSending stores the first Outbox entry as OutboxSending instead
-	// of "queued": the caller starts its send right after the commit (the
+	// of OutboxQueued: the caller starts its send right after the commit (the
 	// subject has no reply waiting before it), so the mark the sender
 	// would write before the send is part of this commit. After a crash
 	// between the commit and the send it counts as possibly sent, once.
@@ -664,7 +664,7 @@ func (v *Vault) apply(txn kvTxn, s SubjectID, c *Change, now time.Time, outSeqs 
 		*queued = true
 	}
 	for i, payload := range c.Outbox {
-		status := "queued"
+		status := OutboxQueued
 		if i == 0 && c.OutboxSending {
 			status = OutboxSending
 		}
