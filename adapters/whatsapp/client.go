@@ -241,25 +241,19 @@ func (c *Client) markRead(ctx context.Context, wamid string, typing bool) error 
 	return nil
 }
 
-// endpoint is the messages URL, built once per configuration: a send is
-// on every turn's path.
-func (c *Client) endpoint() string {
+// cachedEndpoint is the messages URL and the Authorization header, built
+// once per configuration: a send is on every turn's path.
+func (c *Client) cachedEndpoint() *clientEndpoint {
 	if e := c.ep.Load(); e != nil && e.base == c.BaseURL && e.ver == c.APIVersion && e.pnid == c.PhoneNumberID && e.token == c.AccessToken {
-		return e.url
+		return e
 	}
 	e := &clientEndpoint{base: c.BaseURL, ver: c.APIVersion, pnid: c.PhoneNumberID, token: c.AccessToken,
 		url: c.buildEndpoint(), auth: []string{"Bearer " + c.AccessToken}}
 	c.ep.Store(e)
-	return e.url
+	return e
 }
 
-// authHeader is the Authorization header's value, built with endpoint.
-func (c *Client) authHeader() []string {
-	c.endpoint()
-	return c.ep.Load().auth
-}
-
-// clientEndpoint caches what endpoint and authHeader build from a Client's
+// clientEndpoint caches what cachedEndpoint builds from a Client's
 // fields, with the fields it was built from (a caller may change them).
 type clientEndpoint struct {
 	base, ver, pnid, token string
@@ -267,11 +261,9 @@ type clientEndpoint struct {
 	auth                   []string
 }
 
-// The constant request headers; net/http reads a request's headers and
-// never changes them, so every request can share these slices.
-var (
-	headerJSON = []string{"application/json"}
-)
+// headerJSON is a constant request header value; net/http reads a
+// request's headers and never changes them, so every request shares it.
+var headerJSON = []string{"application/json"}
 
 // responseBufs holds the buffers Graph API answers are read into.
 var responseBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -302,11 +294,12 @@ func (c *Client) post(ctx context.Context, body, out any) error {
 			return fmt.Errorf("whatsapp: encode request: %w", err)
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint(), bytes.NewReader(payload))
+	ep := c.cachedEndpoint()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.url, bytes.NewReader(payload))
 	if err != nil {
 		return fmt.Errorf("whatsapp: build request: %w", err)
 	}
-	req.Header = http.Header{"Authorization": c.authHeader(), "Content-Type": headerJSON, "Accept": headerJSON}
+	req.Header = http.Header{"Authorization": ep.auth, "Content-Type": headerJSON, "Accept": headerJSON}
 	hc := c.HTTP
 	switch {
 	case hc == nil:

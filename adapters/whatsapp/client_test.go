@@ -123,11 +123,11 @@ func TestClientSendSuccess(t *testing.T) {
 
 func TestClientDefaults(t *testing.T) {
 	c := &Client{PhoneNumberID: "123"}
-	if got, want := c.endpoint(), "https://graph.facebook.com/"+DefaultAPIVersion+"/123/messages"; got != want {
+	if got, want := c.cachedEndpoint().url, "https://graph.facebook.com/"+DefaultAPIVersion+"/123/messages"; got != want {
 		t.Errorf("endpoint = %q, want %q", got, want)
 	}
 	c = &Client{BaseURL: "http://127.0.0.1:1/", APIVersion: "v23.0", PhoneNumberID: "123"}
-	if got, want := c.endpoint(), "http://127.0.0.1:1/v23.0/123/messages"; got != want {
+	if got, want := c.cachedEndpoint().url, "http://127.0.0.1:1/v23.0/123/messages"; got != want {
 		t.Errorf("endpoint = %q, want %q", got, want)
 	}
 	if _, err := (&Client{BaseURL: "http://127.0.0.1:1"}).Send(t.Context(), SendRequest{}); err == nil {
